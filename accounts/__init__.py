@@ -1,0 +1,1 @@
+"""Customer accounts: sign-in (django-allauth), profile, addresses, closure, staff roles."""

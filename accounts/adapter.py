@@ -1,0 +1,47 @@
+"""allauth adapter: e-mails in the person's language, and the adult confirmation at sign-up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.db import transaction
+from django.forms import BaseForm
+from django.http import HttpRequest
+from django.utils import timezone, translation
+
+from privacy_portal.audit.services import audit_record
+
+from .models import User
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        """Send allauth's e-mails in the language of the account they are about."""
+        user = context.get("user")
+        if not isinstance(user, User):
+            user = User.objects.filter(email__iexact=email).only("preferred_language").first()
+        language = user.preferred_language if user else translation.get_language()
+        with translation.override(language):
+            super().send_mail(template_prefix, email, context)
+
+    @transaction.atomic
+    def save_user(
+        self, request: HttpRequest, user: User, form: BaseForm, commit: bool = True
+    ) -> User:
+        """Save a new account with the adult confirmation and the language in use."""
+        user = super().save_user(request, user, form, commit=False)
+        if form.cleaned_data.get("confirm_adult"):
+            user.adult_confirmed_at = timezone.now()
+        language = translation.get_language() or ""
+        if language[:2] in {"en", "de"}:
+            user.preferred_language = language[:2]
+        if commit:
+            user.save()
+            audit_record(
+                actor=user,
+                action="account.signed_up",
+                target=user,
+                after={"adult_confirmed": user.adult_confirmed_at is not None},
+            )
+        return user

@@ -1,0 +1,145 @@
+"""Support staff find customers here: profile and addresses, never passwords or second-factor
+secrets. Every change made here is audited."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from allauth.mfa.models import Authenticator
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from privacy_portal.admin_site import AuditedModelAdmin
+
+from .models import Address, User
+
+
+class AddressInline(admin.StackedInline):  # type: ignore[type-arg]
+    model = Address
+    extra = 0
+    fields = (
+        "label",
+        "recipient",
+        "line1",
+        "line2",
+        "postal_code",
+        "city",
+        "region",
+        "country",
+        "is_default_shipping",
+    )
+
+
+@admin.register(User)
+class UserAdmin(AuditedModelAdmin):
+    list_display = (
+        "email",
+        "first_name",
+        "last_name",
+        "country",
+        "is_active",
+        "is_staff",
+        "date_joined",
+    )
+    list_filter = ("is_active", "is_staff", "country", "groups")
+    search_fields = ("email", "first_name", "last_name", "phone")
+    ordering = ("-date_joined",)
+    inlines = (AddressInline,)
+    readonly_fields = ("date_joined", "adult_confirmed_at", "closed_at", "last_login")
+    list_per_page = 50
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets: list[Any] = [
+            (None, {"fields": ("email",)}),
+            (
+                _("Profile"),
+                {
+                    "fields": (
+                        "first_name",
+                        "last_name",
+                        "phone",
+                        "date_of_birth",
+                        "country",
+                        "preferred_language",
+                    )
+                },
+            ),
+            (
+                _("Status"),
+                {
+                    "fields": (
+                        "is_active",
+                        "date_joined",
+                        "last_login",
+                        "adult_confirmed_at",
+                        "closed_at",
+                    )
+                },
+            ),
+        ]
+        if request.user.is_superuser:
+            fieldsets.append((_("Staff"), {"fields": ("is_staff", "is_superuser", "groups")}))
+        return fieldsets
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[User], search_term: str
+    ) -> tuple[QuerySet[User], bool]:
+        """Also find customers by phone number typed in any common format."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # Phones are stored as +<country><number>; match typed numbers by their digits, with
+        # or without the country code or a national leading zero.
+        digits = re.sub(r"\D", "", search_term).lstrip("0")
+        if len(digits) >= 6:
+            results |= queryset.filter(phone__contains=digits)
+        return results, may_have_duplicates
+
+    def _audit_scope(self, obj: Any) -> str:
+        return f"accounts.user:{obj.pk}"
+
+
+@admin.register(Address)
+class AddressAdmin(AuditedModelAdmin):
+    list_display = ("__str__", "user", "city", "country", "is_default_shipping")
+    list_filter = ("country",)
+    search_fields = ("user__email", "recipient", "city", "postal_code")
+    raw_id_fields = ("user",)
+    list_select_related = ("user",)
+
+    def _audit_scope(self, obj: Any) -> str:
+        return f"accounts.user:{obj.user_id}"
+
+
+# allauth's own admin for authenticators shows their secrets; staff may only see and remove
+# them (to reset a lost second factor), and only superusers.
+if admin.site.is_registered(Authenticator):
+    admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(AuditedModelAdmin):
+    list_display = ("user", "type", "created_at", "last_used_at")
+    list_filter = ("type",)
+    fields = ("user", "type", "created_at", "last_used_at")
+    readonly_fields = fields
+    raw_id_fields = ("user",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def _audit_scope(self, obj: Any) -> str:
+        return f"accounts.user:{obj.user_id}"

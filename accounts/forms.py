@@ -1,0 +1,169 @@
+"""Forms for signing up and for editing what the portal holds about a customer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.forms import AddEmailForm as AllauthAddEmailForm
+from allauth.account.forms import ChangeEmailForm as AllauthChangeEmailForm
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from django import forms
+from django.conf import settings
+from django.core.validators import MaxLengthValidator
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import Address, User
+from .validators import normalise_phone, validate_date_of_birth, validate_plain_text
+
+EMAIL_MAX_LENGTH = 254
+
+
+def _limit_email_length(form: forms.Form) -> None:
+    # allauth's e-mail field has no length limit of its own; an overlong address would be cut
+    # short when saved instead of being refused.
+    field = form.fields["email"]
+    assert isinstance(field, forms.CharField)  # noqa: S101 (allauth's EmailField)
+    field.max_length = EMAIL_MAX_LENGTH
+    field.validators.append(MaxLengthValidator(EMAIL_MAX_LENGTH))
+    field.widget.attrs["maxlength"] = str(EMAIL_MAX_LENGTH)
+
+
+class AddEmailForm(AllauthAddEmailForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _limit_email_length(self)
+
+
+class ChangeEmailForm(AllauthChangeEmailForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _limit_email_length(self)
+
+
+class SignupForm(AllauthSignupForm):
+    """allauth's sign-up form plus the confirmation that the person is an adult."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _limit_email_length(self)
+        self.order_fields(["email", "password1", "password2", "confirm_adult"])
+
+    confirm_adult = forms.BooleanField(
+        label=_("I confirm that I am 18 years old or older."),
+        required=True,
+        error_messages={
+            "required": _(
+                "We're sorry: Inper's shop and this portal are only for adults aged 18 or older, "
+                "so we can't create an account for you. If a parent or guardian shops with us, "
+                "they are welcome to sign up."
+            )
+        },
+    )
+
+
+class ProfileForm(forms.ModelForm[User]):
+    """The customer's own profile. The e-mail address is changed through allauth, which
+    verifies the new address first."""
+
+    class Meta:
+        model = User
+        fields = (
+            "first_name",
+            "last_name",
+            "phone",
+            "date_of_birth",
+            "country",
+            "preferred_language",
+        )
+        widgets = {
+            "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+            "first_name": forms.TextInput(attrs={"autocomplete": "given-name"}),
+            "last_name": forms.TextInput(attrs={"autocomplete": "family-name"}),
+        }
+        help_texts = {
+            "phone": _("With the country code, for example +49 30 1234567."),
+            "date_of_birth": _("Optional."),
+            "preferred_language": _("Used for this portal and for the e-mails we send you."),
+        }
+
+    def clean_first_name(self) -> str:
+        value: str = self.cleaned_data["first_name"].strip()
+        validate_plain_text(value)
+        return value
+
+    def clean_last_name(self) -> str:
+        value: str = self.cleaned_data["last_name"].strip()
+        validate_plain_text(value)
+        return value
+
+    def clean_date_of_birth(self) -> Any:
+        value = self.cleaned_data.get("date_of_birth")
+        if value:
+            validate_date_of_birth(value, today=timezone.localdate())
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        phone = cleaned.get("phone")
+        if phone:
+            try:
+                cleaned["phone"] = normalise_phone(phone, region=str(cleaned.get("country") or ""))
+            except forms.ValidationError as error:
+                self.add_error("phone", error)
+        return cleaned
+
+
+class AddressForm(forms.ModelForm[Address]):
+    """One address of the address book."""
+
+    class Meta:
+        model = Address
+        fields = (
+            "label",
+            "recipient",
+            "line1",
+            "line2",
+            "postal_code",
+            "city",
+            "region",
+            "country",
+            "is_default_shipping",
+        )
+        widgets = {
+            "recipient": forms.TextInput(attrs={"autocomplete": "name"}),
+            "line1": forms.TextInput(attrs={"autocomplete": "address-line1"}),
+            "line2": forms.TextInput(attrs={"autocomplete": "address-line2"}),
+            "postal_code": forms.TextInput(attrs={"autocomplete": "postal-code"}),
+            "city": forms.TextInput(attrs={"autocomplete": "address-level2"}),
+            "region": forms.TextInput(attrs={"autocomplete": "address-level1"}),
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        for name in ("label", "recipient", "line1", "line2", "postal_code", "city", "region"):
+            value = cleaned.get(name)
+            if isinstance(value, str):
+                value = value.strip()
+                cleaned[name] = value
+                try:
+                    validate_plain_text(value)
+                except forms.ValidationError as error:
+                    self.add_error(name, error)
+        return cleaned
+
+
+class CloseAccountForm(forms.Form):
+    """The customer's confirmation that they want to close their account."""
+
+    understood = forms.BooleanField(
+        label=_("I understand that closing my account cannot be undone."),
+        required=True,
+        error_messages={"required": _("Please tick the box to confirm.")},
+    )
+
+
+class LanguageForm(forms.Form):
+    language = forms.ChoiceField(choices=settings.LANGUAGES, label=_("Language"))
+    next = forms.CharField(required=False, max_length=2000)

@@ -1,0 +1,64 @@
+"""allauth's events written to the audit trail (sign-in, credentials, second factors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account import signals as account_signals
+from allauth.mfa import signals as mfa_signals
+from django.dispatch import receiver
+
+from privacy_portal.audit.services import audit_record
+
+from .services import account_record_credentials_change
+
+
+@receiver(account_signals.user_logged_in)
+def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    audit_record(actor=user, action="account.logged_in", target=user)
+
+
+@receiver(account_signals.password_changed)
+@receiver(account_signals.password_set)
+@receiver(account_signals.password_reset)
+def _password_changed(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    account_record_credentials_change(user=user, action="account.password.changed")
+
+
+@receiver(account_signals.email_changed)
+def _email_changed(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    account_record_credentials_change(user=user, action="account.email.changed")
+
+
+@receiver(account_signals.email_added)
+def _email_added(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    audit_record(actor=user, action="account.email.added", target=user)
+
+
+@receiver(account_signals.email_removed)
+def _email_removed(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    audit_record(actor=user, action="account.email.removed", target=user)
+
+
+@receiver(account_signals.email_confirmed)
+def _email_confirmed(sender: Any, request: Any, email_address: Any, **kwargs: Any) -> None:
+    audit_record(
+        actor=email_address.user, action="account.email.confirmed", target=email_address.user
+    )
+
+
+@receiver(mfa_signals.authenticator_added)
+@receiver(mfa_signals.authenticator_removed)
+@receiver(mfa_signals.authenticator_reset)
+def _authenticator_changed(
+    sender: Any, request: Any, user: Any, authenticator: Any, **kwargs: Any
+) -> None:
+    signal = kwargs.get("signal")
+    verb = {
+        mfa_signals.authenticator_added: "added",
+        mfa_signals.authenticator_removed: "removed",
+        mfa_signals.authenticator_reset: "reset",
+    }.get(signal, "changed")
+    audit_record(
+        actor=user, action=f"account.mfa.{verb}", target=user, after={"type": authenticator.type}
+    )

@@ -1,0 +1,100 @@
+"""Reads about a customer's account, shaped for the pages that show them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from allauth.mfa.utils import is_mfa_enabled
+from django.db.models import QuerySet
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from privacy_portal.categories import DESCRIPTIONS, DataCategory
+
+from .models import Address, User
+
+
+@dataclass(frozen=True)
+class HeldItem:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class CategoryOverview:
+    key: str
+    title: str
+    description: str
+    items: list[HeldItem] = field(default_factory=list)
+    note: str = ""
+    actions: list[tuple[str, str]] = field(default_factory=list)
+
+
+def user_addresses(user: User) -> QuerySet[Address]:
+    """Return ``user``'s addresses, default first."""
+    return Address.objects.filter(user=user).order_by("-is_default_shipping", "id")
+
+
+def _not_set(value: object) -> str:
+    return str(value) if value else _("not given")
+
+
+def data_overview(user: User) -> list[CategoryOverview]:
+    """Return what Inper holds about ``user``, by category of the privacy statement.
+
+    Categories the portal can read are listed item by item; the others say where the data is
+    kept and how to obtain a copy.
+    """
+    address_count = Address.objects.filter(user=user).count()
+    ask_copy = _("This is kept in Inper's other systems. An access request gives you a copy of it.")
+    account = CategoryOverview(
+        key=DataCategory.ACCOUNT,
+        title=str(DataCategory.ACCOUNT.label),
+        description=str(DESCRIPTIONS[DataCategory.ACCOUNT]),
+        items=[
+            HeldItem(_("E-mail address"), user.email),
+            HeldItem(_("Name"), _not_set(user.full_name)),
+            HeldItem(
+                _("Date of birth"),
+                date_format(user.date_of_birth) if user.date_of_birth else _("not given"),
+            ),
+            HeldItem(_("Country"), _not_set(user.country.name if user.country else "")),
+            HeldItem(_("Language"), user.get_preferred_language_display()),
+            HeldItem(_("Member since"), date_format(user.date_joined)),
+            HeldItem(
+                _("Two-factor authentication"),
+                _("on") if is_mfa_enabled(user) else _("off"),
+            ),
+        ],
+        actions=[(_("Edit my profile"), "accounts:profile")],
+    )
+    contact = CategoryOverview(
+        key=DataCategory.CONTACT,
+        title=str(DataCategory.CONTACT.label),
+        description=str(DESCRIPTIONS[DataCategory.CONTACT]),
+        items=[
+            HeldItem(_("Phone"), _not_set(user.phone)),
+            HeldItem(_("Addresses in your address book"), str(address_count)),
+        ],
+        actions=[(_("Manage my addresses"), "accounts:profile")],
+    )
+    overview = [account, contact]
+    for key in (
+        DataCategory.ORDERS,
+        DataCategory.SUPPORT,
+        DataCategory.CONTRIBUTIONS,
+        DataCategory.UPLOADS,
+        DataCategory.MARKETING,
+        DataCategory.COOKIES,
+        DataCategory.DEVICE,
+        DataCategory.THIRD_PARTY,
+    ):
+        overview.append(
+            CategoryOverview(
+                key=key,
+                title=str(DataCategory(key).label),
+                description=str(DESCRIPTIONS[key]),
+                note=ask_copy,
+            )
+        )
+    return overview

@@ -1,0 +1,74 @@
+"""Validation of what customers type about themselves."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+
+def normalise_phone(raw: str, *, region: str = "") -> str:
+    """Return ``raw`` in E.164 (``+4930123456``); raise ValidationError if it is not a number.
+
+    A number without a country code is read as a number of ``region`` (an ISO country code).
+    """
+    raw = raw.strip()
+    if not raw:
+        return ""
+    if len(raw) > 32:
+        raise ValidationError(_("That phone number is too long."), code="phone_length")
+    try:
+        number = phonenumbers.parse(raw, region or None)
+    except phonenumbers.NumberParseException:
+        raise ValidationError(
+            _("Enter a phone number with its country code, for example +49 30 1234567."),
+            code="phone_invalid",
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(
+            _(
+                "That does not look like a valid phone number. Please check it and include the "
+                "country code, for example +44 20 7946 0958."
+            ),
+            code="phone_invalid",
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def age_on(birth: date, today: date) -> int:
+    """Return the age in whole years on ``today`` of someone born on ``birth``."""
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def validate_date_of_birth(value: date, *, today: date) -> None:
+    """Refuse dates in the future, implausibly old dates, and people under the minimum age."""
+    if value > today:
+        raise ValidationError(_("Your date of birth cannot be in the future."), code="dob_future")
+    if value.year < 1900:
+        raise ValidationError(_("Please check the year of your date of birth."), code="dob_old")
+    if age_on(value, today) < settings.ACCOUNTS_MINIMUM_AGE:
+        raise ValidationError(
+            _("Inper's shop and this portal are for adults aged %(age)s or older.")
+            % {"age": settings.ACCOUNTS_MINIMUM_AGE},
+            code="dob_minor",
+        )
+
+
+# Zero-width (non-)joiners are part of correct spelling in Persian, Indic scripts and emoji.
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def validate_plain_text(value: str) -> None:
+    """Refuse control and invisible formatting characters (bidirectional overrides and the like)
+    in names and addresses: they have no place there and can disguise what is shown."""
+    for char in value:
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cs", "Co", "Cn") or (category == "Cf" and char not in _JOINERS):
+            raise ValidationError(
+                _("Please remove invisible or control characters from this field."),
+                code="control_characters",
+            )

@@ -1,0 +1,154 @@
+"""The customer's own account pages: profile and addresses, data overview, closure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.decorators import reauthentication_required
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from privacy_portal.language import language_apply
+
+from . import selectors, services
+from .forms import AddressForm, CloseAccountForm, ProfileForm
+from .models import Address, User
+
+
+def _data(request: HttpRequest) -> Any:
+    """Return the submitted form data for a POST (even an empty one), else None."""
+    return request.POST if request.method == "POST" else None
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # noqa: S101 (guaranteed by login_required)
+    return user
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    """Show and edit the profile; list the address book."""
+    user = _user(request)
+    form = ProfileForm(_data(request), instance=User.objects.get(pk=user.pk))
+    if request.method == "POST" and form.is_valid():
+        changed = services.account_profile_update(user=user, actor=user, data=form.cleaned_data)
+        if changed:
+            messages.success(request, _("Your profile was saved."))
+        else:
+            messages.info(request, _("Nothing changed."))
+        response = redirect("accounts:profile")
+        if "preferred_language" in changed:
+            language_apply(response, form.cleaned_data["preferred_language"])
+        return response
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "accounts/profile.html",
+        {"form": form, "addresses": selectors.user_addresses(user)},
+        status=status,
+    )
+
+
+@login_required
+def data_overview(request: HttpRequest) -> HttpResponse:
+    """Show what Inper holds about the signed-in person, by category."""
+    return render(
+        request,
+        "accounts/data.html",
+        {"categories": selectors.data_overview(_user(request))},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def address_create(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = AddressForm(_data(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.address_create(user=user, actor=user, data=form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The address was added."))
+            return redirect("accounts:profile")
+    return render(
+        request,
+        "accounts/address_form.html",
+        {"form": form, "creating": True},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _own_address(request: HttpRequest, pk: int) -> Address:
+    # Someone else's address is simply not found: no hint that it exists.
+    return get_object_or_404(Address, pk=pk, user=_user(request))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def address_update(request: HttpRequest, pk: int) -> HttpResponse:
+    address = _own_address(request, pk)
+    form = AddressForm(_data(request), instance=Address.objects.get(pk=address.pk))
+    if request.method == "POST" and form.is_valid():
+        services.address_update(address=address, actor=_user(request), data=form.cleaned_data)
+        messages.success(request, _("The address was saved."))
+        return redirect("accounts:profile")
+    return render(
+        request,
+        "accounts/address_form.html",
+        {"form": form, "address": address, "creating": False},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def address_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    address = _own_address(request, pk)
+    if request.method == "POST":
+        services.address_delete(address=address, actor=_user(request))
+        messages.success(request, _("The address was deleted."))
+        return redirect("accounts:profile")
+    return render(request, "accounts/address_confirm_delete.html", {"address": address})
+
+
+@login_required
+@require_POST
+def address_make_default(request: HttpRequest, pk: int) -> HttpResponse:
+    address = _own_address(request, pk)
+    services.address_set_default(address=address, actor=_user(request))
+    messages.success(request, _("This is now your default shipping address."))
+    return redirect("accounts:profile")
+
+
+@login_required
+@reauthentication_required
+@require_http_methods(["GET", "POST"])
+def close(request: HttpRequest) -> HttpResponse:
+    """Explain what closing the account means, then close it (after re-authentication)."""
+    form = CloseAccountForm(_data(request))
+    if request.method == "POST" and form.is_valid():
+        user = _user(request)
+        services.account_close(user=user, actor=user)
+        logout(request)
+        return redirect("accounts:closed")
+    return render(
+        request,
+        "accounts/close.html",
+        {"form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def closed(request: HttpRequest) -> HttpResponse:
+    """Confirm that the account was closed."""
+    return render(request, "accounts/closed.html")

@@ -1,0 +1,5 @@
+"""Inper Privacy Portal."""
+
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,12 @@
+"""The Celery application: configured from Django settings (``CELERY_*``), tasks discovered
+from each app's ``tasks.py``."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "privacy_portal.settings.dev")
+
+app = Celery("privacy_portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,24 @@
+"""The language of the site for one browser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils import translation
+
+
+def language_apply(response: HttpResponse, language: str) -> None:
+    """Use ``language`` for the rest of this request and remember it in this browser."""
+    translation.activate(language)
+    samesite: Any = settings.LANGUAGE_COOKIE_SAMESITE
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=samesite,
+    )

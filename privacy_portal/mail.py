@@ -1,0 +1,62 @@
+"""Sending the portal's e-mails: rendered from ``templates/emails/<name>_subject.txt``,
+``<name>.txt`` and, where it exists, ``<name>.html``, in the recipient's language."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+from django.utils import translation
+
+logger = logging.getLogger(__name__)
+
+
+def render_email(
+    template: str, context: Mapping[str, Any], *, language: str | None = None
+) -> tuple[str, str, str | None]:
+    """Return ``(subject, text, html)`` of an e-mail template in ``language``."""
+    context = {"portal_base_url": settings.PORTAL_BASE_URL, **context}
+    with translation.override(language or settings.LANGUAGE_CODE):
+        subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
+        text = render_to_string(f"emails/{template}.txt", context)
+        try:
+            html: str | None = render_to_string(f"emails/{template}.html", context)
+        except TemplateDoesNotExist:
+            html = None
+    return subject, text, html
+
+
+def send_email(
+    *,
+    template: str,
+    to: str,
+    context: Mapping[str, Any],
+    language: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Render and send one e-mail now."""
+    subject, text, html = render_email(template, context, language=language)
+    message = EmailMultiAlternatives(subject, text, to=[to], headers=dict(headers or {}))
+    if html:
+        message.attach_alternative(html, "text/html")
+    message.send()
+
+
+def send_email_on_commit(**kwargs: Any) -> None:
+    """Send an e-mail once the current transaction commits; a delivery failure is logged
+    (template name only) and does not undo the change that caused it."""
+    transaction.on_commit(partial(_send_logged, **kwargs))
+
+
+def _send_logged(**kwargs: Any) -> None:
+    try:
+        send_email(**kwargs)
+    except Exception:
+        logger.exception("email delivery failed", extra={"template": kwargs.get("template")})

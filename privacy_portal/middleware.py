@@ -1,0 +1,79 @@
+"""Site-wide middleware: session timeouts, the account's language, privacy headers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+SESSION_AUTH_AT = "_portal_auth_at"
+SESSION_SEEN_AT = "_portal_seen_at"
+# Extend an idle session at most this often, so that reading pages writes rarely.
+_TOUCH_INTERVAL = 60
+
+
+class SessionTimeoutMiddleware:
+    """End authenticated sessions after ``SESSION_ABSOLUTE_TIMEOUT`` seconds since login, and
+    keep ``SESSION_COOKIE_AGE`` an idle timeout by re-saving active sessions now and then."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = int(time.time())
+            session = request.session
+            auth_at = session.get(SESSION_AUTH_AT)
+            if auth_at is None:
+                session[SESSION_AUTH_AT] = now
+            elif now - int(auth_at) > settings.SESSION_ABSOLUTE_TIMEOUT:
+                logout(request)
+                messages.info(
+                    request, _("For your security you were signed out. Please sign in again.")
+                )
+                return HttpResponseRedirect(reverse("account_login"))
+            if now - int(session.get(SESSION_SEEN_AT, 0)) > _TOUCH_INTERVAL:
+                session[SESSION_SEEN_AT] = now
+        return self.get_response(request)
+
+
+class UserLanguageMiddleware:
+    """Use the signed-in person's preferred language unless they chose one in this browser."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language = getattr(request.user, "preferred_language", None)
+        if language and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+            translation.activate(language)
+            request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        patch_vary_headers(response, ("Cookie",))
+        return response
+
+
+class PrivacyHeadersMiddleware:
+    """Add Permissions-Policy, and forbid caching of any dynamic page unless a view allowed it:
+    most pages here show personal data."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        if "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store, private"
+        return response

@@ -1,0 +1,44 @@
+"""Production: refuses to start without real secrets; HTTPS everywhere."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+SECRET_KEY = env("SECRET_KEY", default="")
+if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("dev-only") or len(set(SECRET_KEY)) < 5:
+    raise ImproperlyConfigured("Set SECRET_KEY to a random value of at least 50 characters.")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("Set ALLOWED_HOSTS to the portal's host names.")
+PORTAL_HASH_KEY = env("PORTAL_HASH_KEY", default="")
+if len(PORTAL_HASH_KEY) < 32 or PORTAL_HASH_KEY.startswith("dev-only"):
+    raise ImproperlyConfigured("Set PORTAL_HASH_KEY to a random value of at least 32 characters.")
+PORTAL_ENCRYPTION_KEYS = env.list("PORTAL_ENCRYPTION_KEYS", default=[])
+_DEV_KEY_PREFIX = "ZGV2LW9ubHkt"  # base64 of "dev-only-": the development default
+if not PORTAL_ENCRYPTION_KEYS or any(
+    key.startswith(_DEV_KEY_PREFIX) for key in PORTAL_ENCRYPTION_KEYS
+):
+    raise ImproperlyConfigured(
+        "Set PORTAL_ENCRYPTION_KEYS to one or more Fernet keys; make one with: python -c "
+        "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+    )
+
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=63072000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+LANGUAGE_COOKIE_SECURE = True
+# __Host- cookies are bound to this exact host, HTTPS and path /.
+SESSION_COOKIE_NAME = "__Host-sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken"
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}

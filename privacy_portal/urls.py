@@ -1,0 +1,19 @@
+"""The portal's URL map (see docs and DESIGN: keep the public paths stable)."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+handler500 = "privacy_portal.views.server_error"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("language/", views.set_language, name="set_language"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("accounts/", include("allauth.urls")),
+    path("account/", include("accounts.urls")),
+    path("privacy/", include("consent.urls")),
+    path("admin/", admin.site.urls),
+]

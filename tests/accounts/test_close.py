@@ -1,0 +1,78 @@
+"""Closing an account: re-authentication first, then every session ends, sign-in is refused,
+the closure is recorded for erasure, and a confirmation e-mail goes out."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from accounts.models import User
+from privacy_portal.audit.models import AuditEvent
+from tests.conftest import login
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+CLOSE = "/account/close/"
+
+
+def test_closing_requires_a_fresh_reauthentication(customer_client, customer):
+    response = customer_client.post(CLOSE, {"understood": "on"})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    customer.refresh_from_db()
+    assert customer.is_active and customer.closed_at is None
+
+
+def test_the_page_explains_what_is_kept(customer):
+    client = login(Client(), customer, reauthenticated=True)
+    page = client.get(CLOSE).content.decode()
+    assert "financial regulations" in page
+    assert "signed out everywhere" in page
+
+
+def test_closing_ends_every_session_disables_sign_in_and_sends_an_email(
+    customer, django_capture_on_commit_callbacks
+):
+    browser = login(Client(), customer, reauthenticated=True)
+    other_device = login(Client(), customer)
+    assert other_device.get("/account/").status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.post(CLOSE, {"understood": "on"})
+
+    assert response.status_code == 302 and response["Location"] == "/account/closed/"
+    customer.refresh_from_db()
+    assert not customer.is_active and customer.closed_at is not None
+    # This browser and every other device are signed out.
+    assert browser.get("/account/").status_code == 302
+    assert other_device.get("/account/").status_code == 302
+    # Signing in again is refused.
+    response = Client().post("/accounts/login/", {"login": customer.email, "password": PASSWORD})
+    assert "_auth_user_id" not in Client().session
+    assert response.status_code in (200, 302)
+    if response.status_code == 302:
+        assert response["Location"] == "/accounts/inactive/"
+    # The closure is recorded for the erasure workflow, and the person is told.
+    assert AuditEvent.objects.filter(action="account.closed", object_id=str(customer.pk)).exists()
+    assert [m.to for m in mail.outbox] == [[customer.email]]
+    assert "closed" in mail.outbox[0].subject.lower()
+
+
+def test_closing_without_ticking_the_box_changes_nothing(customer):
+    client = login(Client(), customer, reauthenticated=True)
+    response = client.post(CLOSE, {})
+    assert response.status_code == 400
+    assert "tick the box" in response.content.decode()
+    assert User.objects.get(pk=customer.pk).is_active
+
+
+def test_closure_email_is_in_the_persons_language(customer, django_capture_on_commit_callbacks):
+    customer.preferred_language = "de"
+    customer.save()
+    client = login(Client(), customer, reauthenticated=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(CLOSE, {"understood": "on"})
+    assert "Konto" in mail.outbox[0].subject

@@ -1,0 +1,220 @@
+"""My account: the profile and the address book, validated, audited and private."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import Address, User
+from privacy_portal.audit.models import AuditEvent
+from tests.factories import AddressFactory
+
+pytestmark = pytest.mark.django_db
+
+PROFILE = "/account/"
+
+
+def _profile(**overrides):
+    data = {
+        "first_name": "Alice",
+        "last_name": "Customer",
+        "phone": "",
+        "date_of_birth": "",
+        "country": "DE",
+        "preferred_language": "en",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_profile_page_shows_what_the_portal_holds(customer_client, customer):
+    AddressFactory(user=customer, line1="12 Garden Road", is_default_shipping=True)
+
+    page = customer_client.get(PROFILE).content.decode()
+
+    assert customer.email in page
+    assert 'value="Alice"' in page
+    assert "12 Garden Road" in page
+
+
+def test_profile_edit_saves_phone_in_e164_and_audits_field_names_only(customer_client, customer):
+    response = customer_client.post(
+        PROFILE, _profile(phone="030 1234567", date_of_birth="1980-02-29", last_name="Smith")
+    )
+
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.phone == "+49301234567"
+    assert str(customer.date_of_birth) == "1980-02-29"
+    event = AuditEvent.objects.get(action="account.profile.updated")
+    assert event.after == {"fields": ["date_of_birth", "last_name", "phone"]}
+    assert "+49301234567" not in str(event.after) and "Smith" not in str(event.after)
+    assert event.actor_id == customer.pk
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("phone", "12", "valid phone number"),
+        ("phone", "+49 30 1234567" + "8" * 40, "at most 20 characters"),
+        ("date_of_birth", "2999-01-01", "cannot be in the future"),
+        ("date_of_birth", "2015-06-01", "aged 18 or older"),
+        ("date_of_birth", "31/31/1990", "valid date"),
+        ("first_name", "A" * 151, "at most 150 characters"),
+        ("last_name", "Smith\u202egnp.exe", "invisible or control characters"),
+        ("first_name", "Nul\x00Byte", "Null characters are not allowed"),
+        ("country", "XX", "valid choice"),
+        ("preferred_language", "fr", "valid choice"),
+    ],
+)
+def test_invalid_profile_input_gets_a_clear_message_and_changes_nothing(
+    customer_client, customer, field, value, message
+):
+    before = User.objects.values().get(pk=customer.pk)
+
+    response = customer_client.post(PROFILE, _profile(**{field: value}))
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert User.objects.values().get(pk=customer.pk) == before
+    assert not AuditEvent.objects.filter(action="account.profile.updated").exists()
+
+
+def test_address_book_add_edit_default_delete(customer_client, customer):
+    data = {
+        "recipient": "Alice Customer",
+        "line1": "1 First Street",
+        "postal_code": "10115",
+        "city": "Berlin",
+        "country": "DE",
+    }
+    assert customer_client.post("/account/addresses/new/", data).status_code == 302
+    first = Address.objects.get(user=customer)
+    assert first.is_default_shipping  # the first address becomes the default
+
+    data2 = {**data, "line1": "2 Second Street", "is_default_shipping": "on"}
+    customer_client.post("/account/addresses/new/", data2)
+    second = Address.objects.get(user=customer, line1="2 Second Street")
+    first.refresh_from_db()
+    assert second.is_default_shipping and not first.is_default_shipping
+
+    customer_client.post(f"/account/addresses/{first.pk}/default/")
+    assert list(
+        Address.objects.filter(user=customer, is_default_shipping=True).values_list("pk", flat=True)
+    ) == [first.pk]
+
+    customer_client.post(f"/account/addresses/{first.pk}/edit/", {**data, "city": "Potsdam"})
+    first.refresh_from_db()
+    # Unticking "default" on the default address does not leave the book without one.
+    assert first.city == "Potsdam" and first.is_default_shipping
+
+    customer_client.post(f"/account/addresses/{second.pk}/delete/")
+    assert not Address.objects.filter(pk=second.pk).exists()
+    actions = list(
+        AuditEvent.objects.filter(scope=f"accounts.user:{customer.pk}")
+        .order_by("seq")
+        .values_list("action", flat=True)
+    )
+    assert actions == [
+        "account.address.created",
+        "account.address.created",
+        "account.address.made_default",
+        "account.address.updated",
+        "account.address.deleted",
+    ]
+
+
+def test_deleting_the_default_address_promotes_the_oldest_remaining(customer_client, customer):
+    old = AddressFactory(user=customer)
+    default = AddressFactory(user=customer, is_default_shipping=True)
+
+    customer_client.post(f"/account/addresses/{default.pk}/delete/")
+
+    old.refresh_from_db()
+    assert old.is_default_shipping
+
+
+def test_invalid_address_is_refused_with_messages(customer_client, customer):
+    response = customer_client.post(
+        "/account/addresses/new/",
+        {"recipient": "", "line1": "x" * 201, "postal_code": "1", "city": "B", "country": "ZZ"},
+    )
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "This field is required" in body
+    assert "at most 200 characters" in body
+    assert not Address.objects.filter(user=customer).exists()
+
+
+def test_the_address_book_has_a_limit(customer_client, customer, settings):
+    settings.ACCOUNTS_MAX_ADDRESSES = 2
+    AddressFactory.create_batch(2, user=customer)
+    response = customer_client.post(
+        "/account/addresses/new/",
+        {"recipient": "A", "line1": "L", "postal_code": "1", "city": "B", "country": "DE"},
+    )
+    assert response.status_code == 400
+    assert "address book is full" in response.content.decode()
+    assert Address.objects.filter(user=customer).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/account/addresses/{pk}/edit/"),
+        ("post", "/account/addresses/{pk}/edit/"),
+        ("get", "/account/addresses/{pk}/delete/"),
+        ("post", "/account/addresses/{pk}/delete/"),
+        ("post", "/account/addresses/{pk}/default/"),
+    ],
+)
+def test_a_customer_cannot_reach_another_customers_address(
+    customer_client, other_customer, method, path
+):
+    theirs = other_customer.addresses.get()
+    before = Address.objects.values().get(pk=theirs.pk)
+
+    response = getattr(customer_client, method)(
+        path.format(pk=theirs.pk),
+        {"recipient": "Mallory", "line1": "Evil", "postal_code": "1", "city": "X", "country": "DE"},
+    )
+
+    assert response.status_code == 404
+    assert Address.objects.values().get(pk=theirs.pk) == before
+
+
+def test_profile_form_ignores_ids_and_fields_it_does_not_own(
+    customer_client, customer, other_customer
+):
+    customer_client.post(
+        PROFILE,
+        _profile(id=other_customer.pk, email="hijack@example.com", is_staff="on", first_name="Eve"),
+    )
+    other_customer.refresh_from_db()
+    customer.refresh_from_db()
+    assert other_customer.first_name == "Bob"
+    assert customer.email != "hijack@example.com" and not customer.is_staff
+    assert customer.first_name == "Eve"
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client):
+    for path in ("/account/", "/account/data/", "/account/close/", "/account/addresses/new/"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+
+
+def test_my_data_lists_every_category_of_the_statement(customer_client, customer):
+    AddressFactory(user=customer)
+    page = customer_client.get("/account/data/").content.decode()
+    for title in (
+        "Account and profile",
+        "Orders and payments",
+        "Photos and videos you upload",
+        "Marketing choices",
+        "Cookies and browsing",
+        "Device and connection data",
+        "Information from others",
+        "Support requests",
+    ):
+        assert title in page
+    assert customer.email in page

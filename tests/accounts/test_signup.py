@@ -1,0 +1,89 @@
+"""Signing up: adults only, verified e-mail, no hint whether an address is known."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+
+from accounts.models import User
+from privacy_portal.audit.models import AuditEvent
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+SIGNUP = "/accounts/signup/"
+
+
+def _signup(client, **overrides):
+    data = {
+        "email": "new.person@example.com",
+        "password1": "a-long-and-unusual-passphrase",
+        "password2": "a-long-and-unusual-passphrase",
+        "confirm_adult": "on",
+    }
+    data.update(overrides)
+    data = {k: v for k, v in data.items() if v is not None}
+    return client.post(SIGNUP, data)
+
+
+def test_signup_creates_an_unverified_account_and_sends_a_confirmation_link(client):
+    response = _signup(client)
+
+    assert response.status_code == 302
+    user = User.objects.get(email="new.person@example.com")
+    assert user.adult_confirmed_at is not None
+    assert not user.emailaddress_set.get().verified
+    assert len(mail.outbox) == 1
+    assert re.search(r"/accounts/confirm-email/\S+/", mail.outbox[0].body)
+    assert AuditEvent.objects.filter(action="account.signed_up", object_id=str(user.pk)).exists()
+
+
+def test_signing_in_before_confirming_the_email_is_not_possible(client):
+    _signup(client)
+    client.logout()
+
+    response = client.post(
+        "/accounts/login/",
+        {"login": "new.person@example.com", "password": "a-long-and-unusual-passphrase"},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/confirm-email/")
+    assert "_auth_user_id" not in client.session
+
+
+def test_under_18_signup_is_refused_kindly_and_nothing_is_stored(client):
+    response = _signup(client, confirm_adult=None)
+
+    assert response.status_code == 200
+    assert "only for adults aged 18 or older" in response.content.decode()
+    assert not User.objects.filter(email="new.person@example.com").exists()
+    assert mail.outbox == []
+
+
+def test_signup_with_a_known_email_reveals_nothing_and_tells_the_owner(client):
+    owner = UserFactory(email="taken@example.com")
+
+    response = _signup(client, email="taken@example.com")
+
+    # The same answer as for a new address: the page does not say the address is known ...
+    assert response.status_code == 302
+    assert User.objects.filter(email__iexact="taken@example.com").count() == 1
+    # ... but the owner is told that someone tried, by e-mail.
+    assert [m.to for m in mail.outbox] == [[owner.email]]
+    assert "already" in mail.outbox[0].body.lower()
+
+
+def test_oversize_and_malformed_signup_fields_get_clear_messages(client):
+    response = _signup(client, email="x" * 300 + "@example.com")
+    assert response.status_code == 200
+    assert "at most 254 characters" in response.content.decode()
+    assert not User.objects.exists()
+
+    response = _signup(client, email="not-an-email")
+    assert "valid email" in response.content.decode().lower()
+
+    response = _signup(client, password2="something-else-entirely")
+    assert "same password" in response.content.decode().lower()

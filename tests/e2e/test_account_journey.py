@@ -1,0 +1,78 @@
+"""A new customer's whole life in the portal, in Chromium."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from accounts.models import User
+from tests.e2e.conftest import link_in, mail_to, sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+EMAIL = "journey.person@example.com"
+PASSWORD = "a-long-and-unusual-passphrase"
+
+
+def test_sign_up_confirm_edit_switch_language_close_and_be_refused(page, mailoutbox, live_server):
+    # Sign up, confirming the person is an adult.
+    page.goto("/accounts/signup/")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password (again)").fill(PASSWORD)
+    page.get_by_label("I confirm that I am 18 years old or older.").check()
+    page.get_by_role("button", name="Sign Up").click()
+    page.get_by_role("heading", name="Verify Your Email Address").wait_for()
+
+    # Confirm the address from the captured e-mail.
+    confirmation = link_in(mail_to(mailoutbox, EMAIL)[-1], "/accounts/confirm-email/")
+    page.goto(confirmation.replace("http://testserver", live_server.url))
+    page.get_by_role("button", name="Confirm").click()
+
+    # Sign in and edit the profile.
+    sign_in(page, EMAIL, PASSWORD)
+    page.goto("/account/")
+    page.get_by_label("First name").fill("Jo")
+    page.get_by_label("Last name").fill("Journey")
+    page.get_by_label("Phone").fill("+44 20 7946 0958")
+    page.get_by_label("Country").select_option("GB")
+    page.get_by_role("button", name="Save profile").click()
+    page.get_by_text("Your profile was saved.").wait_for()
+    user = User.objects.get(email=EMAIL)
+    assert (user.first_name, user.phone, user.country.code) == ("Jo", "+442079460958", "GB")
+
+    # Add an address.
+    page.get_by_role("link", name="Add an address").click()
+    page.get_by_label("Recipient").fill("Jo Journey")
+    page.get_by_label("Street and number").fill("221B Baker Street")
+    page.get_by_label("Postal code").fill("NW1 6XE")
+    page.get_by_label("City").fill("London")
+    page.get_by_label("Country").select_option("GB")
+    page.get_by_role("button", name="Save address").click()
+    page.locator("address", has_text="221B Baker Street").wait_for()
+    assert user.addresses.get().is_default_shipping
+
+    # Switch to German: the site, and the account's language, follow.
+    page.get_by_label("Language", exact=True).select_option("de")
+    page.get_by_role("button", name="Change language").click()
+    page.get_by_role("heading", name="Mein Konto").wait_for()
+    user.refresh_from_db()
+    assert user.preferred_language == "de"
+
+    # Close the account: re-authenticate first, then confirm.
+    page.get_by_role("link", name="Mein Konto schließen").click()
+    page.get_by_label("Passwort").fill(PASSWORD)
+    page.get_by_role("button", name="Bestätigen").click()
+    page.get_by_label(re.compile("nicht rückgängig")).check()
+    page.get_by_role("button", name="Mein Konto schließen").click()
+    page.get_by_role("heading", name="Ihr Konto ist geschlossen").wait_for()
+    assert "geschlossen" in mail_to(mailoutbox, EMAIL)[-1].subject
+
+    # Signing in again is refused.
+    page.goto("/accounts/login/")
+    page.get_by_label("E-Mail").fill(EMAIL)
+    page.get_by_label("Passwort").fill(PASSWORD)
+    page.get_by_role("button", name="Anmeldung").click()
+    page.get_by_role("heading", name="Dieses Konto ist geschlossen").wait_for()
+    assert "_auth_user_id" not in page.context.cookies().__repr__()

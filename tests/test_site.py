@@ -1,0 +1,137 @@
+"""Site-wide behaviour: pages, languages, health, error pages, security headers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import OperationalError
+from django.test import RequestFactory
+
+from privacy_portal.views import server_error
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_home_links_to_every_part(client):
+    page = client.get("/").content.decode()
+    for link in ("/accounts/login/", "/accounts/signup/", "/privacy/statement/"):
+        assert f'href="{link}"' in page
+
+
+def test_privacy_statement_is_shown_with_its_date(client):
+    page = client.get("/privacy/statement/").content.decode()
+    assert "Last updated" in page
+    assert "<h2>Children\u2019s Privacy</h2>" in page
+    assert "privacy@inper.com" in page
+
+
+def test_switching_to_german_translates_the_site_and_remembers_it(customer_client, customer):
+    response = customer_client.post("/language/", {"language": "de", "next": "/account/"})
+    assert response.status_code == 302 and response["Location"] == "/account/"
+    page = customer_client.get("/account/").content.decode()
+    assert 'lang="de"' in page
+    assert "Mein Konto" in page
+    customer.refresh_from_db()
+    assert customer.preferred_language == "de"
+
+
+def test_language_switch_refuses_foreign_redirects(client):
+    response = client.post("/language/", {"language": "de", "next": "https://evil.example/"})
+    assert response["Location"] == "/"
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").content == b"ok\n"
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "cache": "ok"}
+
+
+def test_readyz_names_what_is_down(client, monkeypatch):
+    monkeypatch.setattr("privacy_portal.views._check_broker", lambda: False)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"] == "unavailable"
+
+
+def test_unknown_pages_get_the_portal_404(client):
+    response = client.get("/no/such/page/")
+    assert response.status_code == 404
+    assert "find that page" in response.content.decode()
+
+
+def test_a_database_outage_answers_a_friendly_503():
+    request = RequestFactory().get("/")
+    try:
+        raise OperationalError("could not connect to server")
+    except OperationalError:
+        response = server_error(request)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert "briefly unavailable" in response.content.decode()
+
+
+def test_other_errors_answer_the_500_page():
+    request = RequestFactory().get("/")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        response = server_error(request)
+    assert response.status_code == 500
+    assert "boom" not in response.content.decode()
+
+
+def test_pages_send_careful_headers(client):
+    response = client.get("/")
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "object-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
+    assert "no-store" in response["Cache-Control"]
+
+
+def _production_env(**extra):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "privacy_portal.settings.production",
+        "ALLOWED_HOSTS": "privacy.inper.example",
+        "PORTAL_HASH_KEY": "a-test-hash-key-that-is-long-enough-0123",
+        "PORTAL_ENCRYPTION_KEYS": "q2B3VqT9mGdC0E9xJ8eQm2l8vKk3c6yqP1n0o9r8s7Q=",
+        "SECRET_KEY": "x9!k2@m4#p6$r8%t0^v2&y4*a6(c8)e0_g2+i4=k6-m8q0s2u4w6",
+    }
+    env.update(extra)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for the browser tests only
+    return env
+
+
+def test_production_settings_pass_check_deploy():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=_production_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_settings_refuse_a_weak_secret_key():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=_production_env(SECRET_KEY="short"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
