@@ -117,3 +117,17 @@ def compliance_client(compliance_user: User) -> Client:
 @pytest.fixture
 def superuser_client(superuser: User) -> Client:
     return login(Client(), superuser, mfa=True)
+
+
+@pytest.fixture
+def celery_worker(transactional_db: Any, tmp_path: Any, postgres: None, redis_cache: None) -> Any:
+    """A real Celery worker process on queues of its own, for this test only."""
+    from tests.worker import WorkerProcess
+
+    worker = WorkerProcess(tmp_path).start()
+    yield worker
+    worker.stop()
+    from privacy_portal.celery import app
+
+    app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    app.conf.task_routes = settings.CELERY_TASK_ROUTES

@@ -72,3 +72,17 @@ def test_a_deleted_event_is_found(postgres):
         cursor.execute("SET session_replication_role = DEFAULT")
     status = audit_chain_verify()
     assert not status.ok and status.broken_seq == events[2].seq
+
+
+def test_the_daily_check_runs_on_a_real_worker_and_records_its_outcome(celery_worker):
+    from privacy_portal.audit.tasks import audit_chain_verify_task
+    from tests.worker import wait_until
+
+    _events(3)
+    audit_chain_verify_task.delay()
+
+    event = wait_until(
+        lambda: AuditEvent.objects.filter(action="audit.chain.verified").first(),
+        message="the worker to verify the chain",
+    )
+    assert event.after == {"ok": True, "checked": 3, "broken_seq": None}

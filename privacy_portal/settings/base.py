@@ -271,7 +271,10 @@ else:
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# Light work and heavy exports run on separate queues, so that hosts can be dedicated to each.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_DEFAULT_QUEUE", default="portal")
+CELERY_EXPORTS_QUEUE = env("CELERY_EXPORTS_QUEUE", default="exports")
+CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
@@ -283,7 +286,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "audit-chain-verify": {
+        "task": "privacy_portal.audit.tasks.audit_chain_verify_task",
+        "schedule": 24 * 60 * 60,
+    },
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- REST API ---------------------------------------------------------------------------------
