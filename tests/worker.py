@@ -7,6 +7,7 @@ sends are written to files that :meth:`WorkerProcess.outbox` reads back.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import os
@@ -166,10 +167,8 @@ class WorkerProcess:
         """Kill the main worker process and its children at once (as a crash would)."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
