@@ -45,8 +45,8 @@ browsers:
 	  else echo "Chromium is missing: install Debian's chromium package for the browser tests."; fi; }
 
 check: lint typecheck
-	$(TEST_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
-	$(TEST_ENV) $(BIN)/python manage.py check
+	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
+	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py check
 	DJANGO_SETTINGS_MODULE=privacy_portal.settings.production \
 	  SECRET_KEY=check-deploy-$$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n') \
 	  ALLOWED_HOSTS=privacy.inper.example PORTAL_HASH_KEY=check-deploy-hash-key-0123456789abcdef \

@@ -15,12 +15,22 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     SUPPORT_GROUP: (
         "accounts.view_user",
         "accounts.view_address",
+        # Requests: record them and follow their status; never export contents.
+        "dsr.add_datasubjectrequest",
+        "dsr.view_datasubjectrequest",
     ),
     # Compliance officers decide on requests and prove what was done (dashboard, audit trail).
     COMPLIANCE_GROUP: (
         "accounts.view_user",
         "accounts.view_address",
         "audit.view_auditevent",
+        "dsr.view_datasubjectrequest",
+        "dsr.change_datasubjectrequest",
+        "dsr.view_storetask",
+        "dsr.change_storetask",
+        "dsr.view_datastore",
+        "dsr.view_erasurerecord",
+        "dsr.view_exportpackage",
     ),
 }
 

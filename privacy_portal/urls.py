@@ -15,5 +15,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("privacy/", include("consent.urls")),
+    path("requests/", include("dsr.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -151,6 +151,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return HttpResponse(loader.get_template("500.html").render({}), status=500)
 
 
+def ratelimited(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Answer 429 with a plain explanation when a form is used too often."""
+    response = render(request, "429.html", status=429)
+    response["Retry-After"] = "600"
+    return response
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """Explain a refused form in plain words (the usual cause: an old page or cookies off)."""
     return render(request, "403_csrf.html", status=403)

@@ -349,3 +349,48 @@ LOGGING = {
         "celery": {"level": "INFO"},
     },
 }
+
+# --- Rate limits of the portal's own forms (allauth has its own, above) -----------------------
+RATELIMIT_VIEW = "privacy_portal.views.ratelimited"
+RATELIMIT_IP_META_KEY = "privacy_portal.pseudonymise.client_ip"
+RATELIMIT_IPV6_MASK = 48
+
+# --- Data-subject requests ---------------------------------------------------------------------
+ACCOUNTS_CLOSURE_HANDLER = "dsr.services.dsr_request_open_for_closure"
+# Apps whose personal_data module declares the portal's own personal data.
+DSR_PORTAL_DECLARATIONS = ["accounts.personal_data", "dsr.personal_data"]
+# Where export packages are built and kept (encrypted); every web and worker host must share it.
+DSR_STORAGE_DIR = Path(env("DSR_STORAGE_DIR", default=str(VAR_DIR / "dsr")))
+DSR_PACKAGE_DAYS = env.int("DSR_PACKAGE_DAYS", default=7)
+DSR_VERIFICATION_DAYS = env.int("DSR_VERIFICATION_DAYS", default=7)
+DSR_VERIFICATION_REMINDER_HOURS = env.int("DSR_VERIFICATION_REMINDER_HOURS", default=24)
+DSR_REQUEST_RETENTION_DAYS = env.int("DSR_REQUEST_RETENTION_DAYS", default=730)
+# Request types carried out without a compliance officer's approval once identity is confirmed.
+DSR_AUTO_APPROVE: list[str] = env.list(
+    "DSR_AUTO_APPROVE", default=["access", "portability", "withdraw_consent", "objection"]
+)
+# Access and erasure are held for review when the password or e-mail changed this recently.
+DSR_HOLD_AFTER_CREDENTIAL_CHANGE_HOURS = env.int(
+    "DSR_HOLD_AFTER_CREDENTIAL_CHANGE_HOURS", default=24
+)
+DSR_TASK_LEASE_SECONDS = env.int("DSR_TASK_LEASE_SECONDS", default=120)
+DSR_TASK_MAX_ATTEMPTS = env.int("DSR_TASK_MAX_ATTEMPTS", default=5)
+DSR_RETRY_BASE_SECONDS = env.float("DSR_RETRY_BASE_SECONDS", default=20.0)
+DSR_RECONCILE_SECONDS = env.int("DSR_RECONCILE_SECONDS", default=60)
+# Connectors staff may choose for a store, by dotted path.
+DSR_CONNECTORS: dict[str, str] = {
+    "portal": "dsr.connectors.portal.PortalConnector",
+}
+DSR_INTAKE_RATE = env("DSR_INTAKE_RATE", default="10/h")
+CELERY_TASK_ROUTES.update(
+    {
+        "dsr.tasks.package_build_task": {"queue": CELERY_EXPORTS_QUEUE},
+    }
+)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "dsr-reconcile": {"task": "dsr.tasks.reconcile_task", "schedule": DSR_RECONCILE_SECONDS},
+        "dsr-deadlines": {"task": "dsr.tasks.deadlines_task", "schedule": 15 * 60},
+        "dsr-purge-packages": {"task": "dsr.tasks.purge_packages_task", "schedule": 60 * 60},
+    }
+)

@@ -11,3 +11,13 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "Inper: "
 if env("TEST_EMAIL_FILE_PATH", default=""):
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = env("TEST_EMAIL_FILE_PATH")
+
+# Connectors that exist only for tests (failing on demand, waiting for staff).
+DSR_CONNECTORS = {
+    **DSR_CONNECTORS,  # noqa: F405
+    "test-flaky": "tests.dsr.connectors.FlakyConnector",
+    "test-manual": "tests.dsr.connectors.StaffStepConnector",
+}
+DSR_RETRY_BASE_SECONDS = 0.2
+DSR_TASK_LEASE_SECONDS = 5
+DSR_RECONCILE_SECONDS = 2

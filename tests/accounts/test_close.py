@@ -8,6 +8,7 @@ from django.core import mail
 from django.test import Client
 
 from accounts.models import User
+from dsr.models import DataSubjectRequest
 from privacy_portal.audit.models import AuditEvent
 from tests.conftest import login
 from tests.factories import PASSWORD
@@ -55,10 +56,16 @@ def test_closing_ends_every_session_disables_sign_in_and_sends_an_email(
     assert response.status_code in (200, 302)
     if response.status_code == 302:
         assert response["Location"] == "/accounts/inactive/"
-    # The closure is recorded for the erasure workflow, and the person is told.
+    # The closure becomes an erasure request, and the person is told.
     assert AuditEvent.objects.filter(action="account.closed", object_id=str(customer.pk)).exists()
-    assert [m.to for m in mail.outbox] == [[customer.email]]
-    assert "closed" in mail.outbox[0].subject.lower()
+    erasure = DataSubjectRequest.objects.get(user=customer)
+    assert (erasure.type, erasure.channel, erasure.identity_method) == (
+        "erasure",
+        "account_closure",
+        "session_reauth",
+    )
+    closed = [m for m in mail.outbox if "account is closed" in m.subject]
+    assert [m.to for m in closed] == [[customer.email]]
 
 
 def test_closing_without_ticking_the_box_changes_nothing(customer):
@@ -75,4 +82,4 @@ def test_closure_email_is_in_the_persons_language(customer, django_capture_on_co
     client = login(Client(), customer, reauthenticated=True)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(CLOSE, {"understood": "on"})
-    assert "Konto" in mail.outbox[0].subject
+    assert any(m.subject == "Ihr Inper-Konto ist geschlossen" for m in mail.outbox)

@@ -1,0 +1,248 @@
+"""The one small interface every data-store connector implements.
+
+A connector is built from a store's configuration and secrets, and answers five questions
+about one data subject: where is their data (``locate``), give me a copy (``export``), remove
+it (``erase``), stop processing it (``restrict``), and, where the store allows it, correct it
+(``rectify``); plus ``health_check`` for the registry's "test connection".
+
+Connectors take and return the plain frozen dataclasses below, never ORM objects, and signal
+failure with exactly two exceptions:
+
+- :class:`TemporaryStoreError`: worth retrying (timeout, connection refused, lock timeout);
+- :class:`PermanentStoreError`: retrying will not help (bad configuration, refused
+  credentials, unknown table); the task is flagged for staff.
+
+Their messages must never contain personal data or secrets: they are shown to staff and stored.
+An action that cannot finish at once (a task for staff, an asynchronous HTTP service) returns
+:class:`Pending`; the task then waits until it is completed by :func:`dsr.services` callbacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import IO, Any, ClassVar, Protocol
+
+
+class StoreError(Exception):
+    """Base of the two errors a connector may raise. The message is shown to staff."""
+
+
+class TemporaryStoreError(StoreError):
+    """The store could not be reached or was busy; the action will be retried with backoff."""
+
+
+class PermanentStoreError(StoreError):
+    """The action cannot succeed as configured; staff must look at it before a retry."""
+
+
+class ConfigurationError(PermanentStoreError):
+    """The store's configuration is invalid (raised by ``validate_config`` and at run time)."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who a request is about: the identities a store may be searched by.
+
+    ``customer_id`` is the portal account's id when the person has one; ``email`` is always
+    known (normalised to lower case). Connectors use the identities their configuration names.
+    """
+
+    email: str
+    customer_id: str | None = None
+    phone: str | None = None
+    order_numbers: tuple[str, ...] = ()
+    name: str | None = None
+
+    def identity(self, kind: str) -> tuple[str, ...]:
+        """Return the values of one kind of identity ("email", "customer_id", ...)."""
+        if kind == "order_number":
+            return self.order_numbers
+        value = getattr(self, kind, None)
+        return (str(value),) if value else ()
+
+
+@dataclass(frozen=True)
+class LocateResult:
+    """What a store holds about the subject: record counts per entity (table, model, folder)."""
+
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def found(self) -> bool:
+        return self.total > 0
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What was written to the package: record counts per entity, and files."""
+
+    counts: Mapping[str, int] = field(default_factory=dict)
+    files: int = 0
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Records kept despite an erasure, and why (named legal basis, until when)."""
+
+    entity: str
+    count: int
+    basis: str
+    until: date | None = None
+    fields_kept: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EraseResult:
+    """The receipt of an erasure in one store.
+
+    ``remaining`` is the check run after the erasure: for each entity, how many records that
+    should be gone are still there (zero everywhere means nothing deletable is left).
+    """
+
+    deleted: Mapping[str, int] = field(default_factory=dict)
+    anonymised: Mapping[str, int] = field(default_factory=dict)
+    retained: tuple[Retention, ...] = ()
+    remaining: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def clean(self) -> bool:
+        return not any(self.remaining.values())
+
+
+@dataclass(frozen=True)
+class RestrictResult:
+    """Records marked as restricted (or, with ``lifted``, no longer restricted)."""
+
+    counts: Mapping[str, int] = field(default_factory=dict)
+    lifted: bool = False
+
+
+@dataclass(frozen=True)
+class RectifyResult:
+    """Fields corrected, per entity."""
+
+    counts: Mapping[str, int] = field(default_factory=dict)
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NotifyResult:
+    """A recipient was told about an erasure, rectification or restriction (GDPR Art. 19)."""
+
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The action continues outside the worker: staff must complete a task (``manual``), or a
+    service will call back (``callback``). ``instructions`` are shown to staff."""
+
+    kind: str
+    instructions: str = ""
+    reference: str = ""
+
+
+class ExportSink(Protocol):
+    """Where a connector writes its part of an access package. Rows are streamed: the sink
+    writes them as they come (JSON and CSV), so a connector never holds a whole table."""
+
+    def table(
+        self,
+        entity: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        *,
+        descriptions: Mapping[str, str] | None = None,
+    ) -> int:
+        """Write one entity's records; return how many were written."""
+
+    def file(self, name: str, stream: IO[bytes], *, description: str = "") -> None:
+        """Write one file (a photo, a document) as it is."""
+
+
+ActionResult = (
+    LocateResult
+    | ExportResult
+    | EraseResult
+    | RestrictResult
+    | RectifyResult
+    | NotifyResult
+    | Pending
+)
+
+
+class Connector:
+    """Base class of connectors. Subclasses set ``kind`` and implement the actions they
+    support; ``supports`` lists them so that the engine only plans what a store can do."""
+
+    kind: ClassVar[str] = ""
+    supports: ClassVar[frozenset[str]] = frozenset()
+    #: Configuration keys whose values are secrets (encrypted at rest, never shown back).
+    secret_keys: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self, *, store_key: str, config: Mapping[str, Any], secrets: Mapping[str, str]
+    ) -> None:
+        self.store_key = store_key
+        self.config = dict(config)
+        self.secrets = dict(secrets)
+
+    @classmethod
+    def validate_config(cls, config: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
+        """Raise :class:`ConfigurationError` with a clear message if the configuration is
+        unusable (checked when staff save a store, before any request uses it)."""
+
+    def health_check(self) -> HealthResult:
+        """Return whether the store answers, with a short explanation for staff."""
+        return HealthResult(True, "")
+
+    def locate(self, subject: Subject) -> LocateResult:
+        """Count the subject's records per entity. Read-only."""
+        raise PermanentStoreError(f"{self.kind} stores cannot be searched")
+
+    def export(self, subject: Subject, sink: ExportSink) -> ExportResult | Pending:
+        """Write the subject's records and files to ``sink``."""
+        raise PermanentStoreError(f"{self.kind} stores cannot export")
+
+    def erase(self, subject: Subject) -> EraseResult | Pending:
+        """Erase the subject's data as configured (delete, anonymise or retain by rule), in one
+        transaction, and check that nothing deletable is left. Must be idempotent: erasing an
+        already-erased subject returns a receipt with zero counts."""
+        raise PermanentStoreError(f"{self.kind} stores cannot erase")
+
+    def restrict(self, subject: Subject, *, lift: bool = False) -> RestrictResult | Pending:
+        """Mark the subject's records as restricted (processing blocked), or lift it."""
+        raise PermanentStoreError(f"{self.kind} stores cannot restrict processing")
+
+    def rectify(self, subject: Subject, changes: Mapping[str, str]) -> RectifyResult | Pending:
+        """Apply corrections (field name to new value) where the store allows it."""
+        raise PermanentStoreError(f"{self.kind} stores cannot correct data")
+
+    def notify(self, subject: Subject, *, request_type: str) -> NotifyResult | Pending:
+        """Tell the store, as a recipient of the subject's data, about an erasure, rectification
+        or restriction (``request_type``) so that it applies it too."""
+        raise PermanentStoreError(f"{self.kind} stores cannot be notified")
+
+    def subjects_by_email_hash(self, hashes: frozenset[str]) -> list[Subject]:
+        """Return the people in the store whose e-mail address has one of the given keyed
+        hashes (``privacy_portal.pseudonymise.email_hash``). Used to re-apply erasures after
+        a backup was restored, from erasure records that keep only such hashes."""
+        raise PermanentStoreError(f"{self.kind} stores cannot be searched by hash")
+
+    def confirm_identity(self, subject: Subject) -> bool:
+        """Return True if the store links all of ``subject``'s identities to one person (for
+        example: this order number belongs to this e-mail address). Used to check what only
+        the person would know before disclosing or erasing anything."""
+        return False

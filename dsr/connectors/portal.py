@@ -1,0 +1,244 @@
+"""The portal's own tables as a data store.
+
+Each app declares, in its ``personal_data`` module, which of its models hold personal data:
+how a record is tied to a person, which fields a copy contains, and what an erasure does
+(delete the record, anonymise fields, keep it under a named legal basis, or call the app's own
+function). ``DSR_PORTAL_DECLARATIONS`` lists those modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from django.apps import apps
+from django.conf import settings
+from django.db import DatabaseError, OperationalError, transaction
+from django.db.models import Model, QuerySet
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django_stubs_ext import StrOrPromise
+
+from privacy_portal.pseudonymise import email_hash
+
+from .base import (
+    Connector,
+    EraseResult,
+    ExportResult,
+    ExportSink,
+    HealthResult,
+    LocateResult,
+    PermanentStoreError,
+    RestrictResult,
+    Retention,
+    Subject,
+    TemporaryStoreError,
+)
+
+ERASE_DELETE = "delete"
+ERASE_ANONYMISE = "anonymise"
+ERASE_RETAIN = "retain"
+ERASE_HOOK = "hook"
+
+
+@dataclass(frozen=True)
+class ModelDeclaration:
+    """How one model holds personal data.
+
+    ``identity`` is the ORM lookup that ties a record to the person, and ``identity_kind`` the
+    identity it is compared with: "customer_id" (the portal account), "email" or "email_hash"
+    (the keyed hash of the address, for records that must not keep it in clear).
+    """
+
+    model: str
+    entity: str
+    identity: str
+    identity_kind: str
+    fields: tuple[str, ...]
+    erase: str = ERASE_DELETE
+    anonymise: Mapping[str, Any] = field(default_factory=dict)
+    retain_basis: StrOrPromise = ""
+    retain_days: int | None = None
+    # For ERASE_HOOK: dotted path of ``hook(queryset) -> (deleted, anonymised)``.
+    hook: str = ""
+    restrict_field: str = ""
+    descriptions: Mapping[str, StrOrPromise] = field(default_factory=dict)
+    # Erasures run in ascending order (records that point to others first).
+    order: int = 100
+
+    def model_class(self) -> type[Model]:
+        return apps.get_model(self.model)
+
+
+def declarations() -> list[ModelDeclaration]:
+    """Return every app's declarations, in erasure order."""
+    found: list[ModelDeclaration] = []
+    for module in settings.DSR_PORTAL_DECLARATIONS:
+        found.extend(import_string(f"{module}.DECLARATIONS"))
+    return sorted(found, key=lambda declaration: declaration.order)
+
+
+def _identity_value(subject: Subject, kind: str) -> str | None:
+    if kind == "customer_id":
+        return subject.customer_id
+    if kind == "email":
+        return subject.email or None
+    if kind == "email_hash":
+        return email_hash(subject.email) if subject.email else None
+    raise PermanentStoreError(f"unknown identity kind {kind!r}")
+
+
+def subject_records(declaration: ModelDeclaration, subject: Subject) -> QuerySet[Any]:
+    """Return the records of ``declaration``'s model that belong to ``subject``."""
+    manager = declaration.model_class()._default_manager
+    value = _identity_value(subject, declaration.identity_kind)
+    if value is None:
+        return manager.none()
+    lookup = declaration.identity
+    if declaration.identity_kind == "email":
+        lookup = f"{lookup}__iexact"
+    return manager.filter(**{lookup: value})
+
+
+def _rows(queryset: QuerySet[Any], fields: Sequence[str]) -> Iterator[Sequence[Any]]:
+    yield from queryset.order_by("pk").values_list(*fields).iterator(chunk_size=2000)
+
+
+class PortalConnector(Connector):
+    """The portal's own models (accounts, consent records, requests)."""
+
+    kind: ClassVar[str] = "portal"
+    supports: ClassVar[frozenset[str]] = frozenset(
+        {"locate", "export", "erase", "restrict", "reidentify"}
+    )
+
+    def health_check(self) -> HealthResult:
+        try:
+            for declaration in declarations():
+                declaration.model_class()._default_manager.exists()
+        except DatabaseError as error:
+            return HealthResult(False, error.__class__.__name__)
+        return HealthResult(True, f"{len(declarations())} models declared")
+
+    def locate(self, subject: Subject) -> LocateResult:
+        try:
+            counts = {
+                declaration.entity: subject_records(declaration, subject).count()
+                for declaration in declarations()
+            }
+        except OperationalError as error:
+            raise TemporaryStoreError(error.__class__.__name__) from None
+        return LocateResult({entity: n for entity, n in counts.items() if n})
+
+    def export(self, subject: Subject, sink: ExportSink) -> ExportResult:
+        counts: dict[str, int] = {}
+        try:
+            for declaration in declarations():
+                queryset = subject_records(declaration, subject)
+                if not queryset.exists():
+                    continue
+                counts[declaration.entity] = sink.table(
+                    declaration.entity,
+                    declaration.fields,
+                    _rows(queryset, declaration.fields),
+                    descriptions=_descriptions(declaration),
+                )
+        except OperationalError as error:
+            raise TemporaryStoreError(error.__class__.__name__) from None
+        return ExportResult(counts)
+
+    def erase(self, subject: Subject) -> EraseResult:
+        deleted: dict[str, int] = {}
+        anonymised: dict[str, int] = {}
+        retained: list[Retention] = []
+        remaining: dict[str, int] = {}
+        today = timezone.localdate()
+        try:
+            with transaction.atomic():
+                for declaration in declarations():
+                    queryset = subject_records(declaration, subject)
+                    if declaration.erase == ERASE_DELETE:
+                        count = queryset.count()
+                        queryset.delete()
+                        if count:
+                            deleted[declaration.entity] = count
+                    elif declaration.erase == ERASE_ANONYMISE:
+                        count = queryset.update(**declaration.anonymise)
+                        if count:
+                            anonymised[declaration.entity] = count
+                    elif declaration.erase == ERASE_HOOK:
+                        hook: Callable[[QuerySet[Any]], tuple[int, int]] = import_string(
+                            declaration.hook
+                        )
+                        gone, changed = hook(queryset)
+                        if gone:
+                            deleted[declaration.entity] = gone
+                        if changed:
+                            anonymised[declaration.entity] = changed
+                    elif declaration.erase == ERASE_RETAIN:
+                        count = queryset.count()
+                        if count:
+                            until = (
+                                today + timedelta(days=declaration.retain_days)
+                                if declaration.retain_days
+                                else None
+                            )
+                            retained.append(
+                                Retention(
+                                    declaration.entity,
+                                    count,
+                                    str(declaration.retain_basis),
+                                    until,
+                                    tuple(declaration.fields),
+                                )
+                            )
+                    else:
+                        raise PermanentStoreError(
+                            f"unknown erasure action {declaration.erase!r} for {declaration.entity}"
+                        )
+                for declaration in declarations():
+                    if declaration.erase in (ERASE_DELETE, ERASE_HOOK):
+                        left = subject_records(declaration, subject).count()
+                        remaining[declaration.entity] = left
+        except OperationalError as error:
+            raise TemporaryStoreError(error.__class__.__name__) from None
+        return EraseResult(deleted, anonymised, tuple(retained), remaining)
+
+    def subjects_by_email_hash(self, hashes: frozenset[str]) -> list[Subject]:
+        from accounts.models import User
+
+        found = []
+        for pk, email in User.objects.values_list("pk", "email").iterator(chunk_size=2000):
+            if email_hash(email) in hashes:
+                found.append(Subject(email=email, customer_id=str(pk)))
+        return found
+
+    def restrict(self, subject: Subject, *, lift: bool = False) -> RestrictResult:
+        counts: dict[str, int] = {}
+        with transaction.atomic():
+            for declaration in declarations():
+                if declaration.restrict_field:
+                    count = subject_records(declaration, subject).update(
+                        **{declaration.restrict_field: not lift}
+                    )
+                    if count:
+                        counts[declaration.entity] = count
+        return RestrictResult(counts, lifted=lift)
+
+
+def _descriptions(declaration: ModelDeclaration) -> dict[str, str]:
+    """Return each exported field's description: the declared one, else the model's label."""
+    model = declaration.model_class()
+    result: dict[str, str] = {}
+    for name in declaration.fields:
+        if name in declaration.descriptions:
+            result[name] = str(declaration.descriptions[name])
+            continue
+        try:
+            model_field = model._meta.get_field(name.split("__")[0])
+            result[name] = str(getattr(model_field, "verbose_name", name))
+        except Exception:
+            result[name] = name
+    return result

@@ -1,0 +1,422 @@
+"""Carrying requests out: store tasks claimed and run by workers, and requests advanced when
+their work is done.
+
+The database rows are the truth and Celery only moves them:
+
+- a task row is claimed with one conditional UPDATE (queued, retrying, or running with an
+  expired lease), so two deliveries of the same message cannot both run it;
+- while it runs, the worker renews the row's lease; a worker that dies stops renewing, and the
+  reconciler (beat) queues the row again when the lease runs out;
+- the result is recorded only if the row is still this worker's claim (same attempt);
+- the last task to finish advances the request under the request's row lock;
+- connectors are idempotent, so a task that ran but whose result was lost runs again safely.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.functional import Promise
+
+from privacy_portal.audit.services import audit_record
+
+from . import notifications
+from .connectors.base import (
+    Connector,
+    ExportResult,
+    Pending,
+    PermanentStoreError,
+    StoreError,
+    TemporaryStoreError,
+)
+from .connectors.registry import connector_for
+from .identity import subject_of
+from .models import (
+    TASK_DONE_STATES,
+    Action,
+    DataSubjectRequest,
+    ExportPackage,
+    RequestType,
+    State,
+    StoreTask,
+    TaskState,
+)
+
+logger = logging.getLogger(__name__)
+
+_PACKAGE_TYPES = (RequestType.ACCESS, RequestType.PORTABILITY)
+
+
+# --- enqueueing ---------------------------------------------------------------------------------
+
+
+def enqueue_on_commit(task_ids: Iterable[int], *, countdown: float = 0) -> None:
+    """Send the store tasks to the workers once the current transaction commits."""
+    ids = list(task_ids)
+    if not ids:
+        return
+    StoreTask.objects.filter(pk__in=ids).update(enqueued_at=timezone.now())
+
+    def send() -> None:
+        from .tasks import store_task_run_task
+
+        for task_id in ids:
+            store_task_run_task.apply_async((task_id,), countdown=countdown)
+
+    transaction.on_commit(send)
+
+
+def advance_on_commit(request_id: int) -> None:
+    """Ask a worker to advance the request once the current transaction commits."""
+
+    def send() -> None:
+        from .tasks import request_advance_task
+
+        request_advance_task.delay(request_id)
+
+    transaction.on_commit(send)
+
+
+# --- running one store task ---------------------------------------------------------------------
+
+
+def _claim(task_id: int) -> int | None:
+    """Claim the task row; return the attempt number, or None if it is not ours to run."""
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.DSR_TASK_LEASE_SECONDS)
+    claimable = Q(state__in=(TaskState.QUEUED, TaskState.RETRYING)) | Q(
+        state=TaskState.RUNNING, lease_expires_at__lt=now
+    )
+    with transaction.atomic():
+        claimed = (
+            StoreTask.objects.filter(claimable, pk=task_id)
+            .filter(request__state__in=(State.RUNNING, State.WAITING))
+            .update(
+                state=TaskState.RUNNING,
+                attempts=F("attempts") + 1,
+                lease_expires_at=lease,
+                started_at=now,
+                next_attempt_at=None,
+            )
+        )
+        if not claimed:
+            return None
+        attempts: int = StoreTask.objects.values_list("attempts", flat=True).get(pk=task_id)
+    return attempts
+
+
+class _LeaseKeeper(threading.Thread):
+    """Renews a claimed task's lease while the connector works."""
+
+    def __init__(self, task_id: int, attempt: int) -> None:
+        super().__init__(daemon=True, name=f"lease-{task_id}")
+        self.task_id = task_id
+        self.attempt = attempt
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        interval = max(settings.DSR_TASK_LEASE_SECONDS / 3, 0.5)
+        try:
+            while not self.stopped.wait(interval):
+                StoreTask.objects.filter(
+                    pk=self.task_id, state=TaskState.RUNNING, attempts=self.attempt
+                ).update(
+                    lease_expires_at=timezone.now()
+                    + timedelta(seconds=settings.DSR_TASK_LEASE_SECONDS)
+                )
+        except Exception:  # a lost renewal only means the task may run again (idempotent)
+            logger.warning("lease renewal failed", extra={"task": self.task_id})
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=10)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Promise):
+        return str(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _call(connector: Connector, task: StoreTask) -> Any:
+    subject = subject_of(task.request)
+    action = task.action
+    if action == Action.LOCATE:
+        return connector.locate(subject)
+    if action == Action.EXPORT:
+        from .packages import PartSink
+
+        with PartSink.for_task(task) as sink:
+            result = connector.export(subject, sink)
+            if isinstance(result, ExportResult):
+                sink.commit(result)
+        return result
+    if action == Action.ERASE:
+        return connector.erase(subject)
+    if action == Action.RESTRICT:
+        return connector.restrict(subject)
+    if action == Action.RECTIFY:
+        return connector.rectify(subject, {"details": task.request.details})
+    if action == Action.NOTIFY:
+        return connector.notify(subject, request_type=task.request.type)
+    raise PermanentStoreError(f"unknown action {action}")
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential backoff with full jitter, capped at an hour."""
+    base = settings.DSR_RETRY_BASE_SECONDS * (2 ** max(attempt - 1, 0))
+    return min(3600.0, random.uniform(base / 2, base))  # noqa: S311 (jitter, not secrets)
+
+
+def task_run(task_id: int) -> None:
+    """Claim a store task, run its connector action, and record what happened."""
+    attempt = _claim(task_id)
+    if attempt is None:
+        return
+    task = StoreTask.objects.select_related("store", "request").get(pk=task_id)
+    keeper = _LeaseKeeper(task_id, attempt)
+    keeper.start()
+    try:
+        result = _call(connector_for(task.store), task)
+    except TemporaryStoreError as error:
+        _record_failure(task, attempt, str(error), permanent=attempt >= task.max_attempts)
+        return
+    except SoftTimeLimitExceeded:
+        _record_failure(
+            task, attempt, "time limit exceeded", permanent=attempt >= task.max_attempts
+        )
+        return
+    except StoreError as error:
+        _record_failure(task, attempt, str(error), permanent=True)
+        return
+    except Exception as error:
+        # Unexpected errors may quote data: keep only the type for staff; the traceback goes
+        # to the (masked) log.
+        logger.exception("store task crashed", extra={"task": task_id, "store": task.store.key})
+        _record_failure(
+            task, attempt, f"unexpected error ({error.__class__.__name__})", permanent=True
+        )
+        return
+    finally:
+        keeper.stop()
+    _record_result(task, attempt, result)
+
+
+def _record_result(task: StoreTask, attempt: int, result: Any) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        mine = (
+            StoreTask.objects.select_for_update()
+            .filter(pk=task.pk, state=TaskState.RUNNING, attempts=attempt)
+            .first()
+        )
+        if mine is None:
+            return  # the lease expired and another worker took over
+        if isinstance(result, Pending):
+            mine.state = TaskState.WAITING
+            mine.instructions = result.instructions[:4000]
+            mine.external_reference = result.reference[:200]
+            if result.kind == "manual":
+                mine.assigned_group = str(task.store.config.get("assigned_group", ""))[:80]
+        else:
+            mine.state = TaskState.SUCCEEDED
+            mine.receipt = _jsonable(result)
+            mine.finished_at = now
+        mine.error = ""
+        mine.lease_expires_at = None
+        mine.save()
+        audit_record(
+            actor=None,
+            action=f"dsr.task.{mine.state}",
+            target=mine,
+            scope=f"dsr.datasubjectrequest:{mine.request_id}",
+            after={"store": mine.store_id, "action": mine.action, "attempt": attempt},
+        )
+        if mine.state == TaskState.WAITING:
+            notifications.manual_task_waiting(mine)
+        advance_on_commit(mine.request_id)
+
+
+def _record_failure(task: StoreTask, attempt: int, message: str, *, permanent: bool) -> None:
+    with transaction.atomic():
+        mine = (
+            StoreTask.objects.select_for_update()
+            .filter(pk=task.pk, state=TaskState.RUNNING, attempts=attempt)
+            .first()
+        )
+        if mine is None:
+            return
+        mine.error = message[:2000]
+        mine.lease_expires_at = None
+        if permanent:
+            mine.state = TaskState.FAILED
+            mine.error_permanent = True
+            mine.finished_at = timezone.now()
+        else:
+            delay = _backoff(attempt)
+            mine.state = TaskState.RETRYING
+            mine.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+        mine.save()
+        audit_record(
+            actor=None,
+            action=f"dsr.task.{mine.state}",
+            target=mine,
+            scope=f"dsr.datasubjectrequest:{mine.request_id}",
+            after={"store": mine.store_id, "action": mine.action, "attempt": attempt},
+        )
+        if permanent:
+            notifications.task_failed(mine)
+            advance_on_commit(mine.request_id)
+        else:
+            enqueue_on_commit([mine.pk], countdown=delay)
+
+
+# --- advancing a request ------------------------------------------------------------------------
+
+
+def request_advance(request_id: int) -> None:
+    """Move a running request on once its tasks allow it (the last task to finish does this,
+    under the request's row lock, so that exactly one caller completes the request)."""
+    with transaction.atomic():
+        request = DataSubjectRequest.objects.select_for_update().filter(pk=request_id).first()
+        if request is None or request.state not in (State.RUNNING, State.WAITING):
+            return
+        states = list(request.tasks.values_list("state", flat=True))
+        active = [
+            s for s in states if s in (TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING)
+        ]
+        if active:
+            if request.state == State.WAITING:
+                _transition(request, State.RUNNING, "tasks_running")
+            return
+        if TaskState.WAITING in states:
+            if request.state != State.WAITING:
+                _transition(request, State.WAITING, "waiting_on_manual_or_external_step")
+            return
+        if request.state == State.WAITING:
+            request = _transition(request, State.RUNNING, "all_steps_done")
+        failed = TaskState.FAILED in states
+        if request.type in _PACKAGE_TYPES:
+            package = ExportPackage.objects.filter(request=request).first()
+            if package is not None and package.built_at is None:
+                _build_package_on_commit(request.pk)
+                return
+        from .services import _finish
+
+        found = _found_anything(request)
+        _finish(
+            request, outcome="no_data_found" if not found and not failed else "done", partial=failed
+        )
+
+
+def _transition(request: DataSubjectRequest, to: str, reason: str) -> DataSubjectRequest:
+    from .services import dsr_request_transition
+
+    return dsr_request_transition(request=request, to=to, actor=None, reason=reason)
+
+
+def _found_anything(request: DataSubjectRequest) -> bool:
+    """Return True if any store held something about the person, not counting the records
+    of their own requests (which exist because they asked)."""
+    from .personal_data import REQUEST_ENTITY
+
+    for receipt in request.tasks.filter(state=TaskState.SUCCEEDED).values_list(
+        "receipt", flat=True
+    ):
+        receipt = receipt or {}
+        for key in ("counts", "deleted", "anonymised"):
+            if any(n for entity, n in (receipt.get(key) or {}).items() if entity != REQUEST_ENTITY):
+                return True
+        if any(kept.get("entity") != REQUEST_ENTITY for kept in receipt.get("retained") or []):
+            return True
+        if receipt.get("manual") or receipt.get("files"):
+            return True
+    return False
+
+
+def _build_package_on_commit(request_id: int) -> None:
+    def send() -> None:
+        from .tasks import package_build_task
+
+        package_build_task.delay(request_id)
+
+    transaction.on_commit(send)
+
+
+# --- reconciling --------------------------------------------------------------------------------
+
+
+def reconcile() -> dict[str, int]:
+    """Queue again what a crash or a lost message left behind; return what was done.
+
+    Runs from beat every ``DSR_RECONCILE_SECONDS``; safe to run any time, anywhere.
+    """
+    now = timezone.now()
+    stale = now - timedelta(
+        seconds=max(settings.DSR_RECONCILE_SECONDS * 2, settings.DSR_TASK_LEASE_SECONDS)
+    )
+    with transaction.atomic():
+        expired = list(
+            StoreTask.objects.select_for_update(skip_locked=True)
+            .filter(state=TaskState.RUNNING, lease_expires_at__lt=now)
+            .values_list("pk", flat=True)
+        )
+        lost = list(
+            StoreTask.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(state=TaskState.QUEUED, enqueued_at__lt=stale)
+                | Q(state=TaskState.QUEUED, enqueued_at__isnull=True)
+                | Q(
+                    state=TaskState.RETRYING,
+                    next_attempt_at__lt=now - timedelta(seconds=settings.DSR_RECONCILE_SECONDS),
+                )
+            )
+            .filter(request__state__in=(State.RUNNING, State.WAITING))
+            .values_list("pk", flat=True)
+        )
+        if expired:
+            StoreTask.objects.filter(pk__in=expired).update(
+                state=TaskState.QUEUED, lease_expires_at=None
+            )
+        enqueue_on_commit(expired + lost)
+    stuck = list(
+        DataSubjectRequest.objects.filter(
+            state__in=(State.RUNNING, State.WAITING), updated_at__lt=stale
+        )
+        .exclude(tasks__state__in=(TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING))
+        .values_list("pk", flat=True)
+    )
+    for request_id in stuck:
+        request_advance(request_id)
+    if expired or lost or stuck:
+        logger.info(
+            "reconciled", extra={"expired": len(expired), "lost": len(lost), "stuck": len(stuck)}
+        )
+    return {"expired": len(expired), "lost": len(lost), "stuck": len(stuck)}
+
+
+def tasks_done(request: DataSubjectRequest) -> tuple[int, int]:
+    """Return (done, total) store tasks of a request, for progress bars."""
+    states = list(request.tasks.values_list("state", flat=True))
+    return sum(1 for s in states if s in TASK_DONE_STATES), len(states)

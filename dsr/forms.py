@@ -1,0 +1,183 @@
+"""Forms for filing and following data-subject requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from django_countries import countries
+from django_stubs_ext import StrOrPromise
+
+from accounts.validators import validate_plain_text
+
+from .consent_bridge import purpose_choices
+from .models import IdentityMethod, RejectionReason, RequestType
+
+TYPE_HELP: dict[str, StrOrPromise] = {
+    RequestType.ACCESS: _(
+        "We send you a copy of everything Inper holds about you, with where "
+        "it comes from, why we use it, who receives it and how long we keep it."
+    ),
+    RequestType.PORTABILITY: _(
+        "The data you gave us, in files other services can read (JSON "
+        "and CSV), so that you can take it elsewhere."
+    ),
+    RequestType.RECTIFICATION: _(
+        "Tell us what is wrong. We correct it in every system, and tell those we shared it with."
+    ),
+    RequestType.ERASURE: _(
+        "We delete your data everywhere, except what the law makes us keep "
+        "(orders, for financial regulations), which we anonymise."
+    ),
+    RequestType.RESTRICTION: _(
+        "We keep your data but stop using it, for example while a correction is checked."
+    ),
+    RequestType.OBJECTION: _(
+        "Stop a particular use of your data, such as direct marketing or "
+        "transfers to other countries. Objections to marketing take effect "
+        "at once."
+    ),
+    RequestType.WITHDRAW_CONSENT: _("Take back a consent you gave us. It takes effect at once."),
+}
+
+
+class RequestTypeWidget(forms.RadioSelect):
+    option_template_name = "dsr/widgets/request_type_option.html"
+
+
+class RequestForm(forms.Form):
+    """A request by a signed-in customer."""
+
+    type = forms.ChoiceField(
+        label=_("What would you like us to do?"),
+        choices=RequestType.choices,
+        widget=RequestTypeWidget,
+        error_messages={"required": _("Choose what you would like us to do.")},
+    )
+    purposes = forms.MultipleChoiceField(
+        label=_("Which uses of your data?"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("For objections and withdrawals of consent."),
+    )
+    details = forms.CharField(
+        label=_("Details"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_(
+            "For corrections: what is wrong, and what it should say. For other requests: "
+            "anything that helps us (optional)."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        purposes: Any = self.fields["purposes"]
+        purposes.choices = purpose_choices()
+
+    def clean_details(self) -> str:
+        value: str = self.cleaned_data.get("details", "").strip()
+        if value:
+            validate_plain_text(value.replace("\n", " ").replace("\r", " ").replace("\t", " "))
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        kind = cleaned.get("type")
+        if kind in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT) and not cleaned.get(
+            "purposes"
+        ):
+            self.add_error("purposes", _("Choose at least one use of your data."))
+        if kind == RequestType.RECTIFICATION and not cleaned.get("details"):
+            self.add_error("details", _("Tell us what is wrong and what it should say."))
+        return cleaned
+
+
+class GuestRequestForm(RequestForm):
+    """A request by someone without an account (or not signed in)."""
+
+    email = forms.EmailField(
+        label=_("Your e-mail address"),
+        max_length=254,
+        help_text=_("We send a link to this address: we act only once you confirm it is yours."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    full_name = forms.CharField(
+        label=_("Your name"),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    country = forms.ChoiceField(
+        label=_("Where do you live?"),
+        choices=lambda: [("", "—"), *list(countries)],
+        required=False,
+        help_text=_("The law of your country decides our deadline."),
+    )
+
+    field_order = ["email", "full_name", "country", "type", "purposes", "details"]
+
+    def clean_full_name(self) -> str:
+        value: str = self.cleaned_data.get("full_name", "").strip()
+        validate_plain_text(value)
+        return value
+
+
+class VerifyForm(forms.Form):
+    """The confirmation step of a guest's request."""
+
+    order_number = forms.CharField(
+        label=_("An order number of yours"),
+        required=False,
+        max_length=64,
+        help_text=_(
+            "From any order confirmation. Without one, a member of our privacy team "
+            "will contact you to confirm your identity before we send or delete "
+            "anything."
+        ),
+    )
+
+    def clean_order_number(self) -> str:
+        value: str = self.cleaned_data.get("order_number", "").strip()
+        validate_plain_text(value)
+        return value
+
+
+class DownloadCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("The code from the e-mail"),
+        max_length=12,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class StaffIntakeFields(forms.Form):
+    """What support staff record with a request received by phone, e-mail or in person."""
+
+    identity_method = forms.ChoiceField(
+        label=_("How did you check the person's identity?"),
+        required=False,
+        choices=[
+            ("", _("I did not: send them a confirmation link")),
+            *[
+                (value, label)
+                for value, label in IdentityMethod.choices
+                if value.startswith("staff_")
+            ],
+        ],
+    )
+    identity_note = forms.CharField(
+        label=_("What exactly did you check?"), required=False, max_length=500
+    )
+
+
+class RejectForm(forms.Form):
+    reason = forms.ChoiceField(label=_("Reason"), choices=RejectionReason.choices)
+    note = forms.CharField(
+        label=_("Explanation for the person"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )

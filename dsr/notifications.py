@@ -1,0 +1,175 @@
+"""The e-mails of the request workflow, in the person's language, sent when the transaction
+that caused them commits. Staff e-mails carry references and links, never personal data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from privacy_portal.mail import send_email_on_commit
+from privacy_portal.permissions import COMPLIANCE_GROUP
+
+from .models import DataSubjectRequest, StoreTask
+
+VERIFY_SALT = "dsr.verify"
+STATUS_SALT = "dsr.status"
+
+
+def verification_token(request: DataSubjectRequest) -> str:
+    return signing.dumps({"r": request.pk, "n": request.verification_nonce}, salt=VERIFY_SALT)
+
+
+def status_token(request: DataSubjectRequest) -> str:
+    """A link token that lets someone without an account follow their own request."""
+    return signing.dumps({"r": request.pk}, salt=STATUS_SALT)
+
+
+def _url(path: str) -> str:
+    return f"{settings.PORTAL_BASE_URL}{path}"
+
+
+def request_url(request: DataSubjectRequest) -> str:
+    """Return the link the person follows their request at (signed for people without an
+    account)."""
+    path = reverse("dsr:detail", args=[request.reference])
+    if request.user_id is None:
+        path += f"?t={status_token(request)}"
+    return _url(path)
+
+
+def _to_person(request: DataSubjectRequest, template: str, **context: Any) -> None:
+    if not request.email:
+        return
+    send_email_on_commit(
+        template=f"dsr/{template}",
+        to=request.email,
+        context={
+            "request": request,
+            "request_url": request_url(request),
+            "first_name": (request.full_name or "").split(" ")[0],
+            **context,
+        },
+        language=request.language,
+    )
+
+
+def _officers() -> list[str]:
+    from accounts.models import User
+
+    return list(
+        User.objects.filter(is_active=True, is_staff=True, groups__name=COMPLIANCE_GROUP)
+        .values_list("email", flat=True)
+        .distinct()
+    )
+
+
+def _to_staff(addresses: list[str], template: str, **context: Any) -> None:
+    for address in addresses:
+        send_email_on_commit(
+            template=f"dsr/staff/{template}",
+            to=address,
+            context={"dashboard_url": _url("/dashboard/"), **context},
+            language=settings.LANGUAGE_CODE,
+        )
+
+
+def acknowledged(request: DataSubjectRequest) -> None:
+    _to_person(request, "acknowledged")
+
+
+def duplicate_received(request: DataSubjectRequest) -> None:
+    _to_person(request, "duplicate", original=request.duplicate_of)
+
+
+def verification_link(request: DataSubjectRequest, *, reminder: bool = False) -> None:
+    link = _url(reverse("dsr:verify", args=[verification_token(request)]))
+    _to_person(
+        request, "verify", verify_url=link, reminder=reminder, days=settings.DSR_VERIFICATION_DAYS
+    )
+
+
+def officers_review_needed(request: DataSubjectRequest) -> None:
+    _to_staff(
+        _officers(),
+        "review_needed",
+        reference=request.reference,
+        request_type=request.get_type_display(),
+        held=request.held_reason,
+    )
+
+
+def held_after_credentials_change(request: DataSubjectRequest) -> None:
+    _to_person(request, "held")
+
+
+def rejected(request: DataSubjectRequest) -> None:
+    _to_person(request, "rejected")
+
+
+def extended(request: DataSubjectRequest) -> None:
+    _to_person(request, "extended")
+
+
+def completed(request: DataSubjectRequest) -> None:
+    _to_person(
+        request,
+        "completed",
+        receipts=_plain_receipts(request),
+        package_days=settings.DSR_PACKAGE_DAYS,
+    )
+
+
+def task_failed(task: StoreTask) -> None:
+    _to_staff(
+        _officers(),
+        "task_failed",
+        reference=task.request.reference,
+        store=task.store.name,
+        action=task.get_action_display(),
+    )
+
+
+def manual_task_waiting(task: StoreTask) -> None:
+    from accounts.models import User
+
+    group = task.assigned_group or COMPLIANCE_GROUP
+    addresses = list(
+        User.objects.filter(is_active=True, is_staff=True, groups__name=group)
+        .values_list("email", flat=True)
+        .distinct()
+    )
+    _to_staff(
+        addresses,
+        "manual_task",
+        reference=task.request.reference,
+        store=task.store.name,
+        action=task.get_action_display(),
+    )
+
+
+def due_soon(requests: list[DataSubjectRequest]) -> None:
+    if requests:
+        _to_staff(_officers(), "due_soon", references=[(r.reference, r.due_at) for r in requests])
+
+
+def _plain_receipts(request: DataSubjectRequest) -> list[dict[str, Any]]:
+    """Summarise what each store did, for the completion e-mail (counts, no data)."""
+    rows = []
+    for task in request.tasks.select_related("store").order_by("store__position"):
+        receipt = task.receipt or {}
+        rows.append(
+            {
+                "store": task.store.name,
+                "action": task.action,
+                "state": task.state,
+                "deleted": sum((receipt.get("deleted") or {}).values()),
+                "anonymised": sum((receipt.get("anonymised") or {}).values()),
+                "retained": receipt.get("retained") or [],
+                "exported": sum((receipt.get("counts") or {}).values()),
+                "manual": bool(receipt.get("manual")),
+            }
+        )
+    return rows

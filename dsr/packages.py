@@ -1,0 +1,490 @@
+"""Access packages: written by streaming, encrypted at rest, downloaded by the requester only.
+
+Each store's export task writes its part (JSON and CSV per entity, and files) into a work
+folder of the request, every file encrypted with the package's own key. When all parts are
+in, :func:`package_build` streams them into one ZIP, with ``index.html`` (the cover letter with
+the GDPR Art. 15 information), ``manifest.json`` (every file with its SHA-256 and size, record
+counts and sources) and ``data-dictionary.json``, encrypting it on the way. Memory use stays at
+a few buffers whatever the size of the data.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import re
+import secrets
+import shutil
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from privacy_portal import crypto
+from privacy_portal.audit.services import audit_record
+from privacy_portal.categories import DataCategory
+
+from .connectors.base import ExportResult
+from .models import DataStore, DataSubjectRequest, ExportPackage, StoreTask, TaskState
+
+logger = logging.getLogger(__name__)
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_CSV_FLUSH_ROWS = 500
+# Cells that a spreadsheet would run as a formula are prefixed so that they stay text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe_name(name: str, fallback: str = "item") -> str:
+    cleaned = _SAFE.sub("_", name).strip("._")[:120]
+    return cleaned or fallback
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return str(value)
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False, default=_json_value)
+    elif isinstance(value, datetime | date):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    if text.startswith(_FORMULA_START):
+        text = "'" + text
+    return text
+
+
+def storage_dir() -> Path:
+    return Path(settings.DSR_STORAGE_DIR)
+
+
+def _work_dir(request_id: int) -> Path:
+    return storage_dir() / "work" / str(request_id)
+
+
+# --- parts written by the export tasks ---------------------------------------------------------
+
+
+class PartSink:
+    """The :class:`~dsr.connectors.base.ExportSink` of one store's export task.
+
+    Writes into a fresh folder; :meth:`commit` puts it in place of any earlier attempt's
+    part, so that a re-run task never leaves half a part behind.
+    """
+
+    def __init__(self, request_id: int, store_key: str, key: bytes) -> None:
+        self.request_id = request_id
+        self.store_key = store_key
+        self.key = key
+        self.final = _work_dir(request_id) / _safe_name(store_key)
+        self.tmp = self.final.with_name(f"{self.final.name}.tmp-{secrets.token_hex(4)}")
+        self.entities: list[dict[str, Any]] = []
+        self.files: list[dict[str, Any]] = []
+
+    @classmethod
+    def for_task(cls, task: StoreTask) -> PartSink:
+        package = ExportPackage.objects.get(request_id=task.request_id)
+        return cls(task.request_id, task.store.key, package.key())
+
+    def __enter__(self) -> PartSink:
+        self.tmp.mkdir(parents=True, exist_ok=False)
+        (self.tmp / "files").mkdir()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _open(self, path: Path) -> tuple[IO[bytes], crypto.EncryptingWriter]:
+        raw = path.open("xb")
+        return raw, crypto.EncryptingWriter(raw, self.key)
+
+    def table(
+        self,
+        entity: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        *,
+        descriptions: Mapping[str, str] | None = None,
+    ) -> int:
+        name = _safe_name(entity, "records")
+        if any(existing["name"] == name for existing in self.entities):
+            name = f"{name}_{len(self.entities)}"
+        columns = [str(column) for column in columns]
+        json_raw, json_out = self._open(self.tmp / f"{name}.json.enc")
+        csv_raw, csv_out = self._open(self.tmp / f"{name}.csv.enc")
+        count = 0
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        try:
+            json_out.write(b"[")
+            for row in rows:
+                record = dict(zip(columns, row, strict=False))
+                prefix = b",\n" if count else b"\n"
+                json_out.write(
+                    prefix + json.dumps(record, ensure_ascii=False, default=_json_value).encode()
+                )
+                writer.writerow([_csv_value(value) for value in row])
+                count += 1
+                if count % _CSV_FLUSH_ROWS == 0:
+                    csv_out.write(buffer.getvalue().encode())
+                    buffer.seek(0)
+                    buffer.truncate()
+            json_out.write(b"\n]\n")
+            csv_out.write(buffer.getvalue().encode())
+        finally:
+            json_out.close()
+            csv_out.close()
+            json_raw.close()
+            csv_raw.close()
+        self.entities.append(
+            {
+                "name": name,
+                "entity": entity,
+                "columns": columns,
+                "descriptions": {str(k): str(v) for k, v in (descriptions or {}).items()},
+                "records": count,
+            }
+        )
+        return count
+
+    def file(self, name: str, stream: IO[bytes], *, description: str = "") -> None:
+        index = len(self.files)
+        raw, out = self._open(self.tmp / "files" / f"{index}.enc")
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            while chunk := stream.read(crypto.STREAM_CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        finally:
+            out.close()
+            raw.close()
+        safe = _safe_name(Path(name).name, f"file-{index}")
+        if any(existing["name"] == safe for existing in self.files):
+            safe = f"{index}-{safe}"
+        self.files.append(
+            {
+                "index": index,
+                "name": safe,
+                "description": description,
+                "bytes": size,
+                "sha256": digest.hexdigest(),
+            }
+        )
+
+    def commit(self, result: ExportResult) -> None:
+        """Record the part's contents and put the part in place of any earlier one."""
+        meta = {"store": self.store_key, "entities": self.entities, "files": self.files}
+        raw, out = self._open(self.tmp / "meta.json.enc")
+        try:
+            out.write(json.dumps(meta).encode())
+        finally:
+            out.close()
+            raw.close()
+        if self.final.exists():
+            shutil.rmtree(self.final)
+        self.tmp.rename(self.final)
+
+
+def _read_encrypted(path: Path, key: bytes) -> Iterator[bytes]:
+    with path.open("rb") as raw:
+        yield from crypto.decrypt_stream(raw, key)
+
+
+# --- building the package ----------------------------------------------------------------------
+
+
+def package_prepare(request: DataSubjectRequest) -> ExportPackage:
+    """Create the package record (and its key) of an access or portability request."""
+    package, _ = ExportPackage.objects.get_or_create(
+        request=request,
+        defaults={"key_encrypted": crypto.encrypt(crypto.new_stream_key())},
+    )
+    return package
+
+
+class _HashingWriter:
+    """Counts and hashes what is written through it (for the manifest)."""
+
+    def __init__(self, target: IO[bytes]) -> None:
+        self.target = target
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.target.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+@dataclass
+class _Member:
+    path: str
+    sha256: str
+    bytes: int
+    source: str
+    records: int | None = None
+
+
+def _write_member(
+    archive: zipfile.ZipFile,
+    path: str,
+    chunks: Iterable[bytes],
+    source: str,
+    records: int | None = None,
+) -> _Member:
+    with archive.open(path, "w", force_zip64=True) as handle:
+        hashing = _HashingWriter(handle)
+        for chunk in chunks:
+            hashing.write(chunk)
+    return _Member(path, hashing.digest.hexdigest(), hashing.size, source, records)
+
+
+def _claim_build(request_id: int) -> ExportPackage | None:
+    now = timezone.now()
+    stale = now - timedelta(seconds=max(settings.CELERY_TASK_TIME_LIMIT, 600))
+    with transaction.atomic():
+        package = (
+            ExportPackage.objects.select_for_update()
+            .filter(request_id=request_id, built_at__isnull=True)
+            .first()
+        )
+        if package is None or (package.building_since and package.building_since > stale):
+            return None
+        package.building_since = now
+        package.save(update_fields=("building_since",))
+    return package
+
+
+def package_build(request_id: int) -> None:
+    """Assemble the request's package from the stores' parts, then advance the request."""
+    package = _claim_build(request_id)
+    if package is None:
+        return
+    request = DataSubjectRequest.objects.get(pk=request_id)
+    key = package.key()
+    exported = list(
+        StoreTask.objects.filter(request=request, action="export", state=TaskState.SUCCEEDED)
+        .select_related("store")
+        .order_by("store__position", "store__name")
+    )
+    folder = storage_dir() / "packages"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{secrets.token_hex(16)}.zip.enc"
+    members: list[_Member] = []
+    dictionary: dict[str, Any] = {}
+    sources: dict[str, Any] = {}
+    with target.open("xb") as raw:
+        outer = _HashingWriter(raw)
+        writer = crypto.EncryptingWriter(outer, key)
+        with zipfile.ZipFile(writer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for task in exported:
+                part = _work_dir(request_id) / _safe_name(task.store.key)
+                meta_path = part / "meta.json.enc"
+                if not meta_path.exists():
+                    continue
+                meta = json.loads(b"".join(_read_encrypted(meta_path, key)))
+                store_dir = f"stores/{_safe_name(task.store.key)}"
+                sources[task.store.key] = {"name": task.store.name, "records": {}, "files": 0}
+                dictionary[task.store.key] = {"name": task.store.name, "entities": {}}
+                for entity in meta["entities"]:
+                    for extension in ("json", "csv"):
+                        members.append(
+                            _write_member(
+                                archive,
+                                f"{store_dir}/{entity['name']}.{extension}",
+                                _read_encrypted(part / f"{entity['name']}.{extension}.enc", key),
+                                task.store.key,
+                                entity["records"],
+                            )
+                        )
+                    sources[task.store.key]["records"][entity["name"]] = entity["records"]
+                    dictionary[task.store.key]["entities"][entity["name"]] = {
+                        "records": entity["records"],
+                        "columns": {
+                            column: entity["descriptions"].get(column, "")
+                            for column in entity["columns"]
+                        },
+                    }
+                for item in meta["files"]:
+                    members.append(
+                        _write_member(
+                            archive,
+                            f"{store_dir}/files/{item['name']}",
+                            _read_encrypted(part / "files" / f"{item['index']}.enc", key),
+                            task.store.key,
+                        )
+                    )
+                sources[task.store.key]["files"] = len(meta["files"])
+            failed = list(
+                StoreTask.objects.filter(
+                    request=request, action="export", state=TaskState.FAILED
+                ).values_list("store__name", flat=True)
+            )
+            dictionary_bytes = json.dumps(dictionary, indent=2, ensure_ascii=False).encode()
+            members.append(
+                _write_member(archive, "data-dictionary.json", [dictionary_bytes], "portal")
+            )
+            index = _cover_letter(request, sources, failed)
+            members.append(_write_member(archive, "index.html", [index.encode()], "portal"))
+            manifest = {
+                "reference": request.reference,
+                "type": request.type,
+                "generated_at": timezone.now().isoformat(),
+                "sources": sources,
+                "incomplete_sources": failed,
+                "files": [member.__dict__ for member in members],
+            }
+            archive.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+        writer.close()
+    now = timezone.now()
+    old = package.storage_name
+    package.storage_name = str(target.relative_to(storage_dir()))
+    package.size = outer.size
+    package.sha256 = outer.digest.hexdigest()
+    package.manifest = {
+        "sources": {k: {"records": v["records"], "files": v["files"]} for k, v in sources.items()},
+        "members": len(members) + 1,
+        "incomplete_sources": len(failed),
+    }
+    package.built_at = now
+    package.building_since = None
+    package.expires_at = now + timedelta(days=settings.DSR_PACKAGE_DAYS)
+    package.save()
+    if old and old != package.storage_name:
+        (storage_dir() / old).unlink(missing_ok=True)
+    shutil.rmtree(_work_dir(request_id), ignore_errors=True)
+    audit_record(
+        actor=None,
+        action="dsr.package.built",
+        target=package,
+        scope=request,
+        after={"members": len(members) + 1, "bytes": package.size},
+    )
+    from .engine import request_advance
+
+    request_advance(request_id)
+
+
+def _cover_letter(
+    request: DataSubjectRequest, sources: Mapping[str, Any], failed: Sequence[str]
+) -> str:
+    stores = list(DataStore.objects.filter(enabled=True).order_by("position", "name"))
+    categories = dict(DataCategory.choices)
+    rows = []
+    for store in stores:
+        rows.append(
+            {
+                "store": store,
+                "categories": [categories.get(c, c) for c in store.categories],
+                "found": sources.get(store.key),
+            }
+        )
+    with translation.override(request.language or settings.LANGUAGE_CODE):
+        return render_to_string(
+            "dsr/package/index.html",
+            {
+                "request": request,
+                "stores": rows,
+                "failed": failed,
+                "generated_at": timezone.now(),
+                "privacy_email": settings.PORTAL_PRIVACY_EMAIL,
+            },
+        )
+
+
+# --- downloading and purging -------------------------------------------------------------------
+
+
+def package_path(package: ExportPackage) -> Path:
+    return storage_dir() / package.storage_name
+
+
+def package_chunks(package: ExportPackage) -> Iterator[bytes]:
+    """Yield the decrypted ZIP, chunk by chunk."""
+    yield from _read_encrypted(package_path(package), package.key())
+
+
+def package_is_available(package: ExportPackage) -> bool:
+    return bool(
+        package.built_at
+        and package.purged_at is None
+        and package.expires_at
+        and package.expires_at > timezone.now()
+        and package.storage_name
+    )
+
+
+@transaction.atomic
+def package_record_download(*, package: ExportPackage, actor: Any) -> None:
+    """Count and audit one download."""
+    ExportPackage.objects.filter(pk=package.pk).update(
+        download_count=F("download_count") + 1, last_downloaded_at=timezone.now()
+    )
+    audit_record(
+        actor=actor,
+        action="dsr.package.downloaded",
+        target=package,
+        scope=f"dsr.datasubjectrequest:{package.request_id}",
+    )
+
+
+def package_purge_expired(*, now: datetime | None = None, dry_run: bool = False) -> list[int]:
+    """Delete expired packages (the file and its key); return the ids purged."""
+    now = now or timezone.now()
+    expired = list(ExportPackage.objects.filter(expires_at__lt=now, purged_at__isnull=True))
+    if dry_run:
+        return [package.pk for package in expired]
+    for package in expired:
+        if package.storage_name:
+            package_path(package).unlink(missing_ok=True)
+        ExportPackage.objects.filter(pk=package.pk).update(
+            purged_at=now, storage_name="", key_encrypted=b""
+        )
+        audit_record(
+            actor=None,
+            action="dsr.package.purged",
+            target=package,
+            scope=f"dsr.datasubjectrequest:{package.request_id}",
+        )
+    return [package.pk for package in expired]

@@ -1,0 +1,53 @@
+"""Reads about requests, shaped for the pages that show them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from privacy_portal.audit.models import AuditEvent
+from privacy_portal.audit.services import scope_of
+
+from .models import DataSubjectRequest, State
+
+
+def requests_of(user: Any) -> QuerySet[DataSubjectRequest]:
+    """Return the person's requests, newest first."""
+    return DataSubjectRequest.objects.filter(user=user).order_by("-received_at")
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    text: str
+
+
+_ACTION_TEXT = {
+    "dsr.request.received": lambda e: _("We received your request."),
+    "dsr.request.extended": lambda e: _("We extended the deadline and told you why."),
+    "dsr.package.built": lambda e: _("Your copy was put together."),
+    "dsr.package.downloaded": lambda e: _("Your copy was downloaded."),
+    "dsr.erasure.recorded": lambda e: _("We recorded the erasure."),
+}
+
+
+def history(request: DataSubjectRequest) -> list[HistoryEntry]:
+    """Return what happened to the request, in plain words, oldest first."""
+    entries: list[HistoryEntry] = []
+    events = (
+        AuditEvent.objects.filter(scope=scope_of(request))
+        .order_by("seq")
+        .only("occurred_at", "action", "after")
+    )
+    for event in events:
+        if event.action == "dsr.request.state_changed":
+            state = (event.after or {}).get("state", "")
+            if state in State.values:
+                entries.append(HistoryEntry(event.occurred_at, str(State(state).label)))
+        elif event.action in _ACTION_TEXT:
+            entries.append(HistoryEntry(event.occurred_at, str(_ACTION_TEXT[event.action](event))))
+    return entries

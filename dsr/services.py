@@ -1,0 +1,826 @@
+"""Every change to a data-subject request goes through this module.
+
+One function, :func:`dsr_request_transition`, moves a request between states: it locks the
+row, checks the table of allowed transitions and writes the audit event in the same
+transaction. The other services (intake, verification, approval, rejection, extension,
+cancellation, retries, manual steps) are built on it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from privacy_portal.audit.services import audit_record
+from privacy_portal.pseudonymise import email_hash, normalise_email
+
+from . import deadlines, notifications
+from .models import (
+    OPEN_STATES,
+    Action,
+    Channel,
+    DataStore,
+    DataSubjectRequest,
+    ExportPackage,
+    IdentityMethod,
+    RejectionReason,
+    RequestType,
+    State,
+    StoreTask,
+    TaskState,
+)
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    State.RECEIVED: frozenset(
+        {
+            State.AWAITING_IDENTITY,
+            State.VERIFIED,
+            State.IN_REVIEW,
+            State.DUPLICATE,
+            State.REJECTED,
+            State.CANCELLED,
+        }
+    ),
+    State.AWAITING_IDENTITY: frozenset(
+        {State.VERIFIED, State.IN_REVIEW, State.CLOSED_UNVERIFIED, State.CANCELLED, State.REJECTED}
+    ),
+    State.VERIFIED: frozenset({State.IN_REVIEW, State.APPROVED, State.CANCELLED, State.REJECTED}),
+    State.IN_REVIEW: frozenset({State.APPROVED, State.REJECTED, State.CANCELLED}),
+    State.APPROVED: frozenset({State.RUNNING, State.COMPLETED}),
+    State.RUNNING: frozenset({State.WAITING, State.COMPLETED, State.PARTIALLY_COMPLETED}),
+    State.WAITING: frozenset({State.RUNNING, State.COMPLETED, State.PARTIALLY_COMPLETED}),
+    State.PARTIALLY_COMPLETED: frozenset({State.RUNNING, State.COMPLETED}),
+}
+
+#: States in which the person may still cancel (nothing has run yet).
+CANCELLABLE = frozenset({State.RECEIVED, State.AWAITING_IDENTITY, State.VERIFIED, State.IN_REVIEW})
+#: Request types for which someone without an account must also match an order number.
+KNOWLEDGE_TYPES = frozenset({RequestType.ACCESS, RequestType.PORTABILITY, RequestType.ERASURE})
+#: What each request type asks of each store.
+PLAN: dict[str, tuple[str, ...]] = {
+    RequestType.ACCESS: (Action.EXPORT,),
+    RequestType.PORTABILITY: (Action.EXPORT,),
+    RequestType.ERASURE: (Action.ERASE,),
+    RequestType.RESTRICTION: (Action.RESTRICT,),
+    RequestType.RECTIFICATION: (Action.RECTIFY,),
+    RequestType.OBJECTION: (),
+    RequestType.WITHDRAW_CONSENT: (),
+}
+#: Types whose recipients are told afterwards (GDPR Art. 19).
+NOTIFY_RECIPIENTS = frozenset(
+    {RequestType.ERASURE, RequestType.RECTIFICATION, RequestType.RESTRICTION}
+)
+
+
+class TransitionError(Exception):
+    """The request's state does not allow this; the message is shown to the person acting."""
+
+
+def _state_label(state: str) -> str:
+    return str(State(state).label)
+
+
+@transaction.atomic
+def dsr_request_transition(
+    *,
+    request: DataSubjectRequest | int,
+    to: str,
+    actor: Any,
+    reason: str = "",
+    allowed_from: Iterable[str] | None = None,
+    updates: Mapping[str, Any] | None = None,
+) -> DataSubjectRequest:
+    """Move a request to state ``to`` under a row lock, with its audit event.
+
+    ``reason`` is a code or short standard phrase (never personal data). ``allowed_from``
+    narrows the transitions the caller expects; ``updates`` are other fields to set.
+    """
+    pk = request.pk if isinstance(request, DataSubjectRequest) else request
+    locked = DataSubjectRequest.objects.select_for_update().get(pk=pk)
+    before = locked.state
+    if to not in TRANSITIONS.get(before, frozenset()) or (
+        allowed_from is not None and before not in allowed_from
+    ):
+        raise TransitionError(
+            _("This request is “%(state)s”, so it cannot become “%(to)s”.")
+            % {"state": _state_label(before), "to": _state_label(to)}
+        )
+    locked.state = to
+    for name, value in (updates or {}).items():
+        setattr(locked, name, value)
+    locked.save()
+    audit_record(
+        actor=actor,
+        action="dsr.request.state_changed",
+        target=locked,
+        before={"state": before},
+        after={
+            "state": to,
+            **{k: _auditable(v) for k, v in (updates or {}).items() if k in _AUDITED_FIELDS},
+        },
+        reason=reason,
+    )
+    return locked
+
+
+_AUDITED_FIELDS = frozenset(
+    {
+        "identity_method",
+        "outcome",
+        "rejection_reason",
+        "held_reason",
+        "duplicate_of_id",
+        "due_at",
+        "approved_by_id",
+        "assignee_id",
+    }
+)
+
+
+def _auditable(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+# --- intake ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What someone asked for, as received through any channel."""
+
+    type: str
+    email: str
+    channel: str
+    user: Any = None
+    full_name: str = ""
+    country: str = ""
+    language: str = ""
+    details: str = ""
+    purposes: tuple[str, ...] = ()
+    order_number: str = ""
+    phone: str = ""
+    # Staff and API intake: how the person's identity was checked (both required to skip the
+    # e-mail confirmation).
+    identity_method: str = ""
+    identity_note: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _is_opt_out(intake: Intake) -> bool:
+    """Opt-outs need no identity check: withdrawing consent, and objecting to direct
+    marketing only."""
+    if intake.type == RequestType.WITHDRAW_CONSENT:
+        return True
+    if intake.type == RequestType.OBJECTION:
+        from .consent_bridge import marketing_purposes
+
+        return bool(intake.purposes) and set(intake.purposes) <= marketing_purposes()
+    return False
+
+
+def _validate_intake(intake: Intake) -> None:
+    if intake.type not in RequestType.values:
+        raise ValidationError(_("Choose what you would like us to do."))
+    if intake.channel not in Channel.values:
+        raise ValidationError(_("Unknown channel."))
+    if not intake.email:
+        raise ValidationError(_("An e-mail address is needed to answer the request."))
+    if intake.type in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT):
+        from .consent_bridge import known_purposes
+
+        unknown = set(intake.purposes) - known_purposes()
+        if not intake.purposes or unknown:
+            raise ValidationError(_("Choose at least one of the listed uses of your data."))
+    if intake.type == RequestType.RECTIFICATION and not intake.details.strip():
+        raise ValidationError(_("Tell us what is wrong and what it should say."))
+    if intake.identity_method and intake.identity_method not in IdentityMethod.values:
+        raise ValidationError(_("Unknown identity check."))
+    if intake.identity_method and not intake.identity_note.strip():
+        raise ValidationError(_("Record how the person's identity was checked."))
+
+
+def _next_reference(request: DataSubjectRequest) -> str:
+    return f"DSR-{request.received_at.year}-{request.pk:06d}"
+
+
+def _snapshot(intake: Intake, email: str) -> dict[str, Any]:
+    user = intake.user
+    return {
+        "email": email,
+        "customer_id": str(user.pk) if user is not None else None,
+        "phone": (getattr(user, "phone", "") or intake.phone) or None,
+        "order_numbers": [intake.order_number] if intake.order_number else [],
+        "name": (user.full_name if user is not None else intake.full_name) or None,
+    }
+
+
+def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
+    """Receive a request from any channel: record it, link it as a duplicate if the same
+    person already has an open request of this type, acknowledge it, and start the identity
+    check (or skip it where the law allows: opt-outs; signed-in, re-authenticated people;
+    staff who recorded how they checked)."""
+    _validate_intake(intake)
+    email = normalise_email(intake.email)
+    user = intake.user
+    country = intake.country or (str(user.country) if user is not None and user.country else "")
+    regime = deadlines.regime_for(country)
+    now = timezone.now()
+    language = intake.language or (
+        getattr(user, "preferred_language", "") or settings.LANGUAGE_CODE
+    )
+    request = DataSubjectRequest(
+        type=intake.type,
+        regime=regime,
+        channel=intake.channel,
+        user=user,
+        email=email,
+        full_name=intake.full_name[:200],
+        subject_key=email_hash(email),
+        country=country,
+        language=language[:8],
+        details=intake.details,
+        purposes=sorted(set(intake.purposes)),
+        received_at=now,
+        due_at=deadlines.due_at(regime, now),
+        acknowledge_by=deadlines.acknowledge_by(regime, now),
+        recorded_by=actor if intake.channel in _STAFF_CHANNELS else None,
+        knowledge_required=(
+            intake.type in KNOWLEDGE_TYPES and user is None and not intake.identity_method
+        ),
+    )
+    request.set_snapshot(_snapshot(intake, email))
+    with transaction.atomic():
+        request.reference = f"TMP-{secrets.token_hex(8)}"
+        original = (
+            DataSubjectRequest.objects.select_for_update()
+            .filter(
+                subject_key=request.subject_key,
+                type=request.type,
+                state__in=[s.value for s in OPEN_STATES],
+            )
+            .first()
+        )
+        if original is None:
+            try:
+                with transaction.atomic():
+                    request.save()
+            except IntegrityError:
+                # Another intake for the same person and type won the race.
+                original = DataSubjectRequest.objects.get(
+                    subject_key=request.subject_key,
+                    type=request.type,
+                    state__in=[s.value for s in OPEN_STATES],
+                )
+        if original is not None:
+            request.pk = None
+            request.state = State.DUPLICATE
+            request.duplicate_of = original
+            request.set_snapshot(None)
+            request.save()
+        request.reference = _next_reference(request)
+        request.save(update_fields=("reference",))
+        audit_record(
+            actor=actor,
+            action="dsr.request.received",
+            target=request,
+            after={
+                "type": request.type,
+                "channel": request.channel,
+                "regime": request.regime,
+                "state": request.state,
+                "duplicate_of": request.duplicate_of_id,
+            },
+        )
+        if request.state == State.DUPLICATE:
+            notifications.duplicate_received(request)
+            return request
+        notifications.acknowledged(request)
+        request = _start_identity_check(request, intake, actor)
+    return request
+
+
+_STAFF_CHANNELS = frozenset(
+    {Channel.EMAIL, Channel.PHONE, Channel.IN_PERSON, Channel.POST, Channel.API}
+)
+
+
+def _start_identity_check(
+    request: DataSubjectRequest, intake: Intake, actor: Any
+) -> DataSubjectRequest:
+    method: str
+    if _is_opt_out(intake):
+        method, note = IdentityMethod.NOT_REQUIRED, ""
+    elif intake.channel in (Channel.PORTAL, Channel.ACCOUNT_CLOSURE) and intake.user is not None:
+        method, note = IdentityMethod.SESSION_REAUTH, ""
+    elif intake.identity_method and intake.channel in _STAFF_CHANNELS:
+        method, note = intake.identity_method, intake.identity_note
+    else:
+        return _send_verification(request, actor)
+    request = dsr_request_transition(
+        request=request,
+        to=State.VERIFIED,
+        actor=actor,
+        reason="identity_confirmed",
+        updates={
+            "identity_method": method,
+            "identity_note": note[:500],
+            "verified_at": timezone.now(),
+        },
+    )
+    return _after_verified(request, actor)
+
+
+def _send_verification(request: DataSubjectRequest, actor: Any) -> DataSubjectRequest:
+    nonce = secrets.token_urlsafe(16)
+    updates: dict[str, Any] = {"verification_nonce": nonce, "verification_sent_at": timezone.now()}
+    if deadlines.clock_pauses_for_identity(request.regime):
+        updates["clock_paused_at"] = timezone.now()
+    request = dsr_request_transition(
+        request=request,
+        to=State.AWAITING_IDENTITY,
+        actor=actor,
+        reason="verification_sent",
+        updates=updates,
+    )
+    notifications.verification_link(request)
+    return request
+
+
+def _credentials_recently_changed(request: DataSubjectRequest) -> bool:
+    user = request.user
+    changed = getattr(user, "credentials_changed_at", None)
+    hours = settings.DSR_HOLD_AFTER_CREDENTIAL_CHANGE_HOURS
+    return bool(changed and timezone.now() - changed < timedelta(hours=hours))
+
+
+def _after_verified(request: DataSubjectRequest, actor: Any) -> DataSubjectRequest:
+    """Approve at once where the settings allow it; otherwise ask a compliance officer."""
+    held = ""
+    if request.type in KNOWLEDGE_TYPES and _credentials_recently_changed(request):
+        # A taken-over account must not export or erase the owner's data unnoticed.
+        held = "credentials_recently_changed"
+    if request.type in settings.DSR_AUTO_APPROVE and not held:
+        return dsr_request_approve(request=request, actor=None)
+    request = dsr_request_transition(
+        request=request,
+        to=State.IN_REVIEW,
+        actor=actor,
+        reason=held or "needs_approval",
+        updates={"held_reason": held},
+    )
+    notifications.officers_review_needed(request)
+    if held:
+        notifications.held_after_credentials_change(request)
+    return request
+
+
+# --- verification ------------------------------------------------------------------------------
+
+
+class VerificationError(Exception):
+    """A verification link that is forged, expired or already used."""
+
+
+def dsr_request_for_verification(*, request_id: int, nonce: str) -> DataSubjectRequest:
+    """Return the request a verification link points to, or raise VerificationError."""
+    request = DataSubjectRequest.objects.filter(pk=request_id).first()
+    if (
+        request is None
+        or request.state != State.AWAITING_IDENTITY
+        or not request.verification_nonce
+        or not secrets.compare_digest(request.verification_nonce, nonce)
+    ):
+        raise VerificationError(_("This link is not valid, or it was already used."))
+    sent = request.verification_sent_at or request.received_at
+    if timezone.now() - sent > timedelta(days=settings.DSR_VERIFICATION_DAYS):
+        raise VerificationError(_("This link has expired."))
+    return request
+
+
+def dsr_request_verify_email(
+    *, request_id: int, nonce: str, order_number: str = ""
+) -> DataSubjectRequest:
+    """Confirm a guest's e-mail address from the single-use link; for access and erasure,
+    also check the order number against the stores. Without a match the request goes to a
+    compliance officer, who checks the identity by hand."""
+    with transaction.atomic():
+        request = dsr_request_for_verification(request_id=request_id, nonce=nonce)
+        request = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+        if request.verification_nonce != nonce:
+            raise VerificationError(_("This link is not valid, or it was already used."))
+        now = timezone.now()
+        paused = request.paused_seconds
+        if request.clock_paused_at:
+            paused += int((now - request.clock_paused_at).total_seconds())
+        updates: dict[str, Any] = {
+            "verification_nonce": "",
+            "clock_paused_at": None,
+            "paused_seconds": paused,
+            "due_at": deadlines.due_at(
+                request.regime,
+                request.received_at,
+                extended=request.extended_at is not None,
+                paused_seconds=paused,
+            ),
+        }
+        if request.knowledge_required:
+            from .identity import confirm_knowledge
+
+            snapshot = request.snapshot()
+            if order_number:
+                snapshot["order_numbers"] = [order_number.strip()[:64]]
+                request.set_snapshot(snapshot)
+                updates["subject_snapshot"] = request.subject_snapshot
+            if order_number and confirm_knowledge(request):
+                updates.update(identity_method=IdentityMethod.EMAIL_AND_KNOWLEDGE, verified_at=now)
+                request = dsr_request_transition(
+                    request=request,
+                    to=State.VERIFIED,
+                    actor=None,
+                    reason="email_and_order_matched",
+                    updates=updates,
+                )
+                return _after_verified(request, None)
+            updates["held_reason"] = "identity_needs_review"
+            request = dsr_request_transition(
+                request=request,
+                to=State.IN_REVIEW,
+                actor=None,
+                reason="email_confirmed_knowledge_unmatched",
+                updates=updates,
+            )
+            notifications.officers_review_needed(request)
+            return request
+        updates.update(identity_method=IdentityMethod.EMAIL_LINK, verified_at=now)
+        request = dsr_request_transition(
+            request=request,
+            to=State.VERIFIED,
+            actor=None,
+            reason="email_confirmed",
+            updates=updates,
+        )
+        return _after_verified(request, None)
+
+
+@transaction.atomic
+def dsr_request_verify_manually(
+    *, request: DataSubjectRequest, actor: Any, method: str, note: str
+) -> DataSubjectRequest:
+    """Record that staff checked the person's identity by hand (with the method used)."""
+    if method not in IdentityMethod.values or method == IdentityMethod.NOT_REQUIRED:
+        raise ValidationError(_("Choose how the identity was checked."))
+    if not note.strip():
+        raise ValidationError(_("Describe the identity check."))
+    locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+    if locked.verified_at is not None and locked.held_reason != "identity_needs_review":
+        raise TransitionError(_("The identity of this person is already confirmed."))
+    updates = {
+        "identity_method": method,
+        "identity_note": note.strip()[:500],
+        "verified_at": timezone.now(),
+        "verification_nonce": "",
+        "held_reason": "",
+    }
+    if locked.state == State.IN_REVIEW:
+        for name, value in updates.items():
+            setattr(locked, name, value)
+        locked.save()
+        audit_record(
+            actor=actor,
+            action="dsr.request.identity_verified",
+            target=locked,
+            after={"identity_method": method},
+        )
+        return locked
+    locked = dsr_request_transition(
+        request=locked,
+        to=State.VERIFIED,
+        actor=actor,
+        reason="identity_verified_by_staff",
+        allowed_from=(State.RECEIVED, State.AWAITING_IDENTITY),
+        updates=updates,
+    )
+    return dsr_request_transition(
+        request=locked, to=State.IN_REVIEW, actor=actor, reason="needs_approval"
+    )
+
+
+# --- decisions ---------------------------------------------------------------------------------
+
+
+def dsr_request_approve(*, request: DataSubjectRequest, actor: Any) -> DataSubjectRequest:
+    """Approve a verified request: plan one task per store and action, and start them once
+    the transaction commits."""
+    with transaction.atomic():
+        locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.verified_at is None or locked.held_reason == "identity_needs_review":
+            raise TransitionError(_("Confirm the person's identity before approving."))
+        locked = dsr_request_transition(
+            request=locked,
+            to=State.APPROVED,
+            actor=actor,
+            reason="approved",
+            allowed_from=(State.VERIFIED, State.IN_REVIEW),
+            updates={
+                "approved_at": timezone.now(),
+                "approved_by": actor if getattr(actor, "pk", None) else None,
+                "held_reason": "",
+            },
+        )
+        from .consent_bridge import apply_consent_changes
+
+        apply_consent_changes(locked)
+        tasks = _plan_tasks(locked)
+        if not tasks:
+            return _finish(locked, outcome="done")
+        locked = dsr_request_transition(
+            request=locked, to=State.RUNNING, actor=None, reason="tasks_planned"
+        )
+        from .engine import enqueue_on_commit
+
+        enqueue_on_commit([task.pk for task in tasks])
+    return locked
+
+
+def _connector_supports(store: DataStore, action: str) -> bool:
+    from .connectors.registry import connector_class
+
+    try:
+        return action in connector_class(store.connector).supports
+    except ImportError:
+        return True  # planned anyway: the task fails visibly for staff to fix the store
+
+
+def _plan_tasks(request: DataSubjectRequest) -> list[StoreTask]:
+    stores = list(DataStore.objects.filter(enabled=True).order_by("position", "name"))
+    planned: list[StoreTask] = []
+    for store in stores:
+        for action in PLAN[request.type]:
+            if _connector_supports(store, action):
+                planned.append(
+                    StoreTask(
+                        request=request,
+                        store=store,
+                        action=action,
+                        max_attempts=settings.DSR_TASK_MAX_ATTEMPTS,
+                    )
+                )
+        if (
+            request.type in NOTIFY_RECIPIENTS
+            and store.is_recipient
+            and _connector_supports(store, Action.NOTIFY)
+        ):
+            planned.append(
+                StoreTask(
+                    request=request,
+                    store=store,
+                    action=Action.NOTIFY,
+                    max_attempts=settings.DSR_TASK_MAX_ATTEMPTS,
+                )
+            )
+        if request.type in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT):
+            purpose_keys = set(store.config.get("purpose_keys", []))
+            if purpose_keys & set(request.purposes) and _connector_supports(store, Action.RESTRICT):
+                planned.append(
+                    StoreTask(
+                        request=request,
+                        store=store,
+                        action=Action.RESTRICT,
+                        max_attempts=settings.DSR_TASK_MAX_ATTEMPTS,
+                    )
+                )
+    created = StoreTask.objects.bulk_create(planned)
+    if request.type in (RequestType.ACCESS, RequestType.PORTABILITY):
+        from .packages import package_prepare
+
+        package_prepare(request)
+    audit_record(
+        actor=None,
+        action="dsr.request.planned",
+        target=request,
+        after={"tasks": [[t.store_id, t.action] for t in created]},
+    )
+    return created
+
+
+def dsr_request_reject(
+    *, request: DataSubjectRequest, actor: Any, reason: str, note: str = ""
+) -> DataSubjectRequest:
+    """Reject a request with a standard reason (and, for "other", an explanation); the person
+    is told why and of their right to complain to a supervisory authority."""
+    if reason not in RejectionReason.values:
+        raise ValidationError(_("Choose a reason."))
+    if reason == RejectionReason.OTHER and not note.strip():
+        raise ValidationError(_("Explain the reason to the person."))
+    with transaction.atomic():
+        request = dsr_request_transition(
+            request=request,
+            to=State.REJECTED,
+            actor=actor,
+            reason=f"rejected:{reason}",
+            allowed_from=(State.RECEIVED, State.AWAITING_IDENTITY, State.VERIFIED, State.IN_REVIEW),
+            updates={
+                "rejection_reason": reason,
+                "rejection_note": note.strip()[:2000],
+                "completed_at": timezone.now(),
+                "outcome": "rejected",
+                "verification_nonce": "",
+            },
+        )
+        request.set_snapshot(None)
+        request.save(update_fields=("subject_snapshot",))
+        notifications.rejected(request)
+    return request
+
+
+@transaction.atomic
+def dsr_request_extend(
+    *, request: DataSubjectRequest, actor: Any, reason: str
+) -> DataSubjectRequest:
+    """Extend the deadline once (GDPR: two more months; CCPA: 45 more days), telling the
+    person why. Only before the original deadline."""
+    if not reason.strip():
+        raise ValidationError(_("Give the reason for the extension; the person will read it."))
+    locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+    if not locked.is_open:
+        raise TransitionError(_("Only open requests can be extended."))
+    if locked.extended_at is not None:
+        raise TransitionError(_("This request was already extended once."))
+    now = timezone.now()
+    if now > locked.due_at:
+        raise TransitionError(_("The deadline has passed; it can no longer be extended."))
+    before = locked.due_at
+    locked.extended_at = now
+    locked.extension_reason = reason.strip()[:2000]
+    locked.due_at = deadlines.due_at(
+        locked.regime, locked.received_at, extended=True, paused_seconds=locked.paused_seconds
+    )
+    locked.save(update_fields=("extended_at", "extension_reason", "due_at", "updated_at"))
+    audit_record(
+        actor=actor,
+        action="dsr.request.extended",
+        target=locked,
+        before={"due_at": before.isoformat()},
+        after={"due_at": locked.due_at.isoformat()},
+    )
+    notifications.extended(locked)
+    return locked
+
+
+def dsr_request_cancel(*, request: DataSubjectRequest, actor: Any) -> DataSubjectRequest:
+    """Cancel a request before anything has run (by the person, or staff on their behalf)."""
+    with transaction.atomic():
+        request = dsr_request_transition(
+            request=request,
+            to=State.CANCELLED,
+            actor=actor,
+            reason="cancelled",
+            allowed_from=CANCELLABLE,
+            updates={
+                "completed_at": timezone.now(),
+                "outcome": "cancelled",
+                "verification_nonce": "",
+            },
+        )
+        request.set_snapshot(None)
+        request.save(update_fields=("subject_snapshot",))
+    return request
+
+
+@transaction.atomic
+def dsr_request_assign(
+    *, request: DataSubjectRequest, assignee: Any, actor: Any
+) -> DataSubjectRequest:
+    """Assign the request to a staff member (or to nobody)."""
+    locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+    before = locked.assignee_id
+    locked.assignee = assignee
+    locked.save(update_fields=("assignee", "updated_at"))
+    audit_record(
+        actor=actor,
+        action="dsr.request.assigned",
+        target=locked,
+        before={"assignee_id": before},
+        after={"assignee_id": locked.assignee_id},
+    )
+    return locked
+
+
+# --- store tasks -------------------------------------------------------------------------------
+
+
+def dsr_task_retry(*, task: StoreTask, actor: Any) -> StoreTask:
+    """Run a failed store task again (staff); the request goes back to "in progress"."""
+    with transaction.atomic():
+        locked = StoreTask.objects.select_for_update().get(pk=task.pk)
+        if locked.state != TaskState.FAILED:
+            raise TransitionError(_("Only failed tasks can be retried."))
+        request = DataSubjectRequest.objects.select_for_update().get(pk=locked.request_id)
+        if request.state == State.PARTIALLY_COMPLETED:
+            dsr_request_transition(
+                request=request, to=State.RUNNING, actor=actor, reason="task_retried"
+            )
+        elif request.state not in (State.RUNNING, State.WAITING):
+            raise TransitionError(_("The request is no longer running."))
+        locked.state = TaskState.QUEUED
+        locked.attempts = 0
+        locked.error = ""
+        locked.error_permanent = False
+        locked.finished_at = None
+        locked.save()
+        audit_record(actor=actor, action="dsr.task.retried", target=locked, scope=request)
+        if request.type in (RequestType.ACCESS, RequestType.PORTABILITY):
+            ExportPackage.objects.filter(request=request).update(built_at=None)
+        from .engine import enqueue_on_commit
+
+        enqueue_on_commit([locked.pk])
+    return locked
+
+
+def dsr_task_complete_manual(
+    *,
+    task: StoreTask,
+    actor: Any,
+    note: str,
+    evidence: Any = None,
+    receipt: Mapping[str, Any] | None = None,
+) -> StoreTask:
+    """Mark a manual step done (staff), with a note and optional evidence file."""
+    if not note.strip():
+        raise ValidationError(_("Describe what you did."))
+    with transaction.atomic():
+        locked = StoreTask.objects.select_for_update().get(pk=task.pk)
+        if locked.state != TaskState.WAITING:
+            raise TransitionError(_("This step is not waiting for anyone."))
+        locked.state = TaskState.SUCCEEDED
+        locked.note = note.strip()[:4000]
+        locked.completed_by = actor
+        locked.finished_at = timezone.now()
+        locked.receipt = {"manual": True, **(receipt or {})}
+        if evidence is not None:
+            locked.evidence = evidence
+        locked.save()
+        audit_record(
+            actor=actor,
+            action="dsr.task.completed_by_staff",
+            target=locked,
+            scope=f"dsr.datasubjectrequest:{locked.request_id}",
+        )
+        from .engine import advance_on_commit
+
+        advance_on_commit(locked.request_id)
+    return locked
+
+
+# --- finishing ----------------------------------------------------------------------------------
+
+
+def _finish(
+    request: DataSubjectRequest, *, outcome: str, partial: bool = False
+) -> DataSubjectRequest:
+    """Close a request whose work is done (in the caller's transaction)."""
+    to = State.PARTIALLY_COMPLETED if partial else State.COMPLETED
+    request = dsr_request_transition(
+        request=request,
+        to=to,
+        actor=None,
+        reason=outcome,
+        updates={"completed_at": timezone.now(), "outcome": outcome},
+    )
+    if request.type == RequestType.ERASURE and not partial:
+        from .erasure import erasure_record_create
+
+        erasure_record_create(request)
+    if not partial:
+        request.set_snapshot(None)
+        request.save(update_fields=("subject_snapshot",))
+    notifications.completed(request)
+    return request
+
+
+# --- account closure ---------------------------------------------------------------------------
+
+
+def dsr_request_open_for_closure(*, user: Any, actor: Any) -> DataSubjectRequest:
+    """Turn an account closure into an erasure request (the closure handler of accounts)."""
+    return dsr_request_file(
+        intake=Intake(
+            type=RequestType.ERASURE,
+            email=user.email,
+            channel=Channel.ACCOUNT_CLOSURE,
+            user=user,
+            language=user.preferred_language,
+        ),
+        actor=actor,
+    )

@@ -1,0 +1,84 @@
+"""Celery tasks of the request workflow. Each takes primary keys only (never personal data),
+loads the rows and calls the engine; the rows make every task safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from . import engine, maintenance, packages
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+)
+def store_task_run_task(task_id: int) -> None:
+    """Run one store task (claim, connector action, receipt)."""
+    engine.task_run(task_id)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    time_limit=120,
+    soft_time_limit=100,
+)
+def request_advance_task(request_id: int) -> None:
+    """Advance a request whose tasks changed."""
+    engine.request_advance(request_id)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+)
+def package_build_task(request_id: int) -> None:
+    """Assemble an access package from the stores' parts."""
+    packages.package_build(request_id)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    time_limit=300,
+    soft_time_limit=280,
+)
+def reconcile_task() -> None:
+    """Queue again the work a crash or a lost message left behind."""
+    engine.reconcile()
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    time_limit=900,
+    soft_time_limit=850,
+)
+def deadlines_task() -> None:
+    """Send verification reminders, close unverified requests, warn of deadlines."""
+    maintenance.verification_reminders()
+    maintenance.close_unverified()
+    maintenance.warn_due_soon()
+    maintenance.remind_manual_tasks()
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    time_limit=1800,
+    soft_time_limit=1700,
+)
+def purge_packages_task() -> None:
+    """Delete expired export packages (file and key)."""
+    packages.package_purge_expired()

@@ -1,0 +1,322 @@
+"""The person's side of requests: file one, confirm it, follow it, download the result."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from typing import Any
+
+from allauth.account.internal.flows.reauthentication import raise_if_reauthentication_required
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core import signing
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.decorators import ratelimit
+
+from privacy_portal.mail import send_email
+
+from . import notifications, selectors, services
+from .engine import tasks_done
+from .forms import TYPE_HELP, DownloadCodeForm, GuestRequestForm, RequestForm, VerifyForm
+from .models import TERMINAL_STATES, Channel, DataSubjectRequest, RequestType
+from .packages import package_chunks, package_is_available, package_record_download
+
+logger = logging.getLogger(__name__)
+
+#: Types that disclose, change or erase data: a signed-in person re-authenticates first.
+SENSITIVE_TYPES = frozenset(
+    {
+        RequestType.ACCESS,
+        RequestType.PORTABILITY,
+        RequestType.ERASURE,
+        RequestType.RECTIFICATION,
+        RequestType.RESTRICTION,
+    }
+)
+_CODE_TTL = 10 * 60
+_CODE_ATTEMPTS = 5
+
+
+def _type_cards() -> list[tuple[str, str, str]]:
+    return [(value, str(label), str(TYPE_HELP[value])) for value, label in RequestType.choices]
+
+
+def _data(request: HttpRequest) -> Any:
+    return request.POST if request.method == "POST" else None
+
+
+@require_GET
+def request_list(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's requests (a page explaining the options for everyone else)."""
+    if not request.user.is_authenticated:
+        return render(request, "dsr/start.html", {"types": _type_cards()})
+    return render(request, "dsr/list.html", {"requests": selectors.requests_of(request.user)})
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(
+    key="ip",
+    rate=lambda group, request: settings.DSR_INTAKE_RATE,
+    method="POST",
+    block=True,
+    group="dsr-intake",
+)
+def request_new(request: HttpRequest) -> HttpResponse:
+    """File a request: signed in (re-authenticated for anything sensitive) or as a guest."""
+    user: Any = request.user
+    signed_in = user.is_authenticated
+    form_class = RequestForm if signed_in else GuestRequestForm
+    initial = {"type": request.GET.get("type", "")}
+    form = form_class(_data(request), initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if signed_in and data["type"] in SENSITIVE_TYPES:
+            # allauth keeps this POST and replays it after the person confirms their password.
+            raise_if_reauthentication_required(request, app="")
+        intake = services.Intake(
+            type=data["type"],
+            email=user.email if signed_in else data["email"],
+            channel=Channel.PORTAL if signed_in else Channel.PORTAL_GUEST,
+            user=user if signed_in else None,
+            full_name=user.full_name if signed_in else data.get("full_name", ""),
+            country=str(data.get("country") or ""),
+            language=get_language() or settings.LANGUAGE_CODE,
+            details=data.get("details", ""),
+            purposes=tuple(data.get("purposes") or ()),
+        )
+        try:
+            filed = services.dsr_request_file(intake=intake, actor=user if signed_in else None)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            if signed_in:
+                messages.success(
+                    request, _("We received your request %(ref)s.") % {"ref": filed.reference}
+                )
+                return redirect("dsr:detail", filed.reference)
+            # The same answer whoever the address belongs to.
+            return redirect("dsr:sent")
+    return render(
+        request,
+        "dsr/new.html",
+        {"form": form, "type_help": TYPE_HELP, "signed_in": signed_in},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_GET
+def request_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "dsr/sent.html", {"days": settings.DSR_VERIFICATION_DAYS})
+
+
+def _from_verification_token(token: str) -> tuple[int, str]:
+    try:
+        data = signing.loads(token, salt=notifications.VERIFY_SALT)
+        return int(data["r"]), str(data["n"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise services.VerificationError(_("This link is not valid.")) from None
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate="30/h", method="POST", block=True, group="dsr-verify")
+def request_verify(request: HttpRequest, token: str) -> HttpResponse:
+    """Confirm a guest's request from the e-mailed link (GET shows a button; POST confirms,
+    so that link scanners in mailboxes do not confirm anything)."""
+    try:
+        request_id, nonce = _from_verification_token(token)
+        pending = services.dsr_request_for_verification(request_id=request_id, nonce=nonce)
+    except services.VerificationError as error:
+        return render(request, "dsr/link_invalid.html", {"message": str(error)}, status=400)
+    form = VerifyForm(_data(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            verified = services.dsr_request_verify_email(
+                request_id=request_id, nonce=nonce, order_number=form.cleaned_data["order_number"]
+            )
+        except services.VerificationError as error:
+            return render(request, "dsr/link_invalid.html", {"message": str(error)}, status=400)
+        return HttpResponseRedirect(
+            notifications.request_url(verified).removeprefix(settings.PORTAL_BASE_URL)
+        )
+    return render(
+        request,
+        "dsr/verify.html",
+        {"pending": pending, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _owned(request: HttpRequest, reference: str) -> tuple[DataSubjectRequest, str]:
+    """Return the request the visitor may see (theirs by account, or by the signed link of a
+    guest) and the link token; anything else is simply not found."""
+    user: Any = request.user
+    token = request.GET.get("t") or request.POST.get("t") or ""
+    if user.is_authenticated:
+        found = DataSubjectRequest.objects.filter(reference=reference, user=user).first()
+        if found is not None:
+            return found, ""
+    if token:
+        try:
+            data = signing.loads(token, salt=notifications.STATUS_SALT)
+        except signing.BadSignature:
+            raise Http404 from None
+        found = DataSubjectRequest.objects.filter(
+            reference=reference, pk=data.get("r"), user__isnull=True
+        ).first()
+        if found is not None:
+            return found, token
+    raise Http404
+
+
+@require_GET
+def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    """Follow one request: state, deadline, progress and history."""
+    if not request.user.is_authenticated and not request.GET.get("t"):
+        return redirect_to_login(request.get_full_path())
+    found, token = _owned(request, reference)
+    done, total = tasks_done(found)
+    package = getattr(found, "package", None)
+    return render(
+        request,
+        "dsr/detail.html",
+        {
+            "req": found,
+            "token": token,
+            "done": done,
+            "total": total,
+            "terminal": found.state in TERMINAL_STATES,
+            "history": selectors.history(found),
+            "package": package,
+            "package_ready": package is not None and package_is_available(package),
+            "can_cancel": found.state in services.CANCELLABLE,
+            "type_help": TYPE_HELP.get(found.type, ""),
+        },
+    )
+
+
+@require_GET
+def request_progress(request: HttpRequest, reference: str) -> JsonResponse:
+    """The request's progress, for the page to update itself without a reload."""
+    found, _token = _owned(request, reference)
+    done, total = tasks_done(found)
+    return JsonResponse(
+        {
+            "state": found.state,
+            "state_label": str(found.get_state_display()),
+            "done": done,
+            "total": total,
+            "terminal": found.state in TERMINAL_STATES,
+        }
+    )
+
+
+@require_POST
+def request_cancel(request: HttpRequest, reference: str) -> HttpResponse:
+    found, token = _owned(request, reference)
+    actor = request.user if request.user.is_authenticated else None
+    try:
+        services.dsr_request_cancel(request=found, actor=actor)
+    except services.TransitionError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Your request was cancelled."))
+    url = reverse("dsr:detail", args=[found.reference])
+    return redirect(f"{url}?t={token}" if token else url)
+
+
+def _stream(found: DataSubjectRequest, actor: Any) -> StreamingHttpResponse:
+    package = found.package
+    package_record_download(package=package, actor=actor)
+    response = StreamingHttpResponse(package_chunks(package), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="inper-data-{found.reference}.zip"'
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+@login_required
+@require_GET
+def request_download(request: HttpRequest, reference: str) -> HttpResponseBase:
+    """Download the access package (signed-in owner, after re-authentication)."""
+    found, _token = _owned(request, reference)
+    package = getattr(found, "package", None)
+    if package is None or not package_is_available(package):
+        return render(
+            request,
+            "dsr/link_invalid.html",
+            {"message": _("This download is no longer available.")},
+            status=410,
+        )
+    raise_if_reauthentication_required(request, app="")
+    return _stream(found, request.user)
+
+
+def _code_key(found: DataSubjectRequest) -> str:
+    return f"dsr-download-code-{found.pk}"
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate="20/h", method="POST", block=True, group="dsr-download-code")
+def request_download_guest(request: HttpRequest, reference: str) -> HttpResponseBase:
+    """Download for people without an account: a one-time code sent to their address first."""
+    found, token = _owned(request, reference)
+    if found.user_id is not None:
+        raise Http404
+    package = getattr(found, "package", None)
+    if package is None or not package_is_available(package):
+        return render(
+            request,
+            "dsr/link_invalid.html",
+            {"message": _("This download is no longer available.")},
+            status=410,
+        )
+    form = DownloadCodeForm(request.POST if "code" in request.POST else None)
+    state = cache.get(_code_key(found))
+    if request.method == "POST" and "send" in request.POST:
+        code = f"{secrets.randbelow(10**8):08d}"
+        cache.set(
+            _code_key(found),
+            {"hash": hashlib.sha256(code.encode()).hexdigest(), "attempts": 0},
+            _CODE_TTL,
+        )
+        send_email(
+            template="dsr/download_code",
+            to=found.email,
+            context={"code": code, "request": found, "minutes": _CODE_TTL // 60},
+            language=found.language,
+        )
+        messages.info(request, _("We sent a code to your e-mail address."))
+        return redirect(f"{reverse('dsr:download_guest', args=[found.reference])}?t={token}")
+    if request.method == "POST" and form.is_valid():
+        attempts = (state or {}).get("attempts", 0)
+        entered = hashlib.sha256(form.cleaned_data["code"].strip().encode()).hexdigest()
+        if state and attempts < _CODE_ATTEMPTS and secrets.compare_digest(entered, state["hash"]):
+            cache.delete(_code_key(found))
+            return _stream(found, None)
+        if state:
+            state["attempts"] = attempts + 1
+            cache.set(_code_key(found), state, _CODE_TTL)
+        form.add_error("code", _("That code is not right, or it has expired. Ask for a new one."))
+    return render(
+        request,
+        "dsr/download_guest.html",
+        {"req": found, "token": token, "form": form, "code_sent": bool(state)},
+        status=400 if request.method == "POST" else 200,
+    )

@@ -1,0 +1,56 @@
+/* Request pages: show only the fields a request type needs, and keep the status of a request
+   up to date without reloading. The pages work without this script. */
+(function () {
+  "use strict";
+
+  var form = document.querySelector("[data-request-form]");
+  if (form) {
+    var group = function (name) {
+      var input = form.querySelector('[name="' + name + '"]');
+      if (!input) return null;
+      var node = input.closest("fieldset") || input;
+      while (node.parentElement && node.parentElement !== form) node = node.parentElement;
+      return node;
+    };
+    var purposes = group("purposes");
+    var details = group("details");
+    var update = function () {
+      var checked = form.querySelector('[name="type"]:checked');
+      var type = checked ? checked.value : "";
+      if (purposes) purposes.hidden = !(type === "objection" || type === "withdraw_consent");
+      if (details) details.hidden = type === "" || type === "withdraw_consent";
+    };
+    form.addEventListener("change", function (event) {
+      if (event.target && event.target.name === "type") update();
+    });
+    update();
+  }
+
+  var panel = document.querySelector("[data-progress-url]");
+  if (panel && panel.getAttribute("data-terminal") !== "true" && window.fetch) {
+    var url = panel.getAttribute("data-progress-url");
+    var live = panel.querySelector("[data-progress-live]");
+    var bar = panel.querySelector("[data-progress-bar]");
+    var text = panel.querySelector("[data-progress-text]");
+    var label = panel.querySelector("[data-state-label] .badge");
+    var lastState = label ? label.getAttribute("data-state") : "";
+    var poll = function () {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (data) {
+          if (!data) return;
+          if (bar) { bar.max = data.total || 1; bar.value = data.done; }
+          if (text) text.textContent = data.done + " / " + data.total;
+          if (data.state !== lastState) {
+            if (data.terminal) { window.location.reload(); return; }
+            if (label) { label.textContent = data.state_label; label.setAttribute("data-state", data.state); }
+            if (live) live.textContent = data.state_label;
+            lastState = data.state;
+          }
+          if (!data.terminal) window.setTimeout(poll, 3000);
+        })
+        .catch(function () { window.setTimeout(poll, 10000); });
+    };
+    window.setTimeout(poll, 2000);
+  }
+})();

@@ -1,0 +1,62 @@
+"""Connectors used only by tests: a store that fails on demand, and one that waits for staff."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.core.cache import cache
+
+from dsr.connectors.base import (
+    Connector,
+    EraseResult,
+    ExportResult,
+    ExportSink,
+    LocateResult,
+    Pending,
+    PermanentStoreError,
+    Subject,
+    TemporaryStoreError,
+)
+
+
+class FlakyConnector(Connector):
+    """Fails ``config["fail_times"]`` times (temporary, or permanent with ``permanent``), then
+    works. Counts its calls in the cache so that separate worker processes share the count."""
+
+    kind: ClassVar[str] = "test-flaky"
+    supports: ClassVar[frozenset[str]] = frozenset({"locate", "export", "erase"})
+
+    def _maybe_fail(self) -> None:
+        key = f"flaky-calls-{self.store_key}"
+        cache.add(key, 0, 3600)
+        calls = cache.incr(key)
+        if calls <= int(self.config.get("fail_times", 0)):
+            if self.config.get("permanent"):
+                raise PermanentStoreError("the test store refuses")
+            raise TemporaryStoreError("the test store is down")
+
+    def locate(self, subject: Subject) -> LocateResult:
+        self._maybe_fail()
+        return LocateResult({"things": 1})
+
+    def export(self, subject: Subject, sink: ExportSink) -> ExportResult:
+        self._maybe_fail()
+        count = sink.table("things", ["owner", "thing"], [(subject.email, "a flaky thing")])
+        return ExportResult({"things": count})
+
+    def erase(self, subject: Subject) -> EraseResult:
+        self._maybe_fail()
+        return EraseResult(deleted={"things": 1}, remaining={"things": 0})
+
+
+class StaffStepConnector(Connector):
+    """A store without an API: every action is a step for staff."""
+
+    kind: ClassVar[str] = "test-manual"
+    supports: ClassVar[frozenset[str]] = frozenset({"export", "erase"})
+
+    def export(self, subject: Subject, sink: ExportSink) -> Pending:
+        return Pending("manual", "Look the person up in the test system.")
+
+    def erase(self, subject: Subject) -> Pending:
+        return Pending("manual", "Delete the person in the test system.")

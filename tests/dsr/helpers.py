@@ -1,0 +1,74 @@
+"""Helpers for request tests: filing requests, running the engine in-process, opening packages."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+from dsr import engine, packages
+from dsr.models import DataStore, DataSubjectRequest, ExportPackage, StoreTask, TaskState
+from dsr.services import Intake, dsr_request_file
+
+
+def file_request(
+    *,
+    type: str,
+    user: Any = None,
+    email: str = "",
+    channel: str = "portal",
+    actor: Any = None,
+    **extra: Any,
+) -> DataSubjectRequest:
+    intake = Intake(type=type, email=email or user.email, channel=channel, user=user, **extra)
+    return dsr_request_file(intake=intake, actor=actor if actor is not None else user)
+
+
+def run_pending_tasks(request: DataSubjectRequest, *, rounds: int = 5) -> DataSubjectRequest:
+    """Run the request's store tasks and package build in this process, as a worker would."""
+    for _ in range(rounds):
+        ids = list(
+            request.tasks.filter(state__in=(TaskState.QUEUED, TaskState.RETRYING)).values_list(
+                "pk", flat=True
+            )
+        )
+        for task_id in ids:
+            StoreTask.objects.filter(pk=task_id, state=TaskState.RETRYING).update(
+                state=TaskState.QUEUED
+            )
+            engine.task_run(task_id)
+        engine.request_advance(request.pk)
+        package = ExportPackage.objects.filter(request=request, built_at__isnull=True).first()
+        if (
+            package is not None
+            and not request.tasks.exclude(
+                state__in=(TaskState.SUCCEEDED, TaskState.FAILED, TaskState.SKIPPED)
+            ).exists()
+        ):
+            packages.package_build(request.pk)
+        request.refresh_from_db()
+        if not ids:
+            break
+    return request
+
+
+def open_package(request: DataSubjectRequest) -> zipfile.ZipFile:
+    package = ExportPackage.objects.get(request=request)
+    data = b"".join(packages.package_chunks(package))
+    return zipfile.ZipFile(io.BytesIO(data))
+
+
+def all_text(archive: zipfile.ZipFile) -> str:
+    return "\n".join(archive.read(name).decode("utf-8", "replace") for name in archive.namelist())
+
+
+def manifest(archive: zipfile.ZipFile) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(archive.read("manifest.json"))
+    return data
+
+
+def add_store(key: str, connector: str, **fields: Any) -> DataStore:
+    defaults = {"name": key.title(), "owner": "Tests", "connector": connector, "position": 50}
+    defaults.update(fields)
+    return DataStore.objects.create(key=key, **defaults)

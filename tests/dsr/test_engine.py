@@ -1,0 +1,336 @@
+"""The request engine, run in-process: intake, lifecycle, planning, execution, results."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+from django.core import mail
+
+from accounts.models import Address, User
+from dsr import engine
+from dsr.erasure import erasure_record_valid
+from dsr.models import (
+    DataSubjectRequest,
+    ErasureRecord,
+    ExportPackage,
+    IdentityMethod,
+    State,
+    StoreTask,
+    TaskState,
+)
+from dsr.services import (
+    TransitionError,
+    VerificationError,
+    dsr_request_approve,
+    dsr_request_cancel,
+    dsr_request_extend,
+    dsr_request_reject,
+    dsr_request_verify_email,
+    dsr_request_verify_manually,
+    dsr_task_retry,
+)
+from privacy_portal.audit.models import AuditEvent
+from privacy_portal.audit.selectors import audit_chain_verify
+from tests.dsr.helpers import (
+    add_store,
+    all_text,
+    file_request,
+    manifest,
+    open_package,
+    run_pending_tasks,
+)
+from tests.factories import AddressFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_access_request_returns_the_customers_data_and_nothing_of_anyone_else(customer):
+    AddressFactory(user=customer, line1="1 Alice Road", is_default_shipping=True)
+    other = UserFactory(email="bob.other@example.com", first_name="Bob")
+    AddressFactory(user=other, line1="99 Bob Street")
+
+    request = file_request(type="access", user=customer)
+    assert request.state == State.RUNNING  # verified by the session, approved automatically
+    assert re.fullmatch(r"DSR-\d{4}-\d{6}", request.reference)
+    request = run_pending_tasks(request)
+
+    assert request.state == State.COMPLETED
+    archive = open_package(request)
+    names = set(archive.namelist())
+    assert {
+        "index.html",
+        "manifest.json",
+        "data-dictionary.json",
+        "stores/portal/account.json",
+        "stores/portal/account.csv",
+        "stores/portal/addresses.json",
+        "stores/portal/addresses.csv",
+    } <= names
+    text = all_text(archive)
+    assert customer.email in text and "1 Alice Road" in text
+    assert "bob.other@example.com" not in text and "99 Bob Street" not in text
+    # The manifest lists every other file with its true checksum and size.
+    listed = {entry["path"]: entry for entry in manifest(archive)["files"]}
+    assert set(listed) == names - {"manifest.json"}
+    for path, entry in listed.items():
+        content = archive.read(path)
+        assert (
+            hashlib.sha256(content).hexdigest() == entry["sha256"]
+            and len(content) == entry["bytes"]
+        )
+    assert (
+        "GDPR" in archive.read("index.html").decode()
+        or "supervisory" in archive.read("index.html").decode()
+    )
+
+
+def test_the_package_is_encrypted_at_rest(customer, settings):
+    AddressFactory(user=customer, line1="1 Alice Road")
+    request = run_pending_tasks(file_request(type="access", user=customer))
+    package = ExportPackage.objects.get(request=request)
+    raw = (settings.DSR_STORAGE_DIR / package.storage_name).read_bytes()
+    assert raw.startswith(b"IPP1")
+    assert b"PK\x03\x04" not in raw and customer.email.encode() not in raw
+
+
+def test_an_erasure_needs_approval_then_deletes_and_keeps_proof(customer, compliance_user):
+    AddressFactory(user=customer)
+    request = file_request(type="erasure", user=customer)
+    assert request.state == State.IN_REVIEW and request.identity_method == "session_reauth"
+
+    request = dsr_request_approve(request=request, actor=compliance_user)
+    request = run_pending_tasks(request)
+
+    assert request.state == State.COMPLETED
+    assert not User.objects.filter(pk=customer.pk).exists()
+    assert not Address.objects.filter(user_id=customer.pk).exists()
+    receipt = request.tasks.get().receipt
+    assert receipt["deleted"]["account"] == 1 and receipt["deleted"]["addresses"] == 1
+    assert receipt["retained"][0]["entity"] == "privacy_requests"
+    assert all(count == 0 for count in receipt["remaining"].values())
+    record = ErasureRecord.objects.get(reference=request.reference)
+    assert erasure_record_valid(record)
+    assert customer.email not in str(record.identity_hashes) + str(record.receipts)
+    request.refresh_from_db()
+    assert request.snapshot() == {}  # the identities are no longer needed
+
+
+def test_a_second_open_request_of_the_same_type_is_linked_as_a_duplicate(customer):
+    first = file_request(type="erasure", user=customer)
+    second = file_request(type="erasure", user=customer)
+    assert second.state == State.DUPLICATE and second.duplicate_of_id == first.pk
+    # A different type is its own request.
+    assert file_request(type="access", user=customer).state != State.DUPLICATE
+
+
+def test_the_database_refuses_two_open_requests_of_a_type_for_one_person(customer, postgres):
+    from django.db import IntegrityError, transaction
+
+    first = file_request(type="erasure", user=customer)
+    clone = DataSubjectRequest.objects.get(pk=first.pk)
+    clone.pk = None
+    clone.reference = "DSR-CLONE"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        clone.save()
+
+
+def test_a_guest_confirms_by_link_and_the_order_number_decides_who_reviews(
+    django_capture_on_commit_callbacks, compliance_user
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        request = file_request(type="access", email="Guest@Example.com", channel="portal_guest")
+    assert request.state == State.AWAITING_IDENTITY
+    assert request.email == "guest@example.com" and request.knowledge_required
+    link = next(m for m in mail.outbox if "confirm" in m.subject.lower())
+    assert "/requests/verify/" in link.body
+
+    with pytest.raises(VerificationError):
+        dsr_request_verify_email(request_id=request.pk, nonce="forged")
+    request = dsr_request_verify_email(
+        request_id=request.pk, nonce=request.verification_nonce, order_number="NOPE-1"
+    )
+    # No store could match the order number: an officer must check the identity by hand.
+    assert request.state == State.IN_REVIEW and request.held_reason == "identity_needs_review"
+    with pytest.raises(VerificationError):  # single use
+        dsr_request_verify_email(request_id=request.pk, nonce="", order_number="NOPE-1")
+    with pytest.raises(TransitionError):
+        dsr_request_approve(request=request, actor=compliance_user)
+
+    request = dsr_request_verify_manually(
+        request=request,
+        actor=compliance_user,
+        method=IdentityMethod.STAFF_CALLBACK,
+        note="Called back the number on the order",
+    )
+    request = dsr_request_approve(request=request, actor=compliance_user)
+    request = run_pending_tasks(request)
+    assert request.state == State.COMPLETED and request.outcome == "no_data_found"
+
+
+def test_staff_cannot_skip_verification_without_saying_how_identity_was_checked(support_user):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        file_request(
+            type="erasure",
+            email="caller@example.com",
+            channel="phone",
+            actor=support_user,
+            identity_method=IdentityMethod.STAFF_CALLBACK,
+        )
+    request = file_request(
+        type="erasure", email="caller@example.com", channel="phone", actor=support_user
+    )
+    assert request.state == State.AWAITING_IDENTITY  # the e-mail link decides
+    request = file_request(
+        type="access",
+        email="caller2@example.com",
+        channel="phone",
+        actor=support_user,
+        identity_method=IdentityMethod.STAFF_CALLBACK,
+        identity_note="Called back +49 number on file",
+    )
+    assert request.identity_method == IdentityMethod.STAFF_CALLBACK
+    assert request.recorded_by == support_user
+
+
+def test_actions_the_state_does_not_allow_are_refused_and_change_nothing(customer, compliance_user):
+    request = run_pending_tasks(file_request(type="access", user=customer))
+    assert request.state == State.COMPLETED
+    events = AuditEvent.objects.count()
+    for action in (
+        lambda: dsr_request_approve(request=request, actor=compliance_user),
+        lambda: dsr_request_cancel(request=request, actor=customer),
+        lambda: dsr_request_reject(
+            request=request, actor=compliance_user, reason="other", note="x"
+        ),
+        lambda: dsr_request_extend(request=request, actor=compliance_user, reason="busy"),
+    ):
+        with pytest.raises(TransitionError):
+            action()
+    request.refresh_from_db()
+    assert request.state == State.COMPLETED and AuditEvent.objects.count() == events
+
+
+def test_extending_works_once_and_moves_the_deadline(
+    customer, compliance_user, django_capture_on_commit_callbacks
+):
+    request = file_request(type="erasure", user=customer)
+    before = request.due_at
+    with django_capture_on_commit_callbacks(execute=True):
+        request = dsr_request_extend(
+            request=request, actor=compliance_user, reason="Our order archive is being migrated."
+        )
+    assert request.due_at > before
+    assert any("Our order archive is being migrated." in m.body for m in mail.outbox)
+    with pytest.raises(TransitionError, match="already extended"):
+        dsr_request_extend(request=request, actor=compliance_user, reason="again")
+
+
+def test_rejection_tells_the_person_why_and_of_their_right_to_complain(
+    customer, compliance_user, django_capture_on_commit_callbacks
+):
+    request = file_request(type="erasure", user=customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        dsr_request_reject(request=request, actor=compliance_user, reason="legal_claims")
+    letter = mail.outbox[-1]
+    assert "legal claims" in letter.body and "supervisory authority" in letter.body
+
+
+def test_a_store_that_keeps_failing_ends_partially_completed_and_can_be_retried(
+    customer, compliance_user
+):
+    add_store("flaky", "tests.dsr.connectors.FlakyConnector", config={"fail_times": 99})
+    request = file_request(type="access", user=customer)
+    flaky = request.tasks.get(store__key="flaky")
+    flaky.max_attempts = 2
+    flaky.save()
+
+    request = run_pending_tasks(request)
+
+    flaky.refresh_from_db()
+    assert flaky.state == TaskState.FAILED and flaky.attempts == 2
+    assert "down" in flaky.error
+    assert request.state == State.PARTIALLY_COMPLETED
+    assert request.tasks.get(store__key="portal").state == TaskState.SUCCEEDED
+    assert open_package(request)  # what was found is delivered
+
+    from django.core.cache import cache
+
+    cache.set("flaky-calls-flaky", 100, 3600)  # the store is back
+    dsr_task_retry(task=flaky, actor=compliance_user)
+    request = run_pending_tasks(request)
+    assert request.state == State.COMPLETED
+    assert "stores/flaky/things.json" in open_package(request).namelist()
+
+
+def test_a_manual_store_makes_the_request_wait_for_staff(customer, compliance_user):
+    from dsr.services import dsr_task_complete_manual
+
+    add_store("payments", "tests.dsr.connectors.StaffStepConnector")
+    request = file_request(type="erasure", user=customer)
+    request = run_pending_tasks(dsr_request_approve(request=request, actor=compliance_user))
+    assert request.state == State.WAITING
+    step = request.tasks.get(store__key="payments")
+    assert step.state == TaskState.WAITING and "Delete the person" in step.instructions
+
+    dsr_task_complete_manual(task=step, actor=compliance_user, note="Deleted in the PSP portal")
+    engine.request_advance(request.pk)
+    request.refresh_from_db()
+    assert request.state == State.COMPLETED
+    step.refresh_from_db()
+    assert step.completed_by == compliance_user
+
+
+def test_a_redelivered_task_changes_nothing(customer):
+    request = file_request(type="access", user=customer)
+    task = request.tasks.get()
+    engine.task_run(task.pk)
+    task.refresh_from_db()
+    receipt, finished = task.receipt, task.finished_at
+    engine.task_run(task.pk)  # the same message delivered again
+    task.refresh_from_db()
+    assert (task.state, task.attempts, task.receipt, task.finished_at) == (
+        TaskState.SUCCEEDED,
+        1,
+        receipt,
+        finished,
+    )
+
+
+def test_the_reconciler_picks_up_a_task_whose_worker_died(customer, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    request = file_request(type="access", user=customer)
+    task = request.tasks.get()
+    StoreTask.objects.filter(pk=task.pk).update(
+        state=TaskState.RUNNING, attempts=1, lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    result = engine.reconcile()
+    assert result["expired"] == 1
+    task.refresh_from_db()
+    assert task.state == TaskState.QUEUED
+
+
+def test_cancelling_before_it_runs(customer):
+    request = file_request(type="erasure", user=customer)
+    request = dsr_request_cancel(request=request, actor=customer)
+    assert request.state == State.CANCELLED
+    assert not StoreTask.objects.filter(request=request).exists()
+
+
+def test_every_step_is_audited_and_the_chain_holds(customer, compliance_user):
+    request = file_request(type="erasure", user=customer)
+    run_pending_tasks(dsr_request_approve(request=request, actor=compliance_user))
+    states = [
+        e.after["state"]
+        for e in AuditEvent.objects.filter(
+            action="dsr.request.state_changed", object_id=str(request.pk)
+        ).order_by("seq")
+    ]
+    assert states == ["verified", "in_review", "approved", "running", "completed"]
+    assert audit_chain_verify().ok
