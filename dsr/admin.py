@@ -1,0 +1,1 @@
+"""Staff admin for requests and the data-store registry."""
