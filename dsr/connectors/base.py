@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import IO, Any, ClassVar, Protocol
 
 
@@ -139,6 +139,26 @@ class NotifyResult:
 
 
 @dataclass(frozen=True)
+class PlannedErasure:
+    """What an erasure would do to one entity (shown to officers before they approve)."""
+
+    entity: str
+    action: str  # "delete", "anonymise" or "retain"
+    fields: tuple[str, ...] = ()
+    basis: str = ""
+    period: str = ""
+
+
+@dataclass(frozen=True)
+class RetentionRun:
+    """What applying a store's retention rule did (or, with ``dry_run``, would do)."""
+
+    deleted: Mapping[str, int] = field(default_factory=dict)
+    anonymised: Mapping[str, int] = field(default_factory=dict)
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
 class HealthResult:
     ok: bool
     detail: str = ""
@@ -234,6 +254,15 @@ class Connector:
         """Tell the store, as a recipient of the subject's data, about an erasure, rectification
         or restriction (``request_type``) so that it applies it too."""
         raise PermanentStoreError(f"{self.kind} stores cannot be notified")
+
+    def erasure_plan(self) -> list[PlannedErasure]:
+        """Return what an erasure does in this store, per entity, as configured."""
+        return []
+
+    def apply_retention(self, *, now: datetime, dry_run: bool = False) -> RetentionRun:
+        """Delete or anonymise what the store's retention rule says has expired at ``now``
+        (for everyone, set-based); with ``dry_run``, only count it."""
+        raise PermanentStoreError(f"{self.kind} stores have no retention rule to apply")
 
     def subjects_by_email_hash(self, hashes: frozenset[str]) -> list[Subject]:
         """Return the people in the store whose e-mail address has one of the given keyed

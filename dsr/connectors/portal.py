@@ -31,6 +31,7 @@ from .base import (
     HealthResult,
     LocateResult,
     PermanentStoreError,
+    PlannedErasure,
     RestrictResult,
     Retention,
     Subject,
@@ -205,6 +206,21 @@ class PortalConnector(Connector):
         except OperationalError as error:
             raise TemporaryStoreError(error.__class__.__name__) from None
         return EraseResult(deleted, anonymised, tuple(retained), remaining)
+
+    def erasure_plan(self) -> list[PlannedErasure]:
+        plan = []
+        for declaration in declarations():
+            action = {ERASE_HOOK: "anonymise"}.get(declaration.erase, declaration.erase)
+            plan.append(
+                PlannedErasure(
+                    entity=declaration.entity,
+                    action=action,
+                    fields=tuple(declaration.anonymise) if action == ERASE_ANONYMISE else (),
+                    basis=str(declaration.retain_basis),
+                    period=f"{declaration.retain_days} days" if declaration.retain_days else "",
+                )
+            )
+        return plan
 
     def subjects_by_email_hash(self, hashes: frozenset[str]) -> list[Subject]:
         from accounts.models import User
