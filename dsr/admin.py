@@ -1,1 +1,185 @@
-"""Staff admin for requests and the data-store registry."""
+"""Staff admin for requests and the data-store registry.
+
+Support staff record requests received by phone, e-mail, post or in person (with how they
+checked the person's identity) and follow their status; they never see export contents.
+Decisions belong to compliance officers, on the dashboard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django_countries import countries
+
+from privacy_portal.admin_site import AuditedModelAdmin
+
+from .consent_bridge import purpose_choices
+from .models import Channel, DataSubjectRequest, ErasureRecord, IdentityMethod
+from .services import Intake, dsr_intake_validate, dsr_request_file
+
+# --- requests ----------------------------------------------------------------------------------
+
+STAFF_CHANNELS = [
+    (c.value, c.label) for c in (Channel.PHONE, Channel.EMAIL, Channel.IN_PERSON, Channel.POST)
+]
+STAFF_IDENTITY = [
+    ("", _("Not checked: e-mail the person a confirmation link")),
+    *[(m.value, m.label) for m in IdentityMethod if m.value.startswith("staff_")],
+]
+
+
+class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
+    """A request received by phone, e-mail, post or in person."""
+
+    channel = forms.ChoiceField(label=_("Received by"), choices=STAFF_CHANNELS)
+    country = forms.ChoiceField(
+        label=_("Country"), required=False, choices=lambda: [("", "—"), *list(countries)]
+    )
+    purposes = forms.MultipleChoiceField(
+        label=_("Uses of data objected to or withdrawn"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=purpose_choices,
+    )
+    identity_method = forms.ChoiceField(
+        label=_("How did you check the person's identity?"), required=False, choices=STAFF_IDENTITY
+    )
+    identity_note = forms.CharField(
+        label=_("What exactly did you check?"),
+        required=False,
+        max_length=500,
+        help_text=_(
+            "For example: called back the number on the last order. Required when you "
+            "checked the identity yourself."
+        ),
+    )
+
+    class Meta:
+        model = DataSubjectRequest
+        fields = ("type", "email", "full_name", "details")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["email"].required = True
+
+    def intake(self) -> Intake:
+        data = self.cleaned_data
+        return Intake(
+            type=data.get("type", ""),
+            email=data.get("email", ""),
+            channel=data.get("channel", ""),
+            full_name=data.get("full_name", ""),
+            country=data.get("country", ""),
+            details=data.get("details", ""),
+            purposes=tuple(data.get("purposes") or ()),
+            identity_method=data.get("identity_method", ""),
+            identity_note=data.get("identity_note", ""),
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        if not self.errors:
+            try:
+                dsr_intake_validate(self.intake())
+            except ValidationError as error:
+                self.add_error(None, error)
+        return cleaned
+
+
+@admin.register(DataSubjectRequest)
+class DataSubjectRequestAdmin(AuditedModelAdmin):
+    list_display = ("reference", "type", "state", "channel", "received_at", "due_at")
+    list_filter = ("state", "type", "channel", "regime")
+    search_fields = ("=reference", "=email")
+    ordering = ("-received_at",)
+    date_hierarchy = "received_at"
+    list_per_page = 50
+    show_full_result_count = False
+    readonly_fields = (
+        "reference",
+        "type",
+        "state",
+        "regime",
+        "channel",
+        "received_at",
+        "due_at",
+        "identity_method",
+        "identity_note",
+        "verified_at",
+        "completed_at",
+        "outcome",
+        "duplicate_of",
+        "recorded_by",
+    )
+    fieldsets = (
+        (None, {"fields": ("reference", "type", "state", "channel", "regime")}),
+        (_("Dates"), {"fields": ("received_at", "due_at", "verified_at", "completed_at")}),
+        (_("Identity"), {"fields": ("identity_method", "identity_note")}),
+        (_("Outcome"), {"fields": ("outcome", "duplicate_of", "recorded_by")}),
+    )
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is None:
+            return StaffRequestForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return (
+                (
+                    None,
+                    {
+                        "fields": (
+                            "type",
+                            "channel",
+                            "email",
+                            "full_name",
+                            "country",
+                            "purposes",
+                            "details",
+                        )
+                    },
+                ),
+                (_("Identity"), {"fields": ("identity_method", "identity_note")}),
+            )
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return () if obj is None else self.readonly_fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # decisions are taken on the dashboard, through the workflow
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """File the request through the workflow, as any other channel does."""
+        created = dsr_request_file(intake=form.intake(), actor=request.user)
+        obj.pk, obj.reference, obj.state = created.pk, created.reference, created.state
+
+    def _audit_scope(self, obj: Any) -> str:
+        return f"dsr.datasubjectrequest:{obj.pk}"
+
+
+@admin.register(ErasureRecord)
+class ErasureRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("reference", "created_at")
+    search_fields = ("=reference",)
+    readonly_fields = ("reference", "identity_hashes", "receipts", "created_at", "signature")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -189,7 +189,8 @@ def _is_opt_out(intake: Intake) -> bool:
     return False
 
 
-def _validate_intake(intake: Intake) -> None:
+def dsr_intake_validate(intake: Intake) -> None:
+    """Raise ValidationError with a clear message if ``intake`` cannot be a request."""
     if intake.type not in RequestType.values:
         raise ValidationError(_("Choose what you would like us to do."))
     if intake.channel not in Channel.values:
@@ -230,7 +231,7 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
     person already has an open request of this type, acknowledge it, and start the identity
     check (or skip it where the law allows: opt-outs; signed-in, re-authenticated people;
     staff who recorded how they checked)."""
-    _validate_intake(intake)
+    dsr_intake_validate(intake)
     email = normalise_email(intake.email)
     user = intake.user
     country = intake.country or (str(user.country) if user is not None and user.country else "")

@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "privacy_portal.middleware.UserLanguageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "privacy_portal.middleware.PrivacyHeadersMiddleware",

@@ -17,6 +17,7 @@ DSR_CONNECTORS = {
     **DSR_CONNECTORS,  # noqa: F405
     "test-flaky": "tests.dsr.connectors.FlakyConnector",
     "test-manual": "tests.dsr.connectors.StaffStepConnector",
+    "test-slow": "tests.dsr.connectors.SlowConnector",
 }
 DSR_RETRY_BASE_SECONDS = 0.2
 DSR_TASK_LEASE_SECONDS = 5

@@ -60,3 +60,29 @@ class StaffStepConnector(Connector):
 
     def erase(self, subject: Subject) -> Pending:
         return Pending("manual", "Delete the person in the test system.")
+
+
+class SlowConnector(Connector):
+    """Takes ``config["seconds"]`` to do anything, then records that its effect happened, so
+    that a test can kill the worker in the middle and count effects afterwards."""
+
+    kind: ClassVar[str] = "test-slow"
+    supports: ClassVar[frozenset[str]] = frozenset({"export", "erase"})
+
+    def _work(self, effect: str) -> None:
+        import time
+
+        cache.add(f"slow-started-{self.store_key}", 0, 3600)
+        cache.incr(f"slow-started-{self.store_key}")
+        time.sleep(float(self.config.get("seconds", 3)))
+        cache.add(f"slow-{effect}-{self.store_key}", 0, 3600)
+        cache.incr(f"slow-{effect}-{self.store_key}")
+
+    def export(self, subject: Subject, sink: ExportSink) -> ExportResult:
+        self._work("exports")
+        count = sink.table("slow_things", ["owner"], [(subject.email,)])
+        return ExportResult({"slow_things": count})
+
+    def erase(self, subject: Subject) -> EraseResult:
+        self._work("erasures")
+        return EraseResult(deleted={"slow_things": 1}, remaining={"slow_things": 0})

@@ -1,0 +1,100 @@
+"""Periodic work: reminders, closing unverified requests, deadline warnings, re-applying
+erasures after a backup restore."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.utils import timezone
+
+from accounts.models import User
+from dsr import maintenance
+from dsr.models import DataSubjectRequest, ErasureRecord, State
+from dsr.services import dsr_request_approve
+from tests.dsr.helpers import file_request, run_pending_tasks
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _guest(email: str = "guest@example.com") -> DataSubjectRequest:
+    return file_request(type="erasure", email=email, channel="portal_guest")
+
+
+def test_a_reminder_goes_out_once_after_a_day(django_capture_on_commit_callbacks):
+    request = _guest()
+    DataSubjectRequest.objects.update(verification_sent_at=timezone.now() - timedelta(hours=25))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert maintenance.verification_reminders() == [request.reference]
+        assert maintenance.verification_reminders() == []
+    reminders = [m for m in mail.outbox if m.subject.startswith("Reminder")]
+    assert len(reminders) == 1 and "/requests/verify/" in reminders[0].body
+
+
+def test_requests_never_confirmed_are_closed_after_the_link_expires():
+    fresh = _guest("fresh@example.com")
+    stale = _guest("stale@example.com")
+    DataSubjectRequest.objects.filter(pk=stale.pk).update(
+        verification_sent_at=timezone.now() - timedelta(days=8)
+    )
+    assert maintenance.close_unverified(dry_run=True) == [stale.reference]
+    assert maintenance.close_unverified() == [stale.reference]
+    stale.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stale.state == State.CLOSED_UNVERIFIED and stale.snapshot() == {}
+    assert fresh.state == State.AWAITING_IDENTITY
+
+
+def test_officers_are_warned_of_requests_due_within_a_week(
+    compliance_user, customer, django_capture_on_commit_callbacks
+):
+    request = file_request(type="erasure", user=customer)
+    DataSubjectRequest.objects.update(due_at=timezone.now() + timedelta(days=3))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert maintenance.warn_due_soon() == [request.reference]
+        assert maintenance.warn_due_soon() == []  # once a day
+    warning = next(m for m in mail.outbox if m.to == [compliance_user.email])
+    assert request.reference in warning.body and customer.email not in warning.body
+
+
+def test_erasures_are_reapplied_after_a_backup_restore(customer, compliance_user):
+    email = customer.email
+    request = run_pending_tasks(
+        dsr_request_approve(
+            request=file_request(type="erasure", user=customer), actor=compliance_user
+        )
+    )
+    assert request.state == State.COMPLETED and ErasureRecord.objects.count() == 1
+
+    # A backup from before the erasure is restored: the account is back.
+    restored = UserFactory(email=email)
+    other = UserFactory(email="unrelated@example.com")
+    out = StringIO()
+    call_command("reapply_erasures", "--dry-run", stdout=out)
+    assert "portal: would erase 1 people" in out.getvalue()
+    assert User.objects.filter(pk=restored.pk).exists()
+
+    call_command("reapply_erasures", stdout=StringIO())
+    assert not User.objects.filter(pk=restored.pk).exists()
+    assert User.objects.filter(pk=other.pk).exists()
+
+
+def test_a_tampered_erasure_record_is_reported_and_skipped(customer, compliance_user, postgres):
+    from django.db import connection
+
+    run_pending_tasks(
+        dsr_request_approve(
+            request=file_request(type="erasure", user=customer), actor=compliance_user
+        )
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute("UPDATE dsr_erasurerecord SET identity_hashes = '{}'")
+        cursor.execute("SET session_replication_role = DEFAULT")
+    err = StringIO()
+    call_command("reapply_erasures", "--dry-run", stdout=StringIO(), stderr=err)
+    assert "broken signature" in err.getvalue()

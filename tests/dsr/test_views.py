@@ -1,0 +1,296 @@
+"""Filing and following requests in the browser's HTTP terms: who may see what, when the
+password is asked again, and what bad input gets."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+
+from dsr.models import DataSubjectRequest, ExportPackage, State
+from privacy_portal.audit.models import AuditEvent
+from tests.conftest import login
+from tests.dsr.helpers import file_request, run_pending_tasks
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_anyone_can_read_how_requests_work(client):
+    page = client.get("/requests/").content.decode()
+    assert "Start a request" in page and "Erasure" in page
+
+
+def test_a_signed_in_customer_is_asked_for_the_password_before_an_access_request(customer):
+    client = login(Client(), customer)
+    response = client.post("/requests/new/", {"type": "access"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    assert not DataSubjectRequest.objects.exists()
+
+    client = login(Client(), customer, reauthenticated=True)
+    response = client.post("/requests/new/", {"type": "access"})
+    created = DataSubjectRequest.objects.get(user=customer)
+    assert response["Location"] == f"/requests/{created.reference}/"
+    assert created.identity_method == "session_reauth" and created.email == customer.email
+
+
+def test_an_objection_to_marketing_needs_no_password_and_takes_effect_at_once(
+    customer_client, customer
+):
+    response = customer_client.post(
+        "/requests/new/", {"type": "objection", "purposes": ["marketing_email"]}
+    )
+    assert response.status_code == 302
+    created = DataSubjectRequest.objects.get(user=customer)
+    assert created.state == State.COMPLETED and created.identity_method == "not_required"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "Choose what you would like us to do"),
+        ({"type": "teleport"}, "Select a valid choice"),
+        ({"type": "rectification"}, "Tell us what is wrong"),
+        ({"type": "objection"}, "Choose at least one use of your data"),
+        ({"type": "objection", "purposes": ["selling_kidneys"]}, "Select a valid choice"),
+        ({"type": "access", "details": "x" * 5001}, "at most 5000 characters"),
+        ({"type": "access", "details": "hidden\u202etext"}, "invisible or control characters"),
+    ],
+)
+def test_bad_request_input_gets_a_clear_message_and_files_nothing(customer_client, data, message):
+    response = customer_client.post("/requests/new/", data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not DataSubjectRequest.objects.exists()
+
+
+def test_guests_get_the_same_answer_whether_or_not_the_address_is_known(
+    client, django_capture_on_commit_callbacks
+):
+    UserFactory(email="known@example.com")
+    answers = []
+    for email in ("known@example.com", "stranger@example.com"):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/requests/new/", {"type": "erasure", "email": email})
+        answers.append((response.status_code, response["Location"]))
+    assert answers[0] == answers[1] == (302, "/requests/sent/")
+    assert "Check your e-mail" in client.get("/requests/sent/").content.decode()
+    assert {m.to[0] for m in mail.outbox} == {"known@example.com", "stranger@example.com"}
+
+
+def _verify_link(email: str) -> str:
+    message = next(m for m in mail.outbox if m.to == [email] and "confirm" in m.subject.lower())
+    match = re.search(r"https?://[^/\s]+(/requests/verify/[^\s]+/)", message.body)
+    assert match
+    return match.group(1)
+
+
+def test_a_guest_confirms_by_the_link_and_follows_the_request_by_its_signed_link(
+    client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/requests/new/",
+            {"type": "withdraw_consent", "email": "g@example.com", "purposes": ["marketing_sms"]},
+        )
+    created = DataSubjectRequest.objects.get(email="g@example.com")
+    # An opt-out needs no confirmation.
+    assert created.state == State.COMPLETED
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/requests/new/", {"type": "restriction", "email": "g@example.com"})
+    restriction = DataSubjectRequest.objects.get(email="g@example.com", type="restriction")
+    assert restriction.state == State.AWAITING_IDENTITY
+    link = _verify_link("g@example.com")
+
+    # GET only shows a button (mail scanners open links); POST confirms.
+    assert client.get(link).status_code == 200
+    restriction.refresh_from_db()
+    assert restriction.state == State.AWAITING_IDENTITY
+    response = client.post(link)
+    restriction.refresh_from_db()
+    assert restriction.state == State.IN_REVIEW and restriction.identity_method == "email_link"
+    status_url = response["Location"]
+    assert status_url.startswith(f"/requests/{restriction.reference}/?t=")
+    assert restriction.reference in Client().get(status_url).content.decode()
+    # The link works once.
+    again = client.post(link)
+    assert again.status_code == 400 and "already used" in again.content.decode()
+
+
+@pytest.mark.parametrize("token", ["garbage", "eyJyIjoxLCJuIjoieCJ9:forged:signature"])
+def test_forged_verification_links_are_refused_with_a_clear_page(client, token):
+    response = client.get(f"/requests/verify/{token}/")
+    assert response.status_code == 400
+    assert "not valid" in response.content.decode()
+
+
+def test_an_expired_verification_link_is_refused(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/requests/new/", {"type": "access", "email": "late@example.com"})
+    DataSubjectRequest.objects.update(verification_sent_at=timezone.now() - timedelta(days=8))
+    response = client.post(_verify_link("late@example.com"))
+    assert response.status_code == 400 and "expired" in response.content.decode()
+    assert DataSubjectRequest.objects.get().state == State.AWAITING_IDENTITY
+
+
+def test_a_customer_cannot_open_another_customers_request(customer, other_customer):
+    theirs = file_request(type="erasure", user=other_customer)
+    client = login(Client(), customer, reauthenticated=True)
+    for method, path in [
+        ("get", f"/requests/{theirs.reference}/"),
+        ("get", f"/requests/{theirs.reference}/progress/"),
+        ("post", f"/requests/{theirs.reference}/cancel/"),
+        ("get", f"/requests/{theirs.reference}/download/"),
+        ("get", f"/requests/{theirs.reference}/download/code/"),
+    ]:
+        assert getattr(client, method)(path).status_code == 404, path
+    theirs.refresh_from_db()
+    assert theirs.state == State.IN_REVIEW
+    assert theirs.reference not in client.get("/requests/").content.decode()
+
+
+def test_a_guest_link_opens_only_its_own_request(client, django_capture_on_commit_callbacks):
+    from dsr.notifications import status_token
+
+    first = file_request(type="access", email="a@example.com", channel="portal_guest")
+    second = file_request(type="access", email="b@example.com", channel="portal_guest")
+    token = status_token(first)
+    assert client.get(f"/requests/{first.reference}/?t={token}").status_code == 200
+    assert client.get(f"/requests/{second.reference}/?t={token}").status_code == 404
+    assert client.get(f"/requests/{first.reference}/?t=forged").status_code == 404
+
+
+def test_progress_is_reported_as_json(customer_client, customer):
+    created = file_request(type="access", user=customer)
+    data = customer_client.get(f"/requests/{created.reference}/progress/").json()
+    assert data == {
+        "state": "running",
+        "state_label": "In progress",
+        "done": 0,
+        "total": 1,
+        "terminal": False,
+    }
+
+
+def test_the_owner_downloads_the_package_after_reauthentication_and_it_is_audited(customer):
+    created = run_pending_tasks(file_request(type="access", user=customer))
+    url = f"/requests/{created.reference}/download/"
+
+    response = login(Client(), customer).get(url)
+    assert response.status_code == 302 and "/reauthenticate/" in response["Location"]
+
+    response = login(Client(), customer, reauthenticated=True).get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert customer.email in archive.read("stores/portal/account.json").decode()
+    assert AuditEvent.objects.filter(
+        action="dsr.package.downloaded", scope=f"dsr.datasubjectrequest:{created.pk}"
+    ).exists()
+    assert ExportPackage.objects.get(request=created).download_count == 1
+
+
+def test_an_expired_package_cannot_be_downloaded(customer):
+    created = run_pending_tasks(file_request(type="access", user=customer))
+    ExportPackage.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    response = login(Client(), customer, reauthenticated=True).get(
+        f"/requests/{created.reference}/download/"
+    )
+    assert response.status_code == 410
+
+
+def test_a_guest_downloads_with_a_one_time_code(client):
+    from dsr.notifications import status_token
+    from dsr.services import dsr_request_approve, dsr_request_verify_manually
+
+    created = file_request(type="access", email="guest@example.com", channel="portal_guest")
+    created = dsr_request_verify_manually(
+        request=created, actor=None, method="staff_callback", note="Called back"
+    )
+    created = run_pending_tasks(dsr_request_approve(request=created, actor=None))
+    token = status_token(created)
+    url = f"/requests/{created.reference}/download/code/?t={token}"
+
+    client.post(url, {"send": "1", "t": token})
+    code = re.search(r"\b(\d{8})\b", mail.outbox[-1].body).group(1)
+    wrong = client.post(url, {"code": "00000000", "t": token})
+    assert wrong.status_code == 400 and "not right" in wrong.content.decode()
+    response = client.post(url, {"code": code, "t": token})
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    # The code works once.
+    assert client.post(url, {"code": code, "t": token}).status_code == 400
+
+
+def test_request_intake_is_rate_limited(client, settings, redis_cache):
+    settings.DSR_INTAKE_RATE = "3/h"
+    codes = [
+        client.post("/requests/new/", {"type": "access", "email": f"p{i}@example.com"}).status_code
+        for i in range(5)
+    ]
+    assert codes[:3] == [302, 302, 302] and codes[3:] == [429, 429]
+    assert DataSubjectRequest.objects.count() == 3
+
+
+def test_a_customer_cancels_before_anything_runs(customer_client, customer):
+    created = file_request(type="erasure", user=customer)
+    response = customer_client.post(f"/requests/{created.reference}/cancel/")
+    assert response.status_code == 302
+    created.refresh_from_db()
+    assert created.state == State.CANCELLED
+
+
+def test_support_records_a_phone_request_with_how_identity_was_checked(
+    support_client, support_user
+):
+    response = support_client.post(
+        "/admin/dsr/datasubjectrequest/add/",
+        {
+            "type": "access",
+            "channel": "phone",
+            "email": "caller@example.com",
+            "full_name": "Carl Caller",
+            "identity_method": "staff_callback",
+            "identity_note": "Called back the number on the last order",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    created = DataSubjectRequest.objects.get(email="caller@example.com")
+    assert (created.channel, created.identity_method, created.recorded_by) == (
+        "phone",
+        "staff_callback",
+        support_user,
+    )
+
+
+def test_support_cannot_skip_the_identity_check_or_change_requests(support_client):
+    response = support_client.post(
+        "/admin/dsr/datasubjectrequest/add/",
+        {
+            "type": "erasure",
+            "channel": "phone",
+            "email": "caller@example.com",
+            "identity_method": "staff_callback",
+            "identity_note": "",
+        },
+    )
+    assert response.status_code == 200
+    assert "Record how the person" in response.content.decode()
+    assert not DataSubjectRequest.objects.exists()
+    created = file_request(type="erasure", email="x@example.com", channel="phone")
+    assert (
+        support_client.get(f"/admin/dsr/datasubjectrequest/{created.pk}/change/").status_code == 200
+    )
+    response = support_client.post(
+        f"/admin/dsr/datasubjectrequest/{created.pk}/change/", {"state": "completed"}
+    )
+    assert response.status_code == 403
+    created.refresh_from_db()
+    assert created.state == State.AWAITING_IDENTITY

@@ -1,0 +1,99 @@
+"""Data-subject requests in Chromium, carried out by a real worker."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zipfile
+
+import pytest
+
+from dsr.models import DataSubjectRequest, State
+from dsr.services import dsr_request_approve, dsr_request_verify_manually
+from tests.dsr.helpers import file_request
+from tests.e2e.conftest import link_in, mail_to, sign_in
+from tests.factories import PASSWORD, AddressFactory, UserFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_customer_files_an_access_request_and_downloads_a_package_that_checks_out(
+    page, celery_worker, tmp_path
+):
+    alice = UserFactory(email="alice.browser@example.com", first_name="Alice")
+    AddressFactory(user=alice, line1="7 Browser Lane")
+    sign_in(page, alice.email, PASSWORD)
+
+    page.goto("/requests/new/")
+    page.get_by_label(re.compile("^Access")).check()
+    page.get_by_role("button", name="Send my request").click()
+    # The password is asked again before anything is disclosed.
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_text(re.compile(r"We received your request DSR-\d{4}-\d{6}")).wait_for()
+
+    # The worker runs; the page follows without a reload and offers the download.
+    page.get_by_role("link", name="Download my data").wait_for(timeout=60_000)
+    request = DataSubjectRequest.objects.get(user=alice)
+    assert request.state == State.COMPLETED
+
+    # The password was confirmed minutes ago (allauth's re-authentication window), so the
+    # download starts at once; later it is asked again (tests/dsr/test_views.py).
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download my data").click()
+    download = download_info.value
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    assert download.suggested_filename == f"inper-data-{request.reference}.zip"
+
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        listed = {entry["path"]: entry["sha256"] for entry in manifest["files"]}
+        assert set(listed) == set(archive.namelist()) - {"manifest.json"}
+        for name, digest in listed.items():
+            assert hashlib.sha256(archive.read(name)).hexdigest() == digest
+        assert "7 Browser Lane" in archive.read("stores/portal/addresses.json").decode()
+
+
+def test_a_guest_files_an_erasure_confirms_the_link_and_sees_it_complete(
+    page, celery_worker, mailoutbox, live_server, compliance_user
+):
+    page.goto("/requests/new/")
+    page.get_by_label("Your e-mail address").fill("guest.browser@example.com")
+    page.get_by_label(re.compile("^Erasure")).check()
+    page.get_by_role("button", name="Send my request").click()
+    page.get_by_role("heading", name="Check your e-mail").wait_for()
+
+    link = link_in(mail_to(mailoutbox, "guest.browser@example.com")[-1], "/requests/verify/")
+    page.goto(link.replace("http://localhost:8000", live_server.url))
+    page.get_by_label("An order number of yours").fill("A-1000")
+    page.get_by_role("button", name="Yes, this is my request").click()
+    page.get_by_text("A member of our privacy team is reviewing your request").wait_for()
+
+    # No store knows that order number: an officer confirms the identity and approves.
+    request = DataSubjectRequest.objects.get(email="guest.browser@example.com")
+    request = dsr_request_verify_manually(
+        request=request,
+        actor=compliance_user,
+        method="staff_callback",
+        note="Called the number on the order",
+    )
+    dsr_request_approve(request=request, actor=compliance_user)
+
+    page.reload()
+    page.locator("[data-state='completed']").wait_for(timeout=60_000)
+    page.get_by_text("found nothing about you").wait_for()
+
+
+def test_a_customer_cannot_open_someone_elses_request_by_changing_the_reference(page):
+    alice = UserFactory(email="alice.curious@example.com")
+    bob = UserFactory(email="bob.private@example.com")
+    theirs = file_request(type="erasure", user=bob, details="Bob's secret details")
+    sign_in(page, alice.email, PASSWORD)
+
+    for path in (f"/requests/{theirs.reference}/", f"/requests/{theirs.reference}/download/"):
+        response = page.goto(path)
+        assert response.status == 404
+        assert "Bob's secret details" not in page.content()
+        assert bob.email not in page.content()
