@@ -18,6 +18,16 @@ def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     audit_record(actor=user, action="account.logged_in", target=user)
 
 
+@receiver(account_signals.authentication_step_completed)
+def _reauthenticated(sender: Any, request: Any, user: Any, method: str, **kwargs: Any) -> None:
+    # A fresh session key after re-authentication: a key seen before it is worth nothing.
+    if kwargs.get("reauthenticated") and request is not None and hasattr(request, "session"):
+        request.session.cycle_key()
+        audit_record(
+            actor=user, action="account.reauthenticated", target=user, after={"method": method}
+        )
+
+
 @receiver(account_signals.password_changed)
 @receiver(account_signals.password_set)
 @receiver(account_signals.password_reset)
