@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test install check lint typecheck pytest browsers messages demo clean
+.PHONY: run test install check lint typecheck security pytest browsers messages demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,7 +44,7 @@ browsers:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium is missing: install Debian's chromium package for the browser tests."; fi; }
 
-check: lint typecheck
+check: lint typecheck security
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py check
 	DJANGO_SETTINGS_MODULE=privacy_portal.settings.production \
@@ -52,6 +52,11 @@ check: lint typecheck
 	  ALLOWED_HOSTS=privacy.inper.example PORTAL_HASH_KEY=check-deploy-hash-key-0123456789abcdef \
 	  PORTAL_ENCRYPTION_KEYS=$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+# bandit at medium severity and above; every runtime pin on the newest patch of its series.
+security: install
+	$(BIN)/bandit -q -r privacy_portal accounts consent dsr -ll -c pyproject.toml
+	$(BIN)/python .ci/check_pins.py
 
 lint: install
 	$(BIN)/ruff format --check .
