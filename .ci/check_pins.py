@@ -37,7 +37,7 @@ def series(version: Version) -> tuple[int, ...]:
 
 
 def newest_in_series(name: str, pinned: Version) -> Version | None:
-    with urllib.request.urlopen(f"https://pypi.org/pypi/{name}/json", timeout=20) as reply:  # noqa: S310
+    with urllib.request.urlopen(f"https://pypi.org/pypi/{name}/json", timeout=20) as reply:
         data = json.load(reply)
     best = None
     for raw, files in data["releases"].items():

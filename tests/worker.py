@@ -70,10 +70,13 @@ class WorkerProcess:
         concurrency: int = 2,
         pool: str = "prefork",
         extra_env: dict[str, str] | None = None,
+        queues: tuple[str, str] | None = None,
     ) -> None:
         suffix = uuid.uuid4().hex[:8]
-        self.queue = f"test-portal-{suffix}"
-        self.exports_queue = f"test-exports-{suffix}"
+        self.queue, self.exports_queue = queues or (
+            f"test-portal-{suffix}",
+            f"test-exports-{suffix}",
+        )
         self.name = f"test-{suffix}@%h"
         self.mail_dir = tmp_path / "worker-mail"
         self.mail_dir.mkdir(parents=True, exist_ok=True)
@@ -99,6 +102,16 @@ class WorkerProcess:
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         env.update(self.extra_env)
         return env
+
+    def successor(self, tmp_path: Path) -> WorkerProcess:
+        """Return a worker (not started) for the same queues, to replace this one."""
+        return WorkerProcess(
+            tmp_path,
+            concurrency=self.concurrency,
+            pool=self.pool,
+            extra_env=self.extra_env,
+            queues=(self.queue, self.exports_queue),
+        )
 
     def route_here(self) -> None:
         """Send this test process's tasks to this worker's queues."""

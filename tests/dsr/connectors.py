@@ -69,20 +69,32 @@ class SlowConnector(Connector):
     kind: ClassVar[str] = "test-slow"
     supports: ClassVar[frozenset[str]] = frozenset({"export", "erase"})
 
-    def _work(self, effect: str) -> None:
+    def _mark(self, what: str, subject: Subject) -> None:
+        # Markers go to files when configured: the fault tests restart Redis, and with it the
+        # cache, so they count effects outside it.
+        folder = self.config.get("marker_dir")
+        if folder:
+            import os
+
+            path = os.path.join(folder, f"{what}-{subject.email}")
+            with open(path, "a") as marker:
+                marker.write("x\n")
+        else:
+            cache.add(f"slow-{what}-{self.store_key}", 0, 3600)
+            cache.incr(f"slow-{what}-{self.store_key}")
+
+    def _work(self, effect: str, subject: Subject) -> None:
         import time
 
-        cache.add(f"slow-started-{self.store_key}", 0, 3600)
-        cache.incr(f"slow-started-{self.store_key}")
+        self._mark("started", subject)
         time.sleep(float(self.config.get("seconds", 3)))
-        cache.add(f"slow-{effect}-{self.store_key}", 0, 3600)
-        cache.incr(f"slow-{effect}-{self.store_key}")
+        self._mark(effect, subject)
 
     def export(self, subject: Subject, sink: ExportSink) -> ExportResult:
-        self._work("exports")
+        self._work("exports", subject)
         count = sink.table("slow_things", ["owner"], [(subject.email,)])
         return ExportResult({"slow_things": count})
 
     def erase(self, subject: Subject) -> EraseResult:
-        self._work("erasures")
+        self._work("erasures", subject)
         return EraseResult(deleted={"slow_things": 1}, remaining={"slow_things": 0})

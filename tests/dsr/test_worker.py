@@ -80,7 +80,7 @@ def test_a_worker_killed_mid_task_loses_nothing_and_repeats_nothing(
     _kill_when_running(celery_worker, slow)
     slow.refresh_from_db()
     assert slow.state == TaskState.RUNNING  # the worker died holding it
-    replacement = WorkerProcess(tmp_path / "second").start()
+    replacement = celery_worker.successor(tmp_path / "second").start()
     try:
         _wait_for(request, State.COMPLETED, timeout=90, reconcile=True)
     finally:
