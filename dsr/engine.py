@@ -373,9 +373,9 @@ def reconcile() -> dict[str, int]:
     Runs from beat every ``DSR_RECONCILE_SECONDS``; safe to run any time, anywhere.
     """
     now = timezone.now()
-    stale = now - timedelta(
-        seconds=max(settings.DSR_RECONCILE_SECONDS * 2, settings.DSR_TASK_LEASE_SECONDS)
-    )
+    # A message not picked up within one interval counts as lost and is sent again; claims
+    # are conditional, so a duplicate message does nothing.
+    stale = now - timedelta(seconds=settings.DSR_RECONCILE_SECONDS)
     with transaction.atomic():
         expired = list(
             StoreTask.objects.select_for_update(skip_locked=True)
