@@ -15,12 +15,19 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     SUPPORT_GROUP: (
         "accounts.view_user",
         "accounts.view_address",
+        "consent.view_consentstate",
+        "consent.record_on_behalf",
     ),
     # Compliance officers decide on requests and prove what was done (dashboard, audit trail).
     COMPLIANCE_GROUP: (
         "accounts.view_user",
         "accounts.view_address",
         "audit.view_auditevent",
+        "consent.view_consentevent",
+        "consent.export_consentevent",
+        "consent.view_consentstate",
+        "consent.view_suppressionentry",
+        "consent.view_webhookdelivery",
     ),
 }
 
