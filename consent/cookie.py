@@ -74,3 +74,13 @@ def banner_cookie_set(response: HttpResponse, cookie: BannerCookie, *, secure: b
         httponly=False,
         samesite="Lax",
     )
+
+
+def banner_cookie_make(visitor_id: uuid.UUID, granted: set[str]) -> BannerCookie:
+    """Return the cookie for a choice made now under the cookie policy in force."""
+    from .catalogue import catalogue
+
+    policy = catalogue().cookie_policy
+    return BannerCookie(
+        visitor_id, policy.version if policy else 0, timezone.now(), frozenset(granted)
+    )

@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 def pick_language(texts: dict[str, Any], language: str | None) -> str:
@@ -60,10 +61,10 @@ class TranslatedTexts(models.Model):
 
 
 class LegalBasis(models.TextChoices):
-    CONSENT = "consent", _("Consent")
-    LEGITIMATE_INTEREST = "legitimate_interest", _("Legitimate interest")
-    CONTRACT = "contract", _("Contract")
-    LEGAL_OBLIGATION = "legal_obligation", _("Legal obligation")
+    CONSENT = "consent", pgettext_lazy("legal basis", "Consent")
+    LEGITIMATE_INTEREST = "legitimate_interest", pgettext_lazy("legal basis", "Legitimate interest")
+    CONTRACT = "contract", pgettext_lazy("legal basis", "Contract")
+    LEGAL_OBLIGATION = "legal_obligation", pgettext_lazy("legal basis", "Legal obligation")
 
 
 class PurposeKind(models.TextChoices):
@@ -195,6 +196,10 @@ class PurposeVersion(TranslatedTexts):
 
     def __str__(self) -> str:
         return f"{self.purpose_id}/v{self.version}"
+
+    @property
+    def title(self) -> str:
+        return self.text("title")
 
     def text_hash(self, language: str) -> str:
         """Return the SHA-256 of the exact text shown in ``language``."""
@@ -518,6 +523,11 @@ class ApiClient(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_authenticated(self) -> bool:
+        """An API client is authenticated by its token (Django REST framework asks)."""
+        return True
 
 
 class ApiToken(models.Model):

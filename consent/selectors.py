@@ -23,6 +23,7 @@ from .models import (
     PolicyDocument,
     PolicyVersion,
     PurposeKind,
+    Source,
 )
 
 
@@ -46,6 +47,22 @@ class PurposeChoice:
     def outdated(self) -> bool:
         """The choice was made on an earlier text than the one shown now."""
         return self.version is not None and self.version < self.purpose.version
+
+    @property
+    def title(self) -> str:
+        return self.purpose.title()
+
+    @property
+    def description(self) -> str:
+        return self.purpose.description()
+
+    @property
+    def legal_basis_label(self) -> str:
+        return str(LegalBasis(self.purpose.legal_basis).label)
+
+    @property
+    def source_label(self) -> str:
+        return str(Source(self.source).label) if self.source else ""
 
     @property
     def is_objection(self) -> bool:

@@ -305,7 +305,12 @@ def _granted_now(subject: ConsentSubject, keys: Iterable[str]) -> set[str]:
 
 
 def consent_stop_all_marketing(
-    *, subject: ConsentSubject, source: str, actor: Any, request: HttpRequest | None = None
+    *,
+    subject: ConsentSubject,
+    source: str,
+    actor: Any,
+    request: HttpRequest | None = None,
+    note: str = "",
 ) -> list[ConsentEvent]:
     """Withdraw every marketing channel that is on (or waiting for confirmation); return the
     events recorded (none if everything was already off)."""
@@ -319,6 +324,7 @@ def consent_stop_all_marketing(
             source=source,
             actor=actor,
             request=request,
+            note=note,
         )
 
 
@@ -541,10 +547,10 @@ def suppression_has(*, channel: str, address: str) -> bool:
     ).exists()
 
 
-def consent_sms_stop(*, phone: str, message_id: str, keyword: str) -> list[ConsentEvent]:
-    """Turn an SMS "STOP" into a withdrawal of SMS marketing for every account with that number,
-    and suppress the number. Raise :class:`ConsentError` ("replayed") for a message id seen
-    before."""
+def consent_sms_inbound(*, phone: str, message_id: str, keyword: str) -> list[ConsentEvent]:
+    """Note an inbound text message; a stop ``keyword`` withdraws SMS marketing for every
+    account with that number and suppresses the number. Raise :class:`ConsentError`
+    ("replayed") for a message id seen before."""
     from .models import InboundSms
 
     phone_hash = suppression_hash(Channel.SMS, phone)
@@ -556,6 +562,8 @@ def consent_sms_stop(*, phone: str, message_id: str, keyword: str) -> list[Conse
                 )
         except IntegrityError as error:
             raise ConsentError("replayed", "This message was already processed.") from error
+        if not keyword:
+            return []
         suppression_add(channel=Channel.SMS, address_hash=phone_hash, reason="sms_stop")
         events: list[ConsentEvent] = []
         for user in User.objects.filter(phone=phone.strip()):
@@ -612,6 +620,61 @@ def consent_link_visitor(
             request=request,
             evidence={"linked_from_visitor": visitor.pk},
         )
+
+
+def consent_banner_save(
+    *,
+    visitor_id: uuid.UUID | None,
+    choices: Mapping[str, bool],
+    request: HttpRequest,
+    language: str | None,
+    account: User | None = None,
+    policy_version: int | None = None,
+    gpc: bool = False,
+) -> tuple[uuid.UUID, set[str]]:
+    """Record a banner (or cookie settings page) choice under the browser's anonymous visitor
+    id, and on the account too when the person is signed in. Categories that Global Privacy
+    Control covers are recorded off with source ``gpc`` when the browser sends the signal.
+    Return the visitor id (new if there was none) and the categories granted."""
+    cat = catalogue()
+    categories = {purpose.key for purpose in cat.cookie_categories if purpose.switchable}
+    unknown = set(choices) - categories
+    if unknown:
+        raise ConsentError("unknown_purpose", "Not a cookie category: " + sorted(unknown)[0][:48])
+    gpc = gpc or gpc_signal(request)
+    honoured = {key for key in choices if gpc and cat.by_key[key].honours_gpc}
+    final = {key: granted and key not in honoured for key, granted in choices.items()}
+    sources = dict.fromkeys(honoured, Source.GPC)
+    subject = subject_for_visitor(visitor_id) if visitor_id else None
+    if visitor_id is None or subject is None or subject.pseudonymised_at is not None:
+        visitor_id = uuid.uuid4()
+        subject = subject_for_visitor(visitor_id)
+    with transaction.atomic():
+        consent_record_many(
+            subject=subject,
+            choices=final,
+            source=Source.BANNER,
+            actor=None,
+            request=request,
+            language=language,
+            policy_version=policy_version,
+            sources=sources,
+        )
+        if account is not None:
+            if subject.user_id is None:
+                ConsentSubject.objects.filter(pk=subject.pk).update(user=account)
+            consent_record_many(
+                subject=subject_for_user(account),
+                choices=final,
+                source=Source.BANNER,
+                actor=account,
+                request=request,
+                language=language,
+                policy_version=policy_version,
+                sources=sources,
+            )
+    granted = {key for key, value in final.items() if value}
+    return visitor_id, granted | {p.key for p in cat.cookie_categories if p.always_on}
 
 
 def consent_honour_gpc(*, subject: ConsentSubject, request: HttpRequest) -> list[ConsentEvent]:

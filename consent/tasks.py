@@ -4,8 +4,6 @@ re-enqueues deliveries whose message was lost."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import random
@@ -22,15 +20,10 @@ from privacy_portal.crypto import decrypt
 
 from .models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from .serialisers import change_payload
+from .signatures import signature_make
 
 logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Inper-Signature"
-
-
-def webhook_signature(secret: bytes, timestamp: int, body: bytes) -> str:
-    """Return the signature header value: ``t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">``."""
-    digest = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
 
 
 def _backoff(attempts: int) -> float:
@@ -63,7 +56,7 @@ def consent_webhook_deliver_task(delivery_id: int) -> None:
             "Content-Type": "application/json",
             "User-Agent": "Inper-Privacy-Portal-Webhook/1",
             "Idempotency-Key": f"consent-delivery-{delivery.pk}",
-            SIGNATURE_HEADER: webhook_signature(secret, int(time.time()), body),
+            SIGNATURE_HEADER: signature_make(secret, body),
         }
         started = time.monotonic()
         status_code: int | None = None

@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "privacy_portal.middleware.SessionTimeoutMiddleware",
     "privacy_portal.middleware.UserLanguageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "consent.middleware.GlobalPrivacyControlMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
