@@ -67,24 +67,37 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 # --- texts per language -----------------------------------------------------------------------
 
 
+def with_language_fields(*names: str, long: frozenset[str] = frozenset(), required: bool = True):  # type: ignore[no-untyped-def]
+    """Declare a text box per language for each of ``names`` on a form class (declared, so that
+    the admin renders them), named ``<name>_<language>``; only the default language is
+    required."""
+
+    def decorate(cls: Any) -> Any:
+        for code, language in settings.LANGUAGES:
+            for name in names:
+                field = forms.CharField(
+                    label=f"{name.replace('_', ' ').capitalize()} ({language})",
+                    required=required and code == settings.LANGUAGE_CODE,
+                    widget=forms.Textarea(attrs={"rows": 3}) if name in long else None,
+                )
+                cls.base_fields[f"{name}_{code}"] = field
+                cls.declared_fields[f"{name}_{code}"] = field
+        return cls
+
+    return decorate
+
+
 class TextsForm(forms.ModelForm):  # type: ignore[type-arg]
     """Edits a ``texts`` JSON field as one text box per language and text field."""
 
     text_fields: tuple[str, ...] = ()
-    long_fields = frozenset({"description", "purpose"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         texts = self.initial_texts()
-        for code, name in settings.LANGUAGES:
+        for code, _name in settings.LANGUAGES:
             for field in self.text_fields:
-                widget = forms.Textarea(attrs={"rows": 3}) if field in self.long_fields else None
-                self.fields[f"{field}_{code}"] = forms.CharField(
-                    label=f"{field.capitalize()} ({name})",
-                    required=code == settings.LANGUAGE_CODE,
-                    initial=texts.get(code, {}).get(field, ""),
-                    widget=widget,
-                )
+                self.fields[f"{field}_{code}"].initial = texts.get(code, {}).get(field, "")
 
     def initial_texts(self) -> dict[str, Any]:
         return dict(getattr(self.instance, "texts", None) or {})
@@ -98,6 +111,7 @@ class TextsForm(forms.ModelForm):  # type: ignore[type-arg]
         return texts
 
 
+@with_language_fields("title", "description", long=frozenset({"description"}))
 class PurposeForm(TextsForm):
     text_fields = ("title", "description")
     material = forms.BooleanField(
@@ -179,8 +193,12 @@ class PurposeAdmin(AuditedModelAdmin):
         catalogue_invalidate()
 
 
+@with_language_fields("description", long=frozenset({"description"}))
 class CookieServiceForm(TextsForm):
     text_fields = ("description",)
+    privacy_url = forms.URLField(
+        label=gettext_lazy("Provider's privacy information"), required=False, assume_scheme="https"
+    )
 
     class Meta:
         model = CookieService
@@ -191,6 +209,7 @@ class CookieServiceForm(TextsForm):
         return super().save(commit)
 
 
+@with_language_fields("purpose", "lifetime", long=frozenset({"purpose"}))
 class CookieForm(TextsForm):
     text_fields = ("purpose", "lifetime")
 
@@ -230,20 +249,11 @@ class CookieServiceAdmin(AuditedModelAdmin):
 # --- policy versions --------------------------------------------------------------------------
 
 
+@with_language_fields("summary", long=frozenset({"summary"}))
 class PolicyPublishForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = PolicyVersion
         fields = ("document", "material", "body")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for code, name in settings.LANGUAGES:
-            self.fields[f"summary_{code}"] = forms.CharField(
-                label=_("Summary of changes (%(language)s)") % {"language": name},
-                required=code == settings.LANGUAGE_CODE,
-                max_length=500,
-                widget=forms.Textarea(attrs={"rows": 2}),
-            )
 
 
 @admin.register(PolicyVersion)
@@ -562,6 +572,7 @@ class ApiClientAdmin(AuditedModelAdmin):
 
 
 class WebhookSubscriptionForm(forms.ModelForm):  # type: ignore[type-arg]
+    url = forms.URLField(label=gettext_lazy("URL"), max_length=500, assume_scheme="https")
     kinds = forms.MultipleChoiceField(
         choices=[("marketing", "marketing"), ("processing", "processing"), ("cookie", "cookie")],
         widget=forms.CheckboxSelectMultiple,

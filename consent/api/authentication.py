@@ -47,13 +47,19 @@ def api_token_issue(*, client: ApiClient, expires_at: Any = None) -> tuple[ApiTo
 def api_token_revoke(*, token: ApiToken) -> None:
     """Revoke ``token`` at once (its cache entry is dropped on commit)."""
     ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
-    transaction.on_commit(lambda: cache.delete(_cache_key(token.prefix)))
+    _forget([token.prefix])
 
 
 def api_client_forget(client: ApiClient) -> None:
     """Drop the cached entries of every token of ``client`` (after a change of the client)."""
-    prefixes = list(client.tokens.values_list("prefix", flat=True))
-    transaction.on_commit(lambda: cache.delete_many([_cache_key(p) for p in prefixes]))
+    _forget(list(client.tokens.values_list("prefix", flat=True)))
+
+
+def _forget(prefixes: list[str]) -> None:
+    # Now (for this transaction) and after commit (a request may have cached it in between).
+    keys = [_cache_key(prefix) for prefix in prefixes]
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 def _lookup(prefix: str) -> tuple[ApiClient, str] | None:
@@ -110,7 +116,7 @@ class HasScope(BasePermission):
         )
 
 
-class ApiTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+class ApiTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     """Describes the bearer tokens in the OpenAPI schema."""
 
     target_class = "consent.api.authentication.ApiTokenAuthentication"
