@@ -429,6 +429,16 @@ def consent_request_confirmation(
     return pending
 
 
+def consent_signup_opt_in(*, user: User) -> PendingConfirmation:
+    """Ask a customer who ticked the newsletter box at sign-up to confirm it (double opt-in)."""
+    return consent_request_confirmation(
+        subject=subject_for_user(user),
+        purpose_key="marketing_email",
+        source=Source.SIGNUP,
+        language=user.preferred_language,
+    )
+
+
 def _use_nonce(nonce: str, kind: str) -> None:
     try:
         with transaction.atomic():

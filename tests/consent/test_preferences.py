@@ -161,3 +161,43 @@ def test_a_consent_on_an_old_text_shows_as_such_and_must_be_given_again(
     page = customer_client.get("/privacy/").content.decode()
     assert "Please choose again" in page
     assert "You chose on version 1 of this text; it is now at version 2." in page
+
+
+def test_the_sign_up_box_asks_for_confirmation_and_records_source_sign_up(
+    client, django_capture_on_commit_callbacks
+):
+    from accounts.models import User
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/accounts/signup/",
+            {
+                "email": "new.person@example.com",
+                "password1": "a-long-and-unusual-passphrase",
+                "password2": "a-long-and-unusual-passphrase",
+                "confirm_adult": "on",
+                "marketing_email": "on",
+            },
+        )
+    user = User.objects.get(email="new.person@example.com")
+    confirm = next(m for m in mail.outbox if "/privacy/confirm/" in m.body)
+    path = re.search(r"/privacy/confirm/\S+/", confirm.body).group(0)
+    assert not ConsentEvent.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(path)
+    event = ConsentEvent.objects.get()
+    assert (event.source, event.granted, event.subject.user_id) == ("signup", True, user.pk)
+
+
+def test_sign_up_without_the_box_records_nothing(client):
+    client.post(
+        "/accounts/signup/",
+        {
+            "email": "quiet.person@example.com",
+            "password1": "a-long-and-unusual-passphrase",
+            "password2": "a-long-and-unusual-passphrase",
+            "confirm_adult": "on",
+        },
+    )
+    assert not ConsentEvent.objects.exists()
+    assert not any("/privacy/confirm/" in m.body for m in mail.outbox)
