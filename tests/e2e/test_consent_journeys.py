@@ -9,7 +9,7 @@ import pytest
 
 from consent.models import ConsentEvent, ConsentState
 from tests.consent.conftest import record
-from tests.e2e.conftest import CHROMIUM_ARGS, link_in, mail_to, sign_in
+from tests.e2e.conftest import link_in, mail_to, sign_in
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
