@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, Streami
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -67,6 +68,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 # --- texts per language -----------------------------------------------------------------------
 
 
+TEXT_LABELS = {
+    "title": gettext_lazy("Title"),
+    "description": gettext_lazy("Description"),
+    "summary": gettext_lazy("Summary of changes"),
+    "purpose": gettext_lazy("Purpose"),
+    "lifetime": gettext_lazy("Lifetime"),
+}
+
+
 def with_language_fields(*names: str, long: frozenset[str] = frozenset(), required: bool = True):  # type: ignore[no-untyped-def]
     """Declare a text box per language for each of ``names`` on a form class (declared, so that
     the admin renders them), named ``<name>_<language>``; only the default language is
@@ -76,7 +86,7 @@ def with_language_fields(*names: str, long: frozenset[str] = frozenset(), requir
         for code, language in settings.LANGUAGES:
             for name in names:
                 field = forms.CharField(
-                    label=f"{name.replace('_', ' ').capitalize()} ({language})",
+                    label=format_lazy("{} ({})", TEXT_LABELS[name], language),
                     required=required and code == settings.LANGUAGE_CODE,
                     widget=forms.Textarea(attrs={"rows": 3}) if name in long else None,
                 )

@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -158,15 +158,21 @@ def receipt(request: HttpRequest) -> HttpResponse:
 
 
 _TOKEN_MESSAGES = {
-    "expired": (410, "This link has expired. Please switch the choice on again to get a new one."),
-    "used": (410, "This link was already used."),
-    "invalid": (400, "This link is not valid. Please copy the whole link from the e-mail."),
+    "expired": (
+        410,
+        gettext_lazy("This link has expired. Please switch the choice on again to get a new one."),
+    ),
+    "used": (410, gettext_lazy("This link was already used.")),
+    "invalid": (
+        400,
+        gettext_lazy("This link is not valid. Please copy the whole link from the e-mail."),
+    ),
 }
 
 
 def _token_problem(request: HttpRequest, error: tokens.TokenError) -> HttpResponse:
     status, message = _TOKEN_MESSAGES.get(error.reason, _TOKEN_MESSAGES["invalid"])
-    return _bad_request(request, _(message), status=status)
+    return _bad_request(request, str(message), status=status)
 
 
 @require_http_methods(["GET", "POST"])
