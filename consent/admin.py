@@ -65,6 +65,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
 
+class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
+    """Rows shown under their parent, never added, changed or deleted there."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 # --- texts per language -----------------------------------------------------------------------
 
 
@@ -157,18 +173,9 @@ class PurposeForm(TextsForm):
         return dict(version.texts) if version else {}
 
 
-class PurposeVersionInline(admin.TabularInline):  # type: ignore[type-arg]
+class PurposeVersionInline(ReadOnlyInline):
     model = PurposeVersion
-    extra = 0
     fields = ("version", "title", "material", "change_summary", "created_at")
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Purpose)
@@ -540,15 +547,9 @@ class ApiClientForm(forms.ModelForm):  # type: ignore[type-arg]
         fields = ("name", "scopes", "is_active")
 
 
-class ApiTokenInline(admin.TabularInline):  # type: ignore[type-arg]
+class ApiTokenInline(ReadOnlyInline):
     model = ApiToken
-    extra = 0
     fields = ("prefix", "created_at", "expires_at", "revoked_at")
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ApiClient)
@@ -634,15 +635,9 @@ class WebhookSubscriptionAdmin(AuditedModelAdmin):
             )
 
 
-class WebhookAttemptInline(admin.TabularInline):  # type: ignore[type-arg]
+class WebhookAttemptInline(ReadOnlyInline):
     model = WebhookAttempt
-    extra = 0
     fields = ("attempted_at", "status_code", "error", "duration_ms")
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(WebhookDelivery)
