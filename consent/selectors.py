@@ -76,17 +76,42 @@ def consent_current(
     """Return the current choice for every active purpose (in catalogue order), with defaults
     for purposes the subject never decided on. A consent given on a text that has since
     changed materially shows as ``renew`` and does not count."""
-    cat = catalogue()
     states: dict[int, ConsentState] = {}
     pending: set[int] = set()
     if subject is not None and subject.pk:
         states = {state.purpose_id: state for state in ConsentState.objects.filter(subject=subject)}
-        if any(purpose.double_opt_in for purpose in cat.purposes):
-            pending = set(
-                PendingConfirmation.objects.filter(
-                    subject=subject, confirmed_at=None, cancelled_at=None
-                ).values_list("purpose_id", flat=True)
-            )
+        pending = _pending(PendingConfirmation.objects.filter(subject=subject))
+    return _choices(states, pending, kinds)
+
+
+def consent_current_for_customer(
+    customer_id: int,
+) -> tuple[int | None, list[PurposeChoice]] | None:
+    """Return the account's subject id and :func:`consent_current` for an account by its id in
+    two queries (for the API), or None if there is no such account."""
+    account = {"subject__user_id": customer_id, "subject__visitor_id": None}
+    states = {state.purpose_id: state for state in ConsentState.objects.filter(**account)}
+    if not states and not User.objects.filter(pk=customer_id).exists():
+        return None
+    pending = _pending(PendingConfirmation.objects.filter(**account)) if states else set()
+    subject_id = next(iter(states.values())).subject_id if states else None
+    return subject_id, _choices(states, pending, None)
+
+
+def _pending(confirmations: QuerySet[PendingConfirmation]) -> set[int]:
+    if not any(purpose.double_opt_in for purpose in catalogue().purposes):
+        return set()
+    return set(
+        confirmations.filter(confirmed_at=None, cancelled_at=None).values_list(
+            "purpose_id", flat=True
+        )
+    )
+
+
+def _choices(
+    states: dict[int, ConsentState], pending: set[int], kinds: tuple[str, ...] | None
+) -> list[PurposeChoice]:
+    cat = catalogue()
     return [
         _choice(cat, purpose, states.get(purpose.id), purpose.id in pending)
         for purpose in cat.purposes

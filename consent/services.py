@@ -213,8 +213,12 @@ def consent_record_many(
             unique_fields=["subject", "purpose"],
             update_fields=["purpose_version", "granted", "source", "event", "updated_at"],
         )
-        withdrawn = [event.purpose_id for event in events if not event.granted]
-        if withdrawn:
+        withdrawn = [
+            event.purpose_id
+            for event in events
+            if not event.granted and cat.by_id[event.purpose_id].double_opt_in
+        ]
+        if withdrawn:  # a withdrawal also cancels a grant still waiting for its confirmation
             PendingConfirmation.objects.filter(
                 subject=subject, purpose_id__in=withdrawn, confirmed_at=None, cancelled_at=None
             ).update(cancelled_at=now)

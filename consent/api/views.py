@@ -20,7 +20,12 @@ from rest_framework.views import APIView
 from .. import services
 from ..models import ApiClient, ApiScope, Channel, ConsentSubject, IdempotentRequest, Source
 from ..ratelimits import too_many_requests
-from ..selectors import consent_current, consent_events_since, subject_find
+from ..selectors import (
+    consent_current,
+    consent_current_for_customer,
+    consent_events_since,
+    subject_find,
+)
 from ..serialisers import choice_dict, event_dict
 from ..signatures import signature_valid
 from .authentication import ApiTokenAuthentication, HasScope
@@ -112,13 +117,18 @@ class CustomerConsentView(ApiView):
         responses={200: CurrentSerializer, 404: None},
     )
     def get(self, request: Request, customer_id: int) -> Response:
-        subject = ConsentSubject.objects.filter(user_id=customer_id, visitor_id=None).first()
-        if subject is None:
-            from accounts.models import User
-
-            if not User.objects.filter(pk=customer_id).exists():
-                return Response({"error": "not_found"}, status=status.HTTP_404_NOT_FOUND)
-        return Response(_current(subject, customer_id=customer_id))
+        found = consent_current_for_customer(customer_id)
+        if found is None:
+            return Response({"error": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+        subject_id, choices = found
+        return Response(
+            {
+                "subject_id": subject_id,
+                "customer_id": customer_id,
+                "suppressed": [],
+                "purposes": [choice_dict(choice) for choice in choices],
+            }
+        )
 
 
 class LookupView(ApiView):
