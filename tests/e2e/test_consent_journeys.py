@@ -9,7 +9,7 @@ import pytest
 
 from consent.models import ConsentEvent, ConsentState
 from tests.consent.conftest import record
-from tests.e2e.conftest import link_in, mail_to, sign_in
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, link_in, mail_to, sign_in
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -210,3 +210,63 @@ def test_a_sec_gpc_visit_turns_advertising_off_and_says_so(browser, live_server,
     assert states[("partner_sharing", True)] == (False, "gpc")
     assert states[("marketing", False)] == (False, "gpc")
     assert errors == []
+
+
+# Another Inper site, served by request interception. On a loopback address like the test
+# server, so that Chromium's private-network rules treat them alike; another origin all the same.
+SHOP = "http://127.0.0.1:9"
+
+
+def test_the_banner_embedded_on_another_inper_site_saves_cross_origin_in_german(
+    browser, live_server, settings
+):
+    settings.CONSENT_BANNER_ORIGINS = [SHOP]
+    # Chromium's local-network checks would refuse an intercepted page loading from loopback.
+    embedding = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks"],
+    )
+    try:
+        _embedded_journey(embedding.new_page(), live_server)
+    finally:
+        embedding.close()
+
+
+def _embedded_journey(page, live_server):
+    page.route(
+        f"{SHOP}/",
+        lambda route: route.fulfill(
+            content_type="text/html",
+            body=f"""<!doctype html><html lang="de"><head><meta charset="utf-8">
+            <script src="{live_server.url}/static/consent/banner.js"></script>
+            <script type="text/plain" data-category="analytics"
+                    src="{SHOP}/analytics.js"></script>
+            </head><body><h1>Inper Shop</h1>
+            <a href="#" data-cookie-settings>Cookie-Einstellungen</a></body></html>""",
+        ),
+    )
+    page.route(
+        f"{SHOP}/analytics.js",
+        lambda route: route.fulfill(
+            content_type="application/javascript", body="window.shopAnalyticsRan = true;"
+        ),
+    )
+    page.goto(f"{SHOP}/")
+    # German texts: the category names come from the catalogue; the banner's own texts from the
+    # translation catalogue (English until it holds them).
+    banner = page.get_by_role("dialog", name=re.compile("Cookies (on|auf den Websites von) Inper"))
+    banner.get_by_role("button", name=re.compile("Choose|Auswählen")).click()
+    page.get_by_role("switch", name="Analyse").check()
+    page.get_by_role("button", name=re.compile("Save my choices|Meine Auswahl speichern")).click()
+    page.wait_for_function("window.shopAnalyticsRan === true")
+    visitor = re.search(r"inper_consent=1\.([0-9a-f-]{36})\.", page.evaluate("document.cookie"))
+    assert visitor, "the choice is kept in a first-party cookie of the shop"
+    from tests.worker import wait_until
+
+    wait_until(
+        lambda: ConsentState.objects.filter(
+            subject__visitor_id=visitor.group(1), purpose__key="analytics", granted=True
+        ).exists(),
+        timeout=10,
+        message="the choice recorded by the portal",
+    )
