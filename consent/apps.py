@@ -22,4 +22,7 @@ def _seed_if_empty(**kwargs: object) -> None:
     from .seed import seed_catalogue
 
     if not Purpose.objects.exists():
+        from .catalogue import catalogue_invalidate
+
         seed_catalogue(apps)
+        catalogue_invalidate()

@@ -7,6 +7,7 @@ rebuilt after any change to the catalogue (:func:`catalogue_invalidate`, called 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from .models import (
 )
 
 CACHE_KEY = "consent:catalogue:v1"
+GENERATION_KEY = "consent:catalogue:generation"
 CACHE_SECONDS = 300
 
 
@@ -210,18 +212,36 @@ def _build() -> Catalogue:
     return catalogue
 
 
+# This process's copy of the snapshot, with the generation it was built for. A change anywhere
+# sets a new generation in the shared cache, so a copy is never used after it went stale; reading
+# the generation (a few bytes) is much cheaper than reading and unpickling the snapshot.
+_local: tuple[str, Catalogue] | None = None
+
+
 def catalogue() -> Catalogue:
-    """Return the current catalogue snapshot (cached for every process)."""
-    snapshot = cache.get(CACHE_KEY)
+    """Return the current catalogue snapshot (shared by every process through the cache)."""
+    global _local
+    generation = cache.get(GENERATION_KEY)
+    if generation is not None and _local is not None and _local[0] == generation:
+        return _local[1]
+    snapshot = cache.get(CACHE_KEY) if generation is not None else None
     if not isinstance(snapshot, Catalogue):
         snapshot = _build()
+        generation = uuid.uuid4().hex
         # A policy published for a future date takes effect without a catalogue change.
-        cache.set(CACHE_KEY, snapshot, CACHE_SECONDS)
+        cache.set_many({CACHE_KEY: snapshot, GENERATION_KEY: generation}, CACHE_SECONDS)
+    _local = (str(generation), snapshot)
     return snapshot
 
 
+def _forget() -> None:
+    global _local
+    _local = None
+    cache.delete_many([CACHE_KEY, GENERATION_KEY])
+
+
 def catalogue_invalidate() -> None:
-    """Drop the cached snapshot now (for this transaction's own reads) and again once it commits
+    """Drop the snapshot now (for this transaction's own reads) and again once it commits
     (another process may have cached the old one in between)."""
-    cache.delete(CACHE_KEY)
-    transaction.on_commit(lambda: cache.delete(CACHE_KEY))
+    _forget()
+    transaction.on_commit(_forget)

@@ -49,6 +49,7 @@ from .models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from .selectors import consent_current_forget
 
 # Sources where the person acts for themselves, even without an account (a visitor, a link).
 SELF_SOURCES = frozenset(
@@ -87,6 +88,7 @@ def subject_for_user(user: User) -> ConsentSubject:
         if by_email is not None:
             by_email.user = user
             by_email.save(update_fields=["user"])
+            consent_current_forget(user.pk)
             return by_email
         try:
             with transaction.atomic():
@@ -213,6 +215,8 @@ def consent_record_many(
             unique_fields=["subject", "purpose"],
             update_fields=["purpose_version", "granted", "source", "event", "updated_at"],
         )
+        if subject.visitor_id is None:
+            consent_current_forget(subject.user_id)
         withdrawn = [
             event.purpose_id
             for event in events
@@ -406,6 +410,7 @@ def consent_request_confirmation(
         PendingConfirmation.objects.filter(
             subject=subject, purpose_id=purpose.id, confirmed_at=None, cancelled_at=None
         ).update(cancelled_at=now)
+        consent_current_forget(subject.user_id)
         pending = PendingConfirmation.objects.create(
             subject=subject,
             purpose_id=purpose.id,
@@ -745,6 +750,7 @@ def consent_subject_pseudonymise(*, subject: ConsentSubject, actor: Any) -> None
             )
         now = timezone.now()
         for row in related:
+            consent_current_forget(row.user_id)
             identity = f"user:{row.user_id}|visitor:{row.visitor_id}|email:{row.email_hash}"
             row.pseudonym = keyed_hash(identity, purpose="consent-subject-erased")
             row.user = None

@@ -22,7 +22,7 @@ from ..models import ApiClient, ApiScope, Channel, ConsentSubject, IdempotentReq
 from ..ratelimits import too_many_requests
 from ..selectors import (
     consent_current,
-    consent_current_for_customer,
+    consent_current_document,
     consent_events_since,
     subject_find,
 )
@@ -117,18 +117,10 @@ class CustomerConsentView(ApiView):
         responses={200: CurrentSerializer, 404: None},
     )
     def get(self, request: Request, customer_id: int) -> Response:
-        found = consent_current_for_customer(customer_id)
-        if found is None:
+        document = consent_current_document(customer_id)
+        if document is None:
             return Response({"error": "not_found"}, status=status.HTTP_404_NOT_FOUND)
-        subject_id, choices = found
-        return Response(
-            {
-                "subject_id": subject_id,
-                "customer_id": customer_id,
-                "suppressed": [],
-                "purposes": [choice_dict(choice) for choice in choices],
-            }
-        )
+        return Response(document)
 
 
 class LookupView(ApiView):

@@ -162,3 +162,30 @@ def test_openapi_schema_and_swagger_ui_served_without_cdn(client):
     assert "<script>" not in docs and "<style" not in docs
     script = client.get("/api/docs/?script=")
     assert script.status_code == 200 and "SwaggerUIBundle" in script.content.decode()
+
+
+def test_a_cached_read_follows_every_change(api_client_factory, customer, superuser):
+    from consent import services
+
+    _c, token = api_client_factory("consent:read")
+    api = _client(token)
+    url = f"/api/v1/consent/customers/{customer.pk}/"
+
+    def surveys():
+        return {p["purpose"]: p for p in api.get(url).json()["purposes"]}["surveys"]
+
+    assert surveys()["status"] == "default"
+    record(customer, "surveys", True)
+    assert surveys()["status"] == "granted"
+    services.purpose_text_update(
+        purpose_id=ConsentEvent.objects.get().purpose_id,
+        texts={"en": {"title": "Surveys", "description": "Changed."}},
+        material=True,
+        change_summary="",
+        actor=superuser,
+    )
+    assert surveys()["status"] == "renew"
+    services.consent_subject_pseudonymise(
+        subject=services.subject_for_user(customer), actor=superuser
+    )
+    assert surveys()["status"] == "default"
