@@ -664,11 +664,11 @@ def consent_banner_save(
     honoured = {key for key in choices if gpc and cat.by_key[key].honours_gpc}
     final = {key: granted and key not in honoured for key, granted in choices.items()}
     sources = dict.fromkeys(honoured, Source.GPC)
-    subject = subject_for_visitor(visitor_id) if visitor_id else None
-    if visitor_id is None or subject is None or subject.pseudonymised_at is not None:
-        visitor_id = uuid.uuid4()
-        subject = subject_for_visitor(visitor_id)
-    with transaction.atomic():
+    with transaction.atomic():  # one commit for the visitor, its events and its state
+        subject = subject_for_visitor(visitor_id) if visitor_id else None
+        if visitor_id is None or subject is None or subject.pseudonymised_at is not None:
+            visitor_id = uuid.uuid4()
+            subject = subject_for_visitor(visitor_id)
         consent_record_many(
             subject=subject,
             choices=final,
