@@ -192,3 +192,31 @@ def test_banner_script_stays_within_its_15_kb_budget():
     )
     assert len(stripped.encode()) < 15 * 1024
     assert "require(" not in source and "import " not in source  # no dependencies
+
+
+def test_a_material_cookie_policy_change_or_an_old_choice_asks_again(client, superuser):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from consent import services
+    from consent.cookie import BannerCookie
+
+    client.post("/privacy/cookies/", {"action": "accept_all"})
+    assert "You have not chosen yet" not in client.get("/privacy/cookies/").content.decode()
+
+    services.policy_publish(
+        document="cookie_policy",
+        body="## Cookies\nA new advertising partner.",
+        material=True,
+        summary={"en": "New advertising partner."},
+        actor=superuser,
+    )
+    config = client.get("/privacy/banner/config.json").json()
+    assert config["policy"] == {**config["policy"], "version": 2, "material_version": 2}
+    assert "You have not chosen yet" in client.get("/privacy/cookies/").content.decode()
+
+    # A choice under the new policy holds until its lifetime (12 months) is over.
+    fresh = BannerCookie(uuid.uuid4(), 2, timezone.now() - timedelta(days=364), frozenset())
+    stale = BannerCookie(uuid.uuid4(), 2, timezone.now() - timedelta(days=366), frozenset())
+    assert fresh.is_current(material_version=2) and not stale.is_current(material_version=2)
