@@ -201,3 +201,19 @@ def test_sign_up_without_the_box_records_nothing(client):
     )
     assert not ConsentEvent.objects.exists()
     assert not any("/privacy/confirm/" in m.body for m in mail.outbox)
+
+
+def test_a_consent_asked_again_can_be_declined_explicitly(customer_client, customer, superuser):
+    event = record(customer, "surveys", True)
+    services.purpose_text_update(
+        purpose_id=event.purpose_id,
+        texts={"en": {"title": "Customer surveys", "description": "Now also by phone."}},
+        material=True,
+        change_summary="phone",
+        actor=superuser,
+    )
+    assert "Keep it off" in customer_client.get("/privacy/").content.decode()
+    _switch(customer_client, "surveys", "off")
+    state = ConsentState.objects.get(purpose__key="surveys")
+    assert not state.granted and state.purpose_version.version == 2
+    assert "Please choose again" not in customer_client.get("/privacy/").content.decode()
