@@ -10,6 +10,7 @@ from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -47,7 +48,7 @@ class SignupForm(AllauthSignupForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _limit_email_length(self)
-        self.order_fields(["email", "password1", "password2", "confirm_adult"])
+        self.order_fields(["email", "password1", "password2", "confirm_adult", "marketing_email"])
 
     confirm_adult = forms.BooleanField(
         label=_("I confirm that I am 18 years old or older."),
@@ -60,6 +61,19 @@ class SignupForm(AllauthSignupForm):
             )
         },
     )
+    marketing_email = forms.BooleanField(
+        label=_("Send me news and offers from Inper by e-mail. I can unsubscribe at any time."),
+        help_text=_("Optional. We will ask you to confirm by e-mail first."),
+        required=False,
+    )
+
+    def custom_signup(self, request: HttpRequest, user: Any) -> None:
+        """Ask the new customer to confirm e-mail marketing if they ticked the box."""
+        super().custom_signup(request, user)
+        if self.cleaned_data.get("marketing_email"):
+            from consent.services import consent_signup_opt_in
+
+            consent_signup_opt_in(user=user)
 
 
 class ProfileForm(forms.ModelForm[User]):

@@ -18,6 +18,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         # Requests: record them and follow their status; never export contents.
         "dsr.add_datasubjectrequest",
         "dsr.view_datasubjectrequest",
+        "consent.view_consentstate",
+        "consent.record_on_behalf",
     ),
     # Compliance officers decide on requests and prove what was done (dashboard, audit trail).
     COMPLIANCE_GROUP: (
@@ -31,6 +33,11 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "dsr.view_datastore",
         "dsr.view_erasurerecord",
         "dsr.view_exportpackage",
+        "consent.view_consentevent",
+        "consent.export_consentevent",
+        "consent.view_consentstate",
+        "consent.view_suppressionentry",
+        "consent.view_webhookdelivery",
     ),
 }
 

@@ -1,19 +1,365 @@
-"""Public privacy pages."""
+"""The consent pages: preference centre, history and receipt, cookie settings, double opt-in
+confirmation, one-click unsubscribe, policy versions. Views are thin: they bind a form, call
+one service and render or redirect."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+import json
+from typing import Any
 
-from .policies import STATEMENT_UPDATED, statement_blocks
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import User
+
+from . import selectors, services, tokens
+from .catalogue import catalogue
+from .cookie import banner_cookie_make, banner_cookie_of, banner_cookie_set
+from .forms import ChoiceForm, CookieChoiceForm
+from .models import PolicyDocument, PolicyVersion, PurposeKind, Source, UsedToken
+from .policies import parse_policy
+from .ratelimits import too_many_requests
+from .receipts import consent_receipt
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # noqa: S101 (guaranteed by login_required)
+    return user
+
+
+def _bad_request(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
+    return render(request, "consent/problem.html", {"message": message}, status=status)
+
+
+# --- preference centre ------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def preferences(request: HttpRequest) -> HttpResponse:
+    """Show every purpose and channel with its legal basis, what it means, and a switch."""
+    subject = services.subject_for_user(_user(request))
+    choices = selectors.consent_current(subject)
+    return render(
+        request,
+        "consent/preferences.html",
+        {
+            "marketing": [c for c in choices if c.purpose.kind == PurposeKind.MARKETING],
+            "processing": [c for c in choices if c.purpose.kind == PurposeKind.PROCESSING],
+            "any_marketing_on": any(
+                c.granted or c.status == "pending"
+                for c in choices
+                if c.purpose.kind == PurposeKind.MARKETING
+            ),
+            "gpc": services.gpc_signal(request),
+        },
+    )
+
+
+@login_required
+@require_POST
+def preference_update(request: HttpRequest, key: str) -> HttpResponse:
+    """Switch one purpose on or off (a grant with double opt-in sends a confirmation first)."""
+    form = ChoiceForm(request.POST)
+    if not form.is_valid():
+        return _bad_request(request, _("Please choose on or off."))
+    user = _user(request)
+    try:
+        outcome = services.consent_choose(
+            subject=services.subject_for_user(user),
+            purpose_key=key,
+            granted=form.cleaned_data["granted"],
+            source=Source.PREFERENCE_CENTRE,
+            actor=user,
+            request=request,
+        )
+    except services.ConsentError:
+        return _bad_request(request, _("This choice does not exist or cannot be changed."))
+    title = catalogue().by_key[key].title()
+    if outcome.pending is not None:
+        messages.info(
+            request,
+            _(
+                "Almost done: we sent an e-mail to %(email)s. “%(title)s” starts once you click "
+                "the link in it."
+            )
+            % {"email": user.email, "title": title},
+        )
+    elif outcome.event is not None and outcome.event.granted:
+        messages.success(request, _("“%(title)s” is now on.") % {"title": title})
+    elif outcome.event is not None and outcome.event.source == Source.GPC:
+        messages.warning(
+            request,
+            _(
+                "Your browser sends a Global Privacy Control signal, so “%(title)s” stays off. "
+                "Turn the signal off in your browser to switch it on."
+            )
+            % {"title": title},
+        )
+    else:
+        messages.success(request, _("“%(title)s” is now off.") % {"title": title})
+    return redirect(reverse("consent:preferences") + f"#purpose-{key}")
+
+
+@login_required
+@require_POST
+def stop_all_marketing(request: HttpRequest) -> HttpResponse:
+    """Withdraw every marketing channel at once."""
+    user = _user(request)
+    events = services.consent_stop_all_marketing(
+        subject=services.subject_for_user(user),
+        source=Source.PREFERENCE_CENTRE,
+        actor=user,
+        request=request,
+    )
+    if events:
+        messages.success(request, _("Done: Inper will not send you any marketing."))
+    else:
+        messages.info(request, _("All marketing was already off."))
+    return redirect("consent:preferences")
+
+
+@login_required
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    """List the person's own consent events, newest first."""
+    page = Paginator(selectors.consent_events_for_user(_user(request)), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "consent/history.html", {"page": page})
+
+
+@login_required
+@require_GET
+def receipt(request: HttpRequest) -> HttpResponse:
+    """Download the consent receipt (JSON)."""
+    subject = services.subject_for_user(_user(request))
+    body = consent_receipt(subject, language=(get_language() or "en")[:2])
+    response = HttpResponse(
+        json.dumps(body, indent=2, ensure_ascii=False), content_type="application/json"
+    )
+    stamp = timezone.now().strftime("%Y%m%d")
+    response["Content-Disposition"] = f'attachment; filename="inper-consent-receipt-{stamp}.json"'
+    return response
+
+
+# --- double opt-in ----------------------------------------------------------------------------
+
+
+_TOKEN_MESSAGES = {
+    "expired": (
+        410,
+        gettext_lazy("This link has expired. Please switch the choice on again to get a new one."),
+    ),
+    "used": (410, gettext_lazy("This link was already used.")),
+    "invalid": (
+        400,
+        gettext_lazy("This link is not valid. Please copy the whole link from the e-mail."),
+    ),
+}
+
+
+def _token_problem(request: HttpRequest, error: tokens.TokenError) -> HttpResponse:
+    status, message = _TOKEN_MESSAGES.get(error.reason, _TOKEN_MESSAGES["invalid"])
+    return _bad_request(request, str(message), status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """Confirm a double opt-in. The GET shows a button (mail scanners follow links)."""
+    try:
+        link = tokens.token_read(token, kind=tokens.CONFIRM)
+        if request.method == "GET" and UsedToken.objects.filter(nonce=link.nonce).exists():
+            raise tokens.TokenError("used")
+        if request.method == "POST":
+            services.consent_confirm(token=token, request=request)
+    except tokens.TokenError as error:
+        return _token_problem(request, error)
+    purpose = catalogue().by_key.get(link.purpose_key)
+    return render(
+        request,
+        "consent/confirm.html",
+        {"purpose": purpose, "done": request.method == "POST"},
+    )
+
+
+# --- unsubscribe ------------------------------------------------------------------------------
+
+
+@csrf_exempt  # RFC 8058: the mailbox provider POSTs without cookies; the token is the proof
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET: say what the link does, with a button. POST (one-click or the button): withdraw."""
+    if too_many_requests(request, "unsubscribe", settings.CONSENT_RATE_UNSUBSCRIBE):
+        return render(request, "429.html", status=429)
+    try:
+        link = tokens.token_read(token, kind=tokens.UNSUBSCRIBE)
+        purpose = catalogue().by_key.get(link.purpose_key)
+        if purpose is None:
+            raise tokens.TokenError("invalid")
+        used = UsedToken.objects.filter(nonce=link.nonce).exists()
+        if request.method == "POST":
+            services.consent_unsubscribe(token=token, request=request)
+            used = True
+    except tokens.TokenError as error:
+        if error.reason == "used":
+            return render(
+                request, "consent/unsubscribe.html", {"done": True, "again": True}, status=410
+            )
+        return _token_problem(request, error)
+    response = render(
+        request,
+        "consent/unsubscribe.html",
+        {"purpose": purpose, "done": used, "token": token},
+    )
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+# --- cookies ----------------------------------------------------------------------------------
+
+
+def cookie_choice_of(request: HttpRequest) -> set[str] | None:
+    """Return the categories granted in this browser (or for the account), None if undecided."""
+    cookie = banner_cookie_of(request)
+    if cookie is not None and cookie.is_current(
+        material_version=catalogue().cookie_policy_material_version
+    ):
+        return set(cookie.granted)
+    user: Any = request.user
+    if user.is_authenticated:
+        choices = selectors.consent_current(
+            services.subject_for_user(user), kinds=(PurposeKind.COOKIE,)
+        )
+        if any(choice.decided_at for choice in choices if not choice.purpose.always_on):
+            return {choice.key for choice in choices if choice.granted}
+    return None
+
+
+@require_http_methods(["GET", "POST"])
+def cookies(request: HttpRequest) -> HttpResponse:
+    """Cookie settings without JavaScript: every category with its services and cookies."""
+    granted = cookie_choice_of(request)
+    gpc = services.gpc_signal(request)
+    form = CookieChoiceForm(
+        request.POST if request.method == "POST" else None, initial_granted=granted or set()
+    )
+    if request.method == "POST" and form.is_valid():
+        previous = banner_cookie_of(request)
+        user: Any = request.user
+        visitor_id, granted_keys = services.consent_banner_save(
+            visitor_id=previous.visitor_id if previous else None,
+            choices=form.choices(),
+            request=request,
+            language=get_language(),
+            account=user if user.is_authenticated else None,
+        )
+        messages.success(request, _("Your cookie choices were saved."))
+        response = redirect("consent:cookies")
+        banner_cookie_set(
+            response, banner_cookie_make(visitor_id, granted_keys), secure=request.is_secure()
+        )
+        return response
+    cat = catalogue()
+    return render(
+        request,
+        "consent/cookies.html",
+        {
+            "form": form,
+            "rows": [
+                (purpose, form[purpose.key] if purpose.key in form.fields else None)
+                for purpose in cat.cookie_categories
+            ],
+            "decided": granted is not None,
+            "gpc": gpc,
+            "policy": selectors.cookie_policy_current(),
+            "lifetime_months": round(settings.CONSENT_CHOICE_LIFETIME_DAYS / 30.4),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+# --- policies ---------------------------------------------------------------------------------
+
+
+def _policy_page(
+    request: HttpRequest, document: str, version: int | None, template: str
+) -> HttpResponse:
+    versions = selectors.policy_versions(document)
+    if not versions:
+        raise Http404
+    shown = (
+        versions[0]
+        if version is None
+        else next((v for v in versions if v.version == version), None)
+    )
+    if shown is None:
+        raise Http404
+    return render(
+        request,
+        template,
+        {
+            "policy": shown,
+            "blocks": parse_policy(shown.body),
+            "updated": shown.published_at,
+            "versions": versions,
+            "is_current": shown == versions[0],
+        },
+    )
 
 
 @require_GET
-def statement(request: HttpRequest) -> HttpResponse:
-    """Show the privacy statement with its last-updated date."""
-    return render(
-        request,
-        "consent/statement.html",
-        {"blocks": statement_blocks(), "updated": STATEMENT_UPDATED},
+def statement(request: HttpRequest, version: int | None = None) -> HttpResponse:
+    """Show the privacy statement (or an earlier version) with its versions."""
+    return _policy_page(
+        request, PolicyDocument.PRIVACY_STATEMENT, version, "consent/statement.html"
     )
+
+
+@require_GET
+def cookie_policy(request: HttpRequest, version: int | None = None) -> HttpResponse:
+    """Show the cookie policy (or an earlier version) with its versions."""
+    return _policy_page(
+        request, PolicyDocument.COOKIE_POLICY, version, "consent/cookie_policy.html"
+    )
+
+
+@login_required
+@require_POST
+def notice_seen(request: HttpRequest, pk: int) -> HttpResponse:
+    """Dismiss the notice of a material policy change."""
+    policy = get_object_or_404(PolicyVersion, pk=pk, material=True)
+    services.policy_acknowledge(user=_user(request), policy_version=policy)
+    return redirect(request.POST.get("next", "") if _safe(request) else "home")
+
+
+def _safe(request: HttpRequest) -> bool:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    return url_has_allowed_host_and_scheme(
+        request.POST.get("next", ""), allowed_hosts={request.get_host()}
+    )
+
+
+# --- Global Privacy Control -------------------------------------------------------------------
+
+
+@require_GET
+def gpc_json(request: HttpRequest) -> JsonResponse:
+    """The Global Privacy Control support resource (``/.well-known/gpc.json``)."""
+    response = JsonResponse({"gpc": True, "lastUpdate": "2026-11-01"})
+    response["Cache-Control"] = "public, max-age=86400"
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response

@@ -2,6 +2,9 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from consent.api.docs import ApiDocsView
 
 from . import views
 
@@ -16,5 +19,9 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("privacy/", include("consent.urls")),
     path("requests/", include("dsr.urls")),
+    path("", include("consent.urls_public")),
+    path("api/v1/consent/", include("consent.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api_schema"), name="api_docs"),
     path("admin/", admin.site.urls),
 ]

@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "privacy_portal.middleware.UserLanguageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "consent.middleware.GlobalPrivacyControlMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "privacy_portal.middleware.SessionTimeoutMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
@@ -311,6 +312,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
 
 # --- Privacy of the portal's own data -----------------------------------------------------------
@@ -325,6 +327,35 @@ PORTAL_ENCRYPTION_KEYS: list[str] = env.list(
 # Adults only, as the privacy statement says.
 ACCOUNTS_MINIMUM_AGE = 18
 ACCOUNTS_MAX_ADDRESSES = 20
+
+# --- Consent (see docs/consent.md) ------------------------------------------------------------
+# The banner's cookie and how long a cookie choice lasts before the banner asks again.
+CONSENT_COOKIE_NAME: str = env("CONSENT_COOKIE_NAME", default="inper_consent")
+CONSENT_CHOICE_LIFETIME_DAYS: int = env.int("CONSENT_CHOICE_LIFETIME_DAYS", default=365)
+# Origins of Inper's other sites that embed banner.js (they may save choices cross-origin).
+CONSENT_BANNER_ORIGINS: list[str] = env.list("CONSENT_BANNER_ORIGINS", default=[])
+# The portal's own measurement tags, run only after consent: [{"category": ..., "src": ...}].
+CONSENT_PORTAL_TAGS: list[dict[str, str]] = env.json("CONSENT_PORTAL_TAGS", default=[])
+CONSENT_UNSUBSCRIBE_MAILTO: str = env("CONSENT_UNSUBSCRIBE_MAILTO", default="unsubscribe@inper.com")
+CONSENT_UNSUBSCRIBE_MAX_AGE_DAYS: int = env.int("CONSENT_UNSUBSCRIBE_MAX_AGE_DAYS", default=365)
+CONSENT_CONFIRMATION_MAX_AGE_HOURS: int = env.int("CONSENT_CONFIRMATION_MAX_AGE_HOURS", default=72)
+# Shared secret of the SMS provider's inbound webhook (empty: the webhook is off).
+CONSENT_SMS_WEBHOOK_SECRET: str = env("CONSENT_SMS_WEBHOOK_SECRET", default="")
+CONSENT_SMS_WEBHOOK_TOLERANCE_SECONDS: int = env.int(
+    "CONSENT_SMS_WEBHOOK_TOLERANCE_SECONDS", default=300
+)
+# Pushes to subscribed systems: attempts, first backoff (doubling, with jitter), HTTP timeout.
+CONSENT_WEBHOOK_MAX_ATTEMPTS: int = env.int("CONSENT_WEBHOOK_MAX_ATTEMPTS", default=8)
+CONSENT_WEBHOOK_BACKOFF_SECONDS: float = env.float("CONSENT_WEBHOOK_BACKOFF_SECONDS", default=30)
+CONSENT_WEBHOOK_TIMEOUT_SECONDS: float = env.float("CONSENT_WEBHOOK_TIMEOUT_SECONDS", default=5)
+# Rate limits of the anonymous endpoints (per client address), django-ratelimit syntax.
+CONSENT_RATE_BANNER: str = env("CONSENT_RATE_BANNER", default="120/m")
+CONSENT_RATE_UNSUBSCRIBE: str = env("CONSENT_RATE_UNSUBSCRIBE", default="30/m")
+CONSENT_RATE_SMS_WEBHOOK: str = env("CONSENT_RATE_SMS_WEBHOOK", default="600/m")
+CELERY_BEAT_SCHEDULE["consent-webhook-redeliver"] = {
+    "task": "consent.tasks.consent_webhook_redeliver_task",
+    "schedule": 5 * 60,
+}
 
 # --- Logging: structured, no personal data ------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

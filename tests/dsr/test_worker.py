@@ -49,9 +49,13 @@ def test_an_access_request_is_carried_out_by_the_worker(celery_worker):
     _wait_for(request, State.COMPLETED)
     text = all_text(open_package(request))
     assert "5 Worker Way" in text and "bystander@example.com" not in text
-    sent = celery_worker.outbox()
-    assert any(
-        message["To"] == alice.email and request.reference in message["Subject"] for message in sent
+    # The completion e-mail goes out right after the commit.
+    wait_until(
+        lambda: any(
+            message["To"] == alice.email and request.reference in message["Subject"]
+            for message in celery_worker.outbox()
+        ),
+        message="the completion e-mail",
     )
 
 

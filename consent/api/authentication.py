@@ -1,0 +1,130 @@
+"""Bearer tokens of Inper's other systems: ``Authorization: Bearer inper_<prefix>_<secret>``.
+
+Only the SHA-256 of a token is stored. A verified token's client is cached briefly in the
+shared cache so that reads do not query the database; revoking a token drops that entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from ..models import ApiClient, ApiToken
+
+PREFIX = "inper_"
+CACHE_SECONDS = 60
+
+
+def _cache_key(prefix: str) -> str:
+    return f"consent:api-token:{prefix}"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_token_issue(*, client: ApiClient, expires_at: Any = None) -> tuple[ApiToken, str]:
+    """Create a token for ``client``; return the row and the token, which is shown only once."""
+    prefix = secrets.token_hex(4)
+    token = f"{PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    row = ApiToken.objects.create(
+        client=client, prefix=prefix, token_hash=token_hash(token), expires_at=expires_at
+    )
+    return row, token
+
+
+def api_token_revoke(*, token: ApiToken) -> None:
+    """Revoke ``token`` at once (its cache entry is dropped on commit)."""
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    _forget([token.prefix])
+
+
+def api_client_forget(client: ApiClient) -> None:
+    """Drop the cached entries of every token of ``client`` (after a change of the client)."""
+    _forget(list(client.tokens.values_list("prefix", flat=True)))
+
+
+def _forget(prefixes: list[str]) -> None:
+    # Now (for this transaction) and after commit (a request may have cached it in between).
+    keys = [_cache_key(prefix) for prefix in prefixes]
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def _lookup(prefix: str) -> tuple[ApiClient, str] | None:
+    cached = cache.get(_cache_key(prefix))
+    if cached is not None:
+        return cached if cached != "-" else None
+    now = timezone.now()
+    row = (
+        ApiToken.objects.select_related("client")
+        .filter(prefix=prefix, revoked_at=None, client__is_active=True)
+        .first()
+    )
+    found = None
+    if row is not None and (row.expires_at is None or row.expires_at > now):
+        found = (row.client, row.token_hash)
+        timeout = CACHE_SECONDS
+        if row.expires_at is not None:
+            timeout = max(1, min(timeout, int((row.expires_at - now).total_seconds())))
+        cache.set(_cache_key(prefix), found, timeout)
+    else:
+        cache.set(_cache_key(prefix), "-", CACHE_SECONDS)
+    return found
+
+
+class ApiTokenAuthentication(BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[ApiClient, str] | None:
+        header = request.headers.get("Authorization", "")
+        if not header:
+            return None
+        keyword, _, token = header.partition(" ")
+        if keyword != self.keyword or not token.startswith(PREFIX) or len(token) > 100:
+            raise exceptions.AuthenticationFailed("Malformed bearer token.")
+        prefix = token[len(PREFIX) :].split("_", 1)[0]
+        found = _lookup(prefix)
+        if found is None or not hmac.compare_digest(found[1], token_hash(token)):
+            raise exceptions.AuthenticationFailed("Unknown, expired or revoked token.")
+        return found[0], token
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{self.keyword} realm="consent"'
+
+
+class HasScope(BasePermission):
+    """The client's scopes include the view's ``required_scope``."""
+
+    message = "This token lacks the scope this endpoint needs."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        client: Any = request.user
+        return isinstance(client, ApiClient) and getattr(view, "required_scope", "") in (
+            client.scopes or []
+        )
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """Describes the bearer tokens in the OpenAPI schema."""
+
+    target_class = "consent.api.authentication.ApiTokenAuthentication"
+    name = "ApiToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token per client system (inper_<prefix>_<secret>), with scopes.",
+        }

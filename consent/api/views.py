@@ -1,0 +1,341 @@
+"""The consent API for Inper's other systems (see docs/consent.md): read a person's current
+consent, record an event, list changes since a cursor; and the SMS provider's inbound webhook.
+Views call the same services as the portal's pages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import services
+from ..models import ApiClient, ApiScope, Channel, ConsentSubject, IdempotentRequest, Source
+from ..ratelimits import too_many_requests
+from ..selectors import (
+    consent_current,
+    consent_current_document,
+    consent_events_since,
+    subject_find,
+)
+from ..serialisers import choice_dict, event_dict
+from ..signatures import signature_valid
+from .authentication import ApiTokenAuthentication, HasScope
+
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "STOPP"})
+
+
+class ChoiceSerializer(serializers.Serializer[Any]):
+    purpose = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["marketing", "processing", "cookie"])
+    channel = serializers.CharField(allow_null=True)
+    legal_basis = serializers.CharField()
+    granted = serializers.BooleanField(help_text="What counts now.")
+    status = serializers.ChoiceField(
+        choices=["granted", "withdrawn", "default", "pending", "renew", "always"],
+        help_text="renew: consent given on a text that has since changed materially.",
+    )
+    decided_at = serializers.DateTimeField(allow_null=True)
+    source = serializers.CharField(allow_null=True)  # type: ignore[assignment]
+    version = serializers.IntegerField(allow_null=True)
+    current_version = serializers.IntegerField()
+
+
+class CurrentSerializer(serializers.Serializer[Any]):
+    subject_id = serializers.IntegerField(allow_null=True)
+    customer_id = serializers.IntegerField(allow_null=True)
+    suppressed = serializers.ListField(child=serializers.CharField())
+    purposes = ChoiceSerializer(many=True)
+
+
+class LookupSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField(required=False, max_length=254)
+    customer_id = serializers.IntegerField(required=False, min_value=1)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if bool(attrs.get("email")) == bool(attrs.get("customer_id")):
+            raise serializers.ValidationError("Give either email or customer_id.")
+        return attrs
+
+
+class EventCreateSerializer(LookupSerializer):
+    purpose = serializers.SlugField(max_length=48)
+    granted = serializers.BooleanField()
+    note = serializers.CharField(required=False, max_length=300, allow_blank=True)
+    language = serializers.ChoiceField(
+        required=False, choices=[code for code, _name in settings.LANGUAGES]
+    )
+
+
+class EventSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    subject_id = serializers.IntegerField()
+    customer_id = serializers.IntegerField(allow_null=True)
+    purpose = serializers.CharField()
+    purpose_version = serializers.IntegerField()
+    granted = serializers.BooleanField()
+    source = serializers.CharField()  # type: ignore[assignment]
+    occurred_at = serializers.DateTimeField()
+    language = serializers.CharField()
+    text_hash = serializers.CharField()
+
+
+def _current(
+    subject: ConsentSubject | None, *, email: str = "", customer_id: int | None = None
+) -> dict[str, Any]:
+    suppressed = []
+    if email and services.suppression_has(channel=Channel.EMAIL, address=email):
+        suppressed.append(Channel.EMAIL.value)
+    return {
+        "subject_id": subject.pk if subject else None,
+        "customer_id": subject.user_id if subject else customer_id,
+        "suppressed": suppressed,
+        "purposes": [choice_dict(choice) for choice in consent_current(subject)],
+    }
+
+
+class ApiView(APIView):
+    authentication_classes = [ApiTokenAuthentication]
+    permission_classes = [HasScope]
+    required_scope = ""
+
+
+class CustomerConsentView(ApiView):
+    required_scope = ApiScope.READ
+
+    @extend_schema(
+        summary="Current consent of a customer",
+        description="Every purpose with what counts now. Needs the consent:read scope.",
+        responses={200: CurrentSerializer, 404: None},
+    )
+    def get(self, request: Request, customer_id: int) -> Response:
+        document = consent_current_document(customer_id)
+        if document is None:
+            return Response({"error": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+        return Response(document)
+
+
+class LookupView(ApiView):
+    required_scope = ApiScope.READ
+
+    @extend_schema(
+        summary="Current consent by e-mail address or customer id",
+        description=(
+            "POST keeps the address out of URLs and logs. An address Inper does not know gets "
+            "the defaults (subject_id null). Needs the consent:read scope."
+        ),
+        request=LookupSerializer,
+        responses={200: CurrentSerializer, 404: None},
+    )
+    def post(self, request: Request) -> Response:
+        form = LookupSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        email = form.validated_data.get("email", "")
+        customer_id = form.validated_data.get("customer_id")
+        subject = subject_find(email=email, customer_id=customer_id)
+        if subject is None and customer_id is not None:
+            return Response({"error": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+        return Response(_current(subject, email=email, customer_id=customer_id))
+
+
+class EventsView(ApiView):
+    required_scope = ApiScope.WRITE
+
+    @extend_schema(
+        summary="Record a consent event",
+        description=(
+            "Records a grant or withdrawal with source api. A grant of a purpose with double "
+            "opt-in (e-mail marketing) sends the person a confirmation e-mail and answers 202; "
+            "it counts once confirmed. Send an Idempotency-Key header to make retries safe. "
+            "Needs the consent:write scope."
+        ),
+        request=EventCreateSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        responses={
+            201: EventSerializer,
+            202: inline_serializer("Pending", {"pending_confirmation": serializers.BooleanField()}),
+            400: None,
+            404: None,
+            409: None,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        form = EventCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        client: Any = request.user
+        assert isinstance(client, ApiClient)  # noqa: S101 (HasScope)
+        key = request.headers.get("Idempotency-Key", "")[:100]
+        fingerprint = hashlib.sha256(
+            json.dumps(data, sort_keys=True, default=str).encode()
+        ).hexdigest()
+        if key:
+            earlier = IdempotentRequest.objects.filter(client=client, key=key).first()
+            if earlier is not None:
+                if earlier.request_hash != fingerprint:
+                    return Response(
+                        {"error": "idempotency_key_reused"}, status=status.HTTP_409_CONFLICT
+                    )
+                return Response(event_dict(earlier.event), status=status.HTTP_200_OK)
+        if data.get("customer_id"):
+            subject = subject_find(customer_id=data["customer_id"])
+            if subject is None:
+                from accounts.models import User
+
+                user = User.objects.filter(pk=data["customer_id"]).first()
+                if user is None:
+                    return Response({"error": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+                subject = services.subject_for_user(user)
+        else:
+            subject = services.subject_for_email(data["email"])
+        try:
+            with transaction.atomic():
+                outcome = services.consent_choose(
+                    subject=subject,
+                    purpose_key=data["purpose"],
+                    granted=data["granted"],
+                    source=Source.API,
+                    actor=client,
+                    note=data.get("note", ""),
+                    email=data.get("email", ""),
+                    language=data.get("language"),
+                )
+                if outcome.event is not None and key:
+                    IdempotentRequest.objects.create(
+                        client=client, key=key, request_hash=fingerprint, event=outcome.event
+                    )
+        except services.ConsentError as error:
+            return Response(
+                {"error": error.code, "detail": str(error)}, status=status.HTTP_400_BAD_REQUEST
+            )
+        except IntegrityError:  # the same key raced in from a retry
+            return Response({"error": "idempotency_key_reused"}, status=status.HTTP_409_CONFLICT)
+        if outcome.event is None:
+            return Response({"pending_confirmation": True}, status=status.HTTP_202_ACCEPTED)
+        return Response(event_dict(outcome.event), status=status.HTTP_201_CREATED)
+
+
+class ChangesView(ApiView):
+    required_scope = ApiScope.CHANGES
+
+    @extend_schema(
+        summary="Consent changes since a cursor",
+        description=(
+            "Events after `cursor` (start with 0), oldest first. Keep `next_cursor` and ask "
+            "again until `has_more` is false. Needs the consent:changes scope."
+        ),
+        parameters=[
+            OpenApiParameter("cursor", str, description="From the previous answer; 0 at first."),
+            OpenApiParameter("limit", int, description="1 to 1000 (default 500)."),
+        ],
+        responses={
+            200: inline_serializer(
+                "Changes",
+                {
+                    "events": EventSerializer(many=True),
+                    "next_cursor": serializers.CharField(),
+                    "has_more": serializers.BooleanField(),
+                },
+            ),
+            400: None,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            cursor = int(request.query_params.get("cursor", "0"))
+            limit = int(request.query_params.get("limit", "500"))
+        except ValueError:
+            return Response({"error": "malformed_cursor"}, status=status.HTTP_400_BAD_REQUEST)
+        if cursor < 0 or not 1 <= limit <= 1000:
+            return Response({"error": "malformed_cursor"}, status=status.HTTP_400_BAD_REQUEST)
+        events = consent_events_since(cursor, limit=limit + 1)
+        page = events[:limit]
+        return Response(
+            {
+                "events": [event_dict(event) for event in page],
+                "next_cursor": str(page[-1].pk if page else cursor),
+                "has_more": len(events) > limit,
+            }
+        )
+
+
+class PurposesView(ApiView):
+    required_scope = ApiScope.READ
+
+    @extend_schema(
+        summary="The purpose catalogue",
+        responses={200: ChoiceSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response([choice_dict(choice) for choice in consent_current(None)])
+
+
+class SmsInboundView(APIView):
+    """The SMS provider's inbound-message webhook. Signed with the shared secret
+    ``CONSENT_SMS_WEBHOOK_SECRET``; STOP (and its usual synonyms) withdraws SMS marketing."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Inbound text message (SMS provider webhook)",
+        description=(
+            "Header X-Inper-SMS-Signature: t=<unix time>,v1=<hex HMAC-SHA256 over "
+            "'<t>.<raw body>' with the shared secret>. A message id seen before answers 409."
+        ),
+        request=inline_serializer(
+            "InboundSms",
+            {
+                "message_id": serializers.CharField(),
+                "from": serializers.CharField(),
+                "text": serializers.CharField(),
+            },
+        ),
+        responses={200: None, 400: None, 401: None, 409: None, 429: None, 503: None},
+    )
+    def post(self, request: Request) -> Response:
+        secret = settings.CONSENT_SMS_WEBHOOK_SECRET
+        if not secret:
+            return Response({"error": "not_configured"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        if too_many_requests(request._request, "sms", settings.CONSENT_RATE_SMS_WEBHOOK):
+            return Response({"error": "rate_limited"}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        body = request._request.body
+        if len(body) > 8192:
+            return Response({"error": "too_large"}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        header = request.headers.get("X-Inper-SMS-Signature", "")
+        if not signature_valid(
+            secret.encode(),
+            body,
+            header,
+            tolerance=settings.CONSENT_SMS_WEBHOOK_TOLERANCE_SECONDS,
+        ):
+            return Response({"error": "bad_signature"}, status=status.HTTP_401_UNAUTHORIZED)
+        try:
+            payload = json.loads(body)
+            message_id = str(payload["message_id"])[:100]
+            phone = str(payload["from"]).strip()
+            text = str(payload.get("text", ""))[:1600]
+        except (ValueError, KeyError, TypeError):
+            return Response({"error": "malformed"}, status=status.HTTP_400_BAD_REQUEST)
+        if not message_id or not phone.startswith("+") or not phone[1:].isdigit():
+            return Response({"error": "malformed"}, status=status.HTTP_400_BAD_REQUEST)
+        words = text.strip().upper().split()
+        keyword = words[0] if words and words[0] in STOP_WORDS else ""
+        try:
+            events = services.consent_sms_inbound(
+                phone=phone, message_id=message_id, keyword=keyword
+            )
+        except services.ConsentError as error:
+            return Response({"error": error.code}, status=status.HTTP_409_CONFLICT)
+        return Response(
+            {"action": "stopped" if keyword else "ignored", "withdrawn": len(events)},
+            status=status.HTTP_200_OK,
+        )

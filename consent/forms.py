@@ -1,0 +1,105 @@
+"""Forms of the consent pages and of the staff admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .catalogue import catalogue
+from .models import PurposeKind
+
+
+class ChoiceForm(forms.Form):
+    """One switch of the preference centre: on or off."""
+
+    granted = forms.TypedChoiceField(
+        choices=(("on", _("On")), ("off", _("Off"))), coerce=lambda value: value == "on"
+    )
+
+
+class CookieChoiceForm(forms.Form):
+    """The server-rendered cookie settings: a box per category, or accept / reject all."""
+
+    action = forms.ChoiceField(
+        choices=(
+            ("save", _("Save")),
+            ("accept_all", _("Accept all")),
+            ("reject_all", _("Reject all")),
+        )
+    )
+
+    def __init__(self, *args: Any, initial_granted: set[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for purpose in catalogue().cookie_categories:
+            if purpose.always_on:
+                continue
+            self.fields[purpose.key] = forms.BooleanField(
+                required=False,
+                label=purpose.title(),
+                initial=purpose.key in (initial_granted or set()),
+            )
+
+    def choices(self) -> dict[str, bool]:
+        """Return the choice per switchable category."""
+        action = self.cleaned_data["action"]
+        return {
+            purpose.key: (
+                action == "accept_all"
+                or (action == "save" and bool(self.cleaned_data.get(purpose.key)))
+            )
+            for purpose in catalogue().cookie_categories
+            if not purpose.always_on
+        }
+
+
+RECEIVED_VIA = (
+    ("phone", _("Phone call")),
+    ("email", _("E-mail")),
+    ("in_person", _("In person (shop, trade show)")),
+    ("letter", _("Letter")),
+)
+
+
+class StaffRecordForm(forms.Form):
+    """A choice a person made by phone, e-mail or in person, recorded by support."""
+
+    email = forms.EmailField(
+        label=_("The person's e-mail address"),
+        max_length=254,
+        help_text=_(
+            "Their account's address, or the address they gave (for contacts without one)."
+        ),
+    )
+    purpose = forms.ChoiceField(label=_("Purpose or channel"))
+    decision = forms.ChoiceField(
+        label=_("Their choice"),
+        choices=(
+            ("withdraw", _("Withdraw consent / object")),
+            ("grant", _("Give consent")),
+            ("stop_marketing", _("Stop all marketing")),
+        ),
+        widget=forms.RadioSelect,
+    )
+    received_via = forms.ChoiceField(label=_("Received by"), choices=RECEIVED_VIA)
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=300,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Where and when, for example “call of 12 November”. No other personal data."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kinds = dict(PurposeKind.choices)
+        field = self.fields["purpose"]
+        assert isinstance(field, forms.ChoiceField)  # noqa: S101
+        field.choices = [
+            (purpose.key, f"{purpose.title()} ({kinds[purpose.kind]})")
+            for purpose in catalogue().purposes
+            if purpose.switchable and purpose.kind != PurposeKind.COOKIE
+        ]
+        if self.data.get("decision") == "stop_marketing":
+            field.required = False

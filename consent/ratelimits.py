@@ -1,0 +1,22 @@
+"""Rate limits of the anonymous endpoints (banner save, unsubscribe, SMS webhook), counted per
+client address in the shared cache. Over the limit the answer is 429, never 403."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django_ratelimit.core import is_ratelimited
+
+from privacy_portal.pseudonymise import client_ip
+
+
+def _client_key(group: str, request: HttpRequest) -> str:
+    return client_ip(request) or "unknown"
+
+
+def too_many_requests(request: HttpRequest, group: str, rate: str) -> bool:
+    """Count this request against ``rate`` for its client; return True if over the limit."""
+    return bool(
+        is_ratelimited(
+            request, group=f"consent.{group}", key=_client_key, rate=rate, increment=True
+        )
+    )

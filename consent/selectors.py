@@ -1,0 +1,310 @@
+"""Reads of consent, shaped for the pages and the API that show them. Every read of a person's
+choices uses the current state (one row per subject and purpose), never the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+
+from .catalogue import Catalogue, PurposeInfo, catalogue
+from .models import (
+    ConsentEvent,
+    ConsentState,
+    ConsentSubject,
+    LegalBasis,
+    PendingConfirmation,
+    PolicyAcknowledgement,
+    PolicyDocument,
+    PolicyVersion,
+    PurposeKind,
+    Source,
+)
+
+
+@dataclass(frozen=True)
+class PurposeChoice:
+    """One purpose as the person sees it: what it is, on what basis, and where they stand."""
+
+    purpose: PurposeInfo
+    granted: bool  # what counts now
+    status: str  # granted, withdrawn, default, pending, renew, always
+    decided_at: datetime | None
+    source: str
+    version: int | None  # the version the choice was made on
+    version_id: int | None
+
+    @property
+    def key(self) -> str:
+        return self.purpose.key
+
+    @property
+    def outdated(self) -> bool:
+        """The choice was made on an earlier text than the one shown now."""
+        return self.version is not None and self.version < self.purpose.version
+
+    @property
+    def title(self) -> str:
+        return self.purpose.title()
+
+    @property
+    def description(self) -> str:
+        return self.purpose.description()
+
+    @property
+    def legal_basis_label(self) -> str:
+        return str(LegalBasis(self.purpose.legal_basis).label)
+
+    @property
+    def source_label(self) -> str:
+        return str(Source(self.source).label) if self.source else ""
+
+    @property
+    def is_objection(self) -> bool:
+        """Switching off means objecting (legitimate interest), not withdrawing consent."""
+        return self.purpose.legal_basis == LegalBasis.LEGITIMATE_INTEREST
+
+
+def consent_current(
+    subject: ConsentSubject | None, *, kinds: tuple[str, ...] | None = None
+) -> list[PurposeChoice]:
+    """Return the current choice for every active purpose (in catalogue order), with defaults
+    for purposes the subject never decided on. A consent given on a text that has since
+    changed materially shows as ``renew`` and does not count."""
+    cat = catalogue()
+    states: dict[int, ConsentState] = {}
+    pending: set[int] = set()
+    if subject is not None and subject.pk:
+        states = {state.purpose_id: state for state in ConsentState.objects.filter(subject=subject)}
+        pending = _pending(cat, PendingConfirmation.objects.filter(subject=subject))
+    return _choices(cat, states, pending, kinds)
+
+
+def consent_current_for_customer(
+    customer_id: int,
+) -> tuple[int | None, list[PurposeChoice]] | None:
+    """Return the account's subject id and :func:`consent_current` for an account by its id in
+    two queries (for the API), or None if there is no such account."""
+    cat = catalogue()
+    account = {"subject__user_id": customer_id, "subject__visitor_id": None}
+    states = {state.purpose_id: state for state in ConsentState.objects.filter(**account)}
+    if not states and not User.objects.filter(pk=customer_id).exists():
+        return None
+    pending = _pending(cat, PendingConfirmation.objects.filter(**account)) if states else set()
+    subject_id = next(iter(states.values())).subject_id if states else None
+    return subject_id, _choices(cat, states, pending, None)
+
+
+CURRENT_CACHE_SECONDS = 300
+
+
+def _current_key(customer_id: int) -> str:
+    return f"consent:current:{customer_id}"
+
+
+def consent_current_document(customer_id: int) -> dict[str, Any] | None:
+    """Return the consent API's answer for an account (None if there is no such account).
+
+    It is kept in the shared cache until the account's consent or the catalogue changes
+    (:func:`consent_current_forget`), so that reads, by far the most frequent request of Inper's
+    other systems, need no database query.
+    """
+    from .catalogue import GENERATION_KEY
+    from .serialisers import choice_dict
+
+    found = cache.get_many([GENERATION_KEY, _current_key(customer_id)])
+    generation = found.get(GENERATION_KEY)
+    cached = found.get(_current_key(customer_id))
+    if generation is not None and isinstance(cached, tuple) and cached[0] == generation:
+        return dict(cached[1])
+    current = consent_current_for_customer(customer_id)
+    if current is None:
+        return None
+    subject_id, choices = current
+    document = {
+        "subject_id": subject_id,
+        "customer_id": customer_id,
+        "suppressed": [],
+        "purposes": [choice_dict(choice) for choice in choices],
+    }
+    generation = cache.get(GENERATION_KEY)
+    if generation is not None:
+        cache.set(_current_key(customer_id), (generation, document), CURRENT_CACHE_SECONDS)
+    return document
+
+
+def consent_current_forget(user_id: int | None) -> None:
+    """Drop the cached answer of an account now and once the transaction commits."""
+    if user_id is None:
+        return
+    key = _current_key(user_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
+
+
+def _pending(cat: Catalogue, confirmations: QuerySet[PendingConfirmation]) -> set[int]:
+    if not any(purpose.double_opt_in for purpose in cat.purposes):
+        return set()
+    return set(
+        confirmations.filter(confirmed_at=None, cancelled_at=None).values_list(
+            "purpose_id", flat=True
+        )
+    )
+
+
+def _choices(
+    cat: Catalogue,
+    states: dict[int, ConsentState],
+    pending: set[int],
+    kinds: tuple[str, ...] | None,
+) -> list[PurposeChoice]:
+    return [
+        _choice(cat, purpose, states.get(purpose.id), purpose.id in pending)
+        for purpose in cat.purposes
+        if kinds is None or purpose.kind in kinds
+    ]
+
+
+def _choice(
+    cat: Catalogue, purpose: PurposeInfo, state: ConsentState | None, pending: bool
+) -> PurposeChoice:
+    if purpose.always_on:
+        return PurposeChoice(purpose, True, "always", None, "", None, None)
+    if state is None:
+        status = "pending" if pending else "default"
+        return PurposeChoice(purpose, purpose.by_default, status, None, "", None, None)
+    version = _version_number(cat, purpose, state.purpose_version_id)
+    counts = purpose.counts(granted=state.granted, version=version)
+    if pending and not state.granted:
+        status = "pending"
+    elif not counts:
+        status = "renew"
+    else:
+        status = "granted" if state.granted else "withdrawn"
+    return PurposeChoice(
+        purpose,
+        state.granted and counts,
+        status,
+        state.updated_at,
+        state.source,
+        version,
+        state.purpose_version_id,
+    )
+
+
+def _version_number(cat: Catalogue, purpose: PurposeInfo, version_id: int) -> int:
+    if version_id == purpose.version_id:
+        return purpose.version
+    from .models import PurposeVersion
+
+    return int(PurposeVersion.objects.values_list("version", flat=True).get(pk=version_id))
+
+
+def consent_granted(subject: ConsentSubject | None, purpose_key: str) -> bool:
+    """Return whether ``purpose_key`` counts as granted for ``subject`` now."""
+    for choice in consent_current(subject):
+        if choice.key == purpose_key:
+            return choice.granted
+    return False
+
+
+def consent_events(subject: ConsentSubject) -> QuerySet[ConsentEvent]:
+    """Return the subject's ledger events, oldest first (the history, for access exports)."""
+    return (
+        ConsentEvent.objects.filter(subject=subject)
+        .select_related("purpose", "purpose_version", "policy_version")
+        .order_by("id")
+    )
+
+
+def consent_events_for_user(user: User) -> QuerySet[ConsentEvent]:
+    """Return the events of the account and of the browsers linked to it, newest first."""
+    return (
+        ConsentEvent.objects.filter(subject__user=user)
+        .select_related("purpose", "purpose_version", "policy_version")
+        .order_by("-id")
+    )
+
+
+def consent_events_since(cursor: int, *, limit: int) -> list[ConsentEvent]:
+    """Return up to ``limit`` events after ``cursor`` (an event id), oldest first."""
+    return list(
+        ConsentEvent.objects.filter(pk__gt=cursor)
+        .select_related("subject", "purpose", "purpose_version")
+        .order_by("pk")[:limit]
+    )
+
+
+def subject_find(*, email: str = "", customer_id: int | None = None) -> ConsentSubject | None:
+    """Return the subject of an account (by customer id or e-mail) or of an e-mail-only
+    contact, without creating one."""
+    from privacy_portal.pseudonymise import email_hash
+
+    user: User | None = None
+    if customer_id is not None:
+        user = User.objects.filter(pk=customer_id).first()
+        if user is None:
+            return None
+    elif email:
+        user = User.objects.filter(email__iexact=email.strip()).first()
+    if user is not None:
+        return ConsentSubject.objects.filter(user=user, visitor_id__isnull=True).first()
+    if email:
+        return ConsentSubject.objects.filter(email_hash=email_hash(email)).first()
+    return None
+
+
+def policy_versions(document: str) -> list[PolicyVersion]:
+    """Return the published versions of a policy document, newest first."""
+    return list(
+        PolicyVersion.objects.filter(document=document, published_at__lte=timezone.now()).order_by(
+            "-version"
+        )
+    )
+
+
+def policy_notices(user: Any) -> list[PolicyVersion]:
+    """Return the material policy changes published since ``user`` joined that they have not
+    acknowledged yet, newest first."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    seen = PolicyAcknowledgement.objects.filter(user=user).values("policy_version_id")
+    return list(
+        PolicyVersion.objects.filter(
+            material=True, published_at__lte=timezone.now(), published_at__gt=user.date_joined
+        )
+        .exclude(pk__in=seen)
+        .order_by("-published_at")
+    )
+
+
+def consent_to_renew(subject: ConsentSubject | None) -> list[PurposeChoice]:
+    """Return the consents asked again because their text changed materially."""
+    return [choice for choice in consent_current(subject) if choice.status == "renew"]
+
+
+def cookie_policy_current() -> PolicyVersion | None:
+    """Return the cookie policy in force."""
+    return (
+        PolicyVersion.objects.filter(
+            document=PolicyDocument.COOKIE_POLICY, published_at__lte=timezone.now()
+        )
+        .order_by("-version")
+        .first()
+    )
+
+
+def transfer_objections() -> QuerySet[ConsentState]:
+    """Return the subjects who object to international transfers (for compliance)."""
+    return ConsentState.objects.filter(
+        purpose__key="international_transfers",
+        purpose__kind=PurposeKind.PROCESSING,
+        granted=False,
+    ).select_related("subject", "event")

@@ -1,0 +1,219 @@
+"""The preference centre, its history and receipt, and double opt-in for e-mail marketing."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.core import mail
+
+from consent import services
+from consent.models import ConsentEvent, ConsentState
+from consent.receipts import receipt_signature
+from tests.consent.conftest import record
+
+pytestmark = pytest.mark.django_db
+
+
+def _switch(client, key, value):
+    return client.post(f"/privacy/choices/{key}/", {"granted": value}, REMOTE_ADDR="198.51.100.23")
+
+
+def test_the_preference_centre_needs_sign_in(client):
+    response = client.get("/privacy/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_the_centre_lists_every_purpose_with_its_legal_basis(customer_client):
+    page = customer_client.get("/privacy/").content.decode()
+    for text in (
+        "News and offers by e-mail",
+        "Offers by text message",
+        "Transfers to other countries",
+        "Legal basis:",
+        "Legitimate interest",
+        "Stop all marketing",
+        "Always on",
+    ):
+        assert text in page, text
+
+
+def test_switching_on_and_off_is_one_action_each_and_recorded(customer_client, customer):
+    assert _switch(customer_client, "surveys", "on").status_code == 302
+    assert _switch(customer_client, "surveys", "off").status_code == 302
+
+    events = list(ConsentEvent.objects.filter(purpose__key="surveys").order_by("id"))
+    assert [(e.granted, e.source, e.ip_truncated) for e in events] == [
+        (True, "preference_centre", "198.51.100.0"),
+        (False, "preference_centre", "198.51.100.0"),
+    ]
+    page = customer_client.get("/privacy/history/").content.decode()
+    assert page.count("<td>Customer surveys</td>") == 2 and "Given" in page and "Withdrawn" in page
+
+
+def test_objecting_to_transfers_abroad_is_recorded_and_visible(customer_client, customer):
+    _switch(customer_client, "international_transfers", "off")
+    state = ConsentState.objects.get(purpose__key="international_transfers")
+    assert state.granted is False and state.subject.user_id == customer.pk
+    page = customer_client.get("/privacy/").content.decode()
+    assert "Withdraw my objection" in page
+
+
+def test_unknown_purposes_and_bad_values_get_400_and_no_row(customer_client):
+    assert _switch(customer_client, "no-such-purpose", "on").status_code == 400
+    assert _switch(customer_client, "orders", "off").status_code == 400
+    assert _switch(customer_client, "surveys", "maybe").status_code == 400
+    assert not ConsentEvent.objects.exists()
+
+
+def test_email_marketing_counts_only_after_the_confirmation_link(
+    customer_client, customer, client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _switch(customer_client, "marketing_email", "on")
+
+    assert not ConsentEvent.objects.exists()
+    assert "Waiting for your confirmation" in customer_client.get("/privacy/").content.decode()
+    (message,) = mail.outbox
+    assert message.to == [customer.email]
+    link = re.search(r"http://\S+/privacy/confirm/\S+/", message.body).group(0)
+    path = link.split("8000", 1)[1]
+
+    # Opening the link changes nothing (mail scanners follow links); the button confirms.
+    assert client.get(path).status_code == 200
+    assert not ConsentEvent.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(path).status_code == 200
+    event = ConsentEvent.objects.get()
+    assert event.granted and event.source == "preference_centre"
+    assert set(event.evidence["double_opt_in"]) == {"requested_at", "confirmed_at"}
+
+    # The welcome e-mail is the first marketing e-mail: it carries one-click unsubscribe.
+    welcome = mail.outbox[-1]
+    assert "Welcome" in welcome.subject
+    assert welcome.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    # The link works once.
+    assert client.post(path).status_code == 410
+    assert ConsentEvent.objects.count() == 1
+
+
+def test_a_tampered_confirmation_link_is_refused(
+    customer_client, client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _switch(customer_client, "marketing_email", "on")
+    path = re.search(r"/privacy/confirm/\S+/", mail.outbox[0].body).group(0)
+    tampered = path[:-3] + ("A" if path[-3] != "A" else "B") + path[-2:]
+    assert client.post(tampered).status_code == 400
+    assert not ConsentEvent.objects.exists()
+
+
+def test_stop_all_marketing(customer_client, customer):
+    record(customer, "marketing_sms", True)
+    record(customer, "marketing_phone", True)
+
+    customer_client.post("/privacy/choices/stop-all-marketing/")
+
+    granted = {
+        s.purpose.key: s.granted for s in ConsentState.objects.filter(purpose__kind="marketing")
+    }
+    assert granted == {
+        "marketing_sms": False,
+        "marketing_phone": False,
+        "marketing_post": False,
+    }
+
+
+def test_history_and_receipt_show_only_my_own_events(customer_client, customer, other_customer):
+    record(customer, "surveys", True)
+    record(other_customer, "referrals", True)
+
+    page = customer_client.get("/privacy/history/").content.decode()
+    assert "<td>Customer surveys</td>" in page
+    assert "Information for people you refer" not in page
+
+    response = customer_client.get("/privacy/history/receipt.json")
+    assert response["Content-Disposition"].startswith("attachment;")
+    receipt = json.loads(response.content)
+    assert receipt["version"] == "KI-CR-v1.1.0"
+    for field in ("consentReceiptID", "piiPrincipalId", "piiControllers", "policyUrl", "services"):
+        assert receipt[field]
+    events = receipt["iso27560"]["events"]
+    assert [(e["purposeId"], e["eventType"]) for e in events] == [("surveys", "given")]
+    assert events[0]["notice"]["textHash"].startswith("sha256:")
+    assert receipt["signature"]["value"] == receipt_signature(receipt)
+    assert customer.email not in response.content.decode()
+
+
+def test_a_consent_on_an_old_text_shows_as_such_and_must_be_given_again(
+    customer_client, customer, superuser
+):
+    event = record(customer, "surveys", True)
+    services.purpose_text_update(
+        purpose_id=event.purpose_id,
+        texts={"en": {"title": "Customer surveys", "description": "Now also by phone."}},
+        material=True,
+        change_summary="phone",
+        actor=superuser,
+    )
+    page = customer_client.get("/privacy/").content.decode()
+    assert "Please choose again" in page
+    assert "You chose on version 1 of this text; it is now at version 2." in page
+
+
+def test_the_sign_up_box_asks_for_confirmation_and_records_source_sign_up(
+    client, django_capture_on_commit_callbacks
+):
+    from accounts.models import User
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/accounts/signup/",
+            {
+                "email": "new.person@example.com",
+                "password1": "a-long-and-unusual-passphrase",
+                "password2": "a-long-and-unusual-passphrase",
+                "confirm_adult": "on",
+                "marketing_email": "on",
+            },
+        )
+    user = User.objects.get(email="new.person@example.com")
+    confirm = next(m for m in mail.outbox if "/privacy/confirm/" in m.body)
+    path = re.search(r"/privacy/confirm/\S+/", confirm.body).group(0)
+    assert not ConsentEvent.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(path)
+    event = ConsentEvent.objects.get()
+    assert (event.source, event.granted, event.subject.user_id) == ("signup", True, user.pk)
+
+
+def test_sign_up_without_the_box_records_nothing(client):
+    client.post(
+        "/accounts/signup/",
+        {
+            "email": "quiet.person@example.com",
+            "password1": "a-long-and-unusual-passphrase",
+            "password2": "a-long-and-unusual-passphrase",
+            "confirm_adult": "on",
+        },
+    )
+    assert not ConsentEvent.objects.exists()
+    assert not any("/privacy/confirm/" in m.body for m in mail.outbox)
+
+
+def test_a_consent_asked_again_can_be_declined_explicitly(customer_client, customer, superuser):
+    event = record(customer, "surveys", True)
+    services.purpose_text_update(
+        purpose_id=event.purpose_id,
+        texts={"en": {"title": "Customer surveys", "description": "Now also by phone."}},
+        material=True,
+        change_summary="phone",
+        actor=superuser,
+    )
+    assert "Keep it off" in customer_client.get("/privacy/").content.decode()
+    _switch(customer_client, "surveys", "off")
+    state = ConsentState.objects.get(purpose__key="surveys")
+    assert not state.granted and state.purpose_version.version == 2
+    assert "Please choose again" not in customer_client.get("/privacy/").content.decode()

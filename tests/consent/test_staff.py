@@ -1,0 +1,181 @@
+"""Staff: support records choices on a person's behalf; compliance reads the ledger and exports
+it; nobody can change or delete an event; superusers publish texts and policy versions."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.core import mail
+
+from consent.models import ConsentEvent, ConsentState, PolicyVersion, Purpose
+from privacy_portal.audit.models import AuditEvent
+from tests.consent.conftest import record
+
+pytestmark = pytest.mark.django_db
+RECORD = "/admin/consent/consentstate/record/"
+
+
+def test_support_records_a_phone_opt_out_with_a_note(support_client, support_user, customer):
+    record(customer, "marketing_phone", True)
+    response = support_client.post(
+        RECORD,
+        {
+            "email": customer.email,
+            "purpose": "marketing_phone",
+            "decision": "withdraw",
+            "received_via": "phone",
+            "note": "call of 12 November",
+        },
+    )
+    assert response.status_code == 302
+    event = ConsentEvent.objects.latest("id")
+    assert (event.granted, event.source, event.actor_type, event.actor_id) == (
+        False,
+        "staff",
+        "staff",
+        support_user.pk,
+    )
+    assert event.note == "phone: call of 12 November"
+    assert AuditEvent.objects.filter(action="consent.recorded", actor_id=support_user.pk).exists()
+
+
+def test_support_records_a_trade_show_contact_and_stop_all(support_client):
+    support_client.post(
+        RECORD,
+        {
+            "email": "visitor@tradeshow.example",
+            "purpose": "marketing_phone",
+            "decision": "grant",
+            "received_via": "in_person",
+        },
+    )
+    support_client.post(
+        RECORD,
+        {
+            "email": "visitor@tradeshow.example",
+            "decision": "stop_marketing",
+            "received_via": "email",
+        },
+    )
+    states = {s.purpose.key: s.granted for s in ConsentState.objects.all()}
+    assert states["marketing_phone"] is False and states["marketing_post"] is False
+    assert ConsentState.objects.values("subject").distinct().count() == 1
+
+
+def test_support_granting_email_marketing_sends_a_confirmation_first(
+    support_client, customer, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        support_client.post(
+            RECORD,
+            {
+                "email": customer.email,
+                "purpose": "marketing_email",
+                "decision": "grant",
+                "received_via": "phone",
+            },
+        )
+    assert not ConsentEvent.objects.exists()
+    assert mail.outbox[-1].to == [customer.email]
+
+
+def test_customers_and_compliance_cannot_record_on_behalf(customer_client, compliance_client):
+    assert customer_client.get(RECORD).status_code in (302, 403)
+    assert compliance_client.get(RECORD).status_code == 403
+
+
+def test_compliance_reads_filters_and_exports_the_ledger(compliance_client, customer):
+    record(customer, "surveys", True)
+    record(customer, "international_transfers", False, source="preference_centre")
+    listing = compliance_client.get("/admin/consent/consentevent/?source__exact=preference_centre")
+    assert listing.status_code == 200
+    objections = compliance_client.get("/admin/consent/consentstate/?objection=transfers")
+    assert (
+        objections.status_code == 200 and "international_transfers" in objections.content.decode()
+    )
+
+    export = compliance_client.get("/admin/consent/consentevent/export.csv?source__exact=api")
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert [(r["purpose"], r["granted"], r["source"]) for r in rows] == [
+        ("surveys", "granted", "api")
+    ]
+    assert customer.email not in str(rows)
+    assert AuditEvent.objects.filter(action="consent.ledger.exported").exists()
+
+
+def test_no_staff_screen_can_add_change_or_delete_an_event(superuser_client, customer):
+    event = record(customer, "surveys", True)
+    base = "/admin/consent/consentevent/"
+    assert superuser_client.get(f"{base}add/").status_code == 403
+    assert superuser_client.post(f"{base}{event.pk}/change/", {"granted": ""}).status_code == 403
+    assert superuser_client.post(f"{base}{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert superuser_client.get(f"{base}{event.pk}/change/").status_code == 200
+    assert superuser_client.post(
+        "/admin/consent/consentstate/1/delete/", {"post": "yes"}
+    ).status_code in (403, 404)
+    event.refresh_from_db()
+    assert event.granted
+
+
+def test_support_cannot_read_the_ledger(support_client):
+    assert support_client.get("/admin/consent/consentevent/").status_code == 403
+    assert support_client.get("/admin/consent/consentevent/export.csv").status_code == 403
+
+
+def test_changing_a_purpose_text_in_the_admin_makes_a_new_version(superuser_client):
+    purpose = Purpose.objects.get(key="surveys")
+    data = {
+        "key": "surveys",
+        "kind": "processing",
+        "channel": "",
+        "legal_basis": "consent",
+        "position": purpose.position,
+        "is_active": "on",
+        "title_en": "Customer surveys",
+        "description_en": "Short surveys, now also by phone.",
+        "title_de": "Kundenumfragen",
+        "description_de": "Kurze Umfragen, jetzt auch per Telefon.",
+        "material": "on",
+        "change_summary": "also by phone",
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+        "versions-MIN_NUM_FORMS": "0",
+        "versions-MAX_NUM_FORMS": "1000",
+    }
+    response = superuser_client.post(f"/admin/consent/purpose/{purpose.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    purpose.refresh_from_db()
+    assert purpose.current_version.version == 2 and purpose.current_version.material
+    assert (
+        purpose.versions.get(version=1).texts["en"]["description"]
+        != "Short surveys, now also by phone."
+    )
+
+
+def test_publishing_a_material_policy_version_shows_a_notice_once(
+    superuser_client, customer_client, customer
+):
+    response = superuser_client.post(
+        "/admin/consent/policyversion/add/",
+        {
+            "document": "privacy_statement",
+            "material": "on",
+            "body": "## New\nWe now also use a new parcel carrier.",
+            "summary_en": "New parcel carrier.",
+            "summary_de": "Neuer Paketdienst.",
+        },
+    )
+    assert response.status_code == 302
+    policy = PolicyVersion.objects.get(document="privacy_statement", version=2)
+    page = customer_client.get("/account/").content.decode()
+    assert "We changed our Privacy statement" in page and "New parcel carrier." in page
+
+    customer_client.post(f"/privacy/notices/{policy.pk}/seen/", {"next": "/account/"})
+    assert "We changed our" not in customer_client.get("/account/").content.decode()
+
+    statement = customer_client.get("/privacy/statement/").content.decode()
+    assert "new parcel carrier" in statement and "Version 1" in statement
+    old = customer_client.get("/privacy/statement/v1/").content.decode()
+    assert "no longer in force" in old and "Children" in old

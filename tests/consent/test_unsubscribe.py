@@ -1,0 +1,166 @@
+"""One-click unsubscribe (RFC 8058), the SMS provider's STOP webhook and the suppression list."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from consent import services
+from consent.marketing import marketing_email_send
+from consent.models import ConsentEvent, ConsentState
+from consent.signatures import signature_make
+from tests.consent.conftest import record
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+SMS = "/api/v1/consent/sms/inbound/"
+SECRET = "s" * 40
+
+
+def _send_newsletter(customer, capture):
+    subject = services.subject_for_user(customer)
+    with capture(execute=True):
+        sent = marketing_email_send(
+            subject=subject, to=customer.email, template="consent/welcome", context={}
+        )
+    return sent, mail.outbox[-1] if mail.outbox else None
+
+
+def test_marketing_email_carries_rfc_8058_headers(customer, django_capture_on_commit_callbacks):
+    record(customer, "marketing_email", True)
+    sent, message = _send_newsletter(customer, django_capture_on_commit_callbacks)
+    assert sent
+    header = message.extra_headers["List-Unsubscribe"]
+    https, mailto = (part.strip("<> ") for part in header.split(","))
+    assert https.startswith("http") and "/unsubscribe/" in https
+    assert mailto.startswith("mailto:unsubscribe@inper.com?subject=unsubscribe%20")
+    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert https in message.body
+
+
+def test_no_marketing_email_without_consent(customer, django_capture_on_commit_callbacks):
+    sent, message = _send_newsletter(customer, django_capture_on_commit_callbacks)
+    assert not sent and message is None
+
+
+def test_one_click_post_withdraws_without_login_or_cookies(
+    customer, django_capture_on_commit_callbacks
+):
+    record(customer, "marketing_email", True)
+    _sent, message = _send_newsletter(customer, django_capture_on_commit_callbacks)
+    url = message.extra_headers["List-Unsubscribe"].split(",")[0].strip("<> ")
+    path = url.split("8000", 1)[1]
+    anonymous = Client(enforce_csrf_checks=True)
+
+    page = anonymous.get(path)
+    assert page.status_code == 200 and "Yes, unsubscribe me" in page.content.decode()
+    assert ConsentState.objects.get(purpose__key="marketing_email").granted
+
+    response = anonymous.post(
+        path,
+        "List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+        REMOTE_ADDR="203.0.113.9",
+    )
+
+    assert response.status_code == 200 and "You are unsubscribed" in response.content.decode()
+    event = ConsentEvent.objects.latest("id")
+    assert (event.granted, event.source, event.ip_truncated) == (
+        False,
+        "unsubscribe",
+        "203.0.113.0",
+    )
+    assert not anonymous.cookies.get("sessionid")
+
+    # Replaying the same link records nothing and says so.
+    replay = anonymous.post(path)
+    assert replay.status_code == 410
+    assert ConsentEvent.objects.count() == 2
+
+
+def test_tampered_unsubscribe_tokens_are_refused(customer, django_capture_on_commit_callbacks):
+    record(customer, "marketing_email", True)
+    _sent, message = _send_newsletter(customer, django_capture_on_commit_callbacks)
+    url = message.extra_headers["List-Unsubscribe"].split(",")[0].strip("<> ")
+    path = url.split("8000", 1)[1]
+    token = path.split("/")[2]
+    for bad in (token[:-2] + "xx", token.replace(":", ":0", 1), "garbage", "a" * 500):
+        assert Client().post(f"/unsubscribe/{bad}/").status_code in (400, 404)
+    assert ConsentEvent.objects.count() == 1
+
+
+@pytest.mark.usefixtures("redis_cache")
+def test_unsubscribe_is_rate_limited_with_429(client, settings):
+    settings.CONSENT_RATE_UNSUBSCRIBE = "2/m"
+    statuses = [client.post("/unsubscribe/garbage/").status_code for _ in range(4)]
+    assert statuses == [400, 400, 429, 429]
+
+
+def _sms(client, payload, secret=SECRET, stamp=None):
+    body = json.dumps(payload).encode()
+    header = signature_make(secret.encode(), body, timestamp=stamp)
+    return client.post(
+        SMS, body, content_type="application/json", HTTP_X_INPER_SMS_SIGNATURE=header
+    )
+
+
+def test_sms_stop_withdraws_sms_marketing_and_suppresses_the_number(client, settings):
+    settings.CONSENT_SMS_WEBHOOK_SECRET = SECRET
+    user = UserFactory(phone="+491701234567")
+    record(user, "marketing_sms", True)
+
+    response = _sms(client, {"message_id": "m-1", "from": "+491701234567", "text": "Stop"})
+
+    assert response.status_code == 200 and response.json() == {"action": "stopped", "withdrawn": 1}
+    event = ConsentEvent.objects.latest("id")
+    assert (event.purpose.key, event.granted, event.source) == (
+        "marketing_sms",
+        False,
+        "unsubscribe",
+    )
+    assert event.evidence["via"] == "sms_stop"
+    assert services.suppression_has(channel="sms", address="+491701234567")
+    # The same message again is a replay: 409 and nothing recorded.
+    assert (
+        _sms(client, {"message_id": "m-1", "from": "+491701234567", "text": "STOP"}).status_code
+        == 409
+    )
+    assert ConsentEvent.objects.count() == 2
+
+
+def test_sms_webhook_refuses_bad_signatures_old_timestamps_and_malformed_bodies(client, settings):
+    settings.CONSENT_SMS_WEBHOOK_SECRET = SECRET
+    user = UserFactory(phone="+491701234567")
+    record(user, "marketing_sms", True)
+    payload = {"message_id": "m-2", "from": "+491701234567", "text": "STOP"}
+    assert _sms(client, payload, secret="w" * 40).status_code == 401
+    assert _sms(client, payload, stamp=int(time.time()) - 3600).status_code == 401
+    assert _sms(client, {"message_id": "m-3", "from": "0170", "text": "STOP"}).status_code == 400
+    assert client.post(SMS, "{}", content_type="application/json").status_code == 401
+    assert ConsentEvent.objects.count() == 1
+
+
+def test_an_unsubscribed_address_stays_suppressed_after_erasure(
+    customer, superuser, django_capture_on_commit_callbacks
+):
+    subject = services.subject_for_user(customer)
+    record(customer, "marketing_email", True)
+    record(customer, "marketing_email", False, source="unsubscribe")
+    email = customer.email
+
+    services.consent_subject_pseudonymise(subject=subject, actor=superuser)
+    customer.delete()
+
+    # The same address comes back as a trade-show contact: marketing is still refused.
+    contact = services.subject_for_email(email)
+    record(contact, "marketing_email", True, source="staff")
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = marketing_email_send(
+            subject=contact, to=email, template="consent/welcome", context={}
+        )
+    assert not sent and mail.outbox == []
+    assert ConsentEvent.objects.filter(subject=subject).count() == 2
