@@ -1,40 +1,59 @@
-"""What data-subject requests need from the consent centre: the purposes a person may object
-to or withdraw from, and recording those changes in the consent ledger."""
+"""What data-subject requests need from the consent centre: the purposes a person may object to
+or withdraw from, and recording those changes in the consent ledger."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import get_language
 
 from .models import DataSubjectRequest
 
-# Until the purpose catalogue is installed, these are the purposes requests can name.
-_FALLBACK = {
-    "marketing_email": _("Newsletter and offers by e-mail"),
-    "marketing_sms": _("Offers by text message"),
-    "marketing_phone": _("Offers by phone"),
-    "marketing_post": _("Offers by post"),
-}
-_FALLBACK_MARKETING = frozenset(_FALLBACK)
+
+def _objectable() -> list[Any]:
+    """The purposes a person can object to or withdraw from: every switchable one."""
+    from consent.catalogue import catalogue
+
+    return [purpose for purpose in catalogue().purposes if purpose.switchable]
 
 
 def marketing_purposes() -> frozenset[str]:
     """Return the keys of direct-marketing purposes (objections to them need no review)."""
-    return _FALLBACK_MARKETING
+    from consent.catalogue import catalogue
+    from consent.models import PurposeKind
+
+    return frozenset(purpose.key for purpose in catalogue().of_kind(PurposeKind.MARKETING))
 
 
 def known_purposes() -> frozenset[str]:
     """Return the keys of every purpose a person may object to or withdraw from."""
-    return _FALLBACK_MARKETING
+    return frozenset(purpose.key for purpose in _objectable())
 
 
 def purpose_choices() -> list[tuple[str, str]]:
-    """Return (key, label) of the purposes a person may object to or withdraw from."""
-    return [(key, str(label)) for key, label in _FALLBACK.items()]
+    """Return (key, title in the current language) of those purposes."""
+    language = get_language()
+    return [(purpose.key, purpose.title(language)) for purpose in _objectable()]
 
 
 def apply_consent_changes(request: DataSubjectRequest) -> list[Any]:
-    """Record the withdrawals an objection or consent withdrawal asks for (in the caller's
-    transaction, so that the person sees the effect at once)."""
-    return []
+    """Record the withdrawals an objection or consent withdrawal asks for, in the caller's
+    transaction, so that the person sees the effect at once on their preference centre."""
+    from consent.models import Source
+    from consent.services import consent_record_many, subject_for_email, subject_for_user
+
+    if request.type not in ("objection", "withdraw_consent") or not request.purposes:
+        return []
+    subject = (
+        subject_for_user(request.user)
+        if request.user is not None
+        else subject_for_email(request.email)
+    )
+    return consent_record_many(
+        subject=subject,
+        choices={key: False for key in request.purposes if key in known_purposes()},
+        source=Source.REQUEST,
+        actor=request.user,
+        note=request.reference,
+        language=request.language,
+    )

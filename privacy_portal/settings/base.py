@@ -390,7 +390,7 @@ RATELIMIT_IPV6_MASK = 48
 # --- Data-subject requests ---------------------------------------------------------------------
 ACCOUNTS_CLOSURE_HANDLER = "dsr.services.dsr_request_open_for_closure"
 # Apps whose personal_data module declares the portal's own personal data.
-DSR_PORTAL_DECLARATIONS = ["accounts.personal_data", "dsr.personal_data"]
+DSR_PORTAL_DECLARATIONS = ["accounts.personal_data", "consent.personal_data", "dsr.personal_data"]
 # Where export packages are built and kept (encrypted); every web and worker host must share it.
 DSR_STORAGE_DIR = Path(env("DSR_STORAGE_DIR", default=str(VAR_DIR / "dsr")))
 DSR_PACKAGE_DAYS = env.int("DSR_PACKAGE_DAYS", default=7)
