@@ -16,5 +16,6 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("privacy/", include("consent.urls")),
     path("requests/", include("dsr.urls")),
+    path("dashboard/", include("dsr.dashboard.urls")),
     path("admin/", admin.site.urls),
 ]
