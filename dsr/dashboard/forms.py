@@ -9,7 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..forms import RejectForm
-from ..models import Channel, IdentityMethod, Regime, RequestType, State
+from ..models import Channel, IdentityMethod, Regime
+from .labels import STATE_LABELS, TYPE_LABELS
 
 __all__ = (
     "AuditFilterForm",
@@ -54,11 +55,11 @@ class QueueFilterForm(forms.Form):
         choices=[
             (STATUS_OPEN, _("Open")),
             (STATUS_ALL, _("All")),
-            *State.choices,
+            *STATE_LABELS.items(),
         ],
     )
     type = forms.ChoiceField(
-        label=_("Type"), required=False, choices=_any(_("Any type")) + RequestType.choices
+        label=_("Type"), required=False, choices=_any(_("Any type")) + list(TYPE_LABELS.items())
     )
     regime = forms.ChoiceField(
         label=_("Law"), required=False, choices=_any(_("Any law")) + Regime.choices

@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..models import DataSubjectRequest, RejectionReason, RequestType, State, StoreTask, TaskState
+from .labels import type_label
 
 COMPLETED = (State.COMPLETED, State.PARTIALLY_COMPLETED)
 ANSWERED = (State.COMPLETED, State.PARTIALLY_COMPLETED, State.REJECTED)
@@ -195,9 +196,8 @@ def volume(months: Sequence[datetime]) -> Metric:
         cell = table.setdefault((_month(done["month"]), done["type"]), [0, 0, 0])
         cell[1], cell[2] = done["completed"], done["rejected"]
     labels = _labels(months)
-    types = dict(RequestType.choices)
     rows = [
-        [month, str(types.get(kind, kind)), *table[(month, kind)]]
+        [month, type_label(kind), *table[(month, kind)]]
         for month in labels
         for kind in RequestType.values
         if (month, kind) in table
@@ -528,8 +528,8 @@ def yearly(year: int) -> list[YearRow]:
         )
 
     rows = [
-        row_for(kind, str(label), counts.get(kind, {}), by_type.get(kind))
-        for kind, label in RequestType.choices
+        row_for(kind, type_label(kind), counts.get(kind, {}), by_type.get(kind))
+        for kind in RequestType.values
     ]
     totals: dict[str, Any] = {}
     for data in counts.values():

@@ -32,6 +32,7 @@ from ..models import (
 from ..packages import package_is_available
 from ..services import CANCELLABLE
 from .forms import SORTS, STATUS_ALL, STATUS_OPEN
+from .labels import state_label
 
 #: Requests due within this many days are highlighted.
 DUE_SOON_DAYS = 7
@@ -253,10 +254,6 @@ def action_text(action: str) -> str:
     return str(label()) if label else action
 
 
-def _state_label(value: Any) -> str:
-    return str(State(value).label) if value in State.values else str(value)
-
-
 def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
     """Return every audit event of the request, oldest first, with who acted (two queries)."""
     events = list(AuditEvent.objects.filter(scope=scope_of(request)).order_by("seq"))
@@ -280,8 +277,8 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
             actor = _("Person %(id)s") % {"id": event.actor_id}
         if event.action == "dsr.request.state_changed":
             text = "{} → {}".format(
-                _state_label((event.before or {}).get("state", "")),
-                _state_label((event.after or {}).get("state", "")),
+                state_label(str((event.before or {}).get("state", ""))),
+                state_label(str((event.after or {}).get("state", ""))),
             )
         else:
             text = action_text(event.action)

@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET, require_POST
 from privacy_portal.pseudonymise import email_hash, normalise_email
 
 from .. import retention, services
-from ..models import DataSubjectRequest, RetentionJobRun, State, StoreTask
+from ..models import DataSubjectRequest, RetentionJobRun, StoreTask
 from . import audit, metrics, preview, processing, selectors
 from .access import officer_required
 from .forms import (
@@ -44,6 +44,7 @@ from .forms import (
     VerifyForm,
     YearForm,
 )
+from .labels import STATE_LABELS
 from .services import dsr_request_note_add, dsr_request_resend_download_link
 
 VIEW = ("dsr.view_datasubjectrequest",)
@@ -81,7 +82,9 @@ def queue(request: HttpRequest) -> HttpResponse:
             "page": page,
             "query": urlencode(query),
             "counts": counts,
-            "states": [(value, label, counts.by_state[value]) for value, label in State.choices],
+            "states": [
+                (value, label, counts.by_state[value]) for value, label in STATE_LABELS.items()
+            ],
             "status": filters.get("status") or "open",
             "person_search": bool(filters.get("person")),
             "here": request.get_full_path(),
