@@ -127,14 +127,24 @@ def _render_request(
     request: HttpRequest, reference: str, *, status: int = 200, **forms: Any
 ) -> HttpResponse:
     page = _page_or_404(reference)
+    done_forms: dict[int, ManualDoneForm] = forms.pop("done_forms", {})
     context: dict[str, Any] = {
         "page": page,
         "req": page.request,
-        "verify_form": VerifyForm(),
-        "reject_form": RejectForm(),
-        "extend_form": ExtendForm(),
-        "note_form": NoteForm(),
-        "done_form": ManualDoneForm(),
+        "verify_form": VerifyForm(prefix="verify"),
+        "reject_form": RejectForm(prefix="reject"),
+        "extend_form": ExtendForm(prefix="extend"),
+        "note_form": NoteForm(prefix="note"),
+        # One form per waiting step, each with ids of its own.
+        "task_rows": [
+            (
+                row,
+                done_forms.get(row.task.pk) or ManualDoneForm(prefix=f"done-{row.task.pk}")
+                if row.task.state == "waiting"
+                else None,
+            )
+            for row in page.tasks
+        ],
         "preview": (
             preview.erasure_preview(page.request)
             if page.request.type == "erasure" and (page.can["preview"] or page.can["approve"])
@@ -244,7 +254,7 @@ def assign(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 @officer_required(*DECIDE)
 def verify(request: HttpRequest, reference: str) -> HttpResponse:
-    form = VerifyForm(request.POST)
+    form = VerifyForm(request.POST, prefix="verify")
     if not form.is_valid():
         return _render_request(request, reference, status=400, verify_form=form)
     return _act(
@@ -274,7 +284,7 @@ def approve(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 @officer_required(*DECIDE)
 def reject(request: HttpRequest, reference: str) -> HttpResponse:
-    form = RejectForm(request.POST)
+    form = RejectForm(request.POST, prefix="reject")
     if not form.is_valid():
         return _render_request(request, reference, status=400, reject_form=form)
     return _act(
@@ -293,7 +303,7 @@ def reject(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 @officer_required(*DECIDE)
 def extend(request: HttpRequest, reference: str) -> HttpResponse:
-    form = ExtendForm(request.POST)
+    form = ExtendForm(request.POST, prefix="extend")
     if not form.is_valid():
         return _render_request(request, reference, status=400, extend_form=form)
     return _act(
@@ -320,7 +330,7 @@ def cancel(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 @officer_required(*DECIDE, "dsr.add_requestnote")
 def note(request: HttpRequest, reference: str) -> HttpResponse:
-    form = NoteForm(request.POST)
+    form = NoteForm(request.POST, prefix="note")
     if not form.is_valid():
         return _render_request(request, reference, status=400, note_form=form)
     return _act(
@@ -396,9 +406,11 @@ def task_retry(request: HttpRequest, pk: int) -> HttpResponse:
 def task_done(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark a manual step done, with what was done and an optional evidence file."""
     task = _task(pk)
-    form = ManualDoneForm(request.POST, request.FILES)
+    form = ManualDoneForm(request.POST, request.FILES, prefix=f"done-{task.pk}")
     if not form.is_valid():
-        return _render_request(request, task.request.reference, status=400, done_form=form)
+        return _render_request(
+            request, task.request.reference, status=400, done_forms={task.pk: form}
+        )
     try:
         services.dsr_task_complete_manual(
             task=task,

@@ -25,17 +25,22 @@ ENDPOINTS: dict[str, tuple[str, str, dict[str, Any], int]] = {
     "progress": ("get", "erasure", {}, 200),
     "receipt": ("get", "done", {}, 200),
     "assign": ("post", "erasure", {"to": "me", "seen": ""}, 302),
-    "verify": ("post", "erasure", {"method": "staff_document", "note": "Passport seen"}, 302),
+    "verify": (
+        "post",
+        "erasure",
+        {"verify-method": "staff_document", "verify-note": "Passport seen"},
+        302,
+    ),
     "approve": ("post", "erasure", {}, 302),
-    "reject": ("post", "erasure", {"reason": "identity"}, 302),
-    "extend": ("post", "erasure", {"reason": "Archive move"}, 302),
+    "reject": ("post", "erasure", {"reject-reason": "identity"}, 302),
+    "extend": ("post", "erasure", {"extend-reason": "Archive move"}, 302),
     "cancel": ("post", "erasure", {}, 302),
-    "note": ("post", "erasure", {"body": "A note"}, 302),
+    "note": ("post", "erasure", {"note-body": "A note"}, 302),
     "resend_link": ("post", "done", {}, 302),
     "preview": ("post", "erasure", {}, 302),
     "preview_panel": ("get", "erasure", {}, 200),
     "task_retry": ("post", "task", {}, 302),
-    "task_done": ("post", "task", {"note": "Done by hand"}, 302),
+    "task_done": ("post", "task", {}, 302),  # the note's field is named after the task
     "task_evidence": ("get", "task", {}, 200),
     "metrics": ("get", "", {}, 200),
     "metrics_csv": ("get", "metric", {}, 200),
@@ -113,6 +118,7 @@ def test_each_role_gets_what_it_should(request, role, name, customer, settings, 
     target = _target(argument, customer)
     if name == "task_done":
         StoreTask.objects.filter(pk=target.pk).update(state="waiting")
+        data = {f"done-{target.pk}-note": "Done by hand"}
     url = _url(name, argument, target)
     client = Client()
     if role != "anonymous":
