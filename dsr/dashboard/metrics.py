@@ -302,29 +302,22 @@ def backlog(months: Sequence[datetime], *, now: datetime | None = None) -> Metri
     now = now or timezone.now()
     ends = [month + relativedelta(months=1) for month in months]
     ends[-1] = min(ends[-1], now)
+    still_open = [Q(completed_at__isnull=True) | Q(completed_at__gte=end) for end in ends]
     counted = DataSubjectRequest.objects.exclude(state=State.DUPLICATE).aggregate(
         **{
-            f"m{index}": Count(
-                "pk",
-                filter=Q(received_at__lt=end)
-                & (Q(completed_at__isnull=True) | Q(completed_at__gte=end)),
-            )
+            f"open{index}": Count("pk", filter=Q(received_at__lt=end) & still_open[index])
             for index, end in enumerate(ends)
-        }
-    )
-    overdue = DataSubjectRequest.objects.exclude(state=State.DUPLICATE).aggregate(
+        },
         **{
-            f"m{index}": Count(
-                "pk",
-                filter=Q(received_at__lt=end, due_at__lt=end)
-                & (Q(completed_at__isnull=True) | Q(completed_at__gte=end)),
+            f"late{index}": Count(
+                "pk", filter=Q(received_at__lt=end, due_at__lt=end) & still_open[index]
             )
             for index, end in enumerate(ends)
-        }
+        },
     )
     labels = _labels(months)
-    open_counts = [counted[f"m{index}"] for index in range(len(ends))]
-    overdue_counts = [overdue[f"m{index}"] for index in range(len(ends))]
+    open_counts = [counted[f"open{index}"] for index in range(len(ends))]
+    overdue_counts = [counted[f"late{index}"] for index in range(len(ends))]
     return Metric(
         key="backlog",
         title=_("Open backlog"),

@@ -132,7 +132,7 @@ class QueueCounts:
 
 def queue_counts() -> QueueCounts:
     """Return how many requests are in each state, and how many open ones are overdue, due
-    within a week, or have a failed store task (two aggregate queries)."""
+    within a week, or have a failed store task (three aggregate queries)."""
     now = timezone.now()
     by_state = dict(
         DataSubjectRequest.objects.order_by()
@@ -140,20 +140,24 @@ def queue_counts() -> QueueCounts:
         .annotate(n=Count("pk"))
         .values_list("state", "n")
     )
-    failed = StoreTask.objects.filter(request=OuterRef("pk"), state=TaskState.FAILED)
     urgent = DataSubjectRequest.objects.filter(state__in=_OPEN).aggregate(
         overdue=Count("pk", filter=Q(due_at__lt=now)),
         due_soon=Count(
             "pk", filter=Q(due_at__gte=now, due_at__lt=now + timedelta(days=DUE_SOON_DAYS))
         ),
-        failed=Count("pk", filter=Q(Exists(failed))),
+    )
+    failed = (
+        StoreTask.objects.filter(state=TaskState.FAILED, request__state__in=_OPEN)
+        .values("request_id")
+        .distinct()
+        .count()
     )
     return QueueCounts(
         by_state={state: by_state.get(state, 0) for state in State.values},
         open=sum(by_state.get(state, 0) for state in _OPEN),
         overdue=urgent["overdue"],
         due_soon=urgent["due_soon"],
-        failed=urgent["failed"],
+        failed=failed,
     )
 
 

@@ -29,7 +29,7 @@
         pointStyle: points[index % points.length],
         pointRadius: line ? 3 : 0,
         spanGaps: true,
-        tension: 0.2,
+        tension: 0,
       };
     });
     var valueAxis = {
