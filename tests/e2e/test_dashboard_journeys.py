@@ -13,9 +13,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.demo import totp_code
-from dsr.models import DataSubjectRequest, State
+from dsr.models import DataStore, DataSubjectRequest, State
 from privacy_portal.permissions import COMPLIANCE_GROUP
-from tests.dsr.helpers import file_request
+from tests.dsr.helpers import add_store, file_request
 from tests.e2e.conftest import ARTIFACTS, mail_to
 from tests.factories import PASSWORD, TOTP_SECRET, AddressFactory, StaffFactory, UserFactory
 
@@ -40,6 +40,14 @@ def _due_in(request, days):
 
 
 def test_an_officer_previews_approves_and_proves_an_erasure(page, celery_worker):
+    # The portal's own store (registered by a migration; other transactional tests empty it).
+    if not DataStore.objects.filter(key="portal").exists():
+        add_store(
+            "portal",
+            "dsr.connectors.portal.PortalConnector",
+            name="Inper Privacy Portal",
+            position=0,
+        )
     officer = StaffFactory(group=COMPLIANCE_GROUP)
     person = UserFactory(email="erase.me@example.com")
     AddressFactory(user=person, line1="5 Forget-Me Lane")
