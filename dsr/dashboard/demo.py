@@ -117,9 +117,11 @@ def seed_demo_requests(*, count: int = 80, seed: int = 2026) -> int:
             "due_at": deadlines.due_at(request.regime, received),
         }
         request.refresh_from_db()
+        if request.approved_at:
+            updates["approved_at"] = received + timedelta(hours=rng.uniform(1, 30))
         if request.completed_at:
             took = timedelta(days=min(rng.lognormvariate(2.2, 0.6), 80))
-            updates["completed_at"] = min(received + took, now)
+            updates["completed_at"] = min(received + max(took, timedelta(days=1.5)), now)
         DataSubjectRequest.objects.filter(pk=request.pk).update(**updates)
         created += 1
     return created
