@@ -118,16 +118,15 @@ def test_every_figure_downloads_as_csv_equal_to_its_table(compliance_client):
 
 
 def test_the_yearly_figures_for_regulators(compliance_client):
-    this_year = timezone.now().year
+    # Every request below was received five days ago, whatever the date today.
+    this_year = (timezone.now() - timedelta(days=5)).year
     for _ in range(3):
         _make("access", State.COMPLETED, 5, took_days=4)
     _make("access", State.PARTIALLY_COMPLETED, 5, took_days=10)
     _make("erasure", State.REJECTED, 5, took_days=2, reason="identity")
     _make("erasure", State.REJECTED, 5, took_days=6, reason="legal_claims")
     _make("erasure", State.CLOSED_UNVERIFIED, 5, took_days=7)
-    _make("erasure", State.IN_REVIEW, 1)
-    if timezone.now().timetuple().tm_yday <= 6:
-        pytest.skip("the first days of a year have no room for last week's requests")
+    _make("erasure", State.IN_REVIEW, 5)
 
     rows = {row.type: row for row in metrics.yearly(this_year)}
     access, erasure, total = rows["access"], rows["erasure"], rows["all"]
