@@ -22,13 +22,16 @@ run: install
 	mkdir -p var/mail var/broker/queue var/broker/processed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo_requests
 	@echo "Portal: http://localhost:$${PORT:-8000}/   e-mails: var/mail/   stop: Ctrl-C"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
 demo: export DJANGO_SETTINGS_MODULE := privacy_portal.settings.dev
 demo: install
+	mkdir -p var/mail var/broker/queue var/broker/processed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo_requests
 
 # --- make test: the machine's PostgreSQL and Redis unless DATABASE_URL / REDIS_URL say otherwise ---
 TEST_ENV = DJANGO_SETTINGS_MODULE=privacy_portal.settings.test \

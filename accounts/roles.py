@@ -26,8 +26,13 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "accounts.view_user",
         "accounts.view_address",
         "audit.view_auditevent",
+        # The dashboard at /dashboard/ (support never reaches it, nor any export content).
+        "dsr.use_dashboard",
         "dsr.view_datasubjectrequest",
         "dsr.change_datasubjectrequest",
+        "dsr.view_requestnote",
+        "dsr.add_requestnote",
+        "dsr.view_retentionjobrun",
         "dsr.view_storetask",
         "dsr.change_storetask",
         "dsr.view_datastore",

@@ -199,7 +199,14 @@ class DataSubjectRequest(models.Model):
             models.Index(fields=("state", "due_at"), name="dsr_state_due_idx"),
             models.Index(fields=("type", "state"), name="dsr_type_state_idx"),
             models.Index(fields=("user", "received_at"), name="dsr_user_received_idx"),
+            # The dashboard's default queue: open requests, most urgent first.
+            models.Index(
+                fields=("due_at",),
+                condition=models.Q(state__in=[s.value for s in OPEN_STATES]),
+                name="dsr_open_due_idx",
+            ),
         ]
+        permissions = [("use_dashboard", _("Can use the compliance officers' dashboard"))]
 
     def __str__(self) -> str:
         return self.reference
@@ -356,6 +363,10 @@ class StoreTask(models.Model):
         indexes = [
             models.Index(fields=("state", "lease_expires_at"), name="dsr_task_lease_idx"),
             models.Index(fields=("state", "enqueued_at"), name="dsr_task_enqueued_idx"),
+            # The dashboard's "has failed tasks" filter.
+            models.Index(
+                fields=("request",), condition=models.Q(state="failed"), name="dsr_task_failed_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -413,3 +424,49 @@ class ErasureRecord(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+
+class RequestNote(models.Model):
+    """An internal note of compliance staff on a request; never shown to the person. Notes are
+    not edited or deleted; redaction clears their text with the rest of the request."""
+
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField(_("note"), max_length=4000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("internal note")
+        verbose_name_plural = _("internal notes")
+        ordering = ("created_at", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.request_id}/{self.pk}"
+
+
+class RetentionJobRun(models.Model):
+    """One run of a retention job (by beat, the ``retention`` command or an officer), real or
+    dry, with what it did or would do. Reports hold references and counts, never personal data."""
+
+    job = models.CharField(_("job"), max_length=32)
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    ok = models.BooleanField(null=True)
+    count = models.PositiveIntegerField(_("records"), default=0)
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("retention run")
+        verbose_name_plural = _("retention runs")
+        ordering = ("-started_at", "-pk")
+        indexes = [models.Index(fields=("job", "-started_at"), name="dsr_retention_job_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.started_at:%Y-%m-%d %H:%M}"

@@ -699,13 +699,27 @@ def dsr_request_cancel(*, request: DataSubjectRequest, actor: Any) -> DataSubjec
     return request
 
 
+#: ``expected_assignee_id`` left out: assign whoever holds the request now.
+ANY_ASSIGNEE: Any = object()
+
+
 @transaction.atomic
 def dsr_request_assign(
-    *, request: DataSubjectRequest, assignee: Any, actor: Any
+    *,
+    request: DataSubjectRequest,
+    assignee: Any,
+    actor: Any,
+    expected_assignee_id: int | None = ANY_ASSIGNEE,
 ) -> DataSubjectRequest:
-    """Assign the request to a staff member (or to nobody)."""
+    """Assign the request to a staff member (or to nobody). With ``expected_assignee_id`` (the
+    assignee the officer saw, None for nobody), refuse if someone changed it meanwhile, so that
+    two officers taking the same request at once cannot both get it."""
     locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
     before = locked.assignee_id
+    if expected_assignee_id is not ANY_ASSIGNEE and before != expected_assignee_id:
+        raise TransitionError(
+            _("Someone else changed who handles this request meanwhile; look again.")
+        )
     locked.assignee = assignee
     locked.save(update_fields=("assignee", "updated_at"))
     audit_record(

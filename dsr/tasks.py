@@ -6,7 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from . import engine, maintenance, packages
+from . import engine, maintenance, packages, retention
 
 
 @shared_task(
@@ -65,9 +65,8 @@ def reconcile_task() -> None:
     soft_time_limit=850,
 )
 def deadlines_task() -> None:
-    """Send verification reminders, close unverified requests, warn of deadlines."""
+    """Send verification reminders, warn of deadlines, remind of manual steps."""
     maintenance.verification_reminders()
-    maintenance.close_unverified()
     maintenance.warn_due_soon()
     maintenance.remind_manual_tasks()
 
@@ -81,4 +80,27 @@ def deadlines_task() -> None:
 )
 def purge_packages_task() -> None:
     """Delete expired export packages (file and key)."""
-    packages.package_purge_expired()
+    retention.retention_run(job="purge_packages")
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    time_limit=3600,
+    soft_time_limit=3500,
+)
+def retention_job_task(job: str, dry_run: bool = False, actor_id: int | None = None) -> None:
+    """Run one retention job (see :mod:`dsr.retention`), or report what it would do."""
+    from accounts.models import User
+
+    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+    retention.retention_run(job=job, dry_run=dry_run, actor=actor)
+
+
+@shared_task(acks_late=True, ignore_result=True, time_limit=90, soft_time_limit=60)
+def preview_locate_task(request_id: int, store_id: int, token: str) -> None:
+    """Search one store for the person of an erasure preview (counts only)."""
+    from .dashboard.preview import preview_locate
+
+    preview_locate(request_id, store_id, token)

@@ -23,5 +23,6 @@ urlpatterns = [
     path("api/v1/consent/", include("consent.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api_schema"), name="api_docs"),
+    path("dashboard/", include("dsr.dashboard.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -24,5 +24,11 @@ def audit_chain_verify_task() -> None:
         actor=None,
         action="audit.chain.verified" if status.ok else "audit.chain.broken",
         target=("audit.chain", "1"),
-        after={"ok": status.ok, "checked": status.checked, "broken_seq": status.broken_seq},
+        after={
+            "ok": status.ok,
+            "checked": status.checked,
+            "broken_seq": status.broken_seq,
+            # Where and how it broke, for the dashboard to name the first broken link.
+            **({} if status.ok else {"broken_id": status.broken_id, "problem": status.problem}),
+        },
     )

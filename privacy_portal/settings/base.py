@@ -397,6 +397,21 @@ DSR_PACKAGE_DAYS = env.int("DSR_PACKAGE_DAYS", default=7)
 DSR_VERIFICATION_DAYS = env.int("DSR_VERIFICATION_DAYS", default=7)
 DSR_VERIFICATION_REMINDER_HOURS = env.int("DSR_VERIFICATION_REMINDER_HOURS", default=24)
 DSR_REQUEST_RETENTION_DAYS = env.int("DSR_REQUEST_RETENTION_DAYS", default=730)
+# Retention jobs (dsr/retention.py); expired packages are purged by "dsr-purge-packages" below.
+CELERY_BEAT_SCHEDULE.update(
+    {
+        f"dsr-retention-{job.replace('_', '-')}": {
+            "task": "dsr.tasks.retention_job_task",
+            "schedule": seconds,
+            "args": (job,),
+        }
+        for job, seconds in (
+            ("close_unverified", 60 * 60),
+            ("redact_requests", 24 * 60 * 60),
+            ("store_retention", 24 * 60 * 60),
+        )
+    }
+)
 # Request types carried out without a compliance officer's approval once identity is confirmed.
 DSR_AUTO_APPROVE: list[str] = env.list(
     "DSR_AUTO_APPROVE", default=["access", "portability", "withdraw_consent", "objection"]

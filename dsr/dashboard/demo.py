@@ -1,0 +1,127 @@
+"""Demo requests for the dashboard: a year of requests from made-up people, carried through the
+real services (so that each has its audit trail and receipts), then dated back so that the
+queue, the deadlines and the metrics have something to show. For development only."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from privacy_portal.permissions import COMPLIANCE_GROUP
+from privacy_portal.pseudonymise import email_hash
+
+from .. import deadlines, engine, packages
+from ..models import (
+    Channel,
+    DataSubjectRequest,
+    ExportPackage,
+    IdentityMethod,
+    RejectionReason,
+    RequestType,
+    State,
+    TaskState,
+)
+from ..services import (
+    Intake,
+    TransitionError,
+    dsr_request_approve,
+    dsr_request_file,
+    dsr_request_reject,
+)
+
+_NAMES = (
+    "Mia Wagner", "Noah Evans", "Lena Fischer", "Omar Haddad", "Sofia Rossi", "Jonas Weber",
+    "Priya Nair", "Lucas Moreau", "Emma Brown", "Kenji Sato", "Nora Jensen", "Leo Novak",
+)  # fmt: skip
+_TYPES = (
+    (RequestType.ACCESS, 5),
+    (RequestType.ERASURE, 4),
+    (RequestType.RECTIFICATION, 1),
+    (RequestType.RESTRICTION, 1),
+    (RequestType.PORTABILITY, 1),
+)
+_CHANNELS = (Channel.EMAIL, Channel.PHONE, Channel.IN_PERSON, Channel.POST)
+
+
+def _run(request: DataSubjectRequest) -> None:
+    """Carry an approved request's store tasks out in this process, as a worker would."""
+    for _ in range(3):
+        for task_id in request.tasks.filter(state=TaskState.QUEUED).values_list("pk", flat=True):
+            engine.task_run(task_id)
+        engine.request_advance(request.pk)
+        if ExportPackage.objects.filter(request=request, built_at__isnull=True).exists():
+            packages.package_build(request.pk)
+
+
+def seed_demo_requests(*, count: int = 80, seed: int = 2026) -> int:
+    """Create up to ``count`` demo requests (skipping those that exist); return how many."""
+    rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)
+    officer: Any = User.objects.filter(groups__name=COMPLIANCE_GROUP, is_active=True).first()
+    now = timezone.now()
+    created = 0
+    kinds = [kind for kind, weight in _TYPES for _ in range(weight)]
+    for index in range(count):
+        email = f"demo.requester{index:03d}@example.net"
+        # The first few are still open: two overdue, the others due within a month.
+        if index < 2:
+            age = timedelta(days=rng.uniform(33, 40))
+        elif index < 10:
+            age = timedelta(days=rng.uniform(3, 28))
+        else:
+            age = timedelta(days=rng.uniform(0.5, 390))
+        kind = rng.choice(kinds)
+        fate = rng.random()
+        country = rng.choice(("DE", "DE", "FR", "GB", "US", "NL"))
+        if DataSubjectRequest.objects.filter(subject_key=email_hash(email)).exists():
+            continue
+        with transaction.atomic():
+            request = dsr_request_file(
+                intake=Intake(
+                    type=kind,
+                    email=email,
+                    channel=rng.choice(_CHANNELS),
+                    full_name=rng.choice(_NAMES),
+                    country=country,
+                    details="Please correct my postal address." if kind == "rectification" else "",
+                    identity_method=IdentityMethod.STAFF_CALLBACK,
+                    identity_note="Called back the phone number on the customer record.",
+                ),
+                actor=officer,
+            )
+        try:
+            if index < 2 or (index < 10 and fate < 0.6):
+                pass  # still waiting for an officer
+            elif fate < 0.12:
+                dsr_request_reject(
+                    request=request,
+                    actor=officer,
+                    reason=rng.choice(
+                        (RejectionReason.IDENTITY, RejectionReason.MANIFESTLY_UNFOUNDED)
+                    ),
+                )
+            else:
+                request.refresh_from_db()
+                if request.state == State.IN_REVIEW:
+                    dsr_request_approve(request=request, actor=officer)
+                _run(request)
+        except TransitionError:
+            pass
+        received = now - age
+        updates: dict[str, Any] = {
+            "received_at": received,
+            "due_at": deadlines.due_at(request.regime, received),
+        }
+        request.refresh_from_db()
+        if request.approved_at:
+            updates["approved_at"] = received + timedelta(hours=rng.uniform(1, 30))
+        if request.completed_at:
+            took = timedelta(days=min(rng.lognormvariate(2.2, 0.6), 80))
+            updates["completed_at"] = min(received + max(took, timedelta(days=1.5)), now)
+        DataSubjectRequest.objects.filter(pk=request.pk).update(**updates)
+        created += 1
+    return created

@@ -1,0 +1,230 @@
+"""The dashboard's forms: queue filters, decisions, notes, manual steps, audit filters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..forms import RejectForm
+from ..models import Channel, IdentityMethod, Regime
+from .labels import STATE_LABELS, TYPE_LABELS
+
+__all__ = (
+    "AuditFilterForm",
+    "ExtendForm",
+    "ManualDoneForm",
+    "NoteForm",
+    "QueueFilterForm",
+    "RejectForm",
+    "SearchForm",
+    "VerifyForm",
+    "YearForm",
+)
+
+#: The largest evidence file staff may attach to a manual step.
+EVIDENCE_MAX_BYTES = 20 * 1024 * 1024
+
+#: Which requests the queue shows: the open ones (default), all, or one state.
+STATUS_OPEN = "open"
+STATUS_ALL = "all"
+
+SORTS = {
+    "due": ("due_at", "pk"),
+    "-due": ("-due_at", "-pk"),
+    "received": ("received_at", "pk"),
+    "-received": ("-received_at", "-pk"),
+    "reference": ("reference",),
+    "-reference": ("-reference",),
+}
+
+
+def _any(label: Any) -> list[tuple[str, Any]]:
+    return [("", label)]
+
+
+class QueueFilterForm(forms.Form):
+    """The queue's filters, read from the query string (they hold no personal data: a person is
+    searched by the keyed hash of their address, see :class:`SearchForm`)."""
+
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[
+            (STATUS_OPEN, _("Open")),
+            (STATUS_ALL, _("All")),
+            *STATE_LABELS.items(),
+        ],
+    )
+    type = forms.ChoiceField(
+        label=_("Type"), required=False, choices=_any(_("Any type")) + list(TYPE_LABELS.items())
+    )
+    regime = forms.ChoiceField(
+        label=_("Law"), required=False, choices=_any(_("Any law")) + Regime.choices
+    )
+    channel = forms.ChoiceField(
+        label=_("Received through"),
+        required=False,
+        choices=_any(_("Any channel")) + Channel.choices,
+    )
+    due = forms.ChoiceField(
+        label=_("Due"),
+        required=False,
+        choices=[
+            ("", _("Any time")),
+            ("overdue", _("Overdue")),
+            ("7d", _("Within 7 days")),
+            ("30d", _("Within 30 days")),
+        ],
+    )
+    assignee = forms.ChoiceField(label=_("Handled by"), required=False)
+    failed = forms.BooleanField(label=_("Only with failed store tasks"), required=False)
+    sort = forms.ChoiceField(
+        label=_("Sort by"),
+        required=False,
+        choices=[
+            ("due", _("Due date, soonest first")),
+            ("-due", _("Due date, latest first")),
+            ("-received", _("Received, newest first")),
+            ("received", _("Received, oldest first")),
+            ("reference", _("Reference")),
+            ("-reference", _("Reference, descending")),
+        ],
+    )
+    q = forms.CharField(label=_("Reference"), required=False, max_length=24)
+    person = forms.RegexField(regex=r"^[0-9a-f]{64}$", required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, officers: list[tuple[int, str]] = (), **kwargs: Any) -> None:  # type: ignore[assignment]
+        super().__init__(*args, **kwargs)
+        field: Any = self.fields["assignee"]
+        field.choices = [
+            ("", _("Anyone")),
+            ("me", _("Me")),
+            ("none", _("Nobody yet")),
+            *[(str(pk), name) for pk, name in officers],
+        ]
+
+    def filters(self) -> dict[str, Any]:
+        """Return the valid filters (an invalid value counts as "not filtered")."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {name: data.get(name) for name in self.fields if name not in self.errors}
+
+
+class SearchForm(forms.Form):
+    """Find requests by reference or by the person's e-mail address. It is posted, so that the
+    address never appears in a URL (and so in no log)."""
+
+    term = forms.CharField(
+        label=_("Find a request"),
+        max_length=254,
+        help_text=_("A reference (DSR-2026-000042) or the person's exact e-mail address."),
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+
+
+class VerifyForm(forms.Form):
+    method = forms.ChoiceField(
+        label=_("How did you check the person's identity?"),
+        choices=[
+            (value, label) for value, label in IdentityMethod.choices if value.startswith("staff_")
+        ],
+    )
+    note = forms.CharField(
+        label=_("What exactly did you check?"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Kept with the request as proof. Describe the check, not the document's number."
+        ),
+    )
+
+
+class ExtendForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why do you need more time?"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("The person receives this text by e-mail. The deadline can be extended once."),
+    )
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(
+        label=_("Internal note"),
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Seen only by compliance staff; never sent to the person."),
+    )
+
+
+class ManualDoneForm(forms.Form):
+    note = forms.CharField(
+        label=_("What did you do?"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    evidence = forms.FileField(
+        label=_("Evidence (optional)"),
+        required=False,
+        help_text=_("A confirmation from the other system, for example a PDF or a screenshot."),
+    )
+
+    def clean_evidence(self) -> Any:
+        evidence = self.cleaned_data.get("evidence")
+        if evidence is not None and evidence.size > EVIDENCE_MAX_BYTES:
+            raise forms.ValidationError(_("The file is too large."))
+        return evidence
+
+
+class AuditFilterForm(forms.Form):
+    """Filters of the audit trail page and its export (ids and codes only)."""
+
+    action = forms.CharField(
+        label=_("Action"),
+        required=False,
+        max_length=64,
+        help_text=_("The start of an action code, for example dsr.request or consent."),
+    )
+    reference = forms.CharField(label=_("Request reference"), required=False, max_length=24)
+    object_type = forms.CharField(label=_("Object type"), required=False, max_length=64)
+    object_id = forms.CharField(label=_("Object id"), required=False, max_length=64)
+    actor_type = forms.ChoiceField(
+        label=_("Actor"),
+        required=False,
+        choices=[
+            ("", _("Anyone")),
+            ("person", _("A person")),
+            ("system", _("The system")),
+            ("api", _("An API client")),
+        ],
+    )
+    actor_id = forms.IntegerField(label=_("Actor id"), required=False, min_value=1)
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def filters(self) -> dict[str, Any]:
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {
+            name: value
+            for name, value in data.items()
+            if name not in self.errors and value not in (None, "")
+        }
+
+
+class YearForm(forms.Form):
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2200)
+
+    @classmethod
+    def year_from(cls, data: Any) -> int:
+        form = cls(data)
+        if form.is_valid():
+            year: int = form.cleaned_data["year"]
+            return year
+        return timezone.localdate().year

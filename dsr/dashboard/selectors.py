@@ -1,0 +1,383 @@
+"""Reads for the dashboard's queue and request pages, each in a bounded number of queries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from privacy_portal.audit.models import AuditEvent
+from privacy_portal.audit.services import scope_of
+from privacy_portal.permissions import COMPLIANCE_GROUP
+
+from ..engine import tasks_done
+from ..models import (
+    OPEN_STATES,
+    TERMINAL_STATES,
+    DataSubjectRequest,
+    ErasureRecord,
+    ExportPackage,
+    RequestNote,
+    State,
+    StoreTask,
+    TaskState,
+)
+from ..packages import package_is_available
+from ..services import CANCELLABLE
+from .forms import SORTS, STATUS_ALL, STATUS_OPEN
+from .labels import state_label
+
+#: Requests due within this many days are highlighted.
+DUE_SOON_DAYS = 7
+_OPEN = [s.value for s in OPEN_STATES]
+
+
+# --- the queue ----------------------------------------------------------------------------------
+
+
+def officers() -> list[tuple[int, str]]:
+    """Return the staff who handle requests (compliance officers and superusers), by name."""
+    people = (
+        User.objects.filter(is_active=True, is_staff=True)
+        .filter(Q(groups__name=COMPLIANCE_GROUP) | Q(is_superuser=True))
+        .distinct()
+        .order_by("first_name", "last_name", "email")
+        .only("pk", "first_name", "last_name", "email")
+    )
+    return [(person.pk, staff_name(person)) for person in people]
+
+
+def staff_name(user: Any) -> str:
+    name = f"{user.first_name} {user.last_name}".strip()
+    return name or user.email
+
+
+def queue(filters: Mapping[str, Any], *, me: Any) -> QuerySet[DataSubjectRequest]:
+    """Return the requests matching the queue's ``filters``, sorted, ready for one page."""
+    now = timezone.now()
+    queryset = DataSubjectRequest.objects.all()
+    status = filters.get("status") or STATUS_OPEN
+    if status == STATUS_OPEN:
+        queryset = queryset.filter(state__in=_OPEN)
+    elif status != STATUS_ALL:
+        queryset = queryset.filter(state=status)
+    for name in ("type", "regime", "channel"):
+        if filters.get(name):
+            queryset = queryset.filter(**{name: filters[name]})
+    due = filters.get("due")
+    if due:
+        queryset = queryset.filter(state__in=_OPEN)
+        if due == "overdue":
+            queryset = queryset.filter(due_at__lt=now)
+        else:
+            days = DUE_SOON_DAYS if due == "7d" else 30
+            queryset = queryset.filter(due_at__gte=now, due_at__lt=now + timedelta(days=days))
+    assignee = filters.get("assignee")
+    if assignee == "me":
+        queryset = queryset.filter(assignee=me)
+    elif assignee == "none":
+        queryset = queryset.filter(assignee__isnull=True)
+    elif assignee and str(assignee).isdigit():
+        queryset = queryset.filter(assignee_id=int(assignee))
+    failed = StoreTask.objects.filter(request=OuterRef("pk"), state=TaskState.FAILED)
+    if filters.get("failed"):
+        queryset = queryset.filter(Exists(failed))
+    if filters.get("q"):
+        term = str(filters["q"]).strip().upper()
+        queryset = queryset.filter(
+            Q(reference=term) | Q(reference__endswith=term) if term.isdigit() else Q(reference=term)
+        )
+    if filters.get("person"):
+        queryset = queryset.filter(subject_key=filters["person"])
+    sort = SORTS.get(filters.get("sort") or "", None)
+    if sort is None:
+        sort = SORTS["due"] if status == STATUS_OPEN or due else SORTS["-received"]
+    return (
+        queryset.select_related("assignee")
+        .annotate(has_failed=Exists(failed))
+        .only(
+            "pk",
+            "reference",
+            "type",
+            "state",
+            "regime",
+            "channel",
+            "received_at",
+            "due_at",
+            "extended_at",
+            "held_reason",
+            "assignee__first_name",
+            "assignee__last_name",
+            "assignee__email",
+        )
+        .order_by(*sort)
+    )
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    by_state: dict[str, int]
+    open: int
+    overdue: int
+    due_soon: int
+    failed: int
+
+
+def queue_counts() -> QueueCounts:
+    """Return how many requests are in each state, and how many open ones are overdue, due
+    within a week, or have a failed store task (three aggregate queries)."""
+    now = timezone.now()
+    by_state = dict(
+        DataSubjectRequest.objects.order_by()
+        .values_list("state")
+        .annotate(n=Count("pk"))
+        .values_list("state", "n")
+    )
+    urgent = DataSubjectRequest.objects.filter(state__in=_OPEN).aggregate(
+        overdue=Count("pk", filter=Q(due_at__lt=now)),
+        due_soon=Count(
+            "pk", filter=Q(due_at__gte=now, due_at__lt=now + timedelta(days=DUE_SOON_DAYS))
+        ),
+    )
+    failed = (
+        StoreTask.objects.filter(state=TaskState.FAILED, request__state__in=_OPEN)
+        .values("request_id")
+        .distinct()
+        .count()
+    )
+    return QueueCounts(
+        by_state={state: by_state.get(state, 0) for state in State.values},
+        open=sum(by_state.get(state, 0) for state in _OPEN),
+        overdue=urgent["overdue"],
+        due_soon=urgent["due_soon"],
+        failed=failed,
+    )
+
+
+def urgency(request: DataSubjectRequest, now: datetime | None = None) -> str:
+    """Return "overdue", "soon" (due within a week) or "" for an open request."""
+    if request.state not in _OPEN:
+        return ""
+    now = now or timezone.now()
+    if request.due_at < now:
+        return "overdue"
+    if request.due_at < now + timedelta(days=DUE_SOON_DAYS):
+        return "soon"
+    return ""
+
+
+# --- one request --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    task: StoreTask
+    found: int | None
+    exported: int | None
+    erased: int | None
+    retained: int | None
+    remaining: int | None
+    retained_detail: list[dict[str, Any]]
+    receipt_json: str
+
+
+def _total(receipt: Mapping[str, Any], key: str) -> int | None:
+    values = receipt.get(key)
+    if not isinstance(values, Mapping):
+        return None
+    return sum(int(n) for n in values.values() if isinstance(n, int))
+
+
+def task_row(task: StoreTask) -> TaskRow:
+    """Summarise a store task's receipt: records found, exported, erased (deleted or
+    anonymised), retained, and left after the erasure's check."""
+    receipt = task.receipt or {}
+    counts = _total(receipt, "counts")
+    deleted = _total(receipt, "deleted")
+    anonymised = _total(receipt, "anonymised")
+    kept = [item for item in receipt.get("retained") or [] if isinstance(item, Mapping)]
+    retained = sum(int(item.get("count") or 0) for item in kept) if "retained" in receipt else None
+    erased = None if deleted is None and anonymised is None else (deleted or 0) + (anonymised or 0)
+    found = counts
+    if found is None and erased is not None:
+        found = erased + (retained or 0)
+    return TaskRow(
+        task=task,
+        found=found,
+        exported=counts if task.action == "export" else None,
+        erased=erased,
+        retained=retained,
+        remaining=_total(receipt, "remaining"),
+        retained_detail=[dict(item) for item in kept],
+        receipt_json=json.dumps(receipt, indent=2, sort_keys=True, ensure_ascii=False),
+    )
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    event: AuditEvent
+    actor: str
+    text: str
+    detail: str
+
+
+_ACTIONS = {
+    "dsr.request.received": lambda: _("Request received"),
+    "dsr.request.planned": lambda: _("Store tasks planned"),
+    "dsr.request.extended": lambda: _("Deadline extended"),
+    "dsr.request.assigned": lambda: _("Assignment changed"),
+    "dsr.request.identity_verified": lambda: _("Identity checked by staff"),
+    "dsr.request.verification_reminded": lambda: _("Reminder to confirm the e-mail sent"),
+    "dsr.request.note_added": lambda: _("Internal note added"),
+    "dsr.request.previewed": lambda: _("Erasure preview run"),
+    "dsr.request.link_resent": lambda: _("Download link sent again"),
+    "dsr.request.redacted": lambda: _("Request record redacted"),
+    "dsr.task.succeeded": lambda: _("Store task done"),
+    "dsr.task.failed": lambda: _("Store task failed"),
+    "dsr.task.retrying": lambda: _("Store task will be retried"),
+    "dsr.task.waiting": lambda: _("Store task waiting"),
+    "dsr.task.retried": lambda: _("Store task retried by staff"),
+    "dsr.task.completed_by_staff": lambda: _("Manual step marked done"),
+    "dsr.package.built": lambda: _("Package built"),
+    "dsr.package.downloaded": lambda: _("Package downloaded"),
+    "dsr.package.purged": lambda: _("Package deleted after expiry"),
+    "dsr.erasure.recorded": lambda: _("Erasure record signed"),
+}
+
+
+def action_text(action: str) -> str:
+    """Return a plain label for an audit action code (the code itself if unknown)."""
+    label = _ACTIONS.get(action)
+    return str(label()) if label else action
+
+
+def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
+    """Return every audit event of the request, oldest first, with who acted (two queries)."""
+    events = list(AuditEvent.objects.filter(scope=scope_of(request)).order_by("seq"))
+    people = {
+        user.pk: user
+        for user in User.objects.filter(
+            pk__in={e.actor_id for e in events if e.actor_type == "person" and e.actor_id}
+        ).only("pk", "first_name", "last_name", "email", "is_staff")
+    }
+    entries = []
+    for event in events:
+        if event.actor_type == "system":
+            actor = _("System")
+        elif event.actor_type == "api":
+            actor = _("API client %(id)s") % {"id": event.actor_id}
+        elif event.actor_id is not None and event.actor_id == request.user_id:
+            actor = _("The person")
+        elif event.actor_id in people and people[event.actor_id].is_staff:
+            actor = staff_name(people[event.actor_id])
+        else:
+            actor = _("Person %(id)s") % {"id": event.actor_id}
+        if event.action == "dsr.request.state_changed":
+            text = "{} → {}".format(
+                state_label(str((event.before or {}).get("state", ""))),
+                state_label(str((event.after or {}).get("state", ""))),
+            )
+        else:
+            text = action_text(event.action)
+        detail = ", ".join(
+            f"{key}: {value}"
+            for key, value in (event.after or {}).items()
+            if key != "state" and value not in (None, "", [], {})
+        )
+        entries.append(TimelineEntry(event, str(actor), text, detail))
+    return entries
+
+
+@dataclass
+class RequestPage:
+    """Everything the request page shows, and which actions its state allows."""
+
+    request: DataSubjectRequest
+    tasks: list[TaskRow]
+    notes: list[RequestNote]
+    timeline: list[TimelineEntry]
+    package: ExportPackage | None
+    package_available: bool
+    erasure_record: ErasureRecord | None
+    urgency: str
+    can: dict[str, bool] = field(default_factory=dict)
+
+
+def request_page(reference: str) -> RequestPage | None:
+    """Return the request page's content, or None if no request has this reference."""
+    request = (
+        DataSubjectRequest.objects.select_related(
+            "user", "assignee", "approved_by", "recorded_by", "duplicate_of"
+        )
+        .filter(reference=reference)
+        .first()
+    )
+    if request is None:
+        return None
+    tasks = [
+        task_row(task)
+        for task in request.tasks.select_related("store", "completed_by").order_by(
+            "store__position", "store__name", "action"
+        )
+    ]
+    package = ExportPackage.objects.filter(request=request).first()
+    record = (
+        ErasureRecord.objects.filter(reference=request.reference).first()
+        if request.type == "erasure"
+        else None
+    )
+    state = request.state
+    identity_held = request.held_reason == "identity_needs_review"
+    page = RequestPage(
+        request=request,
+        tasks=tasks,
+        notes=list(request.notes.select_related("author")),
+        timeline=timeline(request),
+        package=package,
+        package_available=package is not None and package_is_available(package),
+        erasure_record=record,
+        urgency=urgency(request),
+    )
+    page.can = {
+        "verify": request.redacted_at is None
+        and (
+            state in (State.RECEIVED, State.AWAITING_IDENTITY)
+            or (state == State.IN_REVIEW and (identity_held or request.verified_at is None))
+        ),
+        "approve": state in (State.VERIFIED, State.IN_REVIEW)
+        and request.verified_at is not None
+        and not identity_held,
+        "reject": state
+        in (State.RECEIVED, State.AWAITING_IDENTITY, State.VERIFIED, State.IN_REVIEW),
+        "extend": request.is_open
+        and request.extended_at is None
+        and timezone.now() <= request.due_at,
+        "cancel": state in CANCELLABLE,
+        "preview": request.type == "erasure"
+        and state in (State.VERIFIED, State.IN_REVIEW)
+        and bool(request.subject_snapshot),
+        "retry": state in (State.RUNNING, State.WAITING, State.PARTIALLY_COMPLETED),
+        "resend": page.package_available and state not in (State.REJECTED, State.CANCELLED),
+        "note": request.redacted_at is None,
+        "terminal": state in TERMINAL_STATES,
+    }
+    return page
+
+
+def progress(request: DataSubjectRequest) -> dict[str, Any]:
+    """Return the request's state and task progress, for the page to follow it live."""
+    done, total = tasks_done(request)
+    return {
+        "state": request.state,
+        "state_label": str(request.get_state_display()),
+        "done": done,
+        "total": total,
+        "terminal": request.state in TERMINAL_STATES,
+    }

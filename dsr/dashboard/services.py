@@ -1,0 +1,58 @@
+"""The dashboard's own actions on requests, each in one transaction with its audit event; the
+decisions themselves (verify, approve, reject, extend, cancel, assign, retry, manual steps)
+are the request services of :mod:`dsr.services`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from privacy_portal.audit.services import audit_record
+
+from .. import notifications
+from ..models import DataSubjectRequest, ExportPackage, RequestNote, State
+from ..packages import package_is_available
+from ..services import TransitionError
+
+
+@transaction.atomic
+def dsr_request_note_add(*, request: DataSubjectRequest, actor: Any, body: str) -> RequestNote:
+    """Add an internal note of staff to a request (never shown to the person). The audit event
+    names the note, not its text."""
+    body = body.strip()
+    if not body:
+        raise ValidationError(_("Write the note first."))
+    locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+    if locked.redacted_at is not None:
+        raise TransitionError(_("This request was redacted; nothing can be added to it."))
+    note = RequestNote.objects.create(request=locked, author=actor, body=body[:4000])
+    audit_record(
+        actor=actor,
+        action="dsr.request.note_added",
+        target=note,
+        scope=locked,
+        after={"note": note.pk},
+    )
+    return note
+
+
+@transaction.atomic
+def dsr_request_resend_download_link(*, request: DataSubjectRequest, actor: Any) -> None:
+    """Send the person the e-mail with the link to their copy again (for example when it was
+    lost in a spam folder). Only while the copy can still be downloaded."""
+    locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+    package = ExportPackage.objects.filter(request=locked).first()
+    if package is None or not package_is_available(package):
+        raise TransitionError(_("There is no copy to download for this request (any more)."))
+    if locked.state not in (State.COMPLETED, State.PARTIALLY_COMPLETED) or not locked.email:
+        raise TransitionError(_("The download link can only be sent for a finished request."))
+    notifications.completed(locked)
+    audit_record(
+        actor=actor,
+        action="dsr.request.link_resent",
+        target=locked,
+        after={"package": package.pk},
+    )

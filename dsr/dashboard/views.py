@@ -1,0 +1,633 @@
+"""The dashboard's pages and actions. Each view checks the role, binds a form, calls one
+service or selector, and renders or redirects; refusals of the services become messages."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from privacy_portal.pseudonymise import email_hash, normalise_email
+
+from .. import retention, services
+from ..models import DataSubjectRequest, RetentionJobRun, StoreTask
+from . import audit, metrics, preview, processing, selectors
+from .access import officer_required
+from .forms import (
+    AuditFilterForm,
+    ExtendForm,
+    ManualDoneForm,
+    NoteForm,
+    QueueFilterForm,
+    RejectForm,
+    SearchForm,
+    VerifyForm,
+    YearForm,
+)
+from .labels import STATE_LABELS
+from .services import dsr_request_note_add, dsr_request_resend_download_link
+
+VIEW = ("dsr.view_datasubjectrequest",)
+DECIDE = ("dsr.change_datasubjectrequest",)
+QUEUE_PAGE_SIZE = 50
+
+
+def _no_store(response: HttpResponseBase) -> HttpResponseBase:
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+# --- the queue ----------------------------------------------------------------------------------
+
+
+@require_GET
+@officer_required(*VIEW)
+def queue(request: HttpRequest) -> HttpResponse:
+    """Every request, filtered, searched, sorted and paged; counts by state; what is urgent."""
+    form = QueueFilterForm(request.GET or None, officers=selectors.officers())
+    filters = form.filters() if request.GET else {}
+    paginator = Paginator(selectors.queue(filters, me=request.user), QUEUE_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    now = timezone.now()
+    rows = [(item, selectors.urgency(item, now)) for item in page.object_list]
+    query = {k: str(v) for k, v in request.GET.items() if k != "page" and v}
+    counts = selectors.queue_counts()
+    return render(
+        request,
+        "dashboard/queue.html",
+        {
+            "form": form,
+            "search": SearchForm(),
+            "rows": rows,
+            "page": page,
+            "query": urlencode(query),
+            "counts": counts,
+            "states": [
+                (value, label, counts.by_state[value]) for value, label in STATE_LABELS.items()
+            ],
+            "status": filters.get("status") or "open",
+            "person_search": bool(filters.get("person")),
+            "here": request.get_full_path(),
+        },
+    )
+
+
+@require_POST
+@officer_required(*VIEW)
+def search(request: HttpRequest) -> HttpResponse:
+    """Find requests by reference, or by e-mail address through its keyed hash (posted, and
+    redirected to a URL that holds no address)."""
+    form = SearchForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Type a reference or an e-mail address."))
+        return redirect("dashboard:queue")
+    term = form.cleaned_data["term"].strip()
+    if "@" in term:
+        key = email_hash(normalise_email(term))
+        return redirect(
+            f"{reverse('dashboard:queue')}?{urlencode({'status': 'all', 'person': key})}"
+        )
+    reference = term.upper()
+    if DataSubjectRequest.objects.filter(reference=reference).exists():
+        return redirect("dashboard:request", reference)
+    return redirect(f"{reverse('dashboard:queue')}?{urlencode({'status': 'all', 'q': reference})}")
+
+
+# --- one request --------------------------------------------------------------------------------
+
+
+def _page_or_404(reference: str) -> selectors.RequestPage:
+    page = selectors.request_page(reference)
+    if page is None:
+        raise Http404
+    return page
+
+
+def _render_request(
+    request: HttpRequest, reference: str, *, status: int = 200, **forms: Any
+) -> HttpResponse:
+    page = _page_or_404(reference)
+    done_forms: dict[int, ManualDoneForm] = forms.pop("done_forms", {})
+    context: dict[str, Any] = {
+        "page": page,
+        "req": page.request,
+        "verify_form": VerifyForm(prefix="verify"),
+        "reject_form": RejectForm(prefix="reject"),
+        "extend_form": ExtendForm(prefix="extend"),
+        "note_form": NoteForm(prefix="note"),
+        # One form per waiting step, each with ids of its own.
+        "task_rows": [
+            (
+                row,
+                done_forms.get(row.task.pk) or ManualDoneForm(prefix=f"done-{row.task.pk}")
+                if row.task.state == "waiting"
+                else None,
+            )
+            for row in page.tasks
+        ],
+        "preview": (
+            preview.erasure_preview(page.request)
+            if page.request.type == "erasure" and (page.can["preview"] or page.can["approve"])
+            else None
+        ),
+        "me": request.user,
+        "progress": selectors.progress(page.request),
+    }
+    context.update(forms)
+    return render(request, "dashboard/request.html", context, status=status)
+
+
+@require_GET
+@officer_required(*VIEW)
+def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    """The person, their identity check, the timeline, the store tasks, and the decisions."""
+    return _render_request(request, reference)
+
+
+@require_GET
+@officer_required(*VIEW)
+def request_progress(request: HttpRequest, reference: str) -> JsonResponse:
+    """The request's state and task progress, for the page to follow it without reloading."""
+    found = get_object_or_404(DataSubjectRequest, reference=reference)
+    response = JsonResponse(selectors.progress(found))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@officer_required(*VIEW)
+def receipt(request: HttpRequest, reference: str) -> HttpResponse:
+    """What each store did for the request, as a page to print or save: the proof."""
+    page = _page_or_404(reference)
+    from ..erasure import erasure_record_valid
+
+    record = page.erasure_record
+    return render(
+        request,
+        "dashboard/receipt.html",
+        {
+            "page": page,
+            "req": page.request,
+            "record": record,
+            "record_valid": record is not None and erasure_record_valid(record),
+            "generated_at": timezone.now(),
+        },
+    )
+
+
+def _back(reference: str, anchor: str = "") -> HttpResponse:
+    url = reverse("dashboard:request", args=[reference])
+    return redirect(f"{url}#{anchor}" if anchor else url)
+
+
+def _act(
+    request: HttpRequest,
+    reference: str,
+    action: Callable[[DataSubjectRequest], Any],
+    success: str,
+    *,
+    anchor: str = "",
+) -> HttpResponse:
+    """Call a service on the request; report its refusal, or its success, as a message."""
+    found = get_object_or_404(DataSubjectRequest, reference=reference)
+    try:
+        action(found)
+    except services.TransitionError as error:
+        messages.error(request, str(error))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, success)
+    return _back(reference, anchor)
+
+
+@require_POST
+@officer_required(*DECIDE)
+def assign(request: HttpRequest, reference: str) -> HttpResponse:
+    """Assign the request to me (or release it), unless someone changed it meanwhile."""
+    seen = request.POST.get("seen", "")
+    expected = int(seen) if seen.isdigit() else None
+    to_me = request.POST.get("to") == "me"
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("dashboard:request", args=[reference])
+    found = get_object_or_404(DataSubjectRequest, reference=reference)
+    try:
+        services.dsr_request_assign(
+            request=found,
+            assignee=request.user if to_me else None,
+            actor=request.user,
+            expected_assignee_id=expected,
+        )
+    except services.TransitionError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            _("%(ref)s is now yours.") % {"ref": reference}
+            if to_me
+            else _("%(ref)s is no longer assigned.") % {"ref": reference},
+        )
+    return redirect(target)
+
+
+@require_POST
+@officer_required(*DECIDE)
+def verify(request: HttpRequest, reference: str) -> HttpResponse:
+    form = VerifyForm(request.POST, prefix="verify")
+    if not form.is_valid():
+        return _render_request(request, reference, status=400, verify_form=form)
+    return _act(
+        request,
+        reference,
+        lambda found: services.dsr_request_verify_manually(
+            request=found,
+            actor=request.user,
+            method=form.cleaned_data["method"],
+            note=form.cleaned_data["note"],
+        ),
+        _("The identity check was recorded."),
+    )
+
+
+@require_POST
+@officer_required(*DECIDE)
+def approve(request: HttpRequest, reference: str) -> HttpResponse:
+    return _act(
+        request,
+        reference,
+        lambda found: services.dsr_request_approve(request=found, actor=request.user),
+        _("Approved. The stores are being worked through."),
+    )
+
+
+@require_POST
+@officer_required(*DECIDE)
+def reject(request: HttpRequest, reference: str) -> HttpResponse:
+    form = RejectForm(request.POST, prefix="reject")
+    if not form.is_valid():
+        return _render_request(request, reference, status=400, reject_form=form)
+    return _act(
+        request,
+        reference,
+        lambda found: services.dsr_request_reject(
+            request=found,
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+            note=form.cleaned_data["note"],
+        ),
+        _("Rejected. The person was told why, and of their right to complain."),
+    )
+
+
+@require_POST
+@officer_required(*DECIDE)
+def extend(request: HttpRequest, reference: str) -> HttpResponse:
+    form = ExtendForm(request.POST, prefix="extend")
+    if not form.is_valid():
+        return _render_request(request, reference, status=400, extend_form=form)
+    return _act(
+        request,
+        reference,
+        lambda found: services.dsr_request_extend(
+            request=found, actor=request.user, reason=form.cleaned_data["reason"]
+        ),
+        _("The deadline was extended and the person was told why."),
+    )
+
+
+@require_POST
+@officer_required(*DECIDE)
+def cancel(request: HttpRequest, reference: str) -> HttpResponse:
+    return _act(
+        request,
+        reference,
+        lambda found: services.dsr_request_cancel(request=found, actor=request.user),
+        _("The request was cancelled."),
+    )
+
+
+@require_POST
+@officer_required(*DECIDE, "dsr.add_requestnote")
+def note(request: HttpRequest, reference: str) -> HttpResponse:
+    form = NoteForm(request.POST, prefix="note")
+    if not form.is_valid():
+        return _render_request(request, reference, status=400, note_form=form)
+    return _act(
+        request,
+        reference,
+        lambda found: dsr_request_note_add(
+            request=found, actor=request.user, body=form.cleaned_data["body"]
+        ),
+        _("Note added."),
+        anchor="notes",
+    )
+
+
+@require_POST
+@officer_required(*DECIDE)
+def resend_link(request: HttpRequest, reference: str) -> HttpResponse:
+    return _act(
+        request,
+        reference,
+        lambda found: dsr_request_resend_download_link(request=found, actor=request.user),
+        _("The e-mail with the download link was sent again."),
+    )
+
+
+@require_POST
+@officer_required(*DECIDE)
+def preview_start(request: HttpRequest, reference: str) -> HttpResponse:
+    return _act(
+        request,
+        reference,
+        lambda found: preview.dsr_request_preview_start(request=found, actor=request.user),
+        _("Searching every store for this person…"),
+        anchor="preview",
+    )
+
+
+@require_GET
+@officer_required(*VIEW)
+def preview_panel(request: HttpRequest, reference: str) -> HttpResponse:
+    """The preview's current state, as the part of the page the script swaps in."""
+    found = get_object_or_404(DataSubjectRequest, reference=reference)
+    response = render(
+        request,
+        "dashboard/_preview.html",
+        {"req": found, "preview": preview.erasure_preview(found)},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- store tasks --------------------------------------------------------------------------------
+
+
+def _task(pk: int) -> StoreTask:
+    return get_object_or_404(StoreTask.objects.select_related("request"), pk=pk)
+
+
+@require_POST
+@officer_required(*VIEW, "dsr.change_storetask")
+def task_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    task = _task(pk)
+    try:
+        services.dsr_task_retry(task=task, actor=request.user)
+    except services.TransitionError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("The task was queued again."))
+    return _back(task.request.reference, "tasks")
+
+
+@require_POST
+@officer_required(*VIEW, "dsr.change_storetask")
+def task_done(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark a manual step done, with what was done and an optional evidence file."""
+    task = _task(pk)
+    form = ManualDoneForm(request.POST, request.FILES, prefix=f"done-{task.pk}")
+    if not form.is_valid():
+        return _render_request(
+            request, task.request.reference, status=400, done_forms={task.pk: form}
+        )
+    try:
+        services.dsr_task_complete_manual(
+            task=task,
+            actor=request.user,
+            note=form.cleaned_data["note"],
+            evidence=form.cleaned_data.get("evidence"),
+        )
+    except (services.TransitionError, ValidationError) as error:
+        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+    else:
+        messages.success(request, _("The step was marked done."))
+    return _back(task.request.reference, "tasks")
+
+
+@require_GET
+@officer_required(*VIEW, "dsr.view_storetask")
+def task_evidence(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """Download the evidence file of a manual step (never served from a public URL)."""
+    task = _task(pk)
+    if not task.evidence:
+        raise Http404
+    response = FileResponse(task.evidence.open("rb"), as_attachment=True)
+    return _no_store(response)
+
+
+# --- metrics and reports ------------------------------------------------------------------------
+
+
+def _months(request: HttpRequest) -> int:
+    value = request.GET.get("months", "")
+    return int(value) if value.isdigit() and int(value) in metrics.PERIODS else 12
+
+
+def _csv_response(filename: str, rows: Iterable[Iterable[Any]]) -> HttpResponseBase:
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow(list(row)) for row in rows), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return _no_store(response)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+@officer_required(*VIEW)
+def metrics_page(request: HttpRequest) -> HttpResponse:
+    """Charts of the monthly figures, each with its table and CSV."""
+    months = _months(request)
+    figures = metrics.all_metrics(months)
+    return render(
+        request,
+        "dashboard/metrics.html",
+        {
+            "figures": figures,
+            "charts": [figure.chart() for figure in figures],
+            "months": months,
+            "periods": metrics.PERIODS,
+        },
+    )
+
+
+@require_GET
+@officer_required(*VIEW)
+def metrics_csv(request: HttpRequest, key: str) -> HttpResponseBase:
+    if key not in metrics.METRICS:
+        raise Http404
+    months = _months(request)
+    figure = metrics.metric(key, months)
+    return _csv_response(f"inper-{key}-{months}-months.csv", [figure.columns, *figure.rows])
+
+
+@require_GET
+@officer_required(*VIEW)
+def yearly(request: HttpRequest) -> HttpResponse:
+    """The yearly figures regulators ask for, for any year."""
+    year = YearForm.year_from(request.GET or None)
+    rows = metrics.yearly(year)
+    return render(
+        request,
+        "dashboard/yearly.html",
+        {
+            "year": year,
+            "rows": rows,
+            "table": metrics.yearly_table(rows),
+            "columns": metrics.yearly_columns(),
+            "years": range(timezone.now().year, metrics.first_year() - 1, -1),
+        },
+    )
+
+
+@require_GET
+@officer_required(*VIEW)
+def yearly_csv(request: HttpRequest) -> HttpResponseBase:
+    year = YearForm.year_from(request.GET or None)
+    rows = metrics.yearly(year)
+    return _csv_response(
+        f"inper-requests-{year}.csv", [metrics.yearly_columns(), *metrics.yearly_table(rows)]
+    )
+
+
+# --- audit trail --------------------------------------------------------------------------------
+
+
+@require_GET
+@officer_required("audit.view_auditevent")
+def audit_trail(request: HttpRequest) -> HttpResponse:
+    """Filter the audit trail; see the chain's state."""
+    form = AuditFilterForm(request.GET or None)
+    filters = form.filters() if request.GET else {}
+    events, older = audit.page(filters)
+    query = {k: str(v) for k, v in request.GET.items() if k != "before" and v}
+    return render(
+        request,
+        "dashboard/audit.html",
+        {
+            "form": form,
+            "events": events,
+            "older": older,
+            "query": urlencode(query),
+            "chain": audit.chain_state(),
+            "action_text": selectors.action_text,
+        },
+    )
+
+
+@require_GET
+@officer_required("audit.view_auditevent")
+def audit_csv(request: HttpRequest) -> HttpResponseBase:
+    """Export the filtered events as CSV, streamed (the export is audited)."""
+    form = AuditFilterForm(request.GET or None)
+    filters = form.filters() if request.GET else {}
+    audit.audit_export_record(actor=request.user, filters=filters)
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    return _csv_response(f"inper-audit-{stamp}.csv", audit.csv_rows(audit.events(filters)))
+
+
+@require_POST
+@officer_required("audit.view_auditevent")
+def audit_verify(request: HttpRequest) -> HttpResponse:
+    audit.chain_verify_start(actor=request.user)
+    messages.info(request, _("The chain is being verified; reload this page in a moment."))
+    return redirect("dashboard:audit")
+
+
+# --- record of processing -----------------------------------------------------------------------
+
+
+@require_GET
+@officer_required("dsr.view_datastore")
+def processing_record(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "dashboard/processing.html",
+        {
+            "entries": processing.record_of_processing(),
+            "purposes": processing.processing_purposes(),
+            "controller": processing.controller(),
+            "generated_at": timezone.now(),
+        },
+    )
+
+
+@require_GET
+@officer_required("dsr.view_datastore")
+def processing_csv(request: HttpRequest) -> HttpResponseBase:
+    rows = processing.csv_rows(processing.record_of_processing(), processing.processing_purposes())
+    return _csv_response("inper-record-of-processing.csv", rows)
+
+
+# --- retention ----------------------------------------------------------------------------------
+
+
+@require_GET
+@officer_required("dsr.view_retentionjobrun")
+def retention_page(request: HttpRequest) -> HttpResponse:
+    """The retention jobs, their last real and dry runs, and what those did."""
+    runs = list(RetentionJobRun.objects.select_related("actor")[:50])
+    jobs = []
+    for job in retention.JOBS.values():
+        jobs.append(
+            {
+                "job": job,
+                "last_real": next((r for r in runs if r.job == job.key and not r.dry_run), None)
+                or RetentionJobRun.objects.filter(job=job.key, dry_run=False).first(),
+                "last_dry": next((r for r in runs if r.job == job.key and r.dry_run), None),
+            }
+        )
+    return render(
+        request,
+        "dashboard/retention.html",
+        {
+            "jobs": jobs,
+            "runs": [
+                (run, retention.JOBS[run.job].label if run.job in retention.JOBS else run.job)
+                for run in runs
+            ],
+        },
+    )
+
+
+@require_POST
+@officer_required("dsr.view_retentionjobrun")
+def retention_dry_run(request: HttpRequest, job: str) -> HttpResponse:
+    """Ask a worker for a dry run of one job (it changes nothing)."""
+    if job not in retention.JOBS:
+        raise Http404
+    from ..tasks import retention_job_task
+
+    actor: Any = request.user
+    transaction.on_commit(lambda: retention_job_task.delay(job, True, actor.pk))
+    messages.info(
+        request,
+        _("A dry run of “%(job)s” was started; its report appears below in a moment.")
+        % {"job": retention.JOBS[job].label},
+    )
+    return redirect("dashboard:retention")

@@ -1,0 +1,21 @@
+"""Template filters of the compliance dashboard."""
+
+from __future__ import annotations
+
+from django import template
+
+from dsr.dashboard import labels
+
+register = template.Library()
+
+
+@register.filter
+def type_label(value: object) -> str:
+    """Return the short staff-facing name of a request type."""
+    return labels.type_label(str(value))
+
+
+@register.filter
+def state_label(value: object) -> str:
+    """Return the short staff-facing name of a request state."""
+    return labels.state_label(str(value))

@@ -1,0 +1,50 @@
+/* Dashboard request page: follow the request while its stores work (reload when its state or
+   progress changes), and refresh the erasure preview while stores are being searched.
+   The page works without this script (reload it by hand). */
+(function () {
+  "use strict";
+  if (!window.fetch) return;
+
+  var get = function (url, accept) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: accept } }).then(
+      function (response) { return response.ok ? response : Promise.reject(response.status); }
+    );
+  };
+
+  var head = document.querySelector("[data-progress-url]");
+  if (head && head.getAttribute("data-terminal") !== "true") {
+    var state = head.getAttribute("data-state");
+    var done = head.getAttribute("data-done");
+    var live = head.querySelector("[data-progress-live]");
+    var poll = function () {
+      get(head.getAttribute("data-progress-url"), "application/json")
+        .then(function (response) { return response.json(); })
+        .then(function (data) {
+          if (data.state !== state || String(data.done) !== done) {
+            if (live) live.textContent = data.state_label + " (" + data.done + " / " + data.total + ")";
+            // Keep the officer's place: only reload when nothing is being typed.
+            var active = document.activeElement;
+            var typing = active && (active.tagName === "TEXTAREA" || active.tagName === "INPUT" || active.tagName === "SELECT");
+            if (!typing) { window.location.reload(); return; }
+          }
+          if (!data.terminal) window.setTimeout(poll, 2500);
+        })
+        .catch(function () { window.setTimeout(poll, 10000); });
+    };
+    window.setTimeout(poll, 2500);
+  }
+
+  var panel = document.querySelector("[data-preview-url]");
+  if (panel && panel.getAttribute("data-running") === "true") {
+    var refresh = function () {
+      get(panel.getAttribute("data-preview-url"), "text/html")
+        .then(function (response) { return response.text(); })
+        .then(function (html) {
+          panel.innerHTML = html;
+          if (panel.querySelector('[data-preview-state="searching"]')) window.setTimeout(refresh, 1500);
+        })
+        .catch(function () { window.setTimeout(refresh, 5000); });
+    };
+    window.setTimeout(refresh, 1000);
+  }
+})();

@@ -1,0 +1,101 @@
+"""The audit trail page: filters, the streamed export, and the chain's state."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.db import connection
+
+from privacy_portal.audit.models import AuditEvent
+from privacy_portal.audit.services import audit_record
+from privacy_portal.audit.tasks import audit_chain_verify_task
+
+pytestmark = pytest.mark.django_db
+
+
+def test_filter_by_request_and_action(compliance_client, erasure, guest_access):
+    response = compliance_client.get("/dashboard/audit/", {"reference": erasure.reference})
+    events = response.context["events"]
+    assert events and {e.scope for e in events} == {f"dsr.datasubjectrequest:{erasure.pk}"}
+    response = compliance_client.get("/dashboard/audit/", {"action": "dsr.request.received"})
+    assert {e.action for e in response.context["events"]} == {"dsr.request.received"}
+    assert len(response.context["events"]) == 2
+
+
+def test_pages_go_back_by_sequence(compliance_client, settings):
+    from dsr.dashboard import audit
+
+    for i in range(audit.PAGE_SIZE + 5):
+        audit_record(actor=None, action="test.event", target=("tests.thing", str(i)))
+    first = compliance_client.get("/dashboard/audit/", {"action": "test."})
+    assert len(first.context["events"]) == audit.PAGE_SIZE
+    older = compliance_client.get(
+        "/dashboard/audit/", {"action": "test.", "before": first.context["older"]}
+    )
+    assert len(older.context["events"]) == 5
+    assert older.context["older"] is None
+
+
+def test_the_export_streams_every_matching_event_and_is_audited(
+    compliance_client, compliance_user, erasure
+):
+    expected = AuditEvent.objects.filter(scope=f"dsr.datasubjectrequest:{erasure.pk}").count()
+    response = compliance_client.get(
+        "/dashboard/audit/export.csv", {"reference": erasure.reference}
+    )
+    assert response.streaming and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:5] == ["seq", "occurred_at", "actor_type", "actor_id", "action"]
+    assert len(rows) == 1 + expected
+    assert erasure.email not in str(rows)
+    export = AuditEvent.objects.get(action="audit.exported")
+    assert export.actor_id == compliance_user.pk
+    assert export.after == {"reference": erasure.reference}
+
+
+def test_the_page_shows_an_intact_chain(compliance_client):
+    audit_record(actor=None, action="test.thing", target=("tests.thing", "1"))
+    assert "not been verified yet" in compliance_client.get("/dashboard/audit/").content.decode()
+    audit_chain_verify_task()
+    page = compliance_client.get("/dashboard/audit/").content.decode()
+    assert "Verified: intact." in page
+
+
+def test_the_page_names_the_first_broken_link_after_tampering_in_sql(compliance_client, postgres):
+    events = [
+        audit_record(actor=None, action="test.thing", target=("tests.thing", str(i)))
+        for i in range(4)
+    ]
+    victim = events[1]
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute("UPDATE audit_auditevent SET reason = 'forged' WHERE id = %s", [victim.pk])
+        cursor.execute("SET session_replication_role = DEFAULT")
+
+    audit_chain_verify_task()
+
+    page = compliance_client.get("/dashboard/audit/").content.decode()
+    assert "Broken." in page
+    assert f"The first broken link is event #{victim.seq}" in page
+    assert "content does not match its hash" in page
+
+
+def test_verify_now_asks_a_worker(compliance_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = compliance_client.post("/dashboard/audit/verify/", follow=True)
+    assert len(callbacks) == 1
+    assert "being verified" in response.content.decode()
+    assert AuditEvent.objects.filter(action="audit.chain.verify_requested").exists()
+
+
+@pytest.mark.worker
+def test_verify_now_runs_on_a_real_worker(celery_worker, compliance_user):
+    from dsr.dashboard.audit import chain_state, chain_verify_start
+    from tests.worker import wait_until
+
+    audit_record(actor=None, action="test.thing", target=("tests.thing", "1"))
+    chain_verify_start(actor=compliance_user)
+    wait_until(lambda: chain_state().ok, message="the worker to verify the chain")
+    assert chain_state().checked >= 2

@@ -1,0 +1,151 @@
+"""The figures: computed by the database, equal to what the rows say, and their CSVs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from dsr.dashboard import metrics
+from dsr.models import DataSubjectRequest, State
+from tests.dsr.helpers import add_store, file_request, run_pending_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+def _make(kind, state, received_days_ago, took_days=None, late=False, reason=""):
+    """A request received ``received_days_ago`` days ago, answered ``took_days`` later."""
+    now = timezone.now()
+    request = file_request(
+        type=kind,
+        email=f"p{DataSubjectRequest.objects.count()}@example.com",
+        channel="portal_guest",
+    )
+    received = now - timedelta(days=received_days_ago)
+    fields = {"received_at": received, "due_at": received + timedelta(days=30), "state": state}
+    if took_days is not None:
+        fields["completed_at"] = received + timedelta(days=took_days)
+        if late:
+            fields["due_at"] = received + timedelta(days=took_days - 1)
+    if reason:
+        fields["rejection_reason"] = reason
+    DataSubjectRequest.objects.filter(pk=request.pk).update(**fields)
+    return request
+
+
+def _csv(response):
+    body = b"".join(response.streaming_content).decode()
+    return list(csv.reader(io.StringIO(body)))
+
+
+def test_percentiles_match_postgresqls_percentile_cont(postgres):
+    days = [1, 2, 3, 4, 10, 12, 30, 31, 45, 3.5, 7.25]
+    for took in days:
+        _make("access", State.COMPLETED, 60, took_days=took)
+    spread = metrics.spreads(
+        DataSubjectRequest.objects.all(),
+        metrics.Value("all", output_field=metrics.CharField()),
+        metrics.DaysBetween(metrics.F("received_at"), metrics.F("completed_at")),
+    )["all"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x), "
+            "percentile_cont(0.9) WITHIN GROUP (ORDER BY x), AVG(x) FROM ("
+            "SELECT EXTRACT(EPOCH FROM completed_at - received_at) / 86400.0 AS x "
+            "FROM dsr_datasubjectrequest) v"
+        )
+        median, p90, mean = cursor.fetchone()
+    assert spread.n == len(days)
+    assert spread.median == pytest.approx(float(median))
+    assert spread.p90 == pytest.approx(float(p90))
+    assert spread.mean == pytest.approx(float(mean))
+    assert spread.median == pytest.approx(7.25)
+
+
+def test_the_monthly_figures_count_what_the_rows_say():
+    _make("access", State.COMPLETED, 3, took_days=2)
+    _make("access", State.COMPLETED, 4, took_days=4)
+    _make("erasure", State.REJECTED, 2, took_days=1, reason="identity")
+    _make("erasure", State.COMPLETED, 2, took_days=1, late=True)
+    _make("erasure", State.IN_REVIEW, 1)
+    month = timezone.now().strftime("%Y-%m")
+    window = metrics.months_back(3)
+
+    volume = metrics.volume(window)
+    assert [month, "Access", 2, 2, 0] in volume.rows
+    assert [month, "Erasure", 3, 1, 1] in volume.rows
+    assert volume.datasets[0]["data"][-1] == 5
+
+    on_time = metrics.on_time(window)
+    assert on_time.rows == [[month, 4, 3, 75.0]]
+
+    durations = metrics.durations(window)
+    assert durations.rows[0][:2] == [month, 3]
+    assert durations.rows[0][2] == pytest.approx(2.0)
+
+    backlog = metrics.backlog(window)
+    assert backlog.rows[-1] == [month, 1, 0]
+
+
+def test_failure_rates_and_manual_waits_per_store(customer):
+    add_store(
+        "flaky", "tests.dsr.connectors.FlakyConnector", config={"fail_times": 1, "permanent": True}
+    )
+    run_pending_tasks(file_request(type="access", user=customer))
+    failures = metrics.store_failures(metrics.months_back(1))
+    rows = {row[0]: row for row in failures.rows}
+    assert rows["Flaky"][1:] == [1, 0, 1, 100.0]
+    assert rows["Inper Privacy Portal"][3] == 0
+
+
+def test_every_figure_downloads_as_csv_equal_to_its_table(compliance_client):
+    _make("access", State.COMPLETED, 3, took_days=2)
+    page = compliance_client.get("/dashboard/metrics/")
+    assert page.status_code == 200
+    assert 'id="dash-charts"' in page.content.decode()
+    assert "/static/vendor/chartjs/chart.umd.min.js" in page.content.decode()
+    for figure in page.context["figures"]:
+        response = compliance_client.get(f"/dashboard/metrics/{figure.key}.csv", {"months": 12})
+        assert response["Content-Type"].startswith("text/csv")
+        rows = _csv(response)
+        assert rows[0] == [str(c) for c in figure.columns]
+        assert rows[1:] == [["" if c is None else str(c) for c in row] for row in figure.rows]
+    assert compliance_client.get("/dashboard/metrics/nothing.csv").status_code == 404
+
+
+def test_the_yearly_figures_for_regulators(compliance_client):
+    # Every request below was received five days ago, whatever the date today.
+    this_year = (timezone.now() - timedelta(days=5)).year
+    for _ in range(3):
+        _make("access", State.COMPLETED, 5, took_days=4)
+    _make("access", State.PARTIALLY_COMPLETED, 5, took_days=10)
+    _make("erasure", State.REJECTED, 5, took_days=2, reason="identity")
+    _make("erasure", State.REJECTED, 5, took_days=6, reason="legal_claims")
+    _make("erasure", State.CLOSED_UNVERIFIED, 5, took_days=7)
+    _make("erasure", State.IN_REVIEW, 5)
+
+    rows = {row.type: row for row in metrics.yearly(this_year)}
+    access, erasure, total = rows["access"], rows["erasure"], rows["all"]
+    assert (access.received, access.complied_whole, access.complied_part) == (4, 3, 1)
+    assert access.median_days == 4.0 and access.mean_days == 5.5
+    assert (erasure.received, erasure.denied, erasure.not_verified, erasure.still_open) == (
+        4,
+        2,
+        1,
+        1,
+    )
+    assert erasure.denied_by_reason["identity"] == 1
+    assert erasure.denied_by_reason["legal_claims"] == 1
+    assert erasure.median_days == 4.0
+    assert total.received == 8 and total.median_days == 4.0
+    assert metrics.yearly(this_year - 1)[-1].received == 0
+
+    page = compliance_client.get("/dashboard/metrics/yearly/", {"year": this_year})
+    assert page.status_code == 200 and "Complied with in whole" in page.content.decode()
+    rows_csv = _csv(compliance_client.get("/dashboard/metrics/yearly.csv", {"year": this_year}))
+    assert rows_csv[0][0] == "Type" and rows_csv[-1][0] == "All requests"
+    assert rows_csv[-1][1] == "8"

@@ -1,0 +1,169 @@
+"""The queue: filters, search without e-mails in URLs, urgency, assignment, bounded queries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from dsr.models import DataSubjectRequest, State
+from privacy_portal.audit.models import AuditEvent
+from privacy_portal.permissions import COMPLIANCE_GROUP
+from tests.conftest import login
+from tests.dashboard.conftest import due_in
+from tests.dsr.helpers import add_store, file_request, run_pending_tasks
+from tests.factories import StaffFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _refs(response):
+    return {row[0].reference for row in response.context["rows"]}
+
+
+def test_the_queue_shows_open_requests_most_urgent_first_with_counts(
+    compliance_client, erasure, guest_access, completed_access
+):
+    due_in(erasure, 3)
+    due_in(guest_access, -1)
+
+    response = compliance_client.get("/dashboard/")
+
+    assert response.status_code == 200
+    assert [row[0].reference for row in response.context["rows"]] == [
+        guest_access.reference,
+        erasure.reference,
+    ]
+    assert [urgency for _, urgency in response.context["rows"]] == ["overdue", "soon"]
+    counts = response.context["counts"]
+    assert (counts.open, counts.overdue, counts.due_soon) == (2, 1, 1)
+    assert counts.by_state[State.COMPLETED] == 1
+    page = response.content.decode()
+    assert "overdue" in page and "due soon" in page
+    # The queue itself shows no personal data.
+    assert erasure.email not in page and guest_access.email not in page
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"type": "erasure"}, {"erasure"}),
+        ({"type": "access"}, {"guest"}),
+        ({"status": "awaiting_identity"}, {"guest"}),
+        ({"status": "all"}, {"erasure", "guest", "done"}),
+        ({"status": "completed"}, {"done"}),
+        ({"channel": "portal_guest"}, {"guest"}),
+        ({"regime": "ccpa"}, set()),
+        ({"due": "overdue"}, {"guest"}),
+        ({"due": "7d"}, {"erasure"}),
+        ({"assignee": "none"}, {"erasure", "guest"}),
+        ({"assignee": "me"}, set()),
+        ({"failed": "on", "status": "all"}, set()),
+        ({"status": "nonsense", "type": "erasure"}, {"erasure"}),
+    ],
+)
+def test_filters(compliance_client, erasure, guest_access, completed_access, query, expected):
+    due_in(erasure, 3)
+    due_in(guest_access, -1)
+    names = {"erasure": erasure, "guest": guest_access, "done": completed_access}
+    response = compliance_client.get("/dashboard/", query)
+    assert response.status_code == 200
+    assert _refs(response) == {names[name].reference for name in expected}
+
+
+def test_the_failed_filter_finds_requests_with_a_failed_store_task(compliance_client, customer):
+    add_store(
+        "flaky",
+        "tests.dsr.connectors.FlakyConnector",
+        config={"fail_times": 1, "permanent": True},
+    )
+
+    failed = run_pending_tasks(file_request(type="access", user=customer))
+    assert failed.state == State.PARTIALLY_COMPLETED
+
+    response = compliance_client.get("/dashboard/", {"failed": "on"})
+    assert _refs(response) == {failed.reference}
+    assert response.context["counts"].failed == 1
+    assert "task failed" in response.content.decode()
+
+
+def test_sorting(compliance_client, erasure, guest_access):
+    due_in(erasure, 10)
+    due_in(guest_access, 20)
+    by_due = compliance_client.get("/dashboard/", {"sort": "-due"}).context["rows"]
+    assert [row[0].pk for row in by_due] == [guest_access.pk, erasure.pk]
+    by_reference = compliance_client.get("/dashboard/", {"sort": "reference"}).context["rows"]
+    assert [row[0].reference for row in by_reference] == sorted(
+        [erasure.reference, guest_access.reference]
+    )
+
+
+def test_searching_by_e_mail_keeps_the_address_out_of_every_url(
+    compliance_client, erasure, guest_access
+):
+    response = compliance_client.post("/dashboard/search/", {"term": "  Guest.Person@Example.com "})
+
+    assert response.status_code == 302
+    assert "@" not in response["Location"] and "guest" not in response["Location"].lower()
+    found = compliance_client.get(response["Location"])
+    assert _refs(found) == {guest_access.reference}
+    assert "found by their e-mail address" in found.content.decode()
+
+
+def test_searching_a_reference_opens_the_request(compliance_client, erasure):
+    response = compliance_client.post("/dashboard/search/", {"term": erasure.reference.lower()})
+    assert response["Location"] == f"/dashboard/requests/{erasure.reference}/"
+    number = erasure.reference.rsplit("-", 1)[1]
+    partial = compliance_client.post("/dashboard/search/", {"term": number})
+    assert _refs(compliance_client.get(partial["Location"])) == {erasure.reference}
+
+
+def test_assign_to_me_from_the_queue_and_a_stale_view_is_refused(
+    compliance_client, compliance_user, erasure
+):
+    response = compliance_client.post(
+        f"/dashboard/requests/{erasure.reference}/assign/",
+        {"to": "me", "seen": "", "next": "/dashboard/?type=erasure"},
+    )
+    assert response["Location"] == "/dashboard/?type=erasure"
+    erasure.refresh_from_db()
+    assert erasure.assignee == compliance_user
+    assert AuditEvent.objects.filter(action="dsr.request.assigned").count() == 1
+
+    # A colleague who still sees the request as unassigned cannot take it over unknowingly.
+    other = login(Client(), StaffFactory(group=COMPLIANCE_GROUP), mfa=True)
+    response = other.post(
+        f"/dashboard/requests/{erasure.reference}/assign/",
+        {"to": "me", "seen": "", "next": "https://evil.example/"},
+        follow=True,
+    )
+    assert "changed who handles this request" in response.content.decode()
+    assert response.redirect_chain[-1][0] == f"/dashboard/requests/{erasure.reference}/"
+    erasure.refresh_from_db()
+    assert erasure.assignee == compliance_user
+
+
+def test_a_page_of_the_queue_costs_the_same_queries_however_many_requests(
+    compliance_client, django_assert_max_num_queries
+):
+    def add(n):
+        now = timezone.now()
+        for i in range(n):
+            request = file_request(
+                type="access",
+                email=f"bulk{DataSubjectRequest.objects.count()}-{i}@example.com",
+                channel="portal_guest",
+            )
+            DataSubjectRequest.objects.filter(pk=request.pk).update(
+                due_at=now + timedelta(days=i % 40 - 5), assignee=UserFactory(is_staff=True)
+            )
+
+    add(5)
+    with django_assert_max_num_queries(16):
+        assert compliance_client.get("/dashboard/").status_code == 200
+    add(60)
+    with django_assert_max_num_queries(16):
+        response = compliance_client.get("/dashboard/", {"sort": "-received"})
+    assert len(response.context["rows"]) == 50

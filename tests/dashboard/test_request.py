@@ -1,0 +1,331 @@
+"""The request page and its actions: each through its service, audited, and refused with a
+clear message (changing nothing) when the request's state does not allow it."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+
+from accounts.models import User
+from dsr.dashboard.preview import dsr_request_preview_start, preview_locate
+from dsr.models import DataStore, DataSubjectRequest, RequestNote, State, TaskState
+from dsr.services import TransitionError, dsr_request_approve, dsr_request_reject
+from privacy_portal.audit.models import AuditEvent
+from tests.dsr.helpers import add_store, file_request, run_pending_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+def _post(client, request, action, data=None, **kwargs):
+    return client.post(f"/dashboard/requests/{request.reference}/{action}/", data or {}, **kwargs)
+
+
+def _messages(response):
+    return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+def test_the_page_shows_the_person_their_identity_check_and_the_timeline(
+    compliance_client, erasure
+):
+    page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
+    assert erasure.email in page
+    assert "Signed in and re-authenticated" in page  # how identity was verified
+    assert "Request received" in page and "In review" in page  # the audit timeline
+    assert "Approve" in page and "Reject" in page and "Extend the deadline" in page
+
+
+def test_verify_by_hand_then_approve_then_the_receipt(
+    compliance_client, compliance_user, guest_access, django_capture_on_commit_callbacks
+):
+    # The guest confirmed the e-mail but gave no order number that matched: held for review.
+    from dsr.services import dsr_request_verify_email
+
+    held = dsr_request_verify_email(
+        request_id=guest_access.pk, nonce=guest_access.verification_nonce, order_number="X-1"
+    )
+    assert held.held_reason == "identity_needs_review"
+    response = _post(compliance_client, held, "approve", follow=True)
+    assert "Confirm the person's identity before approving." in _messages(response)
+
+    response = _post(
+        compliance_client,
+        held,
+        "verify",
+        {"verify-method": "staff_callback", "verify-note": "Called back the number on the order."},
+        follow=True,
+    )
+    assert "The identity check was recorded." in _messages(response)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = _post(compliance_client, held, "approve", follow=True)
+    assert "Approved. The stores are being worked through." in _messages(response)
+    done = run_pending_tasks(DataSubjectRequest.objects.get(pk=held.pk))
+    assert done.state == State.COMPLETED and done.approved_by == compliance_user
+
+    receipt = compliance_client.get(f"/dashboard/requests/{done.reference}/receipt/")
+    assert receipt.status_code == 200
+    text = receipt.content.decode()
+    assert "Inper Privacy Portal" in text and "on time" in text
+
+
+def test_an_identity_check_needs_a_method_and_a_description(compliance_client, guest_access):
+    response = _post(compliance_client, guest_access, "verify", {"verify-method": "staff_callback"})
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+    guest_access.refresh_from_db()
+    assert guest_access.state == State.AWAITING_IDENTITY
+
+
+def test_reject_with_a_reason_tells_the_person_of_their_right_to_complain(
+    compliance_client, erasure, mailoutbox, django_capture_on_commit_callbacks
+):
+    response = _post(compliance_client, erasure, "reject", {"reject-reason": "other"}, follow=True)
+    assert "Explain the reason to the person." in _messages(response)  # "other" needs it
+    erasure.refresh_from_db()
+    assert erasure.state == State.IN_REVIEW
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(
+            compliance_client,
+            erasure,
+            "reject",
+            {
+                "reject-reason": "legal_claims",
+                "reject-note": "We are in a dispute about order 1234.",
+            },
+            follow=True,
+        )
+    assert "Rejected." in " ".join(_messages(response))
+    letter = mailoutbox[-1]
+    assert "legal claims" in letter.body and "supervisory authority" in letter.body
+    assert "order 1234" in letter.body
+    erasure.refresh_from_db()
+    assert erasure.state == State.REJECTED and erasure.rejection_reason == "legal_claims"
+
+
+def test_extend_once_emails_the_reason_and_twice_is_refused(
+    compliance_client, erasure, mailoutbox, django_capture_on_commit_callbacks
+):
+    before = erasure.due_at
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(
+            compliance_client,
+            erasure,
+            "extend",
+            {"extend-reason": "Our order archive is being moved this month."},
+            follow=True,
+        )
+    assert "The deadline was extended and the person was told why." in _messages(response)
+    assert "Our order archive is being moved this month." in mailoutbox[-1].body
+    erasure.refresh_from_db()
+    assert erasure.due_at > before
+    events = AuditEvent.objects.count()
+
+    response = _post(compliance_client, erasure, "extend", {"extend-reason": "Again"}, follow=True)
+
+    assert "This request was already extended once." in _messages(response)
+    due = erasure.due_at
+    erasure.refresh_from_db()
+    assert erasure.due_at == due and AuditEvent.objects.count() == events
+
+
+def test_actions_a_completed_request_does_not_allow_change_nothing(
+    compliance_client, completed_access
+):
+    events = AuditEvent.objects.count()
+    refusals = {
+        "approve": "This request is “Completed”, so it cannot become “Approved”.",
+        "cancel": "This request is “Completed”, so it cannot become “Cancelled”.",
+        "reject": "This request is “Completed”, so it cannot become “Rejected”.",
+        "extend": "Only open requests can be extended.",
+        "verify": "The identity of this person is already confirmed.",
+    }
+    data = {
+        "reject-reason": "identity",
+        "extend-reason": "More time",
+        "verify-method": "staff_callback",
+        "verify-note": "Called back",
+    }
+    for action, refusal in refusals.items():
+        response = _post(compliance_client, completed_access, action, data, follow=True)
+        assert _messages(response) == [refusal], action
+    completed_access.refresh_from_db()
+    assert completed_access.state == State.COMPLETED
+    assert AuditEvent.objects.count() == events
+
+
+def test_retry_a_failed_task_but_not_one_that_succeeded(compliance_client, customer):
+    add_store(
+        "flaky", "tests.dsr.connectors.FlakyConnector", config={"fail_times": 1, "permanent": True}
+    )
+    request = run_pending_tasks(file_request(type="access", user=customer))
+    assert request.state == State.PARTIALLY_COMPLETED
+    failed = request.tasks.get(state=TaskState.FAILED)
+    succeeded = request.tasks.get(state=TaskState.SUCCEEDED)
+    page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+    assert "the test store refuses" in page and "Retry" in page
+
+    response = compliance_client.post(f"/dashboard/tasks/{succeeded.pk}/retry/", follow=True)
+    assert "Only failed tasks can be retried." in _messages(response)
+    succeeded.refresh_from_db()
+    assert succeeded.state == TaskState.SUCCEEDED
+
+    response = compliance_client.post(f"/dashboard/tasks/{failed.pk}/retry/", follow=True)
+    assert "The task was queued again." in _messages(response)
+    request = run_pending_tasks(DataSubjectRequest.objects.get(pk=request.pk))
+    assert request.state == State.COMPLETED
+
+
+def test_a_manual_step_is_marked_done_with_a_note_and_evidence(
+    compliance_client, support_client, customer, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    add_store("carrier", "tests.dsr.connectors.StaffStepConnector")
+    request = file_request(type="erasure", user=customer)
+    dsr_request_approve(request=request, actor=None)
+    request = run_pending_tasks(request)
+    step = request.tasks.get(store__key="carrier")
+    assert step.state == TaskState.WAITING and request.state == State.WAITING
+    page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+    assert "Delete the person in the test system." in page and "Mark done" in page
+
+    response = compliance_client.post(
+        f"/dashboard/tasks/{step.pk}/done/", {f"done-{step.pk}-note": ""}
+    )
+    assert response.status_code == 400
+    evidence = SimpleUploadedFile("confirmation.pdf", b"%PDF-1.4 deleted", "application/pdf")
+    response = compliance_client.post(
+        f"/dashboard/tasks/{step.pk}/done/",
+        {
+            f"done-{step.pk}-note": "Deleted in the carrier's portal, ticket 55.",
+            f"done-{step.pk}-evidence": evidence,
+        },
+        follow=True,
+    )
+    assert "The step was marked done." in _messages(response)
+    step.refresh_from_db()
+    assert step.state == TaskState.SUCCEEDED and step.note.startswith("Deleted")
+    download = compliance_client.get(f"/dashboard/tasks/{step.pk}/evidence/")
+    assert b"".join(download.streaming_content) == b"%PDF-1.4 deleted"
+    assert support_client.get(f"/dashboard/tasks/{step.pk}/evidence/").status_code == 403
+    assert run_pending_tasks(request).state == State.COMPLETED
+
+
+def test_an_internal_note_is_kept_and_audited_without_its_text(
+    compliance_client, compliance_user, erasure
+):
+    response = _post(
+        compliance_client,
+        erasure,
+        "notes",
+        {"note-body": "Called Alice on +49 30 123."},
+        follow=True,
+    )
+    assert "Note added." in _messages(response)
+    note = RequestNote.objects.get(request=erasure)
+    assert note.author == compliance_user and "+49 30 123" in response.content.decode()
+    event = AuditEvent.objects.get(action="dsr.request.note_added")
+    assert event.scope == f"dsr.datasubjectrequest:{erasure.pk}"
+    assert "+49" not in str(event.after) + event.reason
+    assert _post(compliance_client, erasure, "notes", {"note-body": "  "}).status_code == 400
+
+
+def test_resend_the_download_link_only_while_there_is_a_copy(
+    compliance_client, completed_access, erasure, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(compliance_client, completed_access, "resend-link", follow=True)
+    assert "The e-mail with the download link was sent again." in _messages(response)
+    assert mailoutbox[-1].to == [completed_access.email]
+    assert f"/requests/{completed_access.reference}/" in mailoutbox[-1].body
+    assert AuditEvent.objects.filter(action="dsr.request.link_resent").count() == 1
+
+    response = _post(compliance_client, erasure, "resend-link", follow=True)
+    assert "There is no copy to download" in _messages(response)[0]
+
+
+def test_the_erasure_preview_shows_what_each_store_holds_and_will_do(
+    compliance_client, compliance_user, erasure, django_capture_on_commit_callbacks
+):
+    add_store("flaky", "tests.dsr.connectors.FlakyConnector")
+    page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
+    assert "What the erasure will do" in page and "delete" in page and "retain" in page
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        _post(compliance_client, erasure, "preview")
+    assert len(callbacks) == 1
+    panel = compliance_client.get(f"/dashboard/requests/{erasure.reference}/preview/panel/")
+    assert "searching" in panel.content.decode()
+
+    # The workers' part, run here: each store searched for the person.
+    token = cache.get(f"dsr-preview:{erasure.pk}")["token"]
+    for store in DataStore.objects.filter(enabled=True):
+        preview_locate(erasure.pk, store.pk, token)
+    panel = compliance_client.get(f"/dashboard/requests/{erasure.reference}/preview/panel/")
+    text = panel.content.decode()
+    assert "records found" in text and "searching" not in text
+    assert "addresses" in text  # the customer's address, found in the portal
+    assert AuditEvent.objects.filter(
+        action="dsr.request.previewed", actor_id=compliance_user.pk
+    ).exists()
+
+
+def test_the_preview_refuses_requests_past_approval(compliance_user, completed_access, erasure):
+    with pytest.raises(TransitionError):
+        dsr_request_preview_start(request=completed_access, actor=compliance_user)
+    dsr_request_reject(request=erasure, actor=compliance_user, reason="identity")
+    with pytest.raises(TransitionError):
+        dsr_request_preview_start(request=erasure, actor=compliance_user)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_officers_deciding_at_once_cannot_both_succeed(postgres, customer):
+    from dsr.services import dsr_request_approve as approve
+    from privacy_portal.permissions import COMPLIANCE_GROUP
+    from tests.factories import StaffFactory
+
+    officers = [StaffFactory(group=COMPLIANCE_GROUP) for _ in range(2)]
+    request = file_request(type="erasure", user=customer)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def decide(officer: User, rejecting: bool) -> None:
+        try:
+            barrier.wait(timeout=10)
+            if rejecting:
+                dsr_request_reject(
+                    request=DataSubjectRequest.objects.get(pk=request.pk),
+                    actor=officer,
+                    reason="identity",
+                )
+            else:
+                approve(request=DataSubjectRequest.objects.get(pk=request.pk), actor=officer)
+            outcomes.append("ok")
+        except TransitionError as error:
+            outcomes.append(f"refused: {error}")
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=decide, args=(officers[0], False)),
+        threading.Thread(target=decide, args=(officers[1], True)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(o[:3] for o in outcomes) == ["ok", "ref"], outcomes
+    request.refresh_from_db()
+    decisions = AuditEvent.objects.filter(
+        scope=f"dsr.datasubjectrequest:{request.pk}",
+        action="dsr.request.state_changed",
+        after__state__in=["approved", "rejected"],
+    )
+    assert decisions.count() == 1
+    if decisions.get().after["state"] == "rejected":
+        assert request.state == State.REJECTED
+    else:  # approved: the stores are being worked through (or already were)
+        assert request.state in (State.RUNNING, State.COMPLETED)
