@@ -506,6 +506,8 @@ class ApiScope(models.TextChoices):
     READ = "consent:read", _("Read a person's current consent")
     WRITE = "consent:write", _("Record consent events")
     CHANGES = "consent:changes", _("List changes since a cursor")
+    REQUESTS_WRITE = "requests:write", _("File data-subject requests")
+    REQUESTS_READ = "requests:read", _("Follow the data-subject requests it filed")
 
 
 class ApiClient(models.Model):
@@ -519,6 +521,9 @@ class ApiClient(models.Model):
     class Meta:
         verbose_name = _("API client")
         verbose_name_plural = _("API clients")
+
+    # The audit trail records actions of API clients as such.
+    audit_actor_type = "api"
 
     def __str__(self) -> str:
         return self.name

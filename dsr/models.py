@@ -175,6 +175,14 @@ class DataSubjectRequest(models.Model):
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    api_client = models.ForeignKey(
+        "consent.ApiClient",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The Inper system that filed it, if any."),
+    )
     held_reason = models.CharField(max_length=64, blank=True)
     redacted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

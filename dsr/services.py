@@ -255,7 +255,8 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
         received_at=now,
         due_at=deadlines.due_at(regime, now),
         acknowledge_by=deadlines.acknowledge_by(regime, now),
-        recorded_by=actor if intake.channel in _STAFF_CHANNELS else None,
+        recorded_by=actor if intake.channel in _STAFF_CHANNELS and _is_person(actor) else None,
+        api_client=actor if intake.channel == Channel.API and not _is_person(actor) else None,
         knowledge_required=(
             intake.type in KNOWLEDGE_TYPES and user is None and not intake.identity_method
         ),
@@ -309,6 +310,10 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
         notifications.acknowledged(request)
         request = _start_identity_check(request, intake, actor)
     return request
+
+
+def _is_person(actor: Any) -> bool:
+    return getattr(actor, "audit_actor_type", "person") == "person" and actor is not None
 
 
 _STAFF_CHANNELS = frozenset(

@@ -21,6 +21,7 @@ urlpatterns = [
     path("requests/", include("dsr.urls")),
     path("", include("consent.urls_public")),
     path("api/v1/consent/", include("consent.api.urls")),
+    path("api/v1/requests/", include("dsr.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api_schema"), name="api_docs"),
     path("dashboard/", include("dsr.dashboard.urls")),

@@ -131,3 +131,17 @@ def celery_worker(transactional_db: Any, tmp_path: Any, postgres: None, redis_ca
 
     app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
     app.conf.task_routes = settings.CELERY_TASK_ROUTES
+
+
+@pytest.fixture
+def api_client_factory(db: Any):
+    """Return a function making an API client with scopes and returning (client, token)."""
+    from consent.api.authentication import api_token_issue
+    from consent.models import ApiClient
+
+    def make(*scopes: str, name: str = "shop"):
+        client = ApiClient.objects.create(name=name, scopes=list(scopes))
+        _row, token = api_token_issue(client=client)
+        return client, token
+
+    return make

@@ -71,7 +71,12 @@ def audit_record(
     if isinstance(scope, models.Model):
         scope = scope_of(scope)
     if actor_type is None:
-        actor_type = ActorType.PERSON if actor is not None else ActorType.SYSTEM
+        declared = getattr(actor, "audit_actor_type", None)
+        actor_type = (
+            ActorType(declared)
+            if declared
+            else (ActorType.PERSON if actor is not None else ActorType.SYSTEM)
+        )
     actor_id = getattr(actor, "pk", actor)
     with transaction.atomic():
         head = AuditChainHead.objects.select_for_update().get_or_create(pk=1)[0]
