@@ -120,9 +120,8 @@ class RequestView(APIView):
         responses={200: RequestOutSerializer, 404: None},
     )
     def get(self, request: Request, reference: str) -> Response:
-        found = DataSubjectRequest.objects.filter(
-            reference=reference, api_client=request.user
-        ).first()
+        client: Any = request.user
+        found = DataSubjectRequest.objects.filter(reference=reference, api_client=client).first()
         if found is None:
             return Response({"error": "not_found"}, status=status.HTTP_404_NOT_FOUND)
         return Response(_out(found))
