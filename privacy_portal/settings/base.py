@@ -380,6 +380,7 @@ DSR_RECONCILE_SECONDS = env.int("DSR_RECONCILE_SECONDS", default=60)
 # Connectors staff may choose for a store, by dotted path.
 DSR_CONNECTORS: dict[str, str] = {
     "portal": "dsr.connectors.portal.PortalConnector",
+    "sql": "dsr.connectors.sql.SQLConnector",
 }
 DSR_INTAKE_RATE = env("DSR_INTAKE_RATE", default="10/h")
 CELERY_TASK_ROUTES.update(

@@ -1,0 +1,135 @@
+"""Fixtures for the data-store tests: external shop databases on SQLite, PostgreSQL and MariaDB,
+and a sink that keeps what a connector exports."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import pytest
+import sqlalchemy as sa
+from django.conf import settings
+
+from dsr.demo import shop
+from tests.conftest import require
+
+MARIADB_URL = os.environ.get("TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
+
+ANNA = shop.ShopPerson(
+    email="anna.schmidt@example.com",
+    first_name="Anna",
+    last_name="Schmidt",
+    phone="+493012345678",
+    address="Lindenstraße 5, 10969 Berlin",
+    newsletter=True,
+)
+BEN = shop.ShopPerson(
+    email="ben.carter@example.com",
+    first_name="Ben",
+    last_name="Carter",
+    phone="+447700900123",
+    address="14 Orchard Lane, Oxford",
+)
+
+
+def _postgres_server() -> sa.URL | None:
+    portal = settings.DATABASES["default"]
+    if portal["ENGINE"] != "django.db.backends.postgresql":
+        return None
+    return sa.URL.create(
+        "postgresql+psycopg2",
+        username=portal.get("USER") or None,
+        password=portal.get("PASSWORD") or None,
+        host=portal.get("HOST") or "127.0.0.1",
+        port=int(portal.get("PORT") or 5432),
+    )
+
+
+def _mariadb_reachable(url: sa.URL) -> bool:
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect():
+            return True
+    except sa.exc.OperationalError:
+        return False
+    finally:
+        engine.dispose()
+
+
+def make_database(kind: str, tmp_path: Any) -> sa.URL:
+    """Return the URL of a fresh, empty database of ``kind`` (created on its server)."""
+    name = f"stores_shop_test_{uuid.uuid4().hex[:10]}"
+    if kind == "sqlite":
+        return sa.URL.create("sqlite", database=str(tmp_path / f"{name}.sqlite3"))
+    if kind == "postgresql":
+        server = _postgres_server()
+        require(server is not None, "PostgreSQL is not configured (set DATABASE_URL)")
+        assert server is not None
+        url = server.set(database=name)
+    else:
+        server = sa.make_url(MARIADB_URL)
+        require(_mariadb_reachable(server), f"MariaDB is not reachable at {server.host}")
+        url = server.set(database=name)
+    shop.ensure_database(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def shop_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[sa.URL]:
+    """An empty external shop database on each kind of server."""
+    url = make_database(request.param, tmp_path)
+    yield url
+    from dsr.connectors.sql import _engines
+
+    for engine in list(_engines.values()):
+        if engine.url.database == url.database:
+            engine.dispose()
+    shop.drop_database(url)
+
+
+@pytest.fixture
+def filled_shop(shop_url: sa.URL) -> sa.URL:
+    """The shop with Anna (5 orders), Ben, and 20 other customers."""
+    shop.fill(shop_url, [ANNA, BEN], others_count=20, extra_orders={ANNA.email: 5})
+    return shop_url
+
+
+def url_text(url: sa.URL) -> str:
+    return url.render_as_string(hide_password=False)
+
+
+@dataclass
+class ExportedTable:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    descriptions: Mapping[str, str]
+
+
+@dataclass
+class MemorySink:
+    """An ExportSink that keeps everything in memory (for connector tests)."""
+
+    tables: dict[str, ExportedTable] = field(default_factory=dict)
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+
+    def table(
+        self,
+        entity: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        *,
+        descriptions: Mapping[str, str] | None = None,
+    ) -> int:
+        kept = [tuple(row) for row in rows]
+        self.tables[entity] = ExportedTable(list(columns), kept, dict(descriptions or {}))
+        return len(kept)
+
+    def file(self, name: str, stream: IO[bytes], *, description: str = "") -> None:
+        self.files[name] = (stream.read(), description)
+
+    def records(self, entity: str) -> list[dict[str, Any]]:
+        table = self.tables[entity]
+        return [dict(zip(table.columns, row, strict=True)) for row in table.rows]
