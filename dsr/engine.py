@@ -207,7 +207,9 @@ def task_run(task_id: int) -> None:
         )
         result = _call(connector_for(task.store, context=context), task)
     except TemporaryStoreError as error:
-        _record_failure(task, attempt, str(error), permanent=attempt >= task.max_attempts)
+        last = attempt >= task.max_attempts
+        message = f"{error} (gave up after {attempt} attempts)" if last else str(error)
+        _record_failure(task, attempt, message, permanent=last)
         return
     except SoftTimeLimitExceeded:
         _record_failure(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from . import engine, maintenance, packages
+from . import callbacks, engine, maintenance, packages
 
 
 @shared_task(
@@ -82,3 +82,15 @@ def deadlines_task() -> None:
 def purge_packages_task() -> None:
     """Delete expired export packages (file and key)."""
     packages.package_purge_expired()
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    time_limit=300,
+    soft_time_limit=280,
+)
+def callbacks_overdue_task() -> None:
+    """Ask services again for results they have not posted in time."""
+    callbacks.callbacks_overdue()

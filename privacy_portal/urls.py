@@ -3,6 +3,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from dsr import store_views
+
 from . import views
 
 handler500 = "privacy_portal.views.server_error"
@@ -16,5 +18,6 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("privacy/", include("consent.urls")),
     path("requests/", include("dsr.urls")),
+    path("api/v1/stores/callback/", store_views.store_callback, name="store_callback"),
     path("admin/", admin.site.urls),
 ]

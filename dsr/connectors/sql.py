@@ -693,12 +693,11 @@ def _store_error(error: BaseException, url: URL) -> StoreError:
     name = error.__class__.__name__
     if code in _TEMPORARY_PG_CODES or code in ("1205", "1213", "2006", "2013"):
         return TemporaryStoreError(
-            _("The database was busy or timed out (%(code)s); it will be tried again.")
-            % {"code": code}
+            _("The database was busy or timed out (%(code)s).") % {"code": code}
         )
     if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError):
         return TemporaryStoreError(
-            _("The database could not be used (%(error)s %(code)s); it will be tried again.")
+            _("The database could not be used (%(error)s %(code)s).")
             % {"error": name, "code": code}
         )
     if isinstance(error, sa.exc.IntegrityError):
@@ -966,8 +965,7 @@ class SQLConnector(Connector):
                     raise TemporaryStoreError(
                         _(
                             "%(n)d records of %(entity)s were still there after the erasure"
-                            " (written meanwhile?); nothing was changed and it will be tried"
-                            " again."
+                            " (written meanwhile?); nothing was changed."
                         )
                         % {"n": left, "entity": config.entity}
                     )

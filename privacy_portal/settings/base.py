@@ -381,7 +381,13 @@ DSR_RECONCILE_SECONDS = env.int("DSR_RECONCILE_SECONDS", default=60)
 DSR_CONNECTORS: dict[str, str] = {
     "portal": "dsr.connectors.portal.PortalConnector",
     "sql": "dsr.connectors.sql.SQLConnector",
+    "http": "dsr.connectors.http.HTTPConnector",
 }
+# Where Inper's services post deferred results (the portal's address as they reach it).
+DSR_CALLBACK_BASE_URL: str = env("DSR_CALLBACK_BASE_URL", default=PORTAL_BASE_URL).rstrip("/")
+DSR_CALLBACK_MAX_BYTES = env.int("DSR_CALLBACK_MAX_BYTES", default=20 * 1024 * 1024)
+# A service that accepted work (HTTP 202) is asked again after this long without its callback.
+DSR_CALLBACK_TIMEOUT_SECONDS = env.int("DSR_CALLBACK_TIMEOUT_SECONDS", default=6 * 60 * 60)
 DSR_INTAKE_RATE = env("DSR_INTAKE_RATE", default="10/h")
 CELERY_TASK_ROUTES.update(
     {
@@ -393,5 +399,9 @@ CELERY_BEAT_SCHEDULE.update(
         "dsr-reconcile": {"task": "dsr.tasks.reconcile_task", "schedule": DSR_RECONCILE_SECONDS},
         "dsr-deadlines": {"task": "dsr.tasks.deadlines_task", "schedule": 15 * 60},
         "dsr-purge-packages": {"task": "dsr.tasks.purge_packages_task", "schedule": 60 * 60},
+        "dsr-callbacks-overdue": {
+            "task": "dsr.tasks.callbacks_overdue_task",
+            "schedule": 10 * 60,
+        },
     }
 )
