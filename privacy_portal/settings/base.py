@@ -382,6 +382,7 @@ DSR_CONNECTORS: dict[str, str] = {
     "portal": "dsr.connectors.portal.PortalConnector",
     "sql": "dsr.connectors.sql.SQLConnector",
     "http": "dsr.connectors.http.HTTPConnector",
+    "files": "dsr.connectors.files.FileStoreConnector",
 }
 # Where Inper's services post deferred results (the portal's address as they reach it).
 DSR_CALLBACK_BASE_URL: str = env("DSR_CALLBACK_BASE_URL", default=PORTAL_BASE_URL).rstrip("/")
