@@ -321,6 +321,12 @@ PORTAL_HASH_KEY: str = env("PORTAL_HASH_KEY", default="dev-only-hash-key-9f8e7d6
 PORTAL_ENCRYPTION_KEYS: list[str] = env.list(
     "PORTAL_ENCRYPTION_KEYS", default=["ZGV2LW9ubHktbm90LXNlY3JldC1rZXktMzJieXRlcyE="]
 )
+# Every value encrypted with those keys, as "app_label.Model.field" (rotate_encryption_keys).
+PORTAL_ENCRYPTED_FIELDS: list[str] = [
+    "dsr.DataStore.secrets_encrypted",
+    "dsr.ExportPackage.key_encrypted",
+    "dsr.DataSubjectRequest.subject_snapshot",
+]
 # Adults only, as the privacy statement says.
 ACCOUNTS_MINIMUM_AGE = 18
 ACCOUNTS_MAX_ADDRESSES = 20
@@ -374,6 +380,8 @@ DSR_HOLD_AFTER_CREDENTIAL_CHANGE_HOURS = env.int(
     "DSR_HOLD_AFTER_CREDENTIAL_CHANGE_HOURS", default=24
 )
 DSR_TASK_LEASE_SECONDS = env.int("DSR_TASK_LEASE_SECONDS", default=120)
+# Staff are reminded of a manual step that has waited this long (and again after as long).
+DSR_MANUAL_REMINDER_HOURS = env.int("DSR_MANUAL_REMINDER_HOURS", default=48)
 DSR_TASK_MAX_ATTEMPTS = env.int("DSR_TASK_MAX_ATTEMPTS", default=5)
 DSR_RETRY_BASE_SECONDS = env.float("DSR_RETRY_BASE_SECONDS", default=20.0)
 DSR_RECONCILE_SECONDS = env.int("DSR_RECONCILE_SECONDS", default=60)
@@ -383,6 +391,7 @@ DSR_CONNECTORS: dict[str, str] = {
     "sql": "dsr.connectors.sql.SQLConnector",
     "http": "dsr.connectors.http.HTTPConnector",
     "files": "dsr.connectors.files.FileStoreConnector",
+    "manual": "dsr.connectors.manual.ManualConnector",
 }
 # Where Inper's services post deferred results (the portal's address as they reach it).
 DSR_CALLBACK_BASE_URL: str = env("DSR_CALLBACK_BASE_URL", default=PORTAL_BASE_URL).rstrip("/")
