@@ -1,15 +1,20 @@
-"""Views of the data-store side of the portal: the callback that Inper's services post their
-deferred results to."""
+"""Views of the data-store side of the portal: which stores hold a customer's data (the
+"my data" page's live section), and the callback Inper's services post deferred results to."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
-from . import callbacks
+from . import callbacks, holdings
 from .connectors.http import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 
@@ -37,3 +42,22 @@ def store_callback(request: HttpRequest) -> JsonResponse:
     if outcome.accepted:
         return JsonResponse({"status": outcome.code})
     return JsonResponse({"error": {"code": outcome.code}}, status=outcome.status)
+
+
+@login_required
+@require_GET
+@never_cache
+def holdings_status(request: HttpRequest) -> JsonResponse:
+    """The stores section of "my data", for the page to update itself without a reload."""
+    found = holdings.holdings_of(request.user)
+    html = render_to_string("dsr/holdings_body.html", {"holdings": found}, request=request)
+    return JsonResponse({"state": "checking" if found.checking else "ready", "html": html})
+
+
+@login_required
+@require_POST
+@ratelimit(key="user", rate="6/m", method="POST", block=True, group="dsr-holdings-refresh")
+def holdings_refresh(request: HttpRequest) -> HttpResponse:
+    """Search the stores again for the signed-in person."""
+    holdings.holdings_refresh(user=request.user)
+    return redirect(f"{reverse('accounts:data')}#stores")

@@ -15,6 +15,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("allauth.urls")),
+    path("account/data/stores/", store_views.holdings_status, name="dsr_holdings"),
+    path("account/data/stores/refresh/", store_views.holdings_refresh, name="dsr_holdings_refresh"),
     path("account/", include("accounts.urls")),
     path("privacy/", include("consent.urls")),
     path("requests/", include("dsr.urls")),

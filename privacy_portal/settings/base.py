@@ -380,6 +380,8 @@ DSR_HOLD_AFTER_CREDENTIAL_CHANGE_HOURS = env.int(
     "DSR_HOLD_AFTER_CREDENTIAL_CHANGE_HOURS", default=24
 )
 DSR_TASK_LEASE_SECONDS = env.int("DSR_TASK_LEASE_SECONDS", default=120)
+# How long the "my data" page's search of every store is reused before it runs again.
+DSR_HOLDINGS_CACHE_SECONDS = env.int("DSR_HOLDINGS_CACHE_SECONDS", default=10 * 60)
 # Staff are reminded of a manual step that has waited this long (and again after as long).
 DSR_MANUAL_REMINDER_HOURS = env.int("DSR_MANUAL_REMINDER_HOURS", default=48)
 DSR_TASK_MAX_ATTEMPTS = env.int("DSR_TASK_MAX_ATTEMPTS", default=5)
