@@ -398,6 +398,8 @@ DSR_CONNECTORS: dict[str, str] = {
 # Where Inper's services post deferred results (the portal's address as they reach it).
 DSR_CALLBACK_BASE_URL: str = env("DSR_CALLBACK_BASE_URL", default=PORTAL_BASE_URL).rstrip("/")
 DSR_CALLBACK_MAX_BYTES = env.int("DSR_CALLBACK_MAX_BYTES", default=20 * 1024 * 1024)
+# Where `manage.py demo_services` serves the demo newsletter platform and group CRM.
+DSR_DEMO_SERVICES_URL: str = env("DSR_DEMO_SERVICES_URL", default="http://127.0.0.1:8010")
 # A service that accepted work (HTTP 202) is asked again after this long without its callback.
 DSR_CALLBACK_TIMEOUT_SECONDS = env.int("DSR_CALLBACK_TIMEOUT_SECONDS", default=6 * 60 * 60)
 DSR_INTAKE_RATE = env("DSR_INTAKE_RATE", default="10/h")
