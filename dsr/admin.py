@@ -66,16 +66,36 @@ def _clear_field(key: str) -> str:
     return f"clear_secret_{key}"
 
 
+class _PrettyJSONField(forms.JSONField):
+    """A JSON field shown indented, so that a configuration reads like the README's."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+
+
 class _DataStoreFormBase(forms.ModelForm):  # type: ignore[type-arg]
-    connector = forms.ChoiceField(label=gettext_lazy("connector"))
+    connector = forms.ChoiceField(label=gettext_lazy("Connector"))
+    config = _PrettyJSONField(
+        label=gettext_lazy("Configuration"),
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 24, "cols": 100, "spellcheck": "false", "class": "vLargeTextField"}
+        ),
+        help_text=gettext_lazy(
+            "JSON. See “Register a store of your own” in the README for each connector's "
+            "keys. Never put passwords or keys here: use the secret fields below."
+        ),
+    )
     categories = forms.MultipleChoiceField(
-        label=gettext_lazy("data categories"),
+        label=gettext_lazy("Data categories"),
         choices=DataCategory.choices,
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
     identities = forms.MultipleChoiceField(
-        label=gettext_lazy("searchable by"),
+        label=gettext_lazy("Searchable by"),
         choices=DataStore.Identity.choices,
         widget=forms.CheckboxSelectMultiple,
         required=False,
@@ -105,17 +125,6 @@ class _DataStoreFormBase(forms.ModelForm):  # type: ignore[type-arg]
             "is_recipient",
             "position",
         )
-        widgets = {
-            "config": forms.Textarea(
-                attrs={"rows": 20, "cols": 100, "spellcheck": "false", "class": "vLargeTextField"}
-            ),
-        }
-        help_texts = {
-            "config": gettext_lazy(
-                "JSON. See “Register a store of your own” in the README for each connector's "
-                "keys. Never put passwords or keys here: use the secret fields below."
-            ),
-        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -138,8 +147,10 @@ class _DataStoreFormBase(forms.ModelForm):  # type: ignore[type-arg]
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
         dotted, config = cleaned.get("connector"), cleaned.get("config")
-        if not dotted or config is None:
+        if not dotted:
             return cleaned
+        if config is None:
+            config = cleaned["config"] = {}
         if not isinstance(config, dict):
             self.add_error("config", _("The configuration must be a JSON object ({…})."))
             return cleaned
@@ -166,8 +177,10 @@ class _DataStoreFormBase(forms.ModelForm):  # type: ignore[type-arg]
         leaked = sorted(set(config) & set(_secret_keys()))
         if leaked:
             # Shown again without the secret: it was taken out, to be typed where it belongs.
-            self.data = self.data.copy()
-            self.data["config"] = json.dumps(
+            data: Any = self.data
+            data = data.copy()
+            self.data = data
+            data["config"] = json.dumps(
                 {key: value for key, value in config.items() if key not in leaked}, indent=2
             )
             self.add_error(
@@ -201,7 +214,7 @@ def datastore_form() -> type[_DataStoreFormBase]:
     attrs: dict[str, Any] = {"__module__": __name__}
     for key in _secret_keys():
         attrs[_secret_field(key)] = forms.CharField(
-            label=key,
+            label=_("Secret: %(key)s") % {"key": key},
             required=False,
             strip=False,
             max_length=4000,
@@ -219,7 +232,16 @@ class DataStoreAdmin(AuditedModelAdmin):
     list_filter = ("enabled", "is_recipient", "connector", "last_check_ok")
     search_fields = ("key", "name", "owner", "description")
     ordering = ("position", "name")
-    readonly_fields = ("last_checked_at", "last_check_ok", "last_check_detail", "secrets_stored")
+    readonly_fields = (
+        "last_checked_at",
+        "last_check_ok",
+        "last_check_detail",
+        "secrets_stored",
+        "categories_list",
+        "identities_list",
+        "config_shown",
+        "kind",
+    )
     actions = ("test_connection",)
 
     def get_form(
@@ -229,21 +251,27 @@ class DataStoreAdmin(AuditedModelAdmin):
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        if self.has_change_permission(request, obj) or (
+        editing = self.has_change_permission(request, obj) or (
             obj is None and self.has_add_permission(request)
-        ):
-            secret_fields: list[str] = []
+        )
+        if editing:
+            stored = set(obj.secrets) if obj is not None else set()
+            connection: tuple[str, ...] = ("connector", "identities", "config")
             for key in _secret_keys():
-                secret_fields += [_secret_field(key), _clear_field(key)]
+                connection += (_secret_field(key),)
+                if key in stored:
+                    connection += (_clear_field(key),)
+            described: tuple[str, ...] = ("categories",)
         else:
-            secret_fields = ["secrets_stored"]
+            connection = ("kind", "identities_list", "config_shown", "secrets_stored")
+            described = ("categories_list",)
         return (
             (None, {"fields": ("key", "name", "owner", "description", "enabled", "position")}),
             (
                 _("What it holds and why (shown to people in their copy of their data)"),
                 {
                     "fields": (
-                        "categories",
+                        *described,
                         "purposes",
                         "legal_basis",
                         "source",
@@ -254,10 +282,7 @@ class DataStoreAdmin(AuditedModelAdmin):
                 },
             ),
             (_("Keeping and erasing"), {"fields": ("retention_rule", "legal_hold_rule")}),
-            (
-                _("Connection"),
-                {"fields": ("connector", "identities", "config", *secret_fields)},
-            ),
+            (_("Connection"), {"fields": connection}),
             (
                 _("Recipient (GDPR Art. 19)"),
                 {
@@ -273,6 +298,20 @@ class DataStoreAdmin(AuditedModelAdmin):
                 {"fields": ("last_checked_at", "last_check_ok", "last_check_detail")},
             ),
         )
+
+    @admin.display(description=gettext_lazy("Data categories"))
+    def categories_list(self, store: DataStore) -> str:
+        labels = dict(DataCategory.choices)
+        return ", ".join(str(labels.get(key, key)) for key in store.categories or ()) or "—"
+
+    @admin.display(description=gettext_lazy("Searchable by"))
+    def identities_list(self, store: DataStore) -> str:
+        labels = dict(DataStore.Identity.choices)
+        return ", ".join(str(labels.get(key, key)) for key in store.identities or ()) or "—"
+
+    @admin.display(description=gettext_lazy("Configuration"))
+    def config_shown(self, store: DataStore) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(store.config, indent=2, ensure_ascii=False))
 
     @admin.display(description=gettext_lazy("connector"), ordering="connector")
     def kind(self, store: DataStore) -> str:

@@ -30,7 +30,10 @@ from .models import DataStore
 
 logger = logging.getLogger(__name__)
 
-FOUND, NOTHING, BY_STAFF, UNAVAILABLE = "found", "nothing", "by_staff", "unavailable"
+FOUND, NOTHING, UNAVAILABLE = "found", "nothing", "unavailable"
+#: Stores that cannot be searched from here: staff look when the person asks for a copy; a
+#: recipient is told about corrections, erasures and restrictions; others act on request.
+BY_STAFF, RECIPIENT, ON_REQUEST = "by_staff", "recipient", "on_request"
 #: Seconds a check may be under way before another one is asked for.
 PENDING_SECONDS = 120
 
@@ -106,13 +109,21 @@ def holdings_refresh(*, user: Any) -> None:
     holdings_request(user_id=user.pk)
 
 
-def _locates(store: DataStore) -> bool:
+def _asked(store: DataStore, action: str) -> bool:
+    """Return True if requests ask ``store`` for ``action`` (its connector can, and its
+    configuration does not leave it out)."""
     try:
-        supported = "locate" in connector_class(store.connector).supports
+        supported = action in connector_class(store.connector).supports
     except ImportError:
         return False
     narrowed = (store.config or {}).get("actions")
-    return supported and (not isinstance(narrowed, list) or "locate" in narrowed)
+    return supported and (not isinstance(narrowed, list) or action in narrowed)
+
+
+def _unsearchable(store: DataStore) -> str:
+    if _asked(store, "export"):
+        return BY_STAFF
+    return RECIPIENT if store.is_recipient else ON_REQUEST
 
 
 def holdings_compute(user_id: int) -> None:
@@ -131,8 +142,8 @@ def holdings_compute(user_id: int) -> None:
     )
     result: dict[str, dict[str, Any]] = {}
     for store in DataStore.objects.filter(enabled=True).order_by("position", "name"):
-        if not _locates(store):
-            result[store.key] = {"status": BY_STAFF}
+        if not _asked(store, "locate"):
+            result[store.key] = {"status": _unsearchable(store)}
             continue
         try:
             located = connector_for(store).locate(subject)

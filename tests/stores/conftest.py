@@ -8,13 +8,17 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
+from unittest import mock
 
 import pytest
 import sqlalchemy as sa
 from django.conf import settings
 
-from dsr.demo import shop
+from accounts.demo import seed_demo_people
+from dsr.demo import seed_demo_world, services_path, services_secrets, shop
 from tests.conftest import require
+from tests.stores.servers import demo_services
+from tests.worker import WorkerProcess
 
 MARIADB_URL = os.environ.get("TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 
@@ -133,3 +137,38 @@ class MemorySink:
     def records(self, entity: str) -> list[dict[str, Any]]:
         table = self.tables[entity]
         return [dict(zip(table.columns, row, strict=True)) for row in table.rows]
+
+
+@pytest.fixture
+def demo_world(transactional_db, tmp_path, settings, postgres, redis_cache):
+    """The demo world's stores on a PostgreSQL shop of their own, with the demo services
+    served on loopback."""
+    settings.VAR_DIR = tmp_path / "var"
+    settings.DSR_STORAGE_DIR = settings.VAR_DIR / "dsr"
+    settings.MEDIA_ROOT = settings.VAR_DIR / "media"
+    url = make_database("postgresql", tmp_path)
+    with (
+        demo_services(services_path(), services_secrets(), erase_delay=0.5) as base,
+        mock.patch("dsr.demo.shop.database_url", return_value=url),
+    ):
+        settings.DSR_DEMO_SERVICES_URL = base
+        seed_demo_people()
+        seed_demo_world()
+        yield url
+    from dsr.connectors.sql import _engines
+
+    for engine in list(_engines.values()):
+        engine.dispose()
+    shop.drop_database(url)
+
+
+@pytest.fixture
+def worker(demo_world, tmp_path, live_server):
+    """A real worker whose services call back to the live test server."""
+    process = WorkerProcess(tmp_path, extra_env={"DSR_CALLBACK_BASE_URL": live_server.url}).start()
+    yield process
+    process.stop()
+    from privacy_portal.celery import app
+
+    app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    app.conf.task_routes = settings.CELERY_TASK_ROUTES

@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 from typing import Any
-from unittest import mock
 
 import pytest
 import sqlalchemy as sa
@@ -16,57 +15,19 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import ExifTags, Image
 
-from accounts.demo import seed_demo_people
 from accounts.models import User
 from dsr import holdings
-from dsr.demo import seed_demo_world, services, services_path, services_secrets, shop, uploads
+from dsr.demo import services, services_path, shop, uploads
 from dsr.erasure import erasure_record_valid
 from dsr.models import DataStore, ErasureRecord, State, StoreTask, TaskState
 from dsr.services import dsr_request_approve, dsr_task_retry
 from dsr.stores import manual_step_complete
 from tests.dsr.helpers import file_request, open_package
-from tests.stores.conftest import make_database
-from tests.stores.servers import demo_services
-from tests.worker import WorkerProcess, wait_until
+from tests.worker import wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 ANNA = "anna.schmidt@example.com"
-
-
-@pytest.fixture
-def demo_world(transactional_db, tmp_path, settings, postgres, redis_cache):
-    """The demo world's stores on a PostgreSQL shop of their own, with the demo services
-    served on loopback."""
-    settings.VAR_DIR = tmp_path / "var"
-    settings.DSR_STORAGE_DIR = settings.VAR_DIR / "dsr"
-    settings.MEDIA_ROOT = settings.VAR_DIR / "media"
-    url = make_database("postgresql", tmp_path)
-    with (
-        demo_services(services_path(), services_secrets(), erase_delay=0.5) as base,
-        mock.patch("dsr.demo.shop.database_url", return_value=url),
-    ):
-        settings.DSR_DEMO_SERVICES_URL = base
-        seed_demo_people()
-        seed_demo_world()
-        yield url
-    from dsr.connectors.sql import _engines
-
-    for engine in list(_engines.values()):
-        engine.dispose()
-    shop.drop_database(url)
-
-
-@pytest.fixture
-def worker(demo_world, tmp_path, live_server):
-    """A real worker whose services call back to the live test server."""
-    process = WorkerProcess(tmp_path, extra_env={"DSR_CALLBACK_BASE_URL": live_server.url}).start()
-    yield process
-    process.stop()
-    from privacy_portal.celery import app
-
-    app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    app.conf.task_routes = settings.CELERY_TASK_ROUTES
 
 
 def rows(url: sa.URL, table: sa.Table, *where: Any) -> list[dict[str, Any]]:

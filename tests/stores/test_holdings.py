@@ -29,16 +29,27 @@ def stores(tmp_path, customer):
         categories=["orders"],
         config=shop.store_config(url_text(url)),
     )
-    add_store(
-        "payment-provider",
-        "dsr.connectors.manual.ManualConnector",
-        name="Payment provider",
-        config={
-            "actions": ["erase"],
-            "assigned_group": COMPLIANCE_GROUP,
-            "instructions": {"erase": "Delete the profile in the PSP dashboard."},
-        },
-    )
+    steps = {
+        "export": "Export the profile in the PSP dashboard.",
+        "erase": "Delete the profile in the PSP dashboard.",
+        "notify": "E-mail the carrier's privacy desk.",
+    }
+    for key, actions, recipient in (
+        ("payment-provider", ["export", "erase"], False),
+        ("analytics", ["erase"], False),
+        ("carrier", ["notify"], True),
+    ):
+        add_store(
+            key,
+            "dsr.connectors.manual.ManualConnector",
+            name=key.title(),
+            is_recipient=recipient,
+            config={
+                "actions": actions,
+                "assigned_group": COMPLIANCE_GROUP,
+                "instructions": {action: steps[action] for action in actions},
+            },
+        )
     add_store(
         "down",
         "dsr.connectors.sql.SQLConnector",
@@ -69,6 +80,8 @@ def test_the_result_lists_each_store_with_how_much_it_holds(customer_client, cus
     assert "Inper shop" in html and "orders: <strong>3</strong>" in html
     assert "browsing events: <strong>40</strong>" in html
     assert "Checked by our staff when you ask for a copy" in html  # the payment provider
+    assert "they are told when you ask us to correct" in html  # the carrier, a recipient
+    assert "Cannot be searched from here" in html  # analytics
     assert "Could not be checked just now" in html  # the store that is down
     assert "Inper Privacy Portal" in html and "account: <strong>1</strong>" in html
     page = customer_client.get("/account/data/").content.decode()
