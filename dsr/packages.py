@@ -82,6 +82,25 @@ def _csv_value(value: Any) -> str:
     return text
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, default=_json_value)
+
+
+def _csv_row(row: Sequence[Any]) -> list[Any]:
+    """Return the CSV cells of a row (as :func:`_csv_value`, with the common types inline)."""
+    cells: list[Any] = []
+    for value in row:
+        kind = type(value)
+        if kind is str:
+            cells.append("'" + value if value.startswith(_FORMULA_START) else value)
+        elif value is None:
+            cells.append("")
+        elif kind is int:
+            cells.append(f"'{value}" if value < 0 else str(value))
+        else:
+            cells.append(_csv_value(value))
+    return cells
+
+
 def storage_dir() -> Path:
     return Path(settings.DSR_STORAGE_DIR)
 
@@ -150,20 +169,25 @@ class PartSink:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(columns)
+        # Rows are encoded one by one but written in batches: per-row writes and per-call
+        # encoder set-up cost more than the encoding itself on large tables.
+        records: list[str] = []
         try:
             json_out.write(b"[")
             for row in rows:
-                record = dict(zip(columns, row, strict=False))
-                prefix = b",\n" if count else b"\n"
-                json_out.write(
-                    prefix + json.dumps(record, ensure_ascii=False, default=_json_value).encode()
-                )
-                writer.writerow([_csv_value(value) for value in row])
+                records.append(_JSON.encode(dict(zip(columns, row, strict=False))))
+                writer.writerow(_csv_row(row))
                 count += 1
                 if count % _CSV_FLUSH_ROWS == 0:
+                    first = count == _CSV_FLUSH_ROWS
+                    json_out.write(((",\n", "\n")[first] + ",\n".join(records)).encode())
+                    records.clear()
                     csv_out.write(buffer.getvalue().encode())
                     buffer.seek(0)
                     buffer.truncate()
+            if records:
+                first = count == len(records)
+                json_out.write(((",\n", "\n")[first] + ",\n".join(records)).encode())
             json_out.write(b"\n]\n")
             csv_out.write(buffer.getvalue().encode())
         finally:
