@@ -52,7 +52,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
@@ -774,6 +775,19 @@ class SQLConnector(Connector):
                 with conn.begin():
                     yield conn, self._catalogue(conn)
 
+    @contextmanager
+    def _snapshot_helper(self, conn: Connection) -> Iterator[Connection]:
+        """Yield a second connection that sees exactly what ``conn`` sees (PostgreSQL's
+        exported snapshot), so that an export's CSV and JSON are made at the same time."""
+        snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+        with self.engine.connect() as helper:
+            helper = helper.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            with helper.begin():
+                helper.exec_driver_sql("SET TRANSACTION SNAPSHOT %(id)s", {"id": snapshot})
+                yield helper
+
     def _catalogue(self, conn: Connection, *, fresh: bool = False) -> Catalogue:
         key = (
             _engine_key(self.settings.url, 0)
@@ -904,12 +918,21 @@ class SQLConnector(Connector):
 
     def export(self, subject: Subject, sink: ExportSink) -> ExportResult:
         counts: dict[str, int] = {}
-        with self._transaction(readonly=True) as (conn, catalogue):
+        raw_table = getattr(sink, "raw_table", None)
+        with self._transaction(readonly=True) as (conn, catalogue), ExitStack() as stack:
+            helper = None
+            if raw_table is not None and conn.dialect.name == "postgresql":
+                helper = stack.enter_context(self._snapshot_helper(conn))
             scope = self._subject_scope(catalogue, subject)
             for name in reversed(self.settings.children_first):
                 if name not in scope:
                     continue
                 bound = catalogue.tables[name]
+                if raw_table is not None and helper is not None:
+                    count = _copy_table(conn, helper, bound, scope[name], raw_table)
+                    if count:
+                        counts[bound.config.entity] = count
+                    continue
                 statement = sa.select(*bound.export_columns).where(scope[name])
                 result = conn.execution_options(
                     stream_results=True, yield_per=STREAM_BATCH
@@ -1146,6 +1169,97 @@ class SQLConnector(Connector):
                     if count:
                         deleted[entity] = deleted.get(entity, 0) + count
         return RetentionRun(deleted, anonymised, dry_run)
+
+
+# --- PostgreSQL: the database encodes the export itself ----------------------------------------
+#
+# On PostgreSQL an export is two ``COPY ... TO STDOUT`` per table, one producing the CSV and one
+# a JSON object per row, streamed into the package files without a Python object per value.
+# Values are rendered as the generic path renders them (ISO dates and times, decimals as text,
+# bytes as hex, spreadsheet formulas kept as text), so the package reads the same whichever
+# database it came from. The statements are compiled by SQLAlchemy and their parameters
+# escaped by psycopg2 (``mogrify``, the driver's usual client-side binding), and wrapped in a
+# constant ``COPY (...) TO STDOUT``; nothing else is formatted into them.
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(column: sa.Column[Any]) -> ColumnElement[Any]:
+    kind = column.type
+    if isinstance(kind, sa.LargeBinary):
+        return sa.func.encode(column, "hex")
+    if isinstance(kind, sa.Boolean | sa.Integer | sa.Numeric | sa.String):
+        return sa.cast(column, sa.Text)
+    # Dates, times, JSON, arrays, addresses and the rest: as JSON renders them (ISO 8601;
+    # jsonb's spacing, which is Python's).
+    return sa.func.to_jsonb(column).op("#>>")(sa.literal("{}"))
+
+
+def _csv_expression(column: sa.Column[Any]) -> ColumnElement[Any]:
+    text = _as_text(column)
+    kind = column.type
+    if isinstance(kind, sa.Integer | sa.Numeric):
+        risky: ColumnElement[bool] = column < 0
+    else:
+        risky = sa.func.left(text, 1).in_(_FORMULA_START)
+    return sa.case((risky, sa.literal("'") + text), else_=text).label(column.name)
+
+
+def _json_expression(column: sa.Column[Any]) -> ColumnElement[Any]:
+    kind = column.type
+    if isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float):
+        return sa.cast(column, sa.Text).label(column.name)
+    if isinstance(kind, sa.LargeBinary):
+        return sa.func.encode(column, "hex").label(column.name)
+    return column.label(column.name)
+
+
+def _copy_sql(cursor: Any, conn: Connection, statement: Any) -> str:
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    return str(cursor.mogrify(str(compiled), compiled.params).decode())
+
+
+def _copy_table(
+    conn: Connection,
+    helper: Connection,
+    bound: BoundTable,
+    where: ColumnElement[bool],
+    raw_table: Callable[..., Any],
+) -> int:
+    """Export one table with ``COPY`` into the sink's raw table: the CSV on ``helper`` while
+    the JSON is made on ``conn`` (same snapshot); return the record count."""
+    columns = bound.export_columns
+    as_csv = sa.select(*(_csv_expression(column) for column in columns)).where(where)
+    rows = sa.select(*(_json_expression(column) for column in columns)).where(where).subquery("r")
+    as_json = sa.select(sa.func.row_to_json(rows.table_valued()))
+    main, second = conn.connection.driver_connection, helper.connection.driver_connection
+    assert main is not None and second is not None  # noqa: S101 (live connections)
+    with (
+        raw_table(
+            bound.config.entity,
+            [column.name for column in columns],
+            descriptions=bound.descriptions,
+        ) as table,
+        main.cursor() as json_cursor,
+        second.cursor() as csv_cursor,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-csv") as pool,
+    ):
+        for cursor in (json_cursor, csv_cursor):
+            cursor.execute("SET LOCAL client_encoding TO 'UTF8'")
+        csv_done = pool.submit(
+            csv_cursor.copy_expert,
+            f"COPY ({_copy_sql(csv_cursor, conn, as_csv)}) TO STDOUT WITH (FORMAT csv, HEADER)",
+            table.csv,
+        )
+        # CSV with a quote and a delimiter that JSON text never holds: each line is one
+        # object, exactly as row_to_json wrote it.
+        json_cursor.copy_expert(
+            f"COPY ({_copy_sql(json_cursor, conn, as_json)}) TO STDOUT"
+            " WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')",
+            table.json,
+        )
+        csv_done.result()
+    return int(table.records)
 
 
 def _only(
