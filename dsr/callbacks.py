@@ -131,16 +131,20 @@ def _complete(task: StoreTask, document: Mapping[str, Any]) -> None:
         task.error_permanent = True
     task.finished_at = now
     task.save()
-    audit_record(
-        actor=None,
-        action=f"dsr.task.{task.state}",
-        target=task,
-        scope=f"dsr.datasubjectrequest:{task.request_id}",
-        after={"store": task.store_id, "action": task.action, "via": "callback"},
-    )
+    _audit_task(task, f"dsr.task.{task.state}", via="callback")
     if failure:
         notifications.task_failed(task)
     engine.advance_on_commit(task.request_id)
+
+
+def _audit_task(task: StoreTask, action: str, **after: Any) -> None:
+    audit_record(
+        actor=None,
+        action=action,
+        target=task,
+        scope=f"dsr.datasubjectrequest:{task.request_id}",
+        after={"store": task.store_id, "action": task.action, **after},
+    )
 
 
 def _result(task: StoreTask, data: Any) -> Any:
@@ -193,13 +197,7 @@ def callbacks_overdue(*, now: datetime | None = None) -> list[int]:
                 task.state = TaskState.QUEUED
             task.waiting_for = ""
             task.save()
-            audit_record(
-                actor=None,
-                action=f"dsr.task.callback_overdue.{task.state}",
-                target=task,
-                scope=f"dsr.datasubjectrequest:{task.request_id}",
-                after={"store": task.store_id, "action": task.action, "attempts": task.attempts},
-            )
+            _audit_task(task, f"dsr.task.callback_overdue.{task.state}", attempts=task.attempts)
             if task.state == TaskState.FAILED:
                 notifications.task_failed(task)
                 engine.advance_on_commit(task.request_id)

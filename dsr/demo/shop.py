@@ -185,18 +185,25 @@ def store_config(url: str) -> dict[str, Any]:
 # --- where the demo shop lives ------------------------------------------------------------------
 
 
+def portal_server() -> sa.URL | None:
+    """Return the URL of the PostgreSQL server the portal uses (no database), or None."""
+    portal = settings.DATABASES["default"]
+    if portal["ENGINE"] != "django.db.backends.postgresql":
+        return None
+    return sa.URL.create(
+        "postgresql+psycopg2",
+        username=portal.get("USER") or None,
+        password=portal.get("PASSWORD") or None,
+        host=portal.get("HOST") or "127.0.0.1",
+        port=int(portal.get("PORT") or 5432),
+    )
+
+
 def database_url() -> sa.URL:
     """Return the demo shop's URL: beside the portal's PostgreSQL database, else SQLite."""
-    portal = settings.DATABASES["default"]
-    if portal["ENGINE"] == "django.db.backends.postgresql":
-        return sa.URL.create(
-            "postgresql+psycopg2",
-            username=portal.get("USER") or None,
-            password=portal.get("PASSWORD") or None,
-            host=portal.get("HOST") or "127.0.0.1",
-            port=int(portal.get("PORT") or 5432),
-            database=f"{portal['NAME']}_shop",
-        )
+    server = portal_server()
+    if server is not None:
+        return server.set(database=f"{settings.DATABASES['default']['NAME']}_shop")
     path = Path(settings.VAR_DIR) / "demo" / "shop.sqlite3"
     path.parent.mkdir(parents=True, exist_ok=True)
     return sa.URL.create("sqlite", database=str(path.resolve()))

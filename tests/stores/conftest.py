@@ -3,6 +3,7 @@ and a sink that keeps what a connector exports."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -12,6 +13,7 @@ from unittest import mock
 
 import pytest
 import sqlalchemy as sa
+from django.apps import apps as django_apps
 from django.conf import settings
 
 from accounts.demo import seed_demo_people
@@ -39,19 +41,6 @@ BEN = shop.ShopPerson(
 )
 
 
-def _postgres_server() -> sa.URL | None:
-    portal = settings.DATABASES["default"]
-    if portal["ENGINE"] != "django.db.backends.postgresql":
-        return None
-    return sa.URL.create(
-        "postgresql+psycopg2",
-        username=portal.get("USER") or None,
-        password=portal.get("PASSWORD") or None,
-        host=portal.get("HOST") or "127.0.0.1",
-        port=int(portal.get("PORT") or 5432),
-    )
-
-
 def _mariadb_reachable(url: sa.URL) -> bool:
     engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
     try:
@@ -69,7 +58,7 @@ def make_database(kind: str, tmp_path: Any) -> sa.URL:
     if kind == "sqlite":
         return sa.URL.create("sqlite", database=str(tmp_path / f"{name}.sqlite3"))
     if kind == "postgresql":
-        server = _postgres_server()
+        server = shop.portal_server()
         require(server is not None, "PostgreSQL is not configured (set DATABASE_URL)")
         assert server is not None
         url = server.set(database=name)
@@ -103,6 +92,16 @@ def filled_shop(shop_url: sa.URL) -> sa.URL:
 
 def url_text(url: sa.URL) -> str:
     return url.render_as_string(hide_password=False)
+
+
+def rows(url: sa.URL, table: sa.Table, *where: Any) -> list[dict[str, Any]]:
+    """Read rows of an external database directly (to check what a connector did)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(sa.select(table).where(*where))]
+    finally:
+        engine.dispose()
 
 
 @dataclass
@@ -152,6 +151,10 @@ def demo_world(transactional_db, tmp_path, settings, postgres, redis_cache):
         mock.patch("dsr.demo.shop.database_url", return_value=url),
     ):
         settings.DSR_DEMO_SERVICES_URL = base
+        # A flush between transactional tests removes the portal's own store, which a data
+        # migration creates: put it back.
+        portal_store = importlib.import_module("dsr.migrations.0002_portal_store_and_roles")
+        portal_store.register_portal_store(django_apps, None)
         seed_demo_people()
         seed_demo_world()
         yield url

@@ -7,10 +7,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import ExifTags, Image
@@ -23,20 +21,12 @@ from dsr.models import DataStore, ErasureRecord, State, StoreTask, TaskState
 from dsr.services import dsr_request_approve, dsr_task_retry
 from dsr.stores import manual_step_complete
 from tests.dsr.helpers import file_request, open_package
+from tests.stores.conftest import rows
 from tests.worker import wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 ANNA = "anna.schmidt@example.com"
-
-
-def rows(url: sa.URL, table: sa.Table, *where: Any) -> list[dict[str, Any]]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(sa.select(table).where(*where))]
-    finally:
-        engine.dispose()
 
 
 def _state(request) -> str:

@@ -20,7 +20,7 @@ from dsr.connectors.base import (
 from dsr.connectors.sql import SQLConnector
 from dsr.demo import shop
 from privacy_portal.pseudonymise import email_hash
-from tests.stores.conftest import ANNA, BEN, MemorySink, url_text
+from tests.stores.conftest import ANNA, BEN, MemorySink, rows, url_text
 
 ANNA_SUBJECT = Subject(email=ANNA.email, customer_id="17")
 
@@ -30,15 +30,6 @@ def connector(url: sa.URL, **changes: Any) -> SQLConnector:
     for table, table_changes in changes.items():
         config["tables"][table].update(table_changes)
     return SQLConnector(store_key="shop", config=config, secrets={})
-
-
-def rows(url: sa.URL, table: sa.Table, *where: Any) -> list[dict[str, Any]]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(sa.select(table).where(*where))]
-    finally:
-        engine.dispose()
 
 
 def customer_id(url: sa.URL, email: str) -> int:
