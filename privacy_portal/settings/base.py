@@ -259,6 +259,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": _queue_dir,
         "data_folder_out": _queue_dir,
         "processed_folder": str(VAR_DIR / "broker" / "processed"),
+        # Exchange tables: otherwise kombu writes them to ./control in the working directory.
+        "control_folder": str(VAR_DIR / "broker" / "control"),
         "store_processed": False,
     }
 else:
