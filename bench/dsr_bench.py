@@ -45,6 +45,7 @@ DATABASE_URL = os.environ.get(
 )
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/13")
 VAR_DIR = Path(os.environ.get("BENCH_VAR_DIR") or tempfile.mkdtemp(prefix="bench-var-"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 SUBJECT = "subject@example.com"
 
 
