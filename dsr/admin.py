@@ -226,10 +226,37 @@ def datastore_form() -> type[_DataStoreFormBase]:
     return type("DataStoreForm", (_DataStoreFormBase,), attrs)
 
 
+class _ConnectorFilter(admin.SimpleListFilter):
+    title = gettext_lazy("connector")
+    parameter_name = "connector"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(dotted, name) for name, dotted in settings.DSR_CONNECTORS.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(connector=self.value()) if self.value() else queryset
+
+
+class _HealthFilter(admin.SimpleListFilter):
+    title = gettext_lazy("connection")
+    parameter_name = "connection"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("ok", _("OK")), ("failing", _("failing")), ("untested", _("not tested"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value == "untested":
+            return queryset.filter(last_check_ok__isnull=True)
+        if value in ("ok", "failing"):
+            return queryset.filter(last_check_ok=value == "ok")
+        return queryset
+
+
 @admin.register(DataStore)
 class DataStoreAdmin(AuditedModelAdmin):
     list_display = ("name", "key", "kind", "enabled", "is_recipient", "health", "owner", "position")
-    list_filter = ("enabled", "is_recipient", "connector", "last_check_ok")
+    list_filter = ("enabled", "is_recipient", _ConnectorFilter, _HealthFilter)
     search_fields = ("key", "name", "owner", "description")
     ordering = ("position", "name")
     readonly_fields = (
