@@ -188,6 +188,12 @@ def test_test_connection_records_the_outcome_with_a_clear_message(superuser_clie
     )
     assert "connection OK" in response.content.decode()
 
+    failing = superuser_client.get(
+        "/admin/dsr/datastore/", {"connection": "failing", "connector": SQL}
+    ).content.decode()
+    assert f"/admin/dsr/datastore/{bad.pk}/change/" in failing
+    assert f"/admin/dsr/datastore/{good.pk}/change/" not in failing
+
 
 def test_rotating_the_encryption_key_re_encrypts_every_secret(settings):
     old, new = crypto.Fernet.generate_key().decode(), crypto.Fernet.generate_key().decode()
