@@ -19,7 +19,7 @@ install: $(STAMP)
 # --- make run: the portal on its embedded defaults (SQLite, filesystem broker, mail to files) ---
 run: export DJANGO_SETTINGS_MODULE := privacy_portal.settings.dev
 run: install
-	mkdir -p var/mail var/broker/queue var/broker/processed
+	mkdir -p var/mail var/broker/queue var/broker/processed var/broker/control
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_demo_requests

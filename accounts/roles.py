@@ -35,7 +35,11 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "dsr.view_retentionjobrun",
         "dsr.view_storetask",
         "dsr.change_storetask",
+        # The data-store registry: read only (superusers configure stores and their secrets).
         "dsr.view_datastore",
+        # Manual steps of requests (payment provider, parcel carrier, analytics): complete them.
+        "dsr.view_manualstep",
+        "dsr.change_manualstep",
         "dsr.view_erasurerecord",
         "dsr.view_exportpackage",
         "consent.view_consentevent",

@@ -59,11 +59,14 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def data_overview(request: HttpRequest) -> HttpResponse:
-    """Show what Inper holds about the signed-in person, by category."""
+    """Show what Inper holds about the signed-in person, by category and by store."""
+    from dsr.holdings import holdings_of
+
+    user = _user(request)
     return render(
         request,
         "accounts/data.html",
-        {"categories": selectors.data_overview(_user(request))},
+        {"categories": selectors.data_overview(user), "holdings": holdings_of(user)},
     )
 
 

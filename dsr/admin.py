@@ -1,4 +1,4 @@
-"""Staff admin for requests and the data-store registry.
+"""Staff admin for requests (here) and the data-store registry (``admin_stores``).
 
 Support staff record requests received by phone, e-mail, post or in person (with how they
 checked the person's identity) and follow their status; they never see export contents.
@@ -183,3 +183,7 @@ class ErasureRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# The registry and manual steps have their own module; importing it registers them.
+from . import admin_stores  # noqa: E402, F401

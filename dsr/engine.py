@@ -38,6 +38,7 @@ from .connectors.base import (
     Pending,
     PermanentStoreError,
     StoreError,
+    TaskContext,
     TemporaryStoreError,
 )
 from .connectors.registry import connector_for
@@ -198,9 +199,17 @@ def task_run(task_id: int) -> None:
     keeper = _LeaseKeeper(task_id, attempt)
     keeper.start()
     try:
-        result = _call(connector_for(task.store), task)
+        context = TaskContext(
+            idempotency_key=str(task.idempotency_key),
+            action=task.action,
+            request_reference=task.request.reference,
+            request_type=task.request.type,
+        )
+        result = _call(connector_for(task.store, context=context), task)
     except TemporaryStoreError as error:
-        _record_failure(task, attempt, str(error), permanent=attempt >= task.max_attempts)
+        last = attempt >= task.max_attempts
+        message = f"{error} (gave up after {attempt} attempts)" if last else str(error)
+        _record_failure(task, attempt, message, permanent=last)
         return
     except SoftTimeLimitExceeded:
         _record_failure(
@@ -235,6 +244,7 @@ def _record_result(task: StoreTask, attempt: int, result: Any) -> None:
             return  # the lease expired and another worker took over
         if isinstance(result, Pending):
             mine.state = TaskState.WAITING
+            mine.waiting_for = result.kind[:16]
             mine.instructions = result.instructions[:4000]
             mine.external_reference = result.reference[:200]
             if result.kind == "manual":

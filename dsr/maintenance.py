@@ -96,18 +96,25 @@ def warn_due_soon() -> list[str]:
 
 
 def remind_manual_tasks() -> list[int]:
-    """Remind the assigned group of manual steps waiting for more than two days."""
-    cutoff = timezone.now() - timedelta(days=2)
+    """Remind the assigned group of manual steps waiting for longer than
+    ``DSR_MANUAL_REMINDER_HOURS``, and again after each such period; return the task ids."""
+    now = timezone.now()
+    cutoff = now - timedelta(hours=settings.DSR_MANUAL_REMINDER_HOURS)
     waiting = list(
         StoreTask.objects.select_related("request", "store")
-        .filter(
-            state=TaskState.WAITING,
-            started_at__lt=cutoff,
-        )
+        .filter(state=TaskState.WAITING, waiting_for="manual", started_at__lt=cutoff)
         .exclude(reminded_at__gt=cutoff)
     )
+    reminded = []
     for task in waiting:
         with transaction.atomic():
-            StoreTask.objects.filter(pk=task.pk).update(reminded_at=timezone.now())
-            notifications.manual_task_waiting(task)
-    return [task.pk for task in waiting]
+            # Only if it still waits and nobody reminded meanwhile (beat may overlap itself).
+            updated = (
+                StoreTask.objects.filter(pk=task.pk, state=TaskState.WAITING)
+                .exclude(reminded_at__gt=cutoff)
+                .update(reminded_at=now)
+            )
+            if updated:
+                notifications.manual_task_waiting(task)
+                reminded.append(task.pk)
+    return reminded

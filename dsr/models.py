@@ -347,7 +347,9 @@ class StoreTask(models.Model):
     receipt = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     error_permanent = models.BooleanField(default=False)
-    # For manual tasks and asynchronous services.
+    # For manual tasks and asynchronous services: what the task waits for ("manual": staff,
+    # "callback": the service's signed answer), and what staff are asked to do.
+    waiting_for = models.CharField(max_length=16, blank=True)
     instructions = models.TextField(blank=True)
     external_reference = models.CharField(max_length=200, blank=True)
     assigned_group = models.CharField(max_length=80, blank=True)
@@ -478,3 +480,12 @@ class RetentionJobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ManualStep(StoreTask):
+    """A store task that waits for staff: the admin's list of manual steps to complete."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("manual step")
+        verbose_name_plural = _("manual steps")

@@ -563,9 +563,12 @@ def _connector_supports(store: DataStore, action: str) -> bool:
     from .connectors.registry import connector_class
 
     try:
-        return action in connector_class(store.connector).supports
+        supported = action in connector_class(store.connector).supports
     except ImportError:
         return True  # planned anyway: the task fails visibly for staff to fix the store
+    # A store's configuration may narrow what requests ask of it (``actions``).
+    narrowed = (store.config or {}).get("actions")
+    return supported and (not isinstance(narrowed, list) or action in narrowed)
 
 
 def _plan_tasks(request: DataSubjectRequest) -> list[StoreTask]:

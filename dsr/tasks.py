@@ -6,7 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from . import engine, maintenance, packages, retention
+from . import callbacks, engine, holdings, maintenance, packages, retention
 
 
 @shared_task(
@@ -104,3 +104,27 @@ def preview_locate_task(request_id: int, store_id: int, token: str) -> None:
     from .dashboard.preview import preview_locate
 
     preview_locate(request_id, store_id, token)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    time_limit=300,
+    soft_time_limit=280,
+)
+def callbacks_overdue_task() -> None:
+    """Ask services again for results they have not posted in time."""
+    callbacks.callbacks_overdue()
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    time_limit=120,
+    soft_time_limit=100,
+)
+def holdings_compute_task(user_id: int) -> None:
+    """Search every store for a customer's data, for their "my data" page."""
+    holdings.holdings_compute(user_id)

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from consent.api.docs import ApiDocsView
+from dsr import store_views
 
 from . import views
 
@@ -16,6 +17,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("allauth.urls")),
+    path("account/data/stores/", store_views.holdings_status, name="dsr_holdings"),
+    path("account/data/stores/refresh/", store_views.holdings_refresh, name="dsr_holdings_refresh"),
     path("account/", include("accounts.urls")),
     path("privacy/", include("consent.urls")),
     path("requests/", include("dsr.urls")),
@@ -25,5 +28,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api_schema"), name="api_docs"),
     path("dashboard/", include("dsr.dashboard.urls")),
+    path("api/v1/stores/callback/", store_views.store_callback, name="store_callback"),
     path("admin/", admin.site.urls),
 ]

@@ -165,6 +165,21 @@ class HealthResult:
 
 
 @dataclass(frozen=True)
+class TaskContext:
+    """The store task an action runs for, given by the engine (None for reads outside a
+    request, such as the "my data" overview or a health check).
+
+    ``idempotency_key`` is the task's own key: a connector that calls another system sends it
+    so that a repeated attempt is recognised there. Nothing here is personal data.
+    """
+
+    idempotency_key: str
+    action: str
+    request_reference: str = ""
+    request_type: str = ""
+
+
+@dataclass(frozen=True)
 class Pending:
     """The action continues outside the worker: staff must complete a task (``manual``), or a
     service will call back (``callback``). ``instructions`` are shown to staff."""
@@ -213,11 +228,17 @@ class Connector:
     secret_keys: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
-        self, *, store_key: str, config: Mapping[str, Any], secrets: Mapping[str, str]
+        self,
+        *,
+        store_key: str,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+        context: TaskContext | None = None,
     ) -> None:
         self.store_key = store_key
         self.config = dict(config)
         self.secrets = dict(secrets)
+        self.context = context
 
     @classmethod
     def validate_config(cls, config: Mapping[str, Any], secrets: Mapping[str, str]) -> None:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .base import ConfigurationError, Connector
+from .base import ConfigurationError, Connector, TaskContext
 
 
 def connector_class(path: str) -> type[Connector]:
@@ -21,10 +21,11 @@ def connector_class(path: str) -> type[Connector]:
     return cls
 
 
-def connector_for(store: Any) -> Connector:
-    """Return a connector configured for ``store`` (a DataStore row)."""
+def connector_for(store: Any, *, context: TaskContext | None = None) -> Connector:
+    """Return a connector configured for ``store`` (a DataStore row), for the store task
+    described by ``context`` if there is one."""
     try:
         cls = connector_class(store.connector)
     except ImportError as error:
         raise ConfigurationError(str(error)) from None
-    return cls(store_key=store.key, config=store.config, secrets=store.secrets)
+    return cls(store_key=store.key, config=store.config, secrets=store.secrets, context=context)

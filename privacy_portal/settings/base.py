@@ -261,6 +261,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": _queue_dir,
         "data_folder_out": _queue_dir,
         "processed_folder": str(VAR_DIR / "broker" / "processed"),
+        # Exchange tables: otherwise kombu writes them to ./control in the working directory.
+        "control_folder": str(VAR_DIR / "broker" / "control"),
         "store_processed": False,
     }
 else:
@@ -324,6 +326,12 @@ PORTAL_HASH_KEY: str = env("PORTAL_HASH_KEY", default="dev-only-hash-key-9f8e7d6
 PORTAL_ENCRYPTION_KEYS: list[str] = env.list(
     "PORTAL_ENCRYPTION_KEYS", default=["ZGV2LW9ubHktbm90LXNlY3JldC1rZXktMzJieXRlcyE="]
 )
+# Every value encrypted with those keys, as "app_label.Model.field" (rotate_encryption_keys).
+PORTAL_ENCRYPTED_FIELDS: list[str] = [
+    "dsr.DataStore.secrets_encrypted",
+    "dsr.ExportPackage.key_encrypted",
+    "dsr.DataSubjectRequest.subject_snapshot",
+]
 # Adults only, as the privacy statement says.
 ACCOUNTS_MINIMUM_AGE = 18
 ACCOUNTS_MAX_ADDRESSES = 20
@@ -421,13 +429,28 @@ DSR_HOLD_AFTER_CREDENTIAL_CHANGE_HOURS = env.int(
     "DSR_HOLD_AFTER_CREDENTIAL_CHANGE_HOURS", default=24
 )
 DSR_TASK_LEASE_SECONDS = env.int("DSR_TASK_LEASE_SECONDS", default=120)
+# How long the "my data" page's search of every store is reused before it runs again.
+DSR_HOLDINGS_CACHE_SECONDS = env.int("DSR_HOLDINGS_CACHE_SECONDS", default=10 * 60)
+# Staff are reminded of a manual step that has waited this long (and again after as long).
+DSR_MANUAL_REMINDER_HOURS = env.int("DSR_MANUAL_REMINDER_HOURS", default=48)
 DSR_TASK_MAX_ATTEMPTS = env.int("DSR_TASK_MAX_ATTEMPTS", default=5)
 DSR_RETRY_BASE_SECONDS = env.float("DSR_RETRY_BASE_SECONDS", default=20.0)
 DSR_RECONCILE_SECONDS = env.int("DSR_RECONCILE_SECONDS", default=60)
 # Connectors staff may choose for a store, by dotted path.
 DSR_CONNECTORS: dict[str, str] = {
     "portal": "dsr.connectors.portal.PortalConnector",
+    "sql": "dsr.connectors.sql.SQLConnector",
+    "http": "dsr.connectors.http.HTTPConnector",
+    "files": "dsr.connectors.files.FileStoreConnector",
+    "manual": "dsr.connectors.manual.ManualConnector",
 }
+# Where Inper's services post deferred results (the portal's address as they reach it).
+DSR_CALLBACK_BASE_URL: str = env("DSR_CALLBACK_BASE_URL", default=PORTAL_BASE_URL).rstrip("/")
+DSR_CALLBACK_MAX_BYTES = env.int("DSR_CALLBACK_MAX_BYTES", default=20 * 1024 * 1024)
+# Where `manage.py demo_services` serves the demo newsletter platform and group CRM.
+DSR_DEMO_SERVICES_URL: str = env("DSR_DEMO_SERVICES_URL", default="http://127.0.0.1:8010")
+# A service that accepted work (HTTP 202) is asked again after this long without its callback.
+DSR_CALLBACK_TIMEOUT_SECONDS = env.int("DSR_CALLBACK_TIMEOUT_SECONDS", default=6 * 60 * 60)
 DSR_INTAKE_RATE = env("DSR_INTAKE_RATE", default="10/h")
 CELERY_TASK_ROUTES.update(
     {
@@ -439,5 +462,9 @@ CELERY_BEAT_SCHEDULE.update(
         "dsr-reconcile": {"task": "dsr.tasks.reconcile_task", "schedule": DSR_RECONCILE_SECONDS},
         "dsr-deadlines": {"task": "dsr.tasks.deadlines_task", "schedule": 15 * 60},
         "dsr-purge-packages": {"task": "dsr.tasks.purge_packages_task", "schedule": 60 * 60},
+        "dsr-callbacks-overdue": {
+            "task": "dsr.tasks.callbacks_overdue_task",
+            "schedule": 10 * 60,
+        },
     }
 )

@@ -1,7 +1,9 @@
-"""``manage.py seed_demo``: create the demo customers and one staff user per role.
+"""``manage.py seed_demo``: create the demo customers and one staff user per role, and the
+demo world's stores (the Inper shop database, uploads, newsletter platform and others).
 
-Idempotent: running it again resets the demo accounts' passwords and second factors and leaves
-everything else alone. Refuses to run unless DEBUG or PORTAL_DEMO is set.
+Idempotent: running it again resets the demo accounts' passwords and second factors, restores
+the demo customers' data in the stores, and leaves everything else alone. Refuses to run
+unless DEBUG or PORTAL_DEMO is set.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ class Command(BaseCommand):
         if not (settings.DEBUG or getattr(settings, "PORTAL_DEMO", False)):
             raise CommandError("Demo data is for development only (set DEBUG or PORTAL_DEMO).")
         seed_demo_people()
+        from dsr.demo import seed_demo_world
+
+        seed_demo_world(self.stdout.write)
         self.stdout.write(f"Demo accounts, all with the password {DEMO_PASSWORD}:")
         for spec in CUSTOMERS:
             self.stdout.write(f"  customer            {spec['email']}")

@@ -1,0 +1,464 @@
+"""The demo "Inper shop" database: customers, orders, order lines, reviews, support tickets
+and browsing events, for the demo customers and many others.
+
+It is an SQLite file under ``var/demo/`` on the embedded default, and a second PostgreSQL
+database (``<portal database>_shop``) when the portal runs on PostgreSQL. The same schema
+serves the SQL connector's tests on PostgreSQL, MariaDB and SQLite.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from django.conf import settings
+
+metadata = sa.MetaData()
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("first_name", sa.String(100)),
+    sa.Column("last_name", sa.String(100)),
+    sa.Column("phone", sa.String(40)),
+    sa.Column("birth_date", sa.Date),
+    sa.Column("newsletter", sa.Boolean, nullable=False, default=False),
+    sa.Column("processing_restricted", sa.Boolean, nullable=False, default=False),
+    sa.Column("password_hash", sa.String(200)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("order_number", sa.String(20), nullable=False, unique=True),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), index=True),
+    sa.Column("email", sa.String(254), index=True),
+    sa.Column("shipping_name", sa.String(200)),
+    sa.Column("shipping_address", sa.String(400)),
+    sa.Column("phone", sa.String(40)),
+    sa.Column("payment_method", sa.String(40)),
+    sa.Column("total", sa.Numeric(12, 2), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("processing_restricted", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+order_lines = sa.Table(
+    "order_lines",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("order_id", sa.Integer, sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("sku", sa.String(40), nullable=False),
+    sa.Column("product_name", sa.String(200), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("unit_price", sa.Numeric(12, 2), nullable=False),
+)
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), index=True),
+    sa.Column("product_sku", sa.String(40), nullable=False),
+    sa.Column("rating", sa.Integer, nullable=False),
+    sa.Column("author_name", sa.String(100)),
+    sa.Column("title", sa.String(200)),
+    sa.Column("body", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+support_tickets = sa.Table(
+    "support_tickets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), index=True),
+    sa.Column("email", sa.String(254), index=True),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("subject", sa.String(200)),
+    sa.Column("body", sa.Text),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+# Like most analytics tables, no declared foreign key: the link is named in the configuration.
+browsing_events = sa.Table(
+    "browsing_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("customer_id", sa.Integer, index=True),
+    sa.Column("session_id", sa.String(64)),
+    sa.Column("url", sa.String(400)),
+    sa.Column("ip", sa.String(45)),
+    sa.Column("user_agent", sa.String(300)),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+PRODUCTS = [
+    ("INP-TRK-01", "Inper Trek hiking boots", Decimal("149.00")),
+    ("INP-CAM-20", "Inper Aerial camera drone", Decimal("899.00")),
+    ("INP-BAT-03", "Spare flight battery", Decimal("79.90")),
+    ("INP-PRP-04", "Propeller set (4)", Decimal("19.90")),
+    ("INP-BAG-05", "Carry case", Decimal("59.00")),
+    ("INP-GMB-06", "Three-axis gimbal", Decimal("249.00")),
+    ("INP-SD-07", "128 GB memory card", Decimal("24.90")),
+    ("INP-FLT-08", "ND filter kit", Decimal("39.00")),
+]
+_FIRST = ["Lena", "Jonas", "Mia", "Noah", "Emma", "Liam", "Sofia", "Lukas", "Ella", "Paul"]
+_LAST = ["Müller", "Smith", "Dubois", "Rossi", "García", "Nowak", "Jensen", "Kowalski", "Brown"]
+_AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Firefox/133.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) Safari/605.1.15",
+    "Mozilla/5.0 (Linux; Android 15) Chrome/131.0 Mobile",
+]
+
+
+def store_config(url: str) -> dict[str, Any]:
+    """Return the SQL connector configuration of the demo shop (also the README's example)."""
+    financial = (
+        "Financial records: commercial and tax law (HGB §257, AO §147) require orders to be "
+        "kept for 10 years"
+    )
+    return {
+        "url": url,
+        "tables": {
+            "customers": {
+                "identities": {"email": "email"},
+                "erase": "delete",
+                "restrict_column": "processing_restricted",
+                "exclude": ["password_hash"],
+                "descriptions": {
+                    "newsletter": "Whether you subscribed to the newsletter in the shop",
+                    "processing_restricted": "Whether you asked us to restrict processing",
+                },
+            },
+            "orders": {
+                "parent": "customers",
+                "identities": {"email": "email"},
+                "order_number_column": "order_number",
+                "erase": "retain",
+                "columns": {
+                    "customer_id": "null",
+                    "email": "hash",
+                    "shipping_name": "null",
+                    "shipping_address": "null",
+                    "phone": "null",
+                    "payment_method": {"fixed": "erased"},
+                },
+                "retention": {"basis": financial, "years": 10, "date_column": "created_at"},
+                "restrict_column": "processing_restricted",
+            },
+            "order_lines": {
+                "parent": "orders",
+                "erase": "retain",
+                "retention": {"basis": f"{financial} (lines of an order)", "years": 10},
+            },
+            "reviews": {
+                "parent": "customers",
+                "erase": "anonymise",
+                "columns": {
+                    "customer_id": "null",
+                    "author_name": {"fixed": "Former customer"},
+                    "title": "null",
+                    "body": "null",
+                },
+            },
+            "support_tickets": {
+                "parent": "customers",
+                "identities": {"email": "email"},
+                "erase": "delete",
+            },
+            "browsing_events": {
+                "parent": "customers",
+                "on": {"customer_id": "id"},
+                "erase": "delete",
+            },
+        },
+    }
+
+
+# --- where the demo shop lives ------------------------------------------------------------------
+
+
+def portal_server() -> sa.URL | None:
+    """Return the URL of the PostgreSQL server the portal uses (no database), or None."""
+    portal = settings.DATABASES["default"]
+    if portal["ENGINE"] != "django.db.backends.postgresql":
+        return None
+    return sa.URL.create(
+        "postgresql+psycopg2",
+        username=portal.get("USER") or None,
+        password=portal.get("PASSWORD") or None,
+        host=portal.get("HOST") or "127.0.0.1",
+        port=int(portal.get("PORT") or 5432),
+    )
+
+
+def database_url() -> sa.URL:
+    """Return the demo shop's URL: beside the portal's PostgreSQL database, else SQLite."""
+    server = portal_server()
+    if server is not None:
+        return server.set(database=f"{settings.DATABASES['default']['NAME']}_shop")
+    path = Path(settings.VAR_DIR) / "demo" / "shop.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return sa.URL.create("sqlite", database=str(path.resolve()))
+
+
+def ensure_database(url: sa.URL) -> None:
+    """Create the database of ``url`` on its server if it does not exist (PostgreSQL and
+    MariaDB; an SQLite file is created on first use)."""
+    if url.drivername.startswith("sqlite"):
+        return
+    server_db = "postgres" if url.drivername.startswith("postgresql") else None
+    engine = sa.create_engine(url._replace(database=server_db), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            name = str(url.database)
+            if url.drivername.startswith("postgresql"):
+                exists = conn.execute(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                ).first()
+            else:
+                exists = conn.execute(
+                    sa.text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :name"),
+                    {"name": name},
+                ).first()
+            if exists is None:
+                quoted = conn.dialect.identifier_preparer.quote(name)
+                conn.execute(sa.text(f"CREATE DATABASE {quoted}"))
+    finally:
+        engine.dispose()
+
+
+def drop_database(url: sa.URL) -> None:
+    """Drop the database of ``url`` (tests and benchmarks clean up after themselves)."""
+    if url.drivername.startswith("sqlite"):
+        Path(str(url.database)).unlink(missing_ok=True)
+        return
+    server_db = "postgres" if url.drivername.startswith("postgresql") else None
+    engine = sa.create_engine(url._replace(database=server_db), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            quoted = conn.dialect.identifier_preparer.quote(str(url.database))
+            force = " WITH (FORCE)" if url.drivername.startswith("postgresql") else ""
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted}{force}"))
+    finally:
+        engine.dispose()
+
+
+# --- filling it ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShopPerson:
+    """A person as the shop knows them (the demo customers, and the generated others)."""
+
+    email: str
+    first_name: str
+    last_name: str
+    phone: str = ""
+    address: str = ""
+    birth_date: date | None = None
+    newsletter: bool = False
+
+
+def _order_number(order_id: int) -> str:
+    return f"INP-{100000 + order_id}"
+
+
+def _insert(conn: sa.Connection, statement: Any) -> int:
+    key = conn.execute(statement).inserted_primary_key
+    assert key is not None  # noqa: S101 (every demo table has an integer key)
+    return int(key[0])
+
+
+def add_person(
+    conn: sa.Connection,
+    person: ShopPerson,
+    *,
+    rng: random.Random,
+    now: datetime,
+    orders_count: int = 3,
+    events: int = 40,
+    reviews_count: int = 1,
+    tickets: int = 1,
+) -> int:
+    """Insert a customer with orders, lines, reviews, tickets and browsing events; return the
+    customer id."""
+    customer_id = _insert(
+        conn,
+        sa.insert(customers).values(
+            email=person.email,
+            first_name=person.first_name,
+            last_name=person.last_name,
+            phone=person.phone or None,
+            birth_date=person.birth_date,
+            newsletter=person.newsletter,
+            processing_restricted=False,
+            password_hash="pbkdf2_sha256$demo$not-a-real-hash",  # noqa: S106 (a placeholder)
+            created_at=now - timedelta(days=rng.randint(200, 1500)),
+        ),
+    )
+    name = f"{person.first_name} {person.last_name}"
+    for index in range(orders_count):
+        created = now - timedelta(days=rng.randint(5, 900), minutes=index)
+        picked = rng.sample(PRODUCTS, k=rng.randint(1, 3))
+        lines = [(sku, title, price, rng.randint(1, 2)) for sku, title, price in picked]
+        total = sum((price * qty for _, _, price, qty in lines), Decimal("0"))
+        order_id = _insert(
+            conn,
+            sa.insert(orders).values(
+                order_number="pending",
+                customer_id=customer_id,
+                email=person.email,
+                shipping_name=name,
+                shipping_address=person.address or None,
+                phone=person.phone or None,
+                payment_method=rng.choice(["Visa •••• 4242", "PayPal", "SEPA direct debit"]),
+                total=total,
+                currency="EUR",
+                status=rng.choice(["delivered", "delivered", "shipped"]),
+                processing_restricted=False,
+                created_at=created,
+            ),
+        )
+        conn.execute(
+            sa.update(orders)
+            .where(orders.c.id == order_id)
+            .values(order_number=_order_number(order_id))
+        )
+        conn.execute(
+            sa.insert(order_lines),
+            [
+                {
+                    "order_id": order_id,
+                    "sku": sku,
+                    "product_name": title,
+                    "quantity": qty,
+                    "unit_price": price,
+                }
+                for sku, title, price, qty in lines
+            ],
+        )
+    for _ in range(reviews_count):
+        sku, title, _price = rng.choice(PRODUCTS)
+        conn.execute(
+            sa.insert(reviews).values(
+                customer_id=customer_id,
+                product_sku=sku,
+                rating=rng.randint(3, 5),
+                author_name=f"{person.first_name} {person.last_name[:1]}.",
+                title=f"My {title}",
+                body=f"I use the {title.lower()} every weekend. Delivery to "
+                f"{person.address or 'me'} was quick.",
+                created_at=now - timedelta(days=rng.randint(1, 400)),
+            )
+        )
+    for _ in range(tickets):
+        conn.execute(
+            sa.insert(support_tickets).values(
+                customer_id=customer_id,
+                email=person.email,
+                channel=rng.choice(["email", "phone", "trade show"]),
+                subject="Question about my drone's firmware",
+                body=f"Hello, this is {name}. Please call me back on {person.phone or 'e-mail'}.",
+                status="closed",
+                created_at=now - timedelta(days=rng.randint(1, 300)),
+            )
+        )
+    session = f"{rng.getrandbits(64):016x}"
+    agent = rng.choice(_AGENTS)
+    if events:
+        conn.execute(
+            sa.insert(browsing_events),
+            [
+                {
+                    "customer_id": customer_id,
+                    "session_id": session,
+                    "url": f"https://shop.inper.example/p/{rng.choice(PRODUCTS)[0].lower()}",
+                    "ip": f"203.0.113.{rng.randint(1, 254)}",
+                    "user_agent": agent,
+                    "at": now - timedelta(minutes=rng.randint(1, 90 * 24 * 60)),
+                }
+                for _ in range(events)
+            ],
+        )
+    return customer_id
+
+
+def others(count: int, *, seed: int = 5) -> list[ShopPerson]:
+    """Return ``count`` generated customers with example.net addresses."""
+    rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)
+    people = []
+    for index in range(count):
+        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        people.append(
+            ShopPerson(
+                email=f"customer{index + 1}@example.net",
+                first_name=first,
+                last_name=last,
+                phone=f"+4915{rng.randint(10000000, 99999999)}",
+                address=f"{rng.randint(1, 200)} Example Street, {rng.randint(10000, 99999)} Town",
+                newsletter=rng.random() < 0.3,
+            )
+        )
+    return people
+
+
+def fill(
+    url: sa.URL,
+    people: Sequence[ShopPerson],
+    *,
+    others_count: int = 1500,
+    now: datetime | None = None,
+    extra_orders: Mapping[str, int] | None = None,
+) -> dict[str, int]:
+    """Create the schema and add whoever of ``people`` and the generated others is missing
+    (so running it again restores a demo customer whose data was erased); return the
+    customer id of each of ``people``."""
+    now = now or datetime.now(UTC)
+    ensure_database(url)
+    engine = sa.create_engine(url)
+    ids: dict[str, int] = {}
+    try:
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            known = {email for (email,) in conn.execute(sa.select(customers.c.email)).all()}
+            rng = random.Random(2026)  # noqa: S311 (demo data, not secrets)
+            for person in people:
+                if person.email in known:
+                    continue
+                ids[person.email] = add_person(
+                    conn,
+                    person,
+                    rng=rng,
+                    now=now,
+                    orders_count=(extra_orders or {}).get(person.email, 3),
+                )
+            if not any(email.endswith("@example.net") for email in known):
+                for other in others(others_count):
+                    add_person(
+                        conn,
+                        other,
+                        rng=rng,
+                        now=now,
+                        orders_count=rng.randint(0, 4),
+                        events=rng.randint(0, 30),
+                        reviews_count=rng.randint(0, 1),
+                        tickets=rng.randint(0, 1),
+                    )
+            for person in people:
+                if person.email not in ids:
+                    ids[person.email] = int(
+                        conn.execute(
+                            sa.select(customers.c.id).where(customers.c.email == person.email)
+                        ).scalar_one()
+                    )
+    finally:
+        engine.dispose()
+    return ids

@@ -1,0 +1,93 @@
+"""Services of the data-store registry: checking a store's connection, and completing the
+manual steps of stores without an API."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from privacy_portal.audit.services import audit_record
+from privacy_portal.permissions import COMPLIANCE_GROUP, in_group
+
+from .connectors.base import ExportResult, HealthResult, StoreError
+from .connectors.registry import connector_for
+from .models import Action, DataStore, StoreTask
+from .services import dsr_task_complete_manual
+
+logger = logging.getLogger(__name__)
+
+
+def datastore_check(*, store: DataStore, actor: Any) -> HealthResult:
+    """Run the store's health check ("test connection"), record the outcome on the store and
+    in the audit trail, and return it."""
+    try:
+        result = connector_for(store).health_check()
+    except StoreError as error:
+        result = HealthResult(False, str(error))
+    except Exception as error:  # a broken connector must not break the admin
+        logger.exception("health check crashed", extra={"store": store.key})
+        result = HealthResult(
+            False, _("Unexpected error (%(error)s).") % {"error": type(error).__name__}
+        )
+    with transaction.atomic():
+        DataStore.objects.filter(pk=store.pk).update(
+            last_checked_at=timezone.now(),
+            last_check_ok=result.ok,
+            last_check_detail=result.detail[:500],
+        )
+        audit_record(
+            actor=actor,
+            action="dsr.store.checked",
+            target=store,
+            after={"ok": result.ok},
+        )
+    store.refresh_from_db(fields=("last_checked_at", "last_check_ok", "last_check_detail"))
+    return result
+
+
+def may_complete(user: Any, task: StoreTask) -> bool:
+    """Return True if ``user`` may complete ``task``: a member of the group it is assigned
+    to, a compliance officer, or a superuser."""
+    if not user.has_perm("dsr.change_manualstep"):
+        return False
+    return in_group(user, COMPLIANCE_GROUP) or bool(
+        task.assigned_group and in_group(user, task.assigned_group)
+    )
+
+
+def manual_step_complete(
+    *,
+    task: StoreTask,
+    actor: Any,
+    note: str,
+    evidence: UploadedFile[Any] | None = None,
+    data_files: Sequence[UploadedFile[Any]] = (),
+) -> StoreTask:
+    """Complete a manual step with a note and optional evidence; for an export, the files
+    obtained from the system go into the person's package (encrypted like the rest)."""
+    if not may_complete(actor, task):
+        raise PermissionDenied(_("This step is assigned to another group."))
+    receipt: dict[str, Any] = {}
+    if task.action == Action.EXPORT and data_files:
+        from .packages import PartSink
+
+        store_name = task.store.name
+        with PartSink.for_task(task) as sink:
+            for upload in data_files:
+                sink.file(
+                    upload.name or "file",
+                    upload,
+                    description=_("Obtained from %(store)s by Inper staff") % {"store": store_name},
+                )
+            sink.commit(ExportResult({}, files=len(data_files)))
+        receipt["files"] = len(data_files)
+    return dsr_task_complete_manual(
+        task=task, actor=actor, note=note, evidence=evidence, receipt=receipt
+    )

@@ -1,0 +1,208 @@
+"""The demo world end to end, through a real Celery worker: a demo customer's access request
+returns their data from every store, their erasure removes it (keeping orders anonymised
+under the financial-records rule), and one store being down holds up only itself."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import ExifTags, Image
+
+from accounts.models import User
+from dsr import holdings
+from dsr.demo import services, services_path, shop, uploads
+from dsr.erasure import erasure_record_valid
+from dsr.models import DataStore, ErasureRecord, State, StoreTask, TaskState
+from dsr.services import dsr_request_approve, dsr_task_retry
+from dsr.stores import manual_step_complete
+from tests.dsr.helpers import file_request, open_package
+from tests.stores.conftest import rows
+from tests.worker import wait_until
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+ANNA = "anna.schmidt@example.com"
+
+
+def _state(request) -> str:
+    request.refresh_from_db()
+    return request.state
+
+
+def complete_manual_steps(request, officer, *, files: dict[str, bytes] | None = None) -> list[str]:
+    """Complete every manual step of ``request`` as ``officer`` would in the admin."""
+    done = []
+    for task in StoreTask.objects.filter(
+        request=request, waiting_for="manual", state=TaskState.WAITING
+    ):
+        data = [SimpleUploadedFile(name, content) for name, content in (files or {}).items()]
+        manual_step_complete(
+            task=task,
+            actor=officer,
+            note=f"Done in {task.store.name} as instructed.",
+            data_files=data if task.action == "export" else (),
+        )
+        done.append(task.store.key)
+    return done
+
+
+def test_a_demo_customers_access_and_erasure_reach_every_store(demo_world, worker, tmp_path):
+    anna = User.objects.get(email=ANNA)
+    officer = User.objects.get(email="compliance@inper.example")
+
+    # "My data" is searched by the worker, in the background.
+    holdings.holdings_refresh(user=anna)
+    found = wait_until(
+        lambda: not holdings.holdings_of(anna).checking and holdings.holdings_of(anna),
+        message="the store search",
+    )
+    statuses = {holding.store.key: holding.status for holding in found.stores}
+    assert statuses["inper-shop"] == statuses["newsletter"] == statuses["uploads"] == "found"
+    assert statuses["payment-provider"] == "by_staff"
+
+    # Access: every store answers; the payment provider's step is done by staff.
+    access = file_request(type="access", user=anna)
+    wait_until(lambda: _state(access) == State.WAITING, timeout=60, message="the automatic stores")
+    assert complete_manual_steps(
+        access, officer, files={"psp-customer.csv": b"email,cards\nanna,1\n"}
+    ) == ["payment-provider"]
+    wait_until(lambda: _state(access) == State.COMPLETED, timeout=60, message="the access package")
+    archive = open_package(access)
+    names = set(archive.namelist())
+    orders = json.loads(archive.read("stores/inper-shop/orders.json"))
+    assert len(orders) == 5 and {order["email"] for order in orders} == {ANNA}
+    assert (
+        "stores/inper-shop/order_lines.csv" in names
+        and "stores/inper-shop/browsing_events.json" in names
+    )
+    (subscriber,) = json.loads(archive.read("stores/newsletter/subscriber.json"))
+    assert subscriber["email"] == ANNA
+    photo = archive.read("stores/uploads/files/IMG_2041.jpg")
+    assert Image.open(io.BytesIO(photo)).getexif()[ExifTags.Base.Model] == "EOS R6"
+    assert archive.read("stores/payment-provider/files/psp-customer.csv").startswith(b"email,cards")
+    assert json.loads(archive.read("stores/portal/account.json"))[0]["email"] == ANNA
+    everything = "\n".join(
+        archive.read(name).decode("utf-8", "replace") for name in names if not name.endswith(".jpg")
+    )
+    assert "ben.carter@example.com" not in everything and "@example.net" not in everything
+
+    # Erasure: approved by an officer, run by the worker, staff do the manual steps.
+    shop_url = demo_world
+    anna_shop = rows(shop_url, shop.customers, shop.customers.c.email == ANNA)[0]["id"]
+    anna_orders = [
+        row["id"] for row in rows(shop_url, shop.orders, shop.orders.c.customer_id == anna_shop)
+    ]
+    lines = len(rows(shop_url, shop.order_lines, shop.order_lines.c.order_id.in_(anna_orders)))
+    erasure = dsr_request_approve(request=file_request(type="erasure", user=anna), actor=officer)
+    wait_until(
+        lambda: (
+            _state(erasure) == State.WAITING
+            and not erasure.tasks.filter(waiting_for="callback", state=TaskState.WAITING).exists()
+        ),
+        timeout=60,
+        message="the automatic stores and the newsletter's callback",
+    )
+    assert sorted(complete_manual_steps(erasure, officer)) == [
+        "google-analytics",
+        "parcel-carrier",
+        "payment-provider",
+    ]
+    wait_until(lambda: _state(erasure) == State.COMPLETED, timeout=60, message="the erasure")
+
+    receipts = {
+        task.store.key: (task.action, task.receipt)
+        for task in erasure.tasks.select_related("store")
+    }
+    assert receipts["group-crm"][0] == "notify" and receipts["group-crm"][1][
+        "reference"
+    ].startswith("CRM-")
+    assert receipts["parcel-carrier"][0] == "notify" and receipts["parcel-carrier"][1]["manual"]
+    shop_receipt = receipts["inper-shop"][1]
+    assert shop_receipt["deleted"]["customers"] == 1 and shop_receipt["anonymised"]["orders"] == 5
+    kept = {item["entity"]: item for item in shop_receipt["retained"]}
+    assert kept["orders"]["count"] == 5 and "Financial records" in kept["orders"]["basis"]
+    assert kept["order_lines"]["count"] == lines
+    assert all(count == 0 for count in shop_receipt["remaining"].values())
+    assert receipts["newsletter"][1]["deleted"]["subscriber"] == 1
+    assert receipts["uploads"][1]["deleted"] == {"files": 3}
+    record = ErasureRecord.objects.get(reference=erasure.reference)
+    assert erasure_record_valid(record) and ANNA not in json.dumps(record.receipts)
+
+    # Each store, read directly.
+    assert rows(shop_url, shop.customers, shop.customers.c.email == ANNA) == []
+    assert (
+        rows(shop_url, shop.browsing_events, shop.browsing_events.c.customer_id == anna_shop) == []
+    )
+    assert rows(shop_url, shop.support_tickets, shop.support_tickets.c.email == ANNA) == []
+    orders_now = rows(shop_url, shop.orders, shop.orders.c.id.in_(anna_orders))
+    assert len(orders_now) == 5 and all(
+        order["customer_id"] is None
+        and order["shipping_address"] is None
+        and order["email"] != ANNA
+        for order in orders_now
+    )
+    assert (
+        len(rows(shop_url, shop.order_lines, shop.order_lines.c.order_id.in_(anna_orders))) == lines
+    )
+    with services.connect(services_path()) as conn:
+        assert (
+            conn.execute("SELECT count(*) FROM subscribers WHERE email = ?", (ANNA,)).fetchone()[0]
+            == 0
+        )
+        suppressed = hashlib.sha256(ANNA.encode()).hexdigest()
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM suppression_list WHERE email_sha256 = ?", (suppressed,)
+            ).fetchone()[0]
+            == 1
+        )
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM notifications WHERE request_reference = ?",
+                (erasure.reference,),
+            ).fetchone()[0]
+            == 1
+        )
+    assert not (settings.VAR_DIR / "demo" / "uploads" / uploads.folder_of(ANNA)).exists()
+    assert (
+        settings.VAR_DIR / "demo" / "uploads" / uploads.folder_of("ben.carter@example.com")
+    ).exists()
+    assert not User.objects.filter(email=ANNA).exists()
+    assert rows(shop_url, shop.customers, shop.customers.c.email == "ben.carter@example.com")
+
+
+def test_one_store_down_holds_up_only_itself_and_can_be_retried(demo_world, worker, settings):
+    settings.DSR_TASK_MAX_ATTEMPTS = 2
+    DataStore.objects.filter(connector="dsr.connectors.manual.ManualConnector").update(
+        enabled=False
+    )
+    shop_store = DataStore.objects.get(key="inper-shop")
+    working = dict(shop_store.config)
+    shop_store.config = {**working, "url": "postgresql://postgres@127.0.0.1:1/shop"}
+    shop_store.save()
+    anna = User.objects.get(email=ANNA)
+
+    access = file_request(type="access", user=anna)
+    wait_until(
+        lambda: _state(access) == State.PARTIALLY_COMPLETED, timeout=90, message="the other stores"
+    )
+    failed = access.tasks.get(store=shop_store)
+    assert failed.state == TaskState.FAILED and failed.attempts == 2
+    assert "cannot be reached" in failed.error and "gave up after 2 attempts" in failed.error
+    others = access.tasks.exclude(store=shop_store)
+    assert {task.state for task in others} == {TaskState.SUCCEEDED}
+    archive = open_package(access)
+    assert json.loads(archive.read("manifest.json"))["incomplete_sources"] == ["Inper shop"]
+    assert "stores/newsletter/subscriber.json" in archive.namelist()
+
+    # Staff fix the store and retry: the request completes with the shop's data.
+    shop_store.config = working
+    shop_store.save()
+    dsr_task_retry(task=failed, actor=User.objects.get(email="compliance@inper.example"))
+    wait_until(lambda: _state(access) == State.COMPLETED, timeout=60, message="the retried store")
+    assert "stores/inper-shop/orders.json" in open_package(access).namelist()

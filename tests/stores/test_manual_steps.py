@@ -1,0 +1,210 @@
+"""Stores without an API: manual steps assigned to staff, completed in the admin, reminded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from dsr import maintenance
+from dsr.connectors.base import ConfigurationError
+from dsr.connectors.manual import ManualConnector
+from dsr.models import State, StoreTask, TaskState
+from dsr.services import dsr_request_approve
+from privacy_portal.audit.models import AuditEvent
+from privacy_portal.permissions import COMPLIANCE_GROUP
+from tests.dsr.helpers import add_store, file_request, open_package, run_pending_tasks
+
+pytestmark = pytest.mark.django_db
+
+MANUAL = "dsr.connectors.manual.ManualConnector"
+INSTRUCTIONS = {
+    "export": "In the PSP dashboard, search the customer by e-mail and export the profile as CSV.",
+    "erase": "In the PSP dashboard, delete the customer profile and the stored card tokens.",
+}
+
+
+def payment_provider():
+    return add_store(
+        "payment-provider",
+        MANUAL,
+        name="Payment provider",
+        config={
+            "actions": ["export", "erase"],
+            "assigned_group": COMPLIANCE_GROUP,
+            "instructions": INSTRUCTIONS,
+        },
+    )
+
+
+def test_an_access_request_waits_for_staff_who_add_the_providers_data(customer, compliance_client):
+    payment_provider()
+    request = run_pending_tasks(file_request(type="access", user=customer))
+    assert request.state == State.WAITING
+    task = request.tasks.get(store__key="payment-provider")
+    assert task.state == TaskState.WAITING and task.waiting_for == "manual"
+    assert task.assigned_group == COMPLIANCE_GROUP and "export the profile" in task.instructions
+
+    listing = compliance_client.get("/admin/dsr/manualstep/").content.decode()
+    assert request.reference in listing and "Payment provider" in listing
+    page = compliance_client.get(f"/admin/dsr/manualstep/{task.pk}/change/").content.decode()
+    assert "export the profile as CSV" in page and customer.email in page
+
+    response = compliance_client.post(
+        f"/admin/dsr/manualstep/{task.pk}/change/",
+        {
+            "note": "Exported the customer profile from the PSP dashboard.",
+            "data_files": [
+                SimpleUploadedFile("psp-profile.csv", b"customer,cards\nAlice,Visa 4242\n")
+            ],
+        },
+    )
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.state == TaskState.SUCCEEDED and task.receipt == {"manual": True, "files": 1}
+    assert task.completed_by is not None and "PSP dashboard" in task.note
+
+    request = run_pending_tasks(request)
+    assert request.state == State.COMPLETED
+    archive = open_package(request)
+    assert archive.read("stores/payment-provider/files/psp-profile.csv").startswith(
+        b"customer,cards"
+    )
+
+
+def test_an_erasure_step_is_completed_with_a_note_and_evidence(
+    customer, compliance_user, compliance_client
+):
+    payment_provider()
+    request = dsr_request_approve(
+        request=file_request(type="erasure", user=customer), actor=compliance_user
+    )
+    request = run_pending_tasks(request)
+    assert request.state == State.WAITING
+    task = request.tasks.get(store__key="payment-provider")
+
+    response = compliance_client.post(f"/admin/dsr/manualstep/{task.pk}/change/", {"note": ""})
+    assert response.status_code == 400  # a note is required
+    response = compliance_client.post(
+        f"/admin/dsr/manualstep/{task.pk}/change/",
+        {
+            "note": "Deleted the profile and two card tokens in the PSP dashboard.",
+            "evidence": SimpleUploadedFile("confirmation.pdf", b"%PDF-1.4 deletion confirmed"),
+        },
+    )
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.state == TaskState.SUCCEEDED and task.evidence.name.endswith(".pdf")
+    assert AuditEvent.objects.filter(
+        action="dsr.task.completed_by_staff", object_id=str(task.pk)
+    ).exists()
+    request = run_pending_tasks(request)
+    assert request.state == State.COMPLETED
+
+
+def test_evidence_of_an_unexpected_kind_is_refused(customer, compliance_user, compliance_client):
+    payment_provider()
+    request = run_pending_tasks(
+        dsr_request_approve(
+            request=file_request(type="erasure", user=customer), actor=compliance_user
+        )
+    )
+    task = request.tasks.get(store__key="payment-provider")
+    response = compliance_client.post(
+        f"/admin/dsr/manualstep/{task.pk}/change/",
+        {"note": "done", "evidence": SimpleUploadedFile("run-me.exe", b"MZ")},
+    )
+    assert response.status_code == 400
+    task.refresh_from_db()
+    assert task.state == TaskState.WAITING
+
+
+def test_staff_outside_the_assigned_group_cannot_complete_a_step(customer, support_client):
+    payment_provider()
+    request = run_pending_tasks(file_request(type="access", user=customer))
+    task = request.tasks.get(store__key="payment-provider")
+    assert support_client.get(f"/admin/dsr/manualstep/{task.pk}/change/").status_code == 403
+    assert (
+        support_client.post(f"/admin/dsr/manualstep/{task.pk}/change/", {"note": "x"}).status_code
+        == 403
+    )
+    task.refresh_from_db()
+    assert task.state == TaskState.WAITING
+
+
+def test_overdue_manual_steps_are_reminded_once_per_period(
+    customer, compliance_user, settings, django_capture_on_commit_callbacks
+):
+    payment_provider()
+    request = run_pending_tasks(file_request(type="access", user=customer))
+    task = request.tasks.get(store__key="payment-provider")
+    mail.outbox.clear()
+
+    assert maintenance.remind_manual_tasks() == []  # not overdue yet
+    StoreTask.objects.filter(pk=task.pk).update(
+        started_at=timezone.now() - timedelta(hours=settings.DSR_MANUAL_REMINDER_HOURS + 1)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert maintenance.remind_manual_tasks() == [task.pk]
+    assert [message.to for message in mail.outbox] == [[compliance_user.email]]
+    assert request.reference in mail.outbox[0].subject
+    assert customer.email not in mail.outbox[0].body  # staff e-mails carry references only
+    assert maintenance.remind_manual_tasks() == []  # not again within the period
+
+
+def test_tasks_waiting_for_a_service_are_not_reminded_as_manual_steps(customer, settings):
+    payment_provider()
+    request = run_pending_tasks(file_request(type="access", user=customer))
+    task = request.tasks.get(store__key="payment-provider")
+    StoreTask.objects.filter(pk=task.pk).update(
+        waiting_for="callback",
+        started_at=timezone.now() - timedelta(hours=settings.DSR_MANUAL_REMINDER_HOURS + 1),
+    )
+    assert maintenance.remind_manual_tasks() == []
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"actions": ["erase"], "assigned_group": COMPLIANCE_GROUP}, "instructions must say"),
+        (
+            {
+                "actions": ["erase"],
+                "assigned_group": COMPLIANCE_GROUP,
+                "instructions": {"erase": "do it"},
+            },
+            "instructions.erase",
+        ),
+        (
+            {"actions": ["shred"], "assigned_group": COMPLIANCE_GROUP, "instructions": {}},
+            "actions must list",
+        ),
+        (
+            {"actions": ["erase"], "assigned_group": "Nobody", "instructions": INSTRUCTIONS},
+            "existing staff group",
+        ),
+    ],
+)
+def test_validation_explains_what_is_wrong(config, message):
+    with pytest.raises(ConfigurationError, match=message):
+        ManualConnector.validate_config(config, {})
+
+
+def test_a_store_is_asked_only_for_the_actions_its_configuration_lists(customer):
+    payment_provider()
+    carrier = add_store(
+        "parcel-carrier",
+        MANUAL,
+        is_recipient=True,
+        config={
+            "actions": ["notify"],
+            "assigned_group": COMPLIANCE_GROUP,
+            "instructions": {"notify": "E-mail the carrier's privacy desk the request reference."},
+        },
+    )
+    request = file_request(type="access", user=customer)
+    assert not request.tasks.filter(store=carrier).exists()
+    assert request.tasks.filter(store__key="payment-provider", action="export").exists()

@@ -1,0 +1,52 @@
+"""Tables written into an access package: the same JSON and CSV whatever the batch size, and
+cells a spreadsheet would run as formulas kept as text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from dsr.packages import PartSink
+from privacy_portal import crypto
+
+
+def _read(path, key) -> bytes:
+    with path.open("rb") as raw:
+        return b"".join(crypto.decrypt_stream(raw, key))
+
+
+def test_large_tables_are_written_as_json_and_csv_across_batches(tmp_path, settings):
+    settings.DSR_STORAGE_DIR = tmp_path
+    key = crypto.new_stream_key()
+    rows = [
+        (
+            n,
+            f"=cmd{n}" if n % 7 == 0 else f"text {n}",
+            -n,
+            Decimal("1.50"),
+            None,
+            datetime(2025, 1, 2, tzinfo=UTC),
+        )
+        for n in range(1234)
+    ]
+    with PartSink(1, "shop", key) as sink:
+        assert sink.table("orders", ["id", "note", "delta", "price", "gone", "at"], rows) == 1234
+        assert sink.table("nothing", ["id"], []) == 0
+        records = json.loads(_read(sink.tmp / "orders.json.enc", key))
+        table = list(csv.reader(io.StringIO(_read(sink.tmp / "orders.csv.enc", key).decode())))
+        assert json.loads(_read(sink.tmp / "nothing.json.enc", key)) == []
+
+    assert len(records) == 1234 and records[7] == {
+        "id": 7,
+        "note": "=cmd7",
+        "delta": -7,
+        "price": "1.50",
+        "gone": None,
+        "at": "2025-01-02T00:00:00+00:00",
+    }
+    assert table[0] == ["id", "note", "delta", "price", "gone", "at"] and len(table) == 1235
+    assert table[8] == ["7", "'=cmd7", "'-7", "1.50", "", "2025-01-02T00:00:00+00:00"]
+    assert table[2][1] == "text 1"
