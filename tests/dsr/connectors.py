@@ -69,14 +69,23 @@ class SlowConnector(Connector):
     kind: ClassVar[str] = "test-slow"
     supports: ClassVar[frozenset[str]] = frozenset({"export", "erase"})
 
-    def _mark(self, what: str, subject: Subject) -> None:
+    def _mark(self, what: str, subject: Subject, *, once: bool = False) -> None:
         # Markers go to files when configured: the fault tests restart Redis, and with it the
-        # cache, so they count effects outside it.
+        # cache, so they count outside it. ``once`` markers model the store's state: like any
+        # real store, applying the same erasure again finds nothing left to change.
         folder = self.config.get("marker_dir")
         if folder:
             import os
 
             path = os.path.join(folder, f"{what}-{subject.email}")
+            if once:
+                try:
+                    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                    with open(path, "a") as marker:
+                        marker.write("x\n")
+                except FileExistsError:
+                    pass
+                return
             with open(path, "a") as marker:
                 marker.write("x\n")
         else:
@@ -88,7 +97,8 @@ class SlowConnector(Connector):
 
         self._mark("started", subject)
         time.sleep(float(self.config.get("seconds", 3)))
-        self._mark(effect, subject)
+        self._mark("runs", subject)
+        self._mark(effect, subject, once=True)
 
     def export(self, subject: Subject, sink: ExportSink) -> ExportResult:
         self._work("exports", subject)
