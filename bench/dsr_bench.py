@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -319,15 +320,23 @@ def erase_run(worker: Worker) -> dict[str, Any]:
     }
 
 
+def timed_runs(
+    run: Callable[[Worker], dict[str, Any]], worker: Worker, runs: int
+) -> list[dict[str, Any]]:
+    """Run ``run`` once to warm up (connections, catalogue), then ``runs`` times."""
+    run(worker)
+    results = [run(worker) for _ in range(runs)]
+    log(f"  access runs: {[round(result['access_s'], 3) for result in results]}")
+    return results
+
+
 def measure(total: int, subject_rows: int, runs: int, worker: Worker, drop: bool) -> dict[str, Any]:
     shopdb = f"bench_shop_{total}"
     load(total, subject_rows, shopdb)
     register_bench_shop(shopdb)
     row: dict[str, Any] = {"total": total, "subject_rows": subject_rows}
     row["floor_export_s"] = floor("export", shopdb, repeat=3)["floor_export_s"]
-    access_run(worker)  # warm-up: connections, catalogue
-    accesses = [access_run(worker) for _ in range(runs)]
-    log(f"  access runs: {[round(a['access_s'], 3) for a in accesses]}")
+    accesses = timed_runs(access_run, worker, runs)
     row["access_s"] = statistics.median(a["access_s"] for a in accesses)
     row["export_task_s"] = statistics.median(a["export_task_s"] for a in accesses)
     row["package_mb"] = accesses[0]["package_mb"]

@@ -11,12 +11,29 @@ from .models import DataStore, DataSubjectRequest
 logger = logging.getLogger(__name__)
 
 
+def account_id_for(email: str) -> str | None:
+    """Return the id of the account whose verified address is ``email``, if there is one.
+
+    A request filed without signing in (by a guest, or recorded by staff) is about the account
+    that holds the same address: the person proved control of that address, or staff checked
+    who they are, before anything runs."""
+    from allauth.account.models import EmailAddress
+
+    user_id = (
+        EmailAddress.objects.filter(email__iexact=email, verified=True)
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    return str(user_id) if user_id is not None else None
+
+
 def subject_of(request: DataSubjectRequest) -> Subject:
     """Return the identities of the request's subject, as connectors take them."""
     data = request.snapshot()
+    email = data.get("email") or request.email
     return Subject(
-        email=data.get("email") or request.email,
-        customer_id=data.get("customer_id"),
+        email=email,
+        customer_id=data.get("customer_id") or account_id_for(email),
         phone=data.get("phone"),
         order_numbers=tuple(data.get("order_numbers") or ()),
         name=data.get("name"),

@@ -9,13 +9,14 @@ function). ``DSR_PORTAL_DECLARATIONS`` lists those modules.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar
 
 from django.apps import apps
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -37,6 +38,7 @@ from .base import (
     Subject,
     TemporaryStoreError,
 )
+from .pgcopy import copy_entity, csv_cell, json_cell
 
 ERASE_DELETE = "delete"
 ERASE_ANONYMISE = "anonymise"
@@ -134,6 +136,9 @@ class PortalConnector(Connector):
         return LocateResult({entity: n for entity, n in counts.items() if n})
 
     def export(self, subject: Subject, sink: ExportSink) -> ExportResult:
+        raw_table = getattr(sink, "raw_table", None)
+        if raw_table is not None and _copy_possible():
+            return self._export_copy(subject, raw_table)
         counts: dict[str, int] = {}
         try:
             for declaration in declarations():
@@ -146,6 +151,45 @@ class PortalConnector(Connector):
                     _rows(queryset, declaration.fields),
                     descriptions=_descriptions(declaration),
                 )
+        except OperationalError as error:
+            raise TemporaryStoreError(error.__class__.__name__) from None
+        return ExportResult(counts)
+
+    def _export_copy(self, subject: Subject, raw_table: Callable[..., Any]) -> ExportResult:
+        """Export on PostgreSQL with ``COPY`` (see ``pgcopy``): one read-only snapshot, shared
+        by a helper connection that makes the CSV while this one makes the JSON."""
+        counts: dict[str, int] = {}
+        try:
+            # The raw cursors' errors become Django's (OperationalError: try again later).
+            with (
+                connection.wrap_database_errors,
+                transaction.atomic(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cursor.execute("SELECT pg_export_snapshot()")
+                (snapshot,) = cursor.fetchone()
+                with _snapshot_connection(snapshot) as helper:
+                    for declaration in declarations():
+                        queryset = subject_records(declaration, subject)
+                        if queryset.query.is_empty():
+                            continue
+                        with connection.connection.cursor() as main, helper.cursor() as second:
+                            csv_query, json_query = _copy_queries(
+                                queryset, declaration.fields, main
+                            )
+                            count = copy_entity(
+                                raw_table=raw_table,
+                                entity=declaration.entity,
+                                columns=declaration.fields,
+                                descriptions=_descriptions(declaration),
+                                csv_query=csv_query,
+                                json_query=json_query,
+                                csv_cursor=second,
+                                json_cursor=main,
+                            )
+                        if count:
+                            counts[declaration.entity] = count
         except OperationalError as error:
             raise TemporaryStoreError(error.__class__.__name__) from None
         return ExportResult(counts)
@@ -242,6 +286,81 @@ class PortalConnector(Connector):
                     if count:
                         counts[declaration.entity] = count
         return RestrictResult(counts, lifted=lift)
+
+
+def _copy_possible() -> bool:
+    """PostgreSQL encodes exports itself, in a read-only transaction of the export's own."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+@contextmanager
+def _snapshot_connection(snapshot: str) -> Iterator[Any]:
+    """Yield a second psycopg2 connection that sees exactly the exported ``snapshot``."""
+    helper = connection.get_new_connection(connection.get_connection_params())
+    try:
+        with helper.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+            cursor.execute("SELECT set_config('TimeZone', %s, true)", [connection.timezone_name])
+        yield helper
+    finally:
+        helper.close()
+
+
+_INTEGER_FIELDS = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "SmallAutoField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+    }
+)
+_TEXT_FIELDS = frozenset({"CharField", "TextField", "EmailField", "SlugField", "URLField"})
+
+
+def _column_kind(model: type[Model], path: str) -> str:
+    """Return how the generic path writes the values of field ``path`` ("int", "bool"...)."""
+    target: Any = None
+    for part in path.split("__"):
+        target = model._meta.get_field(part)
+        if target.is_relation:
+            model = target.related_model
+            target = target.target_field
+    internal = target.get_internal_type()
+    if internal == "BooleanField":
+        return "bool"
+    if internal in _INTEGER_FIELDS:
+        return "int"
+    if internal == "DateTimeField":
+        return "datetime"
+    return "text" if internal in _TEXT_FIELDS else "other"
+
+
+def _copy_queries(queryset: QuerySet[Any], fields: Sequence[str], cursor: Any) -> tuple[str, str]:
+    """Return the CSV and JSON statements of ``queryset``'s ``fields`` (see ``pgcopy``).
+
+    The inner query is the ORM's, with its parameters escaped by psycopg2; the field names
+    are the declarations' own (code, not input), quoted as identifiers."""
+    sql, params = queryset.order_by("pk").values_list(*fields).query.sql_with_params()
+    inner = cursor.mogrify(sql, params).decode()
+    names = [connection.ops.quote_name(name) for name in fields]
+    source = f"({inner}) AS r({', '.join(names)})"
+    kinds = [_column_kind(queryset.model, path) for path in fields]
+    cells = ", ".join(
+        f"{csv_cell(f'r.{name}', kind)} AS {name}" for name, kind in zip(names, kinds, strict=True)
+    )
+    values = ", ".join(
+        f"{json_cell(f'r.{name}', kind)} AS {name}" for name, kind in zip(names, kinds, strict=True)
+    )
+    # Declared field names (quoted) around the ORM's SQL with its parameters escaped.
+    as_csv = f"SELECT {cells} FROM {source}"  # noqa: S608
+    as_json = f"SELECT row_to_json(j) FROM (SELECT {values} FROM {source}) AS j"  # noqa: S608
+    return as_csv, as_json
 
 
 def _descriptions(declaration: ModelDeclaration) -> dict[str, str]:

@@ -52,7 +52,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -86,6 +85,7 @@ from .base import (
     Subject,
     TemporaryStoreError,
 )
+from .pgcopy import FORMULA_START, copy_entity
 
 logger = logging.getLogger(__name__)
 
@@ -1171,17 +1171,10 @@ class SQLConnector(Connector):
         return RetentionRun(deleted, anonymised, dry_run)
 
 
-# --- PostgreSQL: the database encodes the export itself ----------------------------------------
+# --- PostgreSQL: the database encodes the export itself (see ``pgcopy``) ------------------------
 #
-# On PostgreSQL an export is two ``COPY ... TO STDOUT`` per table, one producing the CSV and one
-# a JSON object per row, streamed into the package files without a Python object per value.
-# Values are rendered as the generic path renders them (ISO dates and times, decimals as text,
-# bytes as hex, spreadsheet formulas kept as text), so the package reads the same whichever
-# database it came from. The statements are compiled by SQLAlchemy and their parameters
-# escaped by psycopg2 (``mogrify``, the driver's usual client-side binding), and wrapped in a
-# constant ``COPY (...) TO STDOUT``; nothing else is formatted into them.
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# The statements are compiled by SQLAlchemy and their parameters escaped by psycopg2
+# (``mogrify``, the driver's usual client-side binding); nothing else is formatted into them.
 
 
 def _as_text(column: sa.Column[Any]) -> ColumnElement[Any]:
@@ -1201,7 +1194,7 @@ def _csv_expression(column: sa.Column[Any]) -> ColumnElement[Any]:
     if isinstance(kind, sa.Integer | sa.Numeric):
         risky: ColumnElement[bool] = column < 0
     else:
-        risky = sa.func.left(text, 1).in_(_FORMULA_START)
+        risky = sa.func.left(text, 1).in_(FORMULA_START)
     return sa.case((risky, sa.literal("'") + text), else_=text).label(column.name)
 
 
@@ -1234,32 +1227,17 @@ def _copy_table(
     as_json = sa.select(sa.func.row_to_json(rows.table_valued()))
     main, second = conn.connection.driver_connection, helper.connection.driver_connection
     assert main is not None and second is not None  # noqa: S101 (live connections)
-    with (
-        raw_table(
-            bound.config.entity,
-            [column.name for column in columns],
+    with main.cursor() as json_cursor, second.cursor() as csv_cursor:
+        return copy_entity(
+            raw_table=raw_table,
+            entity=bound.config.entity,
+            columns=[column.name for column in columns],
             descriptions=bound.descriptions,
-        ) as table,
-        main.cursor() as json_cursor,
-        second.cursor() as csv_cursor,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-csv") as pool,
-    ):
-        for cursor in (json_cursor, csv_cursor):
-            cursor.execute("SET LOCAL client_encoding TO 'UTF8'")
-        csv_done = pool.submit(
-            csv_cursor.copy_expert,
-            f"COPY ({_copy_sql(csv_cursor, conn, as_csv)}) TO STDOUT WITH (FORMAT csv, HEADER)",
-            table.csv,
+            csv_query=_copy_sql(csv_cursor, conn, as_csv),
+            json_query=_copy_sql(json_cursor, conn, as_json),
+            csv_cursor=csv_cursor,
+            json_cursor=json_cursor,
         )
-        # CSV with a quote and a delimiter that JSON text never holds: each line is one
-        # object, exactly as row_to_json wrote it.
-        json_cursor.copy_expert(
-            f"COPY ({_copy_sql(json_cursor, conn, as_json)}) TO STDOUT"
-            " WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')",
-            table.json,
-        )
-        csv_done.result()
-    return int(table.records)
 
 
 def _only(

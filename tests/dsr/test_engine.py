@@ -117,6 +117,34 @@ def test_an_erasure_needs_approval_then_deletes_and_keeps_proof(customer, compli
     assert request.snapshot() == {}  # the identities are no longer needed
 
 
+def test_a_request_recorded_by_staff_reaches_the_account_with_that_verified_address(
+    customer, support_user, compliance_user
+):
+    AddressFactory(user=customer, line1="1 Alice Road")
+    unverified = UserFactory(email="not.proven@example.com", verified=False)
+    AddressFactory(user=unverified, line1="5 Unproven Lane")
+    staff = {"channel": "phone", "actor": support_user, "identity_method": "staff_document"}
+    access = file_request(
+        type="access", email=customer.email.upper(), identity_note="Passport seen", **staff
+    )
+    assert access.user is None  # filed without the account, by address only
+    text = all_text(open_package(run_pending_tasks(access)))
+    assert customer.email in text and "1 Alice Road" in text
+
+    # An account whose address was never proven is not tied to a request by address alone.
+    other = file_request(
+        type="access", email="not.proven@example.com", identity_note="Called back", **staff
+    )
+    assert "5 Unproven Lane" not in all_text(open_package(run_pending_tasks(other)))
+
+    erasure = file_request(
+        type="erasure", email=customer.email, identity_note="Passport seen", **staff
+    )
+    run_pending_tasks(dsr_request_approve(request=erasure, actor=compliance_user))
+    assert not User.objects.filter(pk=customer.pk).exists()
+    assert not Address.objects.filter(user_id=customer.pk).exists()
+
+
 def test_a_second_open_request_of_the_same_type_is_linked_as_a_duplicate(customer):
     first = file_request(type="erasure", user=customer)
     second = file_request(type="erasure", user=customer)

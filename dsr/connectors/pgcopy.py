@@ -1,0 +1,124 @@
+"""Exports that PostgreSQL encodes itself: ``COPY ... TO STDOUT`` into a package's raw table.
+
+An entity is two statements over the same snapshot: one producing the CSV (with its header), one
+a JSON object per row (``row_to_json``). They run at the same time on two connections, the CSV
+on a helper connection in a thread, and stream into the package files without a Python object
+per value. Values are rendered as the generic path renders them (ISO dates and times, booleans
+as ``true``/``false``, decimals as text, bytes as hex, spreadsheet formulas kept as text), so a
+package reads the same whichever way it was made.
+
+The statements are built from constant text and queries compiled by the ORM or SQLAlchemy with
+their parameters escaped by psycopg2 (``mogrify``), and wrapped in a constant
+``COPY (...) TO STDOUT``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+#: First characters that make a spreadsheet read a cell as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+CSV_OPTIONS = "WITH (FORMAT csv, HEADER)"
+# CSV with a quote and a delimiter that JSON text never holds: each line is one object, exactly
+# as row_to_json wrote it.
+JSON_OPTIONS = "WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+
+
+def copy_entity(
+    *,
+    raw_table: Callable[..., Any],
+    entity: str,
+    columns: Sequence[str],
+    descriptions: Mapping[str, str] | None,
+    csv_query: str,
+    json_query: str,
+    csv_cursor: Any,
+    json_cursor: Any,
+) -> int:
+    """Copy one entity into the sink's raw table; return its record count.
+
+    ``csv_query`` selects the CSV cells, ``json_query`` one JSON object per row; the two
+    psycopg2 cursors belong to different connections that share one snapshot.
+    """
+    with (
+        raw_table(entity, list(columns), descriptions=descriptions) as table,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-csv") as pool,
+    ):
+        for cursor in (json_cursor, csv_cursor):
+            cursor.execute("SET LOCAL client_encoding TO 'UTF8'")
+        csv_out, json_out = Batched(table.csv), Batched(table.json)
+        csv_done = pool.submit(
+            csv_cursor.copy_expert, f"COPY ({csv_query}) TO STDOUT {CSV_OPTIONS}", csv_out
+        )
+        json_cursor.copy_expert(f"COPY ({json_query}) TO STDOUT {JSON_OPTIONS}", json_out)
+        json_out.flush()
+        csv_done.result()
+        csv_out.flush()
+    return int(table.records)
+
+
+class Batched:
+    """Collect the many small writes of a ``COPY ... TO STDOUT`` (one per row) and pass them on
+    in large pieces: per-row calls into the package writer cost more than the copy itself."""
+
+    def __init__(self, out: Any, limit: int = 1 << 18) -> None:
+        self.out = out
+        self.limit = limit
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes | str) -> int:
+        chunk = data.encode() if isinstance(data, str) else bytes(data)
+        self.parts.append(chunk)
+        self.size += len(chunk)
+        if self.size >= self.limit:
+            self.flush()
+        return len(chunk)
+
+    def flush(self) -> None:
+        if self.parts:
+            self.out.write(b"".join(self.parts))
+            self.parts.clear()
+            self.size = 0
+
+
+def iso_datetime(expression: str) -> str:
+    """Return SQL rendering a ``timestamptz`` as Python's ``isoformat()`` in UTC does (six
+    digits of microseconds unless there are none; PostgreSQL's own text drops trailing zeros)."""
+    utc = f"({expression} AT TIME ZONE 'UTC')"
+    return (
+        f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
+        f"CAST(date_part('microseconds', {utc}) AS bigint) % 1000000 = 0 THEN '' "
+        f"ELSE to_char({utc}, '.US') END || '+00:00')"
+    )
+
+
+def json_cell(expression: str, kind: str) -> str:
+    """Return SQL for the value of ``expression`` in a row's JSON object."""
+    return iso_datetime(expression) if kind == "datetime" else expression
+
+
+def csv_cell(expression: str, kind: str) -> str:
+    """Return SQL rendering ``expression`` (a quoted column of kind ``"bool"``, ``"int"``,
+    ``"text"``, ``"datetime"`` or ``"other"``) as the generic path's CSV cell."""
+    risky_start = ", ".join(f"E'{_escape(start)}'" for start in FORMULA_START)
+    if kind == "bool":
+        return f"CAST({expression} AS text)"
+    if kind == "int":
+        return (
+            f"CASE WHEN {expression} < 0 THEN '''' || CAST({expression} AS text) "
+            f"ELSE CAST({expression} AS text) END"
+        )
+    if kind == "datetime":
+        return iso_datetime(expression)
+    text = (
+        f"CAST({expression} AS text)" if kind == "text" else f"(to_jsonb({expression}) #>> '{{}}')"
+    )
+    return f"CASE WHEN left({text}, 1) IN ({risky_start}) THEN '''' || {text} ELSE {text} END"
+
+
+def _escape(character: str) -> str:
+    return {"\t": "\\t", "\r": "\\r"}.get(character, character)
