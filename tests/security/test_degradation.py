@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from consent.models import ConsentEvent, ConsentState, Purpose
 from dsr.models import DataSubjectRequest
 from tests.factories import PASSWORD
 
@@ -48,6 +49,27 @@ def test_request_intake_with_redis_down_answers_503_and_writes_nothing(redis_dow
     assert not DataSubjectRequest.objects.exists()
 
 
+def test_consent_changes_with_redis_down_answer_503_and_record_nothing(customer, settings):
+    withdraw = Purpose.objects.filter(kind="marketing", always_on=False).values_list(
+        "key", flat=True
+    )[0]
+    signed_in = Client(raise_request_exception=False)
+    signed_in.force_login(customer)
+    visitor = Client(raise_request_exception=False)
+    settings.CACHES = DEAD_REDIS
+    _friendly_503(signed_in.post(f"/privacy/choices/{withdraw}/", {"granted": "off"}))
+    _friendly_503(signed_in.post("/privacy/choices/stop-all-marketing/"))
+    _friendly_503(
+        visitor.post(
+            "/privacy/banner/choice",
+            data='{"choices": {"analytics": false, "marketing": false}}',
+            content_type="application/json",
+        )
+    )
+    _friendly_503(visitor.post("/privacy/cookies/", {"analytics": "on"}))
+    assert not ConsentEvent.objects.exists() and not ConsentState.objects.exists()
+
+
 def test_readyz_names_the_cache_when_redis_is_down(redis_down):
     response = Client().get("/readyz")
     assert response.status_code == 503
@@ -75,11 +97,18 @@ def test_with_postgresql_down_actions_answer_503_and_readyz_says_which():
         "print('login', r.status_code, 'briefly unavailable' in r.content.decode())\n"
         "r = c.post('/requests/new/', {'type': 'access', 'email': 'a@example.com'})\n"
         "print('intake', r.status_code, 'briefly unavailable' in r.content.decode())\n"
+        "r = c.post('/privacy/cookies/', {'analytics': 'on'})\n"
+        "print('cookies', r.status_code, 'briefly unavailable' in r.content.decode())\n"
+        "r = c.post('/privacy/banner/choice', data='{\"choices\": {\"analytics\": true}}',"
+        " content_type='application/json')\n"
+        "print('banner', r.status_code, 'briefly unavailable' in r.content.decode())\n"
         "r = c.get('/readyz')\n"
         "print('readyz', r.status_code, r.json()['checks']['database'])\n"
     )
     assert result.stdout.splitlines() == [
         "login 503 True",
         "intake 503 True",
+        "cookies 503 True",
+        "banner 503 True",
         "readyz 503 unavailable",
     ], result.stdout + result.stderr[-2000:]
