@@ -151,7 +151,7 @@ def banner_config(request: HttpRequest) -> HttpResponse:
         }
     user: Any = request.user
     if user.is_authenticated and _origin_allowed(request) is None:
-        choices = consent_current(services.subject_for_user(user), kinds=(PurposeKind.COOKIE,))
+        choices = consent_current(services.subject_of_user(user), kinds=(PurposeKind.COOKIE,))
         decided = [c.decided_at for c in choices if c.decided_at and not c.purpose.always_on]
         if decided:
             body["account"] = {

@@ -38,7 +38,11 @@ def consent_receipt(subject: ConsentSubject, *, language: str) -> dict[str, Any]
     now = timezone.now()
     base = settings.PORTAL_BASE_URL
     choices = consent_current(subject)
-    principal = f"urn:inper:consent-subject:{subject.pk}"
+    principal = (
+        f"urn:inper:consent-subject:{subject.pk}"
+        if subject.pk
+        else f"urn:inper:account:{subject.user_id}"
+    )
     controller = {
         **CONTROLLER,
         "email": settings.PORTAL_PRIVACY_EMAIL,
@@ -78,7 +82,7 @@ def consent_receipt(subject: ConsentSubject, *, language: str) -> dict[str, Any]
                 "policyDocument": event.policy_version.document if event.policy_version else None,
             },
         }
-        for event in consent_events(subject)
+        for event in (consent_events(subject) if subject.pk else ())
     ]
     receipt: dict[str, Any] = {
         # Kantara Initiative Consent Receipt Specification v1.1

@@ -73,6 +73,19 @@ def gpc_signal(request: HttpRequest | None) -> bool:
 # --- subjects ---------------------------------------------------------------------------------
 
 
+def subject_of_user(user: User) -> ConsentSubject:
+    """Return the account's subject for reading, without creating or adopting one: pages and
+    downloads (GET) write nothing. A person who never made a choice gets an unsaved subject,
+    which reads as the defaults."""
+    subject = ConsentSubject.objects.filter(user=user, visitor_id__isnull=True).first()
+    if subject is not None:
+        return subject
+    by_email = ConsentSubject.objects.filter(
+        email_hash=email_hash(user.email), user__isnull=True, visitor_id__isnull=True
+    ).first()
+    return by_email if by_email is not None else ConsentSubject(user=user)
+
+
 def subject_for_user(user: User) -> ConsentSubject:
     """Return the account's own subject, creating it (and adopting a subject that knew the
     person only by e-mail, such as a trade-show contact) if needed."""

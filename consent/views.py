@@ -49,7 +49,7 @@ def _bad_request(request: HttpRequest, message: str, status: int = 400) -> HttpR
 @require_GET
 def preferences(request: HttpRequest) -> HttpResponse:
     """Show every purpose and channel with its legal basis, what it means, and a switch."""
-    subject = services.subject_for_user(_user(request))
+    subject = services.subject_of_user(_user(request))
     choices = selectors.consent_current(subject)
     return render(
         request,
@@ -144,7 +144,7 @@ def history(request: HttpRequest) -> HttpResponse:
 @require_GET
 def receipt(request: HttpRequest) -> HttpResponse:
     """Download the consent receipt (JSON)."""
-    subject = services.subject_for_user(_user(request))
+    subject = services.subject_of_user(_user(request))
     body = consent_receipt(subject, language=(get_language() or "en")[:2])
     response = HttpResponse(
         json.dumps(body, indent=2, ensure_ascii=False), content_type="application/json"
@@ -240,7 +240,7 @@ def cookie_choice_of(request: HttpRequest) -> set[str] | None:
     user: Any = request.user
     if user.is_authenticated:
         choices = selectors.consent_current(
-            services.subject_for_user(user), kinds=(PurposeKind.COOKIE,)
+            services.subject_of_user(user), kinds=(PurposeKind.COOKIE,)
         )
         if any(choice.decided_at for choice in choices if not choice.purpose.always_on):
             return {choice.key for choice in choices if choice.granted}
