@@ -10,7 +10,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -58,7 +63,7 @@ class CurrentSerializer(serializers.Serializer[Any]):
 
 class LookupSerializer(serializers.Serializer[Any]):
     email = serializers.EmailField(required=False, max_length=254)
-    customer_id = serializers.IntegerField(required=False, min_value=1)
+    customer_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if bool(attrs.get("email")) == bool(attrs.get("customer_id")):
@@ -160,6 +165,9 @@ class EventsView(ApiView):
         request=EventCreateSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
         responses={
+            200: OpenApiResponse(
+                EventSerializer, description="The Idempotency-Key was seen: the earlier event."
+            ),
             201: EventSerializer,
             202: inline_serializer("Pending", {"pending_confirmation": serializers.BooleanField()}),
             400: None,
@@ -233,8 +241,16 @@ class ChangesView(ApiView):
             "again until `has_more` is false. Needs the consent:changes scope."
         ),
         parameters=[
-            OpenApiParameter("cursor", str, description="From the previous answer; 0 at first."),
-            OpenApiParameter("limit", int, description="1 to 1000 (default 500)."),
+            OpenApiParameter(
+                "cursor",
+                {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                description="From the previous answer; 0 at first.",
+            ),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 1000},
+                description="1 to 1000 (default 500).",
+            ),
         ],
         responses={
             200: inline_serializer(
@@ -251,11 +267,16 @@ class ChangesView(ApiView):
     def get(self, request: Request) -> Response:
         try:
             cursor = int(request.query_params.get("cursor", "0"))
+        except ValueError:
+            cursor = -1
+        if cursor < 0 or cursor >= 10**18:
+            return Response({"error": "malformed_cursor"}, status=status.HTTP_400_BAD_REQUEST)
+        try:
             limit = int(request.query_params.get("limit", "500"))
         except ValueError:
-            return Response({"error": "malformed_cursor"}, status=status.HTTP_400_BAD_REQUEST)
-        if cursor < 0 or not 1 <= limit <= 1000:
-            return Response({"error": "malformed_cursor"}, status=status.HTTP_400_BAD_REQUEST)
+            limit = 0
+        if not 1 <= limit <= 1000:
+            return Response({"error": "malformed_limit"}, status=status.HTTP_400_BAD_REQUEST)
         events = consent_events_since(cursor, limit=limit + 1)
         page = events[:limit]
         return Response(
