@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
+from urllib.parse import unquote
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -41,7 +43,21 @@ class ScrubPersonalDataFilter(logging.Filter):
 
 
 class ScrubbingJsonFormatter(JsonFormatter):
-    """JSON log lines whose exception text is masked too (database errors quote values)."""
+    """JSON log lines whose exception text is masked too (database errors quote values), and
+    whose ``request`` (Django's request loggers attach it) is the method and path only: a
+    query string can hold a search term or an address, URL-encoded past the patterns."""
 
     def formatException(self, ei: object) -> str:
         return scrub(super().formatException(ei))  # type: ignore[arg-type]
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        request = getattr(record, "request", None)
+        if "request" in log_data and request is not None:
+            method = getattr(request, "method", "")
+            path = getattr(request, "path", None)
+            if path is None:
+                path = str(request).split("?", 1)[0]
+            log_data["request"] = f"{method} {scrub(unquote(path))}".strip()

@@ -1,4 +1,5 @@
-"""Site-wide middleware: session timeouts, the account's language, privacy headers."""
+"""Site-wide middleware: refusing NUL characters, session timeouts, the account's language,
+privacy headers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import translation
@@ -20,6 +22,23 @@ SESSION_AUTH_AT = "_portal_auth_at"
 SESSION_SEEN_AT = "_portal_seen_at"
 # Extend an idle session at most this often, so that reading pages writes rarely.
 _TOUCH_INTERVAL = 60
+
+
+class RejectNulMiddleware:
+    """Answer 400 to a request whose path or parameters hold a NUL character: no text here
+    may contain one, and PostgreSQL refuses them in queries (a search or filter would fail
+    with a server error instead)."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or any(
+            "\x00" in key or any("\x00" in value for value in values)
+            for key, values in request.GET.lists()
+        ):
+            raise SuspiciousOperation("NUL character in the request")
+        return self.get_response(request)
 
 
 class SessionTimeoutMiddleware:

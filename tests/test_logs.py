@@ -1,0 +1,49 @@
+"""Log lines hold ids, never personal data: the formatter's second line of defence."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.conf import settings
+from django.test import RequestFactory
+
+from privacy_portal.logs import ScrubbingJsonFormatter, ScrubPersonalDataFilter
+
+
+def _line(record: logging.LogRecord) -> str:
+    ScrubPersonalDataFilter().filter(record)
+    return ScrubbingJsonFormatter("%(levelname)s %(name)s %(message)s").format(record)
+
+
+def test_a_request_is_logged_as_its_method_and_path_only():
+    request = RequestFactory().get(
+        "/dashboard/?q=alice.canary%40example.com&person=Canary+Person&status=%00"
+    )
+    record = logging.LogRecord(
+        "django.request", logging.WARNING, __file__, 1, "Bad Request: %s", (request.path,), None
+    )
+    record.request = request
+    line = json.loads(_line(record))
+    assert line["request"] == "GET /dashboard/"
+    assert "canary" not in json.dumps(line).lower()
+
+
+def test_addresses_phone_numbers_and_ips_in_messages_are_masked():
+    record = logging.LogRecord(
+        "dsr",
+        logging.ERROR,
+        __file__,
+        1,
+        "store said %s",
+        ("no customer alice@example.com, +49 151 1234 5678, from 203.0.113.9",),
+        None,
+    )
+    line = _line(record)
+    assert "alice@example.com" not in line and "1234 5678" not in line
+    assert "203.0.113.9" not in line and "[email]" in line
+
+
+def test_the_portal_logs_through_the_scrubbing_formatter():
+    formatters = settings.LOGGING["formatters"]
+    assert any("ScrubbingJsonFormatter" in str(spec.get("()", "")) for spec in formatters.values())
