@@ -272,6 +272,18 @@ def _code_key(found: DataSubjectRequest) -> str:
     return f"dsr-download-code-{found.pk}"
 
 
+def _attempts_key(found: DataSubjectRequest) -> str:
+    return f"dsr-download-code-attempts-{found.pk}"
+
+
+def _count_attempt(found: DataSubjectRequest) -> int:
+    """Count one guess at the request's download code and return the count so far."""
+    try:
+        return int(cache.incr(_attempts_key(found)))
+    except ValueError:  # the code expired meanwhile
+        return _CODE_ATTEMPTS + 1
+
+
 @require_http_methods(["GET", "POST"])
 @ratelimit(key="ip", rate="20/h", method="POST", block=True, group="dsr-download-code")
 def request_download_guest(request: HttpRequest, reference: str) -> HttpResponseBase:
@@ -291,9 +303,11 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
     state = cache.get(_code_key(found))
     if request.method == "POST" and "send" in request.POST:
         code = f"{secrets.randbelow(10**8):08d}"
-        cache.set(
-            _code_key(found),
-            {"hash": hashlib.sha256(code.encode()).hexdigest(), "attempts": 0},
+        cache.set_many(
+            {
+                _code_key(found): {"hash": hashlib.sha256(code.encode()).hexdigest()},
+                _attempts_key(found): 0,
+            },
             _CODE_TTL,
         )
         send_email(
@@ -305,14 +319,16 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
         messages.info(request, _("We sent a code to your e-mail address."))
         return redirect(f"{reverse('dsr:download_guest', args=[found.reference])}?t={token}")
     if request.method == "POST" and form.is_valid():
-        attempts = (state or {}).get("attempts", 0)
         entered = hashlib.sha256(form.cleaned_data["code"].strip().encode()).hexdigest()
-        if state and attempts < _CODE_ATTEMPTS and secrets.compare_digest(entered, state["hash"]):
-            cache.delete(_code_key(found))
+        # Each guess counts before it is checked, atomically (parallel guesses from many
+        # addresses share the count); the code works once.
+        if (
+            state
+            and _count_attempt(found) <= _CODE_ATTEMPTS
+            and secrets.compare_digest(entered, state["hash"])
+            and cache.delete(_code_key(found))
+        ):
             return _stream(found, None)
-        if state:
-            state["attempts"] = attempts + 1
-            cache.set(_code_key(found), state, _CODE_TTL)
         form.add_error("code", _("That code is not right, or it has expired. Ask for a new one."))
     return render(
         request,

@@ -74,3 +74,39 @@ def test_twenty_parallel_requests_respect_the_intake_limit(redis_cache, settings
     )
     assert codes.count(302) == 5 and codes.count(429) == PARALLEL - 5, codes
     assert DataSubjectRequest.objects.count() == 5
+
+
+def test_twenty_parallel_download_code_guesses_from_many_addresses_check_at_most_five(
+    redis_cache,
+):
+    import re
+
+    from django.core import mail
+    from django.core.cache import cache
+
+    from dsr.notifications import status_token
+    from dsr.services import dsr_request_approve, dsr_request_verify_manually
+    from tests.dsr.helpers import file_request, run_pending_tasks
+
+    guest = file_request(type="access", email="code.guess@example.com", channel="portal_guest")
+    guest = dsr_request_verify_manually(
+        request=guest, actor=None, method="staff_callback", note="Called back"
+    )
+    guest = run_pending_tasks(dsr_request_approve(request=guest, actor=None))
+    token = status_token(guest)
+    url = f"/requests/{guest.reference}/download/code/?t={token}"
+    Client().post(url, {"send": "1", "t": token})
+    code = re.search(r"\b(\d{8})\b", mail.outbox[-1].body).group(1)
+    wrong = [f"{(int(code) + 1 + i) % 10**8:08d}" for i in range(PARALLEL)]
+
+    def guess(i: int) -> int:
+        # Each guess from an address of its own: only the count per request can stop them.
+        client = Client(REMOTE_ADDR=f"198.51.100.{i + 1}")
+        return client.post(url, {"code": wrong[i], "t": token}).status_code
+
+    assert set(_parallel(guess)) == {400}
+    # Every guess was counted: none lost to another guess at the same moment.
+    assert cache.get(f"dsr-download-code-attempts-{guest.pk}") == PARALLEL
+    # Five guesses were allowed in all: now even the right code is refused.
+    right = Client(REMOTE_ADDR="198.51.100.200").post(url, {"code": code, "t": token})
+    assert right.status_code == 400 and right["Content-Type"].startswith("text/html")
