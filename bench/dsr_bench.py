@@ -2,14 +2,15 @@
 
     python bench/dsr_bench.py single     --total 10000000 --subject-rows 100000 [--runs 3]
     python bench/dsr_bench.py scale      --totals 1000000,3000000,10000000 --subject-rows 100000
-    python bench/dsr_bench.py throughput --requests 1000 --workers 2
+    python bench/dsr_bench.py throughput --requests 1000 --workers 2 [--kind access]
 
 ``single`` and ``scale`` load the reference shop (``shop-load.sh``) into PostgreSQL, register it
 with the SQL connector (``shop-store.json``: the floor's columns, anonymised), and time, end to
 end through a real worker, an access request (until its package is built) and an erasure
 (from approval until the request is completed), next to the floor (``floor.sh``: ``\\copy`` and
 set-based UPDATEs in psql) and the worker's peak memory. ``throughput`` queues small erasure
-requests across every store of the demo world and times two workers through them.
+(or, with ``--kind access``, access) requests across every store of the demo world and times
+two workers through them, staff steps included.
 
 Environment (defaults in brackets): ``BENCH_DATABASE_URL``
 [postgres://postgres@127.0.0.1:5432/bench_portal], ``BENCH_BROKER_URL``
@@ -480,12 +481,14 @@ def run_throughput(args: argparse.Namespace) -> None:
     queued_at = time.perf_counter()
     requests = []
     for email in emails:
-        request = file("erasure", email)
-        requests.append(dsr_request_approve(request=request, actor=None).pk)
+        request = file(args.kind, email)
+        if request.state == State.IN_REVIEW:
+            request = dsr_request_approve(request=request, actor=None)
+        requests.append(request.pk)
     queued = time.perf_counter() - queued_at
     tasks = StoreTask.objects.filter(request_id__in=requests).count()
     log(
-        f"queued {len(requests)} erasure requests ({tasks} store tasks) in {queued:.1f} s;"
+        f"queued {len(requests)} {args.kind} requests ({tasks} store tasks) in {queued:.1f} s;"
         f" starting {args.workers} workers"
     )
     workers = [
@@ -537,6 +540,7 @@ def run_throughput(args: argparse.Namespace) -> None:
         "reference", flat=True
     )
     result = {
+        "kind": args.kind,
         "requests": len(requests),
         "stores": len(stores),
         "tasks": tasks,
@@ -576,6 +580,7 @@ def main() -> None:
     throughput = commands.add_parser("throughput")
     throughput.add_argument("--requests", type=int, default=1000)
     throughput.add_argument("--workers", type=int, default=2)
+    throughput.add_argument("--kind", choices=("erasure", "access"), default="erasure")
     args = parser.parse_args()
     log(f"working folder: {VAR_DIR}")
     if args.command == "single":
