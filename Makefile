@@ -72,7 +72,7 @@ pytest: install
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 messages: install
-	$(BIN)/python manage.py makemessages -l de --ignore=.venv --ignore=var --ignore=tests --ignore=bench
+	$(BIN)/python manage.py makemessages -l de --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore=staticfiles --ignore=test-artifacts
 	$(BIN)/python manage.py compilemessages --ignore=.venv
 
 clean:

@@ -48,7 +48,7 @@ request = function()
   end
 end
 
-local expected = { home = 200, preferences = 200, toggle = 302, requests = 200, banner = 200,
+local expected = { home = 200, preferences = 200, toggle = 302, requests = 200, banner = 201,
   api = 200 }
 local unexpected = 0
 response = function(status, headers, body)

@@ -25,7 +25,11 @@ run dashboard-audit --cookie "$COOKIE" -u "$BASE/dashboard/audit/?action=x&objec
 run admin-search --cookie "$COOKIE" -u "$BASE/admin/accounts/user/?q=x"
 run api-request-file -u "$BASE/api/v1/requests/" -H "Authorization: Bearer $TOKEN" \
   --data '{"type": "access", "email": "a@example.com", "order_number": "A-1001"}'
-run api-request-read -u "$BASE/api/v1/requests/DSR-2026-000001*/" -H "Authorization: Bearer $TOKEN"
+# A client reads only the requests it filed: file one first.
+reference=$(curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+  -d '{"type": "access", "email": "sqlmap.subject@example.com"}' "$BASE/api/v1/requests/" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["reference"])')
+run api-request-read -u "$BASE/api/v1/requests/$reference*/" -H "Authorization: Bearer $TOKEN"
 run api-lookup -u "$BASE/api/v1/consent/lookup/" -H "Authorization: Bearer $TOKEN" \
   --data '{"email": "a@example.com"}'
 run api-customer -u "$BASE/api/v1/consent/customers/1*/" -H "Authorization: Bearer $TOKEN"
