@@ -3,6 +3,7 @@ choices uses the current state (one row per subject and purpose), never the ledg
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -109,7 +110,16 @@ def _current_key(customer_id: int) -> str:
     return f"consent:current:{customer_id}"
 
 
-def consent_current_document(customer_id: int) -> dict[str, Any] | None:
+def consent_current_keys(customer_id: int) -> list[str]:
+    """The cache keys :func:`consent_current_document` reads (to fetch them early)."""
+    from .catalogue import GENERATION_KEY
+
+    return [GENERATION_KEY, _current_key(customer_id)]
+
+
+def consent_current_document(
+    customer_id: int, *, prefetched: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
     """Return the consent API's answer for an account (None if there is no such account).
 
     It is kept in the shared cache until the account's consent or the catalogue changes
@@ -119,7 +129,8 @@ def consent_current_document(customer_id: int) -> dict[str, Any] | None:
     from .catalogue import GENERATION_KEY
     from .serialisers import choice_dict
 
-    found = cache.get_many([GENERATION_KEY, _current_key(customer_id)])
+    keys = consent_current_keys(customer_id)
+    found = prefetched if prefetched is not None else cache.get_many(keys)
     generation = found.get(GENERATION_KEY)
     cached = found.get(_current_key(customer_id))
     if generation is not None and isinstance(cached, tuple) and cached[0] == generation:
