@@ -364,7 +364,16 @@ def _send_verification(request: DataSubjectRequest, actor: Any) -> DataSubjectRe
 
 
 def _credentials_recently_changed(request: DataSubjectRequest) -> bool:
+    """Whether the account the request is about (signed in, or reached by its verified
+    address) changed its password or e-mail address recently."""
+    from accounts.models import User
+
+    from .identity import account_id_for
+
     user = request.user
+    if user is None and request.email:
+        account_id = account_id_for(request.email)
+        user = User.objects.filter(pk=account_id).first() if account_id else None
     changed = getattr(user, "credentials_changed_at", None)
     hours = settings.DSR_HOLD_AFTER_CREDENTIAL_CHANGE_HOURS
     return bool(changed and timezone.now() - changed < timedelta(hours=hours))

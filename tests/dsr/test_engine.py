@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import timedelta
 
 import pytest
 from django.core import mail
@@ -362,3 +363,44 @@ def test_every_step_is_audited_and_the_chain_holds(customer, compliance_user):
     ]
     assert states == ["verified", "in_review", "approved", "running", "completed"]
     assert audit_chain_verify().ok
+
+
+@pytest.mark.parametrize("kind", ["access", "erasure"])
+def test_after_a_recent_credential_change_an_export_or_erasure_is_held(
+    customer, support_user, kind, django_capture_on_commit_callbacks
+):
+    from accounts.services import account_record_credentials_change
+
+    account_record_credentials_change(user=customer, action="account.password_changed")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in = file_request(type=kind, user=customer)
+    assert signed_in.state == State.IN_REVIEW
+    assert signed_in.held_reason == "credentials_recently_changed"
+    held_mail = [m for m in mail.outbox if customer.email in m.to]
+    assert held_mail and signed_in.reference in held_mail[-1].body
+    assert not StoreTask.objects.filter(request=signed_in).exclude(state="queued").exists()
+
+    # Filed without signing in, for the same verified address: held just the same.
+    dsr_request_cancel(request=signed_in, actor=customer)
+    by_address = file_request(
+        type=kind,
+        email=customer.email,
+        channel="phone",
+        actor=support_user,
+        identity_method="staff_document",
+        identity_note="Passport seen",
+    )
+    assert by_address.held_reason == "credentials_recently_changed"
+
+
+def test_a_credential_change_long_ago_holds_nothing(customer, settings):
+    from django.utils import timezone
+
+    User.objects.filter(pk=customer.pk).update(
+        credentials_changed_at=timezone.now()
+        - timedelta(hours=settings.DSR_HOLD_AFTER_CREDENTIAL_CHANGE_HOURS + 1)
+    )
+    customer.refresh_from_db()
+    request = file_request(type="access", user=customer)
+    assert request.state == State.RUNNING and not request.held_reason
