@@ -72,7 +72,6 @@ GET_MAY_WRITE = {
     "audit_auditevent": (EXPORTS, "a download of records is itself recorded in the audit trail"),
     "audit_auditchainhead": (EXPORTS, "the audit chain's head moves with that record"),
 }
-WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b.*?\b(?:INTO|FROM|UPDATE)?\s*\"(\w+)\"", re.I)
 
 
 def _patterns(
