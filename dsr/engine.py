@@ -26,7 +26,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.functional import Promise
 
 from privacy_portal.audit.services import audit_record
@@ -168,10 +168,7 @@ def _call(connector: Connector, task: StoreTask) -> Any:
     if action == Action.EXPORT:
         from .packages import PartSink
 
-        # What an export writes (the column descriptions of the data dictionary) is read by
-        # the person, in the language of their request.
-        language = task.request.language or settings.LANGUAGE_CODE
-        with PartSink.for_task(task) as sink, translation.override(language):
+        with PartSink.for_task(task) as sink:
             result = connector.export(subject, sink)
             if isinstance(result, ExportResult):
                 sink.commit(result)
