@@ -13,11 +13,12 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY --chown=portal . .
-# collectstatic needs settings but no secrets: give it throwaway values for the build only.
-RUN SECRET_KEY=build-only-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
+# collectstatic and compilemessages load the settings but need no secrets: give them throwaway
+# values for the build only.
+RUN export SECRET_KEY=build-only-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
     ALLOWED_HOSTS=build PORTAL_HASH_KEY=build-only-hash-key-not-used-at-run-time \
     PORTAL_ENCRYPTION_KEYS=$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
-    python manage.py collectstatic --noinput \
+    && python manage.py collectstatic --noinput \
     && python manage.py compilemessages --ignore=.venv
 
 USER portal

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from privacy_portal.audit.models import ActorType as AuditActorType
@@ -116,13 +117,13 @@ def subject_for_email(email: str) -> ConsentSubject:
     user = User.objects.filter(email__iexact=normalise_email(email)).first()
     if user is not None:
         return subject_for_user(user)
-    subject, _ = ConsentSubject.objects.get_or_create(email_hash=email_hash(email))
+    subject, _created = ConsentSubject.objects.get_or_create(email_hash=email_hash(email))
     return subject
 
 
 def subject_for_visitor(visitor_id: uuid.UUID) -> ConsentSubject:
     """Return the subject of an anonymous banner visitor (get or create)."""
-    subject, _ = ConsentSubject.objects.get_or_create(visitor_id=visitor_id)
+    subject, _created = ConsentSubject.objects.get_or_create(visitor_id=visitor_id)
     return subject
 
 
@@ -142,9 +143,13 @@ def _actor(subject: ConsentSubject, actor: Any, source: str) -> tuple[str, int |
 def _purpose(cat: Catalogue, key: str) -> PurposeInfo:
     purpose = cat.by_key.get(key)
     if purpose is None:
-        raise ConsentError("unknown_purpose", f"Unknown purpose: {key[:48]!r}")
+        raise ConsentError(
+            "unknown_purpose", _("Unknown purpose: %(key)s") % {"key": repr(key[:48])}
+        )
     if not purpose.switchable:
-        raise ConsentError("not_switchable", f"{key} cannot be switched")
+        raise ConsentError(
+            "not_switchable", _("“%(purpose)s” cannot be switched on or off.") % {"purpose": key}
+        )
     return purpose
 
 
@@ -403,7 +408,7 @@ def _address_of(subject: ConsentSubject, email: str) -> str:
         return email
     if subject.user_id is not None:
         return User.objects.only("email").get(pk=subject.user_id).email
-    raise ConsentError("email_required", "An e-mail address is needed to confirm this choice.")
+    raise ConsentError("email_required", _("An e-mail address is needed to confirm this choice."))
 
 
 def consent_request_confirmation(
@@ -593,7 +598,7 @@ def consent_sms_inbound(*, phone: str, message_id: str, keyword: str) -> list[Co
                     provider_message_id=message_id, phone_hash=phone_hash, keyword=keyword
                 )
         except IntegrityError as error:
-            raise ConsentError("replayed", "This message was already processed.") from error
+            raise ConsentError("replayed", _("This message was already processed.")) from error
         if not keyword:
             return []
         suppression_add(channel=Channel.SMS, address_hash=phone_hash, reason="sms_stop")
@@ -672,7 +677,10 @@ def consent_banner_save(
     categories = {purpose.key for purpose in cat.cookie_categories if purpose.switchable}
     unknown = set(choices) - categories
     if unknown:
-        raise ConsentError("unknown_purpose", "Not a cookie category: " + sorted(unknown)[0][:48])
+        raise ConsentError(
+            "unknown_purpose",
+            _("Not a cookie category: %(key)s") % {"key": sorted(unknown)[0][:48]},
+        )
     gpc = gpc or gpc_signal(request)
     honoured = {key for key in choices if gpc and cat.by_key[key].honours_gpc}
     final = {key: granted and key not in honoured for key, granted in choices.items()}

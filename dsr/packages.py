@@ -34,6 +34,7 @@ from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django_stubs_ext import StrOrPromise
 
 from privacy_portal import crypto
 from privacy_portal.audit.services import audit_record
@@ -157,10 +158,12 @@ class PartSink:
     part, so that a re-run task never leaves half a part behind.
     """
 
-    def __init__(self, request_id: int, store_key: str, key: bytes) -> None:
+    def __init__(self, request_id: int, store_key: str, key: bytes, *, language: str = "") -> None:
         self.request_id = request_id
         self.store_key = store_key
         self.key = key
+        # The person reads the data dictionary: its texts are in their request's language.
+        self.language = language or settings.LANGUAGE_CODE
         self.final = _work_dir(request_id) / _safe_name(store_key)
         self.tmp = self.final.with_name(f"{self.final.name}.tmp-{secrets.token_hex(4)}")
         self.entities: list[dict[str, Any]] = []
@@ -169,7 +172,7 @@ class PartSink:
     @classmethod
     def for_task(cls, task: StoreTask) -> PartSink:
         package = ExportPackage.objects.get(request_id=task.request_id)
-        return cls(task.request_id, task.store.key, package.key())
+        return cls(task.request_id, task.store.key, package.key(), language=task.request.language)
 
     def __enter__(self) -> PartSink:
         self.tmp.mkdir(parents=True, exist_ok=False)
@@ -195,7 +198,7 @@ class PartSink:
         columns: Sequence[str],
         rows: Iterable[Sequence[Any]],
         *,
-        descriptions: Mapping[str, str] | None = None,
+        descriptions: Mapping[str, StrOrPromise] | None = None,
     ) -> int:
         name = _safe_name(entity, "records")
         if any(existing["name"] == name for existing in self.entities):
@@ -238,7 +241,7 @@ class PartSink:
                 "name": name,
                 "entity": entity,
                 "columns": columns,
-                "descriptions": {str(k): str(v) for k, v in (descriptions or {}).items()},
+                "descriptions": self._texts(descriptions),
                 "records": count,
             }
         )
@@ -250,7 +253,7 @@ class PartSink:
         entity: str,
         columns: Sequence[str],
         *,
-        descriptions: Mapping[str, str] | None = None,
+        descriptions: Mapping[str, StrOrPromise] | None = None,
     ) -> Iterator[RawTable]:
         """Write one entity from data a database encoded itself (PostgreSQL's ``COPY``): CSV
         with its header line into ``csv``, one JSON object per line into ``json``. An entity
@@ -281,10 +284,14 @@ class PartSink:
                 "name": name,
                 "entity": entity,
                 "columns": [str(column) for column in columns],
-                "descriptions": {str(k): str(v) for k, v in (descriptions or {}).items()},
+                "descriptions": self._texts(descriptions),
                 "records": lines.count,
             }
         )
+
+    def _texts(self, descriptions: Mapping[str, StrOrPromise] | None) -> dict[str, str]:
+        with translation.override(self.language):
+            return {str(k): str(v) for k, v in (descriptions or {}).items()}
 
     def file(self, name: str, stream: IO[bytes], *, description: str = "") -> None:
         index = len(self.files)

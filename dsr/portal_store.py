@@ -4,24 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 PORTAL_STORE_KEY = "portal"
 
+# Stored in English; the pages that show a store's texts translate them (gettext_noop marks
+# them for the catalogue). Texts that staff type for other stores are shown as typed.
 PORTAL_STORE: dict[str, Any] = {
     "name": "Inper Privacy Portal",
-    "owner": "Privacy team",
-    "description": "Customer accounts, addresses, marketing and cookie choices, and "
-    "privacy requests, kept by this portal.",
+    "owner": gettext_noop("Privacy team"),
+    "description": gettext_noop(
+        "Customer accounts, addresses, marketing and cookie choices, and "
+        "privacy requests, kept by this portal."
+    ),
     "categories": ["account", "contact", "marketing", "cookies", "device"],
-    "purposes": "Running customer accounts; recording and honouring privacy choices; "
-    "answering privacy requests.",
-    "legal_basis": "Contract (account); legal obligation (privacy choices and requests)",
-    "recipients": "None outside Inper",
-    "source": "You, when you use the portal or the shop",
+    "purposes": gettext_noop(
+        "Running customer accounts; recording and honouring privacy choices; "
+        "answering privacy requests."
+    ),
+    "legal_basis": gettext_noop(
+        "Contract (account); legal obligation (privacy choices and requests)"
+    ),
+    "recipients": gettext_noop("None outside Inper"),
+    "source": gettext_noop("You, when you use the portal or the shop"),
     "country": "DE",
-    "retention_rule": "Account data until you close the account; consent records and "
-    "request records 24 months after they end, as proof.",
-    "legal_hold_rule": "Records of consent and of requests are kept as proof "
-    "(pseudonymised) after an erasure.",
+    "retention_rule": gettext_noop(
+        "Account data until you close the account; consent records and "
+        "request records 24 months after they end, as proof."
+    ),
+    "legal_hold_rule": gettext_noop(
+        "Records of consent and of requests are kept as proof (pseudonymised) after an erasure."
+    ),
     "identities": ["email", "customer_id"],
     "connector": "dsr.connectors.portal.PortalConnector",
     "position": 0,

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any, ClassVar, Protocol
 
+from django_stubs_ext import StrOrPromise
+
 
 class StoreError(Exception):
     """Base of the two errors a connector may raise. The message is shown to staff."""
@@ -199,9 +201,10 @@ class ExportSink(Protocol):
         columns: Sequence[str],
         rows: Iterable[Sequence[Any]],
         *,
-        descriptions: Mapping[str, str] | None = None,
+        descriptions: Mapping[str, StrOrPromise] | None = None,
     ) -> int:
-        """Write one entity's records; return how many were written."""
+        """Write one entity's records; return how many were written. Give ``descriptions``
+        lazily translated: the sink writes them in the language of the person's request."""
 
     def file(self, name: str, stream: IO[bytes], *, description: str = "") -> None:
         """Write one file (a photo, a document) as it is."""

@@ -35,6 +35,7 @@ from typing import IO, Any, ClassVar
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage, InvalidStorageError, Storage, storages
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .base import (
     ConfigurationError,
@@ -381,12 +382,14 @@ class FileStoreConnector(Connector):
             ],
             listing,
             descriptions={
-                "name": _("File name, in your folder"),
-                "bytes": _("Size in bytes"),
-                "taken_at": _("When the photo was taken (from its EXIF data)"),
-                "camera": _("Camera make and model (from its EXIF data)"),
-                "location": _("Where the photo was taken, latitude and longitude (EXIF data)"),
-                "video_seconds": _("Length of a video, in seconds"),
+                "name": gettext_lazy("File name, in your folder"),
+                "bytes": gettext_lazy("Size in bytes"),
+                "taken_at": gettext_lazy("When the photo was taken (from its EXIF data)"),
+                "camera": gettext_lazy("Camera make and model (from its EXIF data)"),
+                "location": gettext_lazy(
+                    "Where the photo was taken, latitude and longitude (EXIF data)"
+                ),
+                "video_seconds": gettext_lazy("Length of a video, in seconds"),
             },
         )
         return ExportResult({"files": count}, files=len(found))

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from django_stubs_ext import StrOrPromise
+
 #: First characters that make a spreadsheet read a cell as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -32,7 +34,7 @@ def copy_entity(
     raw_table: Callable[..., Any],
     entity: str,
     columns: Sequence[str],
-    descriptions: Mapping[str, str] | None,
+    descriptions: Mapping[str, StrOrPromise] | None,
     csv_query: str,
     json_query: str,
     csv_cursor: Any,

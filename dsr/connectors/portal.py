@@ -364,17 +364,18 @@ def _copy_queries(queryset: QuerySet[Any], fields: Sequence[str], cursor: Any) -
     return as_csv, as_json
 
 
-def _descriptions(declaration: ModelDeclaration) -> dict[str, str]:
-    """Return each exported field's description: the declared one, else the model's label."""
+def _descriptions(declaration: ModelDeclaration) -> dict[str, StrOrPromise]:
+    """Return each exported field's description: the declared one, else the model's label
+    (lazily translated: the sink writes them in the person's language)."""
     model = declaration.model_class()
-    result: dict[str, str] = {}
+    result: dict[str, StrOrPromise] = {}
     for name in declaration.fields:
         if name in declaration.descriptions:
-            result[name] = str(declaration.descriptions[name])
+            result[name] = declaration.descriptions[name]
             continue
         try:
             model_field = model._meta.get_field(name.split("__")[0])
-            result[name] = str(getattr(model_field, "verbose_name", name))
+            result[name] = getattr(model_field, "verbose_name", name)
         except Exception:
             result[name] = name
     return result

@@ -102,17 +102,18 @@ def csv_rows(entries: list[StoreEntry], purposes: list[Purpose]) -> list[list[An
         rows.append(
             [
                 store.name,
-                store.owner,
+                _(store.owner),
                 _("yes") if store.enabled else _("no"),
                 "; ".join(entry.categories),
-                store.purposes,
-                store.legal_basis,
-                store.source,
-                store.recipients,
+                # The portal's own store has translated texts (see dsr.portal_store).
+                _(store.purposes),
+                _(store.legal_basis),
+                _(store.source),
+                _(store.recipients),
                 entry.country,
                 entry.transfer,
-                store.retention_rule,
-                store.legal_hold_rule,
+                _(store.retention_rule),
+                _(store.legal_hold_rule),
             ]
         )
     if purposes:

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from dsr.models import DataStore
 from privacy_portal.permissions import COMPLIANCE_GROUP
@@ -182,9 +183,11 @@ def _stores() -> list[dict[str, Any]]:
         {
             "key": "inper-shop",
             "name": "Inper shop",
-            "owner": "E-commerce team",
-            "description": "The online shop: customer accounts, orders, reviews, support "
-            "tickets and what was viewed on the site.",
+            "owner": gettext_noop("E-commerce team"),
+            "description": gettext_noop(
+                "The online shop: customer accounts, orders, reviews, support "
+                "tickets and what was viewed on the site."
+            ),
             "categories": [
                 "account",
                 "contact",
@@ -194,16 +197,26 @@ def _stores() -> list[dict[str, Any]]:
                 "cookies",
                 "device",
             ],
-            "purposes": "Selling and delivering products; customer support; improving the shop.",
-            "legal_basis": "Contract (orders, support); legal obligation (financial records); "
-            "legitimate interest (browsing statistics)",
-            "recipients": "Parcel carrier (delivery address); payment provider (payments)",
-            "source": "You, when you order, write to us or browse the shop",
+            "purposes": gettext_noop(
+                "Selling and delivering products; customer support; improving the shop."
+            ),
+            "legal_basis": gettext_noop(
+                "Contract (orders, support); legal obligation (financial records); "
+                "legitimate interest (browsing statistics)"
+            ),
+            "recipients": gettext_noop(
+                "Parcel carrier (delivery address); payment provider (payments)"
+            ),
+            "source": gettext_noop("You, when you order, write to us or browse the shop"),
             "country": "DE",
-            "retention_rule": "Orders and order lines: 10 years for financial regulations, then "
-            "deleted; on erasure the personal columns are anonymised. Everything else: until "
-            "you ask us to erase it or close your account.",
-            "legal_hold_rule": "Orders under a tax audit or a legal claim are kept until it ends.",
+            "retention_rule": gettext_noop(
+                "Orders and order lines: 10 years for financial regulations, then "
+                "deleted; on erasure the personal columns are anonymised. Everything else: until "
+                "you ask us to erase it or close your account."
+            ),
+            "legal_hold_rule": gettext_noop(
+                "Orders under a tax audit or a legal claim are kept until it ends."
+            ),
             "identities": ["email", "order_number"],
             "connector": "dsr.connectors.sql.SQLConnector",
             "config": shop.store_config(_without_password(shop_url)),
@@ -213,17 +226,21 @@ def _stores() -> list[dict[str, Any]]:
         {
             "key": "newsletter",
             "name": "Newsletter platform",
-            "owner": "Marketing team",
-            "description": "Who receives the newsletter, and which mailings were opened.",
+            "owner": gettext_noop("Marketing team"),
+            "description": gettext_noop(
+                "Who receives the newsletter, and which mailings were opened."
+            ),
             "categories": ["marketing", "device"],
-            "purposes": "Sending the newsletter you subscribed to.",
-            "legal_basis": "Consent (GDPR Art. 6(1)(a))",
-            "recipients": "None",
-            "source": "You, when you subscribe",
+            "purposes": gettext_noop("Sending the newsletter you subscribed to."),
+            "legal_basis": gettext_noop("Consent (GDPR Art. 6(1)(a))"),
+            "recipients": gettext_noop("None"),
+            "source": gettext_noop("You, when you subscribe"),
             "country": "IE",
-            "transfer_safeguard": "Hosted in the EU",
-            "retention_rule": "Until you unsubscribe or ask us to erase it; a hash of the address "
-            "stays on the suppression list so that it is never mailed again.",
+            "transfer_safeguard": gettext_noop("Hosted in the EU"),
+            "retention_rule": gettext_noop(
+                "Until you unsubscribe or ask us to erase it; a hash of the address "
+                "stays on the suppression list so that it is never mailed again."
+            ),
             "identities": ["email"],
             "connector": "dsr.connectors.http.HTTPConnector",
             "config": {
@@ -239,15 +256,17 @@ def _stores() -> list[dict[str, Any]]:
         {
             "key": "uploads",
             "name": "Photo and video uploads",
-            "owner": "Community team",
-            "description": "Photos and videos you uploaded, with their EXIF data.",
+            "owner": gettext_noop("Community team"),
+            "description": gettext_noop("Photos and videos you uploaded, with their EXIF data."),
             "categories": ["uploads", "device"],
-            "purposes": "Showing your photos and videos in the Inper Forum and gallery.",
-            "legal_basis": "Contract",
-            "recipients": "Anyone, for what you chose to publish on the Inper Forum",
-            "source": "You, when you upload",
+            "purposes": gettext_noop(
+                "Showing your photos and videos in the Inper Forum and gallery."
+            ),
+            "legal_basis": gettext_noop("Contract"),
+            "recipients": gettext_noop("Anyone, for what you chose to publish on the Inper Forum"),
+            "source": gettext_noop("You, when you upload"),
             "country": "DE",
-            "retention_rule": "Until you delete them or ask us to erase them.",
+            "retention_rule": gettext_noop("Until you delete them or ask us to erase them."),
             "identities": ["email"],
             "connector": "dsr.connectors.files.FileStoreConnector",
             "config": {"root": str(demo_dir() / "uploads"), "folders": [uploads.FOLDER]},
@@ -257,15 +276,21 @@ def _stores() -> list[dict[str, Any]]:
         {
             "key": "payment-provider",
             "name": "Payment provider",
-            "owner": "Finance team",
-            "description": "Tokenised cards and payment records, kept by our payment provider.",
+            "owner": gettext_noop("Finance team"),
+            "description": gettext_noop(
+                "Tokenised cards and payment records, kept by our payment provider."
+            ),
             "categories": ["orders"],
-            "purposes": "Taking payments for orders.",
-            "legal_basis": "Contract; legal obligation (anti-money-laundering records)",
-            "recipients": "Card schemes and banks",
-            "source": "You, when you pay",
+            "purposes": gettext_noop("Taking payments for orders."),
+            "legal_basis": gettext_noop(
+                "Contract; legal obligation (anti-money-laundering records)"
+            ),
+            "recipients": gettext_noop("Card schemes and banks"),
+            "source": gettext_noop("You, when you pay"),
             "country": "NL",
-            "retention_rule": "Payment records: as anti-money-laundering law requires (5 years).",
+            "retention_rule": gettext_noop(
+                "Payment records: as anti-money-laundering law requires (5 years)."
+            ),
             "identities": ["email", "order_number"],
             "connector": "dsr.connectors.manual.ManualConnector",
             "config": {
@@ -287,17 +312,20 @@ def _stores() -> list[dict[str, Any]]:
         {
             "key": "google-analytics",
             "name": "Google Analytics",
-            "owner": "Web team",
-            "description": "Statistics about visits to Inper's websites (if you accepted "
-            "statistics cookies).",
+            "owner": gettext_noop("Web team"),
+            "description": gettext_noop(
+                "Statistics about visits to Inper's websites (if you accepted statistics cookies)."
+            ),
             "categories": ["cookies", "device"],
-            "purposes": "Understanding how our websites are used.",
-            "legal_basis": "Consent (statistics cookies)",
-            "recipients": "Google Ireland Ltd",
-            "source": "Your browser, when you accepted statistics cookies",
+            "purposes": gettext_noop("Understanding how our websites are used."),
+            "legal_basis": gettext_noop("Consent (statistics cookies)"),
+            "recipients": gettext_noop("Google Ireland Ltd"),
+            "source": gettext_noop("Your browser, when you accepted statistics cookies"),
             "country": "US",
-            "transfer_safeguard": "EU-US Data Privacy Framework; standard contractual clauses",
-            "retention_rule": "14 months.",
+            "transfer_safeguard": gettext_noop(
+                "EU-US Data Privacy Framework; standard contractual clauses"
+            ),
+            "retention_rule": gettext_noop("14 months."),
             "identities": ["customer_id"],
             "connector": "dsr.connectors.manual.ManualConnector",
             "config": {
@@ -315,15 +343,17 @@ def _stores() -> list[dict[str, Any]]:
         {
             "key": "parcel-carrier",
             "name": "Parcel carrier",
-            "owner": "Logistics team",
-            "description": "Delivery names, addresses and phone numbers we gave the carrier.",
+            "owner": gettext_noop("Logistics team"),
+            "description": gettext_noop(
+                "Delivery names, addresses and phone numbers we gave the carrier."
+            ),
             "categories": ["contact", "orders"],
-            "purposes": "Delivering your orders.",
-            "legal_basis": "Contract",
-            "recipients": "The carrier's delivery partners",
-            "source": "The shop, when an order is shipped",
+            "purposes": gettext_noop("Delivering your orders."),
+            "legal_basis": gettext_noop("Contract"),
+            "recipients": gettext_noop("The carrier's delivery partners"),
+            "source": gettext_noop("The shop, when an order is shipped"),
             "country": "DE",
-            "retention_rule": "The carrier's own: 6 months after delivery.",
+            "retention_rule": gettext_noop("The carrier's own: 6 months after delivery."),
             "identities": ["email", "order_number"],
             "connector": "dsr.connectors.manual.ManualConnector",
             "config": {
@@ -342,17 +372,19 @@ def _stores() -> list[dict[str, Any]]:
         {
             "key": "group-crm",
             "name": "Inper group CRM",
-            "owner": "Inper group sales",
-            "description": "The customer records Inper shares with its affiliates and "
-            "subsidiaries to provide its products and services.",
+            "owner": gettext_noop("Inper group sales"),
+            "description": gettext_noop(
+                "The customer records Inper shares with its affiliates and "
+                "subsidiaries to provide its products and services."
+            ),
             "categories": ["account", "contact", "orders"],
-            "purposes": "Serving you across Inper's companies.",
-            "legal_basis": "Legitimate interest",
-            "recipients": "Inper's affiliates and subsidiaries",
-            "source": "The shop",
+            "purposes": gettext_noop("Serving you across Inper's companies."),
+            "legal_basis": gettext_noop("Legitimate interest"),
+            "recipients": gettext_noop("Inper's affiliates and subsidiaries"),
+            "source": gettext_noop("The shop"),
             "country": "US",
-            "transfer_safeguard": "Standard contractual clauses",
-            "retention_rule": "As long as you are a customer.",
+            "transfer_safeguard": gettext_noop("Standard contractual clauses"),
+            "retention_rule": gettext_noop("As long as you are a customer."),
             "identities": ["email"],
             "connector": "dsr.connectors.http.HTTPConnector",
             "config": {

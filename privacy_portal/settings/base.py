@@ -221,7 +221,9 @@ PERMISSIONS_POLICY = (
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("de", _("German"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The first path wins: the portal's own texts (makemessages), then formal German for the
+# django-allauth texts customers see (allauth's own German says "du"); both win over the apps'.
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_allauth"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -73,6 +73,6 @@ def test_sign_up_confirm_edit_switch_language_close_and_be_refused(page, mailout
     page.goto("/accounts/login/")
     page.get_by_label("E-Mail").fill(EMAIL)
     page.get_by_label("Passwort").fill(PASSWORD)
-    page.get_by_role("button", name="Anmeldung").click()
+    page.get_by_role("button", name="Anmelden").click()
     page.get_by_role("heading", name="Dieses Konto ist geschlossen").wait_for()
     assert "_auth_user_id" not in page.context.cookies().__repr__()

@@ -97,3 +97,13 @@ def test_a_customer_cannot_open_someone_elses_request_by_changing_the_reference(
         assert response.status == 404
         assert "Bob's secret details" not in page.content()
         assert bob.email not in page.content()
+
+
+def test_each_request_type_reads_as_a_card_with_its_radio_beside_its_name(page):
+    page.goto("/requests/new/")
+    for name in ("^Access", "^Erasure", "^Withdraw consent"):
+        radio = page.get_by_role("radio", name=re.compile(name)).bounding_box()
+        label = page.get_by_text(re.compile(name), exact=False).first.bounding_box()
+        # The name starts just right of its radio, and the card is as wide as the form.
+        assert 0 <= label["x"] - (radio["x"] + radio["width"]) < 30
+        assert label["width"] > 300
