@@ -49,27 +49,42 @@ def _verdict(response, wrong: str) -> str:
     return f"other:{response.status_code}"
 
 
+def _tally(figure, what: str, outcomes: list, passed: object, limit: int) -> None:
+    """Record the figure: how many of the parallel guesses got through (``passed``) beyond
+    ``limit`` count as failures."""
+    through = outcomes.count(passed)
+    detail = ", ".join(f"{outcomes.count(o)} {o}" for o in sorted(set(outcomes), key=str))
+    figure(f"{what} ({detail})", len(outcomes), max(0, through - limit))
+
+
+def _named(codes: list[int], **names: str) -> list[str]:
+    """Name answers: 429 "limited", and the others as given (``s302="accepted"``)."""
+    return [names.get(f"s{code}", "limited" if code == 429 else str(code)) for code in codes]
+
+
 def _login_attempt(email: str, password: str) -> str:
     response = Client().post("/accounts/login/", {"login": email, "password": password})
     return _verdict(response, WRONG_PASSWORD)
 
 
-def test_twenty_parallel_password_guesses_check_at_most_five(redis_cache):
+def test_twenty_parallel_password_guesses_check_at_most_five(redis_cache, figure):
     victim = UserFactory(email="victim@example.com")
     results = _parallel(lambda i: _login_attempt(victim.email, f"guess-{i}"))
+    _tally(figure, "password guesses at one account", results, "checked", 5)
     assert results.count("checked") <= 5, results
     assert results.count("checked") + results.count("limited") == PARALLEL, results
     # Even the right password is refused while the account is locked out.
     assert _login_attempt(victim.email, "correct-horse-battery-staple") == "limited"
 
 
-def test_guesses_from_one_address_at_many_accounts_are_limited_too(redis_cache):
+def test_guesses_from_one_address_at_many_accounts_are_limited_too(redis_cache, figure):
     accounts = [UserFactory(email=f"target{i}@example.com") for i in range(PARALLEL)]
     results = _parallel(lambda i: _login_attempt(accounts[i].email, "wrong-password"))
+    _tally(figure, "password guesses from one address", results, "checked", 10)
     assert results.count("checked") <= 10, results
 
 
-def test_twenty_parallel_reauthentication_guesses_check_at_most_ten(redis_cache):
+def test_twenty_parallel_reauthentication_guesses_check_at_most_ten(redis_cache, figure):
     user = UserFactory(email="reauth@example.com")
 
     def guess(i: int) -> int:
@@ -77,10 +92,11 @@ def test_twenty_parallel_reauthentication_guesses_check_at_most_ten(redis_cache)
         return client.post("/accounts/reauthenticate/", {"password": f"nope-{i}"}).status_code
 
     codes = _parallel(guess)
+    _tally(figure, "re-authentication guesses", _named(codes, s200="checked"), "checked", 10)
     assert codes.count(429) >= PARALLEL - 10, codes
 
 
-def test_twenty_parallel_requests_respect_the_intake_limit(redis_cache, settings):
+def test_twenty_parallel_requests_respect_the_intake_limit(redis_cache, figure, settings):
     settings.DSR_INTAKE_RATE = "5/h"
     codes = _parallel(
         lambda i: (
@@ -89,12 +105,13 @@ def test_twenty_parallel_requests_respect_the_intake_limit(redis_cache, settings
             .status_code
         )
     )
+    _tally(figure, "requests filed from one address", _named(codes, s302="filed"), "filed", 5)
     assert codes.count(302) == 5 and codes.count(429) == PARALLEL - 5, codes
     assert DataSubjectRequest.objects.count() == 5
 
 
 def test_twenty_parallel_download_code_guesses_from_many_addresses_check_at_most_five(
-    redis_cache,
+    redis_cache, figure
 ):
     import re
 
@@ -121,7 +138,10 @@ def test_twenty_parallel_download_code_guesses_from_many_addresses_check_at_most
         client = Client(REMOTE_ADDR=f"198.51.100.{i + 1}")
         return client.post(url, {"code": wrong[i], "t": token}).status_code
 
-    assert set(_parallel(guess)) == {400}
+    codes = _parallel(guess)
+    counted = cache.get(f"dsr-download-code-attempts-{guest.pk}")
+    figure(f"code guesses at one download from 20 addresses ({counted} counted)", 20, 20 - counted)
+    assert set(codes) == {400}
     # Every guess was counted: none lost to another guess at the same moment.
     assert cache.get(f"dsr-download-code-attempts-{guest.pk}") == PARALLEL
     # Five guesses were allowed in all: now even the right code is refused.
@@ -155,7 +175,7 @@ def _pending_guest(email: str) -> tuple[DataSubjectRequest, str]:
     return guest, verification_token(guest)
 
 
-def test_a_confirmation_link_takes_one_order_number_of_twenty_parallel_ones(redis_cache):
+def test_a_confirmation_link_takes_one_order_number_of_twenty_parallel_ones(redis_cache, figure):
     """Per request: the link and its knowledge check work once, whoever races for it."""
     from privacy_portal.audit.models import AuditEvent
 
@@ -167,6 +187,8 @@ def test_a_confirmation_link_takes_one_order_number_of_twenty_parallel_ones(redi
         return response.status_code
 
     codes = _parallel(confirm)
+    named = _named(codes, s302="taken", s400="link used up")
+    _tally(figure, "order numbers at one confirmation link", named, "taken", 1)
     assert sorted(codes) == [302] + [400] * (PARALLEL - 1), codes
     guest.refresh_from_db()
     assert guest.state == "in_review" and guest.verification_nonce == ""
@@ -175,7 +197,7 @@ def test_a_confirmation_link_takes_one_order_number_of_twenty_parallel_ones(redi
     assert moves.filter(reason="email_confirmed_knowledge_unmatched").count() == 1
 
 
-def test_confirmation_links_from_one_address_are_limited(redis_cache, settings):
+def test_confirmation_links_from_one_address_are_limited(redis_cache, figure, settings):
     """Per client address: 20 links tried at once from one address, 5 are looked at."""
     settings.DSR_VERIFY_RATE = "5/h"
     links = [_pending_guest(f"guest.{i}@example.com") for i in range(PARALLEL)]
@@ -185,12 +207,14 @@ def test_confirmation_links_from_one_address_are_limited(redis_cache, settings):
         return Client().post(url, {"order_number": f"ORDER-{i}"}).status_code
 
     codes = _parallel(confirm)
+    named = _named(codes, s302="looked at")
+    _tally(figure, "confirmation links from one address", named, "looked at", 5)
     assert codes.count(302) == 5 and codes.count(429) == PARALLEL - 5, codes
     pending = DataSubjectRequest.objects.filter(state="awaiting_identity").count()
     assert pending == PARALLEL - 5
 
 
-def test_download_codes_from_one_address_are_limited(redis_cache, settings):
+def test_download_codes_from_one_address_are_limited(redis_cache, figure, settings):
     """Per client address: 20 guesses at 20 guests' downloads at once, 5 are checked."""
     settings.DSR_DOWNLOAD_CODE_RATE = "5/h"
     downloads = [_completed_guest(f"guest.{i}@example.com") for i in range(PARALLEL)]
@@ -201,11 +225,12 @@ def test_download_codes_from_one_address_are_limited(redis_cache, settings):
         return Client().post(url, {"code": "12345678", "t": token}).status_code
 
     codes = _parallel(guess)
+    _tally(figure, "download codes from one address", _named(codes, s400="checked"), "checked", 5)
     assert codes.count(400) == 5 and codes.count(429) == PARALLEL - 5, codes
     assert not any(guest.package.download_count for guest, _token in downloads)
 
 
-def test_twenty_forged_download_links_find_nothing(redis_cache):
+def test_twenty_forged_download_links_find_nothing(redis_cache, figure):
     """The links are signed: altered ones (from 20 addresses at once) find no request, send no
     code and download nothing."""
     from django.core import mail
@@ -224,7 +249,10 @@ def test_twenty_forged_download_links_find_nothing(redis_cache):
         return client.post(url, {"send": "1", "t": forged[i]}).status_code
 
     sent = len(mail.outbox)
-    assert set(_parallel(try_link)) == {404}
+    codes = _parallel(try_link)
+    named = _named(codes, s404="found nothing")
+    _tally(figure, "forged or misused download links", named, "found", 0)
+    assert set(codes) == {404}
     assert len(mail.outbox) == sent
     assert cache.get(f"dsr-download-code-{guest.pk}") is None
     assert cache.get(f"dsr-download-code-{other.pk}") is None
@@ -242,13 +270,16 @@ def _admin_login_attempt(email: str, password: str, address: str = "127.0.0.1") 
     return _verdict(response, WRONG_PASSWORD)
 
 
-def test_the_admin_sign_in_checks_five_of_twenty_parallel_guesses_at_one_account(redis_cache):
+def test_the_admin_sign_in_checks_five_of_twenty_parallel_guesses_at_one_account(
+    redis_cache, figure
+):
     from tests.factories import StaffFactory
 
     staff = StaffFactory(group="Support")
     results = _parallel(
         lambda i: _admin_login_attempt(staff.email, f"guess-{i}", f"192.0.2.{i + 1}")
     )
+    _tally(figure, "admin sign-in guesses at one account", results, "checked", 5)
     assert results.count("checked") <= 5, results
     assert results.count("checked") + results.count("limited") == PARALLEL, results
     assert _admin_login_attempt(staff.email, "correct-horse-battery-staple") == "limited"
@@ -260,11 +291,14 @@ def test_the_admin_sign_in_checks_five_of_twenty_parallel_guesses_at_one_account
     assert "_auth_user_id" not in client.session
 
 
-def test_the_admin_sign_in_checks_ten_guesses_from_one_address_at_twenty_accounts(redis_cache):
+def test_the_admin_sign_in_checks_ten_guesses_from_one_address_at_twenty_accounts(
+    redis_cache, figure
+):
     from tests.factories import StaffFactory
 
     accounts = [StaffFactory(group="Support") for _ in range(PARALLEL)]
     results = _parallel(lambda i: _admin_login_attempt(accounts[i].email, "wrong-password"))
+    _tally(figure, "admin sign-in guesses from one address", results, "checked", 10)
     assert results.count("checked") <= 10, results
     assert results.count("checked") + results.count("limited") == PARALLEL, results
 
@@ -293,7 +327,7 @@ def _wrong_code() -> str:
     return next(f"{n:06d}" for n in range(1_000_000) if f"{n:06d}" not in right)
 
 
-def test_twenty_parallel_second_factor_guesses_at_one_staff_account_check_five(redis_cache):
+def test_twenty_parallel_second_factor_guesses_at_one_staff_account_check_five(redis_cache, figure):
     from accounts.demo import totp_code
     from tests.factories import TOTP_SECRET, StaffFactory
 
@@ -301,17 +335,21 @@ def test_twenty_parallel_second_factor_guesses_at_one_staff_account_check_five(r
     clients = [_halfway(staff, f"192.0.2.{i + 1}") for i in range(PARALLEL)]
     wrong = _wrong_code()
     results = _parallel(lambda i: _code_attempt(clients[i], wrong))
+    _tally(figure, "second-factor guesses at one account", results, "checked", 5)
     assert results.count("checked") <= 5, results
     assert results.count("checked") + results.count("limited") == PARALLEL, results
     # Locked: the right code from yet another address is refused too.
     assert _code_attempt(_halfway(staff, "192.0.2.200"), totp_code(TOTP_SECRET)) == "limited"
 
 
-def test_second_factor_guesses_from_one_address_at_twenty_staff_accounts_check_ten(redis_cache):
+def test_second_factor_guesses_from_one_address_at_twenty_staff_accounts_check_ten(
+    redis_cache, figure
+):
     from tests.factories import StaffFactory
 
     clients = [_halfway(StaffFactory(group="Support"), "127.0.0.1") for _ in range(PARALLEL)]
     wrong = _wrong_code()
     results = _parallel(lambda i: _code_attempt(clients[i], wrong))
+    _tally(figure, "second-factor guesses from one address", results, "checked", 10)
     assert results.count("checked") <= 10, results
     assert results.count("checked") + results.count("limited") == PARALLEL, results
