@@ -62,19 +62,21 @@ def _named(codes: list[int], **names: str) -> list[str]:
     return [names.get(f"s{code}", "limited" if code == 429 else str(code)) for code in codes]
 
 
-def _login_attempt(email: str, password: str) -> str:
-    response = Client().post("/accounts/login/", {"login": email, "password": password})
+def _login_attempt(email: str, password: str, address: str = "127.0.0.1") -> str:
+    client = Client(REMOTE_ADDR=address)
+    response = client.post("/accounts/login/", {"login": email, "password": password})
     return _verdict(response, WRONG_PASSWORD)
 
 
 def test_twenty_parallel_password_guesses_check_at_most_five(redis_cache, figure):
     victim = UserFactory(email="victim@example.com")
-    results = _parallel(lambda i: _login_attempt(victim.email, f"guess-{i}"))
+    # From 20 addresses: only the count per account can stop them.
+    results = _parallel(lambda i: _login_attempt(victim.email, f"guess-{i}", f"192.0.2.{i + 1}"))
     _tally(figure, "password guesses at one account", results, "checked", 5)
     assert results.count("checked") <= 5, results
     assert results.count("checked") + results.count("limited") == PARALLEL, results
     # Even the right password is refused while the account is locked out.
-    assert _login_attempt(victim.email, "correct-horse-battery-staple") == "limited"
+    assert _login_attempt(victim.email, "correct-horse-battery-staple", "192.0.2.200") == "limited"
 
 
 def test_guesses_from_one_address_at_many_accounts_are_limited_too(redis_cache, figure):
