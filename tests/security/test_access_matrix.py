@@ -767,7 +767,8 @@ ADMIN_SITE = [
     ),
     # Django's admin sends anyone signed out, or not staff, to its index (and so to sign in).
     Row("session", "sign out", "admin:logout", "post", but(everyone(DONE), staff_no_mfa=MFA)),
-    Row("password", "update", "admin:password_change", "get", staff_area(EVERY_STAFF, OK)),
+    # Through allauth's form (re-authentication, rate limit, audit trail).
+    Row("password", "update", "admin:password_change", "get", staff_area(EVERY_STAFF, DONE)),
     Row("password", "update", "admin:password_change_done", "get", staff_area(EVERY_STAFF, OK)),
     Row(
         "consent record",

@@ -45,6 +45,7 @@ NOT_A_PAGE = {
     r"admin/\(\?P<url>\.\*\)\$": "the admin's catch-all: 404 for any other path below /admin/",
     r"admin/\w+/\w+/<path:object_id>/": "Django's old admin URL: redirects to the change page",
     r"admin:login": "the admin signs in through allauth (a redirect there)",
+    r"admin:password_change": "the admin changes passwords through allauth (a redirect there)",
     r"account_reset_password_from_key": "a valid link redirects to the same page without the key "
     "in its address (allauth keeps the key in the session)",
     r"account_confirm_login_code": "sign-in by an e-mailed code is off",
