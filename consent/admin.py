@@ -306,7 +306,7 @@ class PolicyVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return {"document": document, "body": last.body if last else ""}
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        assert isinstance(request.user, User)  # noqa: S101
+        assert isinstance(request.user, User)  # noqa: S101 (staff admin)
         published = services.policy_publish(
             document=form.cleaned_data["document"],
             body=form.cleaned_data["body"],
@@ -482,7 +482,7 @@ class ConsentStateAdmin(ReadOnlyAdmin):
         form = StaffRecordForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             staff = request.user
-            assert isinstance(staff, User)  # noqa: S101
+            assert isinstance(staff, User)  # noqa: S101 (staff admin, checked above)
             data = form.cleaned_data
             subject = services.subject_for_email(data["email"])
             note = f"{data['received_via']}: {data['note']}".strip(": ")

@@ -95,7 +95,7 @@ class StaffRecordForm(forms.Form):
         super().__init__(*args, **kwargs)
         kinds = dict(PurposeKind.choices)
         field = self.fields["purpose"]
-        assert isinstance(field, forms.ChoiceField)  # noqa: S101
+        assert isinstance(field, forms.ChoiceField)  # noqa: S101 (declared above)
         field.choices = [
             (purpose.key, f"{purpose.title()} ({kinds[purpose.kind]})")
             for purpose in catalogue().purposes

@@ -55,6 +55,17 @@ _CODE_TTL = 10 * 60
 _CODE_ATTEMPTS = 5
 
 
+def _posts_per_address(group: str, setting: str) -> Any:
+    """Limit the POSTs of one client address to the rate in ``setting`` (429 beyond it)."""
+    return ratelimit(
+        key="ip",
+        rate=lambda _group, _request: getattr(settings, setting),
+        method="POST",
+        block=True,
+        group=group,
+    )
+
+
 def _type_cards() -> list[tuple[str, str, str]]:
     return [(value, str(label), str(TYPE_HELP[value])) for value, label in RequestType.choices]
 
@@ -72,13 +83,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@ratelimit(
-    key="ip",
-    rate=lambda group, request: settings.DSR_INTAKE_RATE,
-    method="POST",
-    block=True,
-    group="dsr-intake",
-)
+@_posts_per_address("dsr-intake", "DSR_INTAKE_RATE")
 def request_new(request: HttpRequest) -> HttpResponse:
     """File a request: signed in (re-authenticated for anything sensitive) or as a guest."""
     user: Any = request.user
@@ -136,7 +141,7 @@ def _from_verification_token(token: str) -> tuple[int, str]:
 
 
 @require_http_methods(["GET", "POST"])
-@ratelimit(key="ip", rate="30/h", method="POST", block=True, group="dsr-verify")
+@_posts_per_address("dsr-verify", "DSR_VERIFY_RATE")
 def request_verify(request: HttpRequest, token: str) -> HttpResponse:
     """Confirm a guest's request from the e-mailed link (GET shows a button; POST confirms,
     so that link scanners in mailboxes do not confirm anything)."""
@@ -285,7 +290,7 @@ def _count_attempt(found: DataSubjectRequest) -> int:
 
 
 @require_http_methods(["GET", "POST"])
-@ratelimit(key="ip", rate="20/h", method="POST", block=True, group="dsr-download-code")
+@_posts_per_address("dsr-download-code", "DSR_DOWNLOAD_CODE_RATE")
 def request_download_guest(request: HttpRequest, reference: str) -> HttpResponseBase:
     """Download for people without an account: a one-time code sent to their address first."""
     found, token = _owned(request, reference)

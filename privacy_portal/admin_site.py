@@ -55,6 +55,11 @@ class PortalAdminSite(admin.AdminSite):
         """Sign in through allauth (rate limits, second factor) rather than Django's form."""
         return secure_admin_login(super().login)(request, extra_context)  # type: ignore[no-any-return]
 
+    def password_change(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        """Change the password through allauth too: its rate limit on the old password, the
+        audit trail and the hold of sensitive requests all hang on allauth's form."""
+        return HttpResponseRedirect(reverse("account_change_password"))
+
 
 def _changed_fields(message: Any) -> list[str]:
     """Return the field names in an admin change message (Django's JSON structure)."""

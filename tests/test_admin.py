@@ -110,3 +110,22 @@ def test_admin_changes_are_audited_with_field_names(superuser_client, superuser)
     assert event.actor_id == superuser.pk
     assert event.after == {"fields": ["Last name"]} or "last" in str(event.after).lower()
     assert "New" not in str(event.after)
+
+
+def test_staff_change_their_password_through_allauth_and_it_is_audited(support_user):
+    from tests.factories import PASSWORD
+
+    client = login(Client(), support_user, mfa=True, reauthenticated=True)
+    response = client.get("/admin/password_change/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/password/change/"
+    new = "a-brand-new-passphrase-42"
+    response = client.post(
+        "/accounts/password/change/",
+        {"oldpassword": PASSWORD, "password1": new, "password2": new},
+    )
+    assert response.status_code == 302
+    support_user.refresh_from_db()
+    assert support_user.check_password(new) and support_user.credentials_changed_at is not None
+    assert AuditEvent.objects.filter(
+        action="account.password.changed", object_id=str(support_user.pk)
+    ).exists()

@@ -20,6 +20,7 @@ def consent_head(context: dict[str, Any]) -> dict[str, Any]:
         "tags": settings.CONSENT_PORTAL_TAGS,
         "csrf_token": context.get("csrf_token"),
         "LANGUAGE_CODE": context.get("LANGUAGE_CODE"),
+        "cookie": settings.CONSENT_COOKIE_NAME,
         # The cookie settings page is itself the second layer: the banner does not pop up there.
         "quiet": path.startswith("/privacy/cookies/"),
     }
@@ -29,14 +30,15 @@ def consent_head(context: dict[str, Any]) -> dict[str, Any]:
 def consent_notices(context: dict[str, Any]) -> dict[str, Any]:
     """Render the prominent notice of material policy changes for a signed-in customer."""
     from ..selectors import consent_to_renew, policy_notices
-    from ..services import subject_for_user
+    from ..services import subject_of_user
 
     request = context.get("request")
     user = getattr(request, "user", None)
     notices = policy_notices(user) if user is not None else []
     renew = []
     if notices and user is not None:
-        renew = consent_to_renew(subject_for_user(user))
+        # Read only: a page must not create the consent subject of someone who has none yet.
+        renew = consent_to_renew(subject_of_user(user))
     return {
         "notices": notices,
         "renew": renew,

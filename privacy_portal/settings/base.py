@@ -194,6 +194,8 @@ CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "privacy_portal.views.csrf_failure"
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 LANGUAGE_COOKIE_HTTPONLY = True
+# Messages wait in the session, not in a cookie of their own (some name the person's address).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # --- Security headers -------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -459,6 +461,10 @@ DSR_DEMO_SERVICES_URL: str = env("DSR_DEMO_SERVICES_URL", default="http://127.0.
 # A service that accepted work (HTTP 202) is asked again after this long without its callback.
 DSR_CALLBACK_TIMEOUT_SECONDS = env.int("DSR_CALLBACK_TIMEOUT_SECONDS", default=6 * 60 * 60)
 DSR_INTAKE_RATE = env("DSR_INTAKE_RATE", default="10/h")
+# Per client address: confirming a guest's request (with its order number), and the guest
+# download page (sending and entering one-time codes).
+DSR_VERIFY_RATE = env("DSR_VERIFY_RATE", default="30/h")
+DSR_DOWNLOAD_CODE_RATE = env("DSR_DOWNLOAD_CODE_RATE", default="20/h")
 CELERY_TASK_ROUTES.update(
     {
         "dsr.tasks.package_build_task": {"queue": CELERY_EXPORTS_QUEUE},

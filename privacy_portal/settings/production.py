@@ -34,9 +34,13 @@ SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 LANGUAGE_COOKIE_SECURE = True
-# __Host- cookies are bound to this exact host, HTTPS and path /.
+# __Host- cookies are bound to this exact host, HTTPS and path /: every cookie the portal sets.
 SESSION_COOKIE_NAME = "__Host-sessionid"
 CSRF_COOKIE_NAME = "__Host-csrftoken"
+LANGUAGE_COOKIE_NAME = "__Host-django_language"
+# The portal's banner cookie (banner.js is told its name; on Inper's other sites the banner
+# keeps its own cookie, which may span subdomains).
+CONSENT_COOKIE_NAME = env("CONSENT_COOKIE_NAME", default="__Host-inper_consent")
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

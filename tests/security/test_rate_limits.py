@@ -1,7 +1,13 @@
-"""Brute force: limits hold under 20 parallel guesses (real Redis), per account and per IP."""
+"""Brute force: limits hold under 20 parallel guesses (real Redis), per account and per IP.
+
+Passwords, re-authentication, request intake, a guest's confirmation link (with its order
+number), a guest's download page (links and one-time codes), and the admin's sign-in with its
+second factor. Each guess runs in a thread of its own, with its own database connection.
+"""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -27,32 +33,60 @@ def _parallel(func, count: int = PARALLEL) -> list:
         return list(pool.map(run, range(count)))
 
 
-def _login_attempt(email: str, password: str) -> str:
-    response = Client().post("/accounts/login/", {"login": email, "password": password})
+WRONG_PASSWORD = "password you specified are not correct"
+
+
+def _verdict(response, wrong: str) -> str:
+    """Say what became of a guess: "limited" (refused unchecked), "checked" (found wrong),
+    "accepted", or something else."""
     body = response.content.decode()
     if response.status_code == 429 or "Too many failed login attempts" in body:
         return "limited"
-    if "password you specified are not correct" in body:
+    if wrong in body:
         return "checked"
+    if response.status_code == 302:
+        return "accepted"
     return f"other:{response.status_code}"
 
 
-def test_twenty_parallel_password_guesses_check_at_most_five(redis_cache):
+def _tally(figure, what: str, outcomes: list, passed: object, limit: int) -> None:
+    """Record the figure: how many of the parallel guesses got through (``passed``) beyond
+    ``limit`` count as failures."""
+    through = outcomes.count(passed)
+    detail = ", ".join(f"{outcomes.count(o)} {o}" for o in sorted(set(outcomes), key=str))
+    figure(f"{what} ({detail})", len(outcomes), max(0, through - limit))
+
+
+def _named(codes: list[int], **names: str) -> list[str]:
+    """Name answers: 429 "limited", and the others as given (``s302="accepted"``)."""
+    return [names.get(f"s{code}", "limited" if code == 429 else str(code)) for code in codes]
+
+
+def _login_attempt(email: str, password: str, address: str = "127.0.0.1") -> str:
+    client = Client(REMOTE_ADDR=address)
+    response = client.post("/accounts/login/", {"login": email, "password": password})
+    return _verdict(response, WRONG_PASSWORD)
+
+
+def test_twenty_parallel_password_guesses_check_at_most_five(redis_cache, figure):
     victim = UserFactory(email="victim@example.com")
-    results = _parallel(lambda i: _login_attempt(victim.email, f"guess-{i}"))
+    # From 20 addresses: only the count per account can stop them.
+    results = _parallel(lambda i: _login_attempt(victim.email, f"guess-{i}", f"192.0.2.{i + 1}"))
+    _tally(figure, "password guesses at one account", results, "checked", 5)
     assert results.count("checked") <= 5, results
     assert results.count("checked") + results.count("limited") == PARALLEL, results
     # Even the right password is refused while the account is locked out.
-    assert _login_attempt(victim.email, "correct-horse-battery-staple") == "limited"
+    assert _login_attempt(victim.email, "correct-horse-battery-staple", "192.0.2.200") == "limited"
 
 
-def test_guesses_from_one_address_at_many_accounts_are_limited_too(redis_cache):
+def test_guesses_from_one_address_at_many_accounts_are_limited_too(redis_cache, figure):
     accounts = [UserFactory(email=f"target{i}@example.com") for i in range(PARALLEL)]
     results = _parallel(lambda i: _login_attempt(accounts[i].email, "wrong-password"))
+    _tally(figure, "password guesses from one address", results, "checked", 10)
     assert results.count("checked") <= 10, results
 
 
-def test_twenty_parallel_reauthentication_guesses_check_at_most_ten(redis_cache):
+def test_twenty_parallel_reauthentication_guesses_check_at_most_ten(redis_cache, figure):
     user = UserFactory(email="reauth@example.com")
 
     def guess(i: int) -> int:
@@ -60,10 +94,11 @@ def test_twenty_parallel_reauthentication_guesses_check_at_most_ten(redis_cache)
         return client.post("/accounts/reauthenticate/", {"password": f"nope-{i}"}).status_code
 
     codes = _parallel(guess)
+    _tally(figure, "re-authentication guesses", _named(codes, s200="checked"), "checked", 10)
     assert codes.count(429) >= PARALLEL - 10, codes
 
 
-def test_twenty_parallel_requests_respect_the_intake_limit(redis_cache, settings):
+def test_twenty_parallel_requests_respect_the_intake_limit(redis_cache, figure, settings):
     settings.DSR_INTAKE_RATE = "5/h"
     codes = _parallel(
         lambda i: (
@@ -72,12 +107,13 @@ def test_twenty_parallel_requests_respect_the_intake_limit(redis_cache, settings
             .status_code
         )
     )
+    _tally(figure, "requests filed from one address", _named(codes, s302="filed"), "filed", 5)
     assert codes.count(302) == 5 and codes.count(429) == PARALLEL - 5, codes
     assert DataSubjectRequest.objects.count() == 5
 
 
 def test_twenty_parallel_download_code_guesses_from_many_addresses_check_at_most_five(
-    redis_cache,
+    redis_cache, figure
 ):
     import re
 
@@ -104,9 +140,218 @@ def test_twenty_parallel_download_code_guesses_from_many_addresses_check_at_most
         client = Client(REMOTE_ADDR=f"198.51.100.{i + 1}")
         return client.post(url, {"code": wrong[i], "t": token}).status_code
 
-    assert set(_parallel(guess)) == {400}
+    codes = _parallel(guess)
+    counted = cache.get(f"dsr-download-code-attempts-{guest.pk}")
+    figure(f"code guesses at one download from 20 addresses ({counted} counted)", 20, 20 - counted)
+    assert set(codes) == {400}
     # Every guess was counted: none lost to another guess at the same moment.
     assert cache.get(f"dsr-download-code-attempts-{guest.pk}") == PARALLEL
     # Five guesses were allowed in all: now even the right code is refused.
     right = Client(REMOTE_ADDR="198.51.100.200").post(url, {"code": code, "t": token})
     assert right.status_code == 400 and right["Content-Type"].startswith("text/html")
+
+
+# --- guests: the confirmation link (with its order number) and the download page ---------------
+
+
+def _completed_guest(email: str) -> tuple[DataSubjectRequest, str]:
+    """A guest's access request, carried out, its package ready; and its signed link."""
+    from dsr.notifications import status_token
+    from dsr.services import dsr_request_approve, dsr_request_verify_manually
+    from tests.dsr.helpers import file_request, run_pending_tasks
+
+    guest = file_request(type="access", email=email, channel="portal_guest")
+    guest = dsr_request_verify_manually(
+        request=guest, actor=None, method="staff_callback", note="Called back"
+    )
+    guest = run_pending_tasks(dsr_request_approve(request=guest, actor=None))
+    return guest, status_token(guest)
+
+
+def _pending_guest(email: str) -> tuple[DataSubjectRequest, str]:
+    """A guest's access request waiting for its confirmation link; and the link's token."""
+    from dsr.notifications import verification_token
+    from tests.dsr.helpers import file_request
+
+    guest = file_request(type="access", email=email, channel="portal_guest")
+    return guest, verification_token(guest)
+
+
+def test_a_confirmation_link_takes_one_order_number_of_twenty_parallel_ones(redis_cache, figure):
+    """Per request: the link and its knowledge check work once, whoever races for it."""
+    from privacy_portal.audit.models import AuditEvent
+
+    guest, token = _pending_guest("guest.race@example.com")
+
+    def confirm(i: int) -> int:
+        client = Client(REMOTE_ADDR=f"198.51.100.{i + 1}")
+        response = client.post(f"/requests/verify/{token}/", {"order_number": f"ORDER-{i}"})
+        return response.status_code
+
+    codes = _parallel(confirm)
+    named = _named(codes, s302="taken", s400="link used up")
+    _tally(figure, "order numbers at one confirmation link", named, "taken", 1)
+    assert sorted(codes) == [302] + [400] * (PARALLEL - 1), codes
+    guest.refresh_from_db()
+    assert guest.state == "in_review" and guest.verification_nonce == ""
+    assert len(guest.snapshot()["order_numbers"]) == 1
+    moves = AuditEvent.objects.filter(object_id=str(guest.pk), action="dsr.request.state_changed")
+    assert moves.filter(reason="email_confirmed_knowledge_unmatched").count() == 1
+
+
+def test_confirmation_links_from_one_address_are_limited(redis_cache, figure, settings):
+    """Per client address: 20 links tried at once from one address, 5 are looked at."""
+    settings.DSR_VERIFY_RATE = "5/h"
+    links = [_pending_guest(f"guest.{i}@example.com") for i in range(PARALLEL)]
+
+    def confirm(i: int) -> int:
+        url = f"/requests/verify/{links[i][1]}/"
+        return Client().post(url, {"order_number": f"ORDER-{i}"}).status_code
+
+    codes = _parallel(confirm)
+    named = _named(codes, s302="looked at")
+    _tally(figure, "confirmation links from one address", named, "looked at", 5)
+    assert codes.count(302) == 5 and codes.count(429) == PARALLEL - 5, codes
+    pending = DataSubjectRequest.objects.filter(state="awaiting_identity").count()
+    assert pending == PARALLEL - 5
+
+
+def test_download_codes_from_one_address_are_limited(redis_cache, figure, settings):
+    """Per client address: 20 guesses at 20 guests' downloads at once, 5 are checked."""
+    settings.DSR_DOWNLOAD_CODE_RATE = "5/h"
+    downloads = [_completed_guest(f"guest.{i}@example.com") for i in range(PARALLEL)]
+
+    def guess(i: int) -> int:
+        guest, token = downloads[i]
+        url = f"/requests/{guest.reference}/download/code/"
+        return Client().post(url, {"code": "12345678", "t": token}).status_code
+
+    codes = _parallel(guess)
+    _tally(figure, "download codes from one address", _named(codes, s400="checked"), "checked", 5)
+    assert codes.count(400) == 5 and codes.count(429) == PARALLEL - 5, codes
+    assert not any(guest.package.download_count for guest, _token in downloads)
+
+
+def test_twenty_forged_download_links_find_nothing(redis_cache, figure):
+    """The links are signed: altered ones (from 20 addresses at once) find no request, send no
+    code and download nothing."""
+    from django.core import mail
+    from django.core.cache import cache
+
+    guest, token = _completed_guest("guest.link@example.com")
+    other, _other_token = _completed_guest("guest.other@example.com")
+    value, _sep, signature = token.rpartition(":")
+    forged = [f"{value}:{signature[:-4]}{i:04d}" for i in range(PARALLEL - 1)]
+    forged.append(token)  # a real link, used on another request's page
+
+    def try_link(i: int) -> int:
+        reference = other.reference if i == PARALLEL - 1 else guest.reference
+        client = Client(REMOTE_ADDR=f"203.0.113.{i + 1}")
+        url = f"/requests/{reference}/download/code/"
+        return client.post(url, {"send": "1", "t": forged[i]}).status_code
+
+    sent = len(mail.outbox)
+    codes = _parallel(try_link)
+    named = _named(codes, s404="found nothing")
+    _tally(figure, "forged or misused download links", named, "found", 0)
+    assert set(codes) == {404}
+    assert len(mail.outbox) == sent
+    assert cache.get(f"dsr-download-code-{guest.pk}") is None
+    assert cache.get(f"dsr-download-code-{other.pk}") is None
+
+
+# --- the admin's sign-in: allauth's, with the second factor ---------------------------------------
+
+
+def _admin_login_attempt(email: str, password: str, address: str = "127.0.0.1") -> str:
+    client = Client(REMOTE_ADDR=address)
+    # The admin sends everyone to allauth's sign-in (and back to the admin afterwards).
+    login_url = client.get("/admin/login/?next=/admin/")["Location"]
+    assert login_url.startswith("/accounts/login/?next=")
+    response = client.post(login_url, {"login": email, "password": password})
+    return _verdict(response, WRONG_PASSWORD)
+
+
+def test_the_admin_sign_in_checks_five_of_twenty_parallel_guesses_at_one_account(
+    redis_cache, figure
+):
+    from tests.factories import StaffFactory
+
+    staff = StaffFactory(group="Support")
+    results = _parallel(
+        lambda i: _admin_login_attempt(staff.email, f"guess-{i}", f"192.0.2.{i + 1}")
+    )
+    _tally(figure, "admin sign-in guesses at one account", results, "checked", 5)
+    assert results.count("checked") <= 5, results
+    assert results.count("checked") + results.count("limited") == PARALLEL, results
+    assert _admin_login_attempt(staff.email, "correct-horse-battery-staple") == "limited"
+    # The admin's own form is not a way round: it signs no one in.
+    client = Client()
+    client.post(
+        "/admin/login/", {"username": staff.email, "password": "correct-horse-battery-staple"}
+    )
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_admin_sign_in_checks_ten_guesses_from_one_address_at_twenty_accounts(
+    redis_cache, figure
+):
+    from tests.factories import StaffFactory
+
+    accounts = [StaffFactory(group="Support") for _ in range(PARALLEL)]
+    results = _parallel(lambda i: _admin_login_attempt(accounts[i].email, "wrong-password"))
+    _tally(figure, "admin sign-in guesses from one address", results, "checked", 10)
+    assert results.count("checked") <= 10, results
+    assert results.count("checked") + results.count("limited") == PARALLEL, results
+
+
+def _halfway(staff, address: str) -> Client:
+    """A client that gave ``staff``'s right password and must now give the second factor."""
+    client = Client(REMOTE_ADDR=address)
+    response = client.post(
+        "/accounts/login/?next=/admin/",
+        {"login": staff.email, "password": "correct-horse-battery-staple"},
+    )
+    assert response["Location"].startswith("/accounts/2fa/authenticate/"), response.status_code
+    return client
+
+
+def _code_attempt(client: Client, code: str) -> str:
+    response = client.post("/accounts/2fa/authenticate/", {"code": code})
+    return _verdict(response, "Incorrect code")
+
+
+def _wrong_code() -> str:
+    from accounts.demo import totp_code
+    from tests.factories import TOTP_SECRET
+
+    right = {totp_code(TOTP_SECRET, at=time.time() + drift) for drift in (-30, 0, 30)}
+    return next(f"{n:06d}" for n in range(1_000_000) if f"{n:06d}" not in right)
+
+
+def test_twenty_parallel_second_factor_guesses_at_one_staff_account_check_five(redis_cache, figure):
+    from accounts.demo import totp_code
+    from tests.factories import TOTP_SECRET, StaffFactory
+
+    staff = StaffFactory(group="Compliance officer")
+    clients = [_halfway(staff, f"192.0.2.{i + 1}") for i in range(PARALLEL)]
+    wrong = _wrong_code()
+    results = _parallel(lambda i: _code_attempt(clients[i], wrong))
+    _tally(figure, "second-factor guesses at one account", results, "checked", 5)
+    assert results.count("checked") <= 5, results
+    assert results.count("checked") + results.count("limited") == PARALLEL, results
+    # Locked: the right code from yet another address is refused too.
+    assert _code_attempt(_halfway(staff, "192.0.2.200"), totp_code(TOTP_SECRET)) == "limited"
+
+
+def test_second_factor_guesses_from_one_address_at_twenty_staff_accounts_check_ten(
+    redis_cache, figure
+):
+    from tests.factories import StaffFactory
+
+    clients = [_halfway(StaffFactory(group="Support"), "127.0.0.1") for _ in range(PARALLEL)]
+    wrong = _wrong_code()
+    results = _parallel(lambda i: _code_attempt(clients[i], wrong))
+    _tally(figure, "second-factor guesses from one address", results, "checked", 10)
+    assert results.count("checked") <= 10, results
+    assert results.count("checked") + results.count("limited") == PARALLEL, results
