@@ -7,8 +7,9 @@ rebuilt after any change to the catalogue (:func:`catalogue_invalidate`, called 
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import threading
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,8 +255,10 @@ def catalogue(generation: str | None = None) -> Catalogue:
     snapshot = cache.get(CACHE_KEY) if generation is not None else None
     if not isinstance(snapshot, Catalogue):
         snapshot = _build()
-        generation = uuid.uuid4().hex
-        # A policy published for a future date takes effect without a catalogue change.
+        # Named by its content: rebuilt unchanged (it expires, so that a policy published for a
+        # future date takes effect), it keeps its generation, and the answers cached for it
+        # (selectors.consent_current_document) stay valid.
+        generation = hashlib.sha256(pickle.dumps(snapshot)).hexdigest()[:32]
         cache.set_many({CACHE_KEY: snapshot, GENERATION_KEY: generation}, CACHE_SECONDS)
     _local = (str(generation), snapshot)
     _request.checked = in_request

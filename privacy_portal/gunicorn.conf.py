@@ -17,6 +17,10 @@ requests that spend most of their time in Python and a little waiting on Postgre
 
 import multiprocessing
 import os
+import time
+from typing import Any
+
+from gunicorn.glogging import Logger
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
@@ -30,10 +34,42 @@ keepalive = 5
 # at once.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = max_requests // 10
-# The workers' heartbeat files: in memory, never on a disk that may stall (containers).
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+# The workers' heartbeat files (gunicorn makes them with mkstemp and unlinks them at once): in
+# memory, never on a disk that may stall (containers).
+_SHM = "/dev/shm"  # noqa: S108  # nosec B108
+worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger, giving the access log only the fields its format uses.
+
+    gunicorn builds some twenty fields for every request (every request and response header
+    among them) whatever the format prints: about a tenth of the time of a cached API read.
+    A field the format does not list here is printed as "-".
+    """
+
+    _second = -1
+    _stamp = ""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> Any:
+        now = int(time.time())
+        if now != self._second:  # the timestamp changes once a second
+            self._stamp, self._second = time.strftime("[%d/%b/%Y:%H:%M:%S %z]"), now
+        status = resp.status
+        sent = getattr(resp, "sent", None)
+        return {
+            "t": self._stamp,
+            "m": environ.get("REQUEST_METHOD"),
+            "U": environ.get("PATH_INFO"),
+            "s": status.split(None, 1)[0] if isinstance(status, str) else status,
+            "b": str(sent) if sent is not None else "-",
+            "M": request_time.seconds * 1000 + request_time.microseconds // 1000,
+        }
+
+
+logger_class = AccessLogger
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 

@@ -67,7 +67,7 @@ MIDDLEWARE = [
     "privacy_portal.middleware.SessionTimeoutMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "privacy_portal.middleware.ContentSecurityPolicyMiddleware",
     "privacy_portal.middleware.PrivacyHeadersMiddleware",
 ]
 

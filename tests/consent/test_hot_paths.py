@@ -225,3 +225,27 @@ def test_a_catalogue_change_made_by_another_process_shows_on_the_next_request():
 
     event = ConsentEvent.objects.get(subject__visitor_id=visitor, purpose=purpose)
     assert event.purpose_version_id == newer.pk
+
+
+def test_the_catalogue_rebuilt_unchanged_keeps_the_cached_answers(
+    api_client_factory, customer, superuser
+):
+    _c, token = api_client_factory("consent:read")
+    api = _api(token)
+    record(customer, "surveys", True)
+    assert _status(api, customer.pk, "surveys") == "granted"  # cached
+    before = cache.get(GENERATION_KEY)
+
+    cache.delete_many([CACHE_KEY, GENERATION_KEY])  # the snapshot expired
+    assert _status(api, customer.pk, "surveys") == "granted"
+    assert cache.get(GENERATION_KEY) == before  # same content, same generation
+
+    services.purpose_text_update(
+        purpose_id=Purpose.objects.get(key="surveys").pk,
+        texts={"en": {"title": "Surveys", "description": "Changed."}},
+        material=True,
+        change_summary="",
+        actor=superuser,
+    )
+    assert _status(api, customer.pk, "surveys") == "renew"
+    assert cache.get(GENERATION_KEY) != before
