@@ -1,12 +1,13 @@
-"""Print the CPU seconds used so far by gunicorn (master and workers, including workers that
-have exited) and by the PostgreSQL backends connected to one database, as ``gunicorn postgres``.
+"""The server's CPU time per request: a figure that other work on a shared machine disturbs far
+less than requests per second.
 
-    python3 bench/server_cpu.py MASTER_PID DATABASE
+    python3 bench/server_cpu.py MASTER_PID DATABASE         # a reading: "gunicorn postgres"
+    python3 bench/server_cpu.py per-request BEFORE AFTER N  # two readings, N requests between
 
-Two readings around a wrk run, divided by its requests, give the server's CPU per request: a
-figure that other work on a shared machine disturbs far less than requests per second. The
-backends' figure counts only connections open at the reading (the portal keeps them open for
-CONN_MAX_AGE), so it is approximate.
+A reading is the CPU seconds used so far by gunicorn (master and workers, including workers
+that have exited) and by the PostgreSQL backends connected to DATABASE. The backends' figure
+counts only connections open at the reading (the portal keeps them open for CONN_MAX_AGE), so
+it is approximate.
 """
 
 from __future__ import annotations
@@ -70,5 +71,17 @@ def postgres_seconds(database: str) -> float:
     return ticks / TICKS
 
 
+def per_request(before: str, after: str, count: int) -> str:
+    gunicorn, postgres = (
+        (float(a) - float(b)) * 1000 / count
+        for a, b in zip(after.split(), before.split(), strict=True)
+    )
+    backends = f"{postgres:.2f} ms" if postgres >= 0 else "not measured (connections were replaced)"
+    return f"server CPU per request: gunicorn {gunicorn:.2f} ms, its PostgreSQL backends {backends}"
+
+
 if __name__ == "__main__":
-    print(f"{gunicorn_seconds(int(sys.argv[1])):.2f} {postgres_seconds(sys.argv[2]):.2f}")
+    if sys.argv[1] == "per-request":
+        print(per_request(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+    else:
+        print(f"{gunicorn_seconds(int(sys.argv[1])):.2f} {postgres_seconds(sys.argv[2]):.2f}")
