@@ -12,5 +12,7 @@ export CELERY_BROKER_URL=${BENCH_BROKER_URL:-redis://127.0.0.1:6379/12}
 export LOG_LEVEL=WARNING
 # The banner save limit is per client address; the load generator is one address.
 export CONSENT_RATE_BANNER=10000000/m
-export GUNICORN_BIND=127.0.0.1:8300
-export GUNICORN_ACCESSLOG=/dev/null
+export GUNICORN_BIND=${GUNICORN_BIND:-127.0.0.1:8300}
+# Lines are still formatted (as in production), only not kept.
+export GUNICORN_ACCESSLOG=${GUNICORN_ACCESSLOG:-/dev/null}
+BENCH_TMP=${TMPDIR:-/tmp}

@@ -22,7 +22,7 @@ django.setup()
 from django.db import connection  # noqa: E402
 
 from consent.models import ConsentEvent, ConsentState, ConsentSubject  # noqa: E402
-from consent.selectors import consent_current  # noqa: E402
+from consent.selectors import _CUSTOMER_ROWS_SQL, consent_current  # noqa: E402
 
 
 def main() -> None:
@@ -54,6 +54,17 @@ def main() -> None:
         .order_by("id")
         .explain(analyze=True, buffers=True)
     )
+    customer = (
+        ConsentSubject.objects.filter(user__isnull=False, visitor_id__isnull=True)
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    print(f"\nthe consent API's read when its answer is not cached (customer {customer}):")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (ANALYZE, BUFFERS) " + _CUSTOMER_ROWS_SQL, [customer, customer, customer]
+        )
+        print("\n".join(row[0] for row in cursor.fetchall()))
 
 
 if __name__ == "__main__":

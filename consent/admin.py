@@ -563,6 +563,15 @@ class ApiClientAdmin(AuditedModelAdmin):
         super().save_model(request, obj, form, change)
         api_client_forget(obj)
 
+    def delete_model(self, request: HttpRequest, obj: ApiClient) -> None:
+        api_client_forget(obj)  # its tokens go with it: refuse them at once, not in a minute
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+        for client in queryset:
+            api_client_forget(client)
+        super().delete_queryset(request, queryset)
+
     @admin.action(description=gettext_lazy("Issue a new token (shown once)"))
     def issue_token(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
         for client in queryset:

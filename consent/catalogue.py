@@ -7,11 +7,14 @@ rebuilt after any change to the catalogue (:func:`catalogue_invalidate`, called 
 
 from __future__ import annotations
 
-import uuid
+import hashlib
+import pickle
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.db import transaction
 from django.utils import timezone
 
@@ -216,27 +219,61 @@ def _build() -> Catalogue:
 # sets a new generation in the shared cache, so a copy is never used after it went stale; reading
 # the generation (a few bytes) is much cheaper than reading and unpickling the snapshot.
 _local: tuple[str, Catalogue] | None = None
+# Within one HTTP request the generation is read once: every later call in the request (a banner
+# save asks three times) uses the same snapshot. Outside requests (tasks, commands) every call
+# reads it.
+_request = threading.local()
 
 
-def catalogue() -> Catalogue:
-    """Return the current catalogue snapshot (shared by every process through the cache)."""
+def _request_started(**kwargs: Any) -> None:
+    _request.active, _request.checked = True, False
+
+
+def _request_finished(**kwargs: Any) -> None:
+    _request.active = _request.checked = False
+
+
+request_started.connect(_request_started, dispatch_uid="consent.catalogue.request_started")
+request_finished.connect(_request_finished, dispatch_uid="consent.catalogue.request_finished")
+
+
+def catalogue(generation: str | None = None) -> Catalogue:
+    """Return the current catalogue snapshot (shared by every process through the cache).
+
+    ``generation`` is the shared generation stamp when the caller has just read it (with other
+    keys, in one round trip); otherwise it is read here, at most once per request."""
     global _local
-    generation = cache.get(GENERATION_KEY)
-    if generation is not None and _local is not None and _local[0] == generation:
-        return _local[1]
+    local = _local
+    in_request = getattr(_request, "active", False)
+    if generation is None and local is not None and in_request and _request.checked:
+        return local[1]
+    if generation is None:
+        generation = cache.get(GENERATION_KEY)
+    if generation is not None and local is not None and local[0] == generation:
+        _request.checked = in_request
+        return local[1]
     snapshot = cache.get(CACHE_KEY) if generation is not None else None
     if not isinstance(snapshot, Catalogue):
         snapshot = _build()
-        generation = uuid.uuid4().hex
-        # A policy published for a future date takes effect without a catalogue change.
+        # Named by its content: rebuilt unchanged (it expires, so that a policy published for a
+        # future date takes effect), it keeps its generation, and the answers cached for it
+        # (selectors.consent_current_document) stay valid.
+        generation = hashlib.sha256(pickle.dumps(snapshot)).hexdigest()[:32]
         cache.set_many({CACHE_KEY: snapshot, GENERATION_KEY: generation}, CACHE_SECONDS)
     _local = (str(generation), snapshot)
+    _request.checked = in_request
     return snapshot
+
+
+def catalogue_generation() -> str | None:
+    """Return the generation stamp of the snapshot this process holds (None if none)."""
+    return _local[0] if _local is not None else None
 
 
 def _forget() -> None:
     global _local
     _local = None
+    _request.checked = False
     cache.delete_many([CACHE_KEY, GENERATION_KEY])
 
 

@@ -9,13 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from privacy_portal.cache import MISSING, StampedEntry, stamps_renew
 
-from .catalogue import Catalogue, PurposeInfo, catalogue
+from .catalogue import GENERATION_KEY, Catalogue, PurposeInfo, catalogue, catalogue_generation
 from .models import (
     ConsentEvent,
     ConsentState,
@@ -88,33 +88,67 @@ def consent_current(
     return _choices(cat, states, pending, kinds)
 
 
+# An account's current state rows ('s'), its grants waiting for confirmation ('p') and a row
+# saying the account exists ('u'), in one statement written once (the ORM would build and
+# compile the union on every call). Each part is an index lookup: the subject by account, then
+# the state's and the confirmation's rows by subject.
+_CUSTOMER_ROWS_SQL = """
+SELECT 's' AS row_kind, st.id, st.subject_id, st.purpose_id, st.purpose_version_id, st.granted,
+    st.source, st.updated_at
+FROM consent_consentstate st JOIN consent_consentsubject su ON su.id = st.subject_id
+WHERE su.user_id = %s AND su.visitor_id IS NULL
+UNION ALL
+SELECT 'p', NULL, pc.subject_id, pc.purpose_id, NULL, NULL, NULL, NULL
+FROM consent_pendingconfirmation pc JOIN consent_consentsubject su ON su.id = pc.subject_id
+WHERE su.user_id = %s AND su.visitor_id IS NULL AND pc.confirmed_at IS NULL
+    AND pc.cancelled_at IS NULL
+UNION ALL
+SELECT 'u', NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM accounts_user WHERE id = %s
+"""
+
+
 def consent_current_for_customer(
-    customer_id: int,
+    customer_id: int, *, cat: Catalogue | None = None
 ) -> tuple[int | None, list[PurposeChoice]] | None:
-    """Return the account's subject id and :func:`consent_current` for an account by its id in
-    two queries (for the API), or None if there is no such account."""
-    cat = catalogue()
-    account = {"subject__user_id": customer_id, "subject__visitor_id": None}
-    states = {state.purpose_id: state for state in ConsentState.objects.filter(**account)}
-    if not states and not User.objects.filter(pk=customer_id).exists():
+    """Return the account's subject id and :func:`consent_current` for an account by its id, or
+    None if there is no such account (for the API).
+
+    One statement (:data:`_CUSTOMER_ROWS_SQL`), whatever the size of the ledger.
+    """
+    cat = cat or catalogue()
+    with_pending = any(purpose.double_opt_in for purpose in cat.purposes)
+    rows = ConsentState.objects.raw(_CUSTOMER_ROWS_SQL, [customer_id] * 3)
+    states: dict[int, ConsentState] = {}
+    pending: set[int] = set()
+    subject_id = None
+    exists = False
+    for row in rows:
+        kind = row.row_kind  # type: ignore[attr-defined]
+        if kind == "u":
+            exists = True
+        elif kind == "p":
+            if with_pending:
+                pending.add(row.purpose_id)
+            subject_id = row.subject_id
+        else:
+            states[row.purpose_id] = row
+            subject_id = row.subject_id
+    if not exists:
         return None
-    pending = _pending(cat, PendingConfirmation.objects.filter(**account)) if states else set()
-    subject_id = next(iter(states.values())).subject_id if states else None
     return subject_id, _choices(cat, states, pending, None)
 
 
 CURRENT_CACHE_SECONDS = 300
 
 
-def _current_key(customer_id: int) -> str:
-    return f"consent:current:{customer_id}"
+def _current_entry(customer_id: int) -> StampedEntry:
+    return StampedEntry(f"consent:current:{customer_id}", CURRENT_CACHE_SECONDS)
 
 
 def consent_current_keys(customer_id: int) -> list[str]:
-    """The cache keys :func:`consent_current_document` reads (to fetch them early)."""
-    from .catalogue import GENERATION_KEY
-
-    return [GENERATION_KEY, _current_key(customer_id)]
+    """The cache keys :func:`consent_current_document` reads (to fetch them early, with the
+    API token's, in one round trip)."""
+    return [GENERATION_KEY, *_current_entry(customer_id).keys()]
 
 
 def consent_current_document(
@@ -123,19 +157,22 @@ def consent_current_document(
     """Return the consent API's answer for an account (None if there is no such account).
 
     It is kept in the shared cache until the account's consent or the catalogue changes
-    (:func:`consent_current_forget`), so that reads, by far the most frequent request of Inper's
-    other systems, need no database query.
+    (:func:`consent_current_forget`, a new catalogue generation), so that reads, by far the most
+    frequent request of Inper's other systems, need no database query; a read that misses
+    costs one query.
     """
-    from .catalogue import GENERATION_KEY
     from .serialisers import choice_dict
 
-    keys = consent_current_keys(customer_id)
-    found = prefetched if prefetched is not None else cache.get_many(keys)
+    entry = _current_entry(customer_id)
+    found = (
+        prefetched if prefetched is not None else cache.get_many(consent_current_keys(customer_id))
+    )
     generation = found.get(GENERATION_KEY)
-    cached = found.get(_current_key(customer_id))
-    if generation is not None and isinstance(cached, tuple) and cached[0] == generation:
+    cached = entry.value(found)
+    if generation is not None and cached is not MISSING and cached[0] == generation:
         return dict(cached[1])
-    current = consent_current_for_customer(customer_id)
+    cat = catalogue(generation)
+    current = consent_current_for_customer(customer_id, cat=cat)
     if current is None:
         return None
     subject_id, choices = current
@@ -145,19 +182,14 @@ def consent_current_document(
         "suppressed": [],
         "purposes": [choice_dict(choice) for choice in choices],
     }
-    generation = cache.get(GENERATION_KEY)
-    if generation is not None:
-        cache.set(_current_key(customer_id), (generation, document), CURRENT_CACHE_SECONDS)
+    entry.store(found, (catalogue_generation(), document))
     return document
 
 
 def consent_current_forget(user_id: int | None) -> None:
-    """Drop the cached answer of an account now and once the transaction commits."""
-    if user_id is None:
-        return
-    key = _current_key(user_id)
-    cache.delete(key)
-    transaction.on_commit(lambda: cache.delete(key))
+    """Make the cached answer of an account stale, now and once the transaction commits."""
+    if user_id is not None:
+        stamps_renew([_current_entry(user_id)])
 
 
 def _pending(cat: Catalogue, confirmations: QuerySet[PendingConfirmation]) -> set[int]:

@@ -127,6 +127,15 @@ def subject_for_visitor(visitor_id: uuid.UUID) -> ConsentSubject:
     return subject
 
 
+def _visitor_locked(visitor_id: uuid.UUID) -> ConsentSubject:
+    """Return the subject of a banner visitor, created if new, with its row locked for the
+    rest of the transaction: two statements, race-free without a savepoint."""
+    ConsentSubject.objects.bulk_create(
+        [ConsentSubject(visitor_id=visitor_id)], ignore_conflicts=True
+    )
+    return ConsentSubject.objects.select_for_update().get(visitor_id=visitor_id)
+
+
 # --- the ledger -------------------------------------------------------------------------------
 
 
@@ -178,75 +187,106 @@ def consent_record_many(
     purposes = [(_purpose(cat, key), bool(granted)) for key, granted in choices.items()]
     if not purposes:
         return []
-    gpc = gpc_signal(request)
-    language = language or translation.get_language() or settings.LANGUAGE_CODE
     with transaction.atomic():
         # One lock per subject serialises its changes: two tabs end in one consistent state.
         subject = ConsentSubject.objects.select_for_update().get(pk=subject.pk)
-        now = timezone.now()
-        actor_type, actor_id = _actor(subject, actor, source)
-        common = {
-            "subject": subject,
-            "occurred_at": now,
-            "ip_truncated": client_ip_truncated(request) if request is not None else "",
-            "user_agent_hash": user_agent_hash(request) if request is not None else "",
-            "actor_type": actor_type,
-            "actor_id": actor_id,
-            "note": note[:500],
-        }
-        events = []
-        for purpose, granted in purposes:
-            event_source = (sources or {}).get(purpose.key, source)
-            if gpc and granted and purpose.honours_gpc:
-                # The browser's Global Privacy Control signal wins over a grant made with it on.
-                granted, event_source = False, Source.GPC
-            shown_language, shown_hash = purpose.shown(language)
-            policy = _policy_id(cat, purpose, policy_version)
-            events.append(
-                ConsentEvent(
-                    purpose_id=purpose.id,
-                    purpose_version_id=purpose.version_id,
-                    granted=granted,
-                    source=event_source,
-                    policy_version_id=policy,
-                    language=shown_language,
-                    text_hash=shown_hash,
-                    evidence={**(evidence or {}), **({"gpc": True} if gpc else {})},
-                    **common,
-                )
-            )
-        ConsentEvent.objects.bulk_create(events)
-        ConsentState.objects.bulk_create(
-            [
-                ConsentState(
-                    subject=subject,
-                    purpose_id=event.purpose_id,
-                    purpose_version_id=event.purpose_version_id,
-                    granted=event.granted,
-                    source=event.source,
-                    event=event,
-                    updated_at=now,
-                )
-                for event in events
-            ],
-            update_conflicts=True,
-            unique_fields=["subject", "purpose"],
-            update_fields=["purpose_version", "granted", "source", "event", "updated_at"],
+        return _record_locked(
+            subject=subject,
+            purposes=purposes,
+            cat=cat,
+            source=source,
+            actor=actor,
+            request=request,
+            note=note,
+            evidence=evidence,
+            language=language,
+            policy_version=policy_version,
+            sources=sources,
         )
-        if subject.visitor_id is None:
-            consent_current_forget(subject.user_id)
-        withdrawn = [
-            event.purpose_id
+
+
+def _record_locked(
+    *,
+    subject: ConsentSubject,
+    purposes: list[tuple[PurposeInfo, bool]],
+    cat: Catalogue,
+    source: str,
+    actor: Any,
+    request: HttpRequest | None,
+    note: str = "",
+    evidence: Mapping[str, Any] | None = None,
+    language: str | None = None,
+    policy_version: int | None = None,
+    sources: Mapping[str, str] | None = None,
+) -> list[ConsentEvent]:
+    """Write the events and the current state of :func:`consent_record_many`, inside the
+    caller's transaction, which holds the subject's row lock."""
+    gpc = gpc_signal(request)
+    language = language or translation.get_language() or settings.LANGUAGE_CODE
+    now = timezone.now()
+    actor_type, actor_id = _actor(subject, actor, source)
+    common = {
+        "subject": subject,
+        "occurred_at": now,
+        "ip_truncated": client_ip_truncated(request) if request is not None else "",
+        "user_agent_hash": user_agent_hash(request) if request is not None else "",
+        "actor_type": actor_type,
+        "actor_id": actor_id,
+        "note": note[:500],
+    }
+    events = []
+    for purpose, granted in purposes:
+        event_source = (sources or {}).get(purpose.key, source)
+        if gpc and granted and purpose.honours_gpc:
+            # The browser's Global Privacy Control signal wins over a grant made with it on.
+            granted, event_source = False, Source.GPC
+        shown_language, shown_hash = purpose.shown(language)
+        policy = _policy_id(cat, purpose, policy_version)
+        events.append(
+            ConsentEvent(
+                purpose_id=purpose.id,
+                purpose_version_id=purpose.version_id,
+                granted=granted,
+                source=event_source,
+                policy_version_id=policy,
+                language=shown_language,
+                text_hash=shown_hash,
+                evidence={**(evidence or {}), **({"gpc": True} if gpc else {})},
+                **common,
+            )
+        )
+    ConsentEvent.objects.bulk_create(events)
+    ConsentState.objects.bulk_create(
+        [
+            ConsentState(
+                subject=subject,
+                purpose_id=event.purpose_id,
+                purpose_version_id=event.purpose_version_id,
+                granted=event.granted,
+                source=event.source,
+                event=event,
+                updated_at=now,
+            )
             for event in events
-            if not event.granted and cat.by_id[event.purpose_id].double_opt_in
-        ]
-        if withdrawn:  # a withdrawal also cancels a grant still waiting for its confirmation
-            PendingConfirmation.objects.filter(
-                subject=subject, purpose_id__in=withdrawn, confirmed_at=None, cancelled_at=None
-            ).update(cancelled_at=now)
-        if actor_type in (ActorType.STAFF, ActorType.API) or source == Source.REQUEST:
-            _audit_events(subject, events, actor, actor_type, source)
-        _push_changes(subject, events, cat)
+        ],
+        update_conflicts=True,
+        unique_fields=["subject", "purpose"],
+        update_fields=["purpose_version", "granted", "source", "event", "updated_at"],
+    )
+    if subject.visitor_id is None:
+        consent_current_forget(subject.user_id)
+    withdrawn = [
+        event.purpose_id
+        for event in events
+        if not event.granted and cat.by_id[event.purpose_id].double_opt_in
+    ]
+    if withdrawn:  # a withdrawal also cancels a grant still waiting for its confirmation
+        PendingConfirmation.objects.filter(
+            subject=subject, purpose_id__in=withdrawn, confirmed_at=None, cancelled_at=None
+        ).update(cancelled_at=now)
+    if actor_type in (ActorType.STAFF, ActorType.API) or source == Source.REQUEST:
+        _audit_events(subject, events, actor, actor_type, source)
+    _push_changes(subject, events, cat)
     return events
 
 
@@ -685,14 +725,19 @@ def consent_banner_save(
     honoured = {key for key in choices if gpc and cat.by_key[key].honours_gpc}
     final = {key: granted and key not in honoured for key, granted in choices.items()}
     sources = dict.fromkeys(honoured, Source.GPC)
-    with transaction.atomic():  # one commit for the visitor, its events and its state
-        subject = subject_for_visitor(visitor_id) if visitor_id else None
+    purposes = [(cat.by_key[key], granted) for key, granted in final.items()]
+    # One transaction with as few statements as the ledger allows: the visitor (inserted if
+    # new, and locked), its events, its current state, the commit.
+    with transaction.atomic():
+        subject = _visitor_locked(visitor_id) if visitor_id else None
         if visitor_id is None or subject is None or subject.pseudonymised_at is not None:
+            # A new id (or the old one's subject was erased): no one else can hold it.
             visitor_id = uuid.uuid4()
-            subject = subject_for_visitor(visitor_id)
-        consent_record_many(
+            subject = ConsentSubject.objects.create(visitor_id=visitor_id)
+        _record_locked(
             subject=subject,
-            choices=final,
+            purposes=purposes,
+            cat=cat,
             source=Source.BANNER,
             actor=None,
             request=request,

@@ -98,6 +98,30 @@ def test_pages_send_careful_headers(client):
     assert "no-store" in response["Cache-Control"]
 
 
+def test_the_content_security_policy_is_django_csp_s_own_and_views_may_still_change_it(
+    client, rf, settings
+):
+    from csp.decorators import csp_update
+    from csp.utils import build_policy
+    from django.http import HttpResponse
+
+    from privacy_portal.middleware import ContentSecurityPolicyMiddleware
+
+    for url in ("/", "/api/v1/consent/purposes/", "/privacy/banner/config.json"):
+        assert client.get(url)["Content-Security-Policy"] == build_policy()
+
+    @csp_update({"img-src": "https://images.inper.example"})
+    def view(request):
+        return HttpResponse("ok")
+
+    middleware = ContentSecurityPolicyMiddleware(view)
+    own = middleware(rf.get("/"))["Content-Security-Policy"]
+    assert "https://images.inper.example" in own and own != build_policy()
+
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    assert client.get("/")["Content-Security-Policy"] == "default-src 'none'"
+
+
 def _production_env(**extra):
     env = {
         **os.environ,

@@ -1,7 +1,9 @@
 """Bearer tokens of Inper's other systems: ``Authorization: Bearer inper_<prefix>_<secret>``.
 
-Only the SHA-256 of a token is stored. A verified token's client is cached briefly in the
-shared cache so that reads do not query the database; revoking a token drops that entry.
+Only the SHA-256 of a token is stored. A token's client and hash are cached briefly (a minute)
+in the shared cache so that reads do not query the database; revoking a token, or changing or
+deactivating its client, makes that entry stale at once (see ``StampedEntry``). The presented
+token is still compared with the stored hash on every request, in constant time.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import secrets
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
@@ -20,14 +21,16 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from privacy_portal.cache import MISSING, StampedEntry, stamps_renew
+
 from ..models import ApiClient, ApiToken
 
 PREFIX = "inper_"
 CACHE_SECONDS = 60
 
 
-def _cache_key(prefix: str) -> str:
-    return f"consent:api-token:{prefix}"
+def _entry(prefix: str) -> StampedEntry:
+    return StampedEntry(f"consent:api-token:{prefix}", CACHE_SECONDS)
 
 
 def token_hash(token: str) -> str:
@@ -41,25 +44,32 @@ def api_token_issue(*, client: ApiClient, expires_at: Any = None) -> tuple[ApiTo
     row = ApiToken.objects.create(
         client=client, prefix=prefix, token_hash=token_hash(token), expires_at=expires_at
     )
+    _forget([prefix])  # a lookup of the prefix may have cached "unknown"
     return row, token
 
 
 def api_token_revoke(*, token: ApiToken) -> None:
-    """Revoke ``token`` at once (its cache entry is dropped on commit)."""
+    """Revoke ``token`` at once: its cached entry is stale from now on."""
     ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
     _forget([token.prefix])
 
 
 def api_client_forget(client: ApiClient) -> None:
-    """Drop the cached entries of every token of ``client`` (after a change of the client)."""
+    """Make the cached entries of every token of ``client`` stale (after a change of the
+    client: its scopes, or its deactivation)."""
     _forget(list(client.tokens.values_list("prefix", flat=True)))
 
 
 def _forget(prefixes: list[str]) -> None:
-    # Now (for this transaction) and after commit (a request may have cached it in between).
-    keys = [_cache_key(prefix) for prefix in prefixes]
-    cache.delete_many(keys)
-    transaction.on_commit(lambda: cache.delete_many(keys))
+    stamps_renew(_entry(prefix) for prefix in prefixes)
+
+
+def _token_row(prefix: str) -> ApiToken | None:
+    return (
+        ApiToken.objects.select_related("client")
+        .filter(prefix=prefix, revoked_at=None, client__is_active=True)
+        .first()
+    )
 
 
 def _lookup(
@@ -67,28 +77,23 @@ def _lookup(
 ) -> tuple[tuple[ApiClient, str] | None, dict[str, Any]]:
     """Return the token's client and hash (from the cache when it can), and the values of the
     cache keys in ``prefetch``, read in the same round trip."""
-    keys = [_cache_key(prefix), *(prefetch or [])]
-    values = cache.get_many(keys) if prefetch else {keys[0]: cache.get(keys[0])}
-    prefetched = {key: values[key] for key in keys[1:] if key in values}
-    cached = values.get(keys[0])
-    if cached is not None:
+    entry = _entry(prefix)
+    keys = [*entry.keys(), *(prefetch or [])]
+    found = cache.get_many(keys)
+    prefetched = {key: found[key] for key in prefetch or [] if key in found}
+    cached = entry.value(found)
+    if cached is not MISSING:
         return (cached if cached != "-" else None), prefetched
     now = timezone.now()
-    row = (
-        ApiToken.objects.select_related("client")
-        .filter(prefix=prefix, revoked_at=None, client__is_active=True)
-        .first()
-    )
-    found = None
+    row = _token_row(prefix)
     if row is not None and (row.expires_at is None or row.expires_at > now):
-        found = (row.client, row.token_hash)
         timeout = CACHE_SECONDS
         if row.expires_at is not None:
             timeout = max(1, min(timeout, int((row.expires_at - now).total_seconds())))
-        cache.set(_cache_key(prefix), found, timeout)
-    else:
-        cache.set(_cache_key(prefix), "-", CACHE_SECONDS)
-    return found, prefetched
+        entry.store(found, (row.client, row.token_hash), timeout)
+        return (row.client, row.token_hash), prefetched
+    entry.store(found, "-")
+    return None, prefetched
 
 
 class ApiTokenAuthentication(BaseAuthentication):

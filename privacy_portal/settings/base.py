@@ -67,7 +67,7 @@ MIDDLEWARE = [
     "privacy_portal.middleware.SessionTimeoutMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "privacy_portal.middleware.ContentSecurityPolicyMiddleware",
     "privacy_portal.middleware.PrivacyHeadersMiddleware",
 ]
 
@@ -114,7 +114,7 @@ REDIS_URL: str = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "privacy_portal.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="portal"),
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},

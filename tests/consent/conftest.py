@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
+
+from django.db import connection
 
 from consent import services
 from consent.models import ConsentEvent
@@ -17,3 +21,26 @@ def record(user_or_subject: Any, key: str, granted: bool, source: str = "api") -
     return services.consent_record(
         subject=subject, purpose_key=key, granted=granted, source=source, actor=None
     )
+
+
+def at_once(work: Callable[[int], Any], count: int) -> list[BaseException]:
+    """Run ``work(0)`` ... ``work(count - 1)`` in threads released together (each with its own
+    database connection); return what they raised."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait()
+            work(n)
+        except Exception as error:  # reported to the caller
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors

@@ -3,8 +3,6 @@ state when two tabs change the same purpose at once."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
@@ -13,6 +11,7 @@ from consent import services
 from consent.models import ConsentEvent, ConsentState, ConsentSubject, PurposeVersion, Source
 from consent.selectors import consent_current, consent_events
 from privacy_portal.audit.models import AuditEvent
+from tests.consent.conftest import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -190,30 +189,18 @@ def test_subject_for_email_keeps_only_a_hash_and_is_adopted_at_sign_up(customer)
 @pytest.mark.usefixtures("postgres")
 def test_two_tabs_toggling_the_same_purpose_end_in_one_consistent_state(customer):
     subject = services.subject_for_user(customer)
-    barrier = threading.Barrier(8)
-    errors = []
 
-    def toggle(granted):
-        try:
-            barrier.wait()
-            for _ in range(5):
-                services.consent_record(
-                    subject=subject,
-                    purpose_key="personalisation",
-                    granted=granted,
-                    source="preference_centre",
-                    actor=customer,
-                )
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
-        finally:
-            connection.close()
+    def toggle(n):
+        for _ in range(5):
+            services.consent_record(
+                subject=subject,
+                purpose_key="personalisation",
+                granted=n % 2 == 0,
+                source="preference_centre",
+                actor=customer,
+            )
 
-    threads = [threading.Thread(target=toggle, args=(i % 2 == 0,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = at_once(toggle, 8)
 
     assert errors == []
     last = ConsentEvent.objects.filter(subject=subject).order_by("-id").first()
