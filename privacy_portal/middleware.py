@@ -1,5 +1,5 @@
-"""Site-wide middleware: refusing NUL characters, session timeouts, the account's language,
-privacy headers."""
+"""Site-wide middleware: refusing NUL characters and oversize bodies, session timeouts, the
+account's language, privacy headers."""
 
 from __future__ import annotations
 
@@ -38,6 +38,28 @@ class RejectNulMiddleware:
             for key, values in request.GET.lists()
         ):
             raise SuspiciousOperation("NUL character in the request")
+        return self.get_response(request)
+
+
+FORM_CONTENT_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+class BoundedBodyMiddleware:
+    """Apply Django's limits on a form body (``DATA_UPLOAD_MAX_MEMORY_SIZE``,
+    ``DATA_UPLOAD_MAX_NUMBER_FIELDS``) to every request, also to the views that never read
+    their form (the one-click unsubscribe, buttons without fields): a body too large or with
+    too many fields answers 400 before any view acts on it. Last in ``MIDDLEWARE``, so that the
+    answer carries every header."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in ("POST", "PUT", "PATCH") and request.content_type in (
+            FORM_CONTENT_TYPES
+        ):
+            # Parsing applies the limits (RequestDataTooBig, TooManyFieldsSent: answered 400).
+            request.POST  # noqa: B018
         return self.get_response(request)
 
 

@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "privacy_portal.middleware.PrivacyHeadersMiddleware",
+    "privacy_portal.middleware.BoundedBodyMiddleware",
 ]
 
 ROOT_URLCONF = "privacy_portal.urls"

@@ -26,8 +26,7 @@ from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.test import Client
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
@@ -36,6 +35,7 @@ from consent.signatures import signature_make
 from dsr.models import Channel, DataSubjectRequest
 from dsr.services import Intake, dsr_request_file
 from tests.factories import UserFactory
+from tests.security.hostile import fuzz_settings
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 CLIENT_ADDRESS = {"REMOTE_ADDR": "203.0.113.7"}
@@ -105,13 +105,7 @@ def test_the_api_answers_every_generated_call_as_its_schema_says(fuzzer, in_proc
             label=st.just(label),
             positive=st.just(mode is GenerationMode.POSITIVE),
         )
-        @hypothesis_settings(
-            max_examples=EXAMPLES,
-            derandomize=True,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-        )
+        @fuzz_settings(EXAMPLES)
         def fuzz(case: Any, existing: bool, label: str, positive: bool) -> None:
             if existing and positive:
                 for name in set(case.path_parameters or {}) & set(real):
