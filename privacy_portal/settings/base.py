@@ -185,7 +185,8 @@ MFA_TOTP_ISSUER = "Inper Privacy Portal"
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- Sessions and cookies ---------------------------------------------------------------------
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Database sessions that name their account (an erasure deletes them): see accounts/sessions.py.
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
 SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=12 * 60 * 60)
 SESSION_COOKIE_HTTPONLY = True

@@ -65,7 +65,7 @@ MARKUP = ('<script>alert("x")</script>', '"><img src=x onerror=alert(1)>')
 ESCAPED = frozenset("<>\"'&")
 
 #: Tables a refused submission may still write: the session (its last-activity time).
-UNWATCHED_TABLES = frozenset({"django_session"})
+UNWATCHED_TABLES = frozenset({"accounts_session"})
 
 #: Valid values by field name (the part after a form prefix such as ``reject-``), so that a
 #: hostile value in one field meets valid values in the others and reaches the services.
@@ -177,6 +177,13 @@ class World:
     @cached_property
     def download_page(self) -> str:
         """The guest's download page, a code having been sent (``VALID["code"]``)."""
+        self.send_download_code()
+        request = self.guest_download
+        return f"/requests/{request.reference}/download/code/?t={status_token(request)}"
+
+    def send_download_code(self) -> None:
+        """Give the guest's download the code ``VALID["code"]``, unused (the cache is not rolled
+        back with the database: a fuzzed "send me a code" replaces it)."""
         request = self.guest_download
         cache.set_many(
             {
@@ -187,7 +194,6 @@ class World:
             },
             600,
         )
-        return f"/requests/{request.reference}/download/code/?t={status_token(request)}"
 
     @cached_property
     def erasure(self) -> DataSubjectRequest:
@@ -245,6 +251,8 @@ class Scene:
     only: str = ""
     #: Fields the page does not render but the view reads (e.g. RFC 8058's one-click field).
     extra: dict[str, str] = field(default_factory=dict)
+    #: What to set up again before each submission (state that is not rolled back).
+    prepare: Callable[[World], None] = lambda world: None
 
 
 def _fixed(path: str) -> Callable[[World], str]:
@@ -269,6 +277,7 @@ SCENES: tuple[Scene, ...] = (
         "anonymous",
         lambda w: w.download_page,
         only="download",
+        prepare=World.send_download_code,
     ),
     Scene(
         "unsubscribe",

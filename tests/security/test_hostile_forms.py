@@ -69,6 +69,7 @@ def test_the_corpus_in_every_field(world, scene):
     for form in forms:
         valid = {**form.valid(), **scene.extra}
         # The valid values are accepted: the hostile ones get as far as the services.
+        scene.prepare(world)
         with rolled_back(client):
             send = client.post if form.method == "post" else client.get
             assert not refused(send(form.action, valid)), f"{scene.name}: {form.action} refused"
@@ -76,6 +77,7 @@ def test_the_corpus_in_every_field(world, scene):
             for label, value in CORPUS.items():
                 hostile: Any = hostile_file(value) if name in form.files else value
                 where = f"{scene.name} {form.method} {form.action} {name}={label}"
+                scene.prepare(world)
                 problems += submit(
                     client, form, {**valid, name: hostile}, hostile=[value], where=where
                 )
@@ -106,7 +108,7 @@ def hostile_text() -> st.SearchStrategy[str]:
     )
 
 
-def _random_text(client: Any, scene: Any, form: Any) -> tuple[int, list[str]]:
+def _random_text(world: World, client: Any, scene: Any, form: Any) -> tuple[int, list[str]]:
     """Fuzz one form: each example keeps some fields valid and gives the others random text."""
     valid = {**form.valid(), **scene.extra}
     names = [name for name in [*form.fields, *scene.extra] if name not in form.files]
@@ -124,6 +126,7 @@ def _random_text(client: Any, scene: Any, form: Any) -> tuple[int, list[str]]:
         nonlocal tried
         tried += 1
         hostile = [value for name, value in data.items() if value != valid[name]]
+        scene.prepare(world)
         found = submit(client, form, data, hostile=hostile, where=f"{scene.name} {form.action}")
         assert not found, found
 
@@ -140,7 +143,7 @@ def test_random_text_in_every_form(world, scene):
     problems: list[str] = []
     tried = 0
     for form in forms_on(client, scene.page(world), scene.only):
-        count, found = _random_text(client, scene, form)
+        count, found = _random_text(world, client, scene, form)
         tried += count
         problems += found
     print(f"random text, {scene.name}: {tried} tried, {len(problems)} failures")
@@ -173,6 +176,7 @@ def test_invalid_utf8_a_10_mb_body_and_10000_fields(world, scene):
         bodies["10,000 fields"] = _body(valid, {f"f{n}": b"x" for n in range(10_000)})
         for label, body in bodies.items():
             tried += 1
+            scene.prepare(world)
             with rolled_back(client):
                 before = fingerprint()
                 response = client.generic(

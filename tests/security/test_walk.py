@@ -68,7 +68,7 @@ TOKEN_FREE = {
 # Global Privacy Control signal (Sec-GPC: 1) records the opt-out it means, on any page.
 EXPORTS = r"(export\.csv|/download/)"
 GET_MAY_WRITE = {
-    "django_session": (r".", "the session's last-activity time (idle timeout)"),
+    "accounts_session": (r".", "the session's last-activity time (idle timeout)"),
     "audit_auditevent": (EXPORTS, "a download of records is itself recorded in the audit trail"),
     "audit_auditchainhead": (EXPORTS, "the audit chain's head moves with that record"),
 }
