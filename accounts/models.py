@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
+
+if TYPE_CHECKING:
+    from .sessions import SessionStore
 
 
 class UserManager(BaseUserManager["User"]):
@@ -138,3 +142,20 @@ class Address(models.Model):
 
     def __str__(self) -> str:
         return f"{_('Address')} #{self.pk}"
+
+
+class Session(AbstractBaseSession):
+    """A browser's session: Django's database session, plus the account signed in with it,
+    so that an erasure deletes the person's sessions (they hold the address they signed in
+    with) instead of leaving them until they expire."""
+
+    user_id = models.BigIntegerField(_("account"), null=True, blank=True, db_index=True)
+
+    class Meta(AbstractBaseSession.Meta):
+        db_table = "accounts_session"
+
+    @classmethod
+    def get_session_store_class(cls) -> type[SessionStore]:
+        from .sessions import SessionStore
+
+        return SessionStore

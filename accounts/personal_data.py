@@ -50,6 +50,16 @@ DECLARATIONS = [
         order=10,
     ),
     ModelDeclaration(
+        model="accounts.Session",
+        entity="sessions",
+        identity="user_id",
+        identity_kind="customer_id",
+        fields=("expire_date",),
+        erase=ERASE_DELETE,
+        descriptions={"expire_date": _("When the session ends unless you use the portal")},
+        order=10,
+    ),
+    ModelDeclaration(
         model="accounts.User",
         entity="account",
         identity="pk",

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
-from privacy_portal.admin_site import AuditedModelAdmin
+from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
 from privacy_portal.audit.services import audit_record
 from privacy_portal.crypto import encrypt
 
@@ -49,7 +49,7 @@ from .models import (
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadOnlyAdmin(PortalModelAdmin):
     """Viewable by those with the view permission; nobody adds, changes or deletes here."""
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -274,7 +274,7 @@ class PolicyPublishForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(PolicyVersion)
-class PolicyVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PolicyVersionAdmin(PortalModelAdmin):
     """Publishing is adding a version; a published version is never changed or deleted."""
 
     list_display = ("document", "version", "published_at", "material")

@@ -168,7 +168,7 @@ def _parse(request: HttpRequest) -> dict[str, Any]:
     """Return the validated choice, or raise ValueError with a message."""
     try:
         data = json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise ValueError("The body is not JSON.") from error
     if not isinstance(data, dict) or set(data) - _FIELDS:
         raise ValueError("Expected an object with: " + ", ".join(sorted(_FIELDS)) + ".")

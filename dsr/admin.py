@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
-from privacy_portal.admin_site import AuditedModelAdmin
+from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
 
 from .consent_bridge import purpose_choices
 from .models import Channel, DataSubjectRequest, ErasureRecord, IdentityMethod
@@ -170,7 +170,7 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
 
 
 @admin.register(ErasureRecord)
-class ErasureRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ErasureRecordAdmin(PortalModelAdmin):
     list_display = ("reference", "created_at")
     search_fields = ("=reference",)
     readonly_fields = ("reference", "identity_hashes", "receipts", "created_at", "signature")

@@ -16,9 +16,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from consent.api.authentication import ApiTokenAuthentication, HasScope
+from consent.api.base import ApiView, StrictSerializer
 from consent.models import ApiScope
 
 from . import services
@@ -28,7 +27,7 @@ from .models import Channel, DataSubjectRequest, IdentityMethod, RequestType
 STAFF_METHODS = [m.value for m in IdentityMethod if m.value.startswith("staff_")]
 
 
-class RequestInSerializer(serializers.Serializer[Any]):
+class RequestInSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=RequestType.values)
     email = serializers.EmailField(max_length=254)
     full_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -70,9 +69,7 @@ def _out(request: DataSubjectRequest) -> dict[str, Any]:
     }
 
 
-class RequestsView(APIView):
-    authentication_classes = [ApiTokenAuthentication]
-    permission_classes = [HasScope]
+class RequestsView(ApiView):
     required_scope = ApiScope.REQUESTS_WRITE
 
     @extend_schema(
@@ -109,9 +106,7 @@ class RequestsView(APIView):
         return Response(_out(filed), status=status.HTTP_201_CREATED)
 
 
-class RequestView(APIView):
-    authentication_classes = [ApiTokenAuthentication]
-    permission_classes = [HasScope]
+class RequestView(ApiView):
     required_scope = ApiScope.REQUESTS_READ
 
     @extend_schema(

@@ -84,7 +84,7 @@ def store_callback_receive(
         return _refuse(401, "stale_timestamp", task)
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return _refuse(400, "malformed", task)
     if (
         not isinstance(document, Mapping)

@@ -348,17 +348,19 @@ def _transition(request: DataSubjectRequest, to: str, reason: str) -> DataSubjec
 
 def _found_anything(request: DataSubjectRequest) -> bool:
     """Return True if any store held something about the person, not counting the records
-    of their own requests (which exist because they asked)."""
-    from .personal_data import REQUEST_ENTITY
+    of their own requests and the copies made for them (which exist because they asked)."""
+    from .personal_data import OWN_ENTITIES
 
     for receipt in request.tasks.filter(state=TaskState.SUCCEEDED).values_list(
         "receipt", flat=True
     ):
         receipt = receipt or {}
         for key in ("counts", "deleted", "anonymised"):
-            if any(n for entity, n in (receipt.get(key) or {}).items() if entity != REQUEST_ENTITY):
+            if any(
+                n for entity, n in (receipt.get(key) or {}).items() if entity not in OWN_ENTITIES
+            ):
                 return True
-        if any(kept.get("entity") != REQUEST_ENTITY for kept in receipt.get("retained") or []):
+        if any(kept.get("entity") not in OWN_ENTITIES for kept in receipt.get("retained") or []):
             return True
         if receipt.get("manual") or receipt.get("files"):
             return True

@@ -4,17 +4,31 @@ and erasure records."""
 from __future__ import annotations
 
 import json
+import re
+import secrets
 import uuid
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 from privacy_portal import crypto
 from privacy_portal.categories import DataCategory
+
+
+def evidence_path(task: Any, filename: str) -> str:
+    """Where a manual step's evidence file is kept: under a generated name with the upload's
+    extension. The uploaded name can hold a person's name (it would then outlive their
+    erasure in the file system), or nothing a file system accepts."""
+    suffix = Path(filename).suffix.lower()
+    if not re.fullmatch(r"\.[a-z0-9]{1,10}", suffix):
+        suffix = ""
+    return f"dsr/evidence/{timezone.now():%Y/%m}/{secrets.token_hex(12)}{suffix}"
 
 
 class RequestType(models.TextChoices):
@@ -357,7 +371,7 @@ class StoreTask(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     note = models.TextField(blank=True)
-    evidence = models.FileField(upload_to="dsr/evidence/%Y/%m/", blank=True)
+    evidence = models.FileField(upload_to=evidence_path, blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -31,7 +31,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django_stubs_ext import StrOrPromise
@@ -583,22 +583,41 @@ def package_record_download(*, package: ExportPackage, actor: Any) -> None:
     )
 
 
-def package_purge_expired(*, now: datetime | None = None, dry_run: bool = False) -> list[int]:
-    """Delete expired packages (the file and its key); return the ids purged."""
-    now = now or timezone.now()
-    expired = list(ExportPackage.objects.filter(expires_at__lt=now, purged_at__isnull=True))
-    if dry_run:
-        return [package.pk for package in expired]
-    for package in expired:
-        if package.storage_name:
-            package_path(package).unlink(missing_ok=True)
-        ExportPackage.objects.filter(pk=package.pk).update(
-            purged_at=now, storage_name="", key_encrypted=b""
-        )
+def _purge(packages: list[ExportPackage], now: datetime) -> None:
+    """Delete each package's key (the file cannot be read without it) and, once committed, its
+    file; audit each."""
+    paths = [package_path(package) for package in packages if package.storage_name]
+    ExportPackage.objects.filter(pk__in=[package.pk for package in packages]).update(
+        purged_at=now, storage_name="", key_encrypted=b""
+    )
+    for package in packages:
         audit_record(
             actor=None,
             action="dsr.package.purged",
             target=package,
             scope=f"dsr.datasubjectrequest:{package.request_id}",
         )
+    transaction.on_commit(lambda: _unlink(paths))
+
+
+def _unlink(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def package_purge_expired(*, now: datetime | None = None, dry_run: bool = False) -> list[int]:
+    """Delete expired packages (the file and its key); return the ids purged."""
+    now = now or timezone.now()
+    expired = list(ExportPackage.objects.filter(expires_at__lt=now, purged_at__isnull=True))
+    if not dry_run:
+        with transaction.atomic():
+            _purge(expired, now)
     return [package.pk for package in expired]
+
+
+def packages_purge(queryset: QuerySet[ExportPackage]) -> tuple[int, int]:
+    """Erase a person's copies of their data (the portal store's erasure hook): purge every
+    package of their earlier requests at once, whatever its expiry."""
+    found = list(queryset)
+    _purge(found, timezone.now())
+    return len(found), 0

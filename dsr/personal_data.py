@@ -1,13 +1,18 @@
 """What the request records hold about a person: kept as proof that Inper answered, then
-redacted by the retention job."""
+redacted by the retention job; and the copies of their data made for their access requests,
+destroyed by an erasure (an erased person's data must not live on in a package)."""
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from dsr.connectors.portal import ERASE_RETAIN, ModelDeclaration
+from dsr.connectors.portal import ERASE_HOOK, ERASE_RETAIN, ModelDeclaration
 
 #: The entity of a person's own request records (not "data found" about them).
 REQUEST_ENTITY = "privacy_requests"
+#: The copies of their data made for their access requests (not "data found" either).
+PACKAGE_ENTITY = "copies_of_your_data"
+#: Records that exist because the person asked.
+OWN_ENTITIES = frozenset({REQUEST_ENTITY, PACKAGE_ENTITY})
 
 DECLARATIONS = [
     ModelDeclaration(
@@ -35,5 +40,22 @@ DECLARATIONS = [
         ),
         retain_days=settings.DSR_REQUEST_RETENTION_DAYS,
         order=100,
+    ),
+    ModelDeclaration(
+        model="dsr.ExportPackage",
+        entity=PACKAGE_ENTITY,
+        identity="request__subject_key",
+        identity_kind="email_hash",
+        fields=("request__reference", "built_at", "expires_at", "download_count"),
+        erase=ERASE_HOOK,
+        hook="dsr.packages.packages_purge",
+        live={"built_at__isnull": False, "purged_at__isnull": True},
+        descriptions={
+            "request__reference": _("The request the copy was made for"),
+            "built_at": _("When the copy was made"),
+            "expires_at": _("Until when it can be downloaded"),
+            "download_count": _("How often it was downloaded"),
+        },
+        order=50,
     ),
 ]

@@ -197,12 +197,12 @@ def dsr_intake_validate(intake: Intake) -> None:
         raise ValidationError(_("Unknown channel."))
     if not intake.email:
         raise ValidationError(_("An e-mail address is needed to answer the request."))
-    if intake.type in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT):
-        from .consent_bridge import known_purposes
+    from .consent_bridge import known_purposes
 
-        unknown = set(intake.purposes) - known_purposes()
-        if not intake.purposes or unknown:
-            raise ValidationError(_("Choose at least one of the listed uses of your data."))
+    # Purposes are kept with any request, so only listed ones, whatever the type.
+    objecting = intake.type in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT)
+    if set(intake.purposes) - known_purposes() or (objecting and not intake.purposes):
+        raise ValidationError(_("Choose at least one of the listed uses of your data."))
     if intake.type == RequestType.RECTIFICATION and not intake.details.strip():
         raise ValidationError(_("Tell us what is wrong and what it should say."))
     if intake.identity_method and intake.identity_method not in IdentityMethod.values:

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -70,7 +71,19 @@ def _changed_fields(message: Any) -> list[str]:
     return sorted(set(fields))
 
 
-class AuditedModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PortalModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The base of the portal's model admins: a filter value Django's list cannot hold (a date
+    hierarchy year of -99999999999999999999) is a bad filter, answered as Django answers any
+    other (the list without it, ``?e=1``), not a server error."""
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        try:
+            return super().get_changelist_instance(request)
+        except OverflowError as error:  # Django catches only ValueError there
+            raise IncorrectLookupParameters(error) from error
+
+
+class AuditedModelAdmin(PortalModelAdmin):
     """A ModelAdmin whose additions, changes and deletions are written to the audit trail."""
 
     def _audit_scope(self, obj: Any) -> str:

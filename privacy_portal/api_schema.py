@@ -78,10 +78,10 @@ def document_errors(
                 continue
             if "requestBody" in operation:
                 operation["requestBody"]["required"] = True
-            if "requestBody" in operation or operation.get("parameters"):
-                operation["responses"].setdefault(
-                    "400", {"description": "The request is malformed; the answer says why."}
-                )
+            # Every operation refuses query parameters it does not document.
+            operation["responses"].setdefault(
+                "400", {"description": "The request is malformed; the answer says why."}
+            )
             if operation.get("security") in ([{}], []):
                 continue
             for code, description in ERROR_RESPONSES.items():

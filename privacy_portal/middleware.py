@@ -1,5 +1,5 @@
-"""Site-wide middleware: refusing NUL characters, session timeouts, the account's language,
-privacy headers, the Content-Security-Policy."""
+"""Site-wide middleware: refusing NUL characters and oversize bodies, session timeouts, the
+account's language, privacy headers, the Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -41,6 +41,28 @@ class RejectNulMiddleware:
             for key, values in request.GET.lists()
         ):
             raise SuspiciousOperation("NUL character in the request")
+        return self.get_response(request)
+
+
+class BoundedBodyMiddleware:
+    """Apply Django's limits on a form body (``DATA_UPLOAD_MAX_MEMORY_SIZE``,
+    ``DATA_UPLOAD_MAX_NUMBER_FIELDS``) to every URL-encoded request, also to the views that
+    never read their form (the one-click unsubscribe, buttons without fields): a body too large
+    or with too many fields answers 400 before any view acts on it. Multipart bodies are left to
+    the views (parsing one here would take the raw body from those that read it, and uploads
+    may be larger). Last in ``MIDDLEWARE``, so that the answer carries every header."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            request.method in ("POST", "PUT", "PATCH")
+            and request.content_type == "application/x-www-form-urlencoded"
+        ):
+            # Parsing applies the limits (RequestDataTooBig, TooManyFieldsSent: answered 400);
+            # the raw body stays readable.
+            request.POST  # noqa: B018
         return self.get_response(request)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +21,6 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from .. import services
 from ..models import ApiClient, ApiScope, Channel, ConsentSubject, IdempotentRequest, Source
@@ -34,8 +34,9 @@ from ..selectors import (
 )
 from ..serialisers import choice_dict, event_dict
 from ..signatures import signature_valid
-from .authentication import ApiTokenAuthentication, HasScope
+from .base import ApiView, StrictQueryView, StrictSerializer
 
+PHONE_PATTERN = r"^\+[0-9]{6,15}$"
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "STOPP"})
 
 
@@ -62,7 +63,7 @@ class CurrentSerializer(serializers.Serializer[Any]):
     purposes = ChoiceSerializer(many=True)
 
 
-class LookupSerializer(serializers.Serializer[Any]):
+class LookupSerializer(StrictSerializer):
     email = serializers.EmailField(required=False, max_length=254)
     customer_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
@@ -106,16 +107,6 @@ def _current(
         "suppressed": suppressed,
         "purposes": [choice_dict(choice) for choice in consent_current(subject)],
     }
-
-
-class ApiView(APIView):
-    authentication_classes = [ApiTokenAuthentication]
-    permission_classes = [HasScope]
-    required_scope = ""
-
-    def prefetch_keys(self, **kwargs: Any) -> list[str]:
-        """Cache keys to read together with the token's (one round trip instead of two)."""
-        return []
 
 
 class CustomerConsentView(ApiView):
@@ -243,6 +234,7 @@ class EventsView(ApiView):
 
 class ChangesView(ApiView):
     required_scope = ApiScope.CHANGES
+    query_parameters = frozenset({"cursor", "limit"})
 
     @extend_schema(
         summary="Consent changes since a cursor",
@@ -309,7 +301,30 @@ class PurposesView(ApiView):
         return Response([choice_dict(choice) for choice in consent_current(None)])
 
 
-class SmsInboundView(APIView):
+class InboundSmsSerializer(StrictSerializer):
+    """An inbound text message as the SMS provider posts it."""
+
+    message_id = serializers.CharField(min_length=1, max_length=100, trim_whitespace=False)
+    text = serializers.CharField(required=False, allow_blank=True)
+
+    def get_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = super().get_fields()
+        # "from" is a Python keyword, so it cannot be declared above.
+        fields["from"] = serializers.RegexField(
+            PHONE_PATTERN,
+            trim_whitespace=False,
+            help_text="The sender's number in E.164 form (+ and digits).",
+        )
+        return fields
+
+    def validate_from(self, value: str) -> str:
+        # The whole value (Python's "$" would also match before a final newline).
+        if not re.fullmatch(PHONE_PATTERN.strip("^$"), value):
+            raise serializers.ValidationError("Expected + and 6 to 15 digits.")
+        return value
+
+
+class SmsInboundView(StrictQueryView):
     """The SMS provider's inbound-message webhook. Signed with the shared secret
     ``CONSENT_SMS_WEBHOOK_SECRET``; STOP (and its usual synonyms) withdraws SMS marketing."""
 
@@ -322,14 +337,7 @@ class SmsInboundView(APIView):
             "Header X-Inper-SMS-Signature: t=<unix time>,v1=<hex HMAC-SHA256 over "
             "'<t>.<raw body>' with the shared secret>. A message id seen before answers 409."
         ),
-        request=inline_serializer(
-            "InboundSms",
-            {
-                "message_id": serializers.CharField(),
-                "from": serializers.CharField(),
-                "text": serializers.CharField(),
-            },
-        ),
+        request=InboundSmsSerializer,
         responses={200: None, 400: None, 401: None, 409: None, 429: None, 503: None},
     )
     def post(self, request: Request) -> Response:
@@ -350,14 +358,17 @@ class SmsInboundView(APIView):
         ):
             return Response({"error": "bad_signature"}, status=status.HTTP_401_UNAUTHORIZED)
         try:
-            payload = json.loads(body)
-            message_id = str(payload["message_id"])[:100]
-            phone = str(payload["from"]).strip()
-            text = str(payload.get("text", ""))[:1600]
-        except (ValueError, KeyError, TypeError):
+            message = InboundSmsSerializer(data=json.loads(body))
+        except (ValueError, RecursionError):
             return Response({"error": "malformed"}, status=status.HTTP_400_BAD_REQUEST)
-        if not message_id or not phone.startswith("+") or not phone[1:].isdigit():
-            return Response({"error": "malformed"}, status=status.HTTP_400_BAD_REQUEST)
+        if not message.is_valid():
+            return Response(
+                {"error": "malformed", "fields": sorted(message.errors)},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        message_id = message.validated_data["message_id"]
+        phone = message.validated_data["from"]
+        text = message.validated_data.get("text", "")[:1600]
         words = text.strip().upper().split()
         keyword = words[0] if words and words[0] in STOP_WORDS else ""
         try:

@@ -434,7 +434,7 @@ class HTTPConnector(Connector):
     def _interpret(self, action: str, status: int, payload: bytes) -> tuple[int, Any]:
         try:
             document = json.loads(payload) if payload else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             document = None
         if 300 <= status < 400:
             raise PermanentStoreError(

@@ -70,6 +70,8 @@ class ModelDeclaration:
     descriptions: Mapping[str, StrOrPromise] = field(default_factory=dict)
     # Erasures run in ascending order (records that point to others first).
     order: int = 100
+    # Further filters: records outside them no longer hold personal data (a purged package).
+    live: Mapping[str, Any] = field(default_factory=dict)
 
     def model_class(self) -> type[Model]:
         return apps.get_model(self.model)
@@ -102,7 +104,7 @@ def subject_records(declaration: ModelDeclaration, subject: Subject) -> QuerySet
     lookup = declaration.identity
     if declaration.identity_kind == "email":
         lookup = f"{lookup}__iexact"
-    return manager.filter(**{lookup: value})
+    return manager.filter(**{lookup: value}, **declaration.live)
 
 
 def _rows(queryset: QuerySet[Any], fields: Sequence[str]) -> Iterator[Sequence[Any]]:

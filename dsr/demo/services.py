@@ -378,7 +378,7 @@ class DemoServices:
             raise Refused(401, "stale_timestamp")
         try:
             document = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise Refused(400, "malformed") from None
         action = document.get("action")
         email = str((document.get("subject") or {}).get("email") or "")

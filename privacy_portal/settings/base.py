@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "privacy_portal.middleware.ContentSecurityPolicyMiddleware",
     "privacy_portal.middleware.PrivacyHeadersMiddleware",
+    "privacy_portal.middleware.BoundedBodyMiddleware",
 ]
 
 ROOT_URLCONF = "privacy_portal.urls"
@@ -184,7 +185,8 @@ MFA_TOTP_ISSUER = "Inper Privacy Portal"
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- Sessions and cookies ---------------------------------------------------------------------
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Database sessions that name their account (an erasure deletes them): see accounts/sessions.py.
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
 SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=12 * 60 * 60)
 SESSION_COOKIE_HTTPONLY = True
@@ -309,6 +311,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON only: a form-encoded body would turn a missing boolean into false.
+    "DEFAULT_PARSER_CLASSES": ["consent.api.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

@@ -14,6 +14,7 @@ from consent import services as consent
 from consent.models import Purpose
 from dsr.connectors import portal
 from dsr.models import State
+from dsr.personal_data import OWN_ENTITIES
 from tests.dsr.helpers import file_request, open_package, run_pending_tasks
 from tests.factories import AddressFactory, UserFactory
 
@@ -56,7 +57,9 @@ def _portal_files(request) -> dict[str, bytes]:
     return {
         name.removeprefix("stores/portal/"): archive.read(name)
         for name in archive.namelist()
-        if name.startswith("stores/portal/") and "privacy_requests" not in name
+        if name.startswith("stores/portal/")
+        # The person's own requests, and (in the second package) the first copy made for them.
+        and not any(entity in name for entity in OWN_ENTITIES)
     }
 
 

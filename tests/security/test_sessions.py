@@ -7,9 +7,9 @@ import time
 
 import pytest
 from django.conf import settings
-from django.contrib.sessions.models import Session
 from django.test import Client
 
+from accounts.models import Session
 from privacy_portal.middleware import SESSION_AUTH_AT, SESSION_SEEN_AT
 from tests.conftest import login
 from tests.factories import PASSWORD

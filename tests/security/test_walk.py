@@ -54,7 +54,7 @@ NOT_A_PAGE = {
 # Tables a GET may write to: (URL names, or "*" for any; why).
 DOWNLOADS = {"dsr:download", "dashboard:audit_csv", "admin:consent_consentevent_export"}
 GET_MAY_WRITE: dict[str, tuple[set[str] | str, str]] = {
-    "django_session": ("*", "the session's last-activity time (idle timeout), allauth's state"),
+    "accounts_session": ("*", "the session's last-activity time (idle timeout), allauth's state"),
     "audit_auditevent": (DOWNLOADS, "a download of records is itself recorded in the audit trail"),
     "audit_auditchainhead": (DOWNLOADS, "the audit chain's head moves with that record"),
     "dsr_exportpackage": ({"dsr:download"}, "the package's download count and time"),
