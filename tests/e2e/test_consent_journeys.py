@@ -93,7 +93,7 @@ def test_reject_then_accept_analytics_then_sign_in_carries_the_choice_to_the_acc
     dialog.get_by_role("switch", name="Analytics").check()
     dialog.get_by_role("button", name="Save my choices").click()
 
-    page.wait_for_function("window.analyticsRan === 1")
+    page.wait_for_function("() => window.analyticsRan === 1")  # a function: no eval under CSP
     assert page.evaluate("window.advertisingRan") is None
     assert "_ga" in _cookie_names(page) and "_gcl_au" not in _cookie_names(page)
     consent_mode = page.evaluate(
@@ -190,7 +190,7 @@ def test_a_sec_gpc_visit_turns_advertising_off_and_says_so(browser, live_server,
         banner = page.get_by_role("dialog", name="Cookies on Inper's websites")
         banner.get_by_text("Global Privacy Control signal; we honoured it").wait_for()
         banner.get_by_role("button", name="Accept all").click()
-        page.wait_for_function("document.cookie.includes('inper_consent')")
+        page.wait_for_function("() => document.cookie.includes('inper_consent')")
         assert page.evaluate("window.advertisingRan") is None
 
         sign_in(page, customer.email, PASSWORD)
@@ -258,7 +258,7 @@ def _embedded_journey(page, live_server):
     banner.get_by_role("button", name=re.compile("Choose|Auswählen")).click()
     page.get_by_role("switch", name="Analyse").check()
     page.get_by_role("button", name=re.compile("Save my choices|Meine Auswahl speichern")).click()
-    page.wait_for_function("window.shopAnalyticsRan === true")
+    page.wait_for_function("() => window.shopAnalyticsRan === true")
     visitor = re.search(r"inper_consent=1\.([0-9a-f-]{36})\.", page.evaluate("document.cookie"))
     assert visitor, "the choice is kept in a first-party cookie of the shop"
     from tests.worker import wait_until
