@@ -146,16 +146,16 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
     _built: dict[tuple[int, int], tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {}
 
     def _policies(self) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
-        enforced = getattr(settings, "CONTENT_SECURITY_POLICY", None) or {}
-        report_only = getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None) or {}
+        enforced = getattr(settings, "CONTENT_SECURITY_POLICY", None)
+        report_only = getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None)
         key = (id(enforced), id(report_only))  # settings overridden (in tests): built again
         built = self._built.get(key)
         if built is None:
             built = (
                 build_policy(),
                 build_policy(report_only=True),
-                tuple(enforced.get("EXCLUDE_URL_PREFIXES") or ()),
-                tuple(report_only.get("EXCLUDE_URL_PREFIXES") or ()),
+                tuple((enforced or {}).get("EXCLUDE_URL_PREFIXES") or ()),
+                tuple((report_only or {}).get("EXCLUDE_URL_PREFIXES") or ()),
             )
             self._built = {key: built}
         return built

@@ -99,7 +99,7 @@ def test_pages_send_careful_headers(client):
 
 
 def test_the_content_security_policy_is_django_csp_s_own_and_views_may_still_change_it(
-    client, rf, settings
+    client, rf, settings, monkeypatch
 ):
     from csp.decorators import csp_update
     from csp.utils import build_policy
@@ -107,8 +107,15 @@ def test_the_content_security_policy_is_django_csp_s_own_and_views_may_still_cha
 
     from privacy_portal.middleware import ContentSecurityPolicyMiddleware
 
+    built = []
+    monkeypatch.setattr(
+        "privacy_portal.middleware.build_policy",
+        lambda **kw: built.append(kw) or build_policy(**kw),
+    )
     for url in ("/", "/api/v1/consent/purposes/", "/privacy/banner/config.json"):
         assert client.get(url)["Content-Security-Policy"] == build_policy()
+    assert len(built) <= 2  # once (and once for the report-only header), not per response
+    monkeypatch.undo()
 
     @csp_update({"img-src": "https://images.inper.example"})
     def view(request):
