@@ -63,17 +63,23 @@ _PACKAGE_TYPES = (RequestType.ACCESS, RequestType.PORTABILITY)
 
 
 def enqueue_on_commit(task_ids: Iterable[int], *, countdown: float = 0) -> None:
-    """Send the store tasks to the workers once the current transaction commits."""
+    """Send the store tasks to the workers once the current transaction commits: exports to
+    the exports queue (the worker that finishes the last one builds the package), the rest to
+    the default queue."""
     ids = list(task_ids)
     if not ids:
         return
     StoreTask.objects.filter(pk__in=ids).update(enqueued_at=timezone.now())
+    exports = set(
+        StoreTask.objects.filter(pk__in=ids, action=Action.EXPORT).values_list("pk", flat=True)
+    )
 
     def send() -> None:
-        from .tasks import store_task_run_task
+        from .tasks import store_export_task, store_task_run_task
 
         for task_id in ids:
-            store_task_run_task.apply_async((task_id,), countdown=countdown)
+            task = store_export_task if task_id in exports else store_task_run_task
+            task.apply_async((task_id,), countdown=countdown)
 
     transaction.on_commit(send)
 
@@ -87,6 +93,23 @@ def advance_on_commit(request_id: int) -> None:
         request_advance_task.delay(request_id)
 
     transaction.on_commit(send)
+
+
+def _advance_here_on_commit(request_id: int, *, build_here: bool) -> None:
+    """Advance the request in this worker once the current transaction commits (one message
+    fewer than :func:`advance_on_commit`); if that fails, a worker is asked to do it, and the
+    reconciler finds any request left behind."""
+
+    def advance() -> None:
+        try:
+            request_advance(request_id, build_here=build_here)
+        except Exception:
+            logger.exception("advancing a request failed", extra={"request": request_id})
+            from .tasks import request_advance_task
+
+            request_advance_task.delay(request_id)
+
+    transaction.on_commit(advance)
 
 
 # --- running one store task ---------------------------------------------------------------------
@@ -265,7 +288,8 @@ def _record_result(task: StoreTask, attempt: int, result: Any) -> None:
         )
         if mine.state == TaskState.WAITING:
             notifications.manual_task_waiting(mine)
-        advance_on_commit(mine.request_id)
+        # The worker that ran the last export builds the package: it is on the exports queue.
+        _advance_here_on_commit(mine.request_id, build_here=mine.action == Action.EXPORT)
 
 
 def _record_failure(task: StoreTask, attempt: int, message: str, *, permanent: bool) -> None:
@@ -297,7 +321,7 @@ def _record_failure(task: StoreTask, attempt: int, message: str, *, permanent: b
         )
         if permanent:
             notifications.task_failed(mine)
-            advance_on_commit(mine.request_id)
+            _advance_here_on_commit(mine.request_id, build_here=mine.action == Action.EXPORT)
         else:
             enqueue_on_commit([mine.pk], countdown=delay)
 
@@ -305,9 +329,12 @@ def _record_failure(task: StoreTask, attempt: int, message: str, *, permanent: b
 # --- advancing a request ------------------------------------------------------------------------
 
 
-def request_advance(request_id: int) -> None:
+def request_advance(request_id: int, *, build_here: bool = False) -> None:
     """Move a running request on once its tasks allow it (the last task to finish does this,
-    under the request's row lock, so that exactly one caller completes the request)."""
+    under the request's row lock, so that exactly one caller completes the request).
+
+    A package still to be built is built in this process when ``build_here`` (a worker of the
+    exports queue), else by a worker of that queue."""
     with transaction.atomic():
         request = DataSubjectRequest.objects.select_for_update().filter(pk=request_id).first()
         if request is None or request.state not in (State.RUNNING, State.WAITING):
@@ -330,7 +357,7 @@ def request_advance(request_id: int) -> None:
         if request.type in _PACKAGE_TYPES:
             package = ExportPackage.objects.filter(request=request).first()
             if package is not None and package.built_at is None:
-                _build_package_on_commit(request.pk)
+                _build_package_on_commit(request.pk, here=build_here)
                 return
         from .services import _finish
 
@@ -367,13 +394,24 @@ def _found_anything(request: DataSubjectRequest) -> bool:
     return False
 
 
-def _build_package_on_commit(request_id: int) -> None:
+def _build_package_on_commit(request_id: int, *, here: bool = False) -> None:
     def send() -> None:
         from .tasks import package_build_task
 
         package_build_task.delay(request_id)
 
-    transaction.on_commit(send)
+    def build() -> None:
+        from .packages import package_build
+
+        try:
+            package_build(request_id)
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception:
+            # The build's claim expires and the reconciler queues it again; say so now.
+            logger.exception("building a package failed", extra={"request": request_id})
+
+    transaction.on_commit(build if here else send)
 
 
 # --- reconciling --------------------------------------------------------------------------------

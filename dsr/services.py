@@ -117,7 +117,7 @@ def dsr_request_transition(
     locked.state = to
     for name, value in (updates or {}).items():
         setattr(locked, name, value)
-    locked.save()
+    locked.save(update_fields=("state", "updated_at", *(updates or {})))
     audit_record(
         actor=actor,
         action="dsr.request.state_changed",

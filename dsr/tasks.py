@@ -3,21 +3,33 @@ loads the rows and calls the engine; the rows make every task safe to run twice.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 from django.conf import settings
 
 from . import callbacks, engine, holdings, maintenance, packages, retention
 
+# Store tasks: redelivered if a worker dies mid-task, the longest time limits.
+_STORE_TASK: dict[str, Any] = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+    "time_limit": settings.CELERY_TASK_TIME_LIMIT,
+    "soft_time_limit": settings.CELERY_TASK_SOFT_TIME_LIMIT,
+}
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    ignore_result=True,
-    time_limit=settings.CELERY_TASK_TIME_LIMIT,
-    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
-)
+
+@shared_task(**_STORE_TASK)
 def store_task_run_task(task_id: int) -> None:
     """Run one store task (claim, connector action, receipt)."""
+    engine.task_run(task_id)
+
+
+@shared_task(**_STORE_TASK)
+def store_export_task(task_id: int) -> None:
+    """Run one store's export (routed to the exports queue, where the worker that finishes a
+    request's last export also builds its package)."""
     engine.task_run(task_id)
 
 

@@ -131,6 +131,9 @@ def celery_worker(transactional_db: Any, tmp_path: Any, postgres: None, redis_ca
 
     app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
     app.conf.task_routes = settings.CELERY_TASK_ROUTES
+    from tests.worker import routes_reload
+
+    routes_reload(app)
 
 
 @pytest.fixture

@@ -122,6 +122,7 @@ class WorkerProcess:
             name: {**route, "queue": self.exports_queue}
             for name, route in settings.CELERY_TASK_ROUTES.items()
         }
+        routes_reload(app)
 
     def start(self, *, timeout: float = 60) -> WorkerProcess:
         self.route_here()
@@ -203,3 +204,10 @@ class WorkerProcess:
                     message = email.message_from_string(raw, policy=email.policy.default)
                     messages.append(message)  # type: ignore[arg-type]
         return messages
+
+
+def routes_reload(app: Any) -> None:
+    """Make Celery route by the configuration as it is now (its router keeps the routes it
+    read first)."""
+    app.amqp.flush_routes()
+    app.amqp.router = app.amqp.Router()

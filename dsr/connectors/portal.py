@@ -207,8 +207,7 @@ class PortalConnector(Connector):
                 for declaration in declarations():
                     queryset = subject_records(declaration, subject)
                     if declaration.erase == ERASE_DELETE:
-                        count = queryset.count()
-                        queryset.delete()
+                        count = queryset.delete()[1].get(queryset.model._meta.label, 0)
                         if count:
                             deleted[declaration.entity] = count
                     elif declaration.erase == ERASE_ANONYMISE:
@@ -245,10 +244,13 @@ class PortalConnector(Connector):
                         raise PermanentStoreError(
                             f"unknown erasure action {declaration.erase!r} for {declaration.entity}"
                         )
-                for declaration in declarations():
-                    if declaration.erase in (ERASE_DELETE, ERASE_HOOK):
-                        left = subject_records(declaration, subject).count()
-                        remaining[declaration.entity] = left
+                remaining = _counts(
+                    {
+                        declaration.entity: subject_records(declaration, subject)
+                        for declaration in declarations()
+                        if declaration.erase in (ERASE_DELETE, ERASE_HOOK)
+                    }
+                )
         except OperationalError as error:
             raise TemporaryStoreError(error.__class__.__name__) from None
         return EraseResult(deleted, anonymised, tuple(retained), remaining)
@@ -288,6 +290,26 @@ class PortalConnector(Connector):
                     if count:
                         counts[declaration.entity] = count
         return RestrictResult(counts, lifted=lift)
+
+
+def _counts(querysets: Mapping[str, QuerySet[Any]]) -> dict[str, int]:
+    """Return the record count of each queryset, all in one statement."""
+    counts = {name: 0 for name, queryset in querysets.items() if queryset.query.is_empty()}
+    columns: list[str] = []
+    params: list[Any] = []
+    for queryset in querysets.values():
+        if not queryset.query.is_empty():
+            sql, values = queryset.order_by().values("pk").query.sql_with_params()
+            # The ORM's compiled SQL; its parameters go separately to execute().
+            columns.append(f"(SELECT count(*) FROM ({sql}) AS q)")  # noqa: S608  # nosec B608
+            params.extend(values)
+    if columns:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(columns)}", params)  # nosec B608
+            row = cursor.fetchone()
+        names = [name for name in querysets if name not in counts]
+        counts.update(zip(names, row, strict=True))
+    return {name: counts[name] for name in querysets}
 
 
 def _copy_possible() -> bool:

@@ -78,7 +78,8 @@ def audit_record(
             else (ActorType.PERSON if actor is not None else ActorType.SYSTEM)
         )
     actor_id = getattr(actor, "pk", actor)
-    with transaction.atomic():
+    # No savepoint: an error here fails the caller's whole transaction, as it should.
+    with transaction.atomic(savepoint=False):
         head = AuditChainHead.objects.select_for_update().get_or_create(pk=1)[0]
         event = AuditEvent(
             seq=head.seq + 1,

@@ -471,6 +471,7 @@ DSR_VERIFY_RATE = env("DSR_VERIFY_RATE", default="30/h")
 DSR_DOWNLOAD_CODE_RATE = env("DSR_DOWNLOAD_CODE_RATE", default="20/h")
 CELERY_TASK_ROUTES.update(
     {
+        "dsr.tasks.store_export_task": {"queue": CELERY_EXPORTS_QUEUE},
         "dsr.tasks.package_build_task": {"queue": CELERY_EXPORTS_QUEUE},
     }
 )

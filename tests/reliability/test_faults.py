@@ -164,6 +164,17 @@ def test_requests_survive_killed_workers_and_restarted_services(
     beat = _beat(tmp_path, worker)
     recoveries: dict[str, list[float]] = {fault: [] for fault in FAULTS}
     restarts = 0
+
+    def supervise() -> None:
+        # Like a process supervisor (docker's restart policy, systemd): a worker that exits is
+        # started again. kombu's Redis transport can end the worker after a broker restart
+        # ("Unrecoverable error" while restoring unacked messages), even after its round is
+        # done.
+        nonlocal worker, restarts
+        if worker.process is not None and worker.process.poll() is not None:
+            restarts += 1
+            worker = worker.successor(tmp_path / f"worker-r{restarts}").start()
+
     outcomes = []
     try:
         for round_number in range(ROUNDS):
@@ -174,7 +185,12 @@ def test_requests_survive_killed_workers_and_restarted_services(
             if kind == "erasure":
                 request = dsr_request_approve(request=request, actor=officer)
             started = markers / f"started-{person.email}"
-            wait_until(started.exists, timeout=90, message="the slow store to start")
+
+            def store_started(marker: Path = started) -> bool:
+                supervise()
+                return marker.exists()
+
+            wait_until(store_started, timeout=90, message="the slow store to start")
 
             injected = time.monotonic()
             if fault == "kill_children":
@@ -190,13 +206,7 @@ def test_requests_survive_killed_workers_and_restarted_services(
                 _reconnect()
 
             def supervised(pk: int = request.pk) -> bool:
-                # Like a process supervisor (docker's restart policy, systemd): a worker that
-                # exits is started again. kombu's Redis transport can end the worker after a
-                # broker restart ("Unrecoverable error" while restoring unacked messages).
-                nonlocal worker, restarts
-                if worker.process is not None and worker.process.poll() is not None:
-                    restarts += 1
-                    worker = worker.successor(tmp_path / f"worker-r{restarts}").start()
+                supervise()
                 return _state_of(pk) == State.COMPLETED
 
             wait_until(

@@ -185,3 +185,6 @@ def worker(demo_world, tmp_path, live_server):
 
     app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
     app.conf.task_routes = settings.CELERY_TASK_ROUTES
+    from tests.worker import routes_reload
+
+    routes_reload(app)
