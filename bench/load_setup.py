@@ -20,9 +20,9 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
-from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 
 from accounts.models import User  # noqa: E402
+from accounts.sessions import SessionStore  # noqa: E402  (the portal's engine, SESSION_ENGINE)
 from consent.api.authentication import api_token_issue  # noqa: E402
 from consent.catalogue import catalogue  # noqa: E402
 from consent.models import ApiClient, PurposeKind  # noqa: E402

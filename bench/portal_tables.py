@@ -42,6 +42,7 @@ from accounts.models import User
 from dsr.models import DataStore, StoreTask
 from dsr.portal_store import PORTAL_STORE_KEY
 from dsr.services import dsr_request_approve
+from privacy_portal.audit.models import AuditEvent
 
 SUBJECT = "subject@example.com"
 EVENT_COLUMNS = """(subject_id, purpose_id, purpose_version_id, granted, source,
@@ -190,6 +191,29 @@ def portal_task(request_id: int) -> StoreTask:
     return StoreTask.objects.get(request_id=request_id, store__key=PORTAL_STORE_KEY)
 
 
+def phases(request_id: int, since: float, done: float) -> dict[str, float]:
+    """Where the time went, from the request's audit trail and its task's timestamps:
+    until the portal store's task started, the task itself, and from its end to completion."""
+    task = portal_task(request_id)
+    completed = (
+        AuditEvent.objects.filter(
+            object_type="dsr.datasubjectrequest",
+            object_id=str(request_id),
+            after__state__in=("completed", "partially_completed"),
+        )
+        .values_list("occurred_at", flat=True)
+        .get()
+    )
+    # Wall-clock times of the database rows against this process's monotonic clock.
+    offset = time.time() - time.perf_counter()
+    return {
+        "to_start_s": task.started_at.timestamp() - offset - since,
+        "task_s": (task.finished_at - task.started_at).total_seconds(),
+        "to_complete_s": (completed - task.finished_at).total_seconds(),
+        "after_s": done - (completed.timestamp() - offset),
+    }
+
+
 def access_run(worker: Worker) -> dict[str, float]:
     worker.reset_peaks()
     started = time.perf_counter()
@@ -199,6 +223,7 @@ def access_run(worker: Worker) -> dict[str, float]:
     request.package.refresh_from_db()
     return {
         "access_s": done - started,
+        "phases": phases(request.pk, started, done),
         "task_s": (task.finished_at - task.started_at).total_seconds(),
         "exported": sum(task.receipt.get("counts", {}).values()),
         "package_mb": request.package.size / 1e6,
@@ -215,6 +240,7 @@ def erase_run(worker: Worker) -> dict[str, Any]:
     task = portal_task(request.pk)
     return {
         "erase_s": done - started,
+        "phases": phases(request.pk, started, done),
         "task_s": (task.finished_at - task.started_at).total_seconds(),
         "receipt": {key: task.receipt.get(key) for key in ("deleted", "anonymised", "remaining")},
         "peak_child_mb": worker.peak_child / 1e6,
@@ -230,6 +256,7 @@ def measure(total: int, subject_rows: int, runs: int, worker: Worker) -> dict[st
     accesses = timed_runs(access_run, worker, runs)
     row["access_s"] = statistics.median(a["access_s"] for a in accesses)
     row["access_task_s"] = statistics.median(a["task_s"] for a in accesses)
+    row["access_phases"] = median_phases(accesses)
     row["exported"] = accesses[0]["exported"]
     row["package_mb"] = accesses[0]["package_mb"]
     peaks = [a["peak_child_mb"] for a in accesses]
@@ -241,6 +268,7 @@ def measure(total: int, subject_rows: int, runs: int, worker: Worker) -> dict[st
     log(f"  erasure runs: {[round(e['erase_s'], 3) for e in erasures]}; floor {floors}")
     row["erase_s"] = statistics.median(e["erase_s"] for e in erasures)
     row["erase_task_s"] = statistics.median(e["task_s"] for e in erasures)
+    row["erase_phases"] = median_phases(erasures)
     row["floor_erase_s"] = statistics.median(floors)
     row["erase_receipt"] = erasures[0]["receipt"]
     row["subject_left_after_erasure"] = any(e["subject_left"] for e in erasures)
@@ -249,6 +277,13 @@ def measure(total: int, subject_rows: int, runs: int, worker: Worker) -> dict[st
     row["erase_vs_floor"] = row["erase_s"] / row["floor_erase_s"]
     log(json.dumps(row))
     return row
+
+
+def median_phases(runs: list[dict[str, Any]]) -> dict[str, float]:
+    return {
+        name: round(statistics.median(run["phases"][name] for run in runs), 4)
+        for name in runs[0]["phases"]
+    }
 
 
 def table(rows: list[dict[str, Any]]) -> str:
