@@ -97,8 +97,9 @@ def advance_on_commit(request_id: int) -> None:
 
 def _advance_here_on_commit(request_id: int, *, build_here: bool) -> None:
     """Advance the request in this worker once the current transaction commits (one message
-    fewer than :func:`advance_on_commit`); if that fails, a worker is asked to do it, and the
-    reconciler finds any request left behind."""
+    fewer than :func:`advance_on_commit`), building its package here if ``build_here``. If that
+    fails, a worker is asked to advance it; a build whose claim is still held is queued again
+    by the reconciler once the claim expires."""
 
     def advance() -> None:
         try:
@@ -403,13 +404,7 @@ def _build_package_on_commit(request_id: int, *, here: bool = False) -> None:
     def build() -> None:
         from .packages import package_build
 
-        try:
-            package_build(request_id)
-        except SoftTimeLimitExceeded:
-            raise
-        except Exception:
-            # The build's claim expires and the reconciler queues it again; say so now.
-            logger.exception("building a package failed", extra={"request": request_id})
+        package_build(request_id)
 
     transaction.on_commit(build if here else send)
 

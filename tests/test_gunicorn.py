@@ -25,11 +25,11 @@ def _free_port() -> int:
 def test_gunicorn_serves_the_portal_and_logs_no_address_or_query(tmp_path):
     port = _free_port()
     log = tmp_path / "access.log"
+    # The default worker class (sync): GUNICORN_THREADS left unset.
     env = {
-        **os.environ,
+        **{key: value for key, value in os.environ.items() if key != "GUNICORN_THREADS"},
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": "2",
-        "GUNICORN_THREADS": "2",
         "GUNICORN_ACCESSLOG": str(log),
     }
     server = subprocess.Popen(
