@@ -24,7 +24,7 @@ run: install
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_demo_requests
 	@echo "Portal: http://localhost:$${PORT:-8000}/   e-mails: var/mail/   stop: Ctrl-C"
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start -p $${PORT:-8000}
 
 demo: export DJANGO_SETTINGS_MODULE := privacy_portal.settings.dev
 demo: install
