@@ -6,6 +6,7 @@ only a keyed hash), so that every event stays but none can be tied to them again
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import QuerySet
@@ -37,13 +38,24 @@ EVENT_DESCRIPTIONS = {
 }
 
 
-def detach_subjects(queryset: QuerySet[Any]) -> tuple[int, int]:
-    """Erase by pseudonymising the consent subjects of these records (ledger rows stay)."""
+def detach_subjects(queryset: QuerySet[Any], identity: Mapping[str, str]) -> tuple[int, int]:
+    """Erase by pseudonymising the consent subjects of these records (ledger rows stay).
+
+    The subjects are found by the identity on their own indexed columns (``subject__user_id``
+    becomes ``user_id``), not through their records: a person's subject may have hundreds of
+    thousands of ledger events."""
     from consent.models import ConsentSubject
     from consent.services import consent_subject_pseudonymise
 
     records = queryset.count()
-    for subject in ConsentSubject.objects.filter(pk__in=queryset.values("subject_id")):
+    if not records:
+        return 0, 0
+    owners = {lookup.removeprefix("subject__"): value for lookup, value in identity.items()}
+    if all(lookup.startswith("subject__") for lookup in identity):
+        subjects = ConsentSubject.objects.filter(**owners)
+    else:
+        subjects = ConsentSubject.objects.filter(pk__in=queryset.values("subject_id"))
+    for subject in subjects:
         consent_subject_pseudonymise(subject=subject, actor=None)
     return 0, records
 

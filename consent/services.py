@@ -789,6 +789,8 @@ def consent_subject_pseudonymise(*, subject: ConsentSubject, actor: Any) -> None
     cat = catalogue()
     with transaction.atomic():
         subject = ConsentSubject.objects.select_for_update().get(pk=subject.pk)
+        if subject.pseudonymised_at is not None:
+            return  # already detached (with the account's other subjects, say)
         user = User.objects.filter(pk=subject.user_id).first() if subject.user_id else None
         withdrawn = set(
             ConsentState.objects.filter(subject=subject, granted=False).values_list(

@@ -615,9 +615,11 @@ def package_purge_expired(*, now: datetime | None = None, dry_run: bool = False)
     return [package.pk for package in expired]
 
 
-def packages_purge(queryset: QuerySet[ExportPackage]) -> tuple[int, int]:
+def packages_purge(
+    queryset: QuerySet[ExportPackage], identity: Mapping[str, str]
+) -> tuple[int, int]:
     """Erase a person's copies of their data (the portal store's erasure hook): purge every
-    package of their earlier requests at once, whatever its expiry."""
+    package of their earlier requests (``queryset``) at once, whatever its expiry."""
     found = list(queryset)
     _purge(found, timezone.now())
     return len(found), 0

@@ -64,7 +64,8 @@ class ModelDeclaration:
     anonymise: Mapping[str, Any] = field(default_factory=dict)
     retain_basis: StrOrPromise = ""
     retain_days: int | None = None
-    # For ERASE_HOOK: dotted path of ``hook(queryset) -> (deleted, anonymised)``.
+    # For ERASE_HOOK: dotted path of ``hook(queryset, identity) -> (deleted, anonymised)``;
+    # ``identity`` is the lookup that selected the records (``{"subject__user_id": "42"}``).
     hook: str = ""
     restrict_field: str = ""
     descriptions: Mapping[str, StrOrPromise] = field(default_factory=dict)
@@ -95,16 +96,25 @@ def _identity_value(subject: Subject, kind: str) -> str | None:
     raise PermanentStoreError(f"unknown identity kind {kind!r}")
 
 
-def subject_records(declaration: ModelDeclaration, subject: Subject) -> QuerySet[Any]:
-    """Return the records of ``declaration``'s model that belong to ``subject``."""
-    manager = declaration.model_class()._default_manager
+def identity_filter(declaration: ModelDeclaration, subject: Subject) -> dict[str, str] | None:
+    """Return the lookup that ties ``declaration``'s records to ``subject`` (None: no value
+    of the identity it needs is known)."""
     value = _identity_value(subject, declaration.identity_kind)
     if value is None:
-        return manager.none()
+        return None
     lookup = declaration.identity
     if declaration.identity_kind == "email":
         lookup = f"{lookup}__iexact"
-    return manager.filter(**{lookup: value}, **declaration.live)
+    return {lookup: value}
+
+
+def subject_records(declaration: ModelDeclaration, subject: Subject) -> QuerySet[Any]:
+    """Return the records of ``declaration``'s model that belong to ``subject``."""
+    manager = declaration.model_class()._default_manager
+    identity = identity_filter(declaration, subject)
+    if identity is None:
+        return manager.none()
+    return manager.filter(**identity, **declaration.live)
 
 
 def _rows(queryset: QuerySet[Any], fields: Sequence[str]) -> Iterator[Sequence[Any]]:
@@ -215,10 +225,11 @@ class PortalConnector(Connector):
                         if count:
                             anonymised[declaration.entity] = count
                     elif declaration.erase == ERASE_HOOK:
-                        hook: Callable[[QuerySet[Any]], tuple[int, int]] = import_string(
-                            declaration.hook
+                        hook: Callable[[QuerySet[Any], dict[str, str]], tuple[int, int]] = (
+                            import_string(declaration.hook)
                         )
-                        gone, changed = hook(queryset)
+                        identity = identity_filter(declaration, subject)
+                        gone, changed = hook(queryset, identity) if identity else (0, 0)
                         if gone:
                             deleted[declaration.entity] = gone
                         if changed:

@@ -3,18 +3,23 @@ access packages carry the consent history; erasure detaches the person from the 
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from consent.models import ConsentEvent, ConsentSubject
 from consent.selectors import consent_granted
 from consent.services import (
+    consent_link_visitor,
     consent_record,
     subject_for_email,
     subject_for_user,
+    subject_for_visitor,
     suppression_has,
 )
 from dsr.models import State
 from dsr.services import dsr_request_approve
+from privacy_portal.pseudonymise import email_hash
 from tests.dsr.helpers import file_request, open_package, run_pending_tasks
 
 pytestmark = pytest.mark.django_db
@@ -99,3 +104,43 @@ def test_erasure_keeps_the_ledger_but_no_longer_ties_it_to_the_person(customer, 
     assert receipt["anonymised"]["consent_history"] == events
     assert all(count == 0 for count in receipt["remaining"].values())
     assert email not in str(receipt)
+
+
+def test_erasure_detaches_every_subject_of_the_person_once(customer, compliance_user):
+    """The account's subject, a browser's banner subject linked to the account at sign-in, and
+    the subject of the account's address from before it had an account: each is detached
+    with a pseudonym of its own, and each keeps its events."""
+    account = subject_for_user(customer)
+    _grant(account, "surveys")
+    visitor = subject_for_visitor(uuid.uuid4())
+    consent_record(
+        subject=visitor, purpose_key="analytics", granted=True, source="banner", actor=None
+    )
+    consent_link_visitor(user=customer, visitor_id=visitor.visitor_id)
+    # As a newsletter sign-up without an account leaves it.
+    by_email = ConsentSubject.objects.create(email_hash=email_hash(customer.email))
+    _grant(by_email, "marketing_sms")
+    subjects = [account, visitor, by_email]
+    events = {s.pk: ConsentEvent.objects.filter(subject=s).count() for s in subjects}
+    assert all(events.values())
+
+    request = run_pending_tasks(
+        dsr_request_approve(
+            request=file_request(type="erasure", user=customer), actor=compliance_user
+        )
+    )
+
+    assert request.state == State.COMPLETED
+    detached = ConsentSubject.objects.filter(pk__in=[s.pk for s in subjects])
+    assert all(s.pseudonymised_at and s.user_id is None for s in detached)
+    assert all(s.visitor_id is None and s.email_hash is None for s in detached)
+    # Each pseudonym is the keyed hash of that subject's own identity, not of an empty one.
+    assert len({s.pseudonym for s in detached}) == 3
+    for subject in detached:
+        assert ConsentEvent.objects.filter(subject=subject).count() == events[subject.pk]
+    receipt = request.tasks.get(store__key="portal").receipt
+    assert sum(
+        receipt["anonymised"].get(entity, 0)
+        for entity in ("consent_history", "consent_history_by_email")
+    ) == sum(events.values())
+    assert all(count == 0 for count in receipt["remaining"].values())
