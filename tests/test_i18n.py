@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -331,3 +332,26 @@ def test_a_german_customers_access_package_explains_itself_in_german(german_cust
     # The worker's language does not leak between requests.
     entities = json.loads(open_package(other).read("data-dictionary.json"))["portal"]["entities"]
     assert entities["account"]["columns"]["first_name"] == "first name"
+
+
+def test_every_text_in_the_code_is_in_the_catalogue(tmp_path):
+    """``make messages`` on a copy of the project adds no entry: no text of the code or the
+    templates is shown in English to a German reader for want of an entry."""
+    _tool("xgettext")
+    root = Path(settings.BASE_DIR)
+    copy = tmp_path / "project"
+    ignored = shutil.ignore_patterns("__pycache__", "*.pyc", "*.mo")
+    for name in ("privacy_portal", "accounts", "consent", "dsr", "templates", "locale"):
+        shutil.copytree(root / name, copy / name, ignore=ignored)
+    for path in settings.LOCALE_PATHS[1:]:  # other catalogues: present, not regenerated
+        shutil.copytree(path, copy / Path(path).name, ignore=ignored)
+    shutil.copy(root / "manage.py", copy / "manage.py")
+    subprocess.run(
+        [sys.executable, "manage.py", "makemessages", "-l", "de", "--no-obsolete"],
+        cwd=copy,
+        check=True,
+        capture_output=True,
+    )
+    po = "locale/de/LC_MESSAGES/django.po"
+    missing = set(_entries((copy / po).read_text())) - set(_entries((root / po).read_text()))
+    assert missing == set(), f"not in {po}: run `make messages` and translate them"

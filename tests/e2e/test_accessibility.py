@@ -1,0 +1,147 @@
+"""Every kind of page, checked with axe-core in Chromium for each role, on a desktop and a
+phone-sized screen: the WCAG 2.0, 2.1 and 2.2 A and AA rules and axe's best practices
+(landmarks, headings, labels, names, contrast, keyboard access to scrolling regions)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from consent.marketing import unsubscribe_url
+from consent.services import subject_for_user
+from dsr.models import DataStore, State
+from dsr.services import dsr_request_approve
+from privacy_portal.permissions import COMPLIANCE_GROUP
+from tests.consent.conftest import record
+from tests.dsr.helpers import add_store, file_request, run_pending_tasks
+from tests.e2e.conftest import sign_in
+from tests.e2e.test_dashboard_journeys import officer_signs_in
+from tests.factories import PASSWORD, AddressFactory, StaffFactory, UserFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+RULES = {
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"],
+    }
+}
+SCREENS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 375, "height": 740}}
+
+
+@pytest.fixture(params=SCREENS, ids=str)
+def screen(request, page):
+    page.set_viewport_size(SCREENS[request.param])
+    return request.param
+
+
+@pytest.fixture
+def world():
+    """A customer with an address, consent choices and two requests (one completed, with a
+    package), and the portal's own store registered."""
+    if not DataStore.objects.filter(key="portal").exists():
+        add_store("portal", "dsr.connectors.portal.PortalConnector", name="Inper Privacy Portal")
+    customer = UserFactory(email="axe.customer@example.com", first_name="Ada")
+    address = AddressFactory(user=customer)
+    subject = subject_for_user(customer)
+    record(subject, "surveys", True)
+    record(subject, "surveys", False)
+    done = run_pending_tasks(file_request(type="access", user=customer))
+    assert done.state == State.COMPLETED
+    open_request = file_request(type="rectification", user=customer, details="My name is Ada.")
+    erased = dsr_request_approve(
+        request=file_request(type="erasure", user=UserFactory(email="gone@example.com")),
+        actor=None,
+    )
+    erased = run_pending_tasks(erased)
+    unsubscribe, _token = unsubscribe_url(subject=subject, purpose_key="marketing_email")
+    return {
+        "customer": customer,
+        "address": address,
+        "done": done,
+        "open": open_request,
+        "erased": erased,
+        "unsubscribe": urlsplit(unsubscribe).path,
+    }
+
+
+def violations(page, paths):
+    """Visit each path (or check the page as it is, for None) and return axe's findings."""
+    axe = Axe()
+    found = {}
+    for path in paths:
+        if path is not None:
+            response = page.goto(path)
+            assert response is not None and response.status < 500, path
+        result = axe.run(page, options=RULES).response
+        problems = [
+            (v["id"], v["impact"], [node["target"] for node in v["nodes"]][:3])
+            for v in result["violations"]
+        ]
+        if problems:
+            found[path or page.url] = problems
+    return found
+
+
+def test_pages_for_visitors(page, screen, world):
+    paths = [
+        "/",
+        "/privacy/cookies/",
+        "/privacy/cookie-policy/",
+        "/privacy/statement/",
+        "/requests/new/",
+        "/accounts/login/",
+        "/accounts/signup/",
+        "/accounts/password/reset/",
+        world["unsubscribe"],
+        "/no-such-page/",
+    ]
+    found = violations(page, paths)
+    # The banner's second layer, opened from its first.
+    page.goto("/")
+    banner = page.get_by_role("dialog", name="Cookies on Inper's websites")
+    banner.get_by_role("button", name="Choose").click()
+    page.get_by_role("dialog", name="Choose which cookies we may use").wait_for()
+    found.update(violations(page, [None]))
+    assert found == {}
+
+
+def test_pages_for_customers(page, screen, world):
+    sign_in(page, world["customer"].email, PASSWORD)
+    paths = [
+        "/",
+        "/account/",
+        "/account/data/",
+        "/account/addresses/new/",
+        f"/account/addresses/{world['address'].pk}/edit/",
+        "/account/close/",
+        "/privacy/",
+        "/privacy/history/",
+        "/requests/",
+        "/requests/new/",
+        f"/requests/{world['done'].reference}/",
+        f"/requests/{world['open'].reference}/",
+        "/accounts/email/",
+        "/accounts/password/change/",
+        "/accounts/2fa/",
+    ]
+    assert violations(page, paths) == {}
+
+
+def test_pages_for_compliance_officers(page, screen, world):
+    officer_signs_in(page, StaffFactory(group=COMPLIANCE_GROUP))
+    paths = [
+        "/dashboard/",
+        "/dashboard/?status=all",
+        f"/dashboard/requests/{world['open'].reference}/",
+        f"/dashboard/requests/{world['erased'].reference}/",
+        f"/dashboard/requests/{world['erased'].reference}/receipt/",
+        "/dashboard/metrics/",
+        "/dashboard/metrics/yearly/",
+        "/dashboard/audit/",
+        "/dashboard/processing/",
+        "/dashboard/retention/",
+    ]
+    assert violations(page, paths) == {}
