@@ -89,7 +89,9 @@ def _texts() -> dict[str, str]:
     }
 
 
-def _category(purpose: PurposeInfo, language: str) -> dict[str, Any]:
+def _category(purpose: PurposeInfo, language: str, *, on_portal: bool) -> dict[str, Any]:
+    """A cookie category for the banner; ``on_portal``: the cookies by the names the portal
+    itself gives them (on Inper's other sites, by the sites' names)."""
     return {
         "key": purpose.key,
         "title": purpose.title(language),
@@ -104,7 +106,7 @@ def _category(purpose: PurposeInfo, language: str) -> dict[str, Any]:
                 "privacy_url": service.privacy_url,
                 "cookies": [
                     {
-                        "name": cookie.name,
+                        "name": cookie.name_here if on_portal else cookie.name,
                         "domain": cookie.domain,
                         "first_party": cookie.first_party,
                         "purpose": cookie.purpose(language),
@@ -132,6 +134,7 @@ def banner_config(request: HttpRequest) -> HttpResponse:
         return _cors(request, HttpResponse(status=204))
     language = _language(request)
     cat = catalogue()
+    on_portal = _origin_allowed(request) is None
     with translation.override(language):
         body: dict[str, Any] = {
             "language": language,
@@ -145,12 +148,14 @@ def banner_config(request: HttpRequest) -> HttpResponse:
             "settings_url": reverse("consent:cookies"),
             "save_url": reverse("consent:banner_choice"),
             "gpc": services.gpc_signal(request),
-            "categories": [_category(p, language) for p in cat.cookie_categories],
+            "categories": [
+                _category(p, language, on_portal=on_portal) for p in cat.cookie_categories
+            ],
             "texts": _texts(),
             "account": None,
         }
     user: Any = request.user
-    if user.is_authenticated and _origin_allowed(request) is None:
+    if user.is_authenticated and on_portal:
         choices = consent_current(services.subject_of_user(user), kinds=(PurposeKind.COOKIE,))
         decided = [c.decided_at for c in choices if c.decided_at and not c.purpose.always_on]
         if decided:

@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import global_settings, settings
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import transaction
@@ -36,6 +37,10 @@ GENERATION_KEY = "consent:catalogue:generation"
 CACHE_SECONDS = 300
 
 
+# The banner's cookie on Inper's other sites (``CONSENT_COOKIE_NAME`` is the portal's).
+SITE_CONSENT_COOKIE = "inper_consent"
+
+
 @dataclass(frozen=True)
 class CookieInfo:
     name: str
@@ -48,6 +53,19 @@ class CookieInfo:
 
     def lifetime(self, language: str | None = None) -> str:
         return text_of(self.texts, "lifetime", language)
+
+    @property
+    def name_here(self) -> str:
+        """The name this portal gives the cookie: the catalogue names the cookies of Inper's
+        sites (``sessionid``); in production the portal's own are ``__Host-`` cookies."""
+        if not self.first_party:
+            return self.name
+        return {
+            global_settings.SESSION_COOKIE_NAME: settings.SESSION_COOKIE_NAME,
+            global_settings.CSRF_COOKIE_NAME: settings.CSRF_COOKIE_NAME,
+            global_settings.LANGUAGE_COOKIE_NAME: settings.LANGUAGE_COOKIE_NAME,
+            SITE_CONSENT_COOKIE: settings.CONSENT_COOKIE_NAME,
+        }.get(self.name, self.name)
 
 
 @dataclass(frozen=True)

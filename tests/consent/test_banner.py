@@ -78,6 +78,36 @@ def test_bad_banner_payloads_get_a_clear_4xx_and_no_ledger_row(client, body, con
     assert not ConsentEvent.objects.exists()
 
 
+def test_the_portal_names_its_own_cookies_as_it_sets_them(client, settings):
+    """The catalogue names the cookies of Inper's sites; in production the portal's own are
+    ``__Host-`` cookies, and its cookie list and its banner say so. Other sites' banners keep
+    the sites' names."""
+    settings.SESSION_COOKIE_NAME = "__Host-sessionid"
+    settings.CSRF_COOKIE_NAME = "__Host-csrftoken"
+    settings.CONSENT_COOKIE_NAME = "__Host-inper_consent"
+    settings.CONSENT_BANNER_ORIGINS = ["https://shop.inper.example"]
+
+    def names(response):
+        return {
+            cookie["name"]
+            for category in response.json()["categories"]
+            for service in category["services"]
+            for cookie in service["cookies"]
+        }
+
+    page = client.get("/privacy/cookies/").content.decode()
+    assert "<code>__Host-sessionid</code>" in page and "<code>__Host-inper_consent</code>" in page
+    assert "<code>_ga</code>" in page  # third-party cookies keep their names
+    here = names(client.get("/privacy/banner/config.json"))
+    assert {"__Host-sessionid", "__Host-csrftoken", "__Host-inper_consent", "_ga"} <= here
+    assert "sessionid" not in here
+    shop = names(
+        client.get("/privacy/banner/config.json", HTTP_ORIGIN="https://shop.inper.example")
+    )
+    assert {"sessionid", "csrftoken", "inper_consent", "_ga"} <= shop
+    assert not any(name.startswith("__Host-") for name in shop)
+
+
 def test_other_sites_may_save_only_when_allowed(client, settings):
     settings.CONSENT_BANNER_ORIGINS = ["https://shop.inper.example"]
     body = {"choices": {"analytics": True}}
