@@ -85,7 +85,7 @@ from .base import (
     Subject,
     TemporaryStoreError,
 )
-from .pgcopy import FORMULA_START, copy_entity
+from .pgcopy import FORMULA_CODES, copy_entity
 
 logger = logging.getLogger(__name__)
 
@@ -1194,7 +1194,7 @@ def _csv_expression(column: sa.Column[Any]) -> ColumnElement[Any]:
     if isinstance(kind, sa.Integer | sa.Numeric):
         risky: ColumnElement[bool] = column < 0
     else:
-        risky = sa.func.left(text, 1).in_(FORMULA_START)
+        risky = sa.func.ascii(text).in_(FORMULA_CODES)
     return sa.case((risky, sa.literal("'") + text), else_=text).label(column.name)
 
 
