@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
+from pathlib import Path
 from typing import Any
 
 from dsr import engine, packages
 from dsr.models import DataStore, DataSubjectRequest, ExportPackage, StoreTask, TaskState
 from dsr.services import Intake, dsr_request_file
+from privacy_portal import crypto
 
 
 def file_request(
@@ -72,3 +75,9 @@ def add_store(key: str, connector: str, **fields: Any) -> DataStore:
     defaults = {"name": key.title(), "owner": "Tests", "connector": connector, "position": 50}
     defaults.update(fields)
     return DataStore.objects.create(key=key, **defaults)
+
+
+def read_part_file(path: Path, key: bytes) -> bytes:
+    """Return the plain bytes of a file of an export task's part (encrypted, deflated)."""
+    with path.open("rb") as raw:
+        return zlib.decompress(b"".join(crypto.decrypt_stream(raw, key)), -15)

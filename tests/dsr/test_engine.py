@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import zipfile
 from datetime import timedelta
 
 import pytest
 from django.core import mail
 
 from accounts.models import Address, User
-from dsr import engine
+from dsr import engine, packages
 from dsr.erasure import erasure_record_valid
 from dsr.models import (
     DataSubjectRequest,
@@ -32,6 +34,7 @@ from dsr.services import (
     dsr_request_verify_manually,
     dsr_task_retry,
 )
+from privacy_portal import crypto
 from privacy_portal.audit.models import AuditEvent
 from privacy_portal.audit.selectors import audit_chain_verify
 from tests.dsr.helpers import (
@@ -40,6 +43,7 @@ from tests.dsr.helpers import (
     file_request,
     manifest,
     open_package,
+    read_part_file,
     run_pending_tasks,
 )
 from tests.factories import AddressFactory, UserFactory
@@ -85,6 +89,47 @@ def test_an_access_request_returns_the_customers_data_and_nothing_of_anyone_else
         "GDPR" in archive.read("index.html").decode()
         or "supervisory" in archive.read("index.html").decode()
     )
+
+
+def test_the_package_copies_the_parts_deflated_bytes_and_their_checksums_hold(customer):
+    AddressFactory(user=customer, line1="1 Alice Road")
+    request = run_pending_tasks(file_request(type="access", user=customer))
+    archive = open_package(request)
+    assert archive.testzip() is None  # every member's CRC-32 matches its bytes
+    addresses = archive.getinfo("stores/portal/addresses.json")
+    assert addresses.compress_type == zipfile.ZIP_DEFLATED
+    assert addresses.compress_size < addresses.file_size
+    assert "1 Alice Road" in archive.read("stores/portal/addresses.json").decode()
+
+
+def test_a_part_written_before_parts_were_deflated_still_goes_into_the_package(customer):
+    """A request exporting while the portal is upgraded: its part is plain encrypted bytes."""
+    AddressFactory(user=customer, line1="1 Alice Road")
+    request = file_request(type="access", user=customer)
+    for task in request.tasks.all():
+        engine.task_run(task.pk)
+    key = ExportPackage.objects.get(request=request).key()
+    part = packages.storage_dir() / "work" / str(request.pk) / "portal"
+    for path in part.glob("**/*.enc"):
+        if path.name == "meta.json.enc":
+            meta = json.loads(b"".join(packages._read_encrypted(path, key)))
+            for item in [*meta["entities"], *meta["files"]]:
+                item.pop("zip", None)
+            plain = json.dumps(meta).encode()
+        else:
+            plain = read_part_file(path, key)
+        with path.open("wb") as raw, crypto.EncryptingWriter(raw, key) as out:
+            out.write(plain)
+
+    packages.package_build(request.pk)
+    engine.request_advance(request.pk)
+
+    archive = open_package(request)
+    assert archive.testzip() is None
+    assert "1 Alice Road" in archive.read("stores/portal/addresses.json").decode()
+    listed = {entry["path"]: entry for entry in manifest(archive)["files"]}
+    content = archive.read("stores/portal/addresses.csv")
+    assert hashlib.sha256(content).hexdigest() == listed["stores/portal/addresses.csv"]["sha256"]
 
 
 def test_the_package_is_encrypted_at_rest(customer, settings):

@@ -11,11 +11,7 @@ from decimal import Decimal
 
 from dsr.packages import PartSink
 from privacy_portal import crypto
-
-
-def _read(path, key) -> bytes:
-    with path.open("rb") as raw:
-        return b"".join(crypto.decrypt_stream(raw, key))
+from tests.dsr.helpers import read_part_file
 
 
 def test_large_tables_are_written_as_json_and_csv_across_batches(tmp_path, settings):
@@ -35,9 +31,10 @@ def test_large_tables_are_written_as_json_and_csv_across_batches(tmp_path, setti
     with PartSink(1, "shop", key) as sink:
         assert sink.table("orders", ["id", "note", "delta", "price", "gone", "at"], rows) == 1234
         assert sink.table("nothing", ["id"], []) == 0
-        records = json.loads(_read(sink.tmp / "orders.json.enc", key))
-        table = list(csv.reader(io.StringIO(_read(sink.tmp / "orders.csv.enc", key).decode())))
-        assert json.loads(_read(sink.tmp / "nothing.json.enc", key)) == []
+        records = json.loads(read_part_file(sink.tmp / "orders.json.enc", key))
+        text = read_part_file(sink.tmp / "orders.csv.enc", key).decode()
+        table = list(csv.reader(io.StringIO(text)))
+        assert json.loads(read_part_file(sink.tmp / "nothing.json.enc", key)) == []
 
     assert len(records) == 1234 and records[7] == {
         "id": 7,

@@ -15,6 +15,7 @@ from dsr.connectors.base import Subject
 from dsr.connectors.sql import SQLConnector
 from dsr.packages import PartSink
 from privacy_portal import crypto
+from tests.dsr.helpers import read_part_file
 from tests.stores.conftest import make_database, url_text
 
 pytestmark = pytest.mark.django_db
@@ -55,8 +56,7 @@ class RowByRow:
 
 def _contents(sink: PartSink, key: bytes) -> dict[str, Any]:
     def read(name: str, suffix: str) -> bytes:
-        with (sink.tmp / f"{name}.{suffix}.enc").open("rb") as raw:
-            return b"".join(crypto.decrypt_stream(raw, key))
+        return read_part_file(sink.tmp / f"{name}.{suffix}.enc", key)
 
     return {
         entity["name"]: (
