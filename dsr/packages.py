@@ -59,9 +59,19 @@ def _safe_name(name: str, fallback: str = "item") -> str:
     return cleaned or fallback
 
 
+def _iso(value: datetime | date) -> str:
+    """ISO 8601 as PostgreSQL writes it in JSON (so that a package reads the same whichever
+    way it was made): a time's fraction of a second without trailing zeros."""
+    text = value.isoformat()
+    if isinstance(value, datetime) and value.microsecond:
+        dot = text.index(".")
+        text = text[: dot + 1] + text[dot + 1 : dot + 7].rstrip("0") + text[dot + 7 :]
+    return text
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime | date):
-        return value.isoformat()
+        return _iso(value)
     if isinstance(value, Decimal | UUID):
         return str(value)
     if isinstance(value, bytes | memoryview):
@@ -81,7 +91,7 @@ def _csv_value(value: Any) -> str:
     elif isinstance(value, bytes | memoryview):
         text = bytes(value).hex()  # as in the JSON file (not Python's repr)
     elif isinstance(value, datetime | date):
-        text = value.isoformat()
+        text = _iso(value)
     else:
         text = str(value)
     if text.startswith(_FORMULA_START):

@@ -90,20 +90,10 @@ class Batched:
             self.size = 0
 
 
-def iso_datetime(expression: str) -> str:
-    """Return SQL rendering a ``timestamptz`` as Python's ``isoformat()`` in UTC does (six
-    digits of microseconds unless there are none; PostgreSQL's own text drops trailing zeros)."""
-    utc = f"({expression} AT TIME ZONE 'UTC')"
-    return (
-        f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
-        f"CAST(date_part('microseconds', {utc}) AS bigint) % 1000000 = 0 THEN '' "
-        f"ELSE to_char({utc}, '.US') END || '+00:00')"
-    )
-
-
 def json_cell(expression: str, kind: str) -> str:
-    """Return SQL for the value of ``expression`` in a row's JSON object."""
-    return iso_datetime(expression) if kind == "datetime" else expression
+    """Return SQL for the value of ``expression`` in a row's JSON object: the value itself
+    (``row_to_json`` writes times as ISO 8601 in the session's time zone, UTC)."""
+    return expression
 
 
 def csv_cell(expression: str, kind: str) -> str:
@@ -118,7 +108,7 @@ def csv_cell(expression: str, kind: str) -> str:
             f"ELSE CAST({expression} AS text) END"
         )
     if kind == "datetime":
-        return iso_datetime(expression)
+        return f"(to_jsonb({expression}) #>> '{{}}')"  # as in the JSON file
     text = (
         f"CAST({expression} AS text)" if kind == "text" else f"(to_jsonb({expression}) #>> '{{}}')"
     )

@@ -87,3 +87,9 @@ def test_the_copy_export_matches_the_row_by_row_export(subject, monkeypatch):
     addresses = json.loads(by_copy["addresses.json"])
     assert {row["line1"] for row in addresses} == {"-5 Minus Road", 'Quote " and, comma\nnew line'}
     assert b"1 Other Street" not in b"".join(by_copy.values())
+    # Times in ISO 8601 as PostgreSQL writes them: no trailing zeros in a fraction of a second.
+    second = next(row for row in addresses if row["line1"].startswith("Quote"))
+    assert second["created_at"] == "2026-01-02T03:04:05.12+00:00"
+    assert second["updated_at"] == "2026-01-02T03:04:05+00:00"
+    rows = list(csv.DictReader(io.StringIO(by_copy["addresses.csv"].decode())))
+    assert {row["created_at"] for row in rows} >= {"2026-01-02T03:04:05.12+00:00"}
