@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -61,6 +62,26 @@ _PACKAGE_TYPES = (RequestType.ACCESS, RequestType.PORTABILITY)
 
 # --- enqueueing ---------------------------------------------------------------------------------
 
+_in_process = threading.local()
+
+
+@contextmanager
+def tasks_run_in_process() -> Iterator[None]:
+    """Send workers no messages within this block: its caller runs the tasks itself (the demo
+    data, which would otherwise leave a new portal's worker hundreds of messages for work
+    already done, ahead of the first real request). A task left queued is still found by the
+    reconciler."""
+    _in_process.active = True
+    try:
+        yield
+    finally:
+        _in_process.active = False
+
+
+def _send_on_commit(send: Callable[[], None]) -> None:
+    if not getattr(_in_process, "active", False):
+        transaction.on_commit(send)
+
 
 def enqueue_on_commit(task_ids: Iterable[int], *, countdown: float = 0) -> None:
     """Send the store tasks to the workers once the current transaction commits: exports to
@@ -81,7 +102,7 @@ def enqueue_on_commit(task_ids: Iterable[int], *, countdown: float = 0) -> None:
             task = store_export_task if task_id in exports else store_task_run_task
             task.apply_async((task_id,), countdown=countdown)
 
-    transaction.on_commit(send)
+    _send_on_commit(send)
 
 
 def advance_on_commit(request_id: int) -> None:
@@ -92,7 +113,7 @@ def advance_on_commit(request_id: int) -> None:
 
         request_advance_task.delay(request_id)
 
-    transaction.on_commit(send)
+    _send_on_commit(send)
 
 
 def _advance_here_on_commit(request_id: int, *, build_here: bool) -> None:
@@ -406,7 +427,10 @@ def _build_package_on_commit(request_id: int, *, here: bool = False) -> None:
 
         package_build(request_id)
 
-    transaction.on_commit(build if here else send)
+    if here:
+        transaction.on_commit(build)
+    else:
+        _send_on_commit(send)
 
 
 # --- reconciling --------------------------------------------------------------------------------

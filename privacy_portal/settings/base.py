@@ -271,6 +271,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # Exchange tables: otherwise kombu writes them to ./control in the working directory.
         "control_folder": str(VAR_DIR / "broker" / "control"),
         "store_processed": False,
+        # How often an idle worker looks for messages (kombu's default: every second).
+        "polling_interval": 0.2,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {

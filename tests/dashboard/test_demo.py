@@ -6,6 +6,7 @@ import pytest
 
 from dsr.dashboard.demo import seed_demo_requests
 from dsr.models import DataSubjectRequest, State
+from dsr.services import dsr_request_approve
 from privacy_portal.permissions import COMPLIANCE_GROUP
 from tests.factories import StaffFactory
 
@@ -18,3 +19,25 @@ def test_demo_requests_cover_open_and_finished_work_and_are_made_once():
     states = set(DataSubjectRequest.objects.values_list("state", flat=True))
     assert State.IN_REVIEW in states and State.COMPLETED in states
     assert seed_demo_requests(count=14) == 0
+
+
+def _sends(callbacks) -> list[str]:
+    """The callbacks that would send workers a message."""
+    names = [getattr(c, "__qualname__", "") for c in callbacks]
+    return [name for name in names if name.endswith("_on_commit.<locals>.send")]
+
+
+def test_the_demo_requests_leave_the_workers_no_messages(django_capture_on_commit_callbacks):
+    """Their tasks run while they are made; messages for that work would queue ahead of the
+    first request a newcomer files."""
+    StaffFactory(group=COMPLIANCE_GROUP)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert seed_demo_requests(count=14) == 14
+    assert _sends(callbacks) == []
+    assert DataSubjectRequest.objects.filter(state=State.COMPLETED).exists()
+
+    # Outside the demo, approving a request does send its tasks.
+    request = DataSubjectRequest.objects.filter(state=State.IN_REVIEW).first()
+    with django_capture_on_commit_callbacks() as callbacks:
+        dsr_request_approve(request=request, actor=None)
+    assert "enqueue_on_commit.<locals>.send" in _sends(callbacks)
