@@ -51,11 +51,7 @@ def detach_subjects(queryset: QuerySet[Any], identity: Mapping[str, str]) -> tup
     if not records:
         return 0, 0
     owners = {lookup.removeprefix("subject__"): value for lookup, value in identity.items()}
-    if all(lookup.startswith("subject__") for lookup in identity):
-        subjects = ConsentSubject.objects.filter(**owners)
-    else:
-        subjects = ConsentSubject.objects.filter(pk__in=queryset.values("subject_id"))
-    for subject in subjects:
+    for subject in ConsentSubject.objects.filter(**owners):
         consent_subject_pseudonymise(subject=subject, actor=None)
     return 0, records
 

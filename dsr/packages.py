@@ -366,7 +366,6 @@ class PartSink:
         finally:
             out.close()
             raw.close()
-        entry = out.entry()
         safe = _safe_name(Path(name).name, f"file-{index}")
         if any(existing["name"] == safe for existing in self.files):
             safe = f"{index}-{safe}"
@@ -375,9 +374,7 @@ class PartSink:
                 "index": index,
                 "name": safe,
                 "description": description,
-                "bytes": entry["size"],
-                "sha256": entry["sha256"],
-                "zip": entry,
+                "zip": out.entry(),
             }
         )
 
