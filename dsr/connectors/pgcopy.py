@@ -1,11 +1,12 @@
 """Exports that PostgreSQL encodes itself: ``COPY ... TO STDOUT`` into a package's raw table.
 
-An entity is two statements over the same snapshot: one producing the CSV (with its header), one
-a JSON object per row (``row_to_json``). They run at the same time on two connections, the CSV
-on a helper connection in a thread, and stream into the package files without a Python object
-per value. Values are rendered as the generic path renders them (ISO dates and times, booleans
-as ``true``/``false``, decimals as text, bytes as hex, spreadsheet formulas kept as text), so a
-package reads the same whichever way it was made.
+An entity is two statements over the same snapshot: one producing the CSV (with its header),
+one a JSON object per row (``row_to_json``), each followed by the comma that separates the
+elements of the file's array (the sink drops the last one). They run at the same time on two
+connections, the CSV on a helper connection in a thread, and stream into the package files
+without a Python object per value. Values are rendered as the generic path renders them (ISO
+dates and times, booleans as ``true``/``false``, decimals as text, bytes as hex, spreadsheet
+formulas kept as text), so a package reads the same whichever way it was made.
 
 The statements are built from constant text and queries compiled by the ORM or SQLAlchemy with
 their parameters escaped by psycopg2 (``mogrify``), and wrapped in a constant
@@ -14,6 +15,7 @@ their parameters escaped by psycopg2 (``mogrify``), and wrapped in a constant
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -27,8 +29,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_CODES = tuple(ord(start) for start in FORMULA_START)
 
 CSV_OPTIONS = "WITH (FORMAT csv, HEADER)"
-# CSV with a quote and a delimiter that JSON text never holds: each line is one object, exactly
-# as row_to_json wrote it.
+# CSV with a quote and a delimiter that JSON text never holds (row_to_json escapes every control
+# character): each line is one object exactly as row_to_json wrote it, and its comma.
 JSON_OPTIONS = "WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
 
 
@@ -48,46 +50,45 @@ def copy_entity(
     ``csv_query`` selects the CSV cells, ``json_query`` one JSON object per row; the two
     psycopg2 cursors belong to different connections that share one snapshot.
     """
+    # Statements composed by the callers (see the module's docstring) in constant text.
+    json_lines = f"SELECT q.j::text || ',' FROM ({json_query}) AS q(j)"  # noqa: S608  # nosec B608
     with (
         raw_table(entity, list(columns), descriptions=descriptions) as table,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-csv") as pool,
     ):
         for cursor in (json_cursor, csv_cursor):
             cursor.execute("SET LOCAL client_encoding TO 'UTF8'")
-        csv_out, json_out = Batched(table.csv), Batched(table.json)
+        csv_out, json_out = batched(table.csv), batched(table.json)
         csv_done = pool.submit(
             csv_cursor.copy_expert, f"COPY ({csv_query}) TO STDOUT {CSV_OPTIONS}", csv_out
         )
-        json_cursor.copy_expert(f"COPY ({json_query}) TO STDOUT {JSON_OPTIONS}", json_out)
+        json_cursor.copy_expert(f"COPY ({json_lines}) TO STDOUT {JSON_OPTIONS}", json_out)
         json_out.flush()
         csv_done.result()
         csv_out.flush()
     return int(table.records)
 
 
-class Batched:
-    """Collect the many small writes of a ``COPY ... TO STDOUT`` (one per row) and pass them on
-    in large pieces: per-row calls into the package writer cost more than the copy itself."""
+class _Forward(io.RawIOBase):
+    """Passes what a :func:`batched` buffer collected on to ``out``, which must not keep the
+    memory it is given beyond the call (the buffer reuses it)."""
 
-    def __init__(self, out: Any, limit: int = 1 << 18) -> None:
+    def __init__(self, out: Any) -> None:
         self.out = out
-        self.limit = limit
-        self.parts: list[bytes] = []
-        self.size = 0
 
-    def write(self, data: bytes | str) -> int:
-        chunk = data.encode() if isinstance(data, str) else bytes(data)
-        self.parts.append(chunk)
-        self.size += len(chunk)
-        if self.size >= self.limit:
-            self.flush()
-        return len(chunk)
+    def writable(self) -> bool:
+        return True
 
-    def flush(self) -> None:
-        if self.parts:
-            self.out.write(b"".join(self.parts))
-            self.parts.clear()
-            self.size = 0
+    def write(self, data: Any) -> int:
+        self.out.write(data)
+        return len(data)
+
+
+def batched(out: Any, size: int = 1 << 18) -> io.BufferedWriter:
+    """Return a file that collects the many small writes of a ``COPY ... TO STDOUT`` (one per
+    row) and passes them on to ``out`` in pieces of ``size`` bytes: a call into Python for
+    every row costs more than the copy itself, and a buffered writer's ``write`` is not one."""
+    return io.BufferedWriter(_Forward(out), buffer_size=size)
 
 
 def json_cell(expression: str, kind: str) -> str:
