@@ -16,8 +16,9 @@ their parameters escaped by psycopg2 (``mogrify``), and wrapped in a constant
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from django_stubs_ext import StrOrPromise
@@ -55,23 +56,22 @@ def copy_entity(
     with (
         raw_table(entity, list(columns), descriptions=descriptions) as table,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-csv") as pool,
+        batched(table.csv) as csv_out,
+        batched(table.json) as json_out,
     ):
         for cursor in (json_cursor, csv_cursor):
             cursor.execute("SET LOCAL client_encoding TO 'UTF8'")
-        csv_out, json_out = batched(table.csv), batched(table.json)
         csv_done = pool.submit(
             csv_cursor.copy_expert, f"COPY ({csv_query}) TO STDOUT {CSV_OPTIONS}", csv_out
         )
         json_cursor.copy_expert(f"COPY ({json_lines}) TO STDOUT {JSON_OPTIONS}", json_out)
-        json_out.flush()
         csv_done.result()
-        csv_out.flush()
     return int(table.records)
 
 
 class _Forward(io.RawIOBase):
     """Passes what a :func:`batched` buffer collected on to ``out``, which must not keep the
-    memory it is given beyond the call (the buffer reuses it)."""
+    memory it is given beyond the call (the buffer reuses it); nowhere once disconnected."""
 
     def __init__(self, out: Any) -> None:
         self.out = out
@@ -80,15 +80,27 @@ class _Forward(io.RawIOBase):
         return True
 
     def write(self, data: Any) -> int:
-        self.out.write(data)
+        if self.out is not None:
+            self.out.write(data)
         return len(data)
 
 
-def batched(out: Any, size: int = 1 << 18) -> io.BufferedWriter:
-    """Return a file that collects the many small writes of a ``COPY ... TO STDOUT`` (one per
+@contextmanager
+def batched(out: Any, size: int = 1 << 18) -> Iterator[io.BufferedWriter]:
+    """Yield a file that collects the many small writes of a ``COPY ... TO STDOUT`` (one per
     row) and passes them on to ``out`` in pieces of ``size`` bytes: a call into Python for
-    every row costs more than the copy itself, and a buffered writer's ``write`` is not one."""
-    return io.BufferedWriter(_Forward(out), buffer_size=size)
+    every row costs more than the copy itself, and a buffered writer's ``write`` is not one.
+
+    What is left is flushed when the block ends normally. After an error it is dropped (the
+    part is discarded), also when the writer is collected later or a copy still running in
+    another thread goes on writing."""
+    forward = _Forward(out)
+    writer = io.BufferedWriter(forward, buffer_size=size)
+    try:
+        yield writer
+        writer.flush()
+    finally:
+        forward.out = None
 
 
 def json_cell(expression: str, kind: str) -> str:

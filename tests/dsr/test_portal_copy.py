@@ -12,7 +12,7 @@ import pytest
 from accounts.models import Address
 from consent import services as consent
 from consent.models import Purpose
-from dsr.connectors import portal
+from dsr.connectors import pgcopy, portal
 from dsr.models import State
 from dsr.personal_data import OWN_ENTITIES
 from tests.dsr.helpers import file_request, open_package, run_pending_tasks
@@ -93,3 +93,19 @@ def test_the_copy_export_matches_the_row_by_row_export(subject, monkeypatch):
     assert second["updated_at"] == "2026-01-02T03:04:05+00:00"
     rows = list(csv.DictReader(io.StringIO(by_copy["addresses.csv"].decode())))
     assert {row["created_at"] for row in rows} >= {"2026-01-02T03:04:05.12+00:00"}
+
+
+def test_rows_of_a_failed_copy_left_in_the_buffer_never_reach_the_part():
+    part = io.BytesIO()
+    with pytest.raises(RuntimeError), pgcopy.batched(part, size=64) as out:
+        out.write(b"first row\n")
+        raise RuntimeError("the copy broke off")
+    # The other copy, still running in its thread, and the writer's own flush when collected.
+    out.write(b"a row of the copy still running\n" * 4)
+    out.close()
+    assert part.getvalue() == b""
+
+    part = io.BytesIO()
+    with pgcopy.batched(part, size=64) as out:
+        out.write(b"first row\n")
+    assert part.getvalue() == b"first row\n"
