@@ -86,7 +86,7 @@ class _Forward(io.RawIOBase):
 
 
 @contextmanager
-def batched(out: Any, size: int = 1 << 18) -> Iterator[io.BufferedWriter]:
+def batched(out: Any, size: int = 1 << 18) -> Iterator[io.BufferedWriter[_Forward]]:
     """Yield a file that collects the many small writes of a ``COPY ... TO STDOUT`` (one per
     row) and passes them on to ``out`` in pieces of ``size`` bytes: a call into Python for
     every row costs more than the copy itself, and a buffered writer's ``write`` is not one.
