@@ -2,11 +2,12 @@
 
 An entity is two statements over the same snapshot: one producing the CSV (with its header),
 one a JSON object per row (``row_to_json``), each followed by the comma that separates the
-elements of the file's array (the sink drops the last one). They run at the same time on two
-connections, the CSV on a helper connection in a thread, and stream into the package files
-without a Python object per value. Values are rendered as the generic path renders them (ISO
-dates and times, booleans as ``true``/``false``, decimals as text, bytes as hex, spreadsheet
-formulas kept as text), so a package reads the same whichever way it was made.
+elements of the file's array (the sink drops the last one). Two connections share the
+snapshot, one of them in a thread, and each takes the next copy as soon as it is free; the
+rows stream into the package files without a Python object per value. Values are rendered as
+the generic path renders them (ISO dates and times, booleans as ``true``/``false``, decimals as
+text, bytes as hex, spreadsheet formulas kept as text), so a package reads the same whichever
+way it was made.
 
 The statements are built from constant text and queries compiled by the ORM or SQLAlchemy with
 their parameters escaped by psycopg2 (``mogrify``), and wrapped in a constant
@@ -16,9 +17,12 @@ their parameters escaped by psycopg2 (``mogrify``), and wrapped in a constant
 from __future__ import annotations
 
 import io
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django_stubs_ext import StrOrPromise
@@ -35,6 +39,76 @@ CSV_OPTIONS = "WITH (FORMAT csv, HEADER)"
 JSON_OPTIONS = "WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
 
 
+@dataclass(frozen=True)
+class EntityCopy:
+    """One entity to copy: ``csv_query`` selects its CSV cells, ``json_query`` one JSON object
+    per row."""
+
+    entity: str
+    columns: Sequence[str]
+    descriptions: Mapping[str, StrOrPromise] | None
+    csv_query: str
+    json_query: str
+
+
+def copy_entities(
+    *, raw_table: Callable[..., Any], entities: Sequence[EntityCopy], cursor: Any, helper: Any
+) -> dict[str, int]:
+    """Copy ``entities`` into the sink's raw tables; return each one's record count.
+
+    The two psycopg2 cursors belong to different connections that share one snapshot. Each
+    takes the next copy as soon as it is free (an entity's JSON, then its CSV, then the next
+    entity's), so that while one is still on the JSON of a large entity the other goes on with
+    the rest instead of waiting. The entities' files are opened first and closed in order, so
+    that the part lists them in the order given.
+    """
+    with ExitStack() as stack:
+        tables: list[Any] = [None] * len(entities)
+        for index in reversed(range(len(entities))):  # closed first to last
+            entity = entities[index]
+            tables[index] = stack.enter_context(
+                raw_table(entity.entity, list(entity.columns), descriptions=entity.descriptions)
+            )
+        jobs = deque((index, kind) for index in range(len(entities)) for kind in ("json", "csv"))
+        lock = threading.Lock()
+        failed = threading.Event()
+
+        def work(on: Any) -> None:
+            on.execute("SET LOCAL client_encoding TO 'UTF8'")
+            while not failed.is_set():
+                with lock:
+                    if not jobs:
+                        return
+                    index, kind = jobs.popleft()
+                try:
+                    _copy(on, entities[index], tables[index], kind)
+                except BaseException:
+                    failed.set()
+                    raise
+
+        # If a copy fails, the other connection stops after its current one (leaving the
+        # block waits for it); the first error is raised.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy") as pool:
+            helped = pool.submit(work, helper)
+            work(cursor)
+            helped.result()
+        return {
+            entity.entity: int(table.records)
+            for entity, table in zip(entities, tables, strict=True)
+        }
+
+
+def _copy(cursor: Any, entity: EntityCopy, table: Any, kind: str) -> None:
+    if kind == "json":
+        # Composed by the callers (see the module's docstring) in constant text.
+        query = f"SELECT q.j::text || ',' FROM ({entity.json_query}) AS q(j)"  # noqa: S608  # nosec B608
+        with batched(table.json) as out:
+            cursor.copy_expert(f"COPY ({query}) TO STDOUT {JSON_OPTIONS}", out)
+    else:
+        with batched(table.csv) as out:
+            cursor.copy_expert(f"COPY ({entity.csv_query}) TO STDOUT {CSV_OPTIONS}", out)
+
+
 def copy_entity(
     *,
     raw_table: Callable[..., Any],
@@ -46,27 +120,14 @@ def copy_entity(
     csv_cursor: Any,
     json_cursor: Any,
 ) -> int:
-    """Copy one entity into the sink's raw table; return its record count.
-
-    ``csv_query`` selects the CSV cells, ``json_query`` one JSON object per row; the two
-    psycopg2 cursors belong to different connections that share one snapshot.
-    """
-    # Statements composed by the callers (see the module's docstring) in constant text.
-    json_lines = f"SELECT q.j::text || ',' FROM ({json_query}) AS q(j)"  # noqa: S608  # nosec B608
-    with (
-        raw_table(entity, list(columns), descriptions=descriptions) as table,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-csv") as pool,
-        batched(table.csv) as csv_out,
-        batched(table.json) as json_out,
-    ):
-        for cursor in (json_cursor, csv_cursor):
-            cursor.execute("SET LOCAL client_encoding TO 'UTF8'")
-        csv_done = pool.submit(
-            csv_cursor.copy_expert, f"COPY ({csv_query}) TO STDOUT {CSV_OPTIONS}", csv_out
-        )
-        json_cursor.copy_expert(f"COPY ({json_lines}) TO STDOUT {JSON_OPTIONS}", json_out)
-        csv_done.result()
-    return int(table.records)
+    """Copy one entity (see :func:`copy_entities`); return its record count."""
+    counts = copy_entities(
+        raw_table=raw_table,
+        entities=[EntityCopy(entity, columns, descriptions, csv_query, json_query)],
+        cursor=json_cursor,
+        helper=csv_cursor,
+    )
+    return counts[entity]
 
 
 class _Forward(io.RawIOBase):

@@ -38,7 +38,7 @@ from .base import (
     Subject,
     TemporaryStoreError,
 )
-from .pgcopy import copy_entity, csv_cell, json_cell
+from .pgcopy import EntityCopy, copy_entities, csv_cell, json_cell
 
 ERASE_DELETE = "delete"
 ERASE_ANONYMISE = "anonymise"
@@ -169,7 +169,7 @@ class PortalConnector(Connector):
 
     def _export_copy(self, subject: Subject, raw_table: Callable[..., Any]) -> ExportResult:
         """Export on PostgreSQL with ``COPY`` (see ``pgcopy``): one read-only snapshot, shared
-        by a helper connection that makes the CSV while this one makes the JSON."""
+        by a helper connection; the two take the entities' copies between them."""
         counts: dict[str, int] = {}
         try:
             # The raw cursors' errors become Django's (OperationalError: try again later).
@@ -181,27 +181,30 @@ class PortalConnector(Connector):
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 cursor.execute("SELECT pg_export_snapshot()")
                 (snapshot,) = cursor.fetchone()
-                with _snapshot_connection(snapshot) as helper:
-                    for declaration in declarations():
-                        queryset = subject_records(declaration, subject)
-                        if queryset.query.is_empty():
-                            continue
-                        with connection.connection.cursor() as main, helper.cursor() as second:
-                            csv_query, json_query = _copy_queries(
-                                queryset, declaration.fields, main
-                            )
-                            count = copy_entity(
-                                raw_table=raw_table,
-                                entity=declaration.entity,
-                                columns=declaration.fields,
-                                descriptions=_descriptions(declaration),
-                                csv_query=csv_query,
-                                json_query=json_query,
-                                csv_cursor=second,
-                                json_cursor=main,
-                            )
-                        if count:
-                            counts[declaration.entity] = count
+                copies = []
+                for declaration in declarations():
+                    queryset = subject_records(declaration, subject)
+                    if queryset.query.is_empty():
+                        continue
+                    csv_query, json_query = _copy_queries(queryset, declaration.fields, cursor)
+                    copies.append(
+                        EntityCopy(
+                            declaration.entity,
+                            declaration.fields,
+                            _descriptions(declaration),
+                            csv_query,
+                            json_query,
+                        )
+                    )
+                with (
+                    _snapshot_connection(snapshot) as helper,
+                    connection.connection.cursor() as main,
+                    helper.cursor() as second,
+                ):
+                    copied = copy_entities(
+                        raw_table=raw_table, entities=copies, cursor=main, helper=second
+                    )
+                counts = {entity: n for entity, n in copied.items() if n}
         except OperationalError as error:
             raise TemporaryStoreError(error.__class__.__name__) from None
         return ExportResult(counts)

@@ -8,13 +8,17 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
+from django.db import connection
+from psycopg2 import DataError
 
 from accounts.models import Address
 from consent import services as consent
 from consent.models import Purpose
 from dsr.connectors import pgcopy, portal
 from dsr.models import State
+from dsr.packages import PartSink
 from dsr.personal_data import OWN_ENTITIES
+from privacy_portal import crypto
 from tests.dsr.helpers import file_request, open_package, run_pending_tasks
 from tests.factories import AddressFactory, UserFactory
 
@@ -109,3 +113,42 @@ def test_rows_of_a_failed_copy_left_in_the_buffer_never_reach_the_part():
     with pgcopy.batched(part, size=64) as out:
         out.write(b"first row\n")
     assert part.getvalue() == b"first row\n"
+
+
+def test_copies_shared_by_two_connections_keep_the_entities_order_and_stop_on_an_error(
+    transactional_db, postgres, tmp_path, settings
+):
+    settings.PORTAL_VAR_DIR = tmp_path
+
+    def numbers(name: str, count: int) -> pgcopy.EntityCopy:
+        rows = f"SELECT g AS n FROM generate_series(1, {count}) AS g"  # noqa: S608
+        as_json = f"SELECT row_to_json(r) FROM ({rows}) AS r"  # noqa: S608
+        return pgcopy.EntityCopy(name, ["n"], None, rows, as_json)
+
+    entities = [numbers("large", 50_000), numbers("small", 3), numbers("smaller", 1)]
+    params = connection.get_connection_params()
+    first, second = (connection.get_new_connection(params) for _ in range(2))
+    try:
+        key = crypto.new_stream_key()
+        with PartSink(1, "portal", key) as sink, first.cursor() as one, second.cursor() as two:
+            counts = pgcopy.copy_entities(
+                raw_table=sink.raw_table, entities=entities, cursor=one, helper=two
+            )
+            assert counts == {"large": 50_000, "small": 3, "smaller": 1}
+            assert [entity["name"] for entity in sink.entities] == ["large", "small", "smaller"]
+
+        broken = [*entities[1:], pgcopy.EntityCopy("broken", ["n"], None, "SELECT 1/0", "SELECT 1")]
+        for connection_ in (first, second):
+            connection_.rollback()
+        with (
+            PartSink(2, "portal", key) as sink,
+            first.cursor() as one,
+            second.cursor() as two,
+            pytest.raises(DataError),
+        ):
+            pgcopy.copy_entities(raw_table=sink.raw_table, entities=broken, cursor=one, helper=two)
+        assert not sink.entities
+        assert not sink.tmp.exists()
+    finally:
+        first.close()
+        second.close()
