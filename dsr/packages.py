@@ -188,13 +188,12 @@ class _JsonLines:
         self.count = 0
         self.held = b"\n"  # the line end after the array's "[", written before the first line
 
-    def write(self, data: Any) -> int:
-        chunk = bytes(data)
-        self.count += chunk.count(b"\n")
-        stream = self.held + chunk
+    def write(self, data: bytes | memoryview) -> int:
+        stream = self.held + data
+        self.count += stream.count(b"\n", len(self.held))
         self.held = stream[-2:]
         self.out.write(memoryview(stream)[:-2])
-        return len(chunk)
+        return len(data)
 
     def close(self) -> None:
         if self.count and self.held != b",\n":

@@ -109,27 +109,6 @@ def _copy(cursor: Any, entity: EntityCopy, table: Any, kind: str) -> None:
             cursor.copy_expert(f"COPY ({entity.csv_query}) TO STDOUT {CSV_OPTIONS}", out)
 
 
-def copy_entity(
-    *,
-    raw_table: Callable[..., Any],
-    entity: str,
-    columns: Sequence[str],
-    descriptions: Mapping[str, StrOrPromise] | None,
-    csv_query: str,
-    json_query: str,
-    csv_cursor: Any,
-    json_cursor: Any,
-) -> int:
-    """Copy one entity (see :func:`copy_entities`); return its record count."""
-    counts = copy_entities(
-        raw_table=raw_table,
-        entities=[EntityCopy(entity, columns, descriptions, csv_query, json_query)],
-        cursor=json_cursor,
-        helper=csv_cursor,
-    )
-    return counts[entity]
-
-
 class _Forward(io.RawIOBase):
     """Passes what a :func:`batched` buffer collected on to ``out``, which must not keep the
     memory it is given beyond the call (the buffer reuses it); nowhere once disconnected."""

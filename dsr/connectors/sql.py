@@ -85,7 +85,7 @@ from .base import (
     Subject,
     TemporaryStoreError,
 )
-from .pgcopy import FORMULA_CODES, copy_entity
+from .pgcopy import FORMULA_CODES, EntityCopy, copy_entities
 
 logger = logging.getLogger(__name__)
 
@@ -924,15 +924,13 @@ class SQLConnector(Connector):
             if raw_table is not None and conn.dialect.name == "postgresql":
                 helper = stack.enter_context(self._snapshot_helper(conn))
             scope = self._subject_scope(catalogue, subject)
-            for name in reversed(self.settings.children_first):
-                if name not in scope:
-                    continue
+            names = [name for name in reversed(self.settings.children_first) if name in scope]
+            if raw_table is not None and helper is not None:
+                bounds = [(catalogue.tables[name], scope[name]) for name in names]
+                copied = _copy_tables(conn, helper, bounds, raw_table)
+                return ExportResult({entity: n for entity, n in copied.items() if n})
+            for name in names:
                 bound = catalogue.tables[name]
-                if raw_table is not None and helper is not None:
-                    count = _copy_table(conn, helper, bound, scope[name], raw_table)
-                    if count:
-                        counts[bound.config.entity] = count
-                    continue
                 statement = sa.select(*bound.export_columns).where(scope[name])
                 result = conn.execution_options(
                     stream_results=True, yield_per=STREAM_BATCH
@@ -1212,31 +1210,35 @@ def _copy_sql(cursor: Any, conn: Connection, statement: Any) -> str:
     return str(cursor.mogrify(str(compiled), compiled.params).decode())
 
 
-def _copy_table(
+def _copy_tables(
     conn: Connection,
     helper: Connection,
-    bound: BoundTable,
-    where: ColumnElement[bool],
+    tables: Sequence[tuple[BoundTable, ColumnElement[bool]]],
     raw_table: Callable[..., Any],
-) -> int:
-    """Export one table with ``COPY`` into the sink's raw table: the CSV on ``helper`` while
-    the JSON is made on ``conn`` (same snapshot); return the record count."""
-    columns = bound.export_columns
-    as_csv = sa.select(*(_csv_expression(column) for column in columns)).where(where)
-    rows = sa.select(*(_json_expression(column) for column in columns)).where(where).subquery("r")
-    as_json = sa.select(sa.func.row_to_json(rows.table_valued()))
+) -> dict[str, int]:
+    """Export the tables (each with the clause selecting the person's rows) with ``COPY`` into
+    the sink's raw tables, on ``conn`` and ``helper`` (same snapshot; see ``pgcopy``); return
+    the record counts by entity."""
     main, second = conn.connection.driver_connection, helper.connection.driver_connection
     assert main is not None and second is not None  # noqa: S101 (live connections)
-    with main.cursor() as json_cursor, second.cursor() as csv_cursor:
-        return copy_entity(
-            raw_table=raw_table,
-            entity=bound.config.entity,
-            columns=[column.name for column in columns],
-            descriptions=bound.descriptions,
-            csv_query=_copy_sql(csv_cursor, conn, as_csv),
-            json_query=_copy_sql(json_cursor, conn, as_json),
-            csv_cursor=csv_cursor,
-            json_cursor=json_cursor,
+    with main.cursor() as cursor, second.cursor() as helper_cursor:
+        copies = []
+        for bound, where in tables:
+            columns = bound.export_columns
+            as_csv = sa.select(*(_csv_expression(column) for column in columns)).where(where)
+            rows = sa.select(*(_json_expression(c) for c in columns)).where(where).subquery("r")
+            as_json = sa.select(sa.func.row_to_json(rows.table_valued()))
+            copies.append(
+                EntityCopy(
+                    bound.config.entity,
+                    [column.name for column in columns],
+                    bound.descriptions,
+                    _copy_sql(cursor, conn, as_csv),
+                    _copy_sql(cursor, conn, as_json),
+                )
+            )
+        return copy_entities(
+            raw_table=raw_table, entities=copies, cursor=cursor, helper=helper_cursor
         )
 
 
