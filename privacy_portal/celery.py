@@ -10,3 +10,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "privacy_portal.settings.dev")
 app = Celery("privacy_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+from . import celery_db  # noqa: E402, F401  (connections kept between tasks)
