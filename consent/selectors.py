@@ -3,6 +3,7 @@ choices uses the current state (one row per subject and purpose), never the ledg
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -142,7 +143,14 @@ CURRENT_CACHE_SECONDS = 300
 
 
 def _current_entry(customer_id: int) -> StampedEntry:
-    return StampedEntry(f"consent:current:{customer_id}", CURRENT_CACHE_SECONDS)
+    # The answer as JSON, under the stamp the answer had when it was kept as a dictionary: while
+    # a deployment replaces processes that keep the dictionary, a change made by either kind
+    # makes both kinds of answer stale.
+    return StampedEntry(
+        f"consent:current-json:{customer_id}",
+        CURRENT_CACHE_SECONDS,
+        stamp=f"consent:current:{customer_id}:stamp",
+    )
 
 
 def consent_current_keys(customer_id: int) -> list[str]:
@@ -156,21 +164,21 @@ def consent_current_document(
 ) -> dict[str, Any] | None:
     """Return the consent API's answer for an account (None if there is no such account).
 
-    It is kept in the shared cache until the account's consent or the catalogue changes
-    (:func:`consent_current_forget`, a new catalogue generation), so that reads, by far the most
-    frequent request of Inper's other systems, need no database query; a read that misses
-    costs one query.
+    It is kept in the shared cache, as the JSON the API sends, until the account's consent or
+    the catalogue changes (:func:`consent_current_forget`, a new catalogue generation), so that
+    reads, by far the most frequent request of Inper's other systems, need no database query
+    and no rendering (:mod:`consent.api.fastpath`); a read that misses costs one query.
     """
-    from .serialisers import choice_dict
+    from .serialisers import choice_dict, document_json
 
-    entry = _current_entry(customer_id)
     found = (
         prefetched if prefetched is not None else cache.get_many(consent_current_keys(customer_id))
     )
+    cached = consent_current_cached(customer_id, found)
+    if cached is not None:
+        document: dict[str, Any] = json.loads(cached)
+        return document
     generation = found.get(GENERATION_KEY)
-    cached = entry.value(found)
-    if generation is not None and cached is not MISSING and cached[0] == generation:
-        return dict(cached[1])
     cat = catalogue(generation)
     current = consent_current_for_customer(customer_id, cat=cat)
     if current is None:
@@ -182,8 +190,20 @@ def consent_current_document(
         "suppressed": [],
         "purposes": [choice_dict(choice) for choice in choices],
     }
-    entry.store(found, (catalogue_generation(), document))
+    _current_entry(customer_id).store(found, (catalogue_generation(), document_json(document)))
     return document
+
+
+def consent_current_cached(customer_id: int, found: Mapping[str, Any]) -> bytes | None:
+    """Return the account's cached answer, as the API's JSON, from the keys of
+    :func:`consent_current_keys` as read from the cache, or None if it is not there or no
+    longer current."""
+    generation = found.get(GENERATION_KEY)
+    cached = _current_entry(customer_id).value(found)
+    if generation is not None and cached is not MISSING and cached[0] == generation:
+        body: bytes = cached[1]
+        return body
+    return None
 
 
 def consent_current_forget(user_id: int | None) -> None:

@@ -51,3 +51,10 @@ def choice_dict(choice: PurposeChoice) -> dict[str, Any]:
         "version": choice.version,
         "current_version": purpose.version,
     }
+
+
+def document_json(document: dict[str, Any]) -> bytes:
+    """The consent API's answer as the API sends it (the REST framework's JSON renderer)."""
+    from rest_framework.renderers import JSONRenderer
+
+    return JSONRenderer().render(document)

@@ -50,3 +50,17 @@ def test_a_stamped_value_is_stale_once_a_writer_renews_its_stamp():
     after = cache.get_many(entry.keys())
     entry.store(after, "new")
     assert entry.value(cache.get_many(entry.keys())) == "new"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_entries_sharing_a_stamp_go_stale_together():
+    """The consent API's answer is kept as JSON under the stamp it had as a dictionary, so that
+    processes of either kind, during a deployment, make each other's answers stale."""
+    as_dict = StampedEntry("test:answer", 60)
+    as_json = StampedEntry("test:answer-json", 60, stamp=as_dict.stamp_key)
+    for entry, value in ((as_dict, {"a": 1}), (as_json, b'{"a":1}')):
+        entry.store(cache.get_many(entry.keys()), value)
+    assert as_json.value(cache.get_many(as_json.keys())) == b'{"a":1}'
+    stamps_renew([as_dict])  # a writer that knows only the dictionary
+    assert as_json.value(cache.get_many(as_json.keys())) is MISSING
+    assert as_dict.value(cache.get_many(as_dict.keys())) is MISSING

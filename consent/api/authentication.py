@@ -72,18 +72,34 @@ def _token_row(prefix: str) -> ApiToken | None:
     )
 
 
+def token_cached(prefix: str, prefetch: list[str] | None = None) -> tuple[dict[str, Any], Any]:
+    """Read the token's cached entry and the cache keys in ``prefetch`` in one round trip;
+    return what was read and the entry (the client and the token's hash, ``"-"`` for a token
+    known not to be valid, or :data:`MISSING`)."""
+    entry = _entry(prefix)
+    found = cache.get_many([*entry.keys(), *(prefetch or [])])
+    return found, entry.value(found)
+
+
+def token_prefix(header: str) -> tuple[str, str] | None:
+    """Return the prefix and the token of an ``Authorization`` header, or None if it is not a
+    well-formed bearer token."""
+    keyword, _, token = header.partition(" ")
+    if keyword != "Bearer" or not token.startswith(PREFIX) or len(token) > 100:
+        return None
+    return token[len(PREFIX) :].split("_", 1)[0], token
+
+
 def _lookup(
     prefix: str, prefetch: list[str] | None = None
 ) -> tuple[tuple[ApiClient, str] | None, dict[str, Any]]:
     """Return the token's client and hash (from the cache when it can), and the values of the
     cache keys in ``prefetch``, read in the same round trip."""
-    entry = _entry(prefix)
-    keys = [*entry.keys(), *(prefetch or [])]
-    found = cache.get_many(keys)
+    found, cached = token_cached(prefix, prefetch)
     prefetched = {key: found[key] for key in prefetch or [] if key in found}
-    cached = entry.value(found)
     if cached is not MISSING:
         return (cached if cached != "-" else None), prefetched
+    entry = _entry(prefix)
     now = timezone.now()
     row = _token_row(prefix)
     if row is not None and (row.expires_at is None or row.expires_at > now):
@@ -106,10 +122,10 @@ class ApiTokenAuthentication(BaseAuthentication):
         header = request.headers.get("Authorization", "")
         if not header:
             return None
-        keyword, _, token = header.partition(" ")
-        if keyword != self.keyword or not token.startswith(PREFIX) or len(token) > 100:
+        parsed = token_prefix(header)
+        if parsed is None:
             raise exceptions.AuthenticationFailed("Malformed bearer token.")
-        prefix = token[len(PREFIX) :].split("_", 1)[0]
+        prefix, token = parsed
         context = request.parser_context or {}
         view = context.get("view")
         keys_of = getattr(view, "prefetch_keys", None)

@@ -70,7 +70,10 @@ MIDDLEWARE = [
     "privacy_portal.middleware.ContentSecurityPolicyMiddleware",
     "privacy_portal.middleware.PrivacyHeadersMiddleware",
     "privacy_portal.middleware.BoundedBodyMiddleware",
+    # Last: answers cached consent API reads without the REST framework (consent/api/fastpath.py).
+    "consent.api.fastpath.ConsentReadFastPath",
 ]
+CONSENT_API_FAST_PATH = env.bool("CONSENT_API_FAST_PATH", default=True)
 
 ROOT_URLCONF = "privacy_portal.urls"
 FORM_RENDERER = "privacy_portal.forms.PortalFormRenderer"
