@@ -110,3 +110,18 @@ def test_requests_it_cannot_vouch_for_go_to_the_view(
 
     api_token_revoke(token=ApiToken.objects.get(client__name="reader"))
     passed_on(_client(reader).get(url), 401)
+
+
+def test_with_redis_down_a_read_answers_503_on_either_path(api_client_factory, customer, settings):
+    from tests.security.test_degradation import DEAD_REDIS
+
+    _c, token = api_client_factory("consent:read")
+    url = f"/api/v1/consent/customers/{customer.pk}/"
+    assert _client(token).get(url).status_code == 200
+    settings.CACHES = DEAD_REDIS
+    for fast in (True, False):
+        settings.CONSENT_API_FAST_PATH = fast
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", raise_request_exception=False)
+        response = client.get(url)
+        assert response.status_code == 503 and response["Retry-After"]
+        assert customer.email not in response.content.decode()
