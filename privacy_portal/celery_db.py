@@ -39,13 +39,22 @@ def _fit_for_reuse(connection: Any) -> bool:
     return bool(connection.connection.info.transaction_status == TRANSACTION_STATUS_IDLE)
 
 
+def _eager(task: Any) -> bool:
+    """A task run in its caller's process (``apply()``) shares the caller's connections and
+    transaction: they are the caller's to manage, as Celery's fix-up also leaves them."""
+    return bool(getattr(getattr(task, "request", None), "is_eager", False))
+
+
 @task_prerun.connect(weak=False, dispatch_uid="privacy_portal.database_before_task")
-def database_before_task(**_: Any) -> None:
-    close_old_connections()
+def database_before_task(task: Any = None, **_: Any) -> None:
+    if not _eager(task):
+        close_old_connections()
 
 
 @task_postrun.connect(weak=False, dispatch_uid="privacy_portal.database_after_task")
-def database_after_task(state: str | None = None, **_: Any) -> None:
+def database_after_task(task: Any = None, state: str | None = None, **_: Any) -> None:
+    if _eager(task):
+        return
     for connection in connections.all(initialized_only=True):
         if state != states.SUCCESS or not _fit_for_reuse(connection):
             connection.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import psutil
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from dsr.models import DataSubjectRequest, State
 from privacy_portal.celery_db import database_after_task, database_before_task
@@ -56,6 +56,18 @@ def test_a_connection_in_an_aborted_transaction_is_closed(postgres):
             cursor.execute("SELECT 1 / 0")
     database_after_task(state="SUCCESS")
     assert connection.connection is None
+
+
+def test_a_task_run_in_the_callers_process_leaves_its_connection_alone(postgres):
+    from dsr.tasks import reconcile_task
+
+    raw = _raw()
+    with transaction.atomic():
+        reconcile_task.apply()  # prerun and postrun fire here, in this transaction
+        assert connection.connection is raw and not raw.closed  # type: ignore[attr-defined]
+        assert not connection.needs_rollback
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
 
 
 def _database_connections(worker: WorkerProcess) -> set[int]:
