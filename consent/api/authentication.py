@@ -26,6 +26,7 @@ from privacy_portal.cache import MISSING, StampedEntry, stamps_renew
 from ..models import ApiClient, ApiToken
 
 PREFIX = "inper_"
+KEYWORD = "Bearer"
 CACHE_SECONDS = 60
 
 
@@ -85,7 +86,7 @@ def token_prefix(header: str) -> tuple[str, str] | None:
     """Return the prefix and the token of an ``Authorization`` header, or None if it is not a
     well-formed bearer token."""
     keyword, _, token = header.partition(" ")
-    if keyword != "Bearer" or not token.startswith(PREFIX) or len(token) > 100:
+    if keyword != KEYWORD or not token.startswith(PREFIX) or len(token) > 100:
         return None
     return token[len(PREFIX) :].split("_", 1)[0], token
 
@@ -116,7 +117,7 @@ class ApiTokenAuthentication(BaseAuthentication):
     """Bearer tokens. A view with ``prefetch_keys(**url_kwargs)`` has those cache keys read
     with the token's, in one round trip to the cache; it finds them in ``request.prefetched``."""
 
-    keyword = "Bearer"
+    keyword = KEYWORD
 
     def authenticate(self, request: Request) -> tuple[ApiClient, str] | None:
         header = request.headers.get("Authorization", "")

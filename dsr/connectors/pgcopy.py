@@ -69,17 +69,17 @@ def copy_entities(
             tables[index] = stack.enter_context(
                 raw_table(entity.entity, list(entity.columns), descriptions=entity.descriptions)
             )
+        # A deque's popleft is atomic: the two connections share it without a lock.
         jobs = deque((index, kind) for index in range(len(entities)) for kind in ("json", "csv"))
-        lock = threading.Lock()
         failed = threading.Event()
 
         def work(on: Any) -> None:
             on.execute("SET LOCAL client_encoding TO 'UTF8'")
             while not failed.is_set():
-                with lock:
-                    if not jobs:
-                        return
+                try:
                     index, kind = jobs.popleft()
+                except IndexError:
+                    return
                 try:
                     _copy(on, entities[index], tables[index], kind)
                 except BaseException:
