@@ -409,12 +409,20 @@ class ConsentState(models.Model):
     """The current choice of one subject for one purpose: the last event, kept in step with
     the ledger in the same transaction."""
 
-    subject = models.ForeignKey(ConsentSubject, on_delete=models.PROTECT, related_name="states")
-    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
-    purpose_version = models.ForeignKey(PurposeVersion, on_delete=models.PROTECT, related_name="+")
+    # No index of their own: (subject, purpose) and (purpose, granted) serve every read, events
+    # and purpose versions are never deleted, and each index is written by every choice.
+    subject = models.ForeignKey(
+        ConsentSubject, on_delete=models.PROTECT, related_name="states", db_index=False
+    )
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+", db_index=False)
+    purpose_version = models.ForeignKey(
+        PurposeVersion, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     granted = models.BooleanField(_("granted"))
     source = models.CharField(_("source"), max_length=24, choices=Source.choices)
-    event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
+    event = models.ForeignKey(
+        ConsentEvent, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     updated_at = models.DateTimeField(_("updated at"))
 
     class Meta:

@@ -12,6 +12,7 @@ import uuid
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 
 from consent import selectors, services
 from consent.api import authentication
@@ -153,11 +154,14 @@ def test_an_api_read_costs_one_query_and_none_once_cached(
 # --- the banner save ----------------------------------------------------------------------------
 
 
-def _save(visitor: uuid.UUID | None, **choices: bool) -> dict:
+def _save(visitor: uuid.UUID | None, gpc: bool = False, **choices: bool) -> dict:
     body = {"choices": choices, "policy_version": 1, "language": "en"}
     if visitor is not None:
         body["visitor_id"] = str(visitor)
-    response = Client().post("/privacy/banner/choice", body, content_type="application/json")
+    headers = {"Sec-GPC": "1"} if gpc else {}
+    response = Client(headers=headers).post(
+        "/privacy/banner/choice", body, content_type="application/json"
+    )
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -166,8 +170,8 @@ def test_a_banner_save_is_one_short_transaction(django_assert_max_num_queries):
     _save(None, preferences=True)  # the catalogue is cached now
     visitor = uuid.uuid4()
 
-    # BEGIN, the visitor (inserted and locked), its events, its state, COMMIT.
-    with django_assert_max_num_queries(6):
+    # BEGIN, the new visitor (inserted, so locked), its events with their state, COMMIT.
+    with django_assert_max_num_queries(4):
         answer = _save(visitor, preferences=True, analytics=False, marketing=False)
 
     assert answer["visitor_id"] == str(visitor)
@@ -176,7 +180,7 @@ def test_a_banner_save_is_one_short_transaction(django_assert_max_num_queries):
     states = ConsentState.objects.filter(subject=subject).values_list("purpose__key", "granted")
     assert dict(states) == {"preferences": True, "analytics": False, "marketing": False}
 
-    with django_assert_max_num_queries(6):  # the same visitor again
+    with django_assert_max_num_queries(5):  # the same visitor again: found, then locked
         _save(visitor, preferences=False, analytics=True, marketing=False)
     assert ConsentSubject.objects.filter(visitor_id=visitor).count() == 1
     assert ConsentEvent.objects.filter(subject=subject).count() == 6
@@ -204,6 +208,57 @@ def test_banner_saves_racing_for_one_new_visitor_both_land(postgres):
     assert ConsentState.objects.filter(subject=subject).count() == 3
     last = ConsentEvent.objects.filter(subject=subject, purpose__key="analytics").latest("id")
     assert ConsentState.objects.get(subject=subject, purpose__key="analytics").event_id == last.pk
+
+
+def _ledger_rows(subject: ConsentSubject) -> tuple[list[tuple], list[tuple]]:
+    event_fields = [
+        f.name for f in ConsentEvent._meta.concrete_fields if f.name not in ("id", "subject")
+    ]
+    events = list(
+        ConsentEvent.objects.filter(subject=subject).order_by("id").values_list(*event_fields)
+    )
+    states = list(
+        ConsentState.objects.filter(subject=subject)
+        .order_by("purpose_id")
+        .values_list("purpose_id", "purpose_version_id", "granted", "source", "updated_at")
+    )
+    latest = dict(
+        ConsentEvent.objects.filter(subject=subject)
+        .order_by("purpose_id", "-id")
+        .distinct("purpose_id")
+        .values_list("purpose_id", "id")
+    )
+    for state in ConsentState.objects.filter(subject=subject):
+        assert state.event_id == latest[state.purpose_id]  # the state points to the last event
+    return events, states
+
+
+def test_the_ledger_written_in_one_statement_equals_the_orms(monkeypatch):
+    """On PostgreSQL a banner save's visitor, events and states are written by SQL of our own;
+    elsewhere (SQLite in development) by the ORM. Both write the same rows, including a second
+    choice that updates the current state."""
+    from django.db import connection
+
+    now = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    sql_visitor, orm_visitor = uuid.uuid4(), uuid.uuid4()
+    for visitor in (sql_visitor, orm_visitor):
+        with monkeypatch.context() as patch:
+            if visitor == orm_visitor:
+                patch.setattr(connection, "vendor", "sqlite")
+            _save(visitor, preferences=True, analytics=False, marketing=True)
+            # The browser's privacy signal turns marketing off: a new source for its state.
+            _save(visitor, gpc=True, preferences=False, analytics=True, marketing=True)
+
+    sql_subject = ConsentSubject.objects.get(visitor_id=sql_visitor)
+    orm_subject = ConsentSubject.objects.get(visitor_id=orm_visitor)
+    assert sql_subject.created_at == orm_subject.created_at == now
+    sql_rows, orm_rows = _ledger_rows(sql_subject), _ledger_rows(orm_subject)
+    assert len(sql_rows[0]) == 6 and len(sql_rows[1]) == 3
+    assert ("marketing", False, "gpc") in ConsentState.objects.filter(
+        subject=sql_subject
+    ).values_list("purpose__key", "granted", "source")
+    assert sql_rows == orm_rows
 
 
 # --- the catalogue ------------------------------------------------------------------------------
