@@ -6,12 +6,14 @@ leaves out the client address and the query string: both can identify a person.
 The defaults suit the portal's work, measured in ``bench/`` (docs/benchmarks.md): short
 requests that spend most of their time in Python and a little waiting on PostgreSQL and Redis.
 
-- One request per process at a time (``sync`` workers), two processes per core plus one, as
-  gunicorn recommends: the processes that wait on the database or the cache leave the cores to
-  the others, and requests are served in the order they arrive (the kernel hands each
-  connection to the next free process). Threads inside a process wait on each other for
-  Python's global lock: with four per process, a cached read's 99th percentile under
-  50 clients was six times its median; with one, under one and a half times.
+- One request per process at a time (``sync`` workers), two processes per core: the processes
+  that wait on the database or the cache leave the cores to the others, and requests are served
+  in the order they arrive (the kernel hands each connection to the next free process).
+  gunicorn suggests one more; on two cores the fifth process cost more in switching between
+  processes than it gained (every endpoint measured faster with four, its tail shorter).
+  Threads inside a process wait on each other for Python's global lock: with four per
+  process, a cached read's 99th percentile under 50 clients was six times its median; with
+  one, under one and a half times.
 - Sync workers expect a proxy in front that buffers requests and responses (nginx does by
   default), so that a slow client never holds a process; the portal already requires a
   TLS-terminating proxy. Without a buffering proxy, set ``GUNICORN_THREADS`` above 1 for
@@ -29,7 +31,7 @@ from typing import Any
 from gunicorn.glogging import Logger
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 worker_class = "gthread" if threads > 1 else "sync"
 preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() not in ("0", "false", "no")
