@@ -329,6 +329,8 @@ def _ledger_write(events: list[ConsentEvent]) -> None:
     On PostgreSQL this is one precompiled statement (the events' ``INSERT`` feeding the state's
     upsert in a data-modifying ``WITH``): compiling the two through the ORM cost more than
     running them. Elsewhere (SQLite, for development) the ORM's two bulk statements do it."""
+    if not events:
+        return
     if connection.vendor == "postgresql":
         _ledger_write_sql(events)
     else:
