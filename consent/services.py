@@ -151,9 +151,7 @@ def _visitor_insert(visitor_id: uuid.UUID) -> ConsentSubject | None:
     subject = ConsentSubject(visitor_id=visitor_id, created_at=timezone.now())
     fields, sql = _visitor_insert_sql()
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql, [f.get_db_prep_save(f.pre_save(subject, True), connection) for f in fields]
-        )
+        cursor.execute(sql, _insert_params(subject, fields))
         row = cursor.fetchone()
     return None if row is None else _saved(subject, row[0])
 
@@ -173,6 +171,11 @@ def _visitor_insert_sql() -> tuple[tuple[Field[Any, Any], ...], str]:
 
 def _insert_fields(model: type[Model]) -> tuple[Field[Any, Any], ...]:
     return tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+
+
+def _insert_params(instance: Model, fields: tuple[Field[Any, Any], ...]) -> list[Any]:
+    """``instance``'s values of ``fields`` as the database takes them (as ``save`` sends them)."""
+    return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
 
 
 def _qcol(model: type[Model], name: str) -> str:
@@ -389,11 +392,7 @@ def _ledger_sql_parts() -> tuple[tuple[Field[Any, Any], ...], str, str]:
 
 def _ledger_write_sql(events: list[ConsentEvent]) -> None:
     fields, row, sql = _ledger_sql_parts()
-    params = [
-        field.get_db_prep_save(field.pre_save(event, True), connection)
-        for event in events
-        for field in fields
-    ]
+    params = [value for event in events for value in _insert_params(event, fields)]
     with connection.cursor() as cursor:
         cursor.execute(sql.format(rows=", ".join([row] * len(events))), params)
         ids = {purpose_id: pk for pk, purpose_id in cursor.fetchall()}
