@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Field, Model
+from django.db.models import Field
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -24,6 +24,13 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from privacy_portal.audit.models import ActorType as AuditActorType
 from privacy_portal.audit.services import audit_record
+from privacy_portal.dbutils import (
+    insert_fields,
+    insert_params,
+    mark_saved,
+    quoted_column,
+    quoted_table,
+)
 from privacy_portal.mail import send_email_on_commit
 from privacy_portal.pseudonymise import (
     client_ip_truncated,
@@ -151,38 +158,22 @@ def _visitor_insert(visitor_id: uuid.UUID) -> ConsentSubject | None:
     subject = ConsentSubject(visitor_id=visitor_id, created_at=timezone.now())
     fields, sql = _visitor_insert_sql()
     with connection.cursor() as cursor:
-        cursor.execute(sql, _insert_params(subject, fields))
+        cursor.execute(sql, insert_params(subject, fields))
         row = cursor.fetchone()
-    return None if row is None else _saved(subject, row[0])
+    return None if row is None else mark_saved(subject, row[0])
 
 
 @functools.cache
 def _visitor_insert_sql() -> tuple[tuple[Field[Any, Any], ...], str]:
-    fields = _insert_fields(ConsentSubject)
-    columns = ", ".join(_qcol(ConsentSubject, f.name) for f in fields)
+    fields = insert_fields(ConsentSubject)
+    columns = ", ".join(quoted_column(ConsentSubject, f.name) for f in fields)
     values = ", ".join(["%s"] * len(fields))
-    table = connection.ops.quote_name(ConsentSubject._meta.db_table)
+    table = quoted_table(ConsentSubject)
     return fields, (  # names from the model's metadata; every value is a parameter
         f"INSERT INTO {table} ({columns}) VALUES ({values}) "  # noqa: S608  # nosec B608
-        f"ON CONFLICT ({_qcol(ConsentSubject, 'visitor_id')}) DO NOTHING "
-        f"RETURNING {_qcol(ConsentSubject, 'id')}"
+        f"ON CONFLICT ({quoted_column(ConsentSubject, 'visitor_id')}) DO NOTHING "
+        f"RETURNING {quoted_column(ConsentSubject, 'id')}"
     )
-
-
-def _insert_fields(model: type[Model]) -> tuple[Field[Any, Any], ...]:
-    return tuple(f for f in model._meta.concrete_fields if not f.primary_key)
-
-
-def _insert_params(instance: Model, fields: tuple[Field[Any, Any], ...]) -> list[Any]:
-    """``instance``'s values of ``fields`` as the database takes them (as ``save`` sends them)."""
-    return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-
-
-def _qcol(model: type[Model], name: str) -> str:
-    """The quoted column of ``model``'s field ``name``."""
-    field = model._meta.get_field(name)
-    assert isinstance(field, Field) and field.column  # noqa: S101  # nosec B101
-    return connection.ops.quote_name(field.column)
 
 
 # --- the ledger -------------------------------------------------------------------------------
@@ -365,46 +356,40 @@ def _ledger_write_orm(events: list[ConsentEvent]) -> None:
 def _ledger_sql_parts() -> tuple[tuple[Field[Any, Any], ...], str, str]:
     """The event fields in column order, one row's placeholders, and the statement around
     them (``{rows}`` stands for the rows' placeholders)."""
-    fields = _insert_fields(ConsentEvent)
-    columns = ", ".join(_qcol(ConsentEvent, f.name) for f in fields)
+    fields = insert_fields(ConsentEvent)
+    columns = ", ".join(quoted_column(ConsentEvent, f.name) for f in fields)
     keys = ("subject", "purpose")
     # Each state column from the event's column of the same name, except these two.
     from_event = {"event": "id", "updated_at": "occurred_at"}
-    state_columns = ", ".join(_qcol(ConsentState, name) for name in (*keys, *_STATE_FIELDS))
+    state_columns = ", ".join(quoted_column(ConsentState, name) for name in (*keys, *_STATE_FIELDS))
     event_columns = ", ".join(
-        _qcol(ConsentEvent, from_event.get(name, name)) for name in (*keys, *_STATE_FIELDS)
+        quoted_column(ConsentEvent, from_event.get(name, name)) for name in (*keys, *_STATE_FIELDS)
     )
     updates = ", ".join(
-        f"{_qcol(ConsentState, name)} = EXCLUDED.{_qcol(ConsentState, name)}"
+        f"{quoted_column(ConsentState, name)} = EXCLUDED.{quoted_column(ConsentState, name)}"
         for name in _STATE_FIELDS
     )
-    key = ", ".join(_qcol(ConsentState, name) for name in keys)
-    event_table = connection.ops.quote_name(ConsentEvent._meta.db_table)
-    state_table = connection.ops.quote_name(ConsentState._meta.db_table)
+    key = ", ".join(quoted_column(ConsentState, name) for name in keys)
+    event_table = quoted_table(ConsentEvent)
+    state_table = quoted_table(ConsentState)
     sql = (  # names from the models' metadata; every value is a parameter
         f"WITH e AS (INSERT INTO {event_table} ({columns}) VALUES {{rows}} RETURNING *), "  # noqa: S608  # nosec B608
         f"s AS (INSERT INTO {state_table} ({state_columns}) SELECT {event_columns} FROM e "
         f"ON CONFLICT ({key}) DO UPDATE SET {updates}) "
-        f"SELECT {_qcol(ConsentEvent, 'id')}, {_qcol(ConsentEvent, 'purpose')} FROM e"
+        f"SELECT {quoted_column(ConsentEvent, 'id')}, "
+        f"{quoted_column(ConsentEvent, 'purpose')} FROM e"
     )
     return fields, "(" + ", ".join(["%s"] * len(fields)) + ")", sql
 
 
 def _ledger_write_sql(events: list[ConsentEvent]) -> None:
     fields, row, sql = _ledger_sql_parts()
-    params = [value for event in events for value in _insert_params(event, fields)]
+    params = [value for event in events for value in insert_params(event, fields)]
     with connection.cursor() as cursor:
         cursor.execute(sql.format(rows=", ".join([row] * len(events))), params)
         ids = {purpose_id: pk for pk, purpose_id in cursor.fetchall()}
     for event in events:  # one event per purpose (the state's key), in any order
-        _saved(event, ids[event.purpose_id])
-
-
-def _saved(instance: Any, pk: int) -> Any:
-    """Mark ``instance``, inserted by SQL of our own, as saved with primary key ``pk``."""
-    instance.pk = pk
-    instance._state.adding, instance._state.db = False, connection.alias
-    return instance
+        mark_saved(event, ids[event.purpose_id])
 
 
 def _policy_id(cat: Catalogue, purpose: PurposeInfo, version: int | None) -> int | None:
@@ -904,11 +889,16 @@ def consent_subject_pseudonymise(*, subject: ConsentSubject, actor: Any) -> None
     keyed hash; ledger rows stay as proof. An address that had withdrawn from e-mail or SMS
     marketing goes on the suppression list first, so that it stays unsubscribed."""
     cat = catalogue()
-    with transaction.atomic():
-        subject = ConsentSubject.objects.select_for_update().get(pk=subject.pk)
+    # In an erasure's transaction no savepoint: an error fails the whole erasure, as it should.
+    with transaction.atomic(savepoint=False):
+        subject = (
+            ConsentSubject.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .get(pk=subject.pk)
+        )
         if subject.pseudonymised_at is not None:
             return  # already detached (with the account's other subjects, say)
-        user = User.objects.filter(pk=subject.user_id).first() if subject.user_id else None
+        user = subject.user
         withdrawn = set(
             ConsentState.objects.filter(subject=subject, granted=False).values_list(
                 "purpose_id", flat=True

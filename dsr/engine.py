@@ -14,6 +14,7 @@ The database rows are the truth and Celery only moves them:
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -31,6 +32,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 
 from privacy_portal.audit.services import audit_record
+from privacy_portal.dbutils import quoted_column, quoted_table
 
 from . import notifications
 from .connectors.base import (
@@ -96,13 +98,30 @@ def enqueue_on_commit(task_ids: Iterable[int], *, countdown: float = 0) -> None:
     )
 
     def send() -> None:
-        from .tasks import store_export_task, store_task_run_task
-
-        for task_id in ids:
-            task = store_export_task if task_id in exports else store_task_run_task
-            task.apply_async((task_id,), countdown=countdown)
+        _send([(pk, pk in exports) for pk in ids], countdown=countdown)
 
     _send_on_commit(send)
+
+
+def send_planned_on_commit(tasks: Iterable[StoreTask]) -> None:
+    """:func:`enqueue_on_commit` for task rows just inserted with their ``enqueued_at`` set:
+    their actions are known, so nothing needs updating or reading again."""
+    planned = [(task.pk, task.action == Action.EXPORT) for task in tasks]
+
+    def send() -> None:
+        _send(planned)
+
+    if planned:
+        _send_on_commit(send)
+
+
+def _send(tasks: list[tuple[int, bool]], *, countdown: float = 0) -> None:
+    """Send each ``(task id, is an export)`` to its queue."""
+    from .tasks import store_export_task, store_task_run_task
+
+    for task_id, export in tasks:
+        task = store_export_task if export else store_task_run_task
+        task.apply_async((task_id,), countdown=countdown)
 
 
 def advance_on_commit(request_id: int) -> None:
@@ -141,6 +160,11 @@ def _claim(task_id: int) -> int | None:
     """Claim the task row; return the attempt number, or None if it is not ours to run."""
     now = timezone.now()
     lease = now + timedelta(seconds=settings.DSR_TASK_LEASE_SECONDS)
+    claim = _claim_sql if connection.vendor == "postgresql" else _claim_orm
+    return claim(task_id, now, lease)
+
+
+def _claim_orm(task_id: int, now: datetime, lease: datetime) -> int | None:
     claimable = Q(state__in=(TaskState.QUEUED, TaskState.RETRYING)) | Q(
         state=TaskState.RUNNING, lease_expires_at__lt=now
     )
@@ -160,6 +184,43 @@ def _claim(task_id: int) -> int | None:
             return None
         attempts: int = StoreTask.objects.values_list("attempts", flat=True).get(pk=task_id)
     return attempts
+
+
+@functools.cache
+def _claim_statement() -> str:
+    """:func:`_claim`'s UPDATE, returning the attempt number (PostgreSQL): one statement
+    instead of an update and a read. Names from the models' metadata; values are parameters."""
+    column = functools.partial(quoted_column, StoreTask)
+    request_state = quoted_column(DataSubjectRequest, "state")
+    return (
+        f"UPDATE {quoted_table(StoreTask)} SET {column('state')} = %(running)s, "  # noqa: S608  # nosec B608
+        f"{column('attempts')} = {column('attempts')} + 1, "
+        f"{column('lease_expires_at')} = %(lease)s, {column('started_at')} = %(now)s, "
+        f"{column('next_attempt_at')} = NULL "
+        f"WHERE {column('id')} = %(task)s AND ({column('state')} IN (%(queued)s, %(retrying)s) "
+        f"OR ({column('state')} = %(running)s AND {column('lease_expires_at')} < %(now)s)) "
+        f"AND {column('request')} IN (SELECT {quoted_column(DataSubjectRequest, 'id')} "
+        f"FROM {quoted_table(DataSubjectRequest)} "
+        f"WHERE {request_state} IN (%(request_running)s, %(request_waiting)s)) "
+        f"RETURNING {column('attempts')}"
+    )
+
+
+def _claim_sql(task_id: int, now: datetime, lease: datetime) -> int | None:
+    params: dict[str, Any] = {
+        "task": task_id,
+        "now": now,
+        "lease": lease,
+        "running": TaskState.RUNNING.value,
+        "queued": TaskState.QUEUED.value,
+        "retrying": TaskState.RETRYING.value,
+        "request_running": State.RUNNING.value,
+        "request_waiting": State.WAITING.value,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_claim_statement(), params)
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 class _LeaseKeeper(threading.Thread):
@@ -361,7 +422,8 @@ def request_advance(request_id: int, *, build_here: bool = False) -> None:
         request = DataSubjectRequest.objects.select_for_update().filter(pk=request_id).first()
         if request is None or request.state not in (State.RUNNING, State.WAITING):
             return
-        states = list(request.tasks.values_list("state", flat=True))
+        tasks = list(request.tasks.values_list("state", "receipt"))
+        states = [state for state, _ in tasks]
         active = [
             s for s in states if s in (TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING)
         ]
@@ -383,26 +445,25 @@ def request_advance(request_id: int, *, build_here: bool = False) -> None:
                 return
         from .services import _finish
 
-        found = _found_anything(request)
+        found = _found_anything(receipt for state, receipt in tasks if state == TaskState.SUCCEEDED)
         _finish(
             request, outcome="no_data_found" if not found and not failed else "done", partial=failed
         )
 
 
 def _transition(request: DataSubjectRequest, to: str, reason: str) -> DataSubjectRequest:
-    from .services import dsr_request_transition
+    from .services import transition_locked
 
-    return dsr_request_transition(request=request, to=to, actor=None, reason=reason)
+    return transition_locked(request, to=to, actor=None, reason=reason)
 
 
-def _found_anything(request: DataSubjectRequest) -> bool:
-    """Return True if any store held something about the person, not counting the records
-    of their own requests and the copies made for them (which exist because they asked)."""
+def _found_anything(receipts: Iterable[dict[str, Any] | None]) -> bool:
+    """Return True if any store held something about the person, by the ``receipts`` of the
+    request's succeeded tasks, not counting the records of their own requests and the copies
+    made for them (which exist because they asked)."""
     from .personal_data import OWN_ENTITIES
 
-    for receipt in request.tasks.filter(state=TaskState.SUCCEEDED).values_list(
-        "receipt", flat=True
-    ):
+    for receipt in receipts:
         receipt = receipt or {}
         for key in ("counts", "deleted", "anonymised"):
             if any(

@@ -106,6 +106,23 @@ def dsr_request_transition(
     """
     pk = request.pk if isinstance(request, DataSubjectRequest) else request
     locked = DataSubjectRequest.objects.select_for_update().get(pk=pk)
+    return transition_locked(
+        locked, to=to, actor=actor, reason=reason, allowed_from=allowed_from, updates=updates
+    )
+
+
+def transition_locked(
+    locked: DataSubjectRequest,
+    *,
+    to: str,
+    actor: Any,
+    reason: str = "",
+    allowed_from: Iterable[str] | None = None,
+    updates: Mapping[str, Any] | None = None,
+) -> DataSubjectRequest:
+    """:func:`dsr_request_transition` for a caller that holds the request's row lock in the
+    current transaction (``locked`` was read with ``select_for_update``): no second lock, no
+    savepoint."""
     before = locked.state
     if to not in TRANSITIONS.get(before, frozenset()) or (
         allowed_from is not None and before not in allowed_from
@@ -541,8 +558,8 @@ def dsr_request_approve(*, request: DataSubjectRequest, actor: Any) -> DataSubje
         locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
         if locked.verified_at is None or locked.held_reason == "identity_needs_review":
             raise TransitionError(_("Confirm the person's identity before approving."))
-        locked = dsr_request_transition(
-            request=locked,
+        locked = transition_locked(
+            locked,
             to=State.APPROVED,
             actor=actor,
             reason="approved",
@@ -559,12 +576,10 @@ def dsr_request_approve(*, request: DataSubjectRequest, actor: Any) -> DataSubje
         tasks = _plan_tasks(locked)
         if not tasks:
             return _finish(locked, outcome="done")
-        locked = dsr_request_transition(
-            request=locked, to=State.RUNNING, actor=None, reason="tasks_planned"
-        )
-        from .engine import enqueue_on_commit
+        locked = transition_locked(locked, to=State.RUNNING, actor=None, reason="tasks_planned")
+        from .engine import send_planned_on_commit
 
-        enqueue_on_commit([task.pk for task in tasks])
+        send_planned_on_commit(tasks)
     return locked
 
 
@@ -581,6 +596,8 @@ def _connector_supports(store: DataStore, action: str) -> bool:
 
 
 def _plan_tasks(request: DataSubjectRequest) -> list[StoreTask]:
+    """Insert one task per store and action, marked as sent (the caller sends them when its
+    transaction commits)."""
     stores = list(DataStore.objects.filter(enabled=True).order_by("position", "name"))
     planned: list[StoreTask] = []
     for store in stores:
@@ -618,6 +635,9 @@ def _plan_tasks(request: DataSubjectRequest) -> list[StoreTask]:
                         max_attempts=settings.DSR_TASK_MAX_ATTEMPTS,
                     )
                 )
+    now = timezone.now()
+    for task in planned:
+        task.enqueued_at = now
     created = StoreTask.objects.bulk_create(planned)
     if request.type in (RequestType.ACCESS, RequestType.PORTABILITY):
         from .packages import package_prepare
@@ -821,22 +841,24 @@ def dsr_task_complete_manual(
 def _finish(
     request: DataSubjectRequest, *, outcome: str, partial: bool = False
 ) -> DataSubjectRequest:
-    """Close a request whose work is done (in the caller's transaction)."""
-    to = State.PARTIALLY_COMPLETED if partial else State.COMPLETED
-    request = dsr_request_transition(
-        request=request,
-        to=to,
-        actor=None,
-        reason=outcome,
-        updates={"completed_at": timezone.now(), "outcome": outcome},
-    )
+    """Close a request whose work is done (in the caller's transaction, which holds the
+    request's row lock)."""
     if request.type == RequestType.ERASURE and not partial:
         from .erasure import erasure_record_create
 
+        # Before the snapshot of the person's identity is cleared (its keyed hashes are kept).
         erasure_record_create(request)
+    updates: dict[str, Any] = {"completed_at": timezone.now(), "outcome": outcome}
     if not partial:
         request.set_snapshot(None)
-        request.save(update_fields=("subject_snapshot",))
+        updates["subject_snapshot"] = request.subject_snapshot
+    request = transition_locked(
+        request,
+        to=State.PARTIALLY_COMPLETED if partial else State.COMPLETED,
+        actor=None,
+        reason=outcome,
+        updates=updates,
+    )
     notifications.completed(request)
     return request
 

@@ -40,4 +40,4 @@ def test_the_demo_requests_leave_the_workers_no_messages(django_capture_on_commi
     request = DataSubjectRequest.objects.filter(state=State.IN_REVIEW).first()
     with django_capture_on_commit_callbacks() as callbacks:
         dsr_request_approve(request=request, actor=None)
-    assert "enqueue_on_commit.<locals>.send" in _sends(callbacks)
+    assert "send_planned_on_commit.<locals>.send" in _sends(callbacks)
