@@ -2,7 +2,7 @@
 
 One function, :func:`dsr_request_transition`, moves a request between states: it locks the
 row, checks the table of allowed transitions and writes the audit event in the same
-transaction. The other services (intake, verification, approval, rejection, extension,
+transaction (:func:`transition_locked` is its second half, for callers that hold the lock). The other services (intake, verification, approval, rejection, extension,
 cancellation, retries, manual steps) are built on it.
 """
 
