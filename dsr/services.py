@@ -2,8 +2,9 @@
 
 One function, :func:`dsr_request_transition`, moves a request between states: it locks the
 row, checks the table of allowed transitions and writes the audit event in the same
-transaction (:func:`transition_locked` is its second half, for callers that hold the lock). The other services (intake, verification, approval, rejection, extension,
-cancellation, retries, manual steps) are built on it.
+transaction (:func:`transition_locked` is its second half, for callers that hold the lock).
+The other services (intake, verification, approval, rejection, extension, cancellation,
+retries, manual steps) are built on it.
 """
 
 from __future__ import annotations
