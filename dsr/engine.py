@@ -9,7 +9,8 @@ The database rows are the truth and Celery only moves them:
   reconciler (beat) queues the row again when the lease runs out;
 - the result is recorded only if the row is still this worker's claim (same attempt);
 - the last task to finish advances the request under the request's row lock;
-- connectors are idempotent, so a task that ran but whose result was lost runs again safely.
+- connectors are idempotent, so a task that ran but whose result was lost runs again safely;
+  a store in the portal's own database commits its change and the receipt together.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 _PACKAGE_TYPES = (RequestType.ACCESS, RequestType.PORTABILITY)
+# Actions that change a store's data (an export reads, in a transaction of its own).
+_CHANGES = (Action.ERASE, Action.RESTRICT)
 
 
 # --- enqueueing ---------------------------------------------------------------------------------
@@ -304,6 +307,7 @@ def task_run(task_id: int) -> None:
     task = StoreTask.objects.select_related("store", "request").get(pk=task_id)
     keeper = _LeaseKeeper(task_id, attempt)
     keeper.start()
+    recorded = False
     try:
         context = TaskContext(
             idempotency_key=str(task.idempotency_key),
@@ -311,7 +315,17 @@ def task_run(task_id: int) -> None:
             request_reference=task.request.reference,
             request_type=task.request.type,
         )
-        result = _call(connector_for(task.store, context=context), task)
+        connector = connector_for(task.store, context=context)
+        if connector.same_database and task.action in _CHANGES:
+            # The change and its receipt commit together: a worker killed between them would
+            # otherwise leave the change done and the receipt lost, and the task's next run
+            # would find nothing left to report.
+            with transaction.atomic():
+                result = _call(connector, task)
+                _record_result(task, attempt, result)
+            recorded = True
+        else:
+            result = _call(connector, task)
     except TemporaryStoreError as error:
         last = attempt >= task.max_attempts
         message = f"{error} (gave up after {attempt} attempts)" if last else str(error)
@@ -335,7 +349,8 @@ def task_run(task_id: int) -> None:
         return
     finally:
         keeper.stop()
-    _record_result(task, attempt, result)
+    if not recorded:
+        _record_result(task, attempt, result)
 
 
 def _record_result(task: StoreTask, attempt: int, result: Any) -> None:

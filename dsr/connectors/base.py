@@ -229,6 +229,9 @@ class Connector:
     supports: ClassVar[frozenset[str]] = frozenset()
     #: Configuration keys whose values are secrets (encrypted at rest, never shown back).
     secret_keys: ClassVar[frozenset[str]] = frozenset()
+    #: True if the store's data lives in the portal's own database: the engine then commits
+    #: an erasure or a restriction and the task's receipt in one transaction.
+    same_database: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -128,6 +128,7 @@ class PortalConnector(Connector):
     supports: ClassVar[frozenset[str]] = frozenset(
         {"locate", "export", "erase", "restrict", "reidentify"}
     )
+    same_database: ClassVar[bool] = True
 
     def health_check(self) -> HealthResult:
         try:

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from accounts.models import Address, User
 from dsr import engine, packages
@@ -372,6 +373,43 @@ def test_a_redelivered_task_changes_nothing(customer):
         receipt,
         finished,
     )
+
+
+class _Killed(BaseException):
+    """A worker's death between the erasure and its receipt (nothing catches it)."""
+
+
+def test_an_erasure_and_its_receipt_commit_together(
+    customer, compliance_user, monkeypatch, django_capture_on_commit_callbacks
+):
+    AddressFactory(user=customer)
+    request = dsr_request_approve(
+        request=file_request(type="erasure", user=customer), actor=compliance_user
+    )
+    task = request.tasks.get()
+    record_result = engine._record_result
+
+    def killed(*args, **kwargs):
+        raise _Killed
+
+    monkeypatch.setattr(engine, "_record_result", killed)
+    with pytest.raises(_Killed):
+        engine.task_run(task.pk)
+    # Nothing was erased without its receipt: the account is still there, the task still
+    # claimed, and it runs again once its lease has run out.
+    assert User.objects.filter(pk=customer.pk).exists()
+    task.refresh_from_db()
+    assert (task.state, task.attempts) == (TaskState.RUNNING, 1)
+    StoreTask.objects.filter(pk=task.pk).update(lease_expires_at=timezone.now())
+    monkeypatch.setattr(engine, "_record_result", record_result)
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.task_run(task.pk)
+    task.refresh_from_db()
+    assert (task.state, task.attempts) == (TaskState.SUCCEEDED, 2)
+    assert task.receipt["deleted"]["account"] == 1 and task.receipt["deleted"]["addresses"] == 1
+    request.refresh_from_db()
+    assert (request.state, request.outcome) == (State.COMPLETED, "done")
+    assert not User.objects.filter(pk=customer.pk).exists()
 
 
 def test_the_reconciler_picks_up_a_task_whose_worker_died(customer, settings):
