@@ -43,15 +43,19 @@ def detach_subjects(queryset: QuerySet[Any], identity: Mapping[str, str]) -> tup
 
     The subjects are found by the identity on their own indexed columns (``subject__user_id``
     becomes ``user_id``), not through their records: a person's subject may have hundreds of
-    thousands of ledger events."""
+    thousands of ledger events; and their records are counted by the subjects' keys, without
+    a join (the consent declarations have no ``live`` filter)."""
     from consent.models import ConsentSubject
     from consent.services import consent_subject_pseudonymise
 
-    records = queryset.count()
+    owners = {lookup.removeprefix("subject__"): value for lookup, value in identity.items()}
+    subjects = list(ConsentSubject.objects.filter(**owners))
+    if not subjects:
+        return 0, 0
+    records = queryset.model._default_manager.filter(subject__in=subjects).count()
     if not records:
         return 0, 0
-    owners = {lookup.removeprefix("subject__"): value for lookup, value in identity.items()}
-    for subject in ConsentSubject.objects.filter(**owners):
+    for subject in subjects:
         consent_subject_pseudonymise(subject=subject, actor=None)
     return 0, records
 
