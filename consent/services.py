@@ -25,7 +25,7 @@ from accounts.models import User
 from privacy_portal.audit.models import ActorType as AuditActorType
 from privacy_portal.audit.services import audit_record
 from privacy_portal.dbutils import (
-    insert_fields,
+    insert_into,
     insert_params,
     mark_saved,
     quoted_column,
@@ -165,12 +165,9 @@ def _visitor_insert(visitor_id: uuid.UUID) -> ConsentSubject | None:
 
 @functools.cache
 def _visitor_insert_sql() -> tuple[tuple[Field[Any, Any], ...], str]:
-    fields = insert_fields(ConsentSubject)
-    columns = ", ".join(quoted_column(ConsentSubject, f.name) for f in fields)
-    values = ", ".join(["%s"] * len(fields))
-    table = quoted_table(ConsentSubject)
+    fields, target, row = insert_into(ConsentSubject)
     return fields, (  # names from the model's metadata; every value is a parameter
-        f"INSERT INTO {table} ({columns}) VALUES ({values}) "  # noqa: S608  # nosec B608
+        f"INSERT INTO {target} VALUES {row} "  # noqa: S608  # nosec B608
         f"ON CONFLICT ({quoted_column(ConsentSubject, 'visitor_id')}) DO NOTHING "
         f"RETURNING {quoted_column(ConsentSubject, 'id')}"
     )
@@ -356,8 +353,7 @@ def _ledger_write_orm(events: list[ConsentEvent]) -> None:
 def _ledger_sql_parts() -> tuple[tuple[Field[Any, Any], ...], str, str]:
     """The event fields in column order, one row's placeholders, and the statement around
     them (``{rows}`` stands for the rows' placeholders)."""
-    fields = insert_fields(ConsentEvent)
-    columns = ", ".join(quoted_column(ConsentEvent, f.name) for f in fields)
+    fields, events, row = insert_into(ConsentEvent)
     keys = ("subject", "purpose")
     # Each state column from the event's column of the same name, except these two.
     from_event = {"event": "id", "updated_at": "occurred_at"}
@@ -370,16 +366,15 @@ def _ledger_sql_parts() -> tuple[tuple[Field[Any, Any], ...], str, str]:
         for name in _STATE_FIELDS
     )
     key = ", ".join(quoted_column(ConsentState, name) for name in keys)
-    event_table = quoted_table(ConsentEvent)
     state_table = quoted_table(ConsentState)
     sql = (  # names from the models' metadata; every value is a parameter
-        f"WITH e AS (INSERT INTO {event_table} ({columns}) VALUES {{rows}} RETURNING *), "  # noqa: S608  # nosec B608
+        f"WITH e AS (INSERT INTO {events} VALUES {{rows}} RETURNING *), "  # noqa: S608  # nosec B608
         f"s AS (INSERT INTO {state_table} ({state_columns}) SELECT {event_columns} FROM e "
         f"ON CONFLICT ({key}) DO UPDATE SET {updates}) "
         f"SELECT {quoted_column(ConsentEvent, 'id')}, "
         f"{quoted_column(ConsentEvent, 'purpose')} FROM e"
     )
-    return fields, "(" + ", ".join(["%s"] * len(fields)) + ")", sql
+    return fields, row, sql
 
 
 def _ledger_write_sql(events: list[ConsentEvent]) -> None:

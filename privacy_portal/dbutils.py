@@ -9,14 +9,18 @@ from django.db import connection, migrations
 from django.db.models import Field, Model
 
 
-def insert_fields(model: type[Model]) -> tuple[Field[Any, Any], ...]:
-    """The fields an INSERT of ``model`` writes, in column order (all but the primary key)."""
-    return tuple(f for f in model._meta.concrete_fields if not f.primary_key)
-
-
 def insert_params(instance: Model, fields: tuple[Field[Any, Any], ...]) -> list[Any]:
     """``instance``'s values of ``fields`` as the database takes them (as ``save`` sends them)."""
     return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+
+
+def insert_into(model: type[Model]) -> tuple[tuple[Field[Any, Any], ...], str, str]:
+    """For an INSERT of ``model`` written by hand: the fields it writes in column order (all
+    but the primary key), the quoted ``table (columns)`` and one row's placeholders."""
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    columns = ", ".join(quoted_column(model, f.name) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return fields, f"{quoted_table(model)} ({columns})", row
 
 
 def quoted_column(model: type[Model], name: str) -> str:

@@ -13,7 +13,7 @@ from django.db.models import Field
 from django.utils import timezone
 
 from privacy_portal.dbutils import (
-    insert_fields,
+    insert_into,
     insert_params,
     mark_saved,
     quoted_column,
@@ -126,13 +126,11 @@ def _append_orm(event: AuditEvent, head: AuditChainHead) -> None:
 def _append_statement() -> tuple[tuple[Field[Any, Any], ...], str]:
     """The event's fields in column order and one statement that inserts it and moves the
     chain's head on (names from the models' metadata; every value is a parameter)."""
-    fields = insert_fields(AuditEvent)
-    columns = ", ".join(quoted_column(AuditEvent, f.name) for f in fields)
-    values = ", ".join(["%s"] * len(fields))
+    fields, target, row = insert_into(AuditEvent)
     head = quoted_table(AuditChainHead)
     return fields, (
-        f"WITH e AS (INSERT INTO {quoted_table(AuditEvent)} ({columns}) "  # noqa: S608  # nosec B608
-        f"VALUES ({values}) RETURNING {quoted_column(AuditEvent, 'id')}), "
+        f"WITH e AS (INSERT INTO {target} VALUES {row} "  # noqa: S608  # nosec B608
+        f"RETURNING {quoted_column(AuditEvent, 'id')}), "
         f"h AS (UPDATE {head} SET {quoted_column(AuditChainHead, 'seq')} = %s, "
         f"{quoted_column(AuditChainHead, 'hash')} = %s "
         f"WHERE {quoted_column(AuditChainHead, 'id')} = %s) "
