@@ -816,6 +816,10 @@ def dsr_task_complete_manual(
         locked = StoreTask.objects.select_for_update().get(pk=task.pk)
         if locked.state != TaskState.WAITING:
             raise TransitionError(_("This step is not waiting for anyone."))
+        if locked.waiting_for != "manual":
+            # A service's deferred result counts only with its signed callback (or fails for
+            # staff to retry when overdue); staff cannot vouch for it by hand.
+            raise TransitionError(_("This step waits for the store's own signed answer."))
         locked.state = TaskState.SUCCEEDED
         locked.note = note.strip()[:4000]
         locked.completed_by = actor

@@ -18,8 +18,8 @@ from privacy_portal.permissions import COMPLIANCE_GROUP, in_group
 
 from .connectors.base import ExportResult, HealthResult, StoreError
 from .connectors.registry import connector_for
-from .models import Action, DataStore, StoreTask
-from .services import dsr_task_complete_manual
+from .models import Action, DataStore, StoreTask, TaskState
+from .services import TransitionError, dsr_task_complete_manual
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,9 @@ def manual_step_complete(
     obtained from the system go into the person's package (encrypted like the rest)."""
     if not may_complete(actor, task):
         raise PermissionDenied(_("This step is assigned to another group."))
+    if task.state != TaskState.WAITING or task.waiting_for != "manual":
+        # Checked again under the row lock; here so that no file is kept for a step not waiting.
+        raise TransitionError(_("This step is not waiting for anyone."))
     receipt: dict[str, Any] = {}
     if task.action == Action.EXPORT and data_files:
         from .packages import PartSink

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -64,10 +64,11 @@ def events(filters: Mapping[str, Any]) -> QuerySet[AuditEvent]:
         queryset = queryset.filter(
             occurred_at__gte=datetime.combine(filters["since"], time.min, tzinfo=zone)
         )
-    if filters.get("until"):
+    if filters.get("until") and filters["until"] < date.max:  # the last day has no end
         queryset = queryset.filter(
-            occurred_at__lt=datetime.combine(filters["until"], time.min, tzinfo=zone)
-            + timedelta(days=1)
+            occurred_at__lt=datetime.combine(
+                filters["until"] + timedelta(days=1), time.min, tzinfo=zone
+            )
         )
     return queryset.order_by("-seq")
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..forms import RejectForm
-from ..models import Channel, IdentityMethod, Regime
+from ..models import Action, Channel, IdentityMethod, Regime
 from .labels import STATE_LABELS, TYPE_LABELS
 
 __all__ = (
@@ -26,6 +26,8 @@ __all__ = (
 
 #: The largest evidence file staff may attach to a manual step.
 EVIDENCE_MAX_BYTES = 20 * 1024 * 1024
+#: The largest file of the person's data staff may attach to a manual export step.
+DATA_FILE_MAX_BYTES = 50 * 1024 * 1024
 
 #: Which requests the queue shows: the open ones (default), all, or one state.
 STATUS_OPEN = "open"
@@ -160,6 +162,18 @@ class NoteForm(forms.Form):
     )
 
 
+class _MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class _MultipleFileField(forms.FileField):
+    widget = _MultipleFileInput
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        return [super(_MultipleFileField, self).clean(item, initial) for item in files]
+
+
 class ManualDoneForm(forms.Form):
     note = forms.CharField(
         label=_("What did you do?"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
@@ -169,12 +183,28 @@ class ManualDoneForm(forms.Form):
         required=False,
         help_text=_("A confirmation from the other system, for example a PDF or a screenshot."),
     )
+    data_files = _MultipleFileField(
+        label=_("The person's data from this system"),
+        required=False,
+        help_text=_("These files go into the person's copy of their data, encrypted."),
+    )
+
+    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if action != Action.EXPORT:  # only a copy takes the person's data from the system
+            del self.fields["data_files"]
 
     def clean_evidence(self) -> Any:
         evidence = self.cleaned_data.get("evidence")
         if evidence is not None and evidence.size > EVIDENCE_MAX_BYTES:
             raise forms.ValidationError(_("The file is too large."))
         return evidence
+
+    def clean_data_files(self) -> Any:
+        files = self.cleaned_data.get("data_files") or []
+        if any(upload.size > DATA_FILE_MAX_BYTES for upload in files):
+            raise forms.ValidationError(_("The file is too large."))
+        return files
 
 
 class AuditFilterForm(forms.Form):

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import (
@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from privacy_portal.pseudonymise import email_hash, normalise_email
 
-from .. import retention, services
+from .. import retention, services, stores
 from ..models import DataSubjectRequest, RetentionJobRun, StoreTask
 from . import audit, metrics, preview, processing, selectors
 from .access import officer_required
@@ -139,8 +139,9 @@ def _render_request(
         "task_rows": [
             (
                 row,
-                done_forms.get(row.task.pk) or ManualDoneForm(prefix=f"done-{row.task.pk}")
-                if row.task.state == "waiting"
+                done_forms.get(row.task.pk)
+                or ManualDoneForm(prefix=f"done-{row.task.pk}", action=row.task.action)
+                if row.task.state == "waiting" and row.task.waiting_for == "manual"
                 else None,
             )
             for row in page.tasks
@@ -404,20 +405,24 @@ def task_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @officer_required(*VIEW, "dsr.change_storetask")
 def task_done(request: HttpRequest, pk: int) -> HttpResponse:
-    """Mark a manual step done, with what was done and an optional evidence file."""
+    """Mark a manual step done, with what was done, an optional evidence file and, for a copy,
+    the files with the person's data from the system (as the admin's manual-step page does)."""
     task = _task(pk)
-    form = ManualDoneForm(request.POST, request.FILES, prefix=f"done-{task.pk}")
+    form = ManualDoneForm(request.POST, request.FILES, prefix=f"done-{task.pk}", action=task.action)
     if not form.is_valid():
         return _render_request(
             request, task.request.reference, status=400, done_forms={task.pk: form}
         )
     try:
-        services.dsr_task_complete_manual(
+        stores.manual_step_complete(
             task=task,
             actor=request.user,
             note=form.cleaned_data["note"],
             evidence=form.cleaned_data.get("evidence"),
+            data_files=form.cleaned_data.get("data_files") or (),
         )
+    except PermissionDenied as error:
+        messages.error(request, str(error))
     except (services.TransitionError, ValidationError) as error:
         messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
     else:

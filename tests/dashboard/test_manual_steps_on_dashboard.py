@@ -1,0 +1,76 @@
+"""Marking steps done on the dashboard: only steps that wait for staff, and a copy's step takes
+the person's data from the system, as the admin's manual-step page does."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from dsr.models import DataSubjectRequest, State, StoreTask, TaskState
+from dsr.services import dsr_request_approve
+from tests.dsr.helpers import add_store, file_request, open_package, run_pending_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+def _messages(response):
+    return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+def test_a_step_waiting_for_the_stores_signed_callback_cannot_be_marked_done_by_hand(
+    compliance_client, customer, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    add_store("newsletter-like", "tests.dsr.connectors.StaffStepConnector")
+    request = file_request(type="erasure", user=customer)
+    request = run_pending_tasks(dsr_request_approve(request=request, actor=None))
+    step = request.tasks.get(store__key="newsletter-like")
+    # As an HTTP store that answered 202 and will post its result later.
+    StoreTask.objects.filter(pk=step.pk).update(waiting_for="callback")
+
+    page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+    assert f"/dashboard/tasks/{step.pk}/done/" not in page
+    response = compliance_client.post(
+        f"/dashboard/tasks/{step.pk}/done/",
+        {f"done-{step.pk}-note": "I am sure they deleted it."},
+        follow=True,
+    )
+    assert "This step is not waiting for anyone." in _messages(response)
+    step.refresh_from_db()
+    assert step.state == TaskState.WAITING and step.completed_by is None
+    assert DataSubjectRequest.objects.get(pk=request.pk).state == State.WAITING
+
+
+def test_a_copys_manual_step_done_on_the_dashboard_puts_the_files_in_the_package(
+    compliance_client, customer, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    add_store("payments", "tests.dsr.connectors.StaffStepConnector")
+    request = run_pending_tasks(file_request(type="access", user=customer))
+    step = request.tasks.get(store__key="payments")
+    assert step.state == TaskState.WAITING and step.waiting_for == "manual"
+    page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+    assert f"done-{step.pk}-data_files" in page
+
+    response = compliance_client.post(
+        f"/dashboard/tasks/{step.pk}/done/",
+        {
+            f"done-{step.pk}-note": "Exported the profile from the PSP dashboard.",
+            f"done-{step.pk}-data_files": SimpleUploadedFile(
+                "psp-profile.csv", b"card_last4,1234\n", "text/csv"
+            ),
+        },
+        follow=True,
+    )
+    assert "The step was marked done." in _messages(response)
+    done = run_pending_tasks(DataSubjectRequest.objects.get(pk=request.pk))
+    assert done.state == State.COMPLETED
+    archive = open_package(done)
+    assert any(name.endswith("psp-profile.csv") for name in archive.namelist())
+
+
+def test_the_audit_trail_can_be_filtered_up_to_the_last_date(compliance_client):
+    assert compliance_client.get("/dashboard/audit/?until=9999-12-31").status_code == 200
+    response = compliance_client.get("/dashboard/audit/export.csv?until=9999-12-31")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"seq,")
