@@ -15,8 +15,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.uploadedfile import UploadedFile
-from django.core.validators import FileExtensionValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -33,7 +31,8 @@ from privacy_portal.categories import DataCategory
 from . import stores
 from .connectors.base import ConfigurationError
 from .connectors.registry import connector_class
-from .models import Action, DataStore, ManualStep, StoreTask, TaskState
+from .forms import ManualStepForm
+from .models import DataStore, ManualStep, StoreTask, TaskState
 
 
 def _connector_label(path: str) -> str:
@@ -407,56 +406,6 @@ class DataStoreAdmin(AuditedModelAdmin):
                 request,
                 _("Use “Test connection” to check the new configuration against the store."),
             )
-
-
-class _MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class _MultipleFileField(forms.FileField):
-    widget = _MultipleFileInput
-
-    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile[Any]]:
-        files = data if isinstance(data, list | tuple) else ([data] if data else [])
-        return [super(_MultipleFileField, self).clean(item, initial) for item in files]
-
-
-_EVIDENCE_TYPES = ["pdf", "png", "jpg", "jpeg", "txt", "eml", "msg", "csv"]
-_DATA_TYPES = ["csv", "json", "pdf", "txt", "xlsx", "xml", "zip", "png", "jpg", "jpeg"]
-
-
-def _not_too_large(limit_mb: int) -> Any:
-    def check(upload: UploadedFile[Any]) -> None:
-        if upload.size and upload.size > limit_mb * 1024 * 1024:
-            raise ValidationError(_("The file is larger than %(n)d MB.") % {"n": limit_mb})
-
-    return check
-
-
-class ManualStepForm(forms.Form):
-    note = forms.CharField(
-        label=gettext_lazy("What you did"),
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
-        max_length=4000,
-        help_text=gettext_lazy("Kept as proof. Write what you did, not the person's data."),
-    )
-    evidence = forms.FileField(
-        label=gettext_lazy("Evidence (optional)"),
-        required=False,
-        validators=[FileExtensionValidator(_EVIDENCE_TYPES), _not_too_large(10)],
-        help_text=gettext_lazy("A confirmation from the system, e.g. a PDF or a screenshot."),
-    )
-    data_files = _MultipleFileField(
-        label=gettext_lazy("The person's data from this system"),
-        required=False,
-        validators=[FileExtensionValidator(_DATA_TYPES), _not_too_large(50)],
-        help_text=gettext_lazy("These files go into the person's copy of their data, encrypted."),
-    )
-
-    def __init__(self, *args: Any, action: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if action != Action.EXPORT:
-            del self.fields["data_files"]
 
 
 @admin.register(ManualStep)

@@ -1,10 +1,13 @@
-"""Forms for filing and following data-subject requests."""
+"""Forms for filing and following data-subject requests, and for marking a manual step done."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import FileExtensionValidator
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_stubs_ext import StrOrPromise
@@ -12,7 +15,7 @@ from django_stubs_ext import StrOrPromise
 from accounts.validators import validate_plain_text
 
 from .consent_bridge import purpose_choices
-from .models import IdentityMethod, RejectionReason, RequestType
+from .models import Action, IdentityMethod, RejectionReason, RequestType
 
 TYPE_HELP: dict[str, StrOrPromise] = {
     RequestType.ACCESS: _(
@@ -181,3 +184,58 @@ class RejectForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
+
+
+class _MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class _MultipleFileField(forms.FileField):
+    widget = _MultipleFileInput
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile[Any]]:
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        return [super(_MultipleFileField, self).clean(item, initial) for item in files]
+
+
+_EVIDENCE_TYPES = ["pdf", "png", "jpg", "jpeg", "txt", "eml", "msg", "csv"]
+_DATA_TYPES = ["csv", "json", "pdf", "txt", "xlsx", "xml", "zip", "png", "jpg", "jpeg"]
+
+
+def _not_too_large(limit_mb: int) -> Any:
+    def check(upload: UploadedFile[Any]) -> None:
+        if upload.size and upload.size > limit_mb * 1024 * 1024:
+            raise ValidationError(
+                _("The file is larger than %(n)d MB."), params={"n": limit_mb}, code="too_large"
+            )
+
+    return check
+
+
+class ManualStepForm(forms.Form):
+    """Marking a manual step done (the admin's manual-step page and the dashboard): what was
+    done, an optional evidence file and, for a copy, the person's data from the system."""
+
+    note = forms.CharField(
+        label=_("What you did"),
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        max_length=4000,
+        help_text=_("Kept as proof. Write what you did, not the person's data."),
+    )
+    evidence = forms.FileField(
+        label=_("Evidence (optional)"),
+        required=False,
+        validators=[FileExtensionValidator(_EVIDENCE_TYPES), _not_too_large(10)],
+        help_text=_("A confirmation from the system, e.g. a PDF or a screenshot."),
+    )
+    data_files = _MultipleFileField(
+        label=_("The person's data from this system"),
+        required=False,
+        validators=[FileExtensionValidator(_DATA_TYPES), _not_too_large(50)],
+        help_text=_("These files go into the person's copy of their data, encrypted."),
+    )
+
+    def __init__(self, *args: Any, action: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if action != Action.EXPORT:
+            del self.fields["data_files"]

@@ -8,14 +8,14 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..forms import RejectForm
-from ..models import Action, Channel, IdentityMethod, Regime
+from ..forms import ManualStepForm, RejectForm
+from ..models import Channel, IdentityMethod, Regime
 from .labels import STATE_LABELS, TYPE_LABELS
 
 __all__ = (
     "AuditFilterForm",
     "ExtendForm",
-    "ManualDoneForm",
+    "ManualStepForm",
     "NoteForm",
     "QueueFilterForm",
     "RejectForm",
@@ -24,10 +24,6 @@ __all__ = (
     "YearForm",
 )
 
-#: The largest evidence file staff may attach to a manual step.
-EVIDENCE_MAX_BYTES = 20 * 1024 * 1024
-#: The largest file of the person's data staff may attach to a manual export step.
-DATA_FILE_MAX_BYTES = 50 * 1024 * 1024
 
 #: Which requests the queue shows: the open ones (default), all, or one state.
 STATUS_OPEN = "open"
@@ -160,51 +156,6 @@ class NoteForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Seen only by compliance staff; never sent to the person."),
     )
-
-
-class _MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class _MultipleFileField(forms.FileField):
-    widget = _MultipleFileInput
-
-    def clean(self, data: Any, initial: Any = None) -> list[Any]:
-        files = data if isinstance(data, list | tuple) else ([data] if data else [])
-        return [super(_MultipleFileField, self).clean(item, initial) for item in files]
-
-
-class ManualDoneForm(forms.Form):
-    note = forms.CharField(
-        label=_("What did you do?"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
-    )
-    evidence = forms.FileField(
-        label=_("Evidence (optional)"),
-        required=False,
-        help_text=_("A confirmation from the other system, for example a PDF or a screenshot."),
-    )
-    data_files = _MultipleFileField(
-        label=_("The person's data from this system"),
-        required=False,
-        help_text=_("These files go into the person's copy of their data, encrypted."),
-    )
-
-    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if action != Action.EXPORT:  # only a copy takes the person's data from the system
-            del self.fields["data_files"]
-
-    def clean_evidence(self) -> Any:
-        evidence = self.cleaned_data.get("evidence")
-        if evidence is not None and evidence.size > EVIDENCE_MAX_BYTES:
-            raise forms.ValidationError(_("The file is too large."))
-        return evidence
-
-    def clean_data_files(self) -> Any:
-        files = self.cleaned_data.get("data_files") or []
-        if any(upload.size > DATA_FILE_MAX_BYTES for upload in files):
-            raise forms.ValidationError(_("The file is too large."))
-        return files
 
 
 class AuditFilterForm(forms.Form):

@@ -36,7 +36,7 @@ from .access import officer_required
 from .forms import (
     AuditFilterForm,
     ExtendForm,
-    ManualDoneForm,
+    ManualStepForm,
     NoteForm,
     QueueFilterForm,
     RejectForm,
@@ -127,7 +127,7 @@ def _render_request(
     request: HttpRequest, reference: str, *, status: int = 200, **forms: Any
 ) -> HttpResponse:
     page = _page_or_404(reference)
-    done_forms: dict[int, ManualDoneForm] = forms.pop("done_forms", {})
+    done_forms: dict[int, ManualStepForm] = forms.pop("done_forms", {})
     context: dict[str, Any] = {
         "page": page,
         "req": page.request,
@@ -140,7 +140,7 @@ def _render_request(
             (
                 row,
                 done_forms.get(row.task.pk)
-                or ManualDoneForm(prefix=f"done-{row.task.pk}", action=row.task.action)
+                or ManualStepForm(prefix=f"done-{row.task.pk}", action=row.task.action)
                 if row.task.state == "waiting" and row.task.waiting_for == "manual"
                 else None,
             )
@@ -408,7 +408,7 @@ def task_done(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark a manual step done, with what was done, an optional evidence file and, for a copy,
     the files with the person's data from the system (as the admin's manual-step page does)."""
     task = _task(pk)
-    form = ManualDoneForm(request.POST, request.FILES, prefix=f"done-{task.pk}", action=task.action)
+    form = ManualStepForm(request.POST, request.FILES, prefix=f"done-{task.pk}", action=task.action)
     if not form.is_valid():
         return _render_request(
             request, task.request.reference, status=400, done_forms={task.pk: form}

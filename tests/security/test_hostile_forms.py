@@ -201,7 +201,7 @@ def test_evidence_is_kept_under_a_generated_name(world, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     task = world.manual_step
     client = world.client("compliance")
-    for name in ("anna-schmidt-psp-export.PDF", "\U0001f600" * 40 + ".pdf", "../../etc/passwd"):
+    for name in ("anna-schmidt-psp-export.PDF", "\U0001f600" * 40 + ".pdf", "../../etc/passwd.pdf"):
         with rolled_back(client):
             (form,) = forms_on(client, f"/dashboard/requests/{task.request.reference}/", "tasks")
             upload = SimpleUploadedFile(name, b"%PDF-1.4 proof", "application/pdf")
