@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from allauth.account.internal.flows.reauthentication import raise_if_reauthentication_required
@@ -29,9 +31,10 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.decorators import ratelimit
+from django_ratelimit.core import _split_rate, is_ratelimited
 
 from privacy_portal.mail import send_email
+from privacy_portal.views import too_many_attempts
 
 from . import notifications, selectors, services
 from .engine import tasks_done
@@ -40,6 +43,7 @@ from .models import TERMINAL_STATES, Channel, DataSubjectRequest, RequestType
 from .packages import package_chunks, package_is_available, package_record_download
 
 logger = logging.getLogger(__name__)
+_View = Callable[..., HttpResponseBase]
 
 #: Types that disclose, change or erase data: a signed-in person re-authenticates first.
 SENSITIVE_TYPES = frozenset(
@@ -55,15 +59,24 @@ _CODE_TTL = 10 * 60
 _CODE_ATTEMPTS = 5
 
 
-def _posts_per_address(group: str, setting: str) -> Any:
-    """Limit the POSTs of one client address to the rate in ``setting`` (429 beyond it)."""
-    return ratelimit(
-        key="ip",
-        rate=lambda _group, _request: getattr(settings, setting),
-        method="POST",
-        block=True,
-        group=group,
-    )
+def _posts_limited(group: str, setting: str) -> Callable[[_View], _View]:
+    """Limit POSTs to the rate in ``setting``: per account for a signed-in person, per client
+    address for everyone else (so that one address's guests cannot use up a customer's
+    requests). Beyond it, a 429 page that says how long to wait."""
+
+    def decorator(view: _View) -> _View:
+        @wraps(view)
+        def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            rate = getattr(settings, setting)
+            if request.method == "POST" and is_ratelimited(
+                request, group=group, key="user_or_ip", rate=rate, increment=True
+            ):
+                return too_many_attempts(request, retry_after=_split_rate(rate)[1])
+            return view(request, *args, **kwargs)
+
+        return limited
+
+    return decorator
 
 
 def _type_cards() -> list[tuple[str, str, str]]:
@@ -83,7 +96,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@_posts_per_address("dsr-intake", "DSR_INTAKE_RATE")
+@_posts_limited("dsr-intake", "DSR_INTAKE_RATE")
 def request_new(request: HttpRequest) -> HttpResponse:
     """File a request: signed in (re-authenticated for anything sensitive) or as a guest."""
     user: Any = request.user
@@ -141,7 +154,7 @@ def _from_verification_token(token: str) -> tuple[int, str]:
 
 
 @require_http_methods(["GET", "POST"])
-@_posts_per_address("dsr-verify", "DSR_VERIFY_RATE")
+@_posts_limited("dsr-verify", "DSR_VERIFY_RATE")
 def request_verify(request: HttpRequest, token: str) -> HttpResponse:
     """Confirm a guest's request from the e-mailed link (GET shows a button; POST confirms,
     so that link scanners in mailboxes do not confirm anything)."""
@@ -290,7 +303,7 @@ def _count_attempt(found: DataSubjectRequest) -> int:
 
 
 @require_http_methods(["GET", "POST"])
-@_posts_per_address("dsr-download-code", "DSR_DOWNLOAD_CODE_RATE")
+@_posts_limited("dsr-download-code", "DSR_DOWNLOAD_CODE_RATE")
 def request_download_guest(request: HttpRequest, reference: str) -> HttpResponseBase:
     """Download for people without an account: a one-time code sent to their address first."""
     found, token = _owned(request, reference)

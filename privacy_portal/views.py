@@ -152,9 +152,16 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 def ratelimited(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """Answer 429 with a plain explanation when a form is used too often."""
-    response = render(request, "429.html", status=429)
-    response["Retry-After"] = "600"
+    """Answer 429 when a view's ``ratelimit`` decorator refuses (its rates are per minute)."""
+    return too_many_attempts(request, retry_after=60)
+
+
+def too_many_attempts(request: HttpRequest, *, retry_after: int) -> HttpResponse:
+    """Answer 429 with a plain explanation when a form is used too often; ``retry_after`` is
+    the longest wait, in seconds (the limit's window)."""
+    minutes = max(1, -(-retry_after // 60))
+    response = render(request, "429.html", {"wait_minutes": minutes}, status=429)
+    response["Retry-After"] = str(retry_after)
     return response
 
 

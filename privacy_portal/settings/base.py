@@ -473,9 +473,9 @@ DSR_CALLBACK_MAX_BYTES = env.int("DSR_CALLBACK_MAX_BYTES", default=20 * 1024 * 1
 DSR_DEMO_SERVICES_URL: str = env("DSR_DEMO_SERVICES_URL", default="http://127.0.0.1:8010")
 # A service that accepted work (HTTP 202) is asked again after this long without its callback.
 DSR_CALLBACK_TIMEOUT_SECONDS = env.int("DSR_CALLBACK_TIMEOUT_SECONDS", default=6 * 60 * 60)
+# Per account when signed in, per client address otherwise: filing a request, confirming a
+# guest's request (with its order number), and the guest download page (one-time codes).
 DSR_INTAKE_RATE = env("DSR_INTAKE_RATE", default="10/h")
-# Per client address: confirming a guest's request (with its order number), and the guest
-# download page (sending and entering one-time codes).
 DSR_VERIFY_RATE = env("DSR_VERIFY_RATE", default="30/h")
 DSR_DOWNLOAD_CODE_RATE = env("DSR_DOWNLOAD_CODE_RATE", default="20/h")
 CELERY_TASK_ROUTES.update(

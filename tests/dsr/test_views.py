@@ -239,6 +239,30 @@ def test_request_intake_is_rate_limited(client, settings, redis_cache):
     assert DataSubjectRequest.objects.count() == 3
 
 
+def test_the_intake_limit_says_how_long_to_wait(client, settings, redis_cache):
+    settings.DSR_INTAKE_RATE = "1/h"
+    client.post("/requests/new/", {"type": "access", "email": "p@example.com"})
+    refused = client.post("/requests/new/", {"type": "access", "email": "q@example.com"})
+    assert refused.status_code == 429 and refused["Retry-After"] == "3600"
+    assert "try again in 60 minutes at the latest" in refused.content.decode()
+
+
+def test_a_signed_in_customer_has_an_intake_limit_of_their_own(
+    client, customer_client, customer, settings, redis_cache
+):
+    """Guests behind the customer's address (a shared network) use up the address's
+    requests, not the customer's: signed in, the limit counts per account."""
+    settings.DSR_INTAKE_RATE = "2/h"
+    guests = [
+        client.post("/requests/new/", {"type": "access", "email": f"g{i}@example.com"})
+        for i in range(3)
+    ]
+    assert [response.status_code for response in guests] == [302, 302, 429]
+    mine = [customer_client.post("/requests/new/", {"type": "objection"}) for _ in range(3)]
+    assert [response.status_code for response in mine][2] == 429
+    assert all(response.status_code != 429 for response in mine[:2])
+
+
 def test_a_customer_cancels_before_anything_runs(customer_client, customer):
     created = file_request(type="erasure", user=customer)
     response = customer_client.post(f"/requests/{created.reference}/cancel/")
