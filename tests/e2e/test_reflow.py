@@ -1,0 +1,59 @@
+"""Reflow (WCAG 2.2, 1.4.10): on a 320 px wide screen no page scrolls sideways, also with
+German's long words, wide tables and a long URL in a policy text. Wide tables scroll inside
+their own region instead."""
+
+from __future__ import annotations
+
+import pytest
+
+from consent.models import PolicyDocument
+from consent.services import policy_publish
+from dsr.models import DataStore
+from tests.consent.conftest import record
+from tests.dsr.helpers import add_store, file_request
+from tests.e2e.conftest import sign_in
+from tests.factories import PASSWORD, AddressFactory, StaffFactory, UserFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+WIDTH = 320
+LONG_URL = "www.google.com/policies/privacy/partners/and/a/much/longer/path/than/fits"
+
+
+def sideways(page, path):
+    response = page.goto(path)
+    assert response is not None and response.status < 400, path
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+def test_no_page_scrolls_sideways_on_a_narrow_phone(page):
+    if not DataStore.objects.filter(key="portal").exists():
+        add_store("portal", "dsr.connectors.portal.PortalConnector", name="Inper Privacy Portal")
+    policy_publish(
+        document=PolicyDocument.PRIVACY_STATEMENT,
+        body=f"## Analytics\n\nGoogle describes more privacy options at {LONG_URL}.",
+        material=False,
+        summary={"en": "First version."},
+        actor=StaffFactory(is_superuser=True),
+    )
+    customer = UserFactory(email="reflow@example.com", preferred_language="de")
+    AddressFactory(user=customer)
+    record(customer, "surveys", True)
+    record(customer, "surveys", False)
+    file_request(type="access", user=customer)
+
+    page.set_viewport_size({"width": WIDTH, "height": 740})
+    wide = {}
+    for path in ["/privacy/statement/", "/requests/new/"]:
+        wide[path] = sideways(page, path)
+    sign_in(page, customer.email, PASSWORD)
+    for path in [
+        "/account/",
+        "/account/data/",
+        "/privacy/history/",
+        "/requests/",
+        "/requests/new/",
+        "/accounts/2fa/",
+    ]:
+        wide[f"{path} (de)"] = sideways(page, path)
+    assert {path: width for path, width in wide.items() if width > WIDTH} == {}
