@@ -18,6 +18,8 @@ install: $(STAMP)
 
 # --- make run: the portal on its embedded defaults (SQLite, filesystem broker, mail to files) ---
 run: export DJANGO_SETTINGS_MODULE := privacy_portal.settings.dev
+# Links in e-mails and the demo services' callbacks must reach this server, also on another PORT.
+run: export PORTAL_BASE_URL ?= http://localhost:$(or $(PORT),8000)
 run: install
 	mkdir -p var/mail var/broker/queue var/broker/processed var/broker/control
 	$(BIN)/python manage.py migrate --noinput
