@@ -43,13 +43,16 @@ def request_url(request: DataSubjectRequest) -> str:
 def _to_person(request: DataSubjectRequest, template: str, **context: Any) -> None:
     if not request.email:
         return
+    # Anyone can file a request for any address: until the address is proven, the e-mail does
+    # not repeat the name typed with it (it could be a link or a message to a stranger).
+    proven = request.user_id is not None or request.verified_at is not None
     send_email_on_commit(
         template=f"dsr/{template}",
         to=request.email,
         context={
             "request": request,
             "request_url": request_url(request),
-            "first_name": (request.full_name or "").split(" ")[0],
+            "first_name": (request.full_name or "").split(" ")[0] if proven else "",
             **context,
         },
         language=request.language,

@@ -85,6 +85,28 @@ def test_guests_get_the_same_answer_whether_or_not_the_address_is_known(
     assert {m.to[0] for m in mail.outbox} == {"known@example.com", "stranger@example.com"}
 
 
+def test_an_unconfirmed_guest_request_does_not_repeat_the_typed_name_in_e_mails(
+    client, customer_client, customer, django_capture_on_commit_callbacks
+):
+    lure = "https://inper-refunds.example/claim?id=1"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/requests/new/",
+            {"type": "access", "email": "stranger@example.com", "full_name": f"{lure} now"},
+        )
+    sent = [m for m in mail.outbox if m.to == ["stranger@example.com"]]
+    assert len(sent) == 2
+    for message in sent:
+        assert lure not in message.body
+        assert all(lure not in str(body) for body, _type in message.alternatives)
+    # A customer's own account is proof enough: they are greeted by name.
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_client.post("/requests/new/", {"type": "objection", "purposes": ["surveys"]})
+    assert any(
+        f"Hello {customer.first_name}," in m.body for m in mail.outbox if m.to == [customer.email]
+    )
+
+
 def _verify_link(email: str) -> str:
     message = next(m for m in mail.outbox if m.to == [email] and "confirm" in m.subject.lower())
     match = re.search(r"https?://[^/\s]+(/requests/verify/[^\s]+/)", message.body)
