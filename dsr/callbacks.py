@@ -4,8 +4,10 @@ A service that accepted an action (HTTP 202) posts its result later to the porta
 URL, signed with the store's secret and naming the task's idempotency key. The result is
 recorded only if every check passes: a known key, a task waiting for exactly this callback,
 a valid signature, a fresh timestamp, and a document that follows the protocol. Every
-refusal is answered with a 4xx status and written to the audit trail (ids and a reason code,
-never the document).
+refusal is answered with a 4xx status and logged; a refusal about a real task (its key is
+known: a bad signature, a stale timestamp, a malformed document, a replay) is also written to
+the audit trail (ids and a reason code, never the document). A post without a known key is
+not: anyone can send one, and they would fill the trail officers read.
 """
 
 from __future__ import annotations
@@ -51,15 +53,16 @@ class CallbackOutcome:
 
 
 def _refuse(status: int, code: str, task: StoreTask | None = None) -> CallbackOutcome:
-    with transaction.atomic():
-        audit_record(
-            actor=None,
-            action="dsr.callback.refused",
-            target=task if task is not None else ("dsr.storetask", "unknown"),
-            scope=f"dsr.datasubjectrequest:{task.request_id}" if task is not None else "",
-            after={"status": status, "store": task.store_id if task is not None else None},
-            reason=code,
-        )
+    if task is not None:
+        with transaction.atomic():
+            audit_record(
+                actor=None,
+                action="dsr.callback.refused",
+                target=task,
+                scope=f"dsr.datasubjectrequest:{task.request_id}",
+                after={"status": status, "store": task.store_id},
+                reason=code,
+            )
     logger.warning("store callback refused", extra={"code": code, "status": status})
     return CallbackOutcome(status, code)
 

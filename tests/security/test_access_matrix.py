@@ -123,8 +123,6 @@ class Row:
     query: str | None = None  # replaces the pattern's usual query string
     content_type: str | None = None
     values: Callable[[World], dict[str, Any]] | None = None  # other path values
-    # A refusal that is itself recorded in the audit trail (nothing else may change).
-    audited_refusal: bool = False
 
 
 # --- what the effects look at --------------------------------------------------------------------
@@ -562,7 +560,6 @@ MATRIX: list[Row] = [
         everyone(BAD),
         data={"task": 1, "status": "done"},
         content_type="application/json",
-        audited_refusal=True,
     ),
 ]
 
@@ -987,10 +984,8 @@ def test_the_matrix_holds(postgres, relaxed, unrecorded_templates, world, people
                 body = _body(response)
                 if got != want:
                     problems.append(f"{where}: {got}, expected {want}")
-                if got not in ALLOWED:
-                    audit, rest = fingerprint()
-                    if rest != baseline[1] or (audit != baseline[0] and not row.audited_refusal):
-                        problems.append(f"{where}: refused ({got}) but changed the world")
+                if got not in ALLOWED and fingerprint() != baseline:
+                    problems.append(f"{where}: refused ({got}) but changed the world")
                 if row.effect is not None:
                     affects = (
                         row.affects
