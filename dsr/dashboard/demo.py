@@ -32,6 +32,7 @@ from ..services import (
     dsr_request_approve,
     dsr_request_file,
     dsr_request_reject,
+    dsr_task_complete_manual,
 )
 
 _NAMES = (
@@ -48,11 +49,22 @@ _TYPES = (
 _CHANNELS = (Channel.EMAIL, Channel.PHONE, Channel.IN_PERSON, Channel.POST)
 
 
-def _run(request: DataSubjectRequest) -> None:
-    """Carry an approved request's store tasks out in this process, as a worker would."""
+#: Requests older than this had their manual steps done by staff long ago; younger ones may
+#: still wait for them (the "Manual steps" page and the dashboard show some).
+_STEPS_DONE_AFTER = timedelta(days=14)
+
+
+def _run(request: DataSubjectRequest, officer: Any, *, steps_done: bool) -> None:
+    """Carry an approved request's store tasks out in this process, as a worker would, and
+    if ``steps_done`` its manual steps as staff would (through the same service)."""
     for _ in range(3):
         for task_id in request.tasks.filter(state=TaskState.QUEUED).values_list("pk", flat=True):
             engine.task_run(task_id)
+        if steps_done and officer is not None:
+            for step in request.tasks.filter(state=TaskState.WAITING, waiting_for="manual"):
+                dsr_task_complete_manual(
+                    task=step, actor=officer, note="Done in the other system's console."
+                )
         engine.request_advance(request.pk)
         if ExportPackage.objects.filter(request=request, built_at__isnull=True).exists():
             packages.package_build(request.pk)
@@ -113,15 +125,17 @@ def _seed(rng: random.Random, officer: Any, now: Any, kinds: list[Any], count: i
                 request.refresh_from_db()
                 if request.state == State.IN_REVIEW:
                     dsr_request_approve(request=request, actor=officer)
-                _run(request)
         except TransitionError:
-            pass
+            pass  # approved when filed (no review needed): nothing to decide
+        request.refresh_from_db()
+        if request.state == State.RUNNING:
+            _run(request, officer, steps_done=age > _STEPS_DONE_AFTER)
+            request.refresh_from_db()
         received = now - age
         updates: dict[str, Any] = {
             "received_at": received,
             "due_at": deadlines.due_at(request.regime, received),
         }
-        request.refresh_from_db()
         if request.approved_at:
             updates["approved_at"] = received + timedelta(hours=rng.uniform(1, 30))
         if request.completed_at:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from dsr.dashboard.demo import seed_demo_requests
-from dsr.models import DataSubjectRequest, State
+from dsr.models import DataSubjectRequest, State, StoreTask, TaskState
 from dsr.services import dsr_request_approve
 from privacy_portal.permissions import COMPLIANCE_GROUP
+from tests.dsr.helpers import add_store
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,6 +23,24 @@ def test_demo_requests_cover_open_and_finished_work_and_are_made_once():
     states = set(DataSubjectRequest.objects.values_list("state", flat=True))
     assert State.IN_REVIEW in states and State.COMPLETED in states
     assert seed_demo_requests(count=14) == 0
+
+
+def test_older_demo_requests_had_their_manual_steps_done(settings, tmp_path):
+    """With a store that needs staff (the demo's payment provider), requests dated back more
+    than two weeks are finished, their steps done by the officer; younger ones may wait."""
+    settings.MEDIA_ROOT = tmp_path
+    officer = StaffFactory(group=COMPLIANCE_GROUP)
+    add_store("payments", "tests.dsr.connectors.StaffStepConnector")
+    assert seed_demo_requests(count=30) == 30
+    old = DataSubjectRequest.objects.filter(
+        received_at__lt=timezone.now() - timedelta(days=15),
+        state__in=(State.COMPLETED, State.RUNNING, State.WAITING),
+    )
+    assert old.count() > 10
+    assert set(old.values_list("state", flat=True)) == {State.COMPLETED}
+    steps = StoreTask.objects.filter(request__in=old, store__key="payments")
+    assert steps.count() > 10
+    assert set(steps.values_list("state", "completed_by")) == {(TaskState.SUCCEEDED, officer.pk)}
 
 
 def _sends(callbacks) -> list[str]:
