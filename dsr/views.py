@@ -6,6 +6,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -182,6 +183,11 @@ def request_verify(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
+class _StatusLinkExpired(Http404):
+    """A guest's status link older than ``DSR_STATUS_LINK_DAYS`` (the request page explains;
+    elsewhere it is simply not found)."""
+
+
 def _owned(request: HttpRequest, reference: str) -> tuple[DataSubjectRequest, str]:
     """Return the request the visitor may see (theirs by account, or by the signed link of a
     guest) and the link token; anything else is simply not found."""
@@ -193,7 +199,13 @@ def _owned(request: HttpRequest, reference: str) -> tuple[DataSubjectRequest, st
             return found, ""
     if token:
         try:
-            data = signing.loads(token, salt=notifications.STATUS_SALT)
+            data = signing.loads(
+                token,
+                salt=notifications.STATUS_SALT,
+                max_age=timedelta(days=settings.DSR_STATUS_LINK_DAYS),
+            )
+        except signing.SignatureExpired:
+            raise _StatusLinkExpired from None
         except signing.BadSignature:
             raise Http404 from None
         found = DataSubjectRequest.objects.filter(
@@ -209,7 +221,11 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
     """Follow one request: state, deadline, progress and history."""
     if not request.user.is_authenticated and not request.GET.get("t"):
         return redirect_to_login(request.get_full_path())
-    found, token = _owned(request, reference)
+    try:
+        found, token = _owned(request, reference)
+    except _StatusLinkExpired:
+        message = _("This link has expired. The newest e-mail about your request has a new one.")
+        return render(request, "dsr/link_invalid.html", {"message": message}, status=410)
     done, total = tasks_done(found)
     package = getattr(found, "package", None)
     return render(

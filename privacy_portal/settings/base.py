@@ -473,6 +473,8 @@ DSR_CALLBACK_MAX_BYTES = env.int("DSR_CALLBACK_MAX_BYTES", default=20 * 1024 * 1
 DSR_DEMO_SERVICES_URL: str = env("DSR_DEMO_SERVICES_URL", default="http://127.0.0.1:8010")
 # A service that accepted work (HTTP 202) is asked again after this long without its callback.
 DSR_CALLBACK_TIMEOUT_SECONDS = env.int("DSR_CALLBACK_TIMEOUT_SECONDS", default=6 * 60 * 60)
+# How long the link to a guest's request page works (every e-mail about it carries a new one).
+DSR_STATUS_LINK_DAYS = env.int("DSR_STATUS_LINK_DAYS", default=120)
 # Per account when signed in, per client address otherwise: filing a request, confirming a
 # guest's request (with its order number), and the guest download page (one-time codes).
 DSR_INTAKE_RATE = env("DSR_INTAKE_RATE", default="10/h")

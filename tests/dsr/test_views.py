@@ -7,6 +7,7 @@ import io
 import re
 import zipfile
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.core import mail
@@ -188,6 +189,24 @@ def test_a_guest_link_opens_only_its_own_request(client, django_capture_on_commi
     assert client.get(f"/requests/{first.reference}/?t={token}").status_code == 200
     assert client.get(f"/requests/{second.reference}/?t={token}").status_code == 404
     assert client.get(f"/requests/{first.reference}/?t=forged").status_code == 404
+
+
+def test_a_guest_link_expires_with_a_clear_page(client, settings):
+    from dsr.notifications import status_token
+
+    guest = file_request(type="access", email="a@example.com", channel="portal_guest")
+    then = (timezone.now() - timedelta(days=settings.DSR_STATUS_LINK_DAYS + 1)).timestamp()
+    with mock.patch("django.core.signing.time") as clock:  # the link was sent long ago
+        clock.time.return_value = then
+        old = status_token(guest)
+    expired = client.get(f"/requests/{guest.reference}/?t={old}")
+    assert expired.status_code == 410
+    page = expired.content.decode()
+    assert "This link has expired" in page and "a@example.com" not in page
+    # Nothing else answers to it either; the newest e-mail's link works.
+    assert client.get(f"/requests/{guest.reference}/progress/?t={old}").status_code == 404
+    fresh = client.get(f"/requests/{guest.reference}/?t={status_token(guest)}")
+    assert fresh.status_code == 200 and guest.reference in fresh.content.decode()
 
 
 def test_progress_is_reported_as_json(customer_client, customer):
