@@ -3,6 +3,7 @@ account's language, privacy headers, the Content-Security-Policy."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -18,8 +19,10 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.views.defaults import bad_request
 
 Handler = Callable[[HttpRequest], HttpResponse]
+logger = logging.getLogger(__name__)
 
 SESSION_AUTH_AT = "_portal_auth_at"
 SESSION_SEEN_AT = "_portal_seen_at"
@@ -28,9 +31,9 @@ _TOUCH_INTERVAL = 60
 
 
 class RejectNulMiddleware:
-    """Answer 400 to a request whose path or parameters hold a NUL character: no text here
-    may contain one, and PostgreSQL refuses them in queries (a search or filter would fail
-    with a server error instead)."""
+    """Answer 400 (the usual page) to a request whose path or parameters hold a NUL
+    character: no text here may contain one, and PostgreSQL refuses them in queries (a search
+    or filter would fail with a server error instead)."""
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
@@ -40,7 +43,11 @@ class RejectNulMiddleware:
             "\x00" in key or any("\x00" in value for value in values)
             for key, values in request.GET.lists()
         ):
-            raise SuspiciousOperation("NUL character in the request")
+            # Hostile input, not a fault: a line in the log, without a traceback.
+            logger.warning("request refused: NUL character", extra={"status": 400})
+            # Before the locale middleware: the page in the language the browser asks for.
+            with translation.override(translation.get_language_from_request(request)):
+                return bad_request(request, SuspiciousOperation("NUL character in the request"))
         return self.get_response(request)
 
 

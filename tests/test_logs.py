@@ -54,3 +54,21 @@ def test_a_long_line_is_masked_without_trying_every_position():
     # every position inside the run of letters.
     line = "/requests/" + "A" * 100_000 + "/ from alice.canary@example.com"
     assert scrub(line) == "/requests/" + "A" * 100_000 + "/ from [email]"
+
+
+def test_a_nul_character_gets_the_400_page_and_one_log_line_without_a_traceback(client, caplog):
+    caplog.set_level(logging.INFO)
+    response = client.get("/requests/", {"q": "a\x00b"})
+    assert response.status_code == 400
+    assert "We couldn't read that request" in response.content.decode()
+    refused = [r for r in caplog.records if r.getMessage() == "request refused: NUL character"]
+    assert len(refused) == 1 and refused[0].levelno == logging.WARNING
+    assert not any(r.exc_info for r in caplog.records)
+    assert not any(r.levelno >= logging.ERROR for r in caplog.records)
+
+
+def test_the_400_page_speaks_the_visitors_language(client):
+    response = client.get("/requests/", {"q": "a\x00b"}, headers={"accept-language": "de"})
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert '<html lang="de">' in page and "Diese Anfrage konnten wir nicht lesen" in page
