@@ -19,6 +19,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core import mail
 from django.test import Client
+from django.utils import translation
 
 from dsr.models import State
 from tests.conftest import login, require
@@ -126,6 +127,21 @@ def test_the_catalogue_checks_find_what_they_look_for(tmp_path):
     assert not _compiled_is_stale(po, mo, tmp_path)
     po.write_text(po.read_text().replace('msgstr "Erledigt"', 'msgstr "Fertig"', 1))
     assert _compiled_is_stale(po, mo, tmp_path)
+
+
+def test_the_wait_message_in_german_says_one_thing():
+    with translation.override("de"):
+        text = translation.ngettext(
+            "For your security we paused this. Please try again in %(minutes)s minute at the "
+            "latest.",
+            "For your security we paused this. Please try again in %(minutes)s minutes at the "
+            "latest.",
+            5,
+        ) % {"minutes": 5}
+    assert text == (
+        "Zu Ihrer Sicherheit haben wir dies pausiert. Bitte versuchen Sie es spätestens in "
+        "5 Minuten erneut."
+    )
 
 
 def test_no_translation_says_du():
