@@ -14,6 +14,9 @@ from pathlib import Path
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
 STATEMENT_FILE = "privacy-statement.md"
 STATEMENT_UPDATED = date(2026, 11, 1)
+# Staff write and publish each policy version in one language; it is not translated, so pages
+# in another language mark the text as written in this one.
+POLICY_LANGUAGE = "en"
 
 
 @dataclass(frozen=True)

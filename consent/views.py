@@ -27,7 +27,7 @@ from .catalogue import catalogue
 from .cookie import banner_cookie_make, banner_cookie_of, banner_cookie_set
 from .forms import ChoiceForm, CookieChoiceForm
 from .models import PolicyDocument, PolicyVersion, PurposeKind, Source, UsedToken
-from .policies import parse_policy
+from .policies import POLICY_LANGUAGE, parse_policy
 from .ratelimits import too_many_requests
 from .receipts import consent_receipt
 
@@ -312,6 +312,8 @@ def _policy_page(
         {
             "policy": shown,
             "blocks": parse_policy(shown.body),
+            "body_language": POLICY_LANGUAGE,
+            "body_in_other_language": (get_language() or "").split("-")[0] != POLICY_LANGUAGE,
             "updated": shown.published_at,
             "versions": versions,
             "is_current": shown == versions[0],

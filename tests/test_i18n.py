@@ -194,7 +194,7 @@ def _visible_text(page: str) -> str:
     Leave out the text of a published policy: staff publish it in one language (English so
     far), as a whole document."""
     page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.DOTALL)
-    page = re.sub(r'<div class="policy-text">.*?</div>', " ", page, flags=re.DOTALL)
+    page = re.sub(r'<div class="policy-text"[^>]*>.*?</div>', " ", page, flags=re.DOTALL)
     spoken = re.findall(r'\b(?:aria-label|title|placeholder|alt|data-confirm)="([^"]*)"', page)
     text = re.sub(r"<[^>]+>", "\n", page)
     return html.unescape("\n".join([text, *spoken]))

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import OperationalError
 from django.test import RequestFactory
 
@@ -28,6 +29,30 @@ def test_privacy_statement_is_shown_with_its_date(client):
     assert "Last updated" in page
     assert "<h2>Children\u2019s Privacy</h2>" in page
     assert "privacy@inper.com" in page
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/privacy/statement/",
+        "/privacy/statement/v1/",
+        "/privacy/cookie-policy/",
+        "/privacy/cookie-policy/v1/",
+    ],
+)
+def test_a_german_policy_page_marks_the_english_text_and_says_so(client, url):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "de"
+    page = client.get(url).content.decode()
+    assert '<html lang="de">' in page
+    # Screen readers read the policy, published in English only, with English pronunciation.
+    assert '<div class="policy-text" lang="en">' in page
+    assert "Dieser Text liegt nur auf Englisch vor." in page
+
+
+def test_an_english_policy_page_needs_no_language_note(client):
+    page = client.get("/privacy/statement/").content.decode()
+    assert '<div class="policy-text">' in page
+    assert "available in English only" not in page
 
 
 def test_switching_to_german_translates_the_site_and_remembers_it(customer_client, customer):
