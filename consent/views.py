@@ -200,9 +200,14 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
 @csrf_exempt  # RFC 8058: the mailbox provider POSTs without cookies; the token is the proof
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
-    """GET: say what the link does, with a button. POST (one-click or the button): withdraw."""
+    """GET: say what the link does, with a button. POST (one-click or the button): withdraw.
+
+    A repeated POST of a genuine link answers 200 again without recording anything: mail
+    clients may retry a one-click unsubscribe (RFC 8058) and expect success for an address
+    that is already unsubscribed. Forged, malformed or expired links are still refused."""
     if too_many_requests(request, "unsubscribe", settings.CONSENT_RATE_UNSUBSCRIBE):
         return render(request, "429.html", status=429)
+    context: dict[str, Any]
     try:
         link = tokens.token_read(token, kind=tokens.UNSUBSCRIBE)
         purpose = catalogue().by_key.get(link.purpose_key)
@@ -212,17 +217,12 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         if request.method == "POST":
             services.consent_unsubscribe(token=token, request=request)
             used = True
+        context = {"purpose": purpose, "done": used, "token": token}
     except tokens.TokenError as error:
-        if error.reason == "used":
-            return render(
-                request, "consent/unsubscribe.html", {"done": True, "again": True}, status=410
-            )
-        return _token_problem(request, error)
-    response = render(
-        request,
-        "consent/unsubscribe.html",
-        {"purpose": purpose, "done": used, "token": token},
-    )
+        if error.reason != "used":
+            return _token_problem(request, error)
+        context = {"done": True, "again": True}
+    response = render(request, "consent/unsubscribe.html", context)
     response["X-Robots-Tag"] = "noindex"
     return response
 

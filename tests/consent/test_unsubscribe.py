@@ -76,10 +76,15 @@ def test_one_click_post_withdraws_without_login_or_cookies(
     )
     assert not anonymous.cookies.get("sessionid")
 
-    # Replaying the same link records nothing and says so.
-    replay = anonymous.post(path)
-    assert replay.status_code == 410
+    # A repeated one-click POST (mail clients retry) succeeds again, recording nothing more.
+    replay = anonymous.post(
+        path, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
+    assert replay.status_code == 200
+    assert "This link was already used" in replay.content.decode()
+    assert replay["X-Robots-Tag"] == "noindex"
     assert ConsentEvent.objects.count() == 2
+    assert not ConsentState.objects.get(purpose__key="marketing_email").granted
 
 
 def test_tampered_unsubscribe_tokens_are_refused(customer, django_capture_on_commit_callbacks):
