@@ -717,11 +717,27 @@ def dsr_request_extend(
     return locked
 
 
+def _cancel_refusal(state: str) -> str:
+    """Return why a request in ``state`` can no longer be cancelled, in plain words."""
+    if state == State.CANCELLED:
+        return _("This request has already been cancelled.")
+    if state in (State.COMPLETED, State.PARTIALLY_COMPLETED):
+        return _("This request can no longer be cancelled: it has already been carried out.")
+    if state in (State.APPROVED, State.RUNNING, State.WAITING):
+        return _("This request can no longer be cancelled: we have already started on it.")
+    return _("This request can no longer be cancelled: it is already closed.")
+
+
 def dsr_request_cancel(*, request: DataSubjectRequest, actor: Any) -> DataSubjectRequest:
-    """Cancel a request before anything has run (by the person, or staff on their behalf)."""
+    """Cancel a request before anything has run (by the person, or staff on their behalf).
+
+    Raise :class:`TransitionError`, saying why in plain words, once that is too late."""
     with transaction.atomic():
-        request = dsr_request_transition(
-            request=request,
+        locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.state not in CANCELLABLE:
+            raise TransitionError(_cancel_refusal(locked.state))
+        request = transition_locked(
+            locked,
             to=State.CANCELLED,
             actor=actor,
             reason="cancelled",

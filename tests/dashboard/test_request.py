@@ -137,7 +137,7 @@ def test_actions_a_completed_request_does_not_allow_change_nothing(
     events = AuditEvent.objects.count()
     refusals = {
         "approve": "This request is “Completed”, so it cannot become “Approved”.",
-        "cancel": "This request is “Completed”, so it cannot become “Cancelled”.",
+        "cancel": "This request can no longer be cancelled: it has already been carried out.",
         "reject": "This request is “Completed”, so it cannot become “Rejected”.",
         "extend": "Only open requests can be extended.",
         "verify": "The identity of this person is already confirmed.",

@@ -312,6 +312,19 @@ def test_a_customer_cancels_before_anything_runs(customer_client, customer):
     assert created.state == State.CANCELLED
 
 
+def test_cancelling_a_completed_request_says_so_plainly(customer_client, customer):
+    created = file_request(type="erasure", user=customer)
+    DataSubjectRequest.objects.filter(pk=created.pk).update(state=State.COMPLETED)
+
+    response = customer_client.post(f"/requests/{created.reference}/cancel/", follow=True)
+
+    page = response.content.decode()
+    assert "This request can no longer be cancelled: it has already been carried out." in page
+    assert "cannot become" not in page
+    created.refresh_from_db()
+    assert created.state == State.COMPLETED
+
+
 def test_support_records_a_phone_request_with_how_identity_was_checked(
     support_client, support_user
 ):
