@@ -1,29 +1,53 @@
-"""allauth adapter: e-mails in the person's language, and the adult confirmation at sign-up."""
+"""allauth adapter: e-mails in the person's language and in the portal's name, and the adult
+confirmation at sign-up."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django.conf import settings
 from django.db import transaction
 from django.forms import BaseForm
 from django.http import HttpRequest
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from privacy_portal.audit.services import audit_record
 
 from .models import User
 
 
+@dataclass(frozen=True)
+class PortalSite:
+    """The ``current_site`` of allauth's e-mails ("Hello from …", "Thank you for using …")."""
+
+    name: str
+    domain: str
+
+
+def portal_site() -> PortalSite:
+    """Return the portal's name in the active language and the host of ``PORTAL_BASE_URL``.
+
+    Without django.contrib.sites, allauth would name the site after the request's host
+    ("Thank you for using localhost:8101!")."""
+    return PortalSite(
+        name=gettext("Inper Privacy Portal"), domain=urlsplit(settings.PORTAL_BASE_URL).netloc
+    )
+
+
 class AccountAdapter(DefaultAccountAdapter):
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
-        """Send allauth's e-mails in the language of the account they are about."""
+        """Send allauth's e-mails in the language of the account they are about, in the
+        portal's name."""
         user = context.get("user")
         if not isinstance(user, User):
             user = User.objects.filter(email__iexact=email).only("preferred_language").first()
         language = user.preferred_language if user else translation.get_language()
         with translation.override(language):
-            super().send_mail(template_prefix, email, context)
+            super().send_mail(template_prefix, email, {"current_site": portal_site(), **context})
 
     @transaction.atomic
     def save_user(

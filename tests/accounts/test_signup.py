@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.conf import settings as django_settings
 from django.core import mail
 
 from accounts.models import User
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 SIGNUP = "/accounts/signup/"
 
 
-def _signup(client, **overrides):
+def _signup(client, HTTP_HOST="testserver", **overrides):
     data = {
         "email": "new.person@example.com",
         "password1": "a-long-and-unusual-passphrase",
@@ -25,7 +26,7 @@ def _signup(client, **overrides):
     }
     data.update(overrides)
     data = {k: v for k, v in data.items() if v is not None}
-    return client.post(SIGNUP, data)
+    return client.post(SIGNUP, data, HTTP_HOST=HTTP_HOST)
 
 
 def test_signup_creates_an_unverified_account_and_sends_a_confirmation_link(client):
@@ -38,6 +39,26 @@ def test_signup_creates_an_unverified_account_and_sends_a_confirmation_link(clie
     assert len(mail.outbox) == 1
     assert re.search(r"/accounts/confirm-email/\S+/", mail.outbox[0].body)
     assert AuditEvent.objects.filter(action="account.signed_up", object_id=str(user.pk)).exists()
+
+
+def test_account_emails_name_the_portal_not_the_host(client, settings):
+    settings.PORTAL_BASE_URL = "https://privacy.inper.example"
+    _signup(client, HTTP_HOST="localhost:8101")
+
+    [message] = mail.outbox
+    assert "Hello from Inper Privacy Portal!" in message.body
+    assert "Thank you for using Inper Privacy Portal!" in message.body
+    assert "an account on privacy.inper.example" in message.body
+    assert "from localhost" not in message.body and "using localhost" not in message.body
+
+
+def test_account_emails_in_german_name_the_portal_in_german(client):
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "de"
+    _signup(client)
+
+    [message] = mail.outbox
+    assert "Nachricht vom Inper-Datenschutzportal." in message.body
+    assert "Vielen Dank, dass Sie das Inper-Datenschutzportal nutzen!" in message.body
 
 
 def test_signing_in_before_confirming_the_email_is_not_possible(client):
