@@ -22,8 +22,8 @@ def test_sign_up_confirm_edit_switch_language_close_and_be_refused(page, mailout
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password (again)").fill(PASSWORD)
     page.get_by_label("I confirm that I am 18 years old or older.").check()
-    page.get_by_role("button", name="Sign Up").click()
-    page.get_by_role("heading", name="Verify Your Email Address").wait_for()
+    page.get_by_role("button", name="Sign up").click()
+    page.get_by_role("heading", name="Verify your email address").wait_for()
 
     # Confirm the address from the captured e-mail.
     confirmation = link_in(mail_to(mailoutbox, EMAIL)[-1], "/accounts/confirm-email/")

@@ -27,9 +27,9 @@ def officer_signs_in(page, officer):
     page.goto("/dashboard/")
     page.get_by_label("Email").fill(officer.email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign in").click()
     page.get_by_label("Code").fill(totp_code(TOTP_SECRET))
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Requests", exact=True).wait_for()
 
 

@@ -1,0 +1,88 @@
+"""django-allauth's pages in the portal's voice: titles and headings in sentence case, like
+the rest of the portal, and still in German for German readers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import allauth
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils import translation
+
+from tests.conftest import login
+
+pytestmark = pytest.mark.django_db
+
+ALLAUTH_TEMPLATES = Path(allauth.__file__).resolve().parent / "templates"
+# Features the portal does not switch on (phone numbers, passkeys, security keys, sessions).
+UNUSED = re.compile(r"phone|passkey|webauthn|usersessions")
+TITLE = re.compile(
+    r"{% block head_title %}\s*{% trans(?:late)? \"([^\"]+)\" %}"
+    r"|{% element h1 %}\s*{% trans(?:late)? \"([^\"]+)\" %}"
+)
+
+
+def _title_and_heading(page: str) -> tuple[str, str]:
+    title = re.search(r"<title>(.*?) · Inper</title>", page, re.DOTALL)
+    heading = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.DOTALL)
+    assert title and heading
+    return " ".join(title[1].split()), " ".join(heading[1].split())
+
+
+@pytest.mark.parametrize(
+    ("url", "title", "heading"),
+    [
+        ("/accounts/login/", "Sign in", "Sign in"),
+        ("/accounts/signup/", "Sign up", "Sign up"),
+        ("/accounts/password/reset/", "Password reset", "Password reset"),
+        ("/accounts/confirm-email/", "Verify your email address", "Verify your email address"),
+    ],
+)
+def test_allauth_pages_for_visitors_speak_in_sentence_case(client, url, title, heading):
+    page = client.get(url).content.decode()
+    assert _title_and_heading(page) == (title, heading)
+
+
+@pytest.mark.parametrize(
+    ("url", "title", "heading"),
+    [
+        ("/accounts/reauthenticate/", "Confirm access", "Confirm access"),
+        ("/accounts/email/", "Email address", "Email address"),
+        ("/accounts/password/change/", "Change password", "Change password"),
+        ("/accounts/2fa/", "Two-factor authentication", "Two-factor authentication"),
+    ],
+)
+def test_allauth_pages_for_customers_speak_in_sentence_case(customer, url, title, heading):
+    client = login(Client(), customer, reauthenticated=True)
+    page = client.get(url).content.decode()
+    assert _title_and_heading(page) == (title, heading)
+
+
+def test_allauth_titles_stay_german_for_german_readers():
+    client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "de"
+    page = client.get("/accounts/login/").content.decode()
+    assert _title_and_heading(page) == ("Anmelden", "Anmelden")
+
+
+def _sentence_case(text: str) -> bool:
+    """Return whether only the first word (and words such as "Inper") starts in capitals."""
+    return all(not word[:1].isupper() for word in re.findall(r"[\w-]+", text)[1:])
+
+
+def test_every_allauth_title_in_use_reads_in_sentence_case():
+    texts = set()
+    for path in ALLAUTH_TEMPLATES.glob("*/**/*.html"):
+        relative = str(path.relative_to(ALLAUTH_TEMPLATES))
+        in_use = relative.startswith(("account/", "mfa/")) and not UNUSED.search(relative)
+        overridden = (Path(settings.BASE_DIR) / "templates" / relative).exists()
+        if in_use and not overridden:
+            for match in TITLE.finditer(path.read_text(encoding="utf-8")):
+                texts.add(match[1] or match[2])
+    assert "Sign In" in texts  # the scan finds what it looks for
+    with translation.override("en"):
+        title_case = sorted(text for text in texts if not _sentence_case(translation.gettext(text)))
+    assert title_case == [], "add these to locale_allauth/en/LC_MESSAGES/django.po"
