@@ -30,6 +30,7 @@
   var modal = null;
   var live = null;
   var returnFocus = null;
+  var bannerReturn = null;
 
   // Google Consent Mode v2: everything but security storage is denied until the person chooses.
   w.dataLayer = w.dataLayer || [];
@@ -216,7 +217,34 @@
       gpcNote(),
       row
     ])]);
-    d.body.insertBefore(banner, d.body.firstChild);
+    // Where the person was when the banner appeared: focus goes back there once they choose.
+    var active = d.activeElement;
+    bannerReturn = active && active !== d.body && active !== d.documentElement ? active : null;
+    // After the page's skip links (in-page links at the very start), so that they stay first
+    // in the tab order; before everything else.
+    var next = d.body.firstChild;
+    while (next && (next.nodeType !== 1 || isSkipLink(next))) next = next.nextSibling;
+    d.body.insertBefore(banner, next);
+  }
+
+  function isSkipLink(node) {
+    return node.tagName === "A" && (node.getAttribute("href") || "").charAt(0) === "#";
+  }
+
+  function inPage(node) {
+    return !!node && node !== d.body && d.contains(node);
+  }
+
+  // Once the banner is gone, keyboard users keep their place: the element they were on when it
+  // appeared, else the main content (the skip link's target), never <body>.
+  function focusPage() {
+    var back = inPage(bannerReturn) ? bannerReturn : null;
+    var target = back || d.querySelector("main, [role=main]");
+    bannerReturn = null;
+    if (!target) return;
+    // A <main> without tabindex cannot take focus; -1 keeps it out of the tab order.
+    if (!back && !target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    target.focus({ preventScroll: true });
   }
 
   function serviceList(category) {
@@ -293,13 +321,16 @@
 
   function close() {
     var chosen = stored && valid(stored);
+    var closing = !!modal || !!(banner && chosen);
     if (modal) { modal.parentNode.removeChild(modal); modal = null; }
     if (banner && chosen) { banner.parentNode.removeChild(banner); banner = null; }
     if (banner) banner.hidden = false;
-    var target = returnFocus && d.contains(returnFocus) ? returnFocus : null;
+    var target = inPage(returnFocus) ? returnFocus : null;
     returnFocus = null;
+    if (!closing) return;  // nothing was open (a choice saved at start): leave focus alone
     if (target) target.focus();
     else if (banner) banner.querySelector("button").focus();
+    else focusPage();
   }
 
   // --- start ----------------------------------------------------------------------------------

@@ -112,6 +112,58 @@ def test_reject_then_accept_analytics_then_sign_in_carries_the_choice_to_the_acc
     assert states == {"preferences": False, "analytics": True, "marketing": False}
 
 
+# What has keyboard focus: its id, else its class, else its tag.
+FOCUSED = "(e => e.id || e.className || e.tagName)(document.activeElement)"
+
+
+def test_keyboard_users_meet_the_skip_link_first_and_keep_their_place_after_choosing(page):
+    page.goto("/")
+    banner = page.get_by_role("dialog", name="Cookies on Inper's websites")
+    banner.wait_for()
+
+    # The skip link comes first in the tab order, the banner right after it.
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED) == "skip-link"
+    page.keyboard.press("Tab")
+    assert page.evaluate("!!document.activeElement.closest('.inper-cb')")
+
+    # Reject all, by keyboard: focus lands on the main content, not on <body>.
+    banner.get_by_role("button", name="Reject all").focus()
+    page.keyboard.press("Enter")
+    banner.wait_for(state="detached")
+    assert page.evaluate(FOCUSED) == "main"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.getElementById('main').contains(document.activeElement)")
+
+    # Choose, then Save in the settings: the same.
+    page.context.clear_cookies()
+    page.reload()
+    banner.wait_for()
+    banner.get_by_role("button", name="Choose").focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Choose which cookies we may use")
+    dialog.get_by_role("button", name="Save my choices").focus()
+    page.keyboard.press("Enter")
+    dialog.wait_for(state="detached")
+    assert not banner.is_visible()
+    assert page.evaluate(FOCUSED) == "main"
+
+    # Someone already on a link when the banner appears returns there after Accept all.
+    page.context.clear_cookies()
+    held = []
+    page.route("**/privacy/banner/config.json*", lambda route: held.append(route))
+    page.reload()
+    page.get_by_role("link", name="Sign in").first.focus()
+    while not held:  # the banner asks for its texts after the page has loaded
+        page.wait_for_timeout(20)
+    held[0].continue_()
+    banner.wait_for()
+    banner.get_by_role("button", name="Accept all").focus()
+    page.keyboard.press("Enter")
+    banner.wait_for(state="detached")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Sign in"
+
+
 def test_preference_centre_toggles_and_history_shows_both_events(page):
     customer = UserFactory(email="prefs.person@example.com")
     record(customer, "marketing_post", True)  # so that the banner does not matter here
