@@ -8,7 +8,7 @@ from typing import Any
 
 from allauth.mfa.models import Authenticator
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -83,6 +83,13 @@ class UserAdmin(AuditedModelAdmin):
         if request.user.is_superuser:
             fieldsets.append((_("Staff"), {"fields": ("is_staff", "is_superuser", "groups")}))
         return fieldsets
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        """Show support customers only: staff accounts (and a superuser's) are for superusers."""
+        queryset: QuerySet[User] = super().get_queryset(request)
+        if not request.user.is_superuser:
+            queryset = queryset.exclude(Q(is_staff=True) | Q(is_superuser=True))
+        return queryset
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[User], search_term: str

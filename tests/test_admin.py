@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -129,3 +131,35 @@ def test_staff_change_their_password_through_allauth_and_it_is_audited(support_u
     assert AuditEvent.objects.filter(
         action="account.password.changed", object_id=str(support_user.pk)
     ).exists()
+
+
+def test_support_finds_and_opens_customers_only_not_staff_accounts(
+    support_client, superuser_client, superuser, compliance_user
+):
+    alice = UserFactory(email="alice.w@example.com")
+    staff: tuple[Any, ...] = (
+        superuser,
+        compliance_user,
+        StaffFactory(is_staff=False, is_superuser=True),
+    )
+
+    def listed(client, **query):
+        response = client.get("/admin/accounts/user/", query)
+        return {user.email for user in response.context["cl"].result_list}
+
+    assert alice.email in listed(support_client)
+    for account in staff:
+        assert account.email not in listed(support_client)
+        assert listed(support_client, q=account.email) == set()
+        for page in ("change", "history"):
+            response = support_client.get(f"/admin/accounts/user/{account.pk}/{page}/")
+            # Django's admin answers an object outside the queryset as one that does not exist.
+            assert response.status_code in (302, 404), page
+            assert account.email not in response.content.decode()
+            assert response.status_code == 404 or response["Location"] == "/admin/"
+
+    assert {alice.email, *(account.email for account in staff)} <= listed(superuser_client)
+    for account in staff:
+        assert listed(superuser_client, q=account.email) == {account.email}
+        response = superuser_client.get(f"/admin/accounts/user/{account.pk}/change/")
+        assert response.status_code == 200 and account.email in response.content.decode()
