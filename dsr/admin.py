@@ -20,7 +20,7 @@ from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
 
 from .consent_bridge import purpose_choices
 from .models import Channel, DataSubjectRequest, ErasureRecord, IdentityMethod
-from .services import Intake, dsr_intake_validate, dsr_request_file
+from .services import Intake, dsr_intake_validate, dsr_request_file, has_visible_text
 
 # --- requests ----------------------------------------------------------------------------------
 
@@ -83,6 +83,14 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
+        if has_visible_text(cleaned.get("identity_note", "")) and not cleaned.get(
+            "identity_method"
+        ):
+            # Without a method the note would be dropped and a confirmation link sent.
+            self.add_error(
+                "identity_method",
+                _("Choose how you checked the person's identity, or clear the note."),
+            )
         if not self.errors:
             try:
                 dsr_intake_validate(self.intake())

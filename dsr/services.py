@@ -10,6 +10,7 @@ retries, manual steps) are built on it.
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -207,6 +208,18 @@ def _is_opt_out(intake: Intake) -> bool:
     return False
 
 
+# Characters that show nothing: spaces of every kind, line and paragraph separators, and format
+# characters such as the zero-width space and joiners.
+_BLANK_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp"})
+
+
+def has_visible_text(value: str) -> bool:
+    """Return whether ``value`` holds anything a reader would see."""
+    return any(
+        not char.isspace() and unicodedata.category(char) not in _BLANK_CATEGORIES for char in value
+    )
+
+
 def dsr_intake_validate(intake: Intake) -> None:
     """Raise ValidationError with a clear message if ``intake`` cannot be a request."""
     if intake.type not in RequestType.values:
@@ -225,7 +238,7 @@ def dsr_intake_validate(intake: Intake) -> None:
         raise ValidationError(_("Tell us what is wrong and what it should say."))
     if intake.identity_method and intake.identity_method not in IdentityMethod.values:
         raise ValidationError(_("Unknown identity check."))
-    if intake.identity_method and not intake.identity_note.strip():
+    if intake.identity_method and not has_visible_text(intake.identity_note):
         raise ValidationError(_("Record how the person's identity was checked."))
 
 
@@ -513,7 +526,7 @@ def dsr_request_verify_manually(
     """Record that staff checked the person's identity by hand (with the method used)."""
     if method not in IdentityMethod.values or method == IdentityMethod.NOT_REQUIRED:
         raise ValidationError(_("Choose how the identity was checked."))
-    if not note.strip():
+    if not has_visible_text(note):
         raise ValidationError(_("Describe the identity check."))
     locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
     if locked.verified_at is not None and locked.held_reason != "identity_needs_review":

@@ -271,6 +271,33 @@ def test_staff_cannot_skip_verification_without_saying_how_identity_was_checked(
     assert request.recorded_by == support_user
 
 
+def test_a_note_of_invisible_characters_does_not_record_an_identity_check(
+    support_user, compliance_user
+):
+    from django.core.exceptions import ValidationError
+
+    invisible = "\u200b\u2060\u00a0\u202f\u2028\ufeff "
+    with pytest.raises(ValidationError, match="Record how the person"):
+        file_request(
+            type="access",
+            email="caller@example.com",
+            channel="phone",
+            actor=support_user,
+            identity_method=IdentityMethod.STAFF_CALLBACK,
+            identity_note=invisible,
+        )
+    request = file_request(type="access", email="caller@example.com", channel="phone")
+    with pytest.raises(ValidationError, match="Describe the identity check"):
+        dsr_request_verify_manually(
+            request=request,
+            actor=compliance_user,
+            method=IdentityMethod.STAFF_DOCUMENT,
+            note=invisible,
+        )
+    request.refresh_from_db()
+    assert request.verified_at is None and request.state == State.AWAITING_IDENTITY
+
+
 def test_actions_the_state_does_not_allow_are_refused_and_change_nothing(customer, compliance_user):
     request = run_pending_tasks(file_request(type="access", user=customer))
     assert request.state == State.COMPLETED

@@ -348,6 +348,43 @@ def test_support_records_a_phone_request_with_how_identity_was_checked(
     )
 
 
+@pytest.mark.parametrize(
+    "note", ["\u200b", "\u200b\u200d\ufeff", "\u00a0\u2003\u3000", "\u2028\u2029\u2060 \t"]
+)
+def test_an_identity_note_of_invisible_characters_is_no_note(support_client, note):
+    response = support_client.post(
+        "/admin/dsr/datasubjectrequest/add/",
+        {
+            "type": "access",
+            "channel": "phone",
+            "email": "caller@example.com",
+            "identity_method": "staff_callback",
+            "identity_note": note,
+        },
+    )
+    assert response.status_code == 200
+    assert "Record how the person" in response.content.decode()
+    assert not DataSubjectRequest.objects.exists()
+
+
+def test_an_identity_note_without_a_method_is_refused_not_dropped(support_client):
+    response = support_client.post(
+        "/admin/dsr/datasubjectrequest/add/",
+        {
+            "type": "access",
+            "channel": "phone",
+            "email": "caller@example.com",
+            "identity_method": "",
+            "identity_note": "Called back the number on the last order",
+        },
+    )
+    assert response.status_code == 200
+    assert "Choose how you checked the person&#x27;s identity, or clear the note." in (
+        response.content.decode()
+    )
+    assert not DataSubjectRequest.objects.exists()
+
+
 def test_support_cannot_skip_the_identity_check_or_change_requests(support_client):
     response = support_client.post(
         "/admin/dsr/datasubjectrequest/add/",

@@ -96,6 +96,7 @@ VALID: dict[str, str] = {
     "note": "Called back the number on the last order.",
     "reason": "The stores of the carrier answer slowly this month.",
     "body": "Spoke to the person on the phone.",
+    "identity_method": "staff_callback",
     "identity_note": "Called back the number on the last order.",
     "action": "save",
     "granted": "off",
