@@ -33,6 +33,7 @@ from .connectors.base import ConfigurationError
 from .connectors.registry import connector_class
 from .forms import ManualStepForm
 from .models import DataStore, ManualStep, StoreTask, TaskState
+from .services import TransitionError
 
 
 def _connector_label(path: str) -> str:
@@ -477,6 +478,10 @@ class ManualStepAdmin(AuditedModelAdmin):
                     )
                 except ValidationError as error:
                     form.add_error(None, error)
+                except TransitionError as error:
+                    # Someone else completed the step meanwhile: show it as it is now.
+                    messages.error(request, str(error))
+                    return HttpResponseRedirect(request.path)
                 else:
                     messages.success(
                         request,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -17,6 +18,7 @@ from dsr.services import dsr_request_approve
 from privacy_portal.audit.models import AuditEvent
 from privacy_portal.permissions import COMPLIANCE_GROUP
 from tests.dsr.helpers import add_store, file_request, open_package, run_pending_tasks
+from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -208,3 +210,41 @@ def test_a_store_is_asked_only_for_the_actions_its_configuration_lists(customer)
     request = file_request(type="access", user=customer)
     assert not request.tasks.filter(store=carrier).exists()
     assert request.tasks.filter(store__key="payment-provider", action="export").exists()
+
+
+def test_a_step_completed_meanwhile_by_someone_else_is_not_completed_twice(
+    customer, compliance_user, compliance_client, monkeypatch
+):
+    from dsr import stores
+
+    payment_provider()
+    request = run_pending_tasks(
+        dsr_request_approve(
+            request=file_request(type="erasure", user=customer), actor=compliance_user
+        )
+    )
+    task = request.tasks.get(store__key="payment-provider")
+    colleague: Any = StaffFactory(group=COMPLIANCE_GROUP)
+    complete = stores.manual_step_complete
+
+    def after_a_colleague(**kwargs):
+        # The colleague's completion commits between this page's load and its row lock.
+        complete(task=StoreTask.objects.get(pk=task.pk), actor=colleague, note="Deleted it.")
+        return complete(**kwargs)
+
+    monkeypatch.setattr(stores, "manual_step_complete", after_a_colleague)
+    response = compliance_client.post(
+        f"/admin/dsr/manualstep/{task.pk}/change/", {"note": "Deleted it too."}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "This step is not waiting for anyone." in response.content.decode()
+    task.refresh_from_db()
+    assert task.state == TaskState.SUCCEEDED
+    assert (task.completed_by, task.note) == (colleague, "Deleted it.")
+    assert (
+        AuditEvent.objects.filter(
+            action="dsr.task.completed_by_staff", object_id=str(task.pk)
+        ).count()
+        == 1
+    )
