@@ -7,6 +7,7 @@ Decisions belong to compliance officers, on the dashboard.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -15,10 +16,12 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
+from django_stubs_ext import StrOrPromise
 
 from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
 
 from .consent_bridge import purpose_choices
+from .dashboard.labels import STATE_LABELS, TYPE_LABELS, state_label, type_label
 from .models import Channel, DataSubjectRequest, ErasureRecord, IdentityMethod
 from .services import Intake, dsr_intake_validate, dsr_request_file, has_visible_text
 
@@ -99,10 +102,36 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
         return cleaned
 
 
+class _StaffLabelFilter(admin.SimpleListFilter):
+    """A filter on a field with choices that names them as staff do: the models' labels speak
+    to the person who asked ("Waiting for you to confirm your e-mail")."""
+
+    labels: Mapping[str, StrOrPromise]
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
+        return list(self.labels.items())
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        value = self.value()
+        return queryset.filter(**{str(self.parameter_name): value}) if value else queryset
+
+
+class StateFilter(_StaffLabelFilter):
+    title = _("state")
+    parameter_name = "state"
+    labels = STATE_LABELS
+
+
+class TypeFilter(_StaffLabelFilter):
+    title = _("type")
+    parameter_name = "type"
+    labels = TYPE_LABELS
+
+
 @admin.register(DataSubjectRequest)
 class DataSubjectRequestAdmin(AuditedModelAdmin):
-    list_display = ("reference", "type", "state", "channel", "received_at", "due_at")
-    list_filter = ("state", "type", "channel", "regime")
+    list_display = ("reference", "type_name", "state_name", "channel", "received_at", "due_at")
+    list_filter = (StateFilter, TypeFilter, "channel", "regime")
     search_fields = ("=reference", "=email")
     ordering = ("-received_at",)
     date_hierarchy = "received_at"
@@ -110,8 +139,8 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
     show_full_result_count = False
     readonly_fields = (
         "reference",
-        "type",
-        "state",
+        "type_name",
+        "state_name",
         "regime",
         "channel",
         "received_at",
@@ -125,11 +154,19 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
         "recorded_by",
     )
     fieldsets = (
-        (None, {"fields": ("reference", "type", "state", "channel", "regime")}),
+        (None, {"fields": ("reference", "type_name", "state_name", "channel", "regime")}),
         (_("Dates"), {"fields": ("received_at", "due_at", "verified_at", "completed_at")}),
         (_("Identity"), {"fields": ("identity_method", "identity_note")}),
         (_("Outcome"), {"fields": ("outcome", "duplicate_of", "recorded_by")}),
     )
+
+    @admin.display(description=_("type"), ordering="type")
+    def type_name(self, obj: DataSubjectRequest) -> str:
+        return type_label(obj.type)
+
+    @admin.display(description=_("state"), ordering="state")
+    def state_name(self, obj: DataSubjectRequest) -> str:
+        return state_label(obj.state)
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any

@@ -385,6 +385,24 @@ def test_an_identity_note_without_a_method_is_refused_not_dropped(support_client
     assert not DataSubjectRequest.objects.exists()
 
 
+def test_support_sees_requests_in_staff_words_not_the_customers(support_client, customer):
+    waiting = file_request(type="erasure", email="x@example.com", channel="phone")
+    done = run_pending_tasks(file_request(type="access", user=customer))
+    assert (waiting.state, done.state) == (State.AWAITING_IDENTITY, State.COMPLETED)
+
+    listing = support_client.get("/admin/dsr/datasubjectrequest/").content.decode()
+    page = support_client.get(f"/admin/dsr/datasubjectrequest/{waiting.pk}/change/")
+    for html in (listing, page.content.decode()):
+        assert "Awaiting identity" in html and "Erasure" in html
+        assert "Waiting for you to confirm your e-mail" not in html
+        assert "delete my data" not in html
+
+    filtered = support_client.get("/admin/dsr/datasubjectrequest/", {"state": "awaiting_identity"})
+    assert [r.reference for r in filtered.context["cl"].result_list] == [waiting.reference]
+    filtered = support_client.get("/admin/dsr/datasubjectrequest/", {"type": "access"})
+    assert [r.reference for r in filtered.context["cl"].result_list] == [done.reference]
+
+
 def test_support_cannot_skip_the_identity_check_or_change_requests(support_client):
     response = support_client.post(
         "/admin/dsr/datasubjectrequest/add/",
