@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import User
 from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
@@ -495,9 +495,11 @@ class ConsentStateAdmin(ReadOnlyAdmin):
                         request=request,
                         note=note,
                     )
-                    message = _("Recorded: all marketing stopped (%(count)s channels were on).") % {
-                        "count": len(events)
-                    }
+                    message = ngettext(
+                        "Recorded: all marketing stopped (%(count)s channel was on).",
+                        "Recorded: all marketing stopped (%(count)s channels were on).",
+                        len(events),
+                    ) % {"count": len(events)}
                 else:
                     outcome = services.consent_choose(
                         subject=subject,

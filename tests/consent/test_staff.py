@@ -9,7 +9,9 @@ import io
 import pytest
 from django.core import mail
 
-from consent.models import ConsentEvent, ConsentState, PolicyVersion, Purpose
+from consent import services
+from consent.catalogue import catalogue
+from consent.models import ConsentEvent, ConsentState, PolicyVersion, Purpose, PurposeKind
 from privacy_portal.audit.models import AuditEvent
 from tests.consent.conftest import record
 
@@ -62,6 +64,27 @@ def test_support_records_a_trade_show_contact_and_stop_all(support_client):
     states = {s.purpose.key: s.granted for s in ConsentState.objects.all()}
     assert states["marketing_phone"] is False and states["marketing_post"] is False
     assert ConsentState.objects.values("subject").distinct().count() == 1
+
+
+@pytest.mark.parametrize(
+    ("on", "said"),
+    [
+        ((), "0 channels were on"),
+        (("marketing_phone",), "1 channel was on"),
+        (("marketing_phone", "marketing_post"), "2 channels were on"),
+    ],
+)
+def test_stopping_all_marketing_says_how_many_channels_were_on(support_client, on, said):
+    email = "visitor@tradeshow.example"
+    subject = services.subject_for_email(email)
+    for purpose in catalogue().of_kind(PurposeKind.MARKETING):  # some are on by default
+        record(subject, purpose.key, purpose.key in on)
+    response = support_client.post(
+        RECORD,
+        {"email": email, "decision": "stop_marketing", "received_via": "phone"},
+        follow=True,
+    )
+    assert f"Recorded: all marketing stopped ({said})." in response.content.decode()
 
 
 def test_support_granting_email_marketing_sends_a_confirmation_first(
