@@ -125,8 +125,8 @@ class Address(models.Model):
     region = models.CharField(_("region or state"), max_length=100, blank=True)
     country = CountryField(_("country"))
     is_default_shipping = models.BooleanField(_("default shipping address"), default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("address")

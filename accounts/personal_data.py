@@ -46,7 +46,11 @@ DECLARATIONS = [
         identity_kind="customer_id",
         fields=("type", "created_at", "last_used_at"),
         erase=ERASE_DELETE,
-        descriptions={"type": _("Kind of second factor (the secret itself is not included)")},
+        descriptions={
+            "type": _("Kind of second factor (the secret itself is not included)"),
+            "created_at": _("When you set it up"),
+            "last_used_at": _("When you last used it"),
+        },
         order=10,
     ),
     ModelDeclaration(

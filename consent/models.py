@@ -299,8 +299,13 @@ class PolicyAcknowledgement(models.Model):
     """A signed-in customer has seen the notice of a material policy change."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
-    acknowledged_at = models.DateTimeField(auto_now_add=True)
+    policy_version = models.ForeignKey(
+        PolicyVersion,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("policy version"),
+    )
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), auto_now_add=True)
 
     class Meta:
         constraints = [
@@ -371,9 +376,19 @@ class ConsentEvent(models.Model):
     subject = models.ForeignKey(
         ConsentSubject, on_delete=models.PROTECT, related_name="events", db_index=False
     )
-    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+", db_index=False)
+    purpose = models.ForeignKey(
+        Purpose,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("purpose"),
+    )
     purpose_version = models.ForeignKey(
-        PurposeVersion, on_delete=models.PROTECT, related_name="+", db_index=False
+        PurposeVersion,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("purpose version"),
     )
     granted = models.BooleanField(_("granted"))
     source = models.CharField(_("source"), max_length=24, choices=Source.choices)
@@ -414,9 +429,19 @@ class ConsentState(models.Model):
     subject = models.ForeignKey(
         ConsentSubject, on_delete=models.PROTECT, related_name="states", db_index=False
     )
-    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+", db_index=False)
+    purpose = models.ForeignKey(
+        Purpose,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("purpose"),
+    )
     purpose_version = models.ForeignKey(
-        PurposeVersion, on_delete=models.PROTECT, related_name="+", db_index=False
+        PurposeVersion,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("purpose version"),
     )
     granted = models.BooleanField(_("granted"))
     source = models.CharField(_("source"), max_length=24, choices=Source.choices)

@@ -68,6 +68,10 @@ DECLARATIONS = [
         identity_kind="customer_id",
         fields=("policy_version__document", "policy_version__version", "acknowledged_at"),
         erase=ERASE_DELETE,
+        descriptions={
+            "policy_version__document": _("The notice: privacy statement or cookie policy"),
+            "policy_version__version": _("Version of the notice you were shown"),
+        },
         order=10,
     ),
     ModelDeclaration(

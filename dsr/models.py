@@ -172,7 +172,7 @@ class DataSubjectRequest(models.Model):
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    completed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True, db_index=True)
     outcome = models.CharField(max_length=24, blank=True)
     rejection_reason = models.CharField(max_length=24, choices=RejectionReason.choices, blank=True)
     rejection_note = models.TextField(blank=True)
@@ -406,7 +406,10 @@ class ExportPackage(models.Model):
     of its own, kept until ``expires_at`` and then purged (file and key)."""
 
     request = models.OneToOneField(
-        DataSubjectRequest, on_delete=models.CASCADE, related_name="package"
+        DataSubjectRequest,
+        on_delete=models.CASCADE,
+        related_name="package",
+        verbose_name=_("request"),
     )
     key_encrypted = models.BinaryField(editable=False)
     storage_name = models.CharField(max_length=300, blank=True)
@@ -414,9 +417,9 @@ class ExportPackage(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     manifest = models.JSONField(default=dict, blank=True)
     building_since = models.DateTimeField(null=True, blank=True)
-    built_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    download_count = models.PositiveIntegerField(default=0)
+    built_at = models.DateTimeField(_("built at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, db_index=True)
+    download_count = models.PositiveIntegerField(_("download count"), default=0)
     last_downloaded_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
 

@@ -350,6 +350,45 @@ def test_a_german_customers_access_package_explains_itself_in_german(german_cust
     assert entities["account"]["columns"]["first_name"] == "first name"
 
 
+@pytest.mark.django_db
+def test_the_german_data_dictionary_has_no_english_column_descriptions(german_customer):
+    from django.utils import translation
+
+    from dsr.connectors.portal import _descriptions, declarations
+
+    earlier = run_pending_tasks(file_request(type="access", user=german_customer))
+    german = run_pending_tasks(file_request(type="access", user=german_customer))
+    assert earlier.state == german.state == State.COMPLETED and earlier.completed_at
+
+    entities = json.loads(open_package(german).read("data-dictionary.json"))["portal"]["entities"]
+    declared = {declaration.entity: declaration for declaration in declarations()}
+    assert {"account", "addresses", "privacy_requests"} <= set(entities)
+    english = []
+    for entity, found in entities.items():
+        with translation.override("en"):
+            described = {k: str(v) for k, v in _descriptions(declared[entity]).items()}
+        english += [
+            f"{entity}.{column}: {text}"
+            for column, text in found["columns"].items()
+            if text == described[column]
+        ]
+    assert english == []
+    # Descriptions of entities this person has no record in are translated too.
+    with translation.override("de"):
+        german_texts = {
+            f"{entity}.{column}": str(text)
+            for entity, declaration in declared.items()
+            for column, text in _descriptions(declaration).items()
+        }
+    with translation.override("en"):
+        english_texts = {
+            f"{entity}.{column}": str(text)
+            for entity, declaration in declared.items()
+            for column, text in _descriptions(declaration).items()
+        }
+    assert [key for key, text in german_texts.items() if text == english_texts[key]] == []
+
+
 def test_every_text_in_the_code_is_in_the_catalogue(tmp_path):
     """``make messages`` on a copy of the project adds no entry: no text of the code or the
     templates is shown in English to a German reader for want of an entry."""
