@@ -162,20 +162,21 @@ def _result(task: StoreTask, data: Any) -> Any:
     return result
 
 
-def callbacks_overdue(*, now: datetime | None = None) -> list[int]:
+def callbacks_overdue(*, now: datetime | None = None, request_id: int | None = None) -> list[int]:
     """Ask services again (with the same idempotency key) for results that are overdue, and
     fail, for staff to look at, the tasks that have used up their attempts; return the ids of
-    the tasks handled. Run by beat."""
+    the tasks handled. Run by beat (the demo requests ask for one request's)."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.DSR_CALLBACK_TIMEOUT_SECONDS)
-    overdue = list(
-        StoreTask.objects.filter(
-            state=TaskState.WAITING,
-            waiting_for="callback",
-            started_at__lt=cutoff,
-            request__state__in=(State.RUNNING, State.WAITING),
-        ).values_list("pk", flat=True)
+    tasks = StoreTask.objects.filter(
+        state=TaskState.WAITING,
+        waiting_for="callback",
+        started_at__lt=cutoff,
+        request__state__in=(State.RUNNING, State.WAITING),
     )
+    if request_id is not None:
+        tasks = tasks.filter(request_id=request_id)
+    overdue = list(tasks.values_list("pk", flat=True))
     handled = []
     for task_id in overdue:
         with transaction.atomic():

@@ -5,9 +5,14 @@ queue, the deadlines and the metrics have something to show. For development onl
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,7 +20,7 @@ from accounts.models import User
 from privacy_portal.permissions import COMPLIANCE_GROUP
 from privacy_portal.pseudonymise import email_hash
 
-from .. import deadlines, engine, packages
+from .. import callbacks, deadlines, engine, packages
 from ..models import (
     Channel,
     DataSubjectRequest,
@@ -54,10 +59,16 @@ _CHANNELS = (Channel.EMAIL, Channel.PHONE, Channel.IN_PERSON, Channel.POST)
 _STEPS_DONE_AFTER = timedelta(days=14)
 
 
+#: How long to wait, each time, before asking a service again for a deferred answer: at most
+#: three times, so that the task keeps attempts left (``DSR_TASK_MAX_ATTEMPTS``).
+_ASK_AGAIN_AFTER = (0.05, 0.6, 1.2)
+
+
 def _run(request: DataSubjectRequest, officer: Any, *, steps_done: bool) -> None:
     """Carry an approved request's store tasks out in this process, as a worker would, and
     if ``steps_done`` its manual steps as staff would (through the same service)."""
-    for _ in range(3):
+    waits = iter(_ASK_AGAIN_AFTER)
+    for _ in range(3 + len(_ASK_AGAIN_AFTER)):
         for task_id in request.tasks.filter(state=TaskState.QUEUED).values_list("pk", flat=True):
             engine.task_run(task_id)
         if steps_done and officer is not None:
@@ -65,6 +76,15 @@ def _run(request: DataSubjectRequest, officer: Any, *, steps_done: bool) -> None
                 dsr_task_complete_manual(
                     task=step, actor=officer, note="Done in the other system's console."
                 )
+        deferred = request.tasks.filter(state=TaskState.WAITING, waiting_for="callback")
+        wait = next(waits, None) if deferred.exists() else None
+        if wait is not None:
+            # The service's callback cannot reach a portal that is not serving yet: ask again
+            # with the same key, as beat does once a callback is overdue.
+            time.sleep(wait)
+            later = timezone.now() + timedelta(seconds=settings.DSR_CALLBACK_TIMEOUT_SECONDS + 1)
+            callbacks.callbacks_overdue(now=later, request_id=request.pk)
+            continue
         engine.request_advance(request.pk)
         if ExportPackage.objects.filter(request=request, built_at__isnull=True).exists():
             packages.package_build(request.pk)
@@ -76,8 +96,32 @@ def seed_demo_requests(*, count: int = 80, seed: int = 2026) -> int:
     officer: Any = User.objects.filter(groups__name=COMPLIANCE_GROUP, is_active=True).first()
     now = timezone.now()
     kinds = [kind for kind, weight in _TYPES for _ in range(weight)]
-    with engine.tasks_run_in_process():
+    with engine.tasks_run_in_process(), _demo_services_up():
         return _seed(rng, officer, now, kinds, count)
+
+
+@contextmanager
+def _demo_services_up() -> Iterator[None]:
+    """Serve the demo newsletter platform and group CRM in this process while the requests
+    are made (``make run`` starts them only afterwards), unless something answers at their
+    address already; without them their stores' tasks would wait to be retried, and the
+    requests would complete only later, dated today."""
+    from ..demo import services, services_path, services_secrets
+
+    with ExitStack() as stack:
+        if services_path().exists():
+            address = urlsplit(settings.DSR_DEMO_SERVICES_URL)
+            with suppress(OSError):  # served already (by `make run`, or another copy)
+                stack.enter_context(
+                    services.serving(
+                        services_path(),
+                        services_secrets(),
+                        host=address.hostname or "127.0.0.1",
+                        port=address.port or 8010,
+                        erase_delay=0,
+                    )
+                )
+        yield
 
 
 def _seed(rng: random.Random, officer: Any, now: Any, kinds: list[Any], count: int) -> int:

@@ -490,3 +490,24 @@ def make_demo_server(
         server_class=_ThreadingServer,
         handler_class=_QuietHandler,
     )
+
+
+@contextmanager
+def serving(
+    path: Path,
+    secrets: Mapping[str, str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8010,
+    erase_delay: float = 1.0,
+) -> Iterator[str]:
+    """Serve the demo services in a thread of this process while the block runs; yield their
+    base URL. Raises OSError if the port is taken."""
+    server = make_demo_server(path, secrets, host=host, port=port, erase_delay=erase_delay)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()

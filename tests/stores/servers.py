@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from dsr.demo.services import make_demo_server
+from dsr.demo.services import serving
 
 
 @dataclass
@@ -93,12 +93,5 @@ def demo_services(
     path: Path, secrets: dict[str, str], *, erase_delay: float = 0.3
 ) -> Iterator[str]:
     """Serve the demo services on an ephemeral loopback port; yield their base URL."""
-    server = make_demo_server(path, secrets, port=0, erase_delay=erase_delay)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        host, port = server.server_address[:2]
-        yield f"http://{host}:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(path, secrets, port=0, erase_delay=erase_delay) as base:
+        yield base

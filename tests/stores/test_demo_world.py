@@ -206,3 +206,47 @@ def test_one_store_down_holds_up_only_itself_and_can_be_retried(demo_world, work
     dsr_task_retry(task=failed, actor=User.objects.get(email="compliance@inper.example"))
     wait_until(lambda: _state(access) == State.COMPLETED, timeout=60, message="the retried store")
     assert "stores/inper-shop/orders.json" in open_package(access).namelist()
+
+
+def test_demo_requests_reach_the_services_and_end_on_their_own_dates(demo_world, settings):
+    """The demo requests are made before `make run` serves the portal: the services' deferred
+    answers cannot call back, so the seeding asks again, as beat would; old requests complete
+    when they are dated, not on the day the demo starts."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dsr.dashboard.demo import seed_demo_requests
+    from dsr.models import DataSubjectRequest
+
+    settings.DSR_CALLBACK_BASE_URL = "http://127.0.0.1:9"  # nothing answers there
+    assert seed_demo_requests(count=24) == 24
+    now = timezone.now()
+    old = DataSubjectRequest.objects.filter(
+        received_at__lt=now - timedelta(days=15),
+        state__in=(State.COMPLETED, State.RUNNING, State.WAITING),
+    )
+    assert old.count() > 8
+    assert set(old.values_list("state", flat=True)) == {State.COMPLETED}
+    completed = old.values_list("completed_at", flat=True)
+    assert all(done < now - timedelta(days=1) for done in completed)
+    newsletter = StoreTask.objects.filter(request__in=old, store__key="newsletter")
+    assert newsletter.filter(action="erase").exists()
+    assert set(newsletter.values_list("state", flat=True)) == {TaskState.SUCCEEDED}
+
+
+def test_the_demo_requests_serve_the_services_themselves_when_nothing_does(settings, tmp_path):
+    import socket
+
+    from dsr.dashboard.demo import _demo_services_up
+
+    settings.VAR_DIR = tmp_path / "var"
+    services.fill(services_path(), [])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.DSR_DEMO_SERVICES_URL = f"http://127.0.0.1:{port}"
+    with _demo_services_up():
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
