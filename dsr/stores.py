@@ -74,23 +74,27 @@ def manual_step_complete(
     obtained from the system go into the person's package (encrypted like the rest)."""
     if not may_complete(actor, task):
         raise PermissionDenied(_("This step is assigned to another group."))
-    if task.state != TaskState.WAITING or task.waiting_for != "manual":
-        # Checked again under the row lock; here so that no file is kept for a step not waiting.
-        raise TransitionError(_("This step is not waiting for anyone."))
-    receipt: dict[str, Any] = {}
-    if task.action == Action.EXPORT and data_files:
-        from .packages import PartSink
+    with transaction.atomic():
+        # Locked before any file is written: a colleague completing the same step at the same
+        # moment waits here, then finds it done, and their files never replace these.
+        task = StoreTask.objects.select_for_update().select_related("store").get(pk=task.pk)
+        if task.state != TaskState.WAITING or task.waiting_for != "manual":
+            raise TransitionError(_("This step is not waiting for anyone."))
+        receipt: dict[str, Any] = {}
+        if task.action == Action.EXPORT and data_files:
+            from .packages import PartSink
 
-        store_name = task.store.name
-        with PartSink.for_task(task) as sink:
-            for upload in data_files:
-                sink.file(
-                    upload.name or "file",
-                    upload,
-                    description=_("Obtained from %(store)s by Inper staff") % {"store": store_name},
-                )
-            sink.commit(ExportResult({}, files=len(data_files)))
-        receipt["files"] = len(data_files)
-    return dsr_task_complete_manual(
-        task=task, actor=actor, note=note, evidence=evidence, receipt=receipt
-    )
+            store_name = task.store.name
+            with PartSink.for_task(task) as sink:
+                for upload in data_files:
+                    sink.file(
+                        upload.name or "file",
+                        upload,
+                        description=_("Obtained from %(store)s by Inper staff")
+                        % {"store": store_name},
+                    )
+                sink.commit(ExportResult({}, files=len(data_files)))
+            receipt["files"] = len(data_files)
+        return dsr_task_complete_manual(
+            task=task, actor=actor, note=note, evidence=evidence, receipt=receipt
+        )

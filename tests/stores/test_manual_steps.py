@@ -248,3 +248,36 @@ def test_a_step_completed_meanwhile_by_someone_else_is_not_completed_twice(
         ).count()
         == 1
     )
+
+
+def test_files_of_a_step_completed_meanwhile_do_not_replace_the_colleagues(
+    customer, compliance_user
+):
+    """Two staff complete the same copy step with their files: the second, whose page was
+    loaded before the first finished, is refused before any of their files is written."""
+    from dsr.services import TransitionError
+    from dsr.stores import manual_step_complete
+
+    payment_provider()
+    request = run_pending_tasks(file_request(type="access", user=customer))
+    page_of_one = request.tasks.get(store__key="payment-provider")
+    page_of_other = StoreTask.objects.get(pk=page_of_one.pk)  # loaded at the same time
+    colleague: Any = StaffFactory(group=COMPLIANCE_GROUP)
+    manual_step_complete(
+        task=page_of_one,
+        actor=colleague,
+        note="Exported the profile.",
+        data_files=[SimpleUploadedFile("first.csv", b"customer,cards\nfirst\n")],
+    )
+    with pytest.raises(TransitionError):
+        manual_step_complete(
+            task=page_of_other,
+            actor=compliance_user,
+            note="Exported it too.",
+            data_files=[SimpleUploadedFile("second.csv", b"customer,cards\nsecond\n")],
+        )
+
+    archive = open_package(run_pending_tasks(request))
+    names = archive.namelist()
+    assert "stores/payment-provider/files/first.csv" in names
+    assert not any(name.endswith("second.csv") for name in names)
