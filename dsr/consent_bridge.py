@@ -57,3 +57,20 @@ def apply_consent_changes(request: DataSubjectRequest) -> list[Any]:
         note=request.reference,
         language=request.language,
     )
+
+
+def stop_marketing_for_closure(request: DataSubjectRequest, *, actor: Any) -> list[Any]:
+    """Withdraw every marketing channel of the account being closed, in the caller's
+    transaction: closing stops marketing at once, not when the erasure has been approved (and
+    the erasure then keeps the address on the suppression list)."""
+    from consent.models import Source
+    from consent.services import consent_stop_all_marketing, subject_for_user
+
+    if request.user is None:
+        return []
+    return consent_stop_all_marketing(
+        subject=subject_for_user(request.user),
+        source=Source.REQUEST,
+        actor=actor,
+        note=request.reference,
+    )

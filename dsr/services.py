@@ -901,8 +901,11 @@ def _finish(
 
 
 def dsr_request_open_for_closure(*, user: Any, actor: Any) -> DataSubjectRequest:
-    """Turn an account closure into an erasure request (the closure handler of accounts)."""
-    return dsr_request_file(
+    """Turn an account closure into an erasure request (the closure handler of accounts), and
+    stop the account's marketing at once."""
+    from .consent_bridge import stop_marketing_for_closure
+
+    request = dsr_request_file(
         intake=Intake(
             type=RequestType.ERASURE,
             email=user.email,
@@ -912,3 +915,5 @@ def dsr_request_open_for_closure(*, user: Any, actor: Any) -> DataSubjectRequest
         ),
         actor=actor,
     )
+    stop_marketing_for_closure(request, actor=actor)
+    return request

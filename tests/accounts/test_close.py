@@ -83,3 +83,43 @@ def test_closure_email_is_in_the_persons_language(customer, django_capture_on_co
     with django_capture_on_commit_callbacks(execute=True):
         client.post(CLOSE, {"understood": "on"})
     assert any(m.subject == "Ihr Inper-Konto ist geschlossen" for m in mail.outbox)
+
+
+def test_closing_stops_marketing_at_once_and_the_address_stays_unsubscribed_after_erasure(
+    customer, compliance_user, django_capture_on_commit_callbacks
+):
+    """The page promises "We stop sending you marketing": at closure, not weeks later when an
+    officer has approved the erasure; and the address is then kept on the suppression list."""
+    from consent.models import ConsentEvent
+    from consent.selectors import consent_granted
+    from consent.services import consent_record, subject_for_user, suppression_has
+    from dsr.services import dsr_request_approve
+    from tests.dsr.helpers import run_pending_tasks
+
+    subject = subject_for_user(customer)
+    for key in ("marketing_email", "marketing_sms"):
+        consent_record(
+            subject=subject, purpose_key=key, granted=True, source="preference_centre", actor=None
+        )
+    email = customer.email
+    client = login(Client(), customer, reauthenticated=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(CLOSE, {"understood": "on"})
+
+    # Before any officer has looked at the erasure, marketing has stopped, in the ledger.
+    assert not consent_granted(subject, "marketing_email")
+    assert not consent_granted(subject, "marketing_sms")
+    erasure = DataSubjectRequest.objects.get(user=customer)
+    withdrawals = ConsentEvent.objects.filter(subject=subject, granted=False)
+    assert {(e.purpose.key, e.source, e.note) for e in withdrawals} >= {
+        ("marketing_email", "request", erasure.reference),
+        ("marketing_sms", "request", erasure.reference),
+        ("marketing_post", "request", erasure.reference),
+    }
+    # Once the erasure has run, the address stays unsubscribed.
+    assert (
+        run_pending_tasks(dsr_request_approve(request=erasure, actor=compliance_user)).state
+        == "completed"
+    )
+    assert suppression_has(channel="email", address=email)
