@@ -40,7 +40,13 @@ from privacy_portal.views import too_many_attempts
 from . import notifications, selectors, services
 from .engine import tasks_done
 from .forms import TYPE_HELP, DownloadCodeForm, GuestRequestForm, RequestForm, VerifyForm
-from .models import TERMINAL_STATES, Channel, DataSubjectRequest, RequestType
+from .models import (
+    TERMINAL_STATES,
+    Channel,
+    DataSubjectRequest,
+    IdentityMethod,
+    RequestType,
+)
 from .packages import package_chunks, package_is_available, package_record_download
 
 logger = logging.getLogger(__name__)
@@ -131,7 +137,12 @@ def request_new(request: HttpRequest) -> HttpResponse:
                     request, _("We received your request %(ref)s.") % {"ref": filed.reference}
                 )
                 return redirect("dsr:detail", filed.reference)
-            # The same answer whoever the address belongs to.
+            # The same answer whoever the address belongs to. Opt-outs need no confirmation
+            # link (for any address), so they are not told to wait for one; once approved,
+            # their withdrawals are in the consent ledger.
+            if filed.identity_method == IdentityMethod.NOT_REQUIRED:
+                done = "done" if filed.approved_at is not None else "started"
+                return redirect(f"{reverse('dsr:sent')}?opt_out={done}")
             return redirect("dsr:sent")
     return render(
         request,
@@ -143,7 +154,17 @@ def request_new(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def request_sent(request: HttpRequest) -> HttpResponse:
-    return render(request, "dsr/sent.html", {"days": settings.DSR_VERIFICATION_DAYS})
+    """What a guest is told after filing: check your e-mail, or (for an opt-out) that no
+    confirmation is needed."""
+    opt_out = request.GET.get("opt_out", "")
+    return render(
+        request,
+        "dsr/sent.html",
+        {
+            "days": settings.DSR_VERIFICATION_DAYS,
+            "opt_out": opt_out if opt_out in ("done", "started") else "",
+        },
+    )
 
 
 def _from_verification_token(token: str) -> tuple[int, str]:

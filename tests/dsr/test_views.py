@@ -14,6 +14,7 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
+from consent.models import ConsentEvent
 from dsr.models import DataSubjectRequest, ExportPackage, State
 from privacy_portal.audit.models import AuditEvent
 from tests.conftest import login
@@ -84,6 +85,46 @@ def test_guests_get_the_same_answer_whether_or_not_the_address_is_known(
     assert answers[0] == answers[1] == (302, "/requests/sent/")
     assert "Check your e-mail" in client.get("/requests/sent/").content.decode()
     assert {m.to[0] for m in mail.outbox} == {"known@example.com", "stranger@example.com"}
+
+
+def test_a_guests_opt_out_is_not_told_to_wait_for_a_confirmation_link(
+    client, django_capture_on_commit_callbacks
+):
+    """Opt-outs need no confirmation: the guest must not be told that nothing happens until
+    they click a link that never comes; and the answer is the same for any address."""
+    UserFactory(email="known@example.com")
+    locations = []
+    for email in ("known@example.com", "stranger@example.com"):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                "/requests/new/",
+                {"type": "withdraw_consent", "email": email, "purposes": ["marketing_email"]},
+            )
+        assert response.status_code == 302
+        locations.append(response["Location"])
+        filed = DataSubjectRequest.objects.get(email=email)
+        withdrawal = ConsentEvent.objects.get(note=filed.reference)
+        assert (withdrawal.purpose.key, withdrawal.granted) == ("marketing_email", False)
+    assert locations[0] == locations[1]
+    page = client.get(locations[0]).content.decode()
+    assert "until then we do nothing" not in page
+    assert "no link to click" in page
+    assert "took effect at once" in page
+    # No confirmation link was sent, only the acknowledgement and the completion.
+    assert not [m for m in mail.outbox if "/requests/verify/" in m.body]
+
+
+def test_a_guests_objection_beyond_marketing_still_waits_for_the_confirmation_link(client):
+    response = client.post(
+        "/requests/new/",
+        {
+            "type": "objection",
+            "email": "someone@example.com",
+            "purposes": ["international_transfers"],
+        },
+    )
+    page = client.get(response["Location"]).content.decode()
+    assert "Check your e-mail" in page and "confirmation link" in page
 
 
 def test_an_unconfirmed_guest_request_does_not_repeat_the_typed_name_in_e_mails(
