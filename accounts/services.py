@@ -177,6 +177,7 @@ def account_close(*, user: User, actor: User) -> User:
     user.session_generation += 1
     user.save(update_fields=("closed_at", "is_active", "session_generation"))
     audit_record(actor=actor, action="account.closed", target=user)
+    # The handler records the address with the erasure it opens, before it is released.
     closure_handler()(user=user, actor=actor)
     send_email_on_commit(
         template="account/closed",
@@ -184,7 +185,22 @@ def account_close(*, user: User, actor: User) -> User:
         context={"first_name": user.first_name},
         language=user.preferred_language,
     )
+    _account_release_address(user, actor=actor)
     return user
+
+
+def _account_release_address(user: User, *, actor: User) -> None:
+    """Give up a closed account's addresses, so that the person can open a new account with
+    them at any time; the closed account keeps placeholders that never receive mail."""
+    from allauth.account.models import EmailAddress
+
+    for address in EmailAddress.objects.filter(user=user):
+        address.email = f"closed-{user.pk}-{address.pk}@closed.invalid"
+        address.primary = False
+        address.save(update_fields=("email", "primary"))
+    user.email = f"closed-{user.pk}@closed.invalid"
+    user.save(update_fields=("email",))
+    audit_record(actor=actor, action="account.address_released", target=user)
 
 
 def account_record_credentials_change(*, user: User, action: str) -> None:

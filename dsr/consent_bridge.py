@@ -61,16 +61,22 @@ def apply_consent_changes(request: DataSubjectRequest) -> list[Any]:
 
 def stop_marketing_for_closure(request: DataSubjectRequest, *, actor: Any) -> list[Any]:
     """Withdraw every marketing channel of the account being closed, in the caller's
-    transaction: closing stops marketing at once, not when the erasure has been approved (and
-    the erasure then keeps the address on the suppression list)."""
-    from consent.models import Source
-    from consent.services import consent_stop_all_marketing, subject_for_user
+    transaction: closing stops marketing at once, not when the erasure has been approved; and
+    put the address on the suppression list (the account gives it up, so the erasure would
+    no longer see it). A new, confirmed grant takes it off again."""
+    from consent.models import Channel, Source
+    from consent.services import consent_stop_all_marketing, subject_for_user, suppression_add
+    from privacy_portal.pseudonymise import email_hash
 
     if request.user is None:
         return []
-    return consent_stop_all_marketing(
+    events = consent_stop_all_marketing(
         subject=subject_for_user(request.user),
         source=Source.REQUEST,
         actor=actor,
         note=request.reference,
     )
+    suppression_add(
+        channel=Channel.EMAIL, address_hash=email_hash(request.email), reason="account_closed"
+    )
+    return events

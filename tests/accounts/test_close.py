@@ -37,6 +37,7 @@ def test_the_page_explains_what_is_kept(customer):
 def test_closing_ends_every_session_disables_sign_in_and_sends_an_email(
     customer, django_capture_on_commit_callbacks
 ):
+    email = customer.email
     browser = login(Client(), customer, reauthenticated=True)
     other_device = login(Client(), customer)
     assert other_device.get("/account/").status_code == 200
@@ -51,7 +52,7 @@ def test_closing_ends_every_session_disables_sign_in_and_sends_an_email(
     assert browser.get("/account/").status_code == 302
     assert other_device.get("/account/").status_code == 302
     # Signing in again is refused.
-    response = Client().post("/accounts/login/", {"login": customer.email, "password": PASSWORD})
+    response = Client().post("/accounts/login/", {"login": email, "password": PASSWORD})
     assert "_auth_user_id" not in Client().session
     assert response.status_code in (200, 302)
     if response.status_code == 302:
@@ -65,7 +66,7 @@ def test_closing_ends_every_session_disables_sign_in_and_sends_an_email(
         "session_reauth",
     )
     closed = [m for m in mail.outbox if "account is closed" in m.subject]
-    assert [m.to for m in closed] == [[customer.email]]
+    assert [m.to for m in closed] == [[email]]
 
 
 def test_closing_without_ticking_the_box_changes_nothing(customer):
@@ -123,3 +124,56 @@ def test_closing_stops_marketing_at_once_and_the_address_stays_unsubscribed_afte
         == "completed"
     )
     assert suppression_has(channel="email", address=email)
+
+
+def test_after_closing_the_person_can_open_a_new_account_with_the_same_address(
+    customer, compliance_user, django_capture_on_commit_callbacks
+):
+    """The close page says "You can open a new account at any time": the closed account gives
+    up its address, so signing up again with it creates a new account (not an "account
+    already exists" e-mail), while the erasure of the closed account still reaches the
+    address and leaves the new account alone."""
+    from allauth.account.models import EmailAddress
+
+    from consent.services import suppression_has
+    from dsr.services import dsr_request_approve
+    from tests.dsr.helpers import run_pending_tasks
+
+    email = customer.email
+    client = login(Client(), customer, reauthenticated=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(CLOSE, {"understood": "on"})
+    erasure = DataSubjectRequest.objects.get(user=customer)
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = Client().post(
+            "/accounts/signup/",
+            {
+                "email": email,
+                "password1": "a-new-Passw0rd-2027",
+                "password2": "a-new-Passw0rd-2027",
+                "confirm_adult": "on",
+            },
+        )
+
+    assert response.status_code == 302
+    new = User.objects.get(email=email)
+    assert new.pk != customer.pk and new.is_active and new.closed_at is None
+    assert [m.to for m in mail.outbox] == [[email]]
+    assert "Already Exists" not in mail.outbox[0].subject
+    assert "confirm" in mail.outbox[0].body.lower()
+    # The closed account keeps no trace of the address, but its erasure is still about it,
+    # and the address stays unsubscribed from marketing.
+    closed = User.objects.get(pk=customer.pk)
+    assert not closed.is_active and closed.email != email
+    assert not EmailAddress.objects.filter(user=closed, email__iexact=email).exists()
+    assert erasure.email == email and erasure.snapshot()["email"] == email
+    assert suppression_has(channel="email", address=email)
+    # Erasing the closed account does not touch the new one.
+    assert (
+        run_pending_tasks(dsr_request_approve(request=erasure, actor=compliance_user)).state
+        == "completed"
+    )
+    assert not User.objects.filter(pk=customer.pk).exists()
+    assert User.objects.filter(pk=new.pk, email=email).exists()
