@@ -38,6 +38,12 @@ def portal_site() -> PortalSite:
     )
 
 
+def user_display(user: User) -> str:
+    """Return how allauth names an account to its owner: by its e-mail address (the account's
+    ``str`` is an id, for logs and staff)."""
+    return user.email
+
+
 class AccountAdapter(DefaultAccountAdapter):
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         """Send allauth's e-mails in the language of the account they are about, in the

@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import translation
 
 from tests.conftest import login
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +87,16 @@ def test_every_allauth_title_in_use_reads_in_sentence_case():
     with translation.override("en"):
         title_case = sorted(text for text in texts if not _sentence_case(translation.gettext(text)))
     assert title_case == [], "add these to locale_allauth/en/LC_MESSAGES/django.po"
+
+
+def test_signing_in_names_the_person_by_their_address_not_an_internal_number(customer):
+    """allauth's "Successfully signed in as …" (and its e-mails) name the account; the
+    person knows it by their address, not by the portal's "Account #12"."""
+    response = Client().post(
+        "/accounts/login/",
+        {"login": customer.email, "password": PASSWORD},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert f"Successfully signed in as {customer.email}." in page
+    assert f"Account #{customer.pk}" not in page
