@@ -13,7 +13,7 @@ import secrets
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -454,6 +454,24 @@ def dsr_request_for_verification(*, request_id: int, nonce: str) -> DataSubjectR
     return request
 
 
+def _clock_resumed(request: DataSubjectRequest, now: datetime) -> dict[str, Any]:
+    """Return the updates that restart a clock paused while the identity was awaited (UK
+    GDPR): the paused time is added to the deadline."""
+    paused = request.paused_seconds
+    if request.clock_paused_at:
+        paused += int((now - request.clock_paused_at).total_seconds())
+    return {
+        "clock_paused_at": None,
+        "paused_seconds": paused,
+        "due_at": deadlines.due_at(
+            request.regime,
+            request.received_at,
+            extended=request.extended_at is not None,
+            paused_seconds=paused,
+        ),
+    }
+
+
 def dsr_request_verify_email(
     *, request_id: int, nonce: str, order_number: str = ""
 ) -> DataSubjectRequest:
@@ -466,20 +484,7 @@ def dsr_request_verify_email(
         if request.verification_nonce != nonce:
             raise VerificationError(_("This link is not valid, or it was already used."))
         now = timezone.now()
-        paused = request.paused_seconds
-        if request.clock_paused_at:
-            paused += int((now - request.clock_paused_at).total_seconds())
-        updates: dict[str, Any] = {
-            "verification_nonce": "",
-            "clock_paused_at": None,
-            "paused_seconds": paused,
-            "due_at": deadlines.due_at(
-                request.regime,
-                request.received_at,
-                extended=request.extended_at is not None,
-                paused_seconds=paused,
-            ),
-        }
+        updates: dict[str, Any] = {"verification_nonce": "", **_clock_resumed(request, now)}
         if request.knowledge_required:
             from .identity import confirm_knowledge
 
@@ -531,12 +536,15 @@ def dsr_request_verify_manually(
     locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
     if locked.verified_at is not None and locked.held_reason != "identity_needs_review":
         raise TransitionError(_("The identity of this person is already confirmed."))
+    now = timezone.now()
     updates = {
         "identity_method": method,
         "identity_note": note.strip()[:500],
-        "verified_at": timezone.now(),
+        "verified_at": now,
         "verification_nonce": "",
         "held_reason": "",
+        # Checked by hand while the link was still awaited: the clock runs again from now.
+        **_clock_resumed(locked, now),
     }
     if locked.state == State.IN_REVIEW:
         for name, value in updates.items():
