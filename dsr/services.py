@@ -681,7 +681,7 @@ def dsr_request_reject(
     is told why and of their right to complain to a supervisory authority."""
     if reason not in RejectionReason.values:
         raise ValidationError(_("Choose a reason."))
-    if reason == RejectionReason.OTHER and not note.strip():
+    if reason == RejectionReason.OTHER and not has_visible_text(note):
         raise ValidationError(_("Explain the reason to the person."))
     with transaction.atomic():
         request = dsr_request_transition(
@@ -710,7 +710,7 @@ def dsr_request_extend(
 ) -> DataSubjectRequest:
     """Extend the deadline once (GDPR: two more months; CCPA: 45 more days), telling the
     person why. Only before the original deadline."""
-    if not reason.strip():
+    if not has_visible_text(reason):
         raise ValidationError(_("Give the reason for the extension; the person will read it."))
     locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
     if not locked.is_open:
@@ -847,7 +847,7 @@ def dsr_task_complete_manual(
     receipt: Mapping[str, Any] | None = None,
 ) -> StoreTask:
     """Mark a manual step done (staff), with a note and optional evidence file."""
-    if not note.strip():
+    if not has_visible_text(note):
         raise ValidationError(_("Describe what you did."))
     with transaction.atomic():
         locked = StoreTask.objects.select_for_update().get(pk=task.pk)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -19,7 +19,7 @@ from privacy_portal.permissions import COMPLIANCE_GROUP, in_group
 from .connectors.base import ExportResult, HealthResult, StoreError
 from .connectors.registry import connector_for
 from .models import Action, DataStore, StoreTask, TaskState
-from .services import TransitionError, dsr_task_complete_manual
+from .services import TransitionError, dsr_task_complete_manual, has_visible_text
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,9 @@ def manual_step_complete(
     obtained from the system go into the person's package (encrypted like the rest)."""
     if not may_complete(actor, task):
         raise PermissionDenied(_("This step is assigned to another group."))
+    if not has_visible_text(note):
+        # Checked before the person's files are written anywhere.
+        raise ValidationError(_("Describe what you did."))
     with transaction.atomic():
         # Locked before any file is written: a colleague completing the same step at the same
         # moment waits here, then finds it done, and their files never replace these.

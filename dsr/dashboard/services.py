@@ -15,7 +15,7 @@ from privacy_portal.audit.services import audit_record
 from .. import notifications
 from ..models import DataSubjectRequest, ExportPackage, RequestNote, State
 from ..packages import package_is_available
-from ..services import TransitionError
+from ..services import TransitionError, has_visible_text
 
 
 @transaction.atomic
@@ -23,7 +23,7 @@ def dsr_request_note_add(*, request: DataSubjectRequest, actor: Any, body: str) 
     """Add an internal note of staff to a request (never shown to the person). The audit event
     names the note, not its text."""
     body = body.strip()
-    if not body:
+    if not has_visible_text(body):
         raise ValidationError(_("Write the note first."))
     locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
     if locked.redacted_at is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from dsr import packages
 from dsr.models import DataSubjectRequest, State, StoreTask, TaskState
 from dsr.services import dsr_request_approve
 from tests.dsr.helpers import add_store, file_request, open_package, run_pending_tasks
@@ -74,3 +75,30 @@ def test_the_audit_trail_can_be_filtered_up_to_the_last_date(compliance_client):
     response = compliance_client.get("/dashboard/audit/export.csv?until=9999-12-31")
     assert response.status_code == 200
     assert b"".join(response.streaming_content).startswith(b"seq,")
+
+
+def test_a_step_is_not_marked_done_with_a_note_that_shows_nothing(
+    compliance_client, customer, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.DSR_STORAGE_DIR = tmp_path / "dsr"
+    add_store("payments", "tests.dsr.connectors.StaffStepConnector")
+    request = run_pending_tasks(file_request(type="access", user=customer))
+    step = request.tasks.get(store__key="payments")
+
+    response = compliance_client.post(
+        f"/dashboard/tasks/{step.pk}/done/",
+        {
+            f"done-{step.pk}-note": "\u200b\u2060\ufeff",
+            f"done-{step.pk}-data_files": SimpleUploadedFile(
+                "psp-profile.csv", b"card_last4,1234\n", "text/csv"
+            ),
+        },
+        follow=True,
+    )
+
+    assert "Describe what you did." in _messages(response)
+    step.refresh_from_db()
+    assert step.state == TaskState.WAITING and step.completed_by is None and step.note == ""
+    # The person's file was not put into their copy meanwhile.
+    assert not (packages._work_dir(request.pk) / "payments").exists()

@@ -329,3 +329,33 @@ def test_two_officers_deciding_at_once_cannot_both_succeed(postgres, customer):
         assert request.state == State.REJECTED
     else:  # approved: the stores are being worked through (or already were)
         assert request.state in (State.RUNNING, State.COMPLETED)
+
+
+#: What a paste from a document can hold: zero-width and format characters, odd spaces.
+INVISIBLE = "\u200b\u2060\u00a0\u202f\u2028\ufeff "
+
+
+def test_a_reason_or_note_that_shows_nothing_is_refused(compliance_client, erasure, mailoutbox):
+    due, events = erasure.due_at, AuditEvent.objects.count()
+
+    response = _post(
+        compliance_client, erasure, "extend", {"extend-reason": INVISIBLE}, follow=True
+    )
+    assert "Give the reason for the extension; the person will read it." in _messages(response)
+    response = _post(
+        compliance_client,
+        erasure,
+        "reject",
+        {"reject-reason": "other", "reject-note": INVISIBLE},
+        follow=True,
+    )
+    assert "Explain the reason to the person." in _messages(response)
+    response = _post(compliance_client, erasure, "notes", {"note-body": INVISIBLE}, follow=True)
+    assert "Write the note first." in _messages(response)
+
+    # The person was sent no letter without a reason, and nothing changed or was recorded.
+    erasure.refresh_from_db()
+    assert erasure.state == State.IN_REVIEW and erasure.due_at == due
+    assert erasure.extended_at is None and erasure.rejection_reason == ""
+    assert not RequestNote.objects.filter(request=erasure).exists()
+    assert AuditEvent.objects.count() == events and not mailoutbox
