@@ -43,6 +43,13 @@ class ConfigurationError(PermanentStoreError):
     """The store's configuration is invalid (raised by ``validate_config`` and at run time)."""
 
 
+def names_a_credential(query: Iterable[str], parts: Iterable[str]) -> bool:
+    """Return True if one of a URL's query parameter names holds one of ``parts`` (such as
+    ``?password=``). A configuration is shown back to staff in the registry, so credentials
+    belong in the store's secrets, which are encrypted and never shown."""
+    return any(part in name.lower() for name in query for part in parts)
+
+
 @dataclass(frozen=True)
 class Subject:
     """Who a request is about: the identities a store may be searched by.

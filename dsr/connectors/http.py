@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from django.conf import settings
@@ -52,6 +52,7 @@ from .base import (
     StoreError,
     Subject,
     TemporaryStoreError,
+    names_a_credential,
 )
 
 PROTOCOL_VERSION = 1
@@ -156,7 +157,14 @@ def parse_config(config: Mapping[str, Any], secrets: Mapping[str, str]) -> Servi
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(_("url must be the service's http(s) address."))
-    if parts.username or parts.password:
+    if (
+        parts.username
+        or parts.password
+        or names_a_credential(
+            (name for name, _value in parse_qsl(parts.query, keep_blank_values=True)),
+            ("pass", "pwd", "secret", "token", "key", "auth", "sig"),
+        )
+    ):
         raise ConfigurationError(_("url must not contain credentials: use the secrets."))
     if parts.fragment:
         raise ConfigurationError(_("url must not contain a fragment (#…)."))

@@ -84,6 +84,7 @@ from .base import (
     StoreError,
     Subject,
     TemporaryStoreError,
+    names_a_credential,
 )
 from .pgcopy import FORMULA_CODES, EntityCopy, copy_entities
 
@@ -203,7 +204,7 @@ def _url(config: Mapping[str, Any], secrets: Mapping[str, str]) -> URL:
             driver=url.drivername,
             choices="postgresql, mysql, mariadb, sqlite",
         )
-    if url.password:
+    if url.password or names_a_credential(url.query, ("pass", "pwd")):
         raise _fail(_("url must not contain a password: enter it in the secret “password” field."))
     url = url.set(drivername=DRIVERS[url.drivername])
     if url.drivername == "sqlite":

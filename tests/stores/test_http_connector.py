@@ -368,6 +368,16 @@ def test_a_202_is_a_pending_callback_only_inside_a_task():
             {"signing_secret": SECRET},
             "credentials",
         ),
+        (
+            {"url": "https://newsletter.inper.example/dsr?access_token=hunter2"},
+            {"signing_secret": SECRET},
+            "credentials",
+        ),
+        (
+            {"url": "https://newsletter.inper.example/dsr?API-Key=hunter2&list=7"},
+            {"signing_secret": SECRET},
+            "credentials",
+        ),
         ({"url": "ftp://newsletter.inper.example/"}, {"signing_secret": SECRET}, "http(s) address"),
         (
             {"url": "https://n.inper.example/", "timeout_seconds": 600},

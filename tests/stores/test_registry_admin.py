@@ -222,3 +222,16 @@ def test_the_registry_pages_need_a_second_factor():
     staff = StaffFactory(is_superuser=True)
     client = login(Client(), staff, mfa=False)
     assert client.get("/admin/dsr/datastore/").status_code == 302
+
+
+def test_a_password_in_the_urls_query_is_refused_so_officers_never_see_it(superuser_client):
+    # The registry shows a store's configuration to compliance officers; libpq and the MySQL
+    # drivers also take the password as a query parameter of the URL.
+    config = shop.store_config(f"postgresql://dsr@shop-db.internal:5432/shop?password={PASSWORD}")
+    response = superuser_client.post(
+        "/admin/dsr/datastore/add/", form_data(config=json.dumps(config))
+    )
+
+    assert response.status_code == 200
+    assert "must not contain a password" in response.content.decode()
+    assert not DataStore.objects.filter(key="shop").exists()

@@ -260,6 +260,8 @@ def test_a_configuration_that_would_break_foreign_keys_is_refused(filled_shop):
         ({"url": "not a url"}, "not a database URL"),
         ({"url": "oracle://db/x"}, "unsupported database oracle"),
         ({"url": "postgresql://u:hunter2@db/x"}, "must not contain a password"),
+        ({"url": "postgresql://u@db/x?password=hunter2"}, "must not contain a password"),
+        ({"url": "mysql://u@db/x?charset=utf8mb4&PASSWD=hunter2"}, "must not contain a password"),
         ({"url": "sqlite:///relative.db"}, "absolute file path"),
         ({"tables": {}}, "at least one table"),
         ({"tables": {"t": {"erase": "delete"}}}, "needs identities, a parent table, or both"),
