@@ -115,6 +115,14 @@ class AddressAdmin(AuditedModelAdmin):
     raw_id_fields = ("user",)
     list_select_related = ("user",)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Address]:
+        """Show the addresses of customers only, as the customer list does: a staff account's
+        address (and its e-mail address beside it) is for superusers."""
+        queryset: QuerySet[Address] = super().get_queryset(request)
+        if not request.user.is_superuser:
+            queryset = queryset.exclude(Q(user__is_staff=True) | Q(user__is_superuser=True))
+        return queryset
+
     def _audit_scope(self, obj: Any) -> str:
         return f"accounts.user:{obj.user_id}"
 

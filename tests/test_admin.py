@@ -163,3 +163,28 @@ def test_support_finds_and_opens_customers_only_not_staff_accounts(
         assert listed(superuser_client, q=account.email) == {account.email}
         response = superuser_client.get(f"/admin/accounts/user/{account.pk}/change/")
         assert response.status_code == 200 and account.email in response.content.decode()
+
+
+def test_support_and_officers_see_the_addresses_of_customers_only_not_of_staff(
+    support_client, compliance_client, superuser_client, superuser, compliance_user
+):
+    customers_home = AddressFactory(user=UserFactory(email="bea.w@example.com"), city="Bremen")
+    staff_homes = [
+        AddressFactory(user=account, city="Staffhausen")
+        for account in (superuser, compliance_user, StaffFactory(is_staff=False, is_superuser=True))
+    ]
+
+    def listed(client, **query):
+        response = client.get("/admin/accounts/address/", query)
+        return {address.pk for address in response.context["cl"].result_list}
+
+    for client in (support_client, compliance_client):
+        assert listed(client) == {customers_home.pk}
+        for home in staff_homes:
+            assert listed(client, q=home.user.email) == set()
+            for page in ("change", "history"):
+                response = client.get(f"/admin/accounts/address/{home.pk}/{page}/")
+                assert response.status_code in (302, 404), page
+                body = response.content.decode()
+                assert home.user.email not in body and "Staffhausen" not in body
+    assert listed(superuser_client) == {customers_home.pk, *(home.pk for home in staff_homes)}
