@@ -6,13 +6,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from allauth.account.admin import EmailAddressAdmin as AllauthEmailAddressAdmin
+from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
+from django.contrib.auth.models import Group
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils import translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from privacy_portal.admin_site import AuditedModelAdmin
+from privacy_portal.audit.services import audit_record
 
 from .models import Address, User
 
@@ -158,3 +166,45 @@ class AuthenticatorAdmin(AuditedModelAdmin):
 
     def _audit_scope(self, obj: Any) -> str:
         return f"accounts.user:{obj.user_id}"
+
+
+def _changed_label(model: Any, name: str) -> str:
+    """Return a field as an admin change message names it (its label, untranslated)."""
+    with translation.override(None):
+        return str(capfirst(model._meta.get_field(name).verbose_name))
+
+
+# allauth's admin of e-mail addresses (account data) and Django's of staff roles (who may do
+# what): superusers only, and audited like every other change here.
+if admin.site.is_registered(EmailAddress):
+    admin.site.unregister(EmailAddress)
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
+
+
+@admin.register(EmailAddress)
+class EmailAddressAdmin(AuditedModelAdmin, AllauthEmailAddressAdmin):
+    def make_verified(self, request: HttpRequest, queryset: QuerySet[EmailAddress]) -> None:
+        with transaction.atomic():
+            unverified = list(queryset.filter(verified=False))
+            super().make_verified(request, queryset)
+            for address in EmailAddress.objects.filter(
+                pk__in=[address.pk for address in unverified], verified=True
+            ):
+                audit_record(
+                    actor=request.user,
+                    action="admin.changed",
+                    target=address,
+                    scope=self._audit_scope(address),
+                    after={"fields": [str(_changed_label(EmailAddress, "verified"))]},
+                )
+
+    make_verified.short_description = AllauthEmailAddressAdmin.make_verified.short_description  # type: ignore[attr-defined]
+
+    def _audit_scope(self, obj: Any) -> str:
+        return f"accounts.user:{obj.user_id}"
+
+
+@admin.register(Group)
+class GroupAdmin(AuditedModelAdmin, DjangoGroupAdmin):
+    pass

@@ -188,3 +188,42 @@ def test_support_and_officers_see_the_addresses_of_customers_only_not_of_staff(
                 body = response.content.decode()
                 assert home.user.email not in body and "Staffhausen" not in body
     assert listed(superuser_client) == {customers_home.pk, *(home.pk for home in staff_homes)}
+
+
+def test_changes_to_e_mail_addresses_and_staff_roles_are_audited(superuser_client, superuser):
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth.models import Group, Permission
+
+    alice = UserFactory(email="alice.m@example.com")
+    address = EmailAddress.objects.get(user=alice)
+    EmailAddress.objects.filter(pk=address.pk).update(verified=False)
+    response = superuser_client.post(
+        f"/admin/account/emailaddress/{address.pk}/change/",
+        {"user": alice.pk, "email": "alice.new@example.com", "primary": "on"},
+    )
+    assert response.status_code == 302
+    response = superuser_client.post(
+        "/admin/account/emailaddress/",
+        {"action": "make_verified", "_selected_action": [address.pk]},
+    )
+    assert response.status_code == 302
+    role = Group.objects.create(name="Auditors")
+    response = superuser_client.post(
+        f"/admin/auth/group/{role.pk}/change/",
+        {"name": "Auditors", "permissions": [Permission.objects.get(codename="use_dashboard").pk]},
+    )
+    assert response.status_code == 302
+
+    changes = AuditEvent.objects.filter(action="admin.changed", actor_id=superuser.pk)
+    on_address = changes.filter(object_type="account.emailaddress", object_id=str(address.pk))
+    # Named as Django's admin names changed fields (their labels).
+    assert [event.after["fields"] for event in on_address.order_by("seq")] == [
+        ["Email address"],
+        ["Verified"],
+    ]
+    assert {event.scope for event in on_address} == {f"accounts.user:{alice.pk}"}
+    assert changes.get(object_type="auth.group", object_id=str(role.pk)).after == {
+        "fields": ["Permissions"]
+    }
+    # Field names only: the addresses themselves are not in the audit trail.
+    assert "alice" not in str(list(AuditEvent.objects.values("before", "after", "reason")))
