@@ -12,9 +12,12 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -371,11 +374,17 @@ class ConsentEventAdmin(ReadOnlyAdmin):
         extra = {**(extra_context or {}), "can_export": self.has_export_permission(request)}
         return super().changelist_view(request, extra)
 
-    def export_csv(self, request: HttpRequest) -> StreamingHttpResponse:
+    def export_csv(self, request: HttpRequest) -> HttpResponseBase:
         """Stream the events the current filters select as CSV (audited)."""
         if not self.has_export_permission(request):
             raise PermissionDenied
-        queryset = self.get_changelist_instance(request).get_queryset(request)
+        try:
+            queryset = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:
+            # A filter the list cannot apply: answered as the list answers it.
+            return HttpResponseRedirect(
+                f"{reverse('admin:consent_consentevent_changelist')}?{ERROR_FLAG}=1"
+            )
         audit_record(
             actor=request.user,
             action="consent.ledger.exported",

@@ -202,3 +202,26 @@ def test_publishing_a_material_policy_version_shows_a_notice_once(
     assert "new parcel carrier" in statement and "Version 1" in statement
     old = customer_client.get("/privacy/statement/v1/").content.decode()
     assert "no longer in force" in old and "Children" in old
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "granted__exact=maybe",
+        "occurred_at__year=last",
+        "occurred_at__gte=not-a-date",
+        "purpose__id__exact=surveys",
+        "no_such_field=1",
+    ],
+)
+def test_an_export_with_a_filter_the_ledger_cannot_apply_is_answered_as_the_list_answers_it(
+    compliance_client, customer, query
+):
+    record(customer, "surveys", True)
+    listing = compliance_client.get(f"/admin/consent/consentevent/?{query}")
+    export = compliance_client.get(f"/admin/consent/consentevent/export.csv?{query}")
+
+    assert listing.status_code == export.status_code == 302
+    assert export["Location"] == listing["Location"] == "/admin/consent/consentevent/?e=1"
+    # Nothing was exported, so no export is recorded.
+    assert not AuditEvent.objects.filter(action="consent.ledger.exported").exists()
