@@ -84,7 +84,7 @@ def queue(filters: Mapping[str, Any], *, me: Any) -> QuerySet[DataSubjectRequest
         queryset = queryset.filter(assignee=me)
     elif assignee == "none":
         queryset = queryset.filter(assignee__isnull=True)
-    elif assignee and str(assignee).isdigit():
+    elif assignee and str(assignee).isdecimal():
         queryset = queryset.filter(assignee_id=int(assignee))
     failed = StoreTask.objects.filter(request=OuterRef("pk"), state=TaskState.FAILED)
     if filters.get("failed"):

@@ -227,7 +227,7 @@ def _act(
 def assign(request: HttpRequest, reference: str) -> HttpResponse:
     """Assign the request to me (or release it), unless someone changed it meanwhile."""
     seen = request.POST.get("seen", "")
-    expected = int(seen) if seen.isdigit() else None
+    expected = int(seen) if seen.isdecimal() else None
     to_me = request.POST.get("to") == "me"
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
@@ -446,7 +446,7 @@ def task_evidence(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 def _months(request: HttpRequest) -> int:
     value = request.GET.get("months", "")
-    return int(value) if value.isdigit() and int(value) in metrics.PERIODS else 12
+    return int(value) if value.isdecimal() and int(value) in metrics.PERIODS else 12
 
 
 def _csv_response(filename: str, rows: Iterable[Iterable[Any]]) -> HttpResponseBase:

@@ -149,3 +149,11 @@ def test_the_yearly_figures_for_regulators(compliance_client):
     rows_csv = _csv(compliance_client.get("/dashboard/metrics/yearly.csv", {"year": this_year}))
     assert rows_csv[0][0] == "Type" and rows_csv[-1][0] == "All requests"
     assert rows_csv[-1][1] == "8"
+
+
+def test_a_period_in_other_digits_shows_the_default_period(compliance_client):
+    # "²" is a digit to str.isdigit() but not a number to int().
+    response = compliance_client.get("/dashboard/metrics/", {"months": "²"})
+    assert response.status_code == 200 and response.context["months"] == 12
+    response = compliance_client.get("/dashboard/metrics/volume.csv", {"months": "¹²"})
+    assert response.status_code == 200 and "12-months" in response["Content-Disposition"]

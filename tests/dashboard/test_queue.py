@@ -145,6 +145,19 @@ def test_assign_to_me_from_the_queue_and_a_stale_view_is_refused(
     assert erasure.assignee == compliance_user
 
 
+def test_a_seen_assignee_in_other_digits_counts_as_nobody(
+    compliance_client, compliance_user, erasure
+):
+    # "²" is a digit to str.isdigit() but not a number to int().
+    response = compliance_client.post(
+        f"/dashboard/requests/{erasure.reference}/assign/", {"to": "me", "seen": "²"}, follow=True
+    )
+    assert response.status_code == 200
+    assert "changed who handles this request" not in response.content.decode()
+    erasure.refresh_from_db()
+    assert erasure.assignee == compliance_user
+
+
 def test_a_page_of_the_queue_costs_the_same_queries_however_many_requests(
     compliance_client, django_assert_max_num_queries
 ):
