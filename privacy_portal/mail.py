@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template import TemplateDoesNotExist
+from django.template import Context, TemplateDoesNotExist, engines
+from django.template.backends.django import DjangoTemplates
 from django.template.loader import render_to_string
 from django.utils import translation
 
@@ -24,13 +25,20 @@ def render_email(
     """Return ``(subject, text, html)`` of an e-mail template in ``language``."""
     context = {"portal_base_url": settings.PORTAL_BASE_URL, **context}
     with translation.override(language or settings.LANGUAGE_CODE):
-        subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
-        text = render_to_string(f"emails/{template}.txt", context)
+        subject = " ".join(_render_text(f"emails/{template}_subject.txt", context).split())
+        text = _render_text(f"emails/{template}.txt", context)
         try:
             html: str | None = render_to_string(f"emails/{template}.html", context)
         except TemplateDoesNotExist:
             html = None
     return subject, text, html
+
+
+def _render_text(name: str, context: Mapping[str, Any]) -> str:
+    """Render a plain-text template without HTML escaping: an officer's "We're moving our R&D
+    archive" reaches the person as written, not as "We&#x27;re moving our R&amp;D archive"."""
+    backend = cast(DjangoTemplates, engines["django"])
+    return backend.engine.get_template(name).render(Context(dict(context), autoescape=False))
 
 
 def send_email(

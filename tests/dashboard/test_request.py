@@ -359,3 +359,15 @@ def test_a_reason_or_note_that_shows_nothing_is_refused(compliance_client, erasu
     assert erasure.extended_at is None and erasure.rejection_reason == ""
     assert not RequestNote.objects.filter(request=erasure).exists()
     assert AuditEvent.objects.count() == events and not mailoutbox
+
+
+def test_the_reason_for_an_extension_reaches_the_person_as_the_officer_wrote_it(
+    compliance_client, erasure, mailoutbox, django_capture_on_commit_callbacks
+):
+    reason = "We're moving our R&D archive; it's back on <Monday>."
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(compliance_client, erasure, "extend", {"extend-reason": reason})
+
+    letter = mailoutbox[-1]
+    assert reason in letter.body
+    assert "&#x27;" not in letter.body and "&amp;" not in letter.body
