@@ -10,6 +10,7 @@ from allauth.account.admin import EmailAddressAdmin as AllauthEmailAddressAdmin
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -201,8 +202,29 @@ class EmailAddressAdmin(AuditedModelAdmin, AllauthEmailAddressAdmin):
 
     make_verified.short_description = AllauthEmailAddressAdmin.make_verified.short_description  # type: ignore[attr-defined]
 
+    # Django's admin log names an object by str(), which is the address itself here; the log
+    # outlives the account's erasure, so it names the address by its id, as for accounts.
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return _named_by_id(super().log_addition(request, obj, message))
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return _named_by_id(super().log_change(request, obj, message))
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        return _named_by_id(super().log_deletions(request, queryset))
+
     def _audit_scope(self, obj: Any) -> str:
         return f"accounts.user:{obj.user_id}"
+
+
+def _named_by_id(logged: Any) -> Any:
+    """Replace the e-mail address in the admin log entries ``logged`` by its id."""
+    entries = logged if isinstance(logged, list) else [logged]
+    for entry in entries:
+        if isinstance(entry, LogEntry) and entry.pk is not None:
+            entry.object_repr = f"{capfirst(EmailAddress._meta.verbose_name)} #{entry.object_id}"
+            LogEntry.objects.filter(pk=entry.pk).update(object_repr=entry.object_repr)
+    return logged
 
 
 @admin.register(Group)

@@ -227,3 +227,25 @@ def test_changes_to_e_mail_addresses_and_staff_roles_are_audited(superuser_clien
     }
     # Field names only: the addresses themselves are not in the audit trail.
     assert "alice" not in str(list(AuditEvent.objects.values("before", "after", "reason")))
+
+
+def test_the_admin_log_does_not_keep_an_e_mail_address_changed_or_removed_there(
+    superuser_client,
+):
+    from allauth.account.models import EmailAddress
+    from django.contrib.admin.models import LogEntry
+
+    alice = UserFactory(email="alice.log@example.com")
+    address = EmailAddress.objects.get(user=alice)
+    superuser_client.post(
+        f"/admin/account/emailaddress/{address.pk}/change/",
+        {"user": alice.pk, "email": "alice.typo@example.com", "primary": "on", "verified": "on"},
+    )
+    superuser_client.post(f"/admin/account/emailaddress/{address.pk}/delete/", {"post": "yes"})
+
+    # The log outlives the account's erasure: it names the address by its id only.
+    entries = list(LogEntry.objects.filter(object_id=str(address.pk)))
+    assert len(entries) == 2
+    assert not [entry for entry in entries if "alice" in entry.object_repr]
+    superuser_client.get("/admin/")  # shows (and so ends) the messages about the changes
+    assert "alice.typo@example.com" not in superuser_client.get("/admin/").content.decode()
