@@ -73,7 +73,8 @@ def queue(filters: Mapping[str, Any], *, me: Any) -> QuerySet[DataSubjectRequest
             queryset = queryset.filter(**{name: filters[name]})
     due = filters.get("due")
     if due:
-        queryset = queryset.filter(state__in=_OPEN)
+        # A clock paused while the identity is awaited (UK GDPR) runs toward no deadline.
+        queryset = queryset.filter(state__in=_OPEN, clock_paused_at__isnull=True)
         if due == "overdue":
             queryset = queryset.filter(due_at__lt=now)
         else:
@@ -112,6 +113,7 @@ def queue(filters: Mapping[str, Any], *, me: Any) -> QuerySet[DataSubjectRequest
             "received_at",
             "due_at",
             "extended_at",
+            "clock_paused_at",
             "held_reason",
             "assignee__first_name",
             "assignee__last_name",
@@ -140,7 +142,9 @@ def queue_counts() -> QueueCounts:
         .annotate(n=Count("pk"))
         .values_list("state", "n")
     )
-    urgent = DataSubjectRequest.objects.filter(state__in=_OPEN).aggregate(
+    urgent = DataSubjectRequest.objects.filter(
+        state__in=_OPEN, clock_paused_at__isnull=True
+    ).aggregate(
         overdue=Count("pk", filter=Q(due_at__lt=now)),
         due_soon=Count(
             "pk", filter=Q(due_at__gte=now, due_at__lt=now + timedelta(days=DUE_SOON_DAYS))
@@ -162,9 +166,12 @@ def queue_counts() -> QueueCounts:
 
 
 def urgency(request: DataSubjectRequest, now: datetime | None = None) -> str:
-    """Return "overdue", "soon" (due within a week) or "" for an open request."""
+    """Return "overdue", "soon" (due within a week), "paused" (the clock stopped while the
+    identity is awaited) or "" for an open request."""
     if request.state not in _OPEN:
         return ""
+    if request.clock_paused_at is not None:
+        return "paused"
     now = now or timezone.now()
     if request.due_at < now:
         return "overdue"

@@ -46,6 +46,27 @@ def test_the_queue_shows_open_requests_most_urgent_first_with_counts(
     assert erasure.email not in page and guest_access.email not in page
 
 
+def test_a_request_whose_clock_is_paused_is_neither_overdue_nor_due(
+    compliance_client, guest_access
+):
+    # UK GDPR: the clock stops while the person's identity is awaited; the deadline moves
+    # only when it restarts, so the deadline stored meanwhile is not one the law sets.
+    DataSubjectRequest.objects.filter(pk=guest_access.pk).update(
+        clock_paused_at=timezone.now() - timedelta(days=40)
+    )
+    due_in(guest_access, -5)
+
+    response = compliance_client.get("/dashboard/")
+
+    assert [urgency for _, urgency in response.context["rows"]] == ["paused"]
+    counts = response.context["counts"]
+    assert (counts.overdue, counts.due_soon) == (0, 0)
+    assert "clock paused" in response.content.decode()
+    assert _refs(compliance_client.get("/dashboard/", {"due": "overdue"})) == set()
+    detail = compliance_client.get(f"/dashboard/requests/{guest_access.reference}/")
+    assert "clock paused until the identity is confirmed" in detail.content.decode()
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
