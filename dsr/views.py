@@ -311,6 +311,10 @@ def _stream(found: DataSubjectRequest, actor: Any) -> StreamingHttpResponse:
 def request_download(request: HttpRequest, reference: str) -> HttpResponseBase:
     """Download the access package (signed-in owner, after re-authentication)."""
     found, _token = _owned(request, reference)
+    if found.user_id != request.user.pk:
+        # A guest's status link shows progress to whoever holds it; their copy needs the code
+        # sent to their address (``request_download_guest``), not someone else's password.
+        raise Http404
     package = getattr(found, "package", None)
     if package is None or not package_is_available(package):
         return render(

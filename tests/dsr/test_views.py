@@ -311,6 +311,29 @@ def test_a_guest_downloads_with_a_one_time_code(client):
     assert client.post(url, {"code": code, "t": token}).status_code == 400
 
 
+def test_a_guests_status_link_does_not_download_their_copy_for_a_signed_in_stranger(
+    customer,
+):
+    """The status link shows progress; the copy needs the code sent to the guest's address,
+    whoever is signed in."""
+    from dsr.notifications import status_token
+    from dsr.services import dsr_request_approve, dsr_request_verify_manually
+
+    created = file_request(type="access", email="guest@example.com", channel="portal_guest")
+    created = dsr_request_verify_manually(
+        request=created, actor=None, method="staff_callback", note="Called back"
+    )
+    created = run_pending_tasks(dsr_request_approve(request=created, actor=None))
+    token = status_token(created)
+    stranger = login(Client(), customer, reauthenticated=True)
+
+    response = stranger.get(f"/requests/{created.reference}/download/?t={token}")
+
+    assert response.status_code == 404
+    assert ExportPackage.objects.get(request=created).download_count == 0
+    assert not AuditEvent.objects.filter(action="dsr.package.downloaded").exists()
+
+
 def test_request_intake_is_rate_limited(client, settings, redis_cache):
     settings.DSR_INTAKE_RATE = "3/h"
     codes = [
