@@ -160,7 +160,9 @@ def _advance_here_on_commit(request_id: int, *, build_here: bool) -> None:
 
 
 def _claim(task_id: int) -> int | None:
-    """Claim the task row; return the attempt number, or None if it is not ours to run."""
+    """Claim the task row; return the attempt number, or None if it is not ours to run (done,
+    running under a live lease, its request no longer running, or its attempts used up: a
+    task whose every attempt killed its worker is failed by :func:`reconcile`)."""
     now = timezone.now()
     lease = now + timedelta(seconds=settings.DSR_TASK_LEASE_SECONDS)
     claim = _claim_sql if connection.vendor == "postgresql" else _claim_orm
@@ -173,7 +175,7 @@ def _claim_orm(task_id: int, now: datetime, lease: datetime) -> int | None:
     )
     with transaction.atomic():
         claimed = (
-            StoreTask.objects.filter(claimable, pk=task_id)
+            StoreTask.objects.filter(claimable, pk=task_id, attempts__lt=F("max_attempts"))
             .filter(request__state__in=(State.RUNNING, State.WAITING))
             .update(
                 state=TaskState.RUNNING,
@@ -202,6 +204,7 @@ def _claim_statement() -> str:
         f"{column('next_attempt_at')} = NULL "
         f"WHERE {column('id')} = %(task)s AND ({column('state')} IN (%(queued)s, %(retrying)s) "
         f"OR ({column('state')} = %(running)s AND {column('lease_expires_at')} < %(now)s)) "
+        f"AND {column('attempts')} < {column('max_attempts')} "
         f"AND {column('request')} IN (SELECT {quoted_column(DataSubjectRequest, 'id')} "
         f"FROM {quoted_table(DataSubjectRequest)} "
         f"WHERE {request_state} IN (%(request_running)s, %(request_waiting)s)) "
@@ -521,14 +524,28 @@ def reconcile() -> dict[str, int]:
     # A message not picked up within one interval counts as lost and is sent again; claims
     # are conditional, so a duplicate message does nothing.
     stale = now - timedelta(seconds=settings.DSR_RECONCILE_SECONDS)
+    exhausted = Q(attempts__gte=F("max_attempts"))
     with transaction.atomic():
+        # Every attempt ended with its worker dead (a hard time limit, out of memory): running
+        # it again would only kill another worker, so it fails for staff to look at.
+        given_up = list(
+            StoreTask.objects.select_for_update(skip_locked=True)
+            .filter(exhausted)
+            .filter(
+                Q(state=TaskState.RUNNING, lease_expires_at__lt=now) | Q(state=TaskState.QUEUED)
+            )
+            .values_list("pk", flat=True)
+        )
+        _give_up(given_up, now)
         expired = list(
             StoreTask.objects.select_for_update(skip_locked=True)
             .filter(state=TaskState.RUNNING, lease_expires_at__lt=now)
+            .exclude(exhausted)
             .values_list("pk", flat=True)
         )
         lost = list(
             StoreTask.objects.select_for_update(skip_locked=True)
+            .exclude(exhausted)
             .filter(
                 Q(state=TaskState.QUEUED, enqueued_at__lt=stale)
                 | Q(state=TaskState.QUEUED, enqueued_at__isnull=True)
@@ -554,11 +571,38 @@ def reconcile() -> dict[str, int]:
     )
     for request_id in stuck:
         request_advance(request_id)
-    if expired or lost or stuck:
-        logger.info(
-            "reconciled", extra={"expired": len(expired), "lost": len(lost), "stuck": len(stuck)}
+    counts = {
+        "expired": len(expired),
+        "lost": len(lost),
+        "stuck": len(stuck),
+        "given_up": len(given_up),
+    }
+    if any(counts.values()):
+        logger.info("reconciled", extra=counts)
+    return counts
+
+
+def _give_up(task_ids: list[int], now: datetime) -> None:
+    """Fail the tasks whose attempts are used up without a result (in the caller's
+    transaction, which holds their rows' locks); tell the officers and advance the requests."""
+    tasks = list(StoreTask.objects.filter(pk__in=task_ids).select_related("request", "store"))
+    for task in tasks:
+        task.state = TaskState.FAILED
+        task.error_permanent = True
+        task.finished_at = now
+        task.lease_expires_at = None
+        task.error = f"The worker stopped during the task (gave up after {task.attempts} attempts)."
+        task.save()
+        audit_record(
+            actor=None,
+            action=f"dsr.task.{task.state}",
+            target=task,
+            scope=f"dsr.datasubjectrequest:{task.request_id}",
+            after={"store": task.store_id, "action": task.action, "attempt": task.attempts},
         )
-    return {"expired": len(expired), "lost": len(lost), "stuck": len(stuck)}
+        notifications.task_failed(task)
+    for request_id in sorted({task.request_id for task in tasks}):
+        advance_on_commit(request_id)
 
 
 def tasks_done(request: DataSubjectRequest) -> tuple[int, int]:

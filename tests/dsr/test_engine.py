@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -453,6 +454,42 @@ def test_the_reconciler_picks_up_a_task_whose_worker_died(customer, settings):
     assert result["expired"] == 1
     task.refresh_from_db()
     assert task.state == TaskState.QUEUED
+
+
+def test_a_task_that_kills_its_worker_every_time_fails_for_staff_after_its_attempts(
+    customer, compliance_user, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A store task that ends its worker each time (a hard time limit, out of memory) is
+    re-queued by the reconciler once its lease runs out; the row's attempt cap still holds."""
+    request = file_request(type="access", user=customer)
+    task = request.tasks.get()
+    runs = []
+
+    def kills_the_worker(connector, task):
+        runs.append(task.pk)
+        raise _Killed
+
+    monkeypatch.setattr(engine, "_call", kills_the_worker)
+    for _ in range(task.max_attempts + 3):
+        with contextlib.suppress(_Killed):
+            engine.task_run(task.pk)  # the message redelivered, or re-sent by the reconciler
+        StoreTask.objects.filter(pk=task.pk, state=TaskState.RUNNING).update(
+            lease_expires_at=timezone.now() - timedelta(seconds=1)
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            engine.reconcile()
+
+    assert len(runs) == task.max_attempts
+    task.refresh_from_db()
+    assert task.state == TaskState.FAILED and task.error_permanent
+    assert f"gave up after {task.max_attempts} attempts" in task.error
+    assert any(m.to == [compliance_user.email] and request.reference in m.body for m in mail.outbox)
+    request = run_pending_tasks(request)
+    assert request.state == State.PARTIALLY_COMPLETED
+    # Staff can run it again once the cause is fixed.
+    monkeypatch.undo()
+    dsr_task_retry(task=task, actor=compliance_user)
+    assert run_pending_tasks(request).state == State.COMPLETED
 
 
 def test_cancelling_before_it_runs(customer):
