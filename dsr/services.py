@@ -336,6 +336,13 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
             },
         )
         if request.state == State.DUPLICATE:
+            if _is_opt_out(intake):
+                # An opt-out takes effect at once, even while another request of the same
+                # type waits (for an identity check, or for its stores): linking it must not
+                # drop the withdrawal.
+                from .consent_bridge import apply_consent_changes
+
+                apply_consent_changes(request)
             notifications.duplicate_received(request)
             return request
         notifications.acknowledged(request)

@@ -65,6 +65,35 @@ def test_a_guest_withdraws_consent_by_email_without_an_account():
     assert not consent_granted(subject, "marketing_email")
 
 
+def test_an_objection_to_marketing_takes_effect_while_another_objection_awaits_confirmation():
+    """A guest's objection that includes more than marketing waits for the e-mailed link; an
+    objection to marketing alone from the same address still stops the marketing at once."""
+    subject = subject_for_email("two.objections@example.com")
+    _grant(subject, "marketing_email")
+    waiting = file_request(
+        type="objection",
+        email="two.objections@example.com",
+        channel="portal_guest",
+        purposes=("marketing_email", "international_transfers"),
+    )
+    assert waiting.state == State.AWAITING_IDENTITY
+
+    second = file_request(
+        type="objection",
+        email="two.objections@example.com",
+        channel="portal_guest",
+        purposes=("marketing_email",),
+    )
+
+    assert second.state == State.DUPLICATE and second.duplicate_of == waiting
+    assert not consent_granted(subject, "marketing_email")
+    event = ConsentEvent.objects.filter(subject=subject).latest("occurred_at")
+    assert (event.source, event.granted) == ("request", False)
+    # The waiting request still needs its confirmation for the rest.
+    waiting.refresh_from_db()
+    assert waiting.state == State.AWAITING_IDENTITY
+
+
 def test_the_access_package_holds_the_consent_history(customer):
     subject = subject_for_user(customer)
     _grant(subject, "surveys")
