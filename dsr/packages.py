@@ -625,7 +625,10 @@ def package_build(request_id: int) -> None:
     package.save()
     if old and old != package.storage_name:
         (storage_dir() / old).unlink(missing_ok=True)
-    shutil.rmtree(_work_dir(request_id), ignore_errors=True)
+    if not failed:
+        # With a store missing, the parts stay (encrypted, until the package is purged): staff
+        # may retry that store, and the package is then built again from every part.
+        shutil.rmtree(_work_dir(request_id), ignore_errors=True)
     audit_record(
         actor=None,
         action="dsr.package.built",
@@ -705,6 +708,7 @@ def _purge(packages: list[ExportPackage], now: datetime) -> None:
     """Delete each package's key (the file cannot be read without it) and, once committed, its
     file; audit each."""
     paths = [package_path(package) for package in packages if package.storage_name]
+    folders = [_work_dir(package.request_id) for package in packages]
     ExportPackage.objects.filter(pk__in=[package.pk for package in packages]).update(
         purged_at=now, storage_name="", key_encrypted=b""
     )
@@ -715,12 +719,14 @@ def _purge(packages: list[ExportPackage], now: datetime) -> None:
             target=package,
             scope=f"dsr.datasubjectrequest:{package.request_id}",
         )
-    transaction.on_commit(lambda: _unlink(paths))
+    transaction.on_commit(lambda: _unlink(paths, folders))
 
 
-def _unlink(paths: list[Path]) -> None:
+def _unlink(paths: list[Path], folders: list[Path]) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def package_purge_expired(*, now: datetime | None = None, dry_run: bool = False) -> list[int]:

@@ -369,6 +369,54 @@ def test_a_store_that_keeps_failing_ends_partially_completed_and_can_be_retried(
     assert "stores/flaky/things.json" in open_package(request).namelist()
 
 
+def test_retrying_a_failed_store_keeps_what_the_other_stores_gave_in_the_package(
+    customer, compliance_user
+):
+    """The package built without the failed store is rebuilt after staff retry it: the new
+    one adds that store's data to everything the first one held."""
+    add_store("flaky", "tests.dsr.connectors.FlakyConnector", config={"fail_times": 99})
+    request = file_request(type="access", user=customer)
+    flaky = request.tasks.get(store__key="flaky")
+    flaky.max_attempts = 1
+    flaky.save()
+    request = run_pending_tasks(request)
+    assert request.state == State.PARTIALLY_COMPLETED
+    first = open_package(request).namelist()
+    assert "stores/portal/account.json" in first
+
+    from django.core.cache import cache
+
+    cache.set("flaky-calls-flaky", 100, 3600)  # the store is back
+    dsr_task_retry(task=flaky, actor=compliance_user)
+    request = run_pending_tasks(request)
+
+    assert request.state == State.COMPLETED
+    archive = open_package(request)
+    assert set(first) - {"manifest.json"} <= set(archive.namelist())
+    assert "stores/flaky/things.json" in archive.namelist()
+    assert customer.email in archive.read("stores/portal/account.json").decode()
+    assert set(manifest(archive)["sources"]) == {"portal", "flaky"}
+    assert manifest(archive)["incomplete_sources"] == []
+
+
+def test_the_parts_kept_for_a_retry_go_when_the_package_expires(
+    customer, django_capture_on_commit_callbacks
+):
+    add_store("flaky", "tests.dsr.connectors.FlakyConnector", config={"fail_times": 99})
+    request = file_request(type="access", user=customer)
+    request.tasks.filter(store__key="flaky").update(max_attempts=1)
+    request = run_pending_tasks(request)
+    assert request.state == State.PARTIALLY_COMPLETED
+    parts = packages._work_dir(request.pk)
+    assert (parts / "portal" / "meta.json.enc").exists()
+
+    later = timezone.now() + timedelta(days=30)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert packages.package_purge_expired(now=later) == [request.package.pk]
+
+    assert not parts.exists()
+
+
 def test_a_manual_store_makes_the_request_wait_for_staff(customer, compliance_user):
     from dsr.services import dsr_task_complete_manual
 
