@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
@@ -49,6 +50,11 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
         widget=forms.CheckboxSelectMultiple,
         choices=purpose_choices,
     )
+    language = forms.ChoiceField(
+        label=_("Language of our e-mails to the person"),
+        required=False,
+        choices=lambda: [("", _("As in their account (if any)")), *settings.LANGUAGES],
+    )
     identity_method = forms.ChoiceField(
         label=_("How did you check the person's identity?"), required=False, choices=STAFF_IDENTITY
     )
@@ -78,6 +84,7 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
             channel=data.get("channel", ""),
             full_name=data.get("full_name", ""),
             country=data.get("country", ""),
+            language=data.get("language", ""),
             details=data.get("details", ""),
             purposes=tuple(data.get("purposes") or ()),
             identity_method=data.get("identity_method", ""),
@@ -187,6 +194,7 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
                             "email",
                             "full_name",
                             "country",
+                            "language",
                             "purposes",
                             "details",
                         )

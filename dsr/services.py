@@ -257,6 +257,19 @@ def _snapshot(intake: Intake, email: str) -> dict[str, Any]:
     }
 
 
+def _account_language(user: Any, email: str) -> str:
+    """Return the language of the person's account (signed in, or holding ``email`` as its
+    verified address), else the portal's: staff and API intake often cannot say."""
+    if user is None:
+        from accounts.models import User
+
+        from .identity import account_id_for
+
+        account_id = account_id_for(email)
+        user = User.objects.filter(pk=account_id).first() if account_id else None
+    return getattr(user, "preferred_language", "") or settings.LANGUAGE_CODE
+
+
 def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
     """Receive a request from any channel: record it, link it as a duplicate if the same
     person already has an open request of this type, acknowledge it, and start the identity
@@ -268,9 +281,7 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
     country = intake.country or (str(user.country) if user is not None and user.country else "")
     regime = deadlines.regime_for(country)
     now = timezone.now()
-    language = intake.language or (
-        getattr(user, "preferred_language", "") or settings.LANGUAGE_CODE
-    )
+    language = intake.language or _account_language(user, email)
     request = DataSubjectRequest(
         type=intake.type,
         regime=regime,

@@ -412,6 +412,26 @@ def test_support_records_a_phone_request_with_how_identity_was_checked(
     )
 
 
+def test_a_request_recorded_by_support_writes_to_the_person_in_their_language(
+    support_client, django_capture_on_commit_callbacks
+):
+    """Staff rarely say which language the caller speaks: the e-mails follow the account with
+    that address, or the language support chose."""
+    UserFactory(email="kunde@example.com", preferred_language="de")
+    with django_capture_on_commit_callbacks(execute=True):
+        for email, language in (("kunde@example.com", ""), ("anrufer@example.com", "de")):
+            response = support_client.post(
+                "/admin/dsr/datasubjectrequest/add/",
+                {"type": "access", "channel": "phone", "email": email, "language": language},
+            )
+            assert response.status_code == 302, response.content.decode()[:2000]
+
+    for email in ("kunde@example.com", "anrufer@example.com"):
+        assert DataSubjectRequest.objects.get(email=email).language == "de"
+        confirmation = next(m for m in mail.outbox if m.to == [email] and "/verify/" in m.body)
+        assert "Bitte bestätigen Sie" in confirmation.subject, confirmation.subject
+
+
 @pytest.mark.parametrize(
     "note", ["\u200b", "\u200b\u200d\ufeff", "\u00a0\u2003\u3000", "\u2028\u2029\u2060 \t"]
 )
