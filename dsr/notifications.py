@@ -12,7 +12,7 @@ from django.urls import reverse
 from privacy_portal.mail import send_email_on_commit
 from privacy_portal.permissions import COMPLIANCE_GROUP
 
-from .models import DataSubjectRequest, StoreTask
+from .models import Action, DataSubjectRequest, RequestType, StoreTask
 
 VERIFY_SALT = "dsr.verify"
 STATUS_SALT = "dsr.status"
@@ -59,23 +59,30 @@ def _to_person(request: DataSubjectRequest, template: str, **context: Any) -> No
     )
 
 
-def _officers() -> list[str]:
+def _staff_of(group: str) -> list[tuple[str, str]]:
+    """Return the address and language of each active staff member in ``group``."""
     from accounts.models import User
 
     return list(
-        User.objects.filter(is_active=True, is_staff=True, groups__name=COMPLIANCE_GROUP)
-        .values_list("email", flat=True)
+        User.objects.filter(is_active=True, is_staff=True, groups__name=group)
+        .values_list("email", "preferred_language")
         .distinct()
     )
 
 
-def _to_staff(addresses: list[str], template: str, **context: Any) -> None:
-    for address in addresses:
+def _officers() -> list[tuple[str, str]]:
+    return _staff_of(COMPLIANCE_GROUP)
+
+
+def _to_staff(recipients: list[tuple[str, str]], template: str, **context: Any) -> None:
+    """E-mail each ``(address, language)``; labels in ``context`` stay lazy, so that each
+    message names things in its recipient's language."""
+    for address, language in recipients:
         send_email_on_commit(
             template=f"dsr/staff/{template}",
             to=address,
             context={"dashboard_url": _url("/dashboard/"), **context},
-            language=settings.LANGUAGE_CODE,
+            language=language or settings.LANGUAGE_CODE,
         )
 
 
@@ -99,7 +106,7 @@ def officers_review_needed(request: DataSubjectRequest) -> None:
         _officers(),
         "review_needed",
         reference=request.reference,
-        request_type=request.get_type_display(),
+        request_type=RequestType(request.type).label,
         held=request.held_reason,
     )
 
@@ -131,25 +138,17 @@ def task_failed(task: StoreTask) -> None:
         "task_failed",
         reference=task.request.reference,
         store=task.store.name,
-        action=task.get_action_display(),
+        action=Action(task.action).label,
     )
 
 
 def manual_task_waiting(task: StoreTask) -> None:
-    from accounts.models import User
-
-    group = task.assigned_group or COMPLIANCE_GROUP
-    addresses = list(
-        User.objects.filter(is_active=True, is_staff=True, groups__name=group)
-        .values_list("email", flat=True)
-        .distinct()
-    )
     _to_staff(
-        addresses,
+        _staff_of(task.assigned_group or COMPLIANCE_GROUP),
         "manual_task",
         reference=task.request.reference,
         store=task.store.name,
-        action=task.get_action_display(),
+        action=Action(task.action).label,
     )
 
 

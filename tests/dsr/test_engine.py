@@ -332,6 +332,57 @@ def test_extending_works_once_and_moves_the_deadline(
         dsr_request_extend(request=request, actor=compliance_user, reason="again")
 
 
+def test_a_uk_deadline_resumes_when_staff_confirm_the_identity_instead_of_the_link(
+    compliance_user,
+):
+    """Under the UK GDPR the clock stops while the person's identity is awaited; it starts
+    again however the identity is confirmed, and the deadline moves by the pause."""
+    request = file_request(
+        type="restriction", email="uk.guest@example.com", channel="portal_guest", country="GB"
+    )
+    assert request.state == State.AWAITING_IDENTITY and request.clock_paused_at is not None
+    first_due = request.due_at
+    three_days_ago = timezone.now() - timedelta(days=3)
+    DataSubjectRequest.objects.filter(pk=request.pk).update(
+        clock_paused_at=three_days_ago, verification_sent_at=three_days_ago
+    )
+
+    request = dsr_request_verify_manually(
+        request=request,
+        actor=compliance_user,
+        method=IdentityMethod.STAFF_CALLBACK,
+        note="Called back the number on file",
+    )
+
+    request.refresh_from_db()
+    assert request.clock_paused_at is None
+    assert abs(request.paused_seconds - 3 * 24 * 3600) < 60
+    assert abs((request.due_at - first_due) - timedelta(days=3)) < timedelta(minutes=1)
+    audited = AuditEvent.objects.filter(
+        action="dsr.request.state_changed", after__state=State.VERIFIED
+    ).latest("pk")
+    assert audited.after["due_at"] == request.due_at.isoformat()
+
+
+def test_officers_are_alerted_in_their_own_language(
+    customer, compliance_user, django_capture_on_commit_callbacks
+):
+    from privacy_portal.permissions import COMPLIANCE_GROUP
+    from tests.factories import StaffFactory
+
+    german = StaffFactory(group=COMPLIANCE_GROUP, preferred_language="de")
+    with django_capture_on_commit_callbacks(execute=True):
+        request = file_request(type="erasure", user=customer)
+    assert request.state == State.IN_REVIEW
+
+    to_german = next(m for m in mail.outbox if m.to == [german.email])
+    assert to_german.subject.endswith(f"{request.reference} wartet auf Genehmigung")
+    assert "(Löschung: meine Daten löschen) wartet auf Compliance-" in to_german.body
+    to_english = next(m for m in mail.outbox if m.to == [compliance_user.email])
+    assert to_english.subject.endswith(f"{request.reference} waits for approval")
+    assert "(Erasure: delete my data) waits for a compliance officer" in to_english.body
+
+
 def test_rejection_tells_the_person_why_and_of_their_right_to_complain(
     customer, compliance_user, django_capture_on_commit_callbacks
 ):
