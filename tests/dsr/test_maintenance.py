@@ -8,7 +8,7 @@ from io import StringIO
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from accounts.models import User
@@ -96,5 +96,6 @@ def test_a_tampered_erasure_record_is_reported_and_skipped(customer, compliance_
         cursor.execute("UPDATE dsr_erasurerecord SET identity_hashes = '{}'")
         cursor.execute("SET session_replication_role = DEFAULT")
     err = StringIO()
-    call_command("reapply_erasures", "--dry-run", stdout=StringIO(), stderr=err)
+    with pytest.raises(CommandError, match="Not every erasure could be re-applied"):
+        call_command("reapply_erasures", "--dry-run", stdout=StringIO(), stderr=err)
     assert "broken signature" in err.getvalue()

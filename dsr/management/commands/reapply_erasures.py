@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dsr.erasure import erasures_reapply
 
@@ -33,3 +33,6 @@ class Command(BaseCommand):
                 f"{len(report.invalid)} records have a broken signature and were skipped: "
                 + ", ".join(report.invalid)
             )
+        if report.errors or report.invalid:
+            # A script restoring a backup must not carry on as if everyone were erased again.
+            raise CommandError("Not every erasure could be re-applied: see the lines above.")
