@@ -196,16 +196,21 @@ class Intake:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _is_opt_out(intake: Intake) -> bool:
+def is_opt_out(request_type: str, purposes: Iterable[str]) -> bool:
     """Opt-outs need no identity check: withdrawing consent, and objecting to direct
     marketing only."""
-    if intake.type == RequestType.WITHDRAW_CONSENT:
+    if request_type == RequestType.WITHDRAW_CONSENT:
         return True
-    if intake.type == RequestType.OBJECTION:
+    if request_type == RequestType.OBJECTION:
         from .consent_bridge import marketing_purposes
 
-        return bool(intake.purposes) and set(intake.purposes) <= marketing_purposes()
+        chosen = set(purposes)
+        return bool(chosen) and chosen <= marketing_purposes()
     return False
+
+
+def _is_opt_out(intake: Intake) -> bool:
+    return is_opt_out(intake.type, intake.purposes)
 
 
 # Characters that show nothing: spaces of every kind, line and paragraph separators, and format

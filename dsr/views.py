@@ -113,7 +113,12 @@ def request_new(request: HttpRequest) -> HttpResponse:
     form = form_class(_data(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        if signed_in and data["type"] in SENSITIVE_TYPES:
+        sensitive = data["type"] in SENSITIVE_TYPES or (
+            # An objection beyond direct marketing changes how the person's data is processed.
+            data["type"] == RequestType.OBJECTION
+            and not services.is_opt_out(data["type"], data.get("purposes") or ())
+        )
+        if signed_in and sensitive:
             # allauth keeps this POST and replays it after the person confirms their password.
             raise_if_reauthentication_required(request, app="")
         intake = services.Intake(

@@ -54,6 +54,18 @@ def test_an_objection_to_marketing_needs_no_password_and_takes_effect_at_once(
     assert created.state == State.COMPLETED and created.identity_method == "not_required"
 
 
+def test_a_signed_in_objection_beyond_marketing_asks_for_the_password_first(customer):
+    data = {"type": "objection", "purposes": ["international_transfers"]}
+    response = login(Client(), customer).post("/requests/new/", data)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    assert not DataSubjectRequest.objects.exists()
+
+    login(Client(), customer, reauthenticated=True).post("/requests/new/", data)
+    created = DataSubjectRequest.objects.get(user=customer)
+    assert created.identity_method == "session_reauth"
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -128,7 +140,7 @@ def test_a_guests_objection_beyond_marketing_still_waits_for_the_confirmation_li
 
 
 def test_an_unconfirmed_guest_request_does_not_repeat_the_typed_name_in_e_mails(
-    client, customer_client, customer, django_capture_on_commit_callbacks
+    client, customer, django_capture_on_commit_callbacks
 ):
     lure = "https://inper-refunds.example/claim?id=1"
     with django_capture_on_commit_callbacks(execute=True):
@@ -143,7 +155,9 @@ def test_an_unconfirmed_guest_request_does_not_repeat_the_typed_name_in_e_mails(
         assert all(lure not in str(body) for body, _type in message.alternatives)
     # A customer's own account is proof enough: they are greeted by name.
     with django_capture_on_commit_callbacks(execute=True):
-        customer_client.post("/requests/new/", {"type": "objection", "purposes": ["surveys"]})
+        login(Client(), customer, reauthenticated=True).post(
+            "/requests/new/", {"type": "objection", "purposes": ["surveys"]}
+        )
     assert any(
         f"Hello {customer.first_name}," in m.body for m in mail.outbox if m.to == [customer.email]
     )
