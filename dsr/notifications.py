@@ -3,11 +3,14 @@ that caused them commits. Staff e-mails carry references and links, never person
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+from django.utils import timezone
 
 from privacy_portal.mail import send_email_on_commit
 from privacy_portal.permissions import COMPLIANCE_GROUP
@@ -40,7 +43,13 @@ def request_url(request: DataSubjectRequest) -> str:
     return _url(path)
 
 
-def _to_person(request: DataSubjectRequest, template: str, **context: Any) -> None:
+def _to_person(
+    request: DataSubjectRequest,
+    template: str,
+    *,
+    on_sent: Callable[[], None] | None = None,
+    **context: Any,
+) -> None:
     if not request.email:
         return
     # Anyone can file a request for any address: until the address is proven, the e-mail does
@@ -56,6 +65,7 @@ def _to_person(request: DataSubjectRequest, template: str, **context: Any) -> No
             **context,
         },
         language=request.language,
+        on_sent=on_sent,
     )
 
 
@@ -86,12 +96,25 @@ def _to_staff(recipients: list[tuple[str, str]], template: str, **context: Any) 
         )
 
 
+def _mark_acknowledged(request_id: int) -> None:
+    """Record when the acknowledgement went out: the proof of the CCPA's acknowledgement
+    within 10 business days (the portal's goes out at receipt)."""
+    DataSubjectRequest.objects.filter(pk=request_id, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now()
+    )
+
+
 def acknowledged(request: DataSubjectRequest) -> None:
-    _to_person(request, "acknowledged")
+    _to_person(request, "acknowledged", on_sent=partial(_mark_acknowledged, request.pk))
 
 
 def duplicate_received(request: DataSubjectRequest) -> None:
-    _to_person(request, "duplicate", original=request.duplicate_of)
+    _to_person(
+        request,
+        "duplicate",
+        original=request.duplicate_of,
+        on_sent=partial(_mark_acknowledged, request.pk),
+    )
 
 
 def verification_link(request: DataSubjectRequest, *, reminder: bool = False) -> None:

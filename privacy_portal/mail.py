@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, cast
 
@@ -57,14 +57,18 @@ def send_email(
     message.send()
 
 
-def send_email_on_commit(**kwargs: Any) -> None:
+def send_email_on_commit(*, on_sent: Callable[[], None] | None = None, **kwargs: Any) -> None:
     """Send an e-mail once the current transaction commits; a delivery failure is logged
-    (template name only) and does not undo the change that caused it."""
-    transaction.on_commit(partial(_send_logged, **kwargs))
+    (template name only) and does not undo the change that caused it. ``on_sent`` runs once
+    the e-mail was handed to the mail server (to record that it went out)."""
+    transaction.on_commit(partial(_send_logged, on_sent=on_sent, **kwargs))
 
 
-def _send_logged(**kwargs: Any) -> None:
+def _send_logged(*, on_sent: Callable[[], None] | None = None, **kwargs: Any) -> None:
     try:
         send_email(**kwargs)
     except Exception:
         logger.exception("email delivery failed", extra={"template": kwargs.get("template")})
+        return
+    if on_sent is not None:
+        on_sent()

@@ -674,3 +674,24 @@ def test_an_identity_checked_by_hand_restarts_the_uk_clock_paused_for_the_link(c
     # The ten paused days are added to the deadline the officers work to.
     assert request.due_at - first_due >= timedelta(days=10)
     assert request.due_at - first_due < timedelta(days=10, minutes=5)
+
+
+def test_the_acknowledgement_is_recorded_when_it_goes_out_and_not_when_it_failed(
+    customer, monkeypatch, django_capture_on_commit_callbacks
+):
+    # The proof of the CCPA's acknowledgement within 10 business days of receipt.
+    with django_capture_on_commit_callbacks(execute=True):
+        request = file_request(type="erasure", user=customer)
+    request.refresh_from_db()
+    assert request.acknowledged_at is not None
+    assert request.acknowledged_at - request.received_at < timedelta(minutes=1)
+    assert any(request.reference in m.subject for m in mail.outbox if m.to == [customer.email])
+
+    def undeliverable(**kwargs):
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setattr("privacy_portal.mail.send_email", undeliverable)
+    with django_capture_on_commit_callbacks(execute=True):
+        other = file_request(type="access", user=UserFactory())
+    other.refresh_from_db()
+    assert other.acknowledged_at is None
