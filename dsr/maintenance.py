@@ -28,8 +28,13 @@ def verification_reminders(*, dry_run: bool = False) -> list[str]:
         if dry_run:
             continue
         with transaction.atomic():
+            # Only if it still waits for this link: the person may have confirmed or cancelled
+            # since the list was read, and a reminder would then carry a dead link.
             updated = DataSubjectRequest.objects.filter(
-                pk=request.pk, verification_reminded_at__isnull=True
+                pk=request.pk,
+                state=State.AWAITING_IDENTITY,
+                verification_nonce=request.verification_nonce,
+                verification_reminded_at__isnull=True,
             ).update(verification_reminded_at=timezone.now())
             if updated:
                 notifications.verification_link(request, reminder=True)

@@ -35,6 +35,33 @@ def test_a_reminder_goes_out_once_after_a_day(django_capture_on_commit_callbacks
     assert len(reminders) == 1 and "/requests/verify/" in reminders[0].body
 
 
+def test_no_reminder_goes_to_someone_who_confirmed_while_the_reminders_went_out(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    first, second = _guest("first@example.com"), _guest("second@example.com")
+    DataSubjectRequest.objects.update(verification_sent_at=timezone.now() - timedelta(hours=25))
+    send = maintenance.notifications.verification_link
+
+    confirmed = []
+
+    def confirmed_meanwhile(request, **kwargs):
+        # While the first reminder goes out, the other person follows their link.
+        if not confirmed:
+            other = second if request.pk == first.pk else first
+            DataSubjectRequest.objects.filter(pk=other.pk).update(
+                state=State.VERIFIED, verification_nonce=""
+            )
+            confirmed.append(other.email)
+        send(request, **kwargs)
+
+    monkeypatch.setattr(maintenance.notifications, "verification_link", confirmed_meanwhile)
+    with django_capture_on_commit_callbacks(execute=True):
+        maintenance.verification_reminders()
+    reminded = {m.to[0] for m in mail.outbox if m.subject.startswith("Reminder")}
+    assert reminded == {"first@example.com", "second@example.com"} - set(confirmed)
+    assert len(reminded) == 1
+
+
 def test_requests_never_confirmed_are_closed_after_the_link_expires():
     fresh = _guest("fresh@example.com")
     stale = _guest("stale@example.com")
