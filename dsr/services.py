@@ -840,6 +840,15 @@ def dsr_task_retry(*, task: StoreTask, actor: Any) -> StoreTask:
         if locked.state != TaskState.FAILED:
             raise TransitionError(_("Only failed tasks can be retried."))
         request = DataSubjectRequest.objects.select_for_update().get(pk=locked.request_id)
+        if ExportPackage.objects.filter(request=request, purged_at__isnull=False).exists():
+            # Its key and the other stores' parts are gone: a retry could only build a copy of
+            # this one store.
+            raise TransitionError(
+                _(
+                    "The copy of this request has expired and was deleted, so this store "
+                    "cannot be added to it. The person can ask for a new copy."
+                )
+            )
         if request.state == State.PARTIALLY_COMPLETED:
             dsr_request_transition(
                 request=request, to=State.RUNNING, actor=actor, reason="task_retried"

@@ -468,6 +468,25 @@ def test_the_parts_kept_for_a_retry_go_when_the_package_expires(
     assert not parts.exists()
 
 
+def test_a_store_of_an_expired_copy_cannot_be_retried(
+    customer, compliance_user, django_capture_on_commit_callbacks
+):
+    add_store("flaky", "tests.dsr.connectors.FlakyConnector", config={"fail_times": 99})
+    request = file_request(type="access", user=customer)
+    request.tasks.filter(store__key="flaky").update(max_attempts=1)
+    request = run_pending_tasks(request)
+    with django_capture_on_commit_callbacks(execute=True):
+        packages.package_purge_expired(now=timezone.now() + timedelta(days=30))
+
+    flaky = request.tasks.get(store__key="flaky")
+    with pytest.raises(TransitionError, match="expired and was deleted"):
+        dsr_task_retry(task=flaky, actor=compliance_user)
+    flaky.refresh_from_db()
+    request.refresh_from_db()
+    assert flaky.state == TaskState.FAILED
+    assert request.state == State.PARTIALLY_COMPLETED
+
+
 def test_a_manual_store_makes_the_request_wait_for_staff(customer, compliance_user):
     from dsr.services import dsr_task_complete_manual
 
