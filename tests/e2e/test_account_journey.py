@@ -69,10 +69,21 @@ def test_sign_up_confirm_edit_switch_language_close_and_be_refused(page, mailout
     page.get_by_role("heading", name="Ihr Konto ist geschlossen").wait_for()
     assert "geschlossen" in mail_to(mailoutbox, EMAIL)[-1].subject
 
-    # Signing in again is refused.
+    # Signing in again is refused: the closed account gave up the address ...
     page.goto("/accounts/login/")
     page.get_by_label("E-Mail").fill(EMAIL)
     page.get_by_label("Passwort").fill(PASSWORD)
     page.get_by_role("button", name="Anmelden").click()
-    page.get_by_role("heading", name="Dieses Konto ist geschlossen").wait_for()
-    assert "_auth_user_id" not in page.context.cookies().__repr__()
+    page.get_by_text("Die E-Mail-Adresse und/oder das Passwort sind nicht korrekt.").wait_for()
+    assert page.url.endswith("/accounts/login/")
+
+    # ... so that the person can open a new account with it at any time.
+    page.goto("/accounts/signup/")
+    page.get_by_role("textbox", name="E-Mail").fill(EMAIL)
+    page.get_by_label("Passwort", exact=True).fill(PASSWORD)
+    page.get_by_label("Passwort (Wiederholung)").fill(PASSWORD)
+    page.get_by_label("Ich bestätige, dass ich 18 Jahre oder älter bin.").check()
+    page.get_by_role("button", name="Registrieren").click()
+    page.get_by_role("heading", name="Bestätigen Sie Ihre E-Mail-Adresse").wait_for()
+    assert User.objects.filter(email=EMAIL, is_active=True, closed_at__isnull=True).count() == 1
+    assert User.objects.filter(closed_at__isnull=False).exclude(email=EMAIL).count() == 1
