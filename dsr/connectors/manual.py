@@ -74,6 +74,19 @@ class ManualConnector(Connector):
             raise ConfigurationError(
                 _("assigned_group must be the name of an existing staff group.")
             )
+        if not Group.objects.filter(
+            name=group,
+            permissions__content_type__app_label="dsr",
+            permissions__codename="change_manualstep",
+        ).exists():
+            # Its members could see the steps but never complete them.
+            raise ConfigurationError(
+                _(
+                    "The group %(group)s may not complete manual steps: give it the "
+                    "permission to change manual steps, or choose another group."
+                )
+                % {"group": group}
+            )
 
     def _step(self, action: str) -> Pending:
         instructions = self.config.get("instructions") or {}

@@ -195,6 +195,19 @@ def test_validation_explains_what_is_wrong(config, message):
         ManualConnector.validate_config(config, {})
 
 
+def test_a_step_cannot_go_to_a_group_whose_members_could_not_complete_it():
+    from django.contrib.auth.models import Group
+
+    from privacy_portal.permissions import SUPPORT_GROUP
+
+    assert not Group.objects.get(name=SUPPORT_GROUP).permissions.filter(
+        codename="change_manualstep"
+    )
+    config = {"actions": ["erase"], "assigned_group": SUPPORT_GROUP, "instructions": INSTRUCTIONS}
+    with pytest.raises(ConfigurationError, match="may not complete manual steps"):
+        ManualConnector.validate_config(config, {})
+
+
 def test_a_store_is_asked_only_for_the_actions_its_configuration_lists(customer):
     payment_provider()
     carrier = add_store(
