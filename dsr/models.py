@@ -57,7 +57,7 @@ class State(models.TextChoices):
     DUPLICATE = "duplicate", _("Duplicate of another request")
 
 
-#: States in which a request is still open (one open request per subject and type).
+#: States in which a request is still open (one open request per subject, type and purposes).
 OPEN_STATES = (
     State.RECEIVED,
     State.AWAITING_IDENTITY,
@@ -207,10 +207,12 @@ class DataSubjectRequest(models.Model):
         verbose_name_plural = _("data-subject requests")
         ordering = ("-received_at",)
         constraints = [
+            # One open request per person, type and purposes (objections and withdrawals are
+            # per purpose; the other types have none).
             models.UniqueConstraint(
-                fields=("subject_key", "type"),
+                fields=("subject_key", "type", "purposes"),
                 condition=models.Q(state__in=[s.value for s in OPEN_STATES]),
-                name="dsr_one_open_request_per_subject_and_type",
+                name="dsr_one_open_request_per_subject_type_purposes",
             ),
             models.CheckConstraint(
                 condition=~models.Q(state="duplicate") | models.Q(duplicate_of__isnull=False),

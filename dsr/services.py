@@ -311,26 +311,24 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
     request.set_snapshot(_snapshot(intake, email))
     with transaction.atomic():
         request.reference = f"TMP-{secrets.token_hex(8)}"
-        original = (
-            DataSubjectRequest.objects.select_for_update()
-            .filter(
-                subject_key=request.subject_key,
-                type=request.type,
-                state__in=[s.value for s in OPEN_STATES],
-            )
-            .first()
+        open_of_type = DataSubjectRequest.objects.select_for_update().filter(
+            subject_key=request.subject_key,
+            type=request.type,
+            state__in=[s.value for s in OPEN_STATES],
+        )
+        # An objection or withdrawal is per purpose: one that adds purposes to an open one is
+        # a request of its own (and the rest, already asked for, is a duplicate).
+        original = next(
+            (open_ for open_ in open_of_type if set(request.purposes) <= set(open_.purposes)),
+            None,
         )
         if original is None:
             try:
                 with transaction.atomic():
                     request.save()
             except IntegrityError:
-                # Another intake for the same person and type won the race.
-                original = DataSubjectRequest.objects.get(
-                    subject_key=request.subject_key,
-                    type=request.type,
-                    state__in=[s.value for s in OPEN_STATES],
-                )
+                # Another intake for the same person, type and purposes won the race.
+                original = open_of_type.get(purposes=request.purposes)
         if original is not None:
             request.pk = None
             request.state = State.DUPLICATE

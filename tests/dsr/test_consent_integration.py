@@ -173,3 +173,27 @@ def test_erasure_detaches_every_subject_of_the_person_once(customer, compliance_
         for entity in ("consent_history", "consent_history_by_email")
     ) == sum(events.values())
     assert all(count == 0 for count in receipt["remaining"].values())
+
+
+def _guest_objection(*purposes: str):
+    return file_request(
+        type="objection",
+        email="more.purposes@example.com",
+        channel="portal_guest",
+        purposes=purposes,
+    )
+
+
+def test_an_objection_adding_purposes_to_an_open_one_is_a_request_of_its_own():
+    """The objection to transfers abroad is not lost by being linked to an earlier objection
+    that does not cover it."""
+    first = _guest_objection("international_transfers")
+    assert first.state == State.AWAITING_IDENTITY
+
+    second = _guest_objection("international_transfers", "surveys")
+
+    assert second.state == State.AWAITING_IDENTITY and second.duplicate_of is None
+    assert second.purposes == ["international_transfers", "surveys"]
+    # Asking again for what is already asked is still a duplicate.
+    third = _guest_objection("surveys")
+    assert third.state == State.DUPLICATE and third.duplicate_of == second
