@@ -16,7 +16,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
@@ -92,6 +92,12 @@ class UserAdmin(AuditedModelAdmin):
         if request.user.is_superuser:
             fieldsets.append((_("Staff"), {"fields": ("is_staff", "is_superuser", "groups")}))
         return fieldsets
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change and "email" in form.changed_data:
+            # As ``_hold_sensitive_requests`` does for an address changed on its own page.
+            obj.credentials_changed_at = timezone.now()
+        super().save_model(request, obj, form, change)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         """Show support customers only: staff accounts (and a superuser's) are for superusers."""
@@ -183,8 +189,20 @@ if admin.site.is_registered(Group):
     admin.site.unregister(Group)
 
 
+def _hold_sensitive_requests(user_id: int) -> None:
+    """A sign-in address changed in the admin holds the account's copies and erasures for an
+    officer, as one changed by its owner does (``DSR_HOLD_AFTER_CREDENTIAL_CHANGE_HOURS``): a
+    caller who talked staff into it must not receive or erase the owner's data unnoticed."""
+    User.objects.filter(pk=user_id).update(credentials_changed_at=timezone.now())
+
+
 @admin.register(EmailAddress)
 class EmailAddressAdmin(AuditedModelAdmin, AllauthEmailAddressAdmin):
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "email" in form.changed_data or "user" in form.changed_data:
+            _hold_sensitive_requests(obj.user_id)
+
     def make_verified(self, request: HttpRequest, queryset: QuerySet[EmailAddress]) -> None:
         with transaction.atomic():
             unverified = list(queryset.filter(verified=False))

@@ -90,12 +90,12 @@ def test_compliance_reads_the_audit_trail_but_cannot_change_it(compliance_client
     assert compliance_client.get("/admin/audit/auditevent/add/").status_code == 403
 
 
-def test_admin_changes_are_audited_with_field_names(superuser_client, superuser):
-    alice = UserFactory(first_name="Alice", last_name="Old")
-    data = {
-        "email": alice.email,
-        "first_name": "Alice",
-        "last_name": "New",
+def _account_form(user, **changes):
+    """The admin's account form as posted for ``user``, with ``changes``."""
+    return {
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
         "phone": "",
         "country": "DE",
         "preferred_language": "en",
@@ -104,8 +104,15 @@ def test_admin_changes_are_audited_with_field_names(superuser_client, superuser)
         "addresses-INITIAL_FORMS": "0",
         "addresses-MIN_NUM_FORMS": "0",
         "addresses-MAX_NUM_FORMS": "1000",
+        **changes,
     }
-    response = superuser_client.post(f"/admin/accounts/user/{alice.pk}/change/", data)
+
+
+def test_admin_changes_are_audited_with_field_names(superuser_client, superuser):
+    alice = UserFactory(first_name="Alice", last_name="Old")
+    response = superuser_client.post(
+        f"/admin/accounts/user/{alice.pk}/change/", _account_form(alice, last_name="New")
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
 
     event = AuditEvent.objects.get(action="admin.changed", object_id=str(alice.pk))
@@ -188,6 +195,33 @@ def test_support_and_officers_see_the_addresses_of_customers_only_not_of_staff(
                 body = response.content.decode()
                 assert home.user.email not in body and "Staffhausen" not in body
     assert listed(superuser_client) == {customers_home.pk, *(home.pk for home in staff_homes)}
+
+
+def test_a_sign_in_address_changed_in_the_admin_holds_copies_and_erasures(superuser_client):
+    from allauth.account.models import EmailAddress
+
+    from dsr.models import State
+    from tests.dsr.helpers import file_request
+
+    alice, bob = UserFactory(country="DE"), UserFactory(country="DE")
+    response = superuser_client.post(
+        f"/admin/accounts/user/{alice.pk}/change/",
+        _account_form(alice, email="alice.elsewhere@example.com"),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    address = EmailAddress.objects.get(user=bob)
+    response = superuser_client.post(
+        f"/admin/account/emailaddress/{address.pk}/change/",
+        {"user": bob.pk, "email": "bob.elsewhere@example.com", "primary": "on", "verified": "on"},
+    )
+    assert response.status_code == 302
+
+    for person in (alice, bob):
+        person.refresh_from_db()
+        assert person.credentials_changed_at is not None
+        request = file_request(type="access", user=person)
+        assert request.state == State.IN_REVIEW
+        assert request.held_reason == "credentials_recently_changed"
 
 
 def test_changes_to_e_mail_addresses_and_staff_roles_are_audited(superuser_client, superuser):
