@@ -402,29 +402,41 @@ def _record_failure(task: StoreTask, attempt: int, message: str, *, permanent: b
         )
         if mine is None:
             return
+        if permanent:
+            _fail(mine, message, attempt=attempt)
+            _advance_here_on_commit(mine.request_id, build_here=mine.action == Action.EXPORT)
+            return
+        delay = _backoff(attempt)
         mine.error = message[:2000]
         mine.lease_expires_at = None
-        if permanent:
-            mine.state = TaskState.FAILED
-            mine.error_permanent = True
-            mine.finished_at = timezone.now()
-        else:
-            delay = _backoff(attempt)
-            mine.state = TaskState.RETRYING
-            mine.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+        mine.state = TaskState.RETRYING
+        mine.next_attempt_at = timezone.now() + timedelta(seconds=delay)
         mine.save()
-        audit_record(
-            actor=None,
-            action=f"dsr.task.{mine.state}",
-            target=mine,
-            scope=f"dsr.datasubjectrequest:{mine.request_id}",
-            after={"store": mine.store_id, "action": mine.action, "attempt": attempt},
-        )
-        if permanent:
-            notifications.task_failed(mine)
-            _advance_here_on_commit(mine.request_id, build_here=mine.action == Action.EXPORT)
-        else:
-            enqueue_on_commit([mine.pk], countdown=delay)
+        _audit_state(mine, attempt)
+        enqueue_on_commit([mine.pk], countdown=delay)
+
+
+def _fail(task: StoreTask, message: str, *, attempt: int) -> None:
+    """Fail ``task`` for staff to retry (the caller holds its row lock): audited, and the
+    officers told."""
+    task.error = message[:2000]
+    task.lease_expires_at = None
+    task.state = TaskState.FAILED
+    task.error_permanent = True
+    task.finished_at = timezone.now()
+    task.save()
+    _audit_state(task, attempt)
+    notifications.task_failed(task)
+
+
+def _audit_state(task: StoreTask, attempt: int) -> None:
+    audit_record(
+        actor=None,
+        action=f"dsr.task.{task.state}",
+        target=task,
+        scope=f"dsr.datasubjectrequest:{task.request_id}",
+        after={"store": task.store_id, "action": task.action, "attempt": attempt},
+    )
 
 
 # --- advancing a request ------------------------------------------------------------------------
@@ -536,7 +548,7 @@ def reconcile() -> dict[str, int]:
             )
             .values_list("pk", flat=True)
         )
-        _give_up(given_up, now)
+        _give_up(given_up)
         expired = list(
             StoreTask.objects.select_for_update(skip_locked=True)
             .filter(state=TaskState.RUNNING, lease_expires_at__lt=now)
@@ -582,25 +594,13 @@ def reconcile() -> dict[str, int]:
     return counts
 
 
-def _give_up(task_ids: list[int], now: datetime) -> None:
+def _give_up(task_ids: list[int]) -> None:
     """Fail the tasks whose attempts are used up without a result (in the caller's
     transaction, which holds their rows' locks); tell the officers and advance the requests."""
     tasks = list(StoreTask.objects.filter(pk__in=task_ids).select_related("request", "store"))
     for task in tasks:
-        task.state = TaskState.FAILED
-        task.error_permanent = True
-        task.finished_at = now
-        task.lease_expires_at = None
-        task.error = f"The worker stopped during the task (gave up after {task.attempts} attempts)."
-        task.save()
-        audit_record(
-            actor=None,
-            action=f"dsr.task.{task.state}",
-            target=task,
-            scope=f"dsr.datasubjectrequest:{task.request_id}",
-            after={"store": task.store_id, "action": task.action, "attempt": task.attempts},
-        )
-        notifications.task_failed(task)
+        message = f"The worker stopped during the task (gave up after {task.attempts} attempts)."
+        _fail(task, message, attempt=task.attempts)
     for request_id in sorted({task.request_id for task in tasks}):
         advance_on_commit(request_id)
 

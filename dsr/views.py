@@ -52,16 +52,6 @@ from .packages import package_chunks, package_is_available, package_record_downl
 logger = logging.getLogger(__name__)
 _View = Callable[..., HttpResponseBase]
 
-#: Types that disclose, change or erase data: a signed-in person re-authenticates first.
-SENSITIVE_TYPES = frozenset(
-    {
-        RequestType.ACCESS,
-        RequestType.PORTABILITY,
-        RequestType.ERASURE,
-        RequestType.RECTIFICATION,
-        RequestType.RESTRICTION,
-    }
-)
 _CODE_TTL = 10 * 60
 _CODE_ATTEMPTS = 5
 
@@ -113,12 +103,9 @@ def request_new(request: HttpRequest) -> HttpResponse:
     form = form_class(_data(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        sensitive = data["type"] in SENSITIVE_TYPES or (
-            # An objection beyond direct marketing changes how the person's data is processed.
-            data["type"] == RequestType.OBJECTION
-            and not services.is_opt_out(data["type"], data.get("purposes") or ())
-        )
-        if signed_in and sensitive:
+        # Everything but an opt-out discloses, changes or erases something (an objection
+        # beyond direct marketing changes how the person's data is processed).
+        if signed_in and not services.is_opt_out(data["type"], data.get("purposes") or ()):
             # allauth keeps this POST and replays it after the person confirms their password.
             raise_if_reauthentication_required(request, app="")
         intake = services.Intake(

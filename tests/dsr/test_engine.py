@@ -671,30 +671,6 @@ def test_a_credential_change_long_ago_holds_nothing(customer, settings):
     assert request.state == State.RUNNING and not request.held_reason
 
 
-def test_an_identity_checked_by_hand_restarts_the_uk_clock_paused_for_the_link(compliance_user):
-    # UK GDPR: the clock stops while the person's confirmation is awaited. Ten days later the
-    # person calls instead and an officer checks their identity by hand.
-    request = file_request(type="access", email="caller@example.co.uk", country="GB")
-    assert request.state == State.AWAITING_IDENTITY and request.clock_paused_at is not None
-    ten_days_ago = timezone.now() - timedelta(days=10)
-    DataSubjectRequest.objects.filter(pk=request.pk).update(clock_paused_at=ten_days_ago)
-    first_due = request.due_at
-
-    dsr_request_verify_manually(
-        request=request,
-        actor=compliance_user,
-        method=IdentityMethod.STAFF_CALLBACK,
-        note="Called back the number on the last order.",
-    )
-
-    request.refresh_from_db()
-    assert request.clock_paused_at is None
-    assert request.paused_seconds >= 10 * 24 * 3600
-    # The ten paused days are added to the deadline the officers work to.
-    assert request.due_at - first_due >= timedelta(days=10)
-    assert request.due_at - first_due < timedelta(days=10, minutes=5)
-
-
 def test_the_acknowledgement_is_recorded_when_it_goes_out_and_not_when_it_failed(
     customer, monkeypatch, django_capture_on_commit_callbacks
 ):
