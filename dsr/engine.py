@@ -380,13 +380,7 @@ def _record_result(task: StoreTask, attempt: int, result: Any) -> None:
         mine.error = ""
         mine.lease_expires_at = None
         mine.save()
-        audit_record(
-            actor=None,
-            action=f"dsr.task.{mine.state}",
-            target=mine,
-            scope=f"dsr.datasubjectrequest:{mine.request_id}",
-            after={"store": mine.store_id, "action": mine.action, "attempt": attempt},
-        )
+        _audit_state(mine, attempt)
         if mine.state == TaskState.WAITING:
             notifications.manual_task_waiting(mine)
         # The worker that ran the last export builds the package: it is on the exports queue.
