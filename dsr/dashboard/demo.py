@@ -180,6 +180,8 @@ def _seed(rng: random.Random, officer: Any, now: Any, kinds: list[Any], count: i
             "received_at": received,
             "due_at": deadlines.due_at(request.regime, received),
         }
+        if request.acknowledged_at:
+            updates["acknowledged_at"] = received
         if request.approved_at:
             updates["approved_at"] = received + timedelta(hours=rng.uniform(1, 30))
         if request.completed_at:
