@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -84,14 +85,24 @@ def erasures_reapply(*, dry_run: bool = False) -> ReapplyReport:
     """Erase again everyone an erasure record names (after a backup was restored), store by
     store; with ``dry_run``, only count whom it would erase."""
     report = ReapplyReport()
-    hashes: set[str] = set()
+    received = dict(
+        DataSubjectRequest.objects.filter(
+            reference__in=ErasureRecord.objects.values("reference")
+        ).values_list("reference", "received_at")
+    )
+    # Each identity's hash, with when its latest erasure was asked for (an account closed
+    # gives up its address at once, so one opened with it since then is not theirs).
+    erased: dict[str, dict[str, datetime]] = {"email": {}, "customer_id": {}}
     for record in ErasureRecord.objects.all().iterator():
         report.records += 1
         if not erasure_record_valid(record):
             report.invalid.append(record.reference)
             continue
-        hashes.add(record.identity_hashes.get("email", ""))
-    hashes.discard("")
+        asked = received.get(record.reference, record.created_at)
+        for kind, hashes in erased.items():
+            digest = record.identity_hashes.get(kind, "")
+            if digest:
+                hashes[digest] = max(asked, hashes.get(digest, asked))
     for store in DataStore.objects.filter(enabled=True):
         try:
             supports = connector_class(store.connector).supports
@@ -102,7 +113,7 @@ def erasures_reapply(*, dry_run: bool = False) -> ReapplyReport:
             continue
         connector = connector_for(store)
         try:
-            subjects = connector.subjects_by_email_hash(frozenset(hashes))
+            subjects = connector.subjects_by_hash(erased)
             report.erased[store.key] = len(subjects)
             if not dry_run:
                 for subject in subjects:

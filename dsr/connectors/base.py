@@ -298,10 +298,15 @@ class Connector:
         (for everyone, set-based); with ``dry_run``, only count it."""
         raise PermanentStoreError(f"{self.kind} stores have no retention rule to apply")
 
-    def subjects_by_email_hash(self, hashes: frozenset[str]) -> list[Subject]:
-        """Return the people in the store whose e-mail address has one of the given keyed
-        hashes (``privacy_portal.pseudonymise.email_hash``). Used to re-apply erasures after
-        a backup was restored, from erasure records that keep only such hashes."""
+    def subjects_by_hash(self, erased: Mapping[str, Mapping[str, datetime]]) -> list[Subject]:
+        """Return the people in the store whom erasure records name. Used to re-apply erasures
+        after a backup was restored, from records that keep only keyed hashes: ``erased`` maps
+        an identity kind (``email``: ``privacy_portal.pseudonymise.email_hash``;
+        ``customer_id``: the portal account's ``keyed_hash(..., purpose="customer-id")``) to
+        each hash and when that person's erasure was asked for. A store that knows when it
+        first recorded someone leaves out whoever it recorded later with that address (they
+        came back after their erasure, with an account of their own); one that does not know
+        returns them."""
         raise PermanentStoreError(f"{self.kind} stores cannot be searched by hash")
 
     def confirm_identity(self, subject: Subject) -> bool:

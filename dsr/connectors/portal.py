@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.apps import apps
@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_stubs_ext import StrOrPromise
 
-from privacy_portal.pseudonymise import email_hash
+from privacy_portal.pseudonymise import email_hash, keyed_hash
 
 from .base import (
     Connector,
@@ -285,12 +285,20 @@ class PortalConnector(Connector):
             )
         return plan
 
-    def subjects_by_email_hash(self, hashes: frozenset[str]) -> list[Subject]:
+    def subjects_by_hash(self, erased: Mapping[str, Mapping[str, datetime]]) -> list[Subject]:
         from accounts.models import User
 
+        by_email, by_id = erased.get("email", {}), erased.get("customer_id", {})
         found = []
-        for pk, email in User.objects.values_list("pk", "email").iterator(chunk_size=2000):
-            if email_hash(email) in hashes:
+        accounts = User.objects.values_list("pk", "email", "date_joined")
+        for pk, email, joined in accounts.iterator(chunk_size=2000):
+            asked = by_email.get(email_hash(email))
+            # The erased account itself (also once closed: its address is a placeholder then),
+            # or one with the address opened before the erasure was asked for; one opened
+            # after it is the person's new account.
+            if keyed_hash(str(pk), purpose="customer-id") in by_id or (
+                asked is not None and joined < asked
+            ):
                 found.append(Subject(email=email, customer_id=str(pk)))
         return found
 

@@ -98,7 +98,7 @@ def test_erasures_are_reapplied_after_a_backup_restore(customer, compliance_user
     assert request.state == State.COMPLETED and ErasureRecord.objects.count() == 1
 
     # A backup from before the erasure is restored: the account is back.
-    restored = UserFactory(email=email)
+    restored = UserFactory(email=email, date_joined=customer.date_joined)
     other = UserFactory(email="unrelated@example.com")
     out = StringIO()
     call_command("reapply_erasures", "--dry-run", stdout=out)
@@ -108,6 +108,35 @@ def test_erasures_are_reapplied_after_a_backup_restore(customer, compliance_user
     call_command("reapply_erasures", stdout=StringIO())
     assert not User.objects.filter(pk=restored.pk).exists()
     assert User.objects.filter(pk=other.pk).exists()
+
+
+def test_reapplying_erasures_spares_an_account_the_person_opened_again(customer, compliance_user):
+    """A closed account gives up its address at once: the person may sign up again with it
+    before (or after) the erasure completes, and a restore must not erase that new account."""
+    from accounts.services import account_close
+
+    email = customer.email
+    account_close(user=customer, actor=customer)
+    request = dsr_request_approve(
+        request=DataSubjectRequest.objects.get(user=customer), actor=compliance_user
+    )
+    came_back = UserFactory(email=email)  # signed up again while the erasure waited
+    assert run_pending_tasks(request).state == State.COMPLETED
+    assert User.objects.filter(pk=came_back.pk).exists()
+
+    # A backup from between the closure and the erasure is restored: the closed account is
+    # back, under its placeholder address, beside the new one.
+    restored = UserFactory(
+        pk=customer.pk,
+        email=f"closed-{customer.pk}@closed.invalid",
+        date_joined=customer.date_joined,
+    )
+    out = StringIO()
+    call_command("reapply_erasures", "--dry-run", stdout=out)
+    assert "portal: would erase 1 people" in out.getvalue()
+    call_command("reapply_erasures", stdout=StringIO())
+    assert not User.objects.filter(pk=restored.pk).exists()
+    assert User.objects.filter(pk=came_back.pk, email=email).exists()
 
 
 def test_a_tampered_erasure_record_is_reported_and_skipped(customer, compliance_user, postgres):

@@ -337,8 +337,8 @@ def test_an_order_number_confirms_who_someone_is_only_with_their_own_email(fille
 
 
 def test_erasures_can_be_reapplied_from_email_hashes(filled_shop):
-    found = connector(filled_shop).subjects_by_email_hash(
-        frozenset({email_hash(ANNA.email), email_hash("gone@example.com")})
+    found = connector(filled_shop).subjects_by_hash(
+        {"email": {email_hash(e): datetime.now(UTC) for e in (ANNA.email, "gone@example.com")}}
     )
     assert found == [Subject(email=ANNA.email)]
 
