@@ -3,6 +3,7 @@ or withdraw from, and recording those changes in the consent ledger."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.utils.translation import get_language
@@ -36,13 +37,15 @@ def purpose_choices() -> list[tuple[str, str]]:
     return [(purpose.key, purpose.title(language)) for purpose in _objectable()]
 
 
-def apply_consent_changes(request: DataSubjectRequest) -> list[Any]:
-    """Record the withdrawals an objection or consent withdrawal asks for, in the caller's
-    transaction, so that the person sees the effect at once on their preference centre."""
+def apply_consent_changes(request: DataSubjectRequest, purposes: Iterable[str]) -> list[Any]:
+    """Record the withdrawals of ``purposes`` that an objection or consent withdrawal asks
+    for, in the caller's transaction, so that the person sees the effect at once on their
+    preference centre."""
     from consent.models import Source
     from consent.services import consent_record_many, subject_for_email, subject_for_user
 
-    if request.type not in ("objection", "withdraw_consent") or not request.purposes:
+    purposes = set(purposes)
+    if request.type not in ("objection", "withdraw_consent") or not purposes:
         return []
     subject = (
         subject_for_user(request.user)
@@ -51,7 +54,7 @@ def apply_consent_changes(request: DataSubjectRequest) -> list[Any]:
     )
     return consent_record_many(
         subject=subject,
-        choices={key: False for key in request.purposes if key in known_purposes()},
+        choices={key: False for key in sorted(purposes) if key in known_purposes()},
         source=Source.REQUEST,
         actor=request.user,
         note=request.reference,

@@ -53,7 +53,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
         }
     ),
     State.AWAITING_IDENTITY: frozenset(
-        {State.VERIFIED, State.IN_REVIEW, State.CLOSED_UNVERIFIED, State.CANCELLED, State.REJECTED}
+        {
+            State.VERIFIED,
+            State.IN_REVIEW,
+            State.CLOSED_UNVERIFIED,
+            State.CANCELLED,
+            State.REJECTED,
+            State.DUPLICATE,
+        }
     ),
     State.VERIFIED: frozenset({State.IN_REVIEW, State.APPROVED, State.CANCELLED, State.REJECTED}),
     State.IN_REVIEW: frozenset({State.APPROVED, State.REJECTED, State.CANCELLED}),
@@ -197,16 +204,25 @@ class Intake:
 
 
 def is_opt_out(request_type: str, purposes: Iterable[str]) -> bool:
-    """Opt-outs need no identity check: withdrawing consent, and objecting to direct
-    marketing only."""
+    """Opt-outs need no identity check and no review: withdrawing consent, and objecting to
+    direct marketing only."""
     if request_type == RequestType.WITHDRAW_CONSENT:
         return True
+    chosen = set(purposes)
+    return bool(chosen) and opt_out_part(request_type, chosen) == chosen
+
+
+def opt_out_part(request_type: str, purposes: Iterable[str]) -> frozenset[str]:
+    """The purposes of a request that take effect as soon as it is filed: all that a consent
+    withdrawal names, and the direct-marketing ones of an objection (also of one that names
+    other purposes, which wait for the identity check)."""
+    if request_type == RequestType.WITHDRAW_CONSENT:
+        return frozenset(purposes)
     if request_type == RequestType.OBJECTION:
         from .consent_bridge import marketing_purposes
 
-        chosen = set(purposes)
-        return bool(chosen) and chosen <= marketing_purposes()
-    return False
+        return frozenset(purposes) & marketing_purposes()
+    return frozenset()
 
 
 def _is_opt_out(intake: Intake) -> bool:
@@ -322,6 +338,12 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
             (open_ for open_ in open_of_type if set(request.purposes) <= set(open_.purposes)),
             None,
         )
+        if original is not None and original.state == State.AWAITING_IDENTITY:
+            # Nobody confirmed that one: it holds nothing back (see _supersede). One that asks
+            # for fewer purposes is a request of its own; the rest still wait for the link.
+            if set(request.purposes) == set(original.purposes):
+                _supersede(original, request, actor=actor)
+            original = None
         if original is None:
             try:
                 with transaction.atomic():
@@ -349,19 +371,42 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
                 "duplicate_of": request.duplicate_of_id,
             },
         )
-        if request.state == State.DUPLICATE:
-            if _is_opt_out(intake):
-                # An opt-out takes effect at once, even while another request of the same
-                # type waits (for an identity check, or for its stores): linking it must not
-                # drop the withdrawal.
-                from .consent_bridge import apply_consent_changes
+        # An opt-out takes effect at once, also when it is linked as a duplicate of a request
+        # still waiting (for an identity check, or for its stores) and when the same request
+        # names purposes that must wait for the identity check.
+        from .consent_bridge import apply_consent_changes
 
-                apply_consent_changes(request)
+        apply_consent_changes(request, opt_out_part(request.type, request.purposes))
+        if request.state == State.DUPLICATE:
             notifications.duplicate_received(request)
             return request
         notifications.acknowledged(request)
         request = _start_identity_check(request, intake, actor)
     return request
+
+
+def _supersede(original: DataSubjectRequest, request: DataSubjectRequest, *, actor: Any) -> None:
+    """Save ``request`` in place of ``original``, an open request of the same kind still
+    waiting for its e-mail confirmation, which becomes its duplicate (its link stops working).
+
+    A request nobody confirmed must not hold back a new one: the person may have lost the
+    link, signed in since, or someone else may have typed their address; linked to it, the new
+    request would close unverified with it. ``original`` is locked by the caller. The
+    new request is saved first as the old one's duplicate, so that neither constraint (one
+    open request per person, type and purposes; a duplicate names its original) is broken on
+    the way."""
+    request.state, request.duplicate_of = State.DUPLICATE, original
+    request.save()
+    transition_locked(
+        original,
+        to=State.DUPLICATE,
+        actor=actor,
+        reason="superseded_by_newer_request",
+        # The nonce stays, so that the old link can say what became of it.
+        updates={"duplicate_of_id": request.pk, "subject_snapshot": None},
+    )
+    request.state, request.duplicate_of = State.RECEIVED, None
+    request.save(update_fields=("state", "duplicate_of"))
 
 
 def _is_person(actor: Any) -> bool:
@@ -437,7 +482,9 @@ def _after_verified(request: DataSubjectRequest, actor: Any) -> DataSubjectReque
     if request.type in KNOWLEDGE_TYPES and _credentials_recently_changed(request):
         # A taken-over account must not export or erase the owner's data unnoticed.
         held = "credentials_recently_changed"
-    if request.type in settings.DSR_AUTO_APPROVE and not held:
+    if is_opt_out(request.type, request.purposes) or (
+        request.type in settings.DSR_AUTO_APPROVE and not held
+    ):
         return dsr_request_approve(request=request, actor=None)
     request = dsr_request_transition(
         request=request,
@@ -462,6 +509,18 @@ class VerificationError(Exception):
 def dsr_request_for_verification(*, request_id: int, nonce: str) -> DataSubjectRequest:
     """Return the request a verification link points to, or raise VerificationError."""
     request = DataSubjectRequest.objects.filter(pk=request_id).first()
+    if (
+        request is not None
+        and request.state == State.DUPLICATE
+        and request.verification_nonce
+        and secrets.compare_digest(request.verification_nonce, nonce)
+    ):
+        raise VerificationError(
+            _(
+                "A newer request of the same kind from this e-mail address replaced this one. "
+                "Use the link in the most recent e-mail we sent you."
+            )
+        )
     if (
         request is None
         or request.state != State.AWAITING_IDENTITY
@@ -615,7 +674,10 @@ def dsr_request_approve(*, request: DataSubjectRequest, actor: Any) -> DataSubje
         )
         from .consent_bridge import apply_consent_changes
 
-        apply_consent_changes(locked)
+        # The rest of what the person objected to (the opt-out part took effect at filing).
+        apply_consent_changes(
+            locked, set(locked.purposes) - opt_out_part(locked.type, locked.purposes)
+        )
         tasks = _plan_tasks(locked)
         if not tasks:
             return _finish(locked, outcome="done")

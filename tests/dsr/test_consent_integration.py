@@ -18,7 +18,7 @@ from consent.services import (
     suppression_has,
 )
 from dsr.models import State
-from dsr.services import dsr_request_approve
+from dsr.services import dsr_request_approve, dsr_request_verify_email
 from privacy_portal.pseudonymise import email_hash
 from tests.dsr.helpers import file_request, open_package, run_pending_tasks
 
@@ -66,10 +66,13 @@ def test_a_guest_withdraws_consent_by_email_without_an_account():
 
 
 def test_an_objection_to_marketing_takes_effect_while_another_objection_awaits_confirmation():
-    """A guest's objection that includes more than marketing waits for the e-mailed link; an
-    objection to marketing alone from the same address still stops the marketing at once."""
+    """A guest's objection that includes more than marketing waits for the e-mailed link, but
+    its direct-marketing part takes effect at once; a second objection to marketing alone from
+    the same address is carried out, and the first still waits for its link."""
     subject = subject_for_email("two.objections@example.com")
     _grant(subject, "marketing_email")
+    _grant(subject, "marketing_sms")
+    _grant(subject, "international_transfers")
     waiting = file_request(
         type="objection",
         email="two.objections@example.com",
@@ -77,21 +80,45 @@ def test_an_objection_to_marketing_takes_effect_while_another_objection_awaits_c
         purposes=("marketing_email", "international_transfers"),
     )
     assert waiting.state == State.AWAITING_IDENTITY
+    assert not consent_granted(subject, "marketing_email")
+    event = ConsentEvent.objects.filter(subject=subject).latest("occurred_at")
+    assert (event.source, event.granted, event.note) == ("request", False, waiting.reference)
+    assert consent_granted(subject, "international_transfers")  # only after the link
 
     second = file_request(
         type="objection",
         email="two.objections@example.com",
         channel="portal_guest",
-        purposes=("marketing_email",),
+        purposes=("marketing_sms",),
     )
-
-    assert second.state == State.DUPLICATE and second.duplicate_of == waiting
-    assert not consent_granted(subject, "marketing_email")
-    event = ConsentEvent.objects.filter(subject=subject).latest("occurred_at")
-    assert (event.source, event.granted) == ("request", False)
-    # The waiting request still needs its confirmation for the rest.
+    assert second.state == State.COMPLETED and second.duplicate_of is None
+    assert not consent_granted(subject, "marketing_sms")
     waiting.refresh_from_db()
     assert waiting.state == State.AWAITING_IDENTITY
+
+    confirmed = dsr_request_verify_email(
+        request_id=waiting.pk, nonce=waiting.verification_nonce, order_number=""
+    )
+    assert confirmed.state == State.COMPLETED
+    assert not consent_granted(subject, "international_transfers")
+    # The marketing withdrawal is in the ledger once, from the filing.
+    withdrawals = ConsentEvent.objects.filter(
+        subject=subject, granted=False, note=waiting.reference
+    )
+    assert withdrawals.count() == 2
+
+
+def test_an_opt_out_is_never_held_for_review(customer, settings):
+    """An objection to direct marketing takes effect with no review, whatever the operator
+    configured to be approved automatically."""
+    settings.DSR_AUTO_APPROVE = []
+    subject = subject_for_user(customer)
+    _grant(subject, "marketing_email")
+    request = file_request(type="objection", user=customer, purposes=("marketing_email",))
+    assert request.state == State.COMPLETED
+    assert not consent_granted(subject, "marketing_email")
+    other = file_request(type="objection", user=customer, purposes=("international_transfers",))
+    assert other.state == State.IN_REVIEW
 
 
 def test_the_access_package_holds_the_consent_history(customer):
@@ -194,6 +221,11 @@ def test_an_objection_adding_purposes_to_an_open_one_is_a_request_of_its_own():
 
     assert second.state == State.AWAITING_IDENTITY and second.duplicate_of is None
     assert second.purposes == ["international_transfers", "surveys"]
-    # Asking again for what is already asked is still a duplicate.
+    # Neither was confirmed, so neither holds back a request for fewer purposes, which has a
+    # link of its own; asking again for the same purposes replaces the unconfirmed request.
     third = _guest_objection("surveys")
-    assert third.state == State.DUPLICATE and third.duplicate_of == second
+    assert third.state == State.AWAITING_IDENTITY and third.duplicate_of is None
+    fourth = _guest_objection("surveys", "international_transfers")
+    second.refresh_from_db()
+    assert fourth.state == State.AWAITING_IDENTITY
+    assert second.state == State.DUPLICATE and second.duplicate_of == fourth

@@ -201,6 +201,47 @@ def test_a_second_open_request_of_the_same_type_is_linked_as_a_duplicate(custome
     assert file_request(type="access", user=customer).state != State.DUPLICATE
 
 
+def test_a_request_nobody_confirmed_does_not_hold_back_a_new_one(customer):
+    """Anyone may type a customer's address into the guest form and never confirm: the
+    customer's own request (here the erasure of an account closure) must not be linked to that
+    one and close unverified with it. A guest who files again gets a link that works."""
+    from dsr.services import dsr_request_open_for_closure
+
+    stranger = file_request(
+        type="erasure", email=customer.email, channel="portal_guest", actor=None
+    )
+    assert stranger.state == State.AWAITING_IDENTITY
+
+    closure = dsr_request_open_for_closure(user=customer, actor=customer)
+    assert closure.state not in (State.DUPLICATE, State.AWAITING_IDENTITY)
+    assert closure.identity_method == IdentityMethod.SESSION_REAUTH
+    stranger.refresh_from_db()
+    assert stranger.state == State.DUPLICATE and stranger.duplicate_of_id == closure.pk
+    assert not stranger.subject_snapshot
+    with pytest.raises(VerificationError, match="newer request"):
+        dsr_request_verify_email(
+            request_id=stranger.pk, nonce=stranger.verification_nonce, order_number=""
+        )
+    changes = AuditEvent.objects.filter(
+        object_id=str(stranger.pk), action="dsr.request.state_changed"
+    )
+    assert changes.filter(reason="superseded_by_newer_request").count() == 1
+
+    first = file_request(type="access", email="lost.link@example.com", channel="portal_guest")
+    second = file_request(type="access", email="lost.link@example.com", channel="portal_guest")
+    assert second.state == State.AWAITING_IDENTITY
+    first.refresh_from_db()
+    assert first.state == State.DUPLICATE and first.duplicate_of_id == second.pk
+    confirmed = dsr_request_verify_email(
+        request_id=second.pk, nonce=second.verification_nonce, order_number=""
+    )
+    assert confirmed.state == State.IN_REVIEW
+    # A request already confirmed still takes the newer one as its duplicate.
+    assert file_request(
+        type="access", email="lost.link@example.com", channel="portal_guest"
+    ).state == (State.DUPLICATE)
+
+
 def test_the_database_refuses_two_open_requests_of_a_type_for_one_person(customer, postgres):
     from django.db import IntegrityError, transaction
 
