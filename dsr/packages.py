@@ -622,7 +622,19 @@ def package_build(request_id: int) -> None:
     package.built_at = now
     package.building_since = None
     package.expires_at = now + timedelta(days=settings.DSR_PACKAGE_DAYS)
-    package.save()
+    # Not the key: it may have been re-encrypted under a new key while the package was built
+    # (rotate_encryption_keys), and the copy read at the start is under the old one.
+    package.save(
+        update_fields=(
+            "storage_name",
+            "size",
+            "sha256",
+            "manifest",
+            "built_at",
+            "building_since",
+            "expires_at",
+        )
+    )
     if old and old != package.storage_name:
         (storage_dir() / old).unlink(missing_ok=True)
     if not failed:
