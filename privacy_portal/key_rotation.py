@@ -2,10 +2,10 @@
 
 ``PORTAL_ENCRYPTION_KEYS`` lists Fernet keys: the first encrypts, every one decrypts. To rotate,
 a new key is put first and :func:`encryption_keys_rotate` re-encrypts every value listed in
-``PORTAL_ENCRYPTED_FIELDS`` (connector secrets, export-package keys, request identities) under
-it, after which the old key can be removed (see docs/operations.md). Export packages
-themselves are encrypted with keys of their own, which are among those values, so the files
-need not be rewritten.
+``PORTAL_ENCRYPTED_FIELDS`` (connector and webhook secrets, export-package keys, request
+identities) under it, after which the old key can be removed (see docs/operations.md). Export
+packages themselves are encrypted with keys of their own, which are among those values, so the
+files need not be rewritten.
 """
 
 from __future__ import annotations

@@ -345,8 +345,9 @@ SPECTACULAR_SETTINGS = {
 # Key for keyed hashes (suppression lists, erasure records, user-agent hashes). It must outlive
 # SECRET_KEY rotations, so it is its own setting.
 PORTAL_HASH_KEY: str = env("PORTAL_HASH_KEY", default="dev-only-hash-key-9f8e7d6c5b4a")
-# Fernet keys for data encrypted at rest (connector secrets, export packages). The first key
-# encrypts; all of them decrypt, so a key can be rotated in (see docs/operations.md).
+# Fernet keys for data encrypted at rest (connector and webhook secrets, export packages).
+# The first key encrypts; all of them decrypt, so a key can be rotated in (see
+# docs/operations.md).
 PORTAL_ENCRYPTION_KEYS: list[str] = env.list(
     "PORTAL_ENCRYPTION_KEYS", default=["ZGV2LW9ubHktbm90LXNlY3JldC1rZXktMzJieXRlcyE="]
 )
@@ -355,6 +356,7 @@ PORTAL_ENCRYPTED_FIELDS: list[str] = [
     "dsr.DataStore.secrets_encrypted",
     "dsr.ExportPackage.key_encrypted",
     "dsr.DataSubjectRequest.subject_snapshot",
+    "consent.WebhookSubscription.secret_encrypted",
 ]
 # Adults only, as the privacy statement says.
 ACCOUNTS_MINIMUM_AGE = 18
