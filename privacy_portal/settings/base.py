@@ -313,6 +313,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "privacy_portal.audit.tasks.audit_chain_verify_task",
         "schedule": 24 * 60 * 60,
     },
+    # Expired sessions hold the address their account signed in with: they go within the hour.
+    "accounts-clear-expired-sessions": {
+        "task": "accounts.tasks.sessions_clear_expired_task",
+        "schedule": 60 * 60,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
