@@ -86,3 +86,32 @@ def test_the_daily_check_runs_on_a_real_worker_and_records_its_outcome(celery_wo
         message="the worker to verify the chain",
     )
     assert event.after == {"ok": True, "checked": 3, "broken_seq": None}
+
+
+def test_events_written_while_the_chain_is_verified_do_not_break_it(monkeypatch):
+    from privacy_portal.audit import selectors
+
+    _events(3)
+    digest = selectors.event_digest
+    written = []
+
+    def digest_while_the_portal_works(event):
+        if not written:  # a request is approved while the check walks the chain
+            written.append(audit_record(actor=None, action="test.meanwhile", target=("t", "1")))
+        return digest(event)
+
+    monkeypatch.setattr(selectors, "event_digest", digest_while_the_portal_works)
+    status = audit_chain_verify()
+    assert written and status.ok, status.problem
+    assert status.checked == 3
+
+    monkeypatch.setattr(selectors, "event_digest", digest)
+    assert audit_chain_verify().checked == 4
+
+
+def test_an_event_beyond_the_chains_head_is_found(postgres):
+    events = _events(2)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_auditchainhead SET seq = seq - 1, hash = %s", [events[0].hash])
+    status = audit_chain_verify()
+    assert not status.ok

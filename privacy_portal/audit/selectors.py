@@ -19,11 +19,20 @@ class ChainStatus:
 
 
 def audit_chain_verify(*, chunk_size: int = 5000) -> ChainStatus:
-    """Walk the whole chain in order and return where, if anywhere, it breaks."""
+    """Walk the whole chain in order and return where, if anywhere, it breaks.
+
+    The chain is checked up to the head as it stands when the walk starts: events appended
+    meanwhile (the portal keeps working during a long walk) are the next walk's. An append
+    moves the head in the transaction that inserts the event, so every event up to the head
+    read here is committed, and no committed event lies beyond the head read afterwards."""
+    start = AuditChainHead.objects.filter(pk=1).first()
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
-    for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=chunk_size):
+    events = AuditEvent.objects.order_by("seq")
+    if start is not None:
+        events = events.filter(seq__lte=start.seq)
+    for event in events.iterator(chunk_size=chunk_size):
         problem = ""
         if event.seq != expected_seq:
             problem = f"sequence gap: expected {expected_seq}, found {event.seq}"
@@ -36,10 +45,17 @@ def audit_chain_verify(*, chunk_size: int = 5000) -> ChainStatus:
         expected_prev = event.hash
         expected_seq += 1
         checked += 1
-    head = AuditChainHead.objects.filter(pk=1).first()
-    head_seq = head.seq if head else 0
-    if head is not None and (head.seq != checked or (checked and head.hash != expected_prev)):
+    if start is None:
+        return ChainStatus(True, checked, 0)
+    if start.seq != checked or (checked and start.hash != expected_prev):
         return ChainStatus(
-            False, checked, head_seq, None, None, "chain head does not match the last event"
+            False, checked, start.seq, None, None, "chain head does not match the last event"
         )
-    return ChainStatus(True, checked, head_seq)
+    # Read the last event before the head: the head then includes every event committed.
+    last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    head = AuditChainHead.objects.filter(pk=1).first()
+    if head is None or last > head.seq:
+        return ChainStatus(
+            False, checked, start.seq, None, None, "an event lies beyond the chain's head"
+        )
+    return ChainStatus(True, checked, start.seq)
