@@ -567,6 +567,23 @@ def reconcile() -> dict[str, int]:
             StoreTask.objects.filter(pk__in=expired).update(
                 state=TaskState.QUEUED, lease_expires_at=None
             )
+            for task in StoreTask.objects.filter(pk__in=expired).only(
+                "pk", "request_id", "store_id", "action", "attempts"
+            ):
+                audit_record(
+                    actor=None,
+                    action="dsr.task.requeued",
+                    target=task,
+                    scope=f"dsr.datasubjectrequest:{task.request_id}",
+                    before={"state": TaskState.RUNNING},
+                    after={
+                        "state": TaskState.QUEUED,
+                        "store": task.store_id,
+                        "action": task.action,
+                        "attempt": task.attempts,
+                    },
+                    reason="lease_expired",
+                )
         enqueue_on_commit(expired + lost)
     stuck = list(
         DataSubjectRequest.objects.filter(

@@ -613,6 +613,12 @@ def test_the_reconciler_picks_up_a_task_whose_worker_died(customer, settings):
     assert result["expired"] == 1
     task.refresh_from_db()
     assert task.state == TaskState.QUEUED
+    # The move back to the queue is in the request's audit trail, with why.
+    event = AuditEvent.objects.get(action="dsr.task.requeued", object_id=str(task.pk))
+    assert event.scope == f"dsr.datasubjectrequest:{request.pk}"
+    assert event.before == {"state": "running"} and event.after["state"] == "queued"
+    assert event.reason == "lease_expired" and event.actor_type == "system"
+    assert audit_chain_verify().ok
 
 
 def test_a_task_that_kills_its_worker_every_time_fails_for_staff_after_its_attempts(
