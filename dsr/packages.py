@@ -42,6 +42,7 @@ from isal import isal_zlib
 from privacy_portal import crypto
 from privacy_portal.audit.services import audit_record
 from privacy_portal.categories import DataCategory
+from privacy_portal.spreadsheet import FORMULA_START
 
 from .connectors.base import ExportResult
 from .models import DataStore, DataSubjectRequest, ExportPackage, StoreTask, TaskState
@@ -50,8 +51,6 @@ logger = logging.getLogger(__name__)
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _CSV_FLUSH_ROWS = 500
-# Cells that a spreadsheet would run as a formula are prefixed so that they stay text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _safe_name(name: str, fallback: str = "item") -> str:
@@ -94,7 +93,7 @@ def _csv_value(value: Any) -> str:
         text = _iso(value)
     else:
         text = str(value)
-    if text.startswith(_FORMULA_START):
+    if text.startswith(FORMULA_START):
         text = "'" + text
     return text
 
@@ -108,7 +107,7 @@ def _csv_row(row: Sequence[Any]) -> list[Any]:
     for value in row:
         kind = type(value)
         if kind is str:
-            cells.append("'" + value if value.startswith(_FORMULA_START) else value)
+            cells.append("'" + value if value.startswith(FORMULA_START) else value)
         elif value is None:
             cells.append("")
         elif kind is int:

@@ -27,10 +27,11 @@ from typing import Any
 
 from django_stubs_ext import StrOrPromise
 
-#: First characters that make a spreadsheet read a cell as a formula.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-#: Their code points: ``ascii(text)`` (the first character's) costs less than ``left(text, 1)``,
-#: which makes a new string for every cell.
+from privacy_portal.spreadsheet import FORMULA_START
+
+#: The code points of the first characters that make a spreadsheet read a cell as a formula:
+#: ``ascii(text)`` (the first character's) costs less than ``left(text, 1)``, which makes a new
+#: string for every cell.
 FORMULA_CODES = tuple(ord(start) for start in FORMULA_START)
 
 CSV_OPTIONS = "WITH (FORMAT csv, HEADER)"

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from privacy_portal.pseudonymise import email_hash, normalise_email
+from privacy_portal.spreadsheet import csv_cell
 
 from .. import retention, services, stores
 from ..models import DataSubjectRequest, RetentionJobRun, StoreTask
@@ -449,22 +450,10 @@ def _months(request: HttpRequest) -> int:
     return int(value) if value.isdecimal() and int(value) in metrics.PERIODS else 12
 
 
-#: First characters that make a spreadsheet read a cell as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: Any) -> Any:
-    """Return ``value`` as a CSV cell; text a spreadsheet would run as a formula (a store's
-    name, a purpose's text) is prefixed so that it stays text."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def _csv_response(filename: str, rows: Iterable[Iterable[Any]]) -> HttpResponseBase:
     writer = csv.writer(_Echo())
     response = StreamingHttpResponse(
-        (writer.writerow([_csv_cell(value) for value in row]) for row in rows),
+        (writer.writerow([csv_cell(value) for value in row]) for row in rows),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
