@@ -38,6 +38,7 @@ from privacy_portal.mail import send_email
 from privacy_portal.views import too_many_attempts
 
 from . import notifications, selectors, services
+from .consent_bridge import purpose_choices
 from .engine import tasks_done
 from .forms import TYPE_HELP, DownloadCodeForm, GuestRequestForm, RequestForm, VerifyForm
 from .models import (
@@ -241,6 +242,7 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
         return render(request, "dsr/link_invalid.html", {"message": message}, status=410)
     done, total = tasks_done(found)
     package = getattr(found, "package", None)
+    titles = dict(purpose_choices())
     return render(
         request,
         "dsr/detail.html",
@@ -255,6 +257,7 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "package_ready": package is not None and package_is_available(package),
             "can_cancel": found.state in services.CANCELLABLE,
             "type_help": TYPE_HELP.get(found.type, ""),
+            "purposes": [titles.get(key, key) for key in found.purposes or ()],
         },
     )
 

@@ -276,6 +276,16 @@ def test_progress_is_reported_as_json(customer_client, customer):
     }
 
 
+def test_the_request_page_names_the_uses_the_person_objected_to(customer_client, customer):
+    customer_client.post(
+        "/requests/new/", {"type": "objection", "purposes": ["marketing_email", "marketing_sms"]}
+    )
+    created = DataSubjectRequest.objects.get(user=customer)
+    page = customer_client.get(f"/requests/{created.reference}/").content.decode()
+    assert "Uses of your data:" in page
+    assert "News and offers by e-mail" in page and "Offers by text message" in page
+
+
 def test_the_owner_downloads_the_package_after_reauthentication_and_it_is_audited(customer):
     created = run_pending_tasks(file_request(type="access", user=customer))
     url = f"/requests/{created.reference}/download/"
