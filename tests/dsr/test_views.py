@@ -85,6 +85,21 @@ def test_bad_request_input_gets_a_clear_message_and_files_nothing(customer_clien
     assert not DataSubjectRequest.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("g@ex\ufffdample.com", "Enter a valid email address."),
+        ("g@" + "ä" * 60 + ".example", "Enter a valid email address."),
+        ("g@bad\u200d.example", "invisible or control characters"),
+    ],
+)
+def test_a_guest_address_no_e_mail_can_reach_is_refused_not_filed(client, email, message):
+    response = client.post("/requests/new/", {"type": "access", "email": email})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not DataSubjectRequest.objects.exists()
+
+
 def test_guests_get_the_same_answer_whether_or_not_the_address_is_known(
     client, django_capture_on_commit_callbacks
 ):
