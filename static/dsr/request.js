@@ -34,6 +34,7 @@
     var text = panel.querySelector("[data-progress-text]");
     var label = panel.querySelector("[data-state-label] .badge");
     var lastState = label ? label.getAttribute("data-state") : "";
+    var stale = panel.getAttribute("data-redraw-on-change") === "true";
     var poll = function () {
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) { return response.ok ? response.json() : null; })
@@ -42,7 +43,9 @@
           if (bar) { bar.max = data.total || 1; bar.value = data.done; }
           if (text) text.textContent = data.done + " / " + data.total;
           if (data.state !== lastState) {
-            if (data.terminal) { window.location.reload(); return; }
+            // The page was drawn for the old state: a cancel button or a notice that no longer
+            // applies, no progress bar yet. Draw it again for the new one.
+            if (data.terminal || stale || (data.total && !bar)) { window.location.reload(); return; }
             if (label) { label.textContent = data.state_label; label.setAttribute("data-state", data.state); }
             if (live) live.textContent = data.state_label;
             lastState = data.state;

@@ -86,6 +86,25 @@ def test_a_guest_files_an_erasure_confirms_the_link_and_sees_it_complete(
     page.get_by_text("found nothing about you").wait_for()
 
 
+def test_a_request_page_left_open_follows_the_approval_without_a_reload(page, compliance_user):
+    """The notice that the request is being reviewed, and the button to cancel it, go once
+    an officer approves; the systems' progress appears."""
+    alice = UserFactory(email="alice.waiting@example.com")
+    request = file_request(type="restriction", user=alice, details="While you check my name")
+    assert request.state == State.IN_REVIEW
+    sign_in(page, alice.email, PASSWORD)
+    page.goto(f"/requests/{request.reference}/")
+    cancel = page.get_by_role("button", name="Cancel this request")
+    cancel.wait_for()
+    assert page.get_by_text("is reviewing your request").is_visible()
+
+    dsr_request_approve(request=request, actor=compliance_user)
+
+    cancel.wait_for(state="detached", timeout=15_000)
+    assert not page.get_by_text("is reviewing your request").is_visible()
+    page.get_by_text("Systems done").wait_for()
+
+
 def test_a_customer_cannot_open_someone_elses_request_by_changing_the_reference(page):
     alice = UserFactory(email="alice.curious@example.com")
     bob = UserFactory(email="bob.private@example.com")
