@@ -95,7 +95,12 @@ class RequestForm(forms.Form):
             "purposes"
         ):
             self.add_error("purposes", _("Choose at least one use of your data."))
-        if kind == RequestType.RECTIFICATION and not cleaned.get("details"):
+        # Details refused for their characters already have their message.
+        if (
+            kind == RequestType.RECTIFICATION
+            and not cleaned.get("details")
+            and "details" not in self.errors
+        ):
             self.add_error("details", _("Tell us what is wrong and what it should say."))
         return cleaned
 

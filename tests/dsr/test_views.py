@@ -100,6 +100,17 @@ def test_a_guest_address_no_e_mail_can_reach_is_refused_not_filed(client, email,
     assert not DataSubjectRequest.objects.exists()
 
 
+@pytest.mark.parametrize("details", ["wrong\u202ename", "x" * 5001])
+def test_a_correction_refused_for_its_text_says_why_and_only_that(customer, details):
+    client = login(Client(), customer, reauthenticated=True)
+    response = client.post("/requests/new/", {"type": "rectification", "details": details})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "invisible or control characters" in page or "at most 5000 characters" in page
+    assert "Tell us what is wrong and what it should say" not in page
+    assert not DataSubjectRequest.objects.exists()
+
+
 def test_guests_get_the_same_answer_whether_or_not_the_address_is_known(
     client, django_capture_on_commit_callbacks
 ):
