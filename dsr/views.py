@@ -47,6 +47,7 @@ from .models import (
     DataSubjectRequest,
     IdentityMethod,
     RequestType,
+    State,
 )
 from .packages import package_chunks, package_is_available, package_record_download
 
@@ -243,6 +244,13 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
     done, total = tasks_done(found)
     package = getattr(found, "package", None)
     titles = dict(purpose_choices())
+    original = found.duplicate_of if found.state == State.DUPLICATE else None
+    original_url = ""
+    if original is not None and original.user_id == found.user_id:
+        # The same account, or a guest at the same address (whose e-mails link both).
+        original_url = reverse("dsr:detail", args=[original.reference])
+        if original.user_id is None:
+            original_url += f"?t={notifications.status_token(original)}"
     return render(
         request,
         "dsr/detail.html",
@@ -258,6 +266,8 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "can_cancel": found.state in services.CANCELLABLE,
             "type_help": TYPE_HELP.get(found.type, ""),
             "purposes": [titles.get(key, key) for key in found.purposes or ()],
+            "original": original,
+            "original_url": original_url,
         },
     )
 

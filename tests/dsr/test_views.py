@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from consent.models import ConsentEvent
+from dsr import notifications
 from dsr.models import DataSubjectRequest, ExportPackage, State
 from privacy_portal.audit.models import AuditEvent
 from tests.conftest import login
@@ -310,6 +311,31 @@ def test_the_request_page_names_the_uses_the_person_objected_to(customer_client,
     page = customer_client.get(f"/requests/{created.reference}/").content.decode()
     assert "Uses of your data:" in page
     assert "News and offers by e-mail" in page and "Offers by text message" in page
+
+
+def test_a_request_sent_twice_points_to_the_one_that_goes_ahead(customer):
+    client = login(Client(), customer, reauthenticated=True)
+    first = client.post("/requests/new/", {"type": "rectification", "details": "My name"})
+    second = client.post("/requests/new/", {"type": "rectification", "details": "My name"})
+    original = DataSubjectRequest.objects.get(user=customer, duplicate_of__isnull=True)
+    assert first["Location"] == f"/requests/{original.reference}/"
+    assert second["Location"] != first["Location"]
+    page = client.get(second["Location"]).content.decode()
+    assert "We have linked the two and will answer them together" in page
+    assert f'href="/requests/{original.reference}/"' in page
+
+
+def test_a_guests_second_request_links_to_the_first_by_its_signed_link(client):
+    for _ in range(2):
+        client.post("/requests/new/", {"type": "restriction", "email": "twice@example.com"})
+    original, duplicate = DataSubjectRequest.objects.order_by("pk")
+    assert duplicate.duplicate_of == original
+    page = client.get(
+        f"/requests/{duplicate.reference}/?t={notifications.status_token(duplicate)}"
+    ).content.decode()
+    link = re.search(rf'href="(/requests/{original.reference}/\?t=[^"]+)"', page)
+    assert link is not None
+    assert original.reference in Client().get(link.group(1).replace("&amp;", "&")).content.decode()
 
 
 def test_the_owner_downloads_the_package_after_reauthentication_and_it_is_audited(customer):
