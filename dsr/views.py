@@ -268,6 +268,8 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "purposes": [titles.get(key, key) for key in found.purposes or ()],
             "original": original,
             "original_url": original_url,
+            # A request nobody confirmed is replaced by a newer one of the same kind.
+            "superseded": original is not None and original.received_at > found.received_at,
         },
     )
 

@@ -325,17 +325,21 @@ def test_a_request_sent_twice_points_to_the_one_that_goes_ahead(customer):
     assert f'href="/requests/{original.reference}/"' in page
 
 
-def test_a_guests_second_request_links_to_the_first_by_its_signed_link(client):
+def test_a_guests_unconfirmed_request_links_to_the_one_that_replaced_it(client):
+    """A guest who files again before confirming (the first e-mail lost) gets a new link; the
+    first request's page says it was replaced and links to the newer one by its signed link."""
     for _ in range(2):
         client.post("/requests/new/", {"type": "restriction", "email": "twice@example.com"})
-    original, duplicate = DataSubjectRequest.objects.order_by("pk")
-    assert duplicate.duplicate_of == original
+    replaced, newer = DataSubjectRequest.objects.order_by("pk")
+    assert replaced.state == "duplicate" and replaced.duplicate_of == newer
+    assert newer.state == "awaiting_identity"
     page = client.get(
-        f"/requests/{duplicate.reference}/?t={notifications.status_token(duplicate)}"
+        f"/requests/{replaced.reference}/?t={notifications.status_token(replaced)}"
     ).content.decode()
-    link = re.search(rf'href="(/requests/{original.reference}/\?t=[^"]+)"', page)
+    assert "replaced this one" in page and "earlier request" not in page
+    link = re.search(rf'href="(/requests/{newer.reference}/\?t=[^"]+)"', page)
     assert link is not None
-    assert original.reference in Client().get(link.group(1).replace("&amp;", "&")).content.decode()
+    assert newer.reference in Client().get(link.group(1).replace("&amp;", "&")).content.decode()
 
 
 def test_the_owner_downloads_the_package_after_reauthentication_and_it_is_audited(customer):
