@@ -280,6 +280,9 @@ def _call(connector: Connector, task: StoreTask) -> Any:
     if action == Action.EXPORT:
         from .packages import PartSink
 
+        if ExportPackage.objects.filter(request_id=task.request_id, purged_at__isnull=False):
+            # The person's erasure destroyed the copy (and its key): nothing is read for it.
+            return ExportResult()
         with PartSink.for_task(task) as sink:
             result = connector.export(subject, sink)
             if isinstance(result, ExportResult):
@@ -465,7 +468,16 @@ def request_advance(request_id: int, *, build_here: bool = False) -> None:
         if request.type in _PACKAGE_TYPES:
             package = ExportPackage.objects.filter(request=request).first()
             if package is not None and package.built_at is None:
-                _build_package_on_commit(request.pk, here=build_here)
+                if package.purged_at is None:
+                    _build_package_on_commit(request.pk, here=build_here)
+                    return
+                # The person's erasure destroyed the copy before it was finished (and the parts
+                # of an export that was running meanwhile go now).
+                from .packages import parts_discard_on_commit
+                from .services import _finish
+
+                parts_discard_on_commit(request.pk)
+                _finish(request, outcome="copy_erased", partial=False)
                 return
         from .services import _finish
 

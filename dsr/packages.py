@@ -511,7 +511,7 @@ def _claim_build(request_id: int) -> ExportPackage | None:
     with transaction.atomic():
         package = (
             ExportPackage.objects.select_for_update()
-            .filter(request_id=request_id, built_at__isnull=True)
+            .filter(request_id=request_id, built_at__isnull=True, purged_at__isnull=True)
             .first()
         )
         if package is None or (package.building_since and package.building_since > stale):
@@ -622,18 +622,19 @@ def package_build(request_id: int) -> None:
     package.building_since = None
     package.expires_at = now + timedelta(days=settings.DSR_PACKAGE_DAYS)
     # Not the key: it may have been re-encrypted under a new key while the package was built
-    # (rotate_encryption_keys), and the copy read at the start is under the old one.
-    package.save(
-        update_fields=(
-            "storage_name",
-            "size",
-            "sha256",
-            "manifest",
-            "built_at",
-            "building_since",
-            "expires_at",
-        )
+    # (rotate_encryption_keys), and the copy read at the start is under the old one. And only
+    # if the person's erasure did not purge the package meanwhile.
+    fields = ("storage_name", "size", "sha256", "manifest", "built_at", "building_since")
+    saved = ExportPackage.objects.filter(pk=package.pk, purged_at__isnull=True).update(
+        **{name: getattr(package, name) for name in (*fields, "expires_at")}
     )
+    if not saved:
+        target.unlink(missing_ok=True)
+        shutil.rmtree(_work_dir(request_id), ignore_errors=True)
+        from .engine import request_advance
+
+        request_advance(request_id)
+        return
     if old and old != package.storage_name:
         (storage_dir() / old).unlink(missing_ok=True)
     if not failed:
@@ -733,6 +734,12 @@ def _purge(packages: list[ExportPackage], now: datetime) -> None:
     transaction.on_commit(lambda: _unlink(paths, folders))
 
 
+def parts_discard_on_commit(request_id: int) -> None:
+    """Delete the request's parts once the caller's transaction commits."""
+    folder = _work_dir(request_id)
+    transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
 def _unlink(paths: list[Path], folders: list[Path]) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
@@ -754,7 +761,9 @@ def packages_purge(
     queryset: QuerySet[ExportPackage], identity: Mapping[str, str]
 ) -> tuple[int, int]:
     """Erase a person's copies of their data (the portal store's erasure hook): purge every
-    package of their earlier requests (``queryset``) at once, whatever its expiry."""
+    package of their earlier requests (``queryset``) at once, whatever its expiry, and those
+    still being made (their build then stops, and the request says why it has no copy)."""
     found = list(queryset)
+    found += ExportPackage.objects.filter(**identity, built_at__isnull=True, purged_at__isnull=True)
     _purge(found, timezone.now())
     return len(found), 0

@@ -35,9 +35,24 @@ STATE_LABELS: dict[str, StrOrPromise] = {
 }
 
 
+#: How a closed request ended (``DataSubjectRequest.outcome``).
+OUTCOME_LABELS: dict[str, StrOrPromise] = {
+    "done": _("Done"),
+    "no_data_found": _("No data found"),
+    "copy_erased": _("Copy destroyed by the person's erasure"),
+    "unverified": _("Identity never confirmed"),
+    "rejected": _("Rejected"),
+    "cancelled": _("Cancelled"),
+}
+
+
 def type_label(value: str) -> str:
     return str(TYPE_LABELS.get(value, value))
 
 
 def state_label(value: str) -> str:
     return str(STATE_LABELS.get(value, value))
+
+
+def outcome_label(value: str) -> str:
+    return str(OUTCOME_LABELS.get(value, value))

@@ -19,3 +19,9 @@ def type_label(value: object) -> str:
 def state_label(value: object) -> str:
     """Return the short staff-facing name of a request state."""
     return labels.state_label(str(value))
+
+
+@register.filter
+def outcome_label(value: object) -> str:
+    """Return the staff-facing name of how a request ended."""
+    return labels.outcome_label(str(value))

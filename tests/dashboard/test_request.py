@@ -154,6 +154,8 @@ def test_actions_a_completed_request_does_not_allow_change_nothing(
     completed_access.refresh_from_db()
     assert completed_access.state == State.COMPLETED
     assert AuditEvent.objects.count() == events
+    page = compliance_client.get(f"/dashboard/requests/{completed_access.reference}/")
+    assert "<dd>Done</dd>" in page.content.decode()  # how it ended, in words
 
 
 def test_retry_a_failed_task_but_not_one_that_succeeded(compliance_client, customer):

@@ -143,6 +143,55 @@ def test_the_package_is_encrypted_at_rest(customer, settings):
     assert b"PK\x03\x04" not in raw and customer.email.encode() not in raw
 
 
+def test_an_erasure_destroys_a_copy_not_yet_made_and_the_request_says_why(
+    customer, compliance_user, django_capture_on_commit_callbacks
+):
+    AddressFactory(user=customer, line1="1 Alice Road")
+    access = file_request(type="access", user=customer)  # its exports not run yet
+    erasure = dsr_request_approve(
+        request=file_request(type="erasure", user=customer), actor=compliance_user
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_pending_tasks(erasure).state == State.COMPLETED
+    assert ExportPackage.objects.get(request=access).purged_at is not None
+
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        access = run_pending_tasks(access)
+    assert (access.state, access.outcome) == (State.COMPLETED, "copy_erased")
+    package = ExportPackage.objects.get(request=access)
+    assert package.built_at is None and package.storage_name == ""
+    assert not packages._work_dir(access.pk).exists()
+    (done,) = [m for m in mail.outbox if access.reference in m.body]
+    assert "the copy was destroyed too" in done.body
+
+
+def test_a_copy_whose_erasure_comes_while_it_is_built_is_not_kept(
+    customer, compliance_user, django_capture_on_commit_callbacks, monkeypatch, settings
+):
+    AddressFactory(user=customer, line1="1 Alice Road")
+    access = file_request(type="access", user=customer)
+    folder = settings.DSR_STORAGE_DIR / "packages"
+    before = set(folder.glob("*")) if folder.exists() else set()
+    cover_letter = packages._cover_letter
+
+    def erased_meanwhile(*args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            packages.packages_purge(
+                ExportPackage.objects.none(), {"request__subject_key": access.subject_key}
+            )
+        return cover_letter(*args, **kwargs)
+
+    monkeypatch.setattr(packages, "_cover_letter", erased_meanwhile)
+    with django_capture_on_commit_callbacks(execute=True):
+        access = run_pending_tasks(access)
+
+    assert (access.state, access.outcome) == (State.COMPLETED, "copy_erased")
+    assert set(folder.glob("*")) == before  # the file written is gone too
+    assert not packages._work_dir(access.pk).exists()
+    assert not AuditEvent.objects.filter(action="dsr.package.built").exists()
+
+
 def test_an_erasure_needs_approval_then_deletes_and_keeps_proof(customer, compliance_user):
     AddressFactory(user=customer)
     request = file_request(type="erasure", user=customer)
