@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.mfa.adapter import DefaultMFAAdapter
 from django.conf import settings
 from django.db import transaction
 from django.forms import BaseForm
@@ -15,6 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from privacy_portal import crypto
 from privacy_portal.audit.services import audit_record
 
 from .models import User
@@ -75,3 +77,14 @@ class AccountAdapter(DefaultAccountAdapter):
                 after={"adult_confirmed": user.adult_confirmed_at is not None},
             )
         return user
+
+
+class MFAAdapter(DefaultMFAAdapter):
+    """Second factors' secrets (the TOTP key, the recovery codes' seed) are encrypted at rest
+    with ``PORTAL_ENCRYPTION_KEYS``, like every other secret the portal keeps."""
+
+    def encrypt(self, text: str) -> str:
+        return crypto.encrypt_text(text)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return crypto.decrypt_text(encrypted_text)

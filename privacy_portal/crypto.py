@@ -25,9 +25,12 @@ __all__ = (
     "StreamError",
     "decrypt",
     "decrypt_stream",
+    "decrypt_text",
     "encrypt",
+    "encrypt_text",
     "new_stream_key",
     "rotate",
+    "rotate_text",
 )
 
 
@@ -53,6 +56,28 @@ def decrypt(token: bytes) -> bytes:
 def rotate(token: bytes) -> bytes:
     """Return ``token`` re-encrypted under the current (first) key."""
     return _current().rotate(token)
+
+
+#: Marks a text value encrypted by :func:`encrypt_text` (one written before it was is plain).
+TEXT_PREFIX = "fernet:"
+
+
+def encrypt_text(text: str) -> str:
+    """Return ``text`` encrypted for a text or JSON column (a second factor's secret)."""
+    return TEXT_PREFIX + encrypt(text.encode()).decode("ascii")
+
+
+def decrypt_text(value: str) -> str:
+    """Counterpart of :func:`encrypt_text`; a value without its prefix is returned as it is
+    (stored before secrets were encrypted; ``rotate_encryption_keys`` encrypts it)."""
+    if not value.startswith(TEXT_PREFIX):
+        return value
+    return decrypt(value.removeprefix(TEXT_PREFIX).encode("ascii")).decode()
+
+
+def rotate_text(value: str) -> str:
+    """Return a value of :func:`encrypt_text` under the current key (encrypting a plain one)."""
+    return encrypt_text(decrypt_text(value))
 
 
 # --- streaming encryption of large files (export packages) ------------------------------------

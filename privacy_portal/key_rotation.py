@@ -3,7 +3,8 @@
 ``PORTAL_ENCRYPTION_KEYS`` lists Fernet keys: the first encrypts, every one decrypts. To rotate,
 a new key is put first and :func:`encryption_keys_rotate` re-encrypts every value listed in
 ``PORTAL_ENCRYPTED_FIELDS`` (connector and webhook secrets, export-package keys, request
-identities) under it, after which the old key can be removed (see docs/operations.md). Export
+identities) and ``PORTAL_ENCRYPTED_JSON_KEYS`` (second factors' secrets) under it, after which
+the old key can be removed (see docs/operations.md). Export
 packages themselves are encrypted with keys of their own, which are among those values, so the
 files need not be rewritten.
 """
@@ -28,6 +29,45 @@ class FieldReport:
 
     done: int = 0
     unreadable: list[Any] = field(default_factory=list)
+
+
+def _rotate_json(
+    label: str, keys: tuple[str, ...], *, check_only: bool, batch_size: int
+) -> FieldReport:
+    """Re-encrypt (or check) the values under ``keys`` of a JSON column's objects; a value
+    stored in plain text before it was encrypted is encrypted."""
+    model_label, name = label.rsplit(".", 1)
+    manager = apps.get_model(model_label)._default_manager
+    report = FieldReport()
+    ids = list(manager.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), batch_size):
+        with transaction.atomic():
+            rows = list(
+                manager.select_for_update()
+                .filter(pk__in=ids[start : start + batch_size])
+                .only("pk", name)
+            )
+            changed = []
+            for row in rows:
+                data = getattr(row, name)
+                present = [key for key in keys if isinstance(data, dict) and data.get(key)]
+                try:
+                    rotated = {
+                        key: crypto.decrypt_text(data[key])
+                        if check_only
+                        else crypto.rotate_text(data[key])
+                        for key in present
+                    }
+                except crypto.InvalidToken:
+                    report.unreadable.append(row.pk)
+                    continue
+                report.done += len(present)
+                if present and not check_only:
+                    setattr(row, name, {**data, **rotated})
+                    changed.append(row)
+            if changed:
+                manager.bulk_update(changed, [name])
+    return report
 
 
 def encryption_keys_rotate(
@@ -69,6 +109,8 @@ def encryption_keys_rotate(
                         changed.append(row)
                 if changed:
                     model._default_manager.bulk_update(changed, [name])
+    for label, keys in settings.PORTAL_ENCRYPTED_JSON_KEYS.items():
+        reports[label] = _rotate_json(label, keys, check_only=check_only, batch_size=batch_size)
     if not check_only:
         with transaction.atomic():
             audit_record(

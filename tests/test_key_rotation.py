@@ -72,3 +72,39 @@ def test_every_encrypted_field_is_rotated(settings):
         if isinstance(field, models.BinaryField)
     }
     assert binary == set(settings.PORTAL_ENCRYPTED_FIELDS)
+
+
+def test_second_factor_secrets_are_encrypted_at_rest_and_rotated(keys):
+    """The TOTP key and the recovery codes' seed are not in the database in clear, a secret
+    stored before they were encrypted still works and is encrypted by the rotation, and after a
+    rotation the old key is not needed to check a code."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    from accounts.demo import DEMO_TOTP_SECRET, demo_give_totp, totp_code
+    from tests.factories import UserFactory
+
+    settings, old, new = keys
+    officer = UserFactory(email="officer.mfa@inper.example", is_staff=True)
+    demo_give_totp(officer)
+    totp = Authenticator.objects.get(user=officer, type=Authenticator.Type.TOTP)
+    codes = Authenticator.objects.get(user=officer, type=Authenticator.Type.RECOVERY_CODES)
+    assert DEMO_TOTP_SECRET not in str(totp.data) and totp.data["secret"].startswith("fernet:")
+    assert codes.data["seed"].startswith("fernet:")
+    assert TOTP(totp).validate_code(totp_code())
+
+    # One stored before secrets were encrypted.
+    legacy = UserFactory(email="legacy.mfa@inper.example", is_staff=True)
+    demo_give_totp(legacy)
+    plain = Authenticator.objects.get(user=legacy, type=Authenticator.Type.TOTP)
+    plain.data = {"secret": DEMO_TOTP_SECRET}
+    plain.save()
+
+    settings.PORTAL_ENCRYPTION_KEYS = [new, old]
+    call_command("rotate_encryption_keys")
+    settings.PORTAL_ENCRYPTION_KEYS = [new]  # the old key is gone
+    call_command("rotate_encryption_keys", "--check")
+    for authenticator in (totp, plain):
+        authenticator.refresh_from_db()
+        assert authenticator.data["secret"].startswith("fernet:")
+        assert crypto.decrypt_text(authenticator.data["secret"]) == DEMO_TOTP_SECRET

@@ -153,6 +153,7 @@ LOGIN_REDIRECT_URL = "accounts:profile"
 LOGOUT_REDIRECT_URL = "home"
 
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+MFA_ADAPTER = "accounts.adapter.MFAAdapter"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 # How allauth names the account to the person ("Successfully signed in as …"): by its address.
 ACCOUNT_USER_DISPLAY = "accounts.adapter.user_display"
@@ -363,6 +364,10 @@ PORTAL_ENCRYPTED_FIELDS: list[str] = [
     "dsr.DataSubjectRequest.subject_snapshot",
     "consent.WebhookSubscription.secret_encrypted",
 ]
+# Encrypted values inside JSON columns (``crypto.encrypt_text``): the second factors' secrets.
+PORTAL_ENCRYPTED_JSON_KEYS: dict[str, tuple[str, ...]] = {
+    "mfa.Authenticator.data": ("secret", "seed"),
+}
 # Adults only, as the privacy statement says.
 ACCOUNTS_MINIMUM_AGE = 18
 ACCOUNTS_MAX_ADDRESSES = 20
