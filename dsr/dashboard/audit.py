@@ -5,6 +5,7 @@ last verification found it."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -108,15 +109,24 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False) if value else ""
 
 
+#: What a filter typed into a free-text field may look like to be kept in the trail as it is:
+#: codes ("dsr.request.state_changed"), references and numeric ids.
+_FILTER_CODE = re.compile(r"[a-z0-9_.]{1,64}|[A-Z]{2,5}-\d{4}-\d{1,9}|\d{1,20}")
+
+
 @transaction.atomic
 def audit_export_record(*, actor: Any, filters: Mapping[str, Any]) -> None:
-    """Audit that ``actor`` exported the trail, with the filters used (codes and ids only)."""
-    audit_record(
-        actor=actor,
-        action="audit.exported",
-        target=("audit.chain", "1"),
-        after={name: str(value) for name, value in filters.items() if name != "before"},
-    )
+    """Audit that ``actor`` exported the trail, with the filters used: codes, references, ids
+    and dates; anything else typed into a text field (an address, a name) only as "(text)"."""
+    kept = {}
+    for name, value in filters.items():
+        if name == "before":
+            continue
+        text = str(value)
+        kept[name] = (
+            text if not isinstance(value, str) or _FILTER_CODE.fullmatch(text) else "(text)"
+        )
+    audit_record(actor=actor, action="audit.exported", target=("audit.chain", "1"), after=kept)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,15 @@ def test_the_export_streams_every_matching_event_and_is_audited(
     assert export.actor_id == compliance_user.pk
     assert export.after == {"reference": erasure.reference}
 
+    # An address typed into a text filter does not end up in the trail.
+    compliance_client.get(
+        "/dashboard/audit/export.csv",
+        {"object_id": erasure.email, "action": "dsr.request.received"},
+    )
+    export = AuditEvent.objects.filter(action="audit.exported").latest("seq")
+    assert export.after == {"object_id": "(text)", "action": "dsr.request.received"}
+    assert erasure.email not in str(AuditEvent.objects.values_list("after", "before", "reason"))
+
 
 def test_the_page_shows_an_intact_chain(compliance_client):
     audit_record(actor=None, action="test.thing", target=("tests.thing", "1"))
