@@ -747,6 +747,13 @@ def _unlink(paths: list[Path], folders: list[Path]) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def packages_discard(packages: QuerySet[ExportPackage], *, now: datetime) -> int:
+    """Purge ``packages`` (their keys, files and parts), whatever their expiry."""
+    found = list(packages.filter(purged_at__isnull=True))
+    _purge(found, now)
+    return len(found)
+
+
 def package_purge_expired(*, now: datetime | None = None, dry_run: bool = False) -> list[int]:
     """Delete expired packages (the file and its key); return the ids purged."""
     now = now or timezone.now()
@@ -763,7 +770,5 @@ def packages_purge(
     """Erase a person's copies of their data (the portal store's erasure hook): purge every
     package of their earlier requests (``queryset``) at once, whatever its expiry, and those
     still being made (their build then stops, and the request says why it has no copy)."""
-    found = list(queryset)
-    found += ExportPackage.objects.filter(**identity, built_at__isnull=True, purged_at__isnull=True)
-    _purge(found, timezone.now())
-    return len(found), 0
+    # ``queryset`` holds the finished copies only (what an access request lists).
+    return packages_discard(ExportPackage.objects.filter(**identity), now=timezone.now()), 0

@@ -38,6 +38,7 @@ from .models import (
     TERMINAL_STATES,
     DataStore,
     DataSubjectRequest,
+    ExportPackage,
     RequestNote,
     RetentionJobRun,
     StoreTask,
@@ -105,6 +106,8 @@ def dsr_requests_redact(*, now: datetime, actor: Any = None, limit: int | None =
             tasks = StoreTask.objects.filter(request_id__in=ids)
             files = [name for name in tasks.values_list("evidence", flat=True) if name]
             tasks.update(note="", instructions="", evidence="")
+            # A copy never finished (a request that failed) still has its key and its parts.
+            packages.packages_discard(ExportPackage.objects.filter(request_id__in=ids), now=now)
             for pk in ids:
                 audit_record(
                     actor=actor,

@@ -49,6 +49,8 @@ def test_old_request_records_are_redacted_and_recent_ones_kept(
     retention_days = django_settings.DSR_REQUEST_RETENTION_DAYS
     _age(completed_access, retention_days + 1)
     old_email = completed_access.email
+    # Its copy was never finished: no expiry purges it, so its key would stay for ever.
+    ExportPackage.objects.filter(request=completed_access).update(built_at=None, expires_at=None)
 
     dry = retention_run(job="redact_requests", dry_run=True)
     assert dry.ok and dry.count == 1 and dry.report["requests"] == [completed_access.reference]
@@ -71,6 +73,8 @@ def test_old_request_records_are_redacted_and_recent_ones_kept(
     assert completed_access.state == State.COMPLETED and completed_access.type == "access"
     assert completed_access.completed_at and completed_access.received_at
     assert RequestNote.objects.get(request=completed_access).body == ""
+    package = ExportPackage.objects.get(request=completed_access)
+    assert package.purged_at is not None and bytes(package.key_encrypted) == b""
     erasure.refresh_from_db()
     assert erasure.email and erasure.redacted_at is None  # open: kept
     event = AuditEvent.objects.get(action="dsr.request.redacted")
