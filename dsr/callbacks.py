@@ -30,6 +30,7 @@ from . import engine, notifications
 from .connectors.base import ExportResult, StoreError
 from .connectors.http import (
     PROTOCOL_VERSION,
+    configured_descriptions,
     error_code,
     result_from,
     signature_valid,
@@ -156,7 +157,9 @@ def _result(task: StoreTask, data: Any) -> Any:
     from .packages import PartSink
 
     with PartSink.for_task(task) as sink:
-        result = result_from("export", data, sink)
+        result = result_from(
+            "export", data, sink, described=configured_descriptions(task.store.config)
+        )
         if isinstance(result, ExportResult):
             sink.commit(result)
     return result

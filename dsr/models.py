@@ -307,6 +307,18 @@ class DataStore(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def display_name(self, language: str | None = None) -> str:
+        """The store's name as the person reads it, in ``language`` (the active one by
+        default): from the ``names`` of its configuration, else :attr:`name`."""
+        from .texts import store_name
+
+        return store_name(self, language)
+
+    @property
+    def local_name(self) -> str:
+        """:meth:`display_name` in the active language (for templates)."""
+        return self.display_name()
+
     @property
     def secrets(self) -> dict[str, str]:
         """Return the decrypted secrets of the connector configuration."""

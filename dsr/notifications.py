@@ -187,7 +187,7 @@ def _plain_receipts(request: DataSubjectRequest) -> list[dict[str, Any]]:
         receipt = task.receipt or {}
         rows.append(
             {
-                "store": task.store.name,
+                "store": task.store.display_name(request.language),
                 "action": task.action,
                 "state": task.state,
                 "deleted": sum((receipt.get("deleted") or {}).values()),

@@ -527,6 +527,7 @@ def package_build(request_id: int) -> None:
     if package is None:
         return
     request = DataSubjectRequest.objects.get(pk=request_id)
+    language = request.language or settings.LANGUAGE_CODE
     key = package.key()
     exported = list(
         StoreTask.objects.filter(request=request, action="export", state=TaskState.SUCCEEDED)
@@ -552,8 +553,10 @@ def package_build(request_id: int) -> None:
                     continue
                 meta = json.loads(b"".join(_read_encrypted(meta_path, key)))
                 store_dir = f"stores/{_safe_name(task.store.key)}"
-                sources[task.store.key] = {"name": task.store.name, "records": {}, "files": 0}
-                dictionary[task.store.key] = {"name": task.store.name, "entities": {}}
+                # The person reads the store's name in their language (the registry's names).
+                name = task.store.display_name(language)
+                sources[task.store.key] = {"name": name, "records": {}, "files": 0}
+                dictionary[task.store.key] = {"name": name, "entities": {}}
                 for entity in meta["entities"]:
                     for extension in ("json", "csv"):
                         members.append(
@@ -587,11 +590,14 @@ def package_build(request_id: int) -> None:
                         )
                     )
                 sources[task.store.key]["files"] = len(meta["files"])
-            failed = list(
-                StoreTask.objects.filter(
+            failed = [
+                task.store.display_name(language)
+                for task in StoreTask.objects.filter(
                     request=request, action="export", state=TaskState.FAILED
-                ).values_list("store__name", flat=True)
-            )
+                )
+                .select_related("store")
+                .order_by("store__position", "store__name")
+            ]
             dictionary_bytes = json.dumps(dictionary, indent=2, ensure_ascii=False).encode()
             members.append(
                 _write_member(archive, "data-dictionary.json", [dictionary_bytes], "portal")

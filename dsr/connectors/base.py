@@ -228,6 +228,22 @@ ActionResult = (
 )
 
 
+#: Keys of a store's configuration that are the portal's, not the connector's: ``names`` (the
+#: store's name by language, as the person reads it; see :mod:`dsr.texts`).
+PORTAL_CONFIG_KEYS = frozenset({"names"})
+
+
+def connector_config(config: Mapping[str, Any], *, check: bool = True) -> dict[str, Any]:
+    """Return the part of a store's configuration that its connector reads, having checked
+    (with ``check``) the portal's part: raise :class:`ConfigurationError` saying what is
+    wrong."""
+    if check:
+        from ..texts import store_names_parse
+
+        store_names_parse(config)
+    return {key: value for key, value in config.items() if key not in PORTAL_CONFIG_KEYS}
+
+
 class Connector:
     """Base class of connectors. Subclasses set ``kind`` and implement the actions they
     support; ``supports`` lists them so that the engine only plans what a store can do."""
@@ -249,7 +265,7 @@ class Connector:
         context: TaskContext | None = None,
     ) -> None:
         self.store_key = store_key
-        self.config = dict(config)
+        self.config = connector_config(config, check=False)
         self.secrets = dict(secrets)
         self.context = context
 

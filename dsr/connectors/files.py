@@ -27,7 +27,7 @@ import os
 import re
 import string
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, ClassVar
@@ -36,7 +36,9 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage, InvalidStorageError, Storage, storages
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_stubs_ext import StrOrPromise
 
+from ..texts import ConfiguredText, text_lazy, texts_parse
 from .base import (
     ConfigurationError,
     Connector,
@@ -49,6 +51,7 @@ from .base import (
     PlannedErasure,
     Subject,
     TemporaryStoreError,
+    connector_config,
 )
 
 PLACEHOLDERS = ("email", "email_sha256", "customer_id", "phone")
@@ -63,11 +66,49 @@ class FilesConfig:
     root: str | None
     storage: str | None
     folders: tuple[str, ...]
+    #: Explanations of the listing's columns, in place of the connector's own.
+    descriptions: Mapping[str, ConfiguredText] = field(default_factory=dict)
+
+
+#: The columns of the listing of a person's files in their package.
+COLUMNS = (
+    "name",
+    "bytes",
+    "content_type",
+    "modified",
+    "width",
+    "height",
+    "taken_at",
+    "camera",
+    "location",
+    "video_seconds",
+)
+
+
+_DESCRIPTIONS: dict[str, StrOrPromise] = {
+    "name": gettext_lazy("File name, in your folder"),
+    "bytes": gettext_lazy("Size in bytes"),
+    "content_type": gettext_lazy("Kind of file (its media type, such as image/jpeg)"),
+    "modified": gettext_lazy("When the file was last changed in our storage"),
+    "width": gettext_lazy("Width of a photo or video, in pixels"),
+    "height": gettext_lazy("Height of a photo or video, in pixels"),
+    "taken_at": gettext_lazy("When the photo was taken (from its EXIF data)"),
+    "camera": gettext_lazy("Camera make and model (from its EXIF data)"),
+    "location": gettext_lazy("Where the photo was taken, latitude and longitude (EXIF data)"),
+    "video_seconds": gettext_lazy("Length of a video, in seconds"),
+}
 
 
 def parse_config(config: Mapping[str, Any]) -> FilesConfig:
     """Return the store's configuration; raise ConfigurationError saying what is wrong."""
-    unknown = set(config) - {"root", "storage", "folders", "actions", "assigned_group"}
+    unknown = set(config) - {
+        "root",
+        "storage",
+        "folders",
+        "actions",
+        "assigned_group",
+        "descriptions",
+    }
     if unknown:
         raise ConfigurationError(
             _("Unknown configuration keys: %(keys)s.") % {"keys": ", ".join(sorted(unknown))}
@@ -98,7 +139,14 @@ def parse_config(config: Mapping[str, Any]) -> FilesConfig:
             raise ConfigurationError(
                 _("%(folder)s must be a path inside the store, without “..”.") % {"folder": folder}
             )
-    return FilesConfig(root, alias, tuple(folders))
+    described = texts_parse(config.get("descriptions"), "descriptions")
+    unknown = set(described) - set(COLUMNS)
+    if unknown:
+        raise ConfigurationError(
+            _("descriptions: unknown columns %(columns)s; the listing has %(choices)s.")
+            % {"columns": ", ".join(sorted(unknown)), "choices": ", ".join(COLUMNS)}
+        )
+    return FilesConfig(root, alias, tuple(folders), described)
 
 
 def _values(subject: Subject) -> dict[str, str | None]:
@@ -237,7 +285,7 @@ class FileStoreConnector(Connector):
 
     @classmethod
     def validate_config(cls, config: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
-        parse_config(config)
+        parse_config(connector_config(config))
 
     @property
     def files_config(self) -> FilesConfig:
@@ -366,32 +414,10 @@ class FileStoreConnector(Connector):
                     about.duration_seconds,
                 )
             )
-        count = sink.table(
-            "files",
-            [
-                "name",
-                "bytes",
-                "content_type",
-                "modified",
-                "width",
-                "height",
-                "taken_at",
-                "camera",
-                "location",
-                "video_seconds",
-            ],
-            listing,
-            descriptions={
-                "name": gettext_lazy("File name, in your folder"),
-                "bytes": gettext_lazy("Size in bytes"),
-                "taken_at": gettext_lazy("When the photo was taken (from its EXIF data)"),
-                "camera": gettext_lazy("Camera make and model (from its EXIF data)"),
-                "location": gettext_lazy(
-                    "Where the photo was taken, latitude and longitude (EXIF data)"
-                ),
-                "video_seconds": gettext_lazy("Length of a video, in seconds"),
-            },
-        )
+        descriptions: dict[str, StrOrPromise] = dict(_DESCRIPTIONS)
+        for column, text in self.files_config.descriptions.items():
+            descriptions[column] = text_lazy(text)
+        count = sink.table("files", COLUMNS, listing, descriptions=descriptions)
         return ExportResult({"files": count}, files=len(found))
 
     def erase(self, subject: Subject) -> EraseResult:

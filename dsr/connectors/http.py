@@ -25,7 +25,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
@@ -34,7 +34,9 @@ import httpx
 from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django_stubs_ext import StrOrPromise
 
+from ..texts import ConfiguredText, text_lazy, texts_parse
 from .base import (
     ConfigurationError,
     Connector,
@@ -52,6 +54,7 @@ from .base import (
     StoreError,
     Subject,
     TemporaryStoreError,
+    connector_config,
     names_a_credential,
 )
 
@@ -125,6 +128,8 @@ class ServiceConfig:
     timeout: float
     send_identities: tuple[str, ...]
     max_response_bytes: int
+    #: The columns' explanations by entity (see :func:`configured_descriptions`).
+    descriptions: Mapping[str, Mapping[str, ConfiguredText]] = field(default_factory=dict)
 
 
 def _is_loopback(host: str) -> bool:
@@ -147,6 +152,7 @@ def parse_config(config: Mapping[str, Any], secrets: Mapping[str, str]) -> Servi
         "actions",
         "purpose_keys",
         "assigned_group",
+        "descriptions",
     }
     unknown = set(config) - allowed
     if unknown:
@@ -198,7 +204,26 @@ def parse_config(config: Mapping[str, Any], secrets: Mapping[str, str]) -> Servi
         )
     if len(secrets["signing_secret"]) < 32:
         raise ConfigurationError(_("signing_secret must be at least 32 characters long."))
-    return ServiceConfig(str(url), float(timeout), tuple(identities), size)
+    return ServiceConfig(
+        str(url), float(timeout), tuple(identities), size, configured_descriptions(config)
+    )
+
+
+def configured_descriptions(config: Mapping[str, Any]) -> dict[str, dict[str, ConfiguredText]]:
+    """Return the configuration's ``descriptions``: for each entity the service exports, its
+    columns' explanations for the person (each a text or texts by language). They complete,
+    and take the place of, the descriptions the service sends with its tables."""
+    configured = config.get("descriptions")
+    if configured is None:
+        return {}
+    if not isinstance(configured, Mapping):
+        raise ConfigurationError(
+            _('descriptions must be an object: {"entity": {"column": "explanation"}}.')
+        )
+    return {
+        str(entity): texts_parse(columns, f"descriptions.{entity}")
+        for entity, columns in configured.items()
+    }
 
 
 # --- reading the service's results --------------------------------------------------------------
@@ -268,9 +293,16 @@ def _retained(value: Any) -> tuple[Retention, ...]:
     return tuple(kept)
 
 
-def result_from(action: str, data: Any, sink: ExportSink | None = None) -> Any:
+def result_from(
+    action: str,
+    data: Any,
+    sink: ExportSink | None = None,
+    *,
+    described: Mapping[str, Mapping[str, ConfiguredText]] | None = None,
+) -> Any:
     """Return the connector result of ``action`` from a service's result document (writing an
-    export's tables and files to ``sink``)."""
+    export's tables and files to ``sink``, with the columns ``described`` in the store's
+    configuration explained so)."""
     if not isinstance(data, Mapping):
         raise _bad("result")
     if action == "locate":
@@ -294,11 +326,15 @@ def result_from(action: str, data: Any, sink: ExportSink | None = None) -> Any:
     if action == "export":
         if sink is None:
             raise PermanentStoreError("an export needs a sink")
-        return _export(data, sink)
+        return _export(data, sink, described or {})
     raise _bad("action")
 
 
-def _export(data: Mapping[str, Any], sink: ExportSink) -> ExportResult:
+def _export(
+    data: Mapping[str, Any],
+    sink: ExportSink,
+    described: Mapping[str, Mapping[str, ConfiguredText]],
+) -> ExportResult:
     counts: dict[str, int] = {}
     tables = data.get("tables") or []
     if not isinstance(tables, list):
@@ -318,12 +354,10 @@ def _export(data: Mapping[str, Any], sink: ExportSink) -> ExportResult:
         if not isinstance(descriptions, Mapping):
             raise _bad(f"{where}.descriptions")
         entity = table["entity"][:100]
-        counts[entity] = sink.table(
-            entity,
-            columns,
-            rows,
-            descriptions={str(k): str(v)[:500] for k, v in descriptions.items()},
-        )
+        texts: dict[str, StrOrPromise] = {str(k): str(v)[:500] for k, v in descriptions.items()}
+        for column, text in described.get(entity, {}).items():
+            texts[column] = text_lazy(text)
+        counts[entity] = sink.table(entity, columns, rows, descriptions=texts)
     files = data.get("files") or []
     if not isinstance(files, list):
         raise _bad("files")
@@ -362,7 +396,7 @@ class HTTPConnector(Connector):
 
     @classmethod
     def validate_config(cls, config: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
-        parse_config(config, secrets)
+        parse_config(connector_config(config), secrets)
 
     @property
     def service(self) -> ServiceConfig:
@@ -482,7 +516,7 @@ class HTTPConnector(Connector):
                 reference=result["reference"]
                 or (self.context.idempotency_key if self.context else ""),
             )
-        return result_from(action, result, sink)
+        return result_from(action, result, sink, described=self.service.descriptions)
 
     # -- actions --
 

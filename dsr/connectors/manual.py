@@ -36,6 +36,7 @@ from .base import (
     Pending,
     PlannedErasure,
     Subject,
+    connector_config,
 )
 
 ACTIONS = ("export", "erase", "restrict", "rectify", "notify")
@@ -49,6 +50,7 @@ class ManualConnector(Connector):
 
     @classmethod
     def validate_config(cls, config: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
+        config = connector_config(config)
         unknown = set(config) - {"actions", "assigned_group", "instructions", "purpose_keys"}
         if unknown:
             raise ConfigurationError(

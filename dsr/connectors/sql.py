@@ -61,11 +61,13 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_stubs_ext import StrOrPromise
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from privacy_portal.pseudonymise import email_hash, keyed_hash
 
+from ..texts import ConfiguredText, text_lazy, texts_parse
 from .base import (
     ConfigurationError,
     Connector,
@@ -84,6 +86,7 @@ from .base import (
     StoreError,
     Subject,
     TemporaryStoreError,
+    connector_config,
     names_a_credential,
 )
 from .pgcopy import FORMULA_CODES, EntityCopy, copy_entities
@@ -145,7 +148,7 @@ class TableConfig:
     restrict_column: str | None
     order_number_column: str | None
     exclude: tuple[str, ...]
-    descriptions: Mapping[str, str]
+    descriptions: Mapping[str, ConfiguredText]
 
     def named_columns(self) -> set[str]:
         """Return every column the configuration names (to check against the catalogue)."""
@@ -350,10 +353,7 @@ def _table(name: str, data: Any) -> TableConfig:
         restrict_column=data.get("restrict_column"),
         order_number_column=data.get("order_number_column"),
         exclude=tuple(_text(c, f"{where}.exclude") for c in exclude),
-        descriptions={
-            str(k): str(v)
-            for k, v in _mapping(data.get("descriptions"), f"{where}.descriptions").items()
-        },
+        descriptions=texts_parse(data.get("descriptions"), f"{where}.descriptions"),
     )
 
 
@@ -444,7 +444,8 @@ class BoundTable:
     #: (column of this table, column of the parent table) pairs.
     link: tuple[tuple[sa.Column[Any], sa.Column[Any]], ...] = ()
     export_columns: tuple[sa.Column[Any], ...] = ()
-    descriptions: Mapping[str, str] = field(default_factory=dict)
+    #: Each exported column's explanation, read in the person's language when written.
+    descriptions: Mapping[str, StrOrPromise] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -517,8 +518,11 @@ def _bind(conn: Connection, config: StoreConfig) -> Catalogue:
             link = _link(table, reflected[table_config.parent], table_config)
         excluded = set(table_config.exclude)
         export_columns = tuple(column for column in table.c if column.name not in excluded)
-        descriptions = {
-            column.name: table_config.descriptions.get(column.name) or (column.comment or "")
+        configured = table_config.descriptions
+        descriptions: dict[str, StrOrPromise] = {
+            column.name: text_lazy(configured[column.name])
+            if column.name in configured
+            else (column.comment or "")
             for column in export_columns
         }
         bound[name] = BoundTable(table_config, table, link, export_columns, descriptions)
@@ -738,7 +742,7 @@ class SQLConnector(Connector):
 
     @classmethod
     def validate_config(cls, config: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
-        parse_config(config, secrets)
+        parse_config(connector_config(config), secrets)
 
     @property
     def settings(self) -> StoreConfig:

@@ -1,0 +1,123 @@
+"""Texts that staff configure for the person to read (a store's name, a column's
+explanation): either one text, or the text in each language (``{"en": "…", "de": "…"}``),
+read in the person's language with English as the fallback."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.utils.functional import lazy
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django_stubs_ext import StrOrPromise
+
+from .connectors.base import ConfigurationError
+
+#: The language every text must be given in, read when the person's language is missing.
+FALLBACK = "en"
+
+ConfiguredText = str | Mapping[str, str]
+
+
+def language_codes() -> list[str]:
+    return [code for code, _name in settings.LANGUAGES]
+
+
+def text_parse(value: Any, where: str) -> ConfiguredText:
+    """Return ``value`` if it is a text or a mapping of language code to text with an
+    English one; raise ConfigurationError saying what is wrong."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise ConfigurationError(_("%(where)s must be a non-empty text.") % {"where": where})
+        return value
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigurationError(
+            _(
+                "%(where)s must be a text, or an object of texts by language "
+                '({"en": "…", "de": "…"}).'
+            )
+            % {"where": where}
+        )
+    codes = language_codes()
+    unknown = sorted(str(code) for code in value if code not in codes)
+    if unknown:
+        raise ConfigurationError(
+            _("%(where)s: unknown language %(codes)s; use %(choices)s.")
+            % {"where": where, "codes": ", ".join(unknown), "choices": ", ".join(codes)}
+        )
+    for code, text in value.items():
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigurationError(
+                _("%(where)s.%(code)s must be a non-empty text.") % {"where": where, "code": code}
+            )
+    if FALLBACK not in value:
+        raise ConfigurationError(
+            _("%(where)s needs an English text (“%(code)s”), read in every other language.")
+            % {"where": where, "code": FALLBACK}
+        )
+    return {str(code): str(text) for code, text in value.items()}
+
+
+def texts_parse(value: Any, where: str) -> dict[str, ConfiguredText]:
+    """Return a mapping of names (columns, entities) to configured texts, checked."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(_("%(where)s must be an object ({…}).") % {"where": where})
+    return {str(name): text_parse(text, f"{where}.{name}") for name, text in value.items()}
+
+
+def text_in(value: ConfiguredText, language: str | None) -> str:
+    """Return ``value`` in ``language`` (its base language, else English)."""
+    if isinstance(value, str):
+        return value
+    language = (language or settings.LANGUAGE_CODE).lower()
+    for code in (language, language.split("-")[0], FALLBACK):
+        if value.get(code):
+            return value[code]
+    return next(iter(value.values()), "")
+
+
+def _in_active_language(value: ConfiguredText) -> str:
+    return text_in(value, get_language())
+
+
+_lazy_text = lazy(_in_active_language, str)
+
+
+def text_lazy(value: ConfiguredText) -> StrOrPromise:
+    """Return ``value`` as a text read in the active language when it is used (the sinks of
+    access packages read descriptions in the language of the person's request)."""
+    if isinstance(value, str):
+        return value
+    text: StrOrPromise = _lazy_text(value)
+    return text
+
+
+def store_names_parse(config: Mapping[str, Any]) -> None:
+    """Check the optional ``names`` of a store's configuration (its name by language)."""
+    if "names" in config:
+        names = text_parse(config["names"], "names")
+        if isinstance(names, str):
+            raise ConfigurationError(
+                _(
+                    "names must be an object: the store's name by language "
+                    '({"en": "…", "de": "…"}).'
+                )
+            )
+
+
+def store_name(store: Any, language: str | None = None) -> str:
+    """Return the name of ``store`` (a DataStore) as the person reads it: from the ``names``
+    of its configuration in ``language`` (the active one by default), else its name."""
+    names = (store.config or {}).get("names") if isinstance(store.config, Mapping) else None
+    if isinstance(names, Mapping) and names:
+        try:
+            chosen = text_in(names, language or get_language())
+        except AttributeError:
+            chosen = ""
+        if isinstance(chosen, str) and chosen.strip():
+            return chosen
+    return str(store.name)
