@@ -249,6 +249,8 @@ def _stores() -> list[dict[str, Any]]:
                 "send_identities": ["email"],
                 "actions": ["locate", "export", "erase", "restrict"],
                 "purpose_keys": ["marketing_email"],
+                "names": {"en": "Newsletter platform", "de": "Newsletter-Plattform"},
+                "descriptions": services.DESCRIPTIONS,
             },
             "secrets": {"signing_secret": services_secrets()[services.NEWSLETTER]},
             "position": 20,
@@ -269,7 +271,12 @@ def _stores() -> list[dict[str, Any]]:
             "retention_rule": gettext_noop("Until you delete them or ask us to erase them."),
             "identities": ["email"],
             "connector": "dsr.connectors.files.FileStoreConnector",
-            "config": {"root": str(demo_dir() / "uploads"), "folders": [uploads.FOLDER]},
+            "config": {
+                "root": str(demo_dir() / "uploads"),
+                "folders": [uploads.FOLDER],
+                "names": {"en": "Photo and video uploads", "de": "Hochgeladene Fotos und Videos"},
+                "descriptions": uploads.DESCRIPTIONS,
+            },
             "secrets": {},
             "position": 30,
         },
@@ -295,6 +302,7 @@ def _stores() -> list[dict[str, Any]]:
             "connector": "dsr.connectors.manual.ManualConnector",
             "config": {
                 "actions": ["export", "erase"],
+                "names": {"en": "Payment provider", "de": "Zahlungsdienstleister"},
                 "assigned_group": COMPLIANCE_GROUP,
                 "instructions": {
                     "export": "Sign in to the payment provider's dashboard, search the customer "
@@ -358,6 +366,7 @@ def _stores() -> list[dict[str, Any]]:
             "connector": "dsr.connectors.manual.ManualConnector",
             "config": {
                 "actions": ["notify"],
+                "names": {"en": "Parcel carrier", "de": "Paketdienst"},
                 "assigned_group": COMPLIANCE_GROUP,
                 "instructions": {
                     "notify": "E-mail the carrier's privacy desk (privacy@carrier.example) the "
@@ -389,6 +398,7 @@ def _stores() -> list[dict[str, Any]]:
             "connector": "dsr.connectors.http.HTTPConnector",
             "config": {
                 "url": f"{base}/group-crm/dsr",
+                "names": {"en": "Inper group CRM", "de": "CRM der Inper-Gruppe"},
                 "timeout_seconds": 10,
                 "send_identities": ["email"],
                 "actions": ["notify"],

@@ -91,6 +91,60 @@ CREATE TABLE IF NOT EXISTS jobs (
 """
 
 
+def _texts(en: str, de: str) -> dict[str, str]:
+    return {"en": en, "de": de}
+
+
+#: What the newsletter platform's exported columns mean, for the person reading their copy:
+#: the portal's configuration of the store gives them (in English and German), since the
+#: platform's own descriptions are few and English only.
+DESCRIPTIONS: dict[str, dict[str, dict[str, str]]] = {
+    "subscriber": {
+        "email": _texts(
+            "The address the newsletter is sent to", "Die Adresse, an die der Newsletter geht"
+        ),
+        "first_name": _texts(
+            "Your first name, used to greet you in the newsletter",
+            "Ihr Vorname, mit dem der Newsletter Sie begrüßt",
+        ),
+        "lists": _texts("The newsletters you receive", "Die Newsletter, die Sie erhalten"),
+        "source": _texts(
+            "Where you subscribed (for example at the shop's checkout)",
+            "Wo Sie sich angemeldet haben (zum Beispiel an der Kasse des Shops)",
+        ),
+        "consent_text_version": _texts(
+            "Version of the consent text you agreed to",
+            "Die Fassung des Einwilligungstexts, dem Sie zugestimmt haben",
+        ),
+        "signup_ip": _texts(
+            "The internet address your device had when you subscribed",
+            "Die Internetadresse, die Ihr Gerät bei der Anmeldung hatte",
+        ),
+        "subscribed_at": _texts("When you subscribed", "Wann Sie sich angemeldet haben"),
+        "restricted": _texts(
+            "Whether we stopped sending to you at your request",
+            "Ob wir auf Ihren Wunsch aufgehört haben, Ihnen zu schreiben",
+        ),
+        "unsubscribed_at": _texts(
+            "When you unsubscribed, if you did", "Wann Sie sich abgemeldet haben, falls ja"
+        ),
+    },
+    "campaign_events": {
+        "campaign": _texts("The newsletter issue (mailing)", "Die Newsletter-Ausgabe (Aussendung)"),
+        "event": _texts(
+            "What happened: sent to you, or opened by you",
+            "Was geschah: an Sie gesendet oder von Ihnen geöffnet",
+        ),
+        "user_agent": _texts(
+            "The e-mail program or browser that opened it, as it named itself",
+            "Das E-Mail-Programm oder der Browser, mit dem sie geöffnet wurde, wie es sich "
+            "selbst bezeichnet hat",
+        ),
+        "at": _texts("When it happened", "Wann es geschah"),
+    },
+}
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 

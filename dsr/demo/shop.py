@@ -118,6 +118,161 @@ _AGENTS = [
 ]
 
 
+def _texts(en: str, de: str) -> dict[str, str]:
+    return {"en": en, "de": de}
+
+
+#: What each exported column of the shop means, for the person reading their copy (the data
+#: dictionary of the access package), in English and German.
+DESCRIPTIONS: dict[str, dict[str, dict[str, str]]] = {
+    "customers": {
+        "id": _texts("Your customer number in the shop", "Ihre Kundennummer im Shop"),
+        "email": _texts(
+            "The e-mail address of your shop account", "Die E-Mail-Adresse Ihres Shop-Kontos"
+        ),
+        "first_name": _texts("Your first name", "Ihr Vorname"),
+        "last_name": _texts("Your last name", "Ihr Nachname"),
+        "phone": _texts(
+            "The phone number you gave us, for questions about your orders",
+            "Die Telefonnummer, die Sie uns für Rückfragen zu Bestellungen gegeben haben",
+        ),
+        "birth_date": _texts(
+            "Your date of birth, if you gave it", "Ihr Geburtsdatum, falls Sie es angegeben haben"
+        ),
+        "newsletter": _texts(
+            "Whether you subscribed to the newsletter in the shop",
+            "Ob Sie im Shop den Newsletter abonniert haben",
+        ),
+        "processing_restricted": _texts(
+            "Whether you asked us to restrict processing",
+            "Ob Sie verlangt haben, dass wir die Verarbeitung einschränken",
+        ),
+        "created_at": _texts(
+            "When you opened your shop account", "Wann Sie Ihr Shop-Konto eröffnet haben"
+        ),
+    },
+    "orders": {
+        "id": _texts("The order's number in our system", "Die interne Nummer der Bestellung"),
+        "order_number": _texts(
+            "The order number on your order confirmation",
+            "Die Bestellnummer auf Ihrer Bestellbestätigung",
+        ),
+        "customer_id": _texts(
+            "Your customer number (links the order to your account)",
+            "Ihre Kundennummer (verbindet die Bestellung mit Ihrem Konto)",
+        ),
+        "email": _texts(
+            "The e-mail address the order confirmation went to",
+            "Die E-Mail-Adresse, an die die Bestellbestätigung ging",
+        ),
+        "shipping_name": _texts(
+            "The name the parcel was addressed to", "Der Name, an den das Paket adressiert war"
+        ),
+        "shipping_address": _texts(
+            "The address the order was delivered to", "Die Lieferadresse der Bestellung"
+        ),
+        "phone": _texts(
+            "The phone number given for the delivery",
+            "Die für die Lieferung angegebene Telefonnummer",
+        ),
+        "payment_method": _texts(
+            "How you paid (card numbers shortened to their last digits)",
+            "Wie Sie bezahlt haben (Kartennummern nur mit den letzten Ziffern)",
+        ),
+        "total": _texts("The order's total amount", "Der Gesamtbetrag der Bestellung"),
+        "currency": _texts("The currency of the amounts", "Die Währung der Beträge"),
+        "status": _texts(
+            "Where the order stands (for example shipped or delivered)",
+            "Der Stand der Bestellung (zum Beispiel versandt oder zugestellt)",
+        ),
+        "processing_restricted": _texts(
+            "Whether you asked us to restrict processing of this order",
+            "Ob Sie verlangt haben, dass wir die Verarbeitung dieser Bestellung einschränken",
+        ),
+        "created_at": _texts(
+            "When you placed the order", "Wann Sie die Bestellung aufgegeben haben"
+        ),
+    },
+    "order_lines": {
+        "id": _texts(
+            "The order line's number in our system", "Die interne Nummer der Bestellposition"
+        ),
+        "order_id": _texts(
+            "The order this line belongs to (its number in our system)",
+            "Die Bestellung, zu der diese Position gehört (ihre interne Nummer)",
+        ),
+        "sku": _texts("The product's article number", "Die Artikelnummer des Produkts"),
+        "product_name": _texts("The product you ordered", "Das bestellte Produkt"),
+        "quantity": _texts("How many you ordered", "Die bestellte Menge"),
+        "unit_price": _texts("The price of one item", "Der Preis pro Stück"),
+    },
+    "reviews": {
+        "id": _texts("The review's number in our system", "Die interne Nummer der Bewertung"),
+        "customer_id": _texts(
+            "Your customer number (links the review to your account)",
+            "Ihre Kundennummer (verbindet die Bewertung mit Ihrem Konto)",
+        ),
+        "product_sku": _texts(
+            "The article number of the product you reviewed",
+            "Die Artikelnummer des Produkts, das Sie bewertet haben",
+        ),
+        "rating": _texts("The stars you gave, from 1 to 5", "Die vergebenen Sterne, von 1 bis 5"),
+        "author_name": _texts(
+            "The name shown with your review", "Der Name, der bei Ihrer Bewertung erscheint"
+        ),
+        "title": _texts("The title of your review", "Die Überschrift Ihrer Bewertung"),
+        "body": _texts("The text of your review", "Der Text Ihrer Bewertung"),
+        "created_at": _texts(
+            "When you wrote the review", "Wann Sie die Bewertung geschrieben haben"
+        ),
+    },
+    "support_tickets": {
+        "id": _texts("The ticket's number", "Die Nummer der Anfrage"),
+        "customer_id": _texts(
+            "Your customer number (links the ticket to your account)",
+            "Ihre Kundennummer (verbindet die Anfrage mit Ihrem Konto)",
+        ),
+        "email": _texts(
+            "The e-mail address we answered you at",
+            "Die E-Mail-Adresse, an die wir Ihnen geantwortet haben",
+        ),
+        "channel": _texts(
+            "How you contacted us (e-mail, phone or at a trade show)",
+            "Wie Sie uns kontaktiert haben (E-Mail, Telefon oder auf einer Messe)",
+        ),
+        "subject": _texts("The subject of your question", "Der Betreff Ihrer Anfrage"),
+        "body": _texts("What you wrote or told us", "Was Sie uns geschrieben oder gesagt haben"),
+        "status": _texts(
+            "Whether the ticket is still open or closed",
+            "Ob die Anfrage noch offen oder abgeschlossen ist",
+        ),
+        "created_at": _texts("When you contacted us", "Wann Sie uns kontaktiert haben"),
+    },
+    "browsing_events": {
+        "id": _texts("The visit record's number", "Die Nummer des Besuchseintrags"),
+        "customer_id": _texts(
+            "Your customer number (you were signed in to the shop)",
+            "Ihre Kundennummer (Sie waren im Shop angemeldet)",
+        ),
+        "session_id": _texts(
+            "A random code for one visit to the shop, so that its pages are counted together",
+            "Ein zufälliger Code für einen Besuch im Shop, damit seine Seiten zusammen gezählt "
+            "werden",
+        ),
+        "url": _texts("The shop page you looked at", "Die Shop-Seite, die Sie angesehen haben"),
+        "ip": _texts(
+            "The internet address your device had at the time",
+            "Die Internetadresse, die Ihr Gerät zu diesem Zeitpunkt hatte",
+        ),
+        "user_agent": _texts(
+            "Your browser and operating system, as the browser named them",
+            "Ihr Browser und Betriebssystem, wie der Browser sie angegeben hat",
+        ),
+        "at": _texts("When you looked at the page", "Wann Sie die Seite angesehen haben"),
+    },
+}
+
+
 def store_config(url: str) -> dict[str, Any]:
     """Return the SQL connector configuration of the demo shop (also the README's example)."""
     financial = (
@@ -126,16 +281,14 @@ def store_config(url: str) -> dict[str, Any]:
     )
     return {
         "url": url,
+        "names": {"en": "Inper shop", "de": "Inper-Shop"},
         "tables": {
             "customers": {
                 "identities": {"email": "email"},
                 "erase": "delete",
                 "restrict_column": "processing_restricted",
                 "exclude": ["password_hash"],
-                "descriptions": {
-                    "newsletter": "Whether you subscribed to the newsletter in the shop",
-                    "processing_restricted": "Whether you asked us to restrict processing",
-                },
+                "descriptions": DESCRIPTIONS["customers"],
             },
             "orders": {
                 "parent": "customers",
@@ -152,11 +305,13 @@ def store_config(url: str) -> dict[str, Any]:
                 },
                 "retention": {"basis": financial, "years": 10, "date_column": "created_at"},
                 "restrict_column": "processing_restricted",
+                "descriptions": DESCRIPTIONS["orders"],
             },
             "order_lines": {
                 "parent": "orders",
                 "erase": "retain",
                 "retention": {"basis": f"{financial} (lines of an order)", "years": 10},
+                "descriptions": DESCRIPTIONS["order_lines"],
             },
             "reviews": {
                 "parent": "customers",
@@ -167,16 +322,19 @@ def store_config(url: str) -> dict[str, Any]:
                     "title": "null",
                     "body": "null",
                 },
+                "descriptions": DESCRIPTIONS["reviews"],
             },
             "support_tickets": {
                 "parent": "customers",
                 "identities": {"email": "email"},
                 "erase": "delete",
+                "descriptions": DESCRIPTIONS["support_tickets"],
             },
             "browsing_events": {
                 "parent": "customers",
                 "on": {"customer_id": "id"},
                 "erase": "delete",
+                "descriptions": DESCRIPTIONS["browsing_events"],
             },
         },
     }

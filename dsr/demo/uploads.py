@@ -15,6 +15,48 @@ from PIL import ExifTags, Image, ImageDraw
 FOLDER = "customers/{email_sha256}"
 
 
+def _texts(en: str, de: str) -> dict[str, str]:
+    return {"en": en, "de": de}
+
+
+#: What the columns of the listing of a person's uploads mean (the store's configuration),
+#: in English and German.
+DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "name": _texts(
+        "File name of the photo or video you uploaded",
+        "Dateiname des Fotos oder Videos, das Sie hochgeladen haben",
+    ),
+    "bytes": _texts("Size of the file, in bytes", "Größe der Datei in Byte"),
+    "content_type": _texts(
+        "Kind of file (for example image/jpeg for a photo)",
+        "Art der Datei (zum Beispiel image/jpeg für ein Foto)",
+    ),
+    "modified": _texts(
+        "When the file was last changed on our servers",
+        "Wann die Datei auf unseren Servern zuletzt geändert wurde",
+    ),
+    "width": _texts(
+        "Width of the photo or video, in pixels", "Breite des Fotos oder Videos in Pixeln"
+    ),
+    "height": _texts(
+        "Height of the photo or video, in pixels", "Höhe des Fotos oder Videos in Pixeln"
+    ),
+    "taken_at": _texts(
+        "When the photo was taken, as your camera recorded it (EXIF data)",
+        "Wann das Foto aufgenommen wurde, wie Ihre Kamera es gespeichert hat (EXIF-Daten)",
+    ),
+    "camera": _texts(
+        "Make and model of the camera or phone (EXIF data)",
+        "Hersteller und Modell der Kamera oder des Telefons (EXIF-Daten)",
+    ),
+    "location": _texts(
+        "Where the photo was taken, as latitude and longitude (EXIF data)",
+        "Wo das Foto aufgenommen wurde, als Breiten- und Längengrad (EXIF-Daten)",
+    ),
+    "video_seconds": _texts("Length of a video, in seconds", "Länge eines Videos in Sekunden"),
+}
+
+
 @dataclass(frozen=True)
 class Photo:
     name: str
