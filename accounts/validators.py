@@ -62,6 +62,17 @@ def validate_date_of_birth(value: date, *, today: date) -> None:
 _JOINERS = frozenset("\u200c\u200d")
 
 
+#: Line and paragraph separators (U+2028, U+2029): line breaks that a text area does not show
+#: as such everywhere.
+_LINE_BREAKS = str.maketrans({"\u2028": "\n", "\u2029": "\n"})
+
+
+def normalise_line_breaks(value: str) -> str:
+    """Return ``value`` with Unicode's line and paragraph separators as plain newlines (the
+    free-text details of a request may span lines, like any text area's)."""
+    return value.translate(_LINE_BREAKS)
+
+
 def validate_plain_text(value: str) -> None:
     """Refuse control and invisible formatting characters (bidirectional overrides and the like)
     in names and addresses: they have no place there and can disguise what is shown."""

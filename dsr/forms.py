@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_stubs_ext import StrOrPromise
 
-from accounts.validators import validate_plain_text
+from accounts.validators import normalise_line_breaks, validate_plain_text
 
 from .consent_bridge import purpose_choices
 from .models import Action, IdentityMethod, RejectionReason, RequestType
@@ -83,7 +83,7 @@ class RequestForm(forms.Form):
         purposes.choices = purpose_choices()
 
     def clean_details(self) -> str:
-        value: str = self.cleaned_data.get("details", "").strip()
+        value: str = normalise_line_breaks(self.cleaned_data.get("details", "")).strip()
         if value:
             validate_plain_text(value.replace("\n", " ").replace("\r", " ").replace("\t", " "))
         return value

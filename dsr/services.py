@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.validators import normalise_line_breaks
 from privacy_portal.audit.services import audit_record
 from privacy_portal.pseudonymise import email_hash, normalise_email
 
@@ -313,7 +314,7 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
         subject_key=email_hash(email),
         country=country,
         language=language[:8],
-        details=intake.details,
+        details=normalise_line_breaks(intake.details),
         purposes=sorted(set(intake.purposes)),
         received_at=now,
         due_at=deadlines.due_at(regime, now),

@@ -591,3 +591,16 @@ def test_support_cannot_skip_the_identity_check_or_change_requests(support_clien
     assert response.status_code == 403
     created.refresh_from_db()
     assert created.state == State.AWAITING_IDENTITY
+
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029"])
+def test_line_and_paragraph_separators_in_the_details_become_line_breaks(customer, separator):
+    client = login(Client(), customer, reauthenticated=True)
+    details = f"My name is wrong.{separator}It should say Müller."
+
+    response = client.post("/requests/new/", {"type": "rectification", "details": details})
+
+    assert response.status_code == 302
+    created = DataSubjectRequest.objects.get(user=customer)
+    assert created.details == "My name is wrong.\nIt should say Müller."
