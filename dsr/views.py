@@ -179,7 +179,13 @@ def request_verify(request: HttpRequest, token: str) -> HttpResponse:
         pending = services.dsr_request_for_verification(request_id=request_id, nonce=nonce)
     except services.VerificationError as error:
         return render(request, "dsr/link_invalid.html", {"message": str(error)}, status=400)
-    form = VerifyForm(_data(request))
+    data = _data(request)
+    if data is not None and not pending.knowledge_required:
+        # The page asks for no order number: one posted anyway is ignored, not an error that
+        # the page would not show.
+        data = data.copy()
+        data.pop("order_number", None)
+    form = VerifyForm(data)
     if request.method == "POST" and form.is_valid():
         try:
             verified = services.dsr_request_verify_email(

@@ -593,6 +593,21 @@ def test_support_cannot_skip_the_identity_check_or_change_requests(support_clien
     assert created.state == State.AWAITING_IDENTITY
 
 
+def test_a_tampered_order_number_on_a_confirmation_page_that_asks_for_none_is_ignored(
+    client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/requests/new/", {"type": "restriction", "email": "tamper@example.com"})
+    link = _verify_link("tamper@example.com")
+    assert 'name="order_number"' not in client.get(link).content.decode()
+
+    response = client.post(link, {"order_number": "bad\u202eorder" + "9" * 80})
+
+    assert response.status_code == 302
+    restriction = DataSubjectRequest.objects.get(email="tamper@example.com")
+    assert restriction.state == State.IN_REVIEW and restriction.identity_method == "email_link"
+    assert not restriction.snapshot().get("order_numbers")
+
 
 @pytest.mark.parametrize("separator", ["\u2028", "\u2029"])
 def test_line_and_paragraph_separators_in_the_details_become_line_breaks(customer, separator):
