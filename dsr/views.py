@@ -328,16 +328,29 @@ def request_download(request: HttpRequest, reference: str) -> HttpResponseBase:
         # A guest's status link shows progress to whoever holds it; their copy needs the code
         # sent to their address (``request_download_guest``), not someone else's password.
         raise Http404
-    package = getattr(found, "package", None)
-    if package is None or not package_is_available(package):
-        return render(
-            request,
-            "dsr/link_invalid.html",
-            {"message": _("This download is no longer available.")},
-            status=410,
-        )
+    unavailable = _no_download(request, found)
+    if unavailable is not None:
+        return unavailable
     raise_if_reauthentication_required(request, app="")
     return _stream(found, request.user)
+
+
+def _no_download(request: HttpRequest, found: DataSubjectRequest) -> HttpResponse | None:
+    """Return the page saying why ``found`` has nothing to download, or None if it has: a
+    copy that expired or was deleted is gone (410); a request that has no copy (another
+    type, or one not made yet) has nothing to download (404)."""
+    package = getattr(found, "package", None)
+    if package is not None and package_is_available(package):
+        return None
+    if package is not None and package.built_at is not None:
+        message, status = _("This download is no longer available."), 410
+    elif found.type in (RequestType.ACCESS, RequestType.PORTABILITY) and (
+        found.state not in TERMINAL_STATES
+    ):
+        message, status = _("Your copy is not ready yet. We will e-mail you when it is."), 404
+    else:
+        message, status = _("This request has no download."), 404
+    return render(request, "dsr/link_invalid.html", {"message": message}, status=status)
 
 
 def _code_key(found: DataSubjectRequest) -> str:
@@ -363,14 +376,9 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
     found, token = _owned(request, reference)
     if found.user_id is not None:
         raise Http404
-    package = getattr(found, "package", None)
-    if package is None or not package_is_available(package):
-        return render(
-            request,
-            "dsr/link_invalid.html",
-            {"message": _("This download is no longer available.")},
-            status=410,
-        )
+    unavailable = _no_download(request, found)
+    if unavailable is not None:
+        return unavailable
     form = DownloadCodeForm(request.POST if "code" in request.POST else None)
     state = cache.get(_code_key(found))
     if request.method == "POST" and "send" in request.POST:

@@ -619,3 +619,32 @@ def test_line_and_paragraph_separators_in_the_details_become_line_breaks(custome
     assert response.status_code == 302
     created = DataSubjectRequest.objects.get(user=customer)
     assert created.details == "My name is wrong.\nIt should say Müller."
+
+
+def test_a_request_without_a_download_says_so_and_a_gone_copy_says_it_is_gone(customer):
+    client = login(Client(), customer, reauthenticated=True)
+    erasure = file_request(type="erasure", user=customer)
+    response = client.get(f"/requests/{erasure.reference}/download/")
+    assert response.status_code == 404
+    assert "This request has no download." in response.content.decode()
+
+    access = file_request(type="access", user=customer)
+    response = client.get(f"/requests/{access.reference}/download/")
+    assert response.status_code == 404 and "not ready yet" in response.content.decode()
+
+    access = run_pending_tasks(access)
+    assert client.get(f"/requests/{access.reference}/download/").status_code == 200
+    ExportPackage.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    response = client.get(f"/requests/{access.reference}/download/")
+    assert response.status_code == 410
+    assert "no longer available" in response.content.decode()
+
+
+def test_a_guests_request_without_a_download_says_so(client):
+    created = file_request(type="restriction", email="guest@example.com", channel="portal_guest")
+    token = notifications.status_token(created)
+
+    response = client.get(f"/requests/{created.reference}/download/code/?t={token}")
+
+    assert response.status_code == 404
+    assert "This request has no download." in response.content.decode()
