@@ -29,9 +29,7 @@ def text_parse(value: Any, where: str) -> ConfiguredText:
     """Return ``value`` if it is a text or a mapping of language code to text with an
     English one; raise ConfigurationError saying what is wrong."""
     if isinstance(value, str):
-        if not value.strip():
-            raise ConfigurationError(_("%(where)s must be a non-empty text.") % {"where": where})
-        return value
+        return value  # one text for every language (an empty one explains nothing, as before)
     if not isinstance(value, Mapping) or not value:
         raise ConfigurationError(
             _(
