@@ -6,17 +6,13 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django_ratelimit.core import is_ratelimited
 
-from privacy_portal.pseudonymise import client_ip
-
-
-def _client_key(group: str, request: HttpRequest) -> str:
-    return client_ip(request) or "unknown"
+from privacy_portal.pseudonymise import ratelimit_client
 
 
 def too_many_requests(request: HttpRequest, group: str, rate: str) -> bool:
     """Count this request against ``rate`` for its client; return True if over the limit."""
     return bool(
         is_ratelimited(
-            request, group=f"consent.{group}", key=_client_key, rate=rate, increment=True
+            request, group=f"consent.{group}", key=ratelimit_client, rate=rate, increment=True
         )
     )

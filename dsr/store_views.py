@@ -14,13 +14,15 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
+from privacy_portal.pseudonymise import ratelimit_client
+
 from . import callbacks, holdings
 from .connectors.http import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 
 @csrf_exempt  # authenticated by the HMAC signature, not by a session
 @require_POST
-@ratelimit(key="ip", rate="600/m", block=True, group="dsr-store-callback")
+@ratelimit(key=ratelimit_client, rate="600/m", block=True, group="dsr-store-callback")
 def store_callback(request: HttpRequest) -> JsonResponse:
     """Receive a service's signed result for a task it accepted earlier (HTTP 202)."""
     limit = settings.DSR_CALLBACK_MAX_BYTES

@@ -35,6 +35,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.core import _split_rate, is_ratelimited
 
 from privacy_portal.mail import send_email
+from privacy_portal.pseudonymise import ratelimit_account_or_client
 from privacy_portal.views import too_many_attempts
 
 from . import notifications, selectors, services
@@ -68,7 +69,7 @@ def _posts_limited(group: str, setting: str) -> Callable[[_View], _View]:
         def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             rate = getattr(settings, setting)
             if request.method == "POST" and is_ratelimited(
-                request, group=group, key="user_or_ip", rate=rate, increment=True
+                request, group=group, key=ratelimit_account_or_client, rate=rate, increment=True
             ):
                 return too_many_attempts(request, retry_after=_split_rate(rate)[1])
             return view(request, *args, **kwargs)

@@ -42,6 +42,28 @@ def client_ip_truncated(request: HttpRequest) -> str:
         return ""
 
 
+def ratelimit_client(group: str, request: HttpRequest) -> str:
+    """Return what a rate limit counts an anonymous client by: a keyed hash of its address
+    (IPv6 by its /48 network, as one household or office has many), so that the cache holds
+    no address, nor a hash of one that anyone could reverse by trying every address."""
+    ip = client_ip(request).strip()
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return keyed_hash("unknown", purpose="ratelimit")
+    if address.version == 6:
+        address = ipaddress.ip_network(f"{address}/48", strict=False).network_address
+    return keyed_hash(str(address), purpose="ratelimit")
+
+
+def ratelimit_account_or_client(group: str, request: HttpRequest) -> str:
+    """Return what a rate limit counts by: the account when signed in, else the client."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"account:{user.pk}"
+    return ratelimit_client(group, request)
+
+
 def keyed_hash(value: str, *, purpose: str) -> str:
     """Return the hex HMAC-SHA256 of ``value`` for ``purpose`` under the portal's hash key."""
     key = settings.PORTAL_HASH_KEY.encode()

@@ -428,8 +428,8 @@ LOGGING = {
 
 # --- Rate limits of the portal's own forms (allauth has its own, above) -----------------------
 RATELIMIT_VIEW = "privacy_portal.views.ratelimited"
-RATELIMIT_IP_META_KEY = "privacy_portal.pseudonymise.client_ip"
-RATELIMIT_IPV6_MASK = 48
+# Clients are counted by ``privacy_portal.pseudonymise.ratelimit_client`` (a keyed hash of
+# their address), never by django-ratelimit's own "ip" keys.
 
 # --- Data-subject requests ---------------------------------------------------------------------
 ACCOUNTS_CLOSURE_HANDLER = "dsr.services.dsr_request_open_for_closure"

@@ -355,3 +355,45 @@ def test_second_factor_guesses_from_one_address_at_twenty_staff_accounts_check_t
     _tally(figure, "second-factor guesses from one address", results, "checked", 10)
     assert results.count("checked") <= 10, results
     assert results.count("checked") + results.count("limited") == PARALLEL, results
+
+
+def test_the_limits_count_clients_without_keeping_their_addresses(redis_cache, settings):
+    """Anonymous clients are counted by a keyed hash of their address: the cache holds no
+    address, nor an unkeyed hash that anyone could reverse by trying every address; an IPv6
+    client is counted by its /48 network; each client has a limit of its own."""
+    import hashlib
+
+    import redis
+    from django.test import RequestFactory
+
+    from privacy_portal.pseudonymise import ratelimit_client
+
+    settings.DSR_INTAKE_RATE = "1/h"
+    address = "203.0.113.77"
+    first = Client(REMOTE_ADDR=address)
+    assert (
+        first.post("/requests/new/", {"type": "access", "email": "a@example.com"}).status_code
+        == 302
+    )
+    assert (
+        first.post("/requests/new/", {"type": "access", "email": "b@example.com"}).status_code
+        == 429
+    )
+    other = Client(REMOTE_ADDR="198.51.100.9")
+    assert (
+        other.post("/requests/new/", {"type": "access", "email": "c@example.com"}).status_code
+        == 302
+    )
+
+    client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    stored = b" ".join(client.keys("*")).decode()
+    assert address not in stored and hashlib.md5(address.encode()).hexdigest() not in stored  # noqa: S324
+
+    def key(ip: str) -> str:
+        return ratelimit_client("g", RequestFactory().get("/", REMOTE_ADDR=ip))
+
+    assert key("2001:db8:1:aaaa::1") == key("2001:db8:1:bbbb::2") != key("2001:db8:2::1")
+    assert key(address) != key("203.0.113.78") and address not in key(address)
+    counted_as = key(address)
+    settings.PORTAL_HASH_KEY = "another-key-0123456789abcdef0123456789"
+    assert key(address) != counted_as  # keyed: not to be found without the portal's key
