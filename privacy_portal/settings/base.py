@@ -321,6 +321,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Celery's file scheduler, which also makes the file's folder (a fresh checkout has no var/).
+CELERY_BEAT_SCHEDULER = "privacy_portal.celery_beat.PortalScheduler"
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
