@@ -1,0 +1,64 @@
+"""docker-compose.yml agrees with the settings: health checks that pass, the queues the tasks
+are routed to, variables the settings read, state kept under PORTAL_VAR_DIR."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_DIR = ROOT / "privacy_portal" / "settings"
+
+
+def _compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def _variables_read_by_settings() -> set[str]:
+    text = "\n".join(path.read_text() for path in SETTINGS_DIR.glob("*.py"))
+    return set(re.findall(r'\benv(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]*)"', text))
+
+
+def test_the_web_health_check_passes_against_a_portal_that_answers_only_its_public_host(
+    live_server, settings
+):
+    settings.ALLOWED_HOSTS = ["privacy.inper.example"]
+    check = _compose()["services"]["web"]["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "python", "-c"]
+    code = check[3].replace("http://127.0.0.1:8000", live_server.url)
+    env = {**os.environ, "PORTAL_BASE_URL": "https://privacy.inper.example"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_worker_consumes_every_queue_tasks_are_routed_to():
+    command = _compose()["services"]["worker"]["command"]
+    consumed = set(command[command.index("-Q") + 1].split(","))
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert consumed == routed | {settings.CELERY_TASK_DEFAULT_QUEUE}
+    procfile = (ROOT / "Procfile.dev").read_text()
+    assert set(re.search(r"^worker:.* -Q (\S+)", procfile, re.M).group(1).split(",")) == consumed
+
+
+def test_beat_keeps_its_schedule_on_the_portal_data_volume():
+    services = _compose()["services"]
+    command = services["beat"]["command"]
+    schedule = command[command.index("-s") + 1]
+    var_dir = services["beat"]["environment"]["PORTAL_VAR_DIR"]
+    assert schedule.startswith(var_dir + "/")
+    assert any(volume.endswith(":" + var_dir) for volume in services["beat"]["volumes"])
+
+
+@pytest.mark.parametrize("service", ["migrate", "web", "worker", "beat"])
+def test_every_variable_the_portal_is_given_is_read_by_the_settings(service):
+    given = set(_compose()["services"][service]["environment"])
+    assert given - _variables_read_by_settings() == set()
