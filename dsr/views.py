@@ -343,7 +343,8 @@ def _no_download(request: HttpRequest, found: DataSubjectRequest) -> HttpRespons
     package = getattr(found, "package", None)
     if package is not None and package_is_available(package):
         return None
-    if package is not None and package.built_at is not None:
+    if package is not None and (package.built_at is not None or package.purged_at is not None):
+        # Expired, or destroyed (also before it was finished) by the person's erasure.
         message, status = _("This download is no longer available."), 410
     elif found.type in (RequestType.ACCESS, RequestType.PORTABILITY) and (
         found.state not in TERMINAL_STATES

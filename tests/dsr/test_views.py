@@ -648,3 +648,21 @@ def test_a_guests_request_without_a_download_says_so(client):
 
     assert response.status_code == 404
     assert "This request has no download." in response.content.decode()
+
+
+def test_a_copy_destroyed_by_an_erasure_before_it_was_made_is_gone(client):
+    created = file_request(
+        type="access",
+        email="guest@example.com",
+        channel="phone",
+        identity_method="staff_callback",
+        identity_note="Called back",
+    )
+    assert created.state == "running"  # its exports not run yet
+    ExportPackage.objects.filter(request=created).update(purged_at=timezone.now())
+    token = notifications.status_token(created)
+
+    response = client.get(f"/requests/{created.reference}/download/code/?t={token}")
+
+    assert response.status_code == 410
+    assert "This download is no longer available." in response.content.decode()
