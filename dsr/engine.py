@@ -280,7 +280,9 @@ def _call(connector: Connector, task: StoreTask) -> Any:
     if action == Action.EXPORT:
         from .packages import PartSink
 
-        if ExportPackage.objects.filter(request_id=task.request_id, purged_at__isnull=False):
+        if ExportPackage.objects.filter(
+            request_id=task.request_id, purged_at__isnull=False
+        ).exists():
             # The person's erasure destroyed the copy (and its key): nothing is read for it.
             return ExportResult()
         with PartSink.for_task(task) as sink:

@@ -630,9 +630,17 @@ def package_build(request_id: int) -> None:
     # Not the key: it may have been re-encrypted under a new key while the package was built
     # (rotate_encryption_keys), and the copy read at the start is under the old one. And only
     # if the person's erasure did not purge the package meanwhile.
-    fields = ("storage_name", "size", "sha256", "manifest", "built_at", "building_since")
+    built = (
+        "storage_name",
+        "size",
+        "sha256",
+        "manifest",
+        "built_at",
+        "building_since",
+        "expires_at",
+    )
     saved = ExportPackage.objects.filter(pk=package.pk, purged_at__isnull=True).update(
-        **{name: getattr(package, name) for name in (*fields, "expires_at")}
+        **{name: getattr(package, name) for name in built}
     )
     if not saved:
         target.unlink(missing_ok=True)
