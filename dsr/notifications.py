@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from privacy_portal.mail import send_email_on_commit
 from privacy_portal.permissions import COMPLIANCE_GROUP
@@ -124,13 +125,20 @@ def verification_link(request: DataSubjectRequest, *, reminder: bool = False) ->
     )
 
 
+#: Why a request is held for an officer, as the officer reads it (lazy: in their language).
+HELD_REASONS = {
+    "credentials_recently_changed": _("the account's password or e-mail address changed recently"),
+    "identity_needs_review": _("no store matched the order number: check the identity"),
+}
+
+
 def officers_review_needed(request: DataSubjectRequest) -> None:
     _to_staff(
         _officers(),
         "review_needed",
         reference=request.reference,
         request_type=RequestType(request.type).label,
-        held=request.held_reason,
+        held=HELD_REASONS.get(request.held_reason, _("held") if request.held_reason else ""),
     )
 
 

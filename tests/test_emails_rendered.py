@@ -1,0 +1,489 @@
+"""Every e-mail about requests, accounts and consent, sent through the real services, read as
+its recipient reads it: in their language, fully rendered, with working absolute links, the
+reference, and nobody else's data (and, to officers, none of the requester's)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.core.mail import EmailMessage
+from django.test import Client
+from django.urls import resolve
+from django.utils import timezone
+
+from dsr import maintenance, notifications
+from dsr.models import DataSubjectRequest, IdentityMethod, State, TaskState
+from dsr.services import (
+    dsr_request_approve,
+    dsr_request_extend,
+    dsr_request_reject,
+    dsr_request_verify_manually,
+)
+from privacy_portal import mail as portal_mail
+from privacy_portal.permissions import COMPLIANCE_GROUP
+from tests.dsr.helpers import add_store, file_request, run_pending_tasks
+from tests.factories import AddressFactory, StaffFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+LANGUAGES = ["de", "en"]
+# Words any German e-mail of the portal uses; an English one uses none of them.
+GERMAN = re.compile(r"\b(Sie|Ihre?[nmrs]?|wir|und|der|die|das|Anfrage|Daten)\b")
+LINK = re.compile(r"https?://[^\s<>\"')]+")
+HREF = re.compile(r'href="([^"]+)"')
+
+
+@pytest.fixture(autouse=True)
+def rendered(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Remember, for each message sent, its template and context, so that a German message
+    can be compared with the English rendering of the same e-mail."""
+    seen: dict[str, tuple[str, dict[str, Any]]] = {}
+    render = portal_mail.render_email
+
+    def recording(template: str, context: Any, *, language: str | None = None) -> Any:
+        subject, text, html = render(template, context, language=language)
+        seen[text] = (template, dict(context))
+        return subject, text, html
+
+    monkeypatch.setattr(portal_mail, "render_email", recording)
+    return seen
+
+
+@pytest.fixture
+def officers(db: Any) -> dict[str, Any]:
+    return {
+        language: StaffFactory(group=COMPLIANCE_GROUP, preferred_language=language)
+        for language in LANGUAGES
+    }
+
+
+@pytest.fixture
+def bystander(db: Any) -> Any:
+    user = UserFactory(email="bob.bystander@example.com", first_name="Bob", last_name="Bystander")
+    AddressFactory(user=user, line1="9 Bystander Street")
+    file_request(type="access", user=user)
+    return user
+
+
+def person(language: str) -> Any:
+    user = UserFactory(
+        email=f"alice.{language}@example.com",
+        first_name="Alice",
+        last_name="Zimmermann",
+        preferred_language=language,
+    )
+    AddressFactory(user=user, line1="1 Alice Road")
+    return user
+
+
+def _sentences(text: str) -> set[str]:
+    """The English sentences (three words or more) of ``text``, links and signature aside."""
+    found = set()
+    for line in text.splitlines():
+        for sentence in re.split(r"(?<=[.:!?])\s+", line.strip()):
+            words = re.findall(r"[A-Za-z\u2019']+", LINK.sub("", sentence))
+            if len(words) >= 3 and "privacy@inper.com" not in sentence:
+                found.add(sentence.strip())
+    return found
+
+
+def check(
+    message: EmailMessage,
+    *,
+    language: str,
+    reference: str | list[str],
+    rendered: dict[str, tuple[str, dict[str, Any]]],
+    forbidden: tuple[str, ...] = (),
+    theirs: str = "",
+) -> str:
+    """Assert everything every e-mail must satisfy; return its plain text."""
+    subject, body = message.subject, message.body
+    html = next((c for c, kind in getattr(message, "alternatives", []) if kind == "text/html"), "")
+    for part in (subject, body, html):
+        for syntax in ("{{", "}}", "{%", "%}", "%(", ")s"):
+            assert syntax not in part, (syntax, part)
+    for part in (subject, body):
+        for entity in ("&#x27;", "&#39;", "&amp;", "&quot;", "&lt;", "&gt;"):
+            assert entity not in part, (entity, part)
+    links = set(LINK.findall(body))
+    assert links, body
+    for link in links | set(HREF.findall(str(html))):
+        assert link.startswith(settings.PORTAL_BASE_URL + "/"), link
+        resolve(urlsplit(link).path)
+    if html:
+        assert set(HREF.findall(str(html))) == {link.replace("&", "&amp;") for link in links}
+    for ref in [reference] if isinstance(reference, str) else reference:
+        assert ref in subject + body, (ref, subject, body)
+        if html:
+            assert ref in html
+    for secret in forbidden:
+        assert secret.lower() not in (subject + body + str(html)).lower(), (secret, body)
+
+    template, context = rendered[body]
+    english_subject, english_body, _ = portal_mail.render_email(template, context, language="en")
+    if language == "de":
+        assert subject != english_subject
+        assert GERMAN.search(subject + " " + body), body
+        leaked = {s for s in _sentences(english_body) if s in body and s not in theirs}
+        assert not leaked, leaked
+        assert not any(s in english_subject for s in [subject])
+        if html:
+            for sentence in _sentences(english_body) - _sentences(theirs):
+                assert sentence not in html, sentence
+    else:
+        assert (subject, body) == (english_subject, english_body)
+        assert not GERMAN.search(body.replace("Inper", "")), body
+    return body
+
+
+def to(address: str) -> list[EmailMessage]:
+    return [m for m in mail.outbox if m.to == [address]]
+
+
+def only(address: str) -> EmailMessage:
+    (message,) = to(address)
+    return message
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_guest_is_acknowledged_asked_to_confirm_and_reminded(
+    language, rendered, bystander, django_capture_on_commit_callbacks
+):
+    mail.outbox.clear()
+    address = f"guest.{language}@example.com"
+    with django_capture_on_commit_callbacks(execute=True):
+        request = file_request(
+            type="access",
+            email=address,
+            channel="portal_guest",
+            language=language,
+            full_name="Gustav Guest",
+            actor=None,
+        )
+    assert request.state == State.AWAITING_IDENTITY
+    forbidden = (bystander.email, "Bystander", "Gustav")  # name unproven: not repeated
+    acknowledgement, link = sorted(to(address), key=lambda m: "verify" in m.body)
+    check(
+        acknowledgement,
+        language=language,
+        reference=request.reference,
+        rendered=rendered,
+        forbidden=forbidden,
+    )
+    body = check(
+        link, language=language, reference=request.reference, rendered=rendered, forbidden=forbidden
+    )
+    assert "/requests/verify/" in body
+
+    mail.outbox.clear()
+    DataSubjectRequest.objects.filter(pk=request.pk).update(
+        verification_sent_at=timezone.now() - timedelta(days=2)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert maintenance.verification_reminders() == [request.reference]
+    reminder = only(address)
+    check(
+        reminder,
+        language=language,
+        reference=request.reference,
+        rendered=rendered,
+        forbidden=forbidden,
+    )
+    assert reminder.subject != link.subject
+    assert "/requests/verify/" in reminder.body
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_request_held_after_a_credential_change_and_the_officers(
+    language, rendered, officers, bystander, django_capture_on_commit_callbacks
+):
+    from accounts.services import account_record_credentials_change
+
+    customer = person(language)
+    account_record_credentials_change(user=customer, action="account.password_changed")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        request = file_request(type="access", user=customer)
+    assert request.held_reason == "credentials_recently_changed"
+    held = [m for m in to(customer.email) if "acknowledged" not in m.subject]
+    assert len(held) == 2
+    for message in held:
+        check(
+            message,
+            language=language,
+            reference=request.reference,
+            rendered=rendered,
+            forbidden=(bystander.email, "Bystander"),
+        )
+    for officer_language, officer in officers.items():
+        body = check(
+            only(officer.email),
+            language=officer_language,
+            reference=request.reference,
+            rendered=rendered,
+            forbidden=(customer.email, "Alice", "Zimmermann", "Alice Road"),
+        )
+        assert "credentials_recently_changed" not in body  # said in words, not as a code
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_extension_gives_its_reason(
+    language, rendered, officers, bystander, django_capture_on_commit_callbacks
+):
+    customer = person(language)
+    request = file_request(type="erasure", user=customer)
+    mail.outbox.clear()
+    reason = (
+        "Wir ziehen unser F&E-Archiv um." if language == "de" else "We're moving our R&D archive."
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        dsr_request_extend(request=request, actor=officers["en"], reason=reason)
+    body = check(
+        only(customer.email),
+        language=language,
+        reference=request.reference,
+        rendered=rendered,
+        forbidden=(bystander.email, "Bystander"),
+        theirs=reason,
+    )
+    assert reason in body
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_access_request_completed_with_its_link(
+    language, rendered, bystander, django_capture_on_commit_callbacks
+):
+    customer = person(language)
+    with django_capture_on_commit_callbacks(execute=True):
+        request = file_request(type="access", user=customer)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        request = run_pending_tasks(request)
+    assert request.state == State.COMPLETED and request.outcome != "no_data_found"
+    body = check(
+        only(customer.email),
+        language=language,
+        reference=request.reference,
+        rendered=rendered,
+        forbidden=(bystander.email, "Bystander"),
+    )
+    assert f"/requests/{request.reference}/" in body
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_access_request_that_found_nothing(
+    language, rendered, officers, bystander, django_capture_on_commit_callbacks
+):
+    address = f"nobody.{language}@example.com"
+    request = file_request(
+        type="access",
+        email=address,
+        channel="phone",
+        actor=officers["en"],
+        identity_method="staff_document",
+        identity_note="Passport seen",
+        language=language,
+    )
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        request = run_pending_tasks(request)
+    assert request.outcome == "no_data_found"
+    check(
+        only(address),
+        language=language,
+        reference=request.reference,
+        rendered=rendered,
+        forbidden=(bystander.email, "Bystander"),
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_copy_destroyed_by_an_erasure(
+    language, rendered, officers, bystander, django_capture_on_commit_callbacks
+):
+    customer = person(language)
+    access = file_request(type="access", user=customer)
+    erasure = dsr_request_approve(
+        request=file_request(type="erasure", user=customer), actor=officers["en"]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        run_pending_tasks(erasure)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        access = run_pending_tasks(access)
+    assert access.outcome == "copy_erased"
+    check(
+        only(customer.email),
+        language=language,
+        reference=access.reference,
+        rendered=rendered,
+        forbidden=(bystander.email, "Bystander"),
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_partially_completed_request_and_the_failed_task_for_officers(
+    language, rendered, officers, bystander, django_capture_on_commit_callbacks
+):
+    add_store(
+        "flaky", "tests.dsr.connectors.FlakyConnector", config={"fail_times": 99, "permanent": True}
+    )
+    customer = person(language)
+    request = file_request(type="access", user=customer)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        request = run_pending_tasks(request)
+    assert request.state == State.PARTIALLY_COMPLETED
+    check(
+        only(customer.email),
+        language=language,
+        reference=request.reference,
+        rendered=rendered,
+        forbidden=(bystander.email, "Bystander"),
+    )
+    for officer_language, officer in officers.items():
+        check(
+            only(officer.email),
+            language=officer_language,
+            reference=request.reference,
+            rendered=rendered,
+            forbidden=(customer.email, "Alice", "Zimmermann", "Alice Road"),
+        )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_rejection_gives_the_reason_and_the_right_to_complain(
+    language, rendered, officers, bystander, django_capture_on_commit_callbacks
+):
+    customer = person(language)
+    request = file_request(type="erasure", user=customer)
+    mail.outbox.clear()
+    note = "Wir prüfen noch R&D's Ansprüche." if language == "de" else "R&D's claims are pending."
+    with django_capture_on_commit_callbacks(execute=True):
+        dsr_request_reject(request=request, actor=officers["en"], reason="other", note=note)
+    body = check(
+        only(customer.email),
+        language=language,
+        reference=request.reference,
+        rendered=rendered,
+        forbidden=(bystander.email, "Bystander"),
+        theirs=note,
+    )
+    assert note in body
+    assert ("Aufsichtsbehörde" if language == "de" else "supervisory authority") in body
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_guest_gets_a_download_code(
+    language, rendered, officers, bystander, django_capture_on_commit_callbacks
+):
+    customer = person(language)
+    request = file_request(
+        type="access",
+        email=customer.email,
+        channel="phone",
+        actor=officers["en"],
+        identity_method="staff_document",
+        identity_note="Passport seen",
+    )
+    assert request.user_id is None and request.language == language
+    request = run_pending_tasks(request)
+    mail.outbox.clear()
+    url = notifications.request_url(request).removeprefix(settings.PORTAL_BASE_URL)
+    token = url.split("?t=")[1]
+    response = Client().post(
+        f"/requests/{request.reference}/download/code/?t={token}", {"send": "1"}
+    )
+    assert response.status_code == 302
+    body = check(
+        only(customer.email),
+        language=language,
+        reference=request.reference,
+        rendered=rendered,
+        forbidden=(bystander.email, "Bystander"),
+    )
+    assert re.search(r"^\s+\d{8}$", body, re.M)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_officers_are_told_of_requests_due_soon_and_manual_steps(
+    language, rendered, officers, django_capture_on_commit_callbacks
+):
+    add_store("payments", "tests.dsr.connectors.StaffStepConnector")
+    customer = person("de" if language == "en" else "en")
+    request = file_request(type="erasure", user=customer)
+    request = dsr_request_approve(request=request, actor=officers["en"])
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        request = run_pending_tasks(request)
+    assert request.state == State.WAITING
+    forbidden = (customer.email, "Alice", "Zimmermann", "Alice Road")
+    officer = officers[language]
+    check(
+        only(officer.email),
+        language=language,
+        reference=request.reference,
+        rendered=rendered,
+        forbidden=forbidden,
+    )
+
+    mail.outbox.clear()
+    DataSubjectRequest.objects.filter(pk=request.pk).update(
+        due_at=timezone.now() + timedelta(days=3)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert request.reference in maintenance.warn_due_soon()
+    check(
+        only(officer.email),
+        language=language,
+        reference=request.reference,
+        rendered=rendered,
+        forbidden=forbidden,
+    )
+
+    mail.outbox.clear()
+    request.tasks.filter(state=TaskState.WAITING).update(
+        started_at=timezone.now() - timedelta(days=3)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert maintenance.remind_manual_tasks()
+    check(
+        only(officer.email),
+        language=language,
+        reference=request.reference,
+        rendered=rendered,
+        forbidden=forbidden,
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_identity_checked_by_hand_leaves_no_extra_mail_untranslated(
+    language, rendered, officers, bystander, django_capture_on_commit_callbacks
+):
+    address = f"checked.{language}@example.com"
+    request = file_request(
+        type="access", email=address, channel="portal_guest", language=language, actor=None
+    )
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        dsr_request_verify_manually(
+            request=request,
+            actor=officers["en"],
+            method=IdentityMethod.STAFF_CALLBACK,
+            note="Called back",
+        )
+    languages = {address: language, **{o.email: lang for lang, o in officers.items()}}
+    for message in mail.outbox:
+        check(
+            message,
+            language=languages[message.to[0]],
+            reference=request.reference,
+            rendered=rendered,
+            forbidden=(bystander.email, "Bystander"),
+        )
