@@ -233,6 +233,25 @@ def test_a_request_held_after_a_credential_change_and_the_officers(
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
+def test_a_duplicate_is_linked_and_the_person_told(
+    language, rendered, bystander, django_capture_on_commit_callbacks
+):
+    customer = person(language)
+    first = file_request(type="erasure", user=customer)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        second = file_request(type="erasure", user=customer)
+    assert second.state == State.DUPLICATE
+    check(
+        only(customer.email),
+        language=language,
+        reference=[second.reference, first.reference],
+        rendered=rendered,
+        forbidden=(bystander.email, "Bystander"),
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_an_extension_gives_its_reason(
     language, rendered, officers, bystander, django_capture_on_commit_callbacks
 ):
