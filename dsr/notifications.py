@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from privacy_portal.mail import send_email_on_commit
@@ -200,9 +201,17 @@ def _plain_receipts(request: DataSubjectRequest) -> list[dict[str, Any]]:
                 "state": task.state,
                 "deleted": sum((receipt.get("deleted") or {}).values()),
                 "anonymised": sum((receipt.get("anonymised") or {}).values()),
-                "retained": receipt.get("retained") or [],
+                "retained": [_retention(kept) for kept in receipt.get("retained") or []],
                 "exported": sum((receipt.get("counts") or {}).values()),
                 "manual": bool(receipt.get("manual")),
             }
         )
     return rows
+
+
+def _retention(kept: dict[str, Any]) -> dict[str, Any]:
+    """A kept record's entry with its date as a date (the e-mail writes it the person's way)."""
+    until = kept.get("until")
+    if isinstance(until, str) and until:
+        until = parse_date(until) or (parse_datetime(until) or until)
+    return {**kept, "until": until}

@@ -296,6 +296,28 @@ def test_an_access_request_completed_with_its_link(
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
+def test_an_erasure_completed_with_what_each_system_did(
+    language, rendered, officers, bystander, django_capture_on_commit_callbacks
+):
+    customer = person(language)
+    request = file_request(type="erasure", user=customer)
+    request = dsr_request_approve(request=request, actor=officers["en"])
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        request = run_pending_tasks(request)
+    assert request.state == State.COMPLETED
+    body = check(
+        only(customer.email),
+        language=language,
+        reference=request.reference,
+        rendered=rendered,
+        forbidden=(bystander.email, "Bystander"),
+    )
+    assert re.search(r"^- .+: .*\d", body, re.M), body
+    assert "privacy_requests" not in body  # entities named for people, not as tables
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_an_access_request_that_found_nothing(
     language, rendered, officers, bystander, django_capture_on_commit_callbacks
 ):
