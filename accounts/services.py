@@ -178,11 +178,11 @@ def account_close(*, user: User, actor: User) -> User:
     user.save(update_fields=("closed_at", "is_active", "session_generation"))
     audit_record(actor=actor, action="account.closed", target=user)
     # The handler records the address with the erasure it opens, before it is released.
-    closure_handler()(user=user, actor=actor)
+    handled = closure_handler()(user=user, actor=actor)
     send_email_on_commit(
         template="account/closed",
         to=user.email,
-        context={"first_name": user.first_name},
+        context={"first_name": user.first_name, "reference": getattr(handled, "reference", "")},
         language=user.preferred_language,
     )
     _account_release_address(user, actor=actor)

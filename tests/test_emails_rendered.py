@@ -453,6 +453,31 @@ def test_a_guest_gets_a_download_code(
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
+def test_an_account_closed(language, rendered, bystander, django_capture_on_commit_callbacks):
+    from accounts.services import account_close
+
+    customer = person(language)
+    address = customer.email
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        account_close(user=customer, actor=customer)
+    closed = [
+        m
+        for m in to(address)
+        if "closed" in m.subject.lower() or "geschlossen" in m.subject.lower()
+    ]
+    assert closed, [m.subject for m in to(address)]
+    request = DataSubjectRequest.objects.get(email=address, type="erasure")
+    check(
+        closed[0],
+        language=language,
+        reference=request.reference,
+        rendered=rendered,
+        forbidden=(bystander.email, "Bystander"),
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_officers_are_told_of_requests_due_soon_and_manual_steps(
     language, rendered, officers, django_capture_on_commit_callbacks
 ):
