@@ -4,6 +4,7 @@ that caused them commits. Staff e-mails carry references and links, never person
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -121,8 +122,14 @@ def duplicate_received(request: DataSubjectRequest) -> None:
 
 def verification_link(request: DataSubjectRequest, *, reminder: bool = False) -> None:
     link = _url(reverse("dsr:verify", args=[verification_token(request)]))
+    sent = request.verification_sent_at or request.received_at
     _to_person(
-        request, "verify", verify_url=link, reminder=reminder, days=settings.DSR_VERIFICATION_DAYS
+        request,
+        "verify",
+        verify_url=link,
+        reminder=reminder,
+        days=settings.DSR_VERIFICATION_DAYS,
+        expires=sent + timedelta(days=settings.DSR_VERIFICATION_DAYS),
     )
 
 

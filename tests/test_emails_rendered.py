@@ -15,7 +15,7 @@ from django.core import mail
 from django.core.mail import EmailMessage
 from django.test import Client
 from django.urls import resolve
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 
 from dsr import maintenance, notifications
 from dsr.models import DataSubjectRequest, IdentityMethod, State, TaskState
@@ -197,6 +197,15 @@ def test_a_guest_is_acknowledged_asked_to_confirm_and_reminded(
     )
     assert reminder.subject != link.subject
     assert "/requests/verify/" in reminder.body
+    # It says that it is a reminder, and until when the link works (5 days left, not 7).
+    assert reminder.body != link.body
+    expires = timezone.localtime(
+        DataSubjectRequest.objects.get(pk=request.pk).verification_sent_at
+        + timedelta(days=settings.DSR_VERIFICATION_DAYS)
+    )
+    with translation.override(language):
+        until = formats.date_format(expires, "DATETIME_FORMAT")
+    assert until in reminder.body and until in reminder.alternatives[0][0]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
