@@ -112,10 +112,7 @@ def store_name(store: Any, language: str | None = None) -> str:
     of its configuration in ``language`` (the active one by default), else its name."""
     names = (store.config or {}).get("names") if isinstance(store.config, Mapping) else None
     if isinstance(names, Mapping) and names:
-        try:
-            chosen = text_in(names, language or get_language())
-        except AttributeError:
-            chosen = ""
-        if isinstance(chosen, str) and chosen.strip():
+        chosen = text_in(names, language or get_language())
+        if chosen.strip():
             return chosen
     return str(store.name)

@@ -151,6 +151,30 @@ def only(address: str) -> EmailMessage:
     return message
 
 
+#: What an officer's e-mail must not hold of the requester made by :func:`person`.
+REQUESTER = ("Alice", "Zimmermann", "Alice Road")
+
+
+def check_person(
+    message: EmailMessage,
+    *,
+    language: str,
+    reference: str | list[str],
+    rendered: dict[str, tuple[str, dict[str, Any]]],
+    bystander: Any,
+    theirs: str = "",
+) -> str:
+    """:func:`check` for an e-mail to the person, which holds nothing of the bystander."""
+    return check(
+        message,
+        language=language,
+        reference=reference,
+        rendered=rendered,
+        forbidden=(bystander.email, "Bystander"),
+        theirs=theirs,
+    )
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_a_guest_is_acknowledged_asked_to_confirm_and_reminded(
     language, rendered, bystander, django_capture_on_commit_callbacks
@@ -223,12 +247,12 @@ def test_a_request_held_after_a_credential_change_and_the_officers(
     held = [m for m in to(customer.email) if "acknowledged" not in m.subject]
     assert len(held) == 2
     for message in held:
-        check(
+        check_person(
             message,
             language=language,
             reference=request.reference,
             rendered=rendered,
-            forbidden=(bystander.email, "Bystander"),
+            bystander=bystander,
         )
     for officer_language, officer in officers.items():
         body = check(
@@ -236,7 +260,7 @@ def test_a_request_held_after_a_credential_change_and_the_officers(
             language=officer_language,
             reference=request.reference,
             rendered=rendered,
-            forbidden=(customer.email, "Alice", "Zimmermann", "Alice Road"),
+            forbidden=(customer.email, *REQUESTER),
         )
         assert "credentials_recently_changed" not in body  # said in words, not as a code
 
@@ -251,12 +275,12 @@ def test_a_duplicate_is_linked_and_the_person_told(
     with django_capture_on_commit_callbacks(execute=True):
         second = file_request(type="erasure", user=customer)
     assert second.state == State.DUPLICATE
-    check(
+    check_person(
         only(customer.email),
         language=language,
         reference=[second.reference, first.reference],
         rendered=rendered,
-        forbidden=(bystander.email, "Bystander"),
+        bystander=bystander,
     )
 
 
@@ -272,12 +296,12 @@ def test_an_extension_gives_its_reason(
     )
     with django_capture_on_commit_callbacks(execute=True):
         dsr_request_extend(request=request, actor=officers["en"], reason=reason)
-    body = check(
+    body = check_person(
         only(customer.email),
         language=language,
         reference=request.reference,
         rendered=rendered,
-        forbidden=(bystander.email, "Bystander"),
+        bystander=bystander,
         theirs=reason,
     )
     assert reason in body
@@ -294,12 +318,12 @@ def test_an_access_request_completed_with_its_link(
     with django_capture_on_commit_callbacks(execute=True):
         request = run_pending_tasks(request)
     assert request.state == State.COMPLETED and request.outcome != "no_data_found"
-    body = check(
+    body = check_person(
         only(customer.email),
         language=language,
         reference=request.reference,
         rendered=rendered,
-        forbidden=(bystander.email, "Bystander"),
+        bystander=bystander,
     )
     assert f"/requests/{request.reference}/" in body
 
@@ -315,12 +339,12 @@ def test_an_erasure_completed_with_what_each_system_did(
     with django_capture_on_commit_callbacks(execute=True):
         request = run_pending_tasks(request)
     assert request.state == State.COMPLETED
-    body = check(
+    body = check_person(
         only(customer.email),
         language=language,
         reference=request.reference,
         rendered=rendered,
-        forbidden=(bystander.email, "Bystander"),
+        bystander=bystander,
     )
     assert re.search(r"^- .+: .*\d", body, re.M), body
     assert "privacy_requests" not in body  # entities named for people, not as tables
@@ -344,12 +368,12 @@ def test_an_access_request_that_found_nothing(
     with django_capture_on_commit_callbacks(execute=True):
         request = run_pending_tasks(request)
     assert request.outcome == "no_data_found"
-    check(
+    check_person(
         only(address),
         language=language,
         reference=request.reference,
         rendered=rendered,
-        forbidden=(bystander.email, "Bystander"),
+        bystander=bystander,
     )
 
 
@@ -368,12 +392,12 @@ def test_a_copy_destroyed_by_an_erasure(
     with django_capture_on_commit_callbacks(execute=True):
         access = run_pending_tasks(access)
     assert access.outcome == "copy_erased"
-    check(
+    check_person(
         only(customer.email),
         language=language,
         reference=access.reference,
         rendered=rendered,
-        forbidden=(bystander.email, "Bystander"),
+        bystander=bystander,
     )
 
 
@@ -390,12 +414,12 @@ def test_a_partially_completed_request_and_the_failed_task_for_officers(
     with django_capture_on_commit_callbacks(execute=True):
         request = run_pending_tasks(request)
     assert request.state == State.PARTIALLY_COMPLETED
-    check(
+    check_person(
         only(customer.email),
         language=language,
         reference=request.reference,
         rendered=rendered,
-        forbidden=(bystander.email, "Bystander"),
+        bystander=bystander,
     )
     for officer_language, officer in officers.items():
         check(
@@ -403,7 +427,7 @@ def test_a_partially_completed_request_and_the_failed_task_for_officers(
             language=officer_language,
             reference=request.reference,
             rendered=rendered,
-            forbidden=(customer.email, "Alice", "Zimmermann", "Alice Road"),
+            forbidden=(customer.email, *REQUESTER),
         )
 
 
@@ -417,12 +441,12 @@ def test_a_rejection_gives_the_reason_and_the_right_to_complain(
     note = "Wir prüfen noch R&D's Ansprüche." if language == "de" else "R&D's claims are pending."
     with django_capture_on_commit_callbacks(execute=True):
         dsr_request_reject(request=request, actor=officers["en"], reason="other", note=note)
-    body = check(
+    body = check_person(
         only(customer.email),
         language=language,
         reference=request.reference,
         rendered=rendered,
-        forbidden=(bystander.email, "Bystander"),
+        bystander=bystander,
         theirs=note,
     )
     assert note in body
@@ -451,12 +475,12 @@ def test_a_guest_gets_a_download_code(
         f"/requests/{request.reference}/download/code/?t={token}", {"send": "1"}
     )
     assert response.status_code == 302
-    body = check(
+    body = check_person(
         only(customer.email),
         language=language,
         reference=request.reference,
         rendered=rendered,
-        forbidden=(bystander.email, "Bystander"),
+        bystander=bystander,
     )
     assert re.search(r"^\s+\d{8}$", body, re.M)
 
@@ -477,12 +501,12 @@ def test_an_account_closed(language, rendered, bystander, django_capture_on_comm
     ]
     assert closed, [m.subject for m in to(address)]
     request = DataSubjectRequest.objects.get(email=address, type="erasure")
-    check(
+    check_person(
         closed[0],
         language=language,
         reference=request.reference,
         rendered=rendered,
-        forbidden=(bystander.email, "Bystander"),
+        bystander=bystander,
     )
 
 
@@ -498,7 +522,7 @@ def test_officers_are_told_of_requests_due_soon_and_manual_steps(
     with django_capture_on_commit_callbacks(execute=True):
         request = run_pending_tasks(request)
     assert request.state == State.WAITING
-    forbidden = (customer.email, "Alice", "Zimmermann", "Alice Road")
+    forbidden = (customer.email, *REQUESTER)
     officer = officers[language]
     check(
         only(officer.email),
@@ -555,10 +579,10 @@ def test_an_identity_checked_by_hand_leaves_no_extra_mail_untranslated(
         )
     languages = {address: language, **{o.email: lang for lang, o in officers.items()}}
     for message in mail.outbox:
-        check(
+        check_person(
             message,
             language=languages[message.to[0]],
             reference=request.reference,
             rendered=rendered,
-            forbidden=(bystander.email, "Bystander"),
+            bystander=bystander,
         )
