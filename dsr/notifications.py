@@ -13,7 +13,9 @@ from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from privacy_portal.mail import send_email_on_commit
 from privacy_portal.permissions import COMPLIANCE_GROUP
@@ -176,7 +178,7 @@ def task_failed(task: StoreTask) -> None:
         _officers(),
         "task_failed",
         reference=task.request.reference,
-        store=task.store.name,
+        store=_store_name(task),
         action=Action(task.action).label,
     )
 
@@ -186,9 +188,14 @@ def manual_task_waiting(task: StoreTask) -> None:
         _staff_of(task.assigned_group or COMPLIANCE_GROUP),
         "manual_task",
         reference=task.request.reference,
-        store=task.store.name,
+        store=_store_name(task),
         action=Action(task.action).label,
     )
+
+
+def _store_name(task: StoreTask) -> StrOrPromise:
+    """The store's name in each recipient's language (evaluated as their e-mail renders)."""
+    return lazy(task.store.display_name, str)()
 
 
 def due_soon(requests: list[DataSubjectRequest]) -> None:

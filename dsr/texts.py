@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.functional import lazy
-from django.utils.translation import get_language
+from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
 from django_stubs_ext import StrOrPromise
 
@@ -109,10 +109,12 @@ def store_names_parse(config: Mapping[str, Any]) -> None:
 
 def store_name(store: Any, language: str | None = None) -> str:
     """Return the name of ``store`` (a DataStore) as the person reads it: from the ``names``
-    of its configuration in ``language`` (the active one by default), else its name."""
+    of its configuration in ``language`` (the active one by default), else its name (through
+    the catalogue, which translates the portal's own and the demo stores' names)."""
     names = (store.config or {}).get("names") if isinstance(store.config, Mapping) else None
     if isinstance(names, Mapping) and names:
         chosen = text_in(names, language or get_language())
         if chosen.strip():
             return chosen
-    return str(store.name)
+    with override(language or get_language()):
+        return _(str(store.name))

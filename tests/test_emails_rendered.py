@@ -164,7 +164,9 @@ def check_person(
     bystander: Any,
     theirs: str = "",
 ) -> str:
-    """:func:`check` for an e-mail to the person, which holds nothing of the bystander."""
+    """:func:`check` for an e-mail to the person, which holds nothing of the bystander and
+    comes with an HTML part beside its plain text."""
+    assert any(kind == "text/html" for _, kind in getattr(message, "alternatives", []))
     return check(
         message,
         language=language,
@@ -405,8 +407,11 @@ def test_a_copy_destroyed_by_an_erasure(
 def test_a_partially_completed_request_and_the_failed_task_for_officers(
     language, rendered, officers, bystander, django_capture_on_commit_callbacks
 ):
+    names = {"en": "Payment records", "de": "Zahlungsbelege"}
     add_store(
-        "flaky", "tests.dsr.connectors.FlakyConnector", config={"fail_times": 99, "permanent": True}
+        "flaky",
+        "tests.dsr.connectors.FlakyConnector",
+        config={"fail_times": 99, "permanent": True, "names": names},
     )
     customer = person(language)
     request = file_request(type="access", user=customer)
@@ -422,13 +427,14 @@ def test_a_partially_completed_request_and_the_failed_task_for_officers(
         bystander=bystander,
     )
     for officer_language, officer in officers.items():
-        check(
+        body = check(
             only(officer.email),
             language=officer_language,
             reference=request.reference,
             rendered=rendered,
             forbidden=(customer.email, *REQUESTER),
         )
+        assert names[officer_language] in body  # the store as the officer's language names it
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -586,3 +592,55 @@ def test_an_identity_checked_by_hand_leaves_no_extra_mail_untranslated(
             rendered=rendered,
             bystander=bystander,
         )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_newsletter_confirmation_and_its_welcome(
+    language, rendered, bystander, django_capture_on_commit_callbacks
+):
+    from consent.services import consent_confirm, consent_signup_opt_in
+
+    customer = person(language)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        consent_signup_opt_in(user=customer)
+    body = check_person(
+        only(customer.email),
+        language=language,
+        reference=[],
+        rendered=rendered,
+        bystander=bystander,
+    )
+    (link,) = [link for link in LINK.findall(body) if "/confirm/" in link]
+
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        consent_confirm(token=urlsplit(link).path.rstrip("/").rsplit("/", 1)[-1])
+    welcome = only(customer.email)
+    body = check_person(
+        welcome, language=language, reference=[], rendered=rendered, bystander=bystander
+    )
+    assert "Alice" in body
+    assert welcome.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_password_reset(language, rendered, bystander, django_capture_on_commit_callbacks):
+    customer = person(language)
+    mail.outbox.clear()
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/accounts/password/reset/", {"email": customer.email})
+    assert response.status_code == 302
+    message = only(customer.email)
+    assert bystander.email not in message.body
+    if language == "de":
+        assert GERMAN.search(message.subject + message.body), message.body
+    links = LINK.findall(message.body)
+    assert any("/password/reset/key/" in link for link in links), message.body
+    for link in links:  # allauth's links name the host the request came to (ALLOWED_HOSTS)
+        assert link.startswith("http://testserver/"), link
+        resolve(urlsplit(link).path)
+    for syntax in ("{{", "{%", "&#x27;", "&amp;"):
+        assert syntax not in message.subject + message.body
