@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
-from django_ratelimit.core import _split_rate
+
+from privacy_portal.ratelimits import rate_window
 
 
 @register()
@@ -23,8 +24,8 @@ def consent_settings_check(app_configs: Any, **kwargs: Any) -> list[Error | Warn
         )
     for name in ("CONSENT_RATE_BANNER", "CONSENT_RATE_UNSUBSCRIBE", "CONSENT_RATE_SMS_WEBHOOK"):
         try:
-            _split_rate(getattr(settings, name))
-        except (ValueError, KeyError, AttributeError):
+            rate_window(getattr(settings, name))
+        except ValueError:
             problems.append(Error(f"{name} is not a rate such as 120/m.", id="consent.E002"))
     for origin in settings.CONSENT_BANNER_ORIGINS:
         parts = urlsplit(origin)

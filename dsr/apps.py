@@ -9,6 +9,8 @@ class DsrConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from . import checks  # noqa: F401  (system checks)
+
         # The portal's own store must always be registered (also after test database flushes).
         post_migrate.connect(_ensure_portal_store, sender=self, dispatch_uid="portal_store")
 

@@ -32,10 +32,11 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.core import _split_rate, is_ratelimited
+from django_ratelimit.core import is_ratelimited
 
 from privacy_portal.mail import send_email
 from privacy_portal.pseudonymise import ratelimit_account_or_client
+from privacy_portal.ratelimits import rate_window
 from privacy_portal.views import too_many_attempts
 
 from . import notifications, selectors, services
@@ -71,7 +72,7 @@ def _posts_limited(group: str, setting: str) -> Callable[[_View], _View]:
             if request.method == "POST" and is_ratelimited(
                 request, group=group, key=ratelimit_account_or_client, rate=rate, increment=True
             ):
-                return too_many_attempts(request, retry_after=_split_rate(rate)[1])
+                return too_many_attempts(request, retry_after=rate_window(rate))
             return view(request, *args, **kwargs)
 
         return limited
