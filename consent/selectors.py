@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -331,6 +331,26 @@ def policy_versions(document: str) -> list[PolicyVersion]:
             "-version"
         )
     )
+
+
+#: How long the page of a policy opens with the notice of its latest material change.
+MATERIAL_CHANGE_NOTICE_DAYS = 90
+
+
+def policy_material_change(
+    versions: list[PolicyVersion],
+) -> tuple[PolicyVersion, PolicyVersion | None] | None:
+    """Return the latest material change among ``versions`` (newest first) and the version it
+    replaced, while it is recent enough for the prominent notice the privacy statement promises
+    on the page itself (for everyone, signed in or not); else None."""
+    since = timezone.now() - timedelta(days=MATERIAL_CHANGE_NOTICE_DAYS)
+    for index, version in enumerate(versions):
+        if version.material:
+            if version.published_at < since:
+                return None
+            before = versions[index + 1] if index + 1 < len(versions) else None
+            return version, before
+    return None
 
 
 def policy_notices(user: Any) -> list[PolicyVersion]:

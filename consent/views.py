@@ -317,6 +317,9 @@ def _policy_page(
             "updated": shown.published_at,
             "versions": versions,
             "is_current": shown == versions[0],
+            "material_change": selectors.policy_material_change(versions)
+            if shown == versions[0]
+            else None,
         },
     )
 

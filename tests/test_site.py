@@ -6,11 +6,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
 from django.db import OperationalError
 from django.test import RequestFactory
+from django.utils import timezone
 
 from privacy_portal.views import server_error
 
@@ -47,6 +49,50 @@ def test_a_german_policy_page_marks_the_english_text_and_says_so(client, url):
     # Screen readers read the policy, published in English only, with English pronunciation.
     assert '<div class="policy-text" lang="en">' in page
     assert "Dieser Text liegt nur auf Englisch vor." in page
+
+
+def test_a_material_change_is_announced_on_the_statement_itself(client, superuser, monkeypatch):
+    """The statement promises a prominent notice on its page of a material change: visitors
+    without an account see it too, for 90 days, with what changed and the earlier text."""
+    from datetime import timedelta
+
+    from consent import selectors
+    from consent.services import policy_publish
+
+    def notice() -> str:
+        page = client.get("/privacy/statement/").content.decode()
+        return page.split('class="notice notice-warning policy-change"', 1)[-1].split("</section>")[
+            0
+        ]
+
+    assert "policy-change" not in client.get("/privacy/statement/").content.decode()
+    policy_publish(
+        document="privacy_statement",
+        body="## Sharing\nWe now share order data with a payment partner.",
+        material=True,
+        summary={"en": "Order data now goes to a payment partner.", "de": "Neu: Zahlungspartner."},
+        actor=superuser,
+    )
+    shown = notice()
+    assert "We changed our privacy statement on" in shown
+    assert "Order data now goes to a payment partner." in shown
+    assert 'href="/privacy/statement/v1/"' in shown  # the text in force before the change
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "de"
+    assert "Neu: Zahlungspartner." in notice()
+    del client.cookies[settings.LANGUAGE_COOKIE_NAME]
+    # Reading the earlier version is not the place for it; nor is a minor edit a new notice.
+    assert "policy-change" not in client.get("/privacy/statement/v1/").content.decode()
+    policy_publish(
+        document="privacy_statement",
+        body="## Sharing\nWe now share order data with a payment partner (typo fixed).",
+        material=False,
+        summary={"en": "A typo."},
+        actor=superuser,
+    )
+    assert "Order data now goes to a payment partner." in notice()
+    later = timezone.now() + timedelta(days=91)
+    monkeypatch.setattr(selectors, "timezone", SimpleNamespace(now=lambda: later))
+    assert "policy-change" not in client.get("/privacy/statement/").content.decode()
 
 
 def test_an_english_policy_page_needs_no_language_note(client):

@@ -193,7 +193,7 @@ def test_publishing_a_material_policy_version_shows_a_notice_once(
     assert response.status_code == 302
     policy = PolicyVersion.objects.get(document="privacy_statement", version=2)
     page = customer_client.get("/account/").content.decode()
-    assert "We changed our Privacy statement" in page and "New parcel carrier." in page
+    assert "We changed our privacy statement" in page and "New parcel carrier." in page
 
     customer_client.post(f"/privacy/notices/{policy.pk}/seen/", {"next": "/account/"})
     assert "We changed our" not in customer_client.get("/account/").content.decode()
