@@ -45,6 +45,7 @@ def load() -> None:
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
+        cursor.execute("SET portal.allow_truncate = on")  # erasure records are append-only
         cursor.execute("TRUNCATE dsr_storetask, dsr_requestnote, dsr_exportpackage CASCADE")
         cursor.execute("TRUNCATE dsr_datasubjectrequest CASCADE")
     rng = random.Random(1)

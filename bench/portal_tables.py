@@ -81,6 +81,7 @@ def fill_ledger(total: int) -> None:
     customer with two addresses for every twenty events (a shop's address book, so that the
     subject's addresses are a few among many, as they would be)."""
     log(f"filling the ledger with {total:,} events of other people")
+    sql("SET portal.allow_truncate = on")  # the ledger is append-only, also to TRUNCATE
     sql("TRUNCATE consent_consentstate, consent_consentevent, consent_consentsubject CASCADE")
     User.objects.filter(email=SUBJECT).delete()
     sql("TRUNCATE accounts_address")

@@ -57,6 +57,7 @@ def main() -> None:
         ],
         batch_size=5000,
     )
+    run("SET portal.allow_truncate = on")  # the ledger is append-only, also to TRUNCATE
     run("TRUNCATE consent_consentstate, consent_consentevent, consent_consentsubject CASCADE")
     run(
         """INSERT INTO consent_consentsubject (user_id, visitor_id, pseudonym, created_at)

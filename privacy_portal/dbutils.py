@@ -52,6 +52,47 @@ $$ LANGUAGE plpgsql;
 """
 
 
+#: The session setting that lets a connection TRUNCATE an append-only table (the test suite's
+#: flushes, the benchmarks' reloads); nothing in the portal sets it.
+TRUNCATE_ALLOWED = "portal.allow_truncate"
+
+_PG_TRUNCATE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION portal_refuse_truncate() RETURNS trigger AS $$
+BEGIN
+    IF coalesce(current_setting('{TRUNCATE_ALLOWED}', true), '') = 'on' THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'rows of % are append-only: TRUNCATE refused', TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql;
+"""
+
+
+def refuse_truncate(*tables: str) -> migrations.RunPython:
+    """Return a migration operation that makes PostgreSQL refuse TRUNCATE of ``tables`` (which
+    skips the row triggers of :func:`append_only`), unless the connection set
+    :data:`TRUNCATE_ALLOWED`. SQLite has no TRUNCATE; MariaDB's fires no triggers."""
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        schema_editor.execute(_PG_TRUNCATE_FUNCTION, params=None)
+        for table in tables:
+            schema_editor.execute(
+                f'CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON "{table}" '
+                "FOR EACH STATEMENT EXECUTE FUNCTION portal_refuse_truncate()"
+            )
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for table in tables:
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS {table}_no_truncate ON "{table}"')
+
+    return migrations.RunPython(forwards, backwards, elidable=False)
+
+
 def append_only(table: str) -> migrations.RunPython:
     """Return a migration operation that makes the database refuse UPDATE and DELETE on
     ``table`` (PostgreSQL and MariaDB/MySQL triggers; SQLite triggers for the embedded default)."""

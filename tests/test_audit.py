@@ -46,6 +46,30 @@ def test_the_database_refuses_updates_and_deletes(postgres):
     assert event.reason == ""
 
 
+@pytest.mark.parametrize(
+    "table",
+    [
+        "audit_auditevent",
+        "consent_consentevent",
+        "consent_purposeversion",
+        "consent_policyversion",
+        "dsr_erasurerecord",
+    ],
+)
+def test_the_database_refuses_to_truncate_what_is_append_only(postgres, table):
+    """TRUNCATE skips row triggers: a statement trigger refuses it to every connection that
+    did not set ``portal.allow_truncate`` (the test suite's own connections set it to flush)."""
+    event = _events(1)[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW portal.allow_truncate")
+        assert cursor.fetchone() == ("on",)
+        refused = pytest.raises(DatabaseError, match="append-only: TRUNCATE refused")
+        with refused, transaction.atomic():
+            cursor.execute("SET LOCAL portal.allow_truncate = off")
+            cursor.execute(f"TRUNCATE {table} CASCADE")
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
 def test_tampering_in_sql_is_found_and_named(postgres):
     events = _events(4)
     victim = events[2]
