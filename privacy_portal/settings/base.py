@@ -121,6 +121,7 @@ if REDIS_URL:
             "BACKEND": "privacy_portal.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="portal"),
+            "KEY_FUNCTION": "privacy_portal.cache.cache_key",
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
@@ -130,6 +131,7 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
+            "KEY_FUNCTION": "privacy_portal.cache.cache_key",
         }
     }
 

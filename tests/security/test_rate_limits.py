@@ -397,3 +397,28 @@ def test_the_limits_count_clients_without_keeping_their_addresses(redis_cache, s
     counted_as = key(address)
     settings.PORTAL_HASH_KEY = "another-key-0123456789abcdef0123456789"
     assert key(address) != counted_as  # keyed: not to be found without the portal's key
+
+
+@pytest.mark.parametrize("address", ["203.0.113.77", "2001:db8:77::5"])
+def test_sign_in_limits_keep_neither_the_address_nor_what_was_typed(redis_cache, settings, address):
+    """allauth counts failed sign-ins per client and per account: through the portal's cache
+    keys it does so by keyed hashes, so the cache holds neither the client's address (nor its
+    IPv6 network) nor the plain SHA-256 of the e-mail address typed; and the limit still holds
+    (the sixth guess at one account is refused)."""
+    import hashlib
+    import ipaddress
+
+    import redis
+
+    customer = UserFactory(email="kept.out@example.com")
+    outcomes = [_login_attempt(customer.email, f"wrong-{n}", address=address) for n in range(6)]
+    assert outcomes == ["checked"] * 5 + ["limited"], outcomes
+
+    client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    stored = b" ".join(client.keys("*")).decode()
+    assert ":login_failed:" in stored and ":login:" in stored
+    prefix = 48 if ":" in address else 32
+    network = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+    typed = hashlib.sha256(customer.email.encode()).hexdigest()
+    for secret in (address, network, typed, customer.email):
+        assert secret not in stored, secret
