@@ -116,5 +116,8 @@ def store_name(store: Any, language: str | None = None) -> str:
         chosen = text_in(names, language or get_language())
         if chosen.strip():
             return chosen
+    name = str(store.name)
+    if not name.strip():
+        return name  # gettext("") would be the catalogue's header
     with override(language or get_language()):
-        return _(str(store.name))
+        return _(name)

@@ -139,3 +139,22 @@ def test_a_services_columns_are_explained_by_the_stores_configuration():
         assert str(texts["lists"]) == "Die Newsletter, die Sie erhalten"
     with translation.override("en"):
         assert str(texts["email"]) == "The address the newsletter is sent to"
+
+
+@pytest.mark.parametrize(
+    ("name", "config", "expected"),
+    [
+        (
+            "Inper Privacy Portal",
+            {},
+            {"en": "Inper Privacy Portal", "de": "Inper-Datenschutzportal"},
+        ),
+        ("Payments", {"names": {"en": "Payments", "de": "Zahlungen"}}, {"de": "Zahlungen"}),
+        ("Warehouse 7", {}, {"en": "Warehouse 7", "de": "Warehouse 7"}),
+        ("", {}, {"en": "", "de": ""}),  # never gettext's catalogue header
+    ],
+)
+def test_a_store_is_named_in_the_readers_language(name, config, expected):
+    store = DataStore(key="s", name=name, config=config)
+    for language, shown in expected.items():
+        assert store.display_name(language) == shown
