@@ -187,6 +187,8 @@ class PurposeAdmin(AuditedModelAdmin):
     list_display = ("key", "title_en", "kind", "channel", "legal_basis", "version", "is_active")
     list_filter = ("kind", "legal_basis", "is_active")
     search_fields = ("key",)
+    # The title and version columns read the current version: joined, not one query a row.
+    list_select_related = ("current_version",)
     inlines = (PurposeVersionInline,)
 
     @admin.display(description=gettext_lazy("title"))

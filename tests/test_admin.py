@@ -283,3 +283,40 @@ def test_the_admin_log_does_not_keep_an_e_mail_address_changed_or_removed_there(
     assert not [entry for entry in entries if "alice" in entry.object_repr]
     superuser_client.get("/admin/")  # shows (and so ends) the messages about the changes
     assert "alice.typo@example.com" not in superuser_client.get("/admin/").content.decode()
+
+
+def test_the_list_of_purposes_costs_the_same_queries_however_many_there_are(
+    superuser_client, superuser
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from consent.models import Purpose
+    from consent.services import purpose_text_update
+
+    def add_purposes(count: int, start: int) -> None:
+        for number in range(start, start + count):
+            purpose = Purpose.objects.create(
+                key=f"study_{number}", kind="processing", legal_basis="legitimate_interest"
+            )
+            purpose_text_update(
+                purpose_id=purpose.pk,
+                texts={"en": {"title": f"Study {number}", "description": "A study."}},
+                material=True,
+                change_summary="",
+                actor=superuser,
+            )
+
+    def queries() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as captured:
+            page = superuser_client.get("/admin/consent/purpose/").content.decode()
+        return len(captured), page
+
+    add_purposes(2, 0)
+    queries()  # the first page also loads what the admin caches
+    few, _page = queries()
+    add_purposes(12, 2)
+    many, page = queries()
+
+    assert "Study 13" in page
+    assert many == few
