@@ -108,3 +108,21 @@ def test_verify_now_runs_on_a_real_worker(celery_worker, compliance_user):
     chain_verify_start(actor=compliance_user)
     wait_until(lambda: chain_state().ok, message="the worker to verify the chain")
     assert chain_state().checked >= 2
+
+
+def test_in_german_the_column_of_what_an_event_is_about_says_object_not_objection(
+    compliance_client, compliance_user
+):
+    from django.utils import translation
+
+    compliance_user.preferred_language = "de"
+    compliance_user.save(update_fields=["preferred_language"])
+    audit_record(actor=None, action="test.thing", target=("tests.thing", "1"))
+
+    page = compliance_client.get("/dashboard/audit/").content.decode()
+
+    assert '<th scope="col">Objekt</th>' in page
+    assert "Widersprechen" not in page
+    # The customer's button that objects to a use of their data keeps its verb.
+    with translation.override("de"):
+        assert translation.gettext("Object") == "Widersprechen"
