@@ -22,7 +22,14 @@ from django_stubs_ext import StrOrPromise
 from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
 
 from .consent_bridge import purpose_choices
-from .dashboard.labels import STATE_LABELS, TYPE_LABELS, state_label, type_label
+from .dashboard.labels import (
+    STATE_LABELS,
+    TYPE_LABELS,
+    outcome_label,
+    state_label,
+    type_label,
+)
+from .dashboard.selectors import staff_name
 from .models import Channel, DataSubjectRequest, ErasureRecord, IdentityMethod
 from .services import Intake, dsr_intake_validate, dsr_request_file, has_visible_text
 
@@ -156,15 +163,18 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
         "identity_note",
         "verified_at",
         "completed_at",
-        "outcome",
-        "duplicate_of",
-        "recorded_by",
+        "outcome_name",
+        "duplicate_of_reference",
+        "recorded_by_name",
     )
     fieldsets = (
         (None, {"fields": ("reference", "type_name", "state_name", "channel", "regime")}),
-        (_("Dates"), {"fields": ("received_at", "due_at", "verified_at", "completed_at")}),
+        (
+            _("Dates"),
+            {"fields": ("received_at", "due_at", "verified_at", "completed_at")},
+        ),
         (_("Identity"), {"fields": ("identity_method", "identity_note")}),
-        (_("Outcome"), {"fields": ("outcome", "duplicate_of", "recorded_by")}),
+        (_("Outcome"), {"fields": ("outcome_name", "duplicate_of_reference", "recorded_by_name")}),
     )
 
     @admin.display(description=_("type"), ordering="type")
@@ -175,11 +185,28 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
     def state_name(self, obj: DataSubjectRequest) -> str:
         return state_label(obj.state)
 
+    # The fields below have no label of their own, or show a code or an account number.
+
+    @admin.display(description=_("outcome"))
+    def outcome_name(self, obj: DataSubjectRequest) -> str:
+        return outcome_label(obj.outcome) if obj.outcome else self.get_empty_value_display()
+
+    @admin.display(description=_("duplicate of"))
+    def duplicate_of_reference(self, obj: DataSubjectRequest) -> str:
+        original = obj.duplicate_of
+        return original.reference if original else self.get_empty_value_display()
+
+    @admin.display(description=_("recorded by"))
+    def recorded_by_name(self, obj: DataSubjectRequest) -> str:
+        staff = obj.recorded_by
+        return staff_name(staff) if staff else self.get_empty_value_display()
+
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
         if obj is None:
             return StaffRequestForm
+        kwargs["labels"] = {"verified_at": _("identity confirmed at")}
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:

@@ -567,6 +567,42 @@ def test_support_sees_requests_in_staff_words_not_the_customers(support_client, 
     assert [r.reference for r in filtered.context["cl"].result_list] == [done.reference]
 
 
+def test_a_closed_request_in_the_admin_names_its_outcome_and_who_recorded_it_in_german(
+    support_client, support_user
+):
+    from django.utils.text import capfirst
+
+    from dsr.services import dsr_request_reject
+
+    support_user.first_name, support_user.last_name = "Sam", "Support"
+    support_user.preferred_language = "de"
+    support_user.save()
+    recorded = file_request(
+        type="erasure",
+        email="caller@example.com",
+        channel="phone",
+        actor=support_user,
+        identity_method="staff_callback",
+        identity_note="Called back the number on the last order",
+    )
+    rejected = dsr_request_reject(request=recorded, actor=None, reason="unfounded")
+    assert (rejected.outcome, rejected.verified_at is not None) == ("rejected", True)
+
+    page = support_client.get(f"/admin/dsr/datasubjectrequest/{recorded.pk}/change/")
+
+    fields = {
+        str(capfirst(line.field["label"])): str(line.contents())
+        for fieldset in page.context["adminform"]
+        for row in fieldset
+        for line in row
+    }
+    assert str(timezone.localdate().year) in fields["Identität bestätigt am"]
+    assert fields["Ergebnis"] == "Abgelehnt"
+    assert fields["Erfasst von"] == "Sam Support"
+    assert fields["Duplikat von"] == "-"
+    assert not {"Verified at", "Outcome", "Recorded by", "Duplicate of"} & set(fields)
+
+
 def test_support_cannot_skip_the_identity_check_or_change_requests(support_client):
     response = support_client.post(
         "/admin/dsr/datasubjectrequest/add/",
