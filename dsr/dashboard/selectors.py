@@ -383,7 +383,8 @@ def progress(request: DataSubjectRequest) -> dict[str, Any]:
     done, total = tasks_done(request)
     return {
         "state": request.state,
-        "state_label": str(request.get_state_display()),
+        # In staff words, as the page's badge says it (the model's speak to the person).
+        "state_label": state_label(request.state),
         "done": done,
         "total": total,
         "terminal": request.state in TERMINAL_STATES,

@@ -38,6 +38,18 @@ def test_the_page_shows_the_person_their_identity_check_and_the_timeline(
     assert "Approve" in page and "Reject" in page and "Extend the deadline" in page
 
 
+def test_the_progress_the_page_follows_names_the_state_as_the_page_does(
+    compliance_client, guest_access
+):
+    """The page announces a change of state in the officers' words, not the person's
+    ("Waiting for you to confirm your e-mail")."""
+    progress = compliance_client.get(f"/dashboard/requests/{guest_access.reference}/progress/")
+    page = compliance_client.get(f"/dashboard/requests/{guest_access.reference}/")
+
+    assert progress.json()["state_label"] == "Awaiting identity"
+    assert "Awaiting identity" in page.content.decode()
+
+
 def test_verify_by_hand_then_approve_then_the_receipt(
     compliance_client, compliance_user, guest_access, django_capture_on_commit_callbacks
 ):
