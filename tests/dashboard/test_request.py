@@ -50,6 +50,17 @@ def test_the_progress_the_page_follows_names_the_state_as_the_page_does(
     assert "Awaiting identity" in page.content.decode()
 
 
+def test_the_approval_of_an_erasure_points_to_the_plan_where_the_page_shows_it(
+    compliance_client, erasure
+):
+    page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
+
+    plan = page.index('<h2 id="preview-heading">What the erasure will do</h2>')
+    approve = page.index(f'action="/dashboard/requests/{erasure.reference}/approve/"')
+    assert plan < approve
+    assert "as the plan above (“What the erasure will do”) says" in page
+
+
 def test_verify_by_hand_then_approve_then_the_receipt(
     compliance_client, compliance_user, guest_access, django_capture_on_commit_callbacks
 ):
