@@ -3,10 +3,12 @@ person who asked: "Waiting for you to confirm your e-mail")."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
-from ..models import RequestType, State
+from ..models import Channel, IdentityMethod, Regime, RejectionReason, RequestType, State
 
 TYPE_LABELS: dict[str, StrOrPromise] = {
     RequestType.ACCESS: _("Access"),
@@ -44,6 +46,73 @@ OUTCOME_LABELS: dict[str, StrOrPromise] = {
     "rejected": _("Rejected"),
     "cancelled": _("Cancelled"),
 }
+
+
+#: Why a request changed state (the audit event's reason code), as officers read it.
+REASON_LABELS: dict[str, StrOrPromise] = {
+    "identity_confirmed": _("identity confirmed at filing"),
+    "verification_sent": _("confirmation link sent"),
+    "email_confirmed": _("e-mail address confirmed"),
+    "email_and_order_matched": _("e-mail address confirmed and an order number matched"),
+    "email_confirmed_knowledge_unmatched": _(
+        "e-mail address confirmed, but no order number matched"
+    ),
+    "identity_verified_by_staff": _("identity checked by staff"),
+    "needs_approval": _("needs an officer's approval"),
+    "credentials_recently_changed": _("held: the account's password or e-mail changed recently"),
+    "approved": _("approved"),
+    "tasks_planned": _("store tasks planned"),
+    "tasks_running": _("store tasks running"),
+    "waiting_on_manual_or_external_step": _("waiting on a manual step or a store's answer"),
+    "all_steps_done": _("every step done"),
+    "task_retried": _("a store task was retried"),
+    "done": _("done"),
+    "no_data_found": _("no data found"),
+    "copy_erased": _("copy destroyed by the person's erasure"),
+    "cancelled": _("cancelled"),
+    "verification_expired": _("the confirmation link was never used"),
+    "superseded_by_newer_request": _("replaced by a newer request"),
+}
+
+#: The fields an audit event's details name, and how to read their values.
+DETAIL_LABELS: dict[str, StrOrPromise] = {
+    "type": _("Type"),
+    "channel": _("Channel"),
+    "regime": _("Law"),
+    "identity_method": _("Identity"),
+    "outcome": _("Outcome"),
+    "rejection_reason": _("Reason"),
+    "held_reason": _("held for review"),
+}
+_DETAIL_VALUES: dict[str, Mapping[str, StrOrPromise]] = {
+    "type": TYPE_LABELS,
+    "channel": dict(Channel.choices),
+    "regime": dict(Regime.choices),
+    "identity_method": dict(IdentityMethod.choices),
+    "outcome": OUTCOME_LABELS,
+    "rejection_reason": dict(RejectionReason.choices),
+    "held_reason": {
+        "credentials_recently_changed": _(
+            "the account's password or e-mail address changed recently"
+        ),
+        "identity_needs_review": _("no store matched the order number: check the identity"),
+    },
+}
+
+
+def reason_label(code: str) -> str:
+    """Return an audit event's reason in words (the code itself if unknown)."""
+    if code.startswith("rejected:"):
+        reason = code.split(":", 1)[1]
+        return f"{_('Rejected')}: {dict(RejectionReason.choices).get(reason, reason)}"
+    return str(REASON_LABELS.get(code, code))
+
+
+def detail_label(key: str, value: object) -> tuple[str, str]:
+    """Return a detail of an audit event (a field and its value) in words where known."""
+    values = _DETAIL_VALUES.get(key, {})
+    shown = values.get(value, value) if isinstance(value, str) else value
+    return str(DETAIL_LABELS.get(key, key)), str(shown)
 
 
 def type_label(value: str) -> str:

@@ -32,7 +32,7 @@ from ..models import (
 from ..packages import package_is_available
 from ..services import CANCELLABLE
 from .forms import SORTS, STATUS_ALL, STATUS_OPEN
-from .labels import state_label
+from .labels import detail_label, reason_label, state_label
 
 #: Requests due within this many days are highlighted.
 DUE_SOON_DAYS = 7
@@ -233,6 +233,7 @@ class TimelineEntry:
     actor: str
     text: str
     detail: str
+    reason: str = ""
 
 
 _ACTIONS = {
@@ -294,11 +295,13 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
         else:
             text = action_text(event.action)
         detail = ", ".join(
-            f"{key}: {value}"
+            "{}: {}".format(*detail_label(key, value))
             for key, value in (event.after or {}).items()
             if key != "state" and value not in (None, "", [], {})
         )
-        entries.append(TimelineEntry(event, str(actor), text, detail))
+        entries.append(
+            TimelineEntry(event, str(actor), text, detail, reason_label(event.reason or ""))
+        )
     return entries
 
 

@@ -61,6 +61,28 @@ def test_the_approval_of_an_erasure_points_to_the_plan_where_the_page_shows_it(
     assert "as the plan above (“What the erasure will do”) says" in page
 
 
+def test_the_timeline_says_what_happened_and_why_in_words_not_codes(
+    compliance_client, compliance_user, erasure
+):
+    compliance_user.preferred_language = "de"
+    compliance_user.save(update_fields=["preferred_language"])
+
+    response = compliance_client.get(f"/dashboard/requests/{erasure.reference}/")
+
+    timeline = {entry.text: entry for entry in response.context["page"].timeline}
+    received = timeline["Antrag eingegangen"]
+    assert "Art: Löschung" in received.detail and "Kanal: Portal, angemeldet" in received.detail
+    assert "Rechtsordnung: DSGVO" in received.detail
+    verified = timeline["Eingegangen → Identität bestätigt"]
+    assert verified.reason == "Identität bei Eingang bestätigt"
+    assert verified.detail == "Identität: Angemeldet und erneut authentifiziert"
+    in_review = timeline["Identität bestätigt → In Prüfung"]
+    assert in_review.reason == "braucht die Genehmigung eines Compliance-Mitarbeitenden"
+    page = response.content.decode().split('id="timeline"')[1].split("</section>")[0]
+    for code in ("needs_approval", "identity_confirmed", "session_reauth", "channel: portal"):
+        assert code not in page
+
+
 def test_verify_by_hand_then_approve_then_the_receipt(
     compliance_client, compliance_user, guest_access, django_capture_on_commit_callbacks
 ):
