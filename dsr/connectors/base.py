@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any, ClassVar, Protocol
 
+from django.utils.translation import ngettext
 from django_stubs_ext import StrOrPromise
 
 
@@ -156,6 +157,18 @@ class PlannedErasure:
     fields: tuple[str, ...] = ()
     basis: str = ""
     period: str = ""
+
+
+def period_words(*, years: int = 0, months: int = 0, days: int = 0) -> str:
+    """Return a retention period as the officer reads it, in their language ("10 years")."""
+    parts = [
+        ngettext("%(count)d year", "%(count)d years", years) % {"count": years} if years else "",
+        ngettext("%(count)d month", "%(count)d months", months) % {"count": months}
+        if months
+        else "",
+        ngettext("%(count)d day", "%(count)d days", days) % {"count": days} if days else "",
+    ]
+    return ", ".join(part for part in parts if part)
 
 
 @dataclass(frozen=True)

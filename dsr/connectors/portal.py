@@ -37,6 +37,7 @@ from .base import (
     Retention,
     Subject,
     TemporaryStoreError,
+    period_words,
 )
 from .pgcopy import EntityCopy, copy_entities, csv_cell, json_cell
 
@@ -280,7 +281,7 @@ class PortalConnector(Connector):
                     action=action,
                     fields=tuple(declaration.anonymise) if action == ERASE_ANONYMISE else (),
                     basis=str(declaration.retain_basis),
-                    period=f"{declaration.retain_days} days" if declaration.retain_days else "",
+                    period=period_words(days=declaration.retain_days or 0),
                 )
             )
         return plan

@@ -88,6 +88,7 @@ from .base import (
     TemporaryStoreError,
     connector_config,
     names_a_credential,
+    period_words,
 )
 from .pgcopy import FORMULA_CODES, EntityCopy, copy_entities
 
@@ -129,7 +130,6 @@ class ColumnAction:
 class RetentionRule:
     basis: str
     period: relativedelta | None
-    period_text: str
     date_column: str | None
     then: str
 
@@ -220,6 +220,12 @@ def _url(config: Mapping[str, Any], secrets: Mapping[str, str]) -> URL:
     return url
 
 
+def _period_words(period: relativedelta | None) -> str:
+    if period is None:
+        return ""
+    return period_words(years=period.years, months=period.months, days=period.days)
+
+
 def _column_action(value: Any, where: str) -> ColumnAction:
     if value in ("null", "hash"):
         return ColumnAction(str(value))
@@ -251,7 +257,6 @@ def _retention(value: Any, where: str) -> RetentionRule:
     return RetentionRule(
         basis=_text(data.get("basis"), f"{where}.basis"),
         period=relativedelta(**parts) if any(parts.values()) else None,  # type: ignore[arg-type]
-        period_text=", ".join(f"{n} {unit}" for unit, n in parts.items() if n),
         date_column=date_column,
         then=then,
     )
@@ -1120,7 +1125,7 @@ class SQLConnector(Connector):
                     action=config.erase,
                     fields=tuple(config.columns),
                     basis=rule.basis if rule and config.erase == "retain" else "",
-                    period=rule.period_text if rule and config.erase == "retain" else "",
+                    period=_period_words(rule.period) if rule and config.erase == "retain" else "",
                 )
             )
         return plan

@@ -319,6 +319,31 @@ def test_the_erasure_preview_shows_what_each_store_holds_and_will_do(
     ).exists()
 
 
+def test_the_erasure_plan_names_periods_and_manual_steps_in_the_officers_language(
+    compliance_client, compliance_user, erasure
+):
+    from dateutil.relativedelta import relativedelta
+    from django.utils import translation
+
+    from dsr.connectors.sql import _period_words
+
+    compliance_user.preferred_language = "de"
+    compliance_user.save(update_fields=["preferred_language"])
+    add_store("carrier", "dsr.connectors.manual.ManualConnector", config={"instructions": {}})
+
+    response = compliance_client.get(f"/dashboard/requests/{erasure.reference}/")
+
+    panel = response.content.decode().split('id="preview"')[1].split("</section>")[0]
+    assert " · 730 Tage</div>" in panel  # the portal keeps the records of requests
+    assert "von Hand, als Schritt für Mitarbeitende" in panel
+    assert "days" not in panel and ">manual<" not in panel
+    with translation.override("de"):
+        assert _period_words(relativedelta(years=10)) == "10 Jahre"
+        assert _period_words(relativedelta(years=1, months=6)) == "1 Jahr, 6 Monate"
+    with translation.override("en"):
+        assert _period_words(relativedelta(days=1)) == "1 day"
+
+
 def test_the_preview_refuses_requests_past_approval(compliance_user, completed_access, erasure):
     with pytest.raises(TransitionError):
         dsr_request_preview_start(request=completed_access, actor=compliance_user)
