@@ -242,6 +242,10 @@ def has_visible_text(value: str) -> bool:
     )
 
 
+#: The request types that name the purposes they are about.
+PER_PURPOSE_TYPES = frozenset({RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT})
+
+
 def dsr_intake_validate(intake: Intake) -> None:
     """Raise ValidationError with a clear message if ``intake`` cannot be a request."""
     if intake.type not in RequestType.values:
@@ -252,8 +256,8 @@ def dsr_intake_validate(intake: Intake) -> None:
         raise ValidationError(_("An e-mail address is needed to answer the request."))
     from .consent_bridge import known_purposes
 
-    # Purposes are kept with any request, so only listed ones, whatever the type.
-    objecting = intake.type in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT)
+    # Only listed purposes, whatever the type (another type's are dropped when it is filed).
+    objecting = intake.type in PER_PURPOSE_TYPES
     if set(intake.purposes) - known_purposes() or (objecting and not intake.purposes):
         raise ValidationError(_("Choose at least one of the listed uses of your data."))
     if intake.type == RequestType.RECTIFICATION and not intake.details.strip():
@@ -315,7 +319,10 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
         country=country,
         language=language[:8],
         details=normalise_line_breaks(intake.details),
-        purposes=sorted(set(intake.purposes)),
+        # Only objections and withdrawals are per purpose: purposes ticked with another type
+        # (a form sent without its script, staff's form) would make it escape duplicate
+        # detection, which compares purposes.
+        purposes=sorted(set(intake.purposes)) if intake.type in PER_PURPOSE_TYPES else [],
         received_at=now,
         due_at=deadlines.due_at(regime, now),
         acknowledge_by=deadlines.acknowledge_by(regime, now),

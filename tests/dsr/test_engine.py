@@ -247,7 +247,13 @@ def test_a_second_open_request_of_the_same_type_is_linked_as_a_duplicate(custome
     second = file_request(type="erasure", user=customer)
     assert second.state == State.DUPLICATE and second.duplicate_of_id == first.pk
     # A different type is its own request.
-    assert file_request(type="access", user=customer).state != State.DUPLICATE
+    access = file_request(type="access", user=customer)
+    assert access.state != State.DUPLICATE
+    # Purposes ticked with a type that has none (a form sent without its script, staff's form)
+    # do not make a second copy of the same data.
+    again = file_request(type="access", user=customer, purposes=("marketing_email",))
+    assert again.state == State.DUPLICATE and again.duplicate_of_id == access.pk
+    assert again.purposes == [] and access.purposes == []
 
 
 def test_a_request_nobody_confirmed_does_not_hold_back_a_new_one(customer):
