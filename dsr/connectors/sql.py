@@ -62,6 +62,7 @@ from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_stubs_ext import StrOrPromise
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -853,6 +854,10 @@ class SQLConnector(Connector):
     def _subject_scope(
         self, catalogue: Catalogue, subject: Subject
     ) -> dict[str, ColumnElement[bool]]:
+        # MariaDB and MySQL compare text by collation: "_ci" ones hold "Anna@", "anna@",
+        # "änna@" and "anna@ " equal. Only the person's exact identity is theirs.
+        loose = self.settings.url.drivername.startswith(("mysql", "mariadb"))
+
         def identities(bound: BoundTable) -> ColumnElement[bool] | None:
             clauses = []
             for kind, column_name in bound.config.identities.items():
@@ -864,7 +869,10 @@ class SQLConnector(Connector):
                     values = tuple(value.lower() for value in values)
                     if bound.config.email_lower:
                         column = sa.func.lower(column)
-                clauses.append(column.in_(values) if len(values) > 1 else column == values[0])
+                clause = column.in_(values) if len(values) > 1 else column == values[0]
+                if loose and isinstance(bound.table.c[column_name].type, sa.String):
+                    clause = sa.and_(clause, _same_characters(column, values))
+                clauses.append(clause)
             return sa.or_(*clauses) if clauses else None
 
         return self._scope(catalogue, identities)
@@ -1252,6 +1260,15 @@ def _copy_tables(
         return copy_entities(
             raw_table=raw_table, entities=copies, cursor=cursor, helper=helper_cursor
         )
+
+
+def _same_characters(column: ColumnElement[Any], values: Sequence[str]) -> ColumnElement[bool]:
+    """Return the condition that ``column`` holds one of ``values`` character for character
+    (MariaDB/MySQL: compared as UTF-8 bytes, whatever the column's collation, which decides
+    what ``=`` holds equal; the plain comparison beside it keeps the column's index in use)."""
+    as_bytes = sa.cast(sa.cast(column, mysql.CHAR(charset="utf8mb4")), sa.LargeBinary)
+    encoded = [value.encode() for value in values]
+    return as_bytes.in_(encoded) if len(encoded) > 1 else as_bytes == encoded[0]
 
 
 def _only(

@@ -210,6 +210,44 @@ def test_a_failure_part_way_leaves_the_store_unchanged(filled_shop):
     )
 
 
+LOOKALIKES = (
+    "Anna.Schmidt@example.com",  # another case
+    "änna.schmidt@example.com",  # another letter
+    "anna.schmidt@exämple.com",
+    "anna.schmidt@example.com ",  # a trailing space
+)
+
+
+@pytest.mark.parametrize("email_match", ["exact", "lower"])
+def test_an_erasure_takes_only_rows_of_the_persons_own_address(shop_url, email_match):
+    signups = sa.Table(
+        "signups",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("email", sa.String(254), nullable=False),
+    )
+    engine = sa.create_engine(shop_url)
+    try:
+        with engine.begin() as conn:
+            signups.create(conn)
+            conn.execute(
+                sa.insert(signups), [{"email": email} for email in (ANNA.email, *LOOKALIKES)]
+            )
+    finally:
+        engine.dispose()
+    config = {
+        "url": url_text(shop_url),
+        "tables": {"signups": {"identities": {"email": "email"}, "email_match": email_match}},
+    }
+    store = SQLConnector(store_key="signups", config=config, secrets={})
+    same_person = {ANNA.email} | ({"Anna.Schmidt@example.com"} if email_match == "lower" else set())
+
+    assert store.locate(Subject(email=ANNA.email)).counts == {"signups": len(same_person)}
+    assert store.erase(Subject(email=ANNA.email)).deleted == {"signups": len(same_person)}
+    left = {row["email"] for row in rows(shop_url, signups)}
+    assert left == {ANNA.email, *LOOKALIKES} - same_person
+
+
 def test_identities_are_bound_parameters_so_input_cannot_inject_sql(filled_shop):
     store = connector(filled_shop)
     log = StatementLog(store.engine)
