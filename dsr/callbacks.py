@@ -123,7 +123,7 @@ def _complete(task: StoreTask, document: Mapping[str, Any]) -> None:
         failure = f"The service reported that it failed{f' ({code})' if code else ''}."
     else:
         try:
-            result = _result(task, document.get("result"))
+            result = engine.erasure_checked(_result(task, document.get("result")))
         except StoreError as error:
             failure = str(error)
         else:

@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.translation import gettext as _
 
 from privacy_portal.audit.services import audit_record
 from privacy_portal.dbutils import quoted_column, quoted_table
@@ -38,6 +39,7 @@ from privacy_portal.dbutils import quoted_column, quoted_table
 from . import notifications
 from .connectors.base import (
     Connector,
+    EraseResult,
     ExportResult,
     Pending,
     PermanentStoreError,
@@ -301,6 +303,19 @@ def _call(connector: Connector, task: StoreTask) -> Any:
     raise PermanentStoreError(f"unknown action {action}")
 
 
+def erasure_checked(result: Any) -> Any:
+    """Return ``result``, unless it is an erasure whose own check found records it should
+    have removed: that erasure is not done, whatever else it did (an erasure is safe to run
+    again)."""
+    if isinstance(result, EraseResult) and not result.clean:
+        left = {entity: n for entity, n in result.remaining.items() if n}
+        raise TemporaryStoreError(
+            _("%(n)d records that the erasure should have removed are still there (%(entities)s).")
+            % {"n": sum(left.values()), "entities": ", ".join(sorted(left))}
+        )
+    return result
+
+
 def _backoff(attempt: int) -> float:
     """Exponential backoff with full jitter, capped at an hour."""
     base = settings.DSR_RETRY_BASE_SECONDS * (2 ** max(attempt - 1, 0))
@@ -329,11 +344,11 @@ def task_run(task_id: int) -> None:
             # otherwise leave the change done and the receipt lost, and the task's next run
             # would find nothing left to report.
             with transaction.atomic():
-                result = _call(connector, task)
+                result = erasure_checked(_call(connector, task))
                 _record_result(task, attempt, result)
             recorded = True
         else:
-            result = _call(connector, task)
+            result = erasure_checked(_call(connector, task))
     except TemporaryStoreError as error:
         last = attempt >= task.max_attempts
         message = f"{error} (gave up after {attempt} attempts)" if last else str(error)

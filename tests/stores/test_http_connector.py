@@ -118,6 +118,38 @@ def test_a_service_that_fails_twice_then_succeeds_is_retried(customer, complianc
     assert request.state == State.COMPLETED
 
 
+def test_an_erasure_that_leaves_records_behind_is_not_done(customer, compliance_user, settings):
+    settings.DSR_TASK_MAX_ATTEMPTS = 2
+    left = {"deleted": {"subscriber": 1}, "remaining": {"subscriber": 0, "campaign_events": 2}}
+    with ScriptedServer(done(left)) as server:
+        http_store(f"{server.url}/dsr", actions=["erase"])
+        request = dsr_request_approve(
+            request=file_request(type="erasure", user=customer), actor=compliance_user
+        )
+        request = run_pending_tasks(request, rounds=6)
+    task = request.tasks.get(store__key="newsletter")
+    assert len(server.received) == 2  # tried again: an erasure is safe to repeat
+    assert task.state == TaskState.FAILED and task.error_permanent
+    assert "2 records that the erasure should have removed are still there" in task.error
+    assert "(campaign_events)" in task.error and "gave up after 2 attempts" in task.error
+    assert request.state == State.PARTIALLY_COMPLETED
+
+
+def test_an_erasure_finished_on_a_later_attempt_completes(customer, compliance_user):
+    left = {"deleted": {"subscriber": 1}, "remaining": {"subscriber": 1}}
+    clean = {"deleted": {"subscriber": 1}, "remaining": {"subscriber": 0}}
+    with ScriptedServer(done(left), done(clean)) as server:
+        http_store(f"{server.url}/dsr", actions=["erase"])
+        request = dsr_request_approve(
+            request=file_request(type="erasure", user=customer), actor=compliance_user
+        )
+        request = run_pending_tasks(request, rounds=6)
+    task = request.tasks.get(store__key="newsletter")
+    assert task.state == TaskState.SUCCEEDED and task.attempts == 2
+    assert task.receipt["remaining"] == {"subscriber": 0}
+    assert request.state == State.COMPLETED
+
+
 def test_a_service_that_keeps_failing_fails_clearly_after_the_attempt_limit(customer, settings):
     settings.DSR_TASK_MAX_ATTEMPTS = 3
     with ScriptedServer(
@@ -274,6 +306,26 @@ def test_a_callback_that_does_not_follow_the_protocol_fails_the_task_for_staff(
         document={"protocol": 1, "idempotency_key": key, "action": "export", "status": "done"},
     )
     assert _post(client, body, headers).status_code in (400, 409)
+
+
+def test_a_callback_reporting_records_left_after_the_erasure_fails_the_task(client, waiting_task):
+    key = str(waiting_task.idempotency_key)
+    body, headers = _callback(
+        waiting_task,
+        document={
+            "protocol": 1,
+            "idempotency_key": key,
+            "action": "erase",
+            "status": "done",
+            "result": {"deleted": {"subscriber": 1}, "remaining": {"subscriber": 3}},
+        },
+    )
+    assert _post(client, body, headers).status_code == 200
+    waiting_task.refresh_from_db()
+    assert waiting_task.state == TaskState.FAILED and waiting_task.error_permanent
+    assert "3 records that the erasure should have removed" in waiting_task.error
+    waiting_task.request.refresh_from_db()
+    assert waiting_task.request.state != State.COMPLETED
 
 
 def test_a_service_may_report_failure_by_callback(client, waiting_task):
