@@ -444,18 +444,18 @@ class HTTPConnector(Connector):
         if self.secrets.get("bearer_token"):
             headers["Authorization"] = f"Bearer {self.secrets['bearer_token']}"
         timeout = httpx.Timeout(service.timeout, connect=min(service.timeout, 5.0))
+        # httpx's read timeout is per read: a service sending a byte now and then would never
+        # reach it. The whole answer must arrive within the timeout.
+        deadline = time.monotonic() + service.timeout
         try:
             with (
                 httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
                 client.stream("POST", service.url, content=body, headers=headers) as response,
             ):
                 status = response.status_code
-                payload = self._read(response.iter_bytes(), service.max_response_bytes)
+                payload = self._read(response.iter_bytes(), service, deadline)
         except httpx.TimeoutException:
-            raise TemporaryStoreError(
-                _("The service did not answer within %(seconds)s seconds.")
-                % {"seconds": f"{service.timeout:g}"}
-            ) from None
+            raise self._late(service) from None
         except httpx.TransportError as error:
             raise TemporaryStoreError(
                 _("The service cannot be reached (%(error)s).") % {"error": type(error).__name__}
@@ -463,7 +463,15 @@ class HTTPConnector(Connector):
         return self._interpret(action, status, payload)
 
     @staticmethod
-    def _read(chunks: Iterator[bytes], limit: int) -> bytes:
+    def _late(service: ServiceConfig) -> TemporaryStoreError:
+        return TemporaryStoreError(
+            _("The service did not answer within %(seconds)s seconds.")
+            % {"seconds": f"{service.timeout:g}"}
+        )
+
+    @classmethod
+    def _read(cls, chunks: Iterator[bytes], service: ServiceConfig, deadline: float) -> bytes:
+        limit = service.max_response_bytes
         buffer = bytearray()
         for chunk in chunks:
             buffer += chunk
@@ -471,6 +479,8 @@ class HTTPConnector(Connector):
                 raise PermanentStoreError(
                     _("The service's answer is larger than %(n)d bytes.") % {"n": limit}
                 )
+            if time.monotonic() > deadline:
+                raise cls._late(service)
         return bytes(buffer)
 
     def _interpret(self, action: str, status: int, payload: bytes) -> tuple[int, Any]:

@@ -23,6 +23,8 @@ class Answer:
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
+    #: Seconds between the bytes of the body (a service that answers a little at a time).
+    trickle: float = 0.0
 
 
 @dataclass
@@ -61,7 +63,12 @@ class ScriptedServer:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 with suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(payload)
+                    if not answer.trickle:
+                        self.wfile.write(payload)
+                    for byte in payload if answer.trickle else b"":
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(answer.trickle)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -368,6 +368,18 @@ def test_a_slow_service_times_out_as_a_temporary_error():
     assert "did not answer within 1 seconds" in str(raised.value)
 
 
+def test_a_service_that_answers_a_little_at_a_time_times_out_too():
+    answer = Answer(200, {"status": "done", "result": {"counts": {}}}, trickle=0.3)
+    with ScriptedServer(answer) as slow:
+        store = connector(f"{slow.url}/dsr", timeout_seconds=1)
+        started = time.monotonic()
+        with pytest.raises(TemporaryStoreError) as raised:
+            store.locate(Subject(email=ANNA))
+        assert time.monotonic() - started < 2.5
+        assert not store.health_check().ok
+    assert "did not answer within 1 seconds" in str(raised.value)
+
+
 def test_an_unreachable_service_is_a_temporary_error_and_fails_its_health_check():
     store = connector("http://127.0.0.1:9/dsr")
     with pytest.raises(TemporaryStoreError):
