@@ -56,6 +56,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
@@ -637,6 +638,15 @@ def _connect_args(url: URL, timeout: int) -> dict[str, Any]:
     return {"timeout": 10}
 
 
+def _existing_file(url: URL) -> URL:
+    """Return an SQLite URL that opens its file only if it exists: SQLite would otherwise
+    create an empty database wherever a mistyped path points (and find no tables in it)."""
+    if url.query.get("uri"):
+        return url
+    query = {"uri": "true", **({} if "mode" in url.query else {"mode": "rw"})}
+    return url.set(database=f"file:{quote(str(url.database))}").update_query_dict(query)
+
+
 def get_engine(url: URL, timeout: int) -> Engine:
     """Return this process's engine for ``url`` (pooled, with timeouts)."""
     key = _engine_key(url, timeout)
@@ -644,9 +654,12 @@ def get_engine(url: URL, timeout: int) -> Engine:
         engine = _engines.get(key)
         if engine is None:
             options: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": 1800}
-            if url.drivername != "sqlite":
+            connect = url
+            if url.drivername == "sqlite":
+                connect = _existing_file(url)
+            else:
                 options.update(pool_size=2, max_overflow=4, pool_timeout=10)
-            engine = sa.create_engine(url, connect_args=_connect_args(url, timeout), **options)
+            engine = sa.create_engine(connect, connect_args=_connect_args(url, timeout), **options)
             _engines[key] = engine
     return engine
 

@@ -352,6 +352,21 @@ def test_an_unreachable_database_is_a_temporary_error_with_a_clear_message(fille
         store.locate(ANNA_SUBJECT)
 
 
+def test_a_mistyped_sqlite_path_is_an_error_and_creates_no_file(tmp_path):
+    folder = tmp_path / "shop data #1?"
+    folder.mkdir()
+    url = sa.URL.create("sqlite", database=str(folder / "shop.sqlite3"))
+    shop.fill(url, [ANNA], others_count=1)
+    assert connector(url).locate(ANNA_SUBJECT).counts["customers"] == 1
+
+    typo = url.set(database=str(folder / "shpo.sqlite3"))
+    health = connector(typo).health_check()
+    assert not health.ok and health.detail == "The SQLite file cannot be opened."
+    with pytest.raises(PermanentStoreError):
+        connector(typo).erase(ANNA_SUBJECT)
+    assert sorted(path.name for path in folder.iterdir()) == ["shop.sqlite3"]
+
+
 def test_wrong_credentials_are_a_permanent_error(server_shop_url):
     shop.fill(server_shop_url, [ANNA], others_count=0)
     config = shop.store_config(
