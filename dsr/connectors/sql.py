@@ -115,6 +115,9 @@ STREAM_BATCH = 5000
 CATALOGUE_SECONDS = 300
 #: Passes of one table's erasure within the transaction before leftovers count as a failure.
 ERASE_PASSES = 2
+#: The longest retention period by unit (200 years): dates beyond the calendar's end (year
+#: 9999) would fail every erasure and retention run instead of the configuration.
+RETENTION_LIMITS = {"years": 200, "months": 200 * 12, "days": 200 * 366}
 
 
 # --- configuration, as written by staff -------------------------------------------------------
@@ -244,11 +247,20 @@ def _retention(value: Any, where: str) -> RetentionRule:
     if unknown:
         raise _fail(_("%(where)s: unknown keys %(keys)s."), where=where, keys=", ".join(unknown))
     parts: dict[str, int] = {}
-    for unit in ("years", "months", "days"):
+    for unit, longest in RETENTION_LIMITS.items():
         if unit in data:
             amount = data[unit]
-            if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-                raise _fail(_("%(where)s.%(unit)s must be a whole number."), where=where, unit=unit)
+            if (
+                not isinstance(amount, int)
+                or isinstance(amount, bool)
+                or not 0 <= amount <= longest
+            ):
+                raise _fail(
+                    _("%(where)s.%(unit)s must be a whole number from 0 to %(longest)d."),
+                    where=where,
+                    unit=unit,
+                    longest=longest,
+                )
             parts[unit] = amount
     then = data.get("then", "delete")
     if then not in ("delete", "anonymise"):

@@ -324,6 +324,18 @@ def test_a_configuration_that_would_break_foreign_keys_is_refused(filled_shop):
         ),
         ({"tables": {"t": {"parent": "u"}}}, "u is not one of the configured tables"),
         (
+            {
+                "tables": {
+                    "t": {
+                        "identities": {"email": "e"},
+                        "erase": "retain",
+                        "retention": {"basis": "Tax law", "years": 10_000},
+                    }
+                }
+            },
+            "retention.years must be a whole number from 0 to 200",
+        ),
+        (
             {"tables": {"a": {"parent": "b"}, "b": {"parent": "a"}}},
             "cycle",
         ),
@@ -339,6 +351,15 @@ def test_validation_explains_what_is_wrong(change, message):
         SQLConnector.validate_config(config, {})
     assert message in str(raised.value)
     assert "hunter2" not in str(raised.value)
+
+
+def test_the_longest_retention_period_still_erases_and_says_until_when(filled_shop):
+    retention = {"basis": "Archive law", "years": 200, "months": 2400, "days": 73200}
+    store = connector(filled_shop, orders={"retention": {**retention, "date_column": "created_at"}})
+    result = store.erase(ANNA_SUBJECT)
+    (orders,) = [kept for kept in result.retained if kept.entity == "orders"]
+    assert orders.until is not None and orders.until.year > datetime.now(UTC).year + 590
+    assert store.apply_retention(now=datetime.now(UTC), dry_run=True).deleted == {}
 
 
 def test_an_unreachable_database_is_a_temporary_error_with_a_clear_message(filled_shop):
