@@ -37,6 +37,18 @@ STATE_LABELS: dict[str, StrOrPromise] = {
 }
 
 
+#: Why a request was denied, as officers and regulators name it (the models' labels are the
+#: sentences the person reads).
+REJECTION_LABELS: dict[str, StrOrPromise] = {
+    RejectionReason.IDENTITY: _("identity not confirmed"),
+    RejectionReason.MANIFESTLY_UNFOUNDED: _("manifestly unfounded or excessive"),
+    RejectionReason.LEGAL_OBLIGATION: _("legal obligation"),
+    RejectionReason.RIGHTS_OF_OTHERS: _("rights of others"),
+    RejectionReason.LEGAL_CLAIMS: _("legal claims"),
+    RejectionReason.OTHER: _("another reason"),
+}
+
+
 #: How a closed request ended (``DataSubjectRequest.outcome``).
 OUTCOME_LABELS: dict[str, StrOrPromise] = {
     "done": _("Done"),
@@ -90,7 +102,7 @@ _DETAIL_VALUES: dict[str, Mapping[str, StrOrPromise]] = {
     "regime": dict(Regime.choices),
     "identity_method": dict(IdentityMethod.choices),
     "outcome": OUTCOME_LABELS,
-    "rejection_reason": dict(RejectionReason.choices),
+    "rejection_reason": REJECTION_LABELS,
     "held_reason": {
         "credentials_recently_changed": _(
             "the account's password or e-mail address changed recently"

@@ -34,8 +34,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from ..models import DataSubjectRequest, RejectionReason, RequestType, State, StoreTask, TaskState
-from .labels import type_label
+from ..models import (
+    OPEN_STATES,
+    DataSubjectRequest,
+    RejectionReason,
+    RequestType,
+    State,
+    StoreTask,
+    TaskState,
+)
+from .labels import REJECTION_LABELS, type_label
 
 COMPLETED = (State.COMPLETED, State.PARTIALLY_COMPLETED)
 ANSWERED = (State.COMPLETED, State.PARTIALLY_COMPLETED, State.REJECTED)
@@ -297,11 +305,18 @@ def on_time(months: Sequence[datetime]) -> Metric:
 
 
 def backlog(months: Sequence[datetime], *, now: datetime | None = None) -> Metric:
-    """The requests open at the end of each month (now, for this month), in one statement."""
+    """The requests open at the end of each month (now, for this month), in one statement.
+
+    Open as the queue counts them: a request not answered yet, and one in an open state now
+    (partially completed, or running again after a retry) for every month since it came in,
+    whatever its earlier completion date says; overdue unless its clock was paused then."""
     now = now or timezone.now()
     ends = [month + relativedelta(months=1) for month in months]
     ends[-1] = min(ends[-1], now)
-    still_open = [Q(completed_at__isnull=True) | Q(completed_at__gte=end) for end in ends]
+    open_now = Q(state__in=OPEN_STATES)
+    still_open = [
+        open_now | Q(completed_at__isnull=True) | Q(completed_at__gte=end) for end in ends
+    ]
     counted = DataSubjectRequest.objects.exclude(state=State.DUPLICATE).aggregate(
         **{
             f"open{index}": Count("pk", filter=Q(received_at__lt=end) & still_open[index])
@@ -309,7 +324,10 @@ def backlog(months: Sequence[datetime], *, now: datetime | None = None) -> Metri
         },
         **{
             f"late{index}": Count(
-                "pk", filter=Q(received_at__lt=end, due_at__lt=end) & still_open[index]
+                "pk",
+                filter=Q(received_at__lt=end, due_at__lt=end)
+                & still_open[index]
+                & (Q(clock_paused_at__isnull=True) | Q(clock_paused_at__gte=end)),
             )
             for index, end in enumerate(ends)
         },
@@ -539,7 +557,10 @@ def yearly_columns() -> list[str]:
         _("Complied with in whole"),
         _("Complied with in part"),
         _("Denied"),
-        *[_("Denied: %(reason)s") % {"reason": label} for label in RejectionReason.labels],
+        *[
+            _("Denied: %(reason)s") % {"reason": REJECTION_LABELS[reason]}
+            for reason in RejectionReason.values
+        ],
         _("Closed: identity not confirmed"),
         _("Withdrawn by the person"),
         _("Still open"),

@@ -149,6 +149,9 @@ def test_the_yearly_figures_for_regulators(compliance_client):
     rows_csv = _csv(compliance_client.get("/dashboard/metrics/yearly.csv", {"year": this_year}))
     assert rows_csv[0][0] == "Type" and rows_csv[-1][0] == "All requests"
     assert rows_csv[-1][1] == "8"
+    # The columns name reasons as a report does, not in the sentences written to the person.
+    assert "Denied: identity not confirmed" in rows_csv[0]
+    assert not [column for column in rows_csv[0] if "We " in column or "your" in column]
 
 
 def test_a_period_in_other_digits_shows_the_default_period(compliance_client):
@@ -157,3 +160,25 @@ def test_a_period_in_other_digits_shows_the_default_period(compliance_client):
     assert response.status_code == 200 and response.context["months"] == 12
     response = compliance_client.get("/dashboard/metrics/volume.csv", {"months": "¹²"})
     assert response.status_code == 200 and "12-months" in response["Content-Disposition"]
+
+
+def test_the_backlog_counts_open_and_overdue_requests_as_the_queue_does():
+    """This month's backlog is the queue's count: a partially completed request (one store
+    failed for good) and one running again after a retry are open, whatever completion date
+    they had; and a request whose clock is paused while its identity is awaited (UK GDPR) is not
+    overdue."""
+    from dsr.dashboard.selectors import queue_counts
+
+    _make("access", State.COMPLETED, 5, took_days=2)  # answered: neither open nor overdue
+    _make("access", State.PARTIALLY_COMPLETED, 40, took_days=35)  # a store failed for good
+    _make("erasure", State.RUNNING, 50, took_days=20)  # retried after it had ended
+    paused = _make("erasure", State.AWAITING_IDENTITY, 45)
+    DataSubjectRequest.objects.filter(pk=paused.pk).update(
+        clock_paused_at=paused.received_at, regime="uk_gdpr"
+    )
+    _make("erasure", State.IN_REVIEW, 31)  # due a day ago: overdue
+    counts = queue_counts()
+    backlog = metrics.backlog(metrics.months_back(3))
+    month = timezone.now().strftime("%Y-%m")
+    assert backlog.rows[-1] == [month, counts.open, counts.overdue]
+    assert (counts.open, counts.overdue) == (4, 3)
