@@ -132,6 +132,11 @@ class ServiceConfig:
     descriptions: Mapping[str, Mapping[str, ConfiguredText]] = field(default_factory=dict)
 
 
+#: The largest answer a store's configuration may allow: read whole and parsed as JSON, it
+#: must leave the worker well under its memory budget.
+MAX_RESPONSE_BYTES = 50 * 1024 * 1024
+
+
 def _is_loopback(host: str) -> bool:
     if host.lower() in _LOOPBACK_NAMES:
         return True
@@ -198,6 +203,14 @@ def parse_config(config: Mapping[str, Any], secrets: Mapping[str, str]) -> Servi
     size = config.get("max_response_bytes", 20 * 1024 * 1024)
     if not isinstance(size, int) or isinstance(size, bool) or size < 1024:
         raise ConfigurationError(_("max_response_bytes must be a whole number of bytes."))
+    if size > MAX_RESPONSE_BYTES:
+        raise ConfigurationError(
+            _(
+                "max_response_bytes can be at most %(n)d (50 MB): a worker holds the whole "
+                "answer in memory while it reads it."
+            )
+            % {"n": MAX_RESPONSE_BYTES}
+        )
     if not secrets.get("signing_secret"):
         raise ConfigurationError(
             _("Set the secret “signing_secret”, shared with the service, to sign requests.")

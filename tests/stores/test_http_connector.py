@@ -449,6 +449,11 @@ def test_a_202_is_a_pending_callback_only_inside_a_task():
             "1 to 120",
         ),
         (
+            {"url": "https://n.inper.example/", "max_response_bytes": 10**12},
+            {"signing_secret": SECRET},
+            "at most 52428800 (50 MB)",
+        ),
+        (
             {"url": "https://n.inper.example/", "send_identities": ["passport"]},
             {"signing_secret": SECRET},
             "send_identities",
