@@ -248,6 +248,35 @@ def test_an_erasure_takes_only_rows_of_the_persons_own_address(shop_url, email_m
     assert left == {ANNA.email, *LOOKALIKES} - same_person
 
 
+def test_a_lowercase_match_finds_capitals_beyond_a_to_z(shop_url):
+    """``email_match: "lower"`` finds "ÄNNA@…" for "änna@…" on every database (SQLite's own
+    ``lower()`` changes only A to Z), and the erasure's check finds nothing left."""
+    signups = sa.Table(
+        "signups",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("email", sa.String(254), nullable=False),
+    )
+    engine = sa.create_engine(shop_url)
+    try:
+        with engine.begin() as conn:
+            signups.create(conn)
+            conn.execute(
+                sa.insert(signups),
+                [{"email": email} for email in ("ÄNNA.ÖZ@EXAMPLE.COM", "anna.oz@example.com")],
+            )
+    finally:
+        engine.dispose()
+    config = {
+        "url": url_text(shop_url),
+        "tables": {"signups": {"identities": {"email": "email"}, "email_match": "lower"}},
+    }
+    store = SQLConnector(store_key="signups", config=config, secrets={})
+    result = store.erase(Subject(email="änna.öz@example.com"))
+    assert result.deleted == {"signups": 1} and not any(result.remaining.values())
+    assert [row["email"] for row in rows(shop_url, signups)] == ["anna.oz@example.com"]
+
+
 def test_identities_are_bound_parameters_so_input_cannot_inject_sql(filled_shop):
     store = connector(filled_shop)
     log = StatementLog(store.engine)
