@@ -218,23 +218,27 @@ LOOKALIKES = (
 )
 
 
-@pytest.mark.parametrize("email_match", ["exact", "lower"])
-def test_an_erasure_takes_only_rows_of_the_persons_own_address(shop_url, email_match):
+def _signups(url: sa.URL, emails: tuple[str, ...]) -> sa.Table:
+    """A table ``signups`` of these e-mail addresses in the database at ``url``."""
     signups = sa.Table(
         "signups",
         sa.MetaData(),
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("email", sa.String(254), nullable=False),
     )
-    engine = sa.create_engine(shop_url)
+    engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
             signups.create(conn)
-            conn.execute(
-                sa.insert(signups), [{"email": email} for email in (ANNA.email, *LOOKALIKES)]
-            )
+            conn.execute(sa.insert(signups), [{"email": email} for email in emails])
     finally:
         engine.dispose()
+    return signups
+
+
+@pytest.mark.parametrize("email_match", ["exact", "lower"])
+def test_an_erasure_takes_only_rows_of_the_persons_own_address(shop_url, email_match):
+    signups = _signups(shop_url, (ANNA.email, *LOOKALIKES))
     config = {
         "url": url_text(shop_url),
         "tables": {"signups": {"identities": {"email": "email"}, "email_match": email_match}},
@@ -251,22 +255,7 @@ def test_an_erasure_takes_only_rows_of_the_persons_own_address(shop_url, email_m
 def test_a_lowercase_match_finds_capitals_beyond_a_to_z(shop_url):
     """``email_match: "lower"`` finds "ÄNNA@…" for "änna@…" on every database (SQLite's own
     ``lower()`` changes only A to Z), and the erasure's check finds nothing left."""
-    signups = sa.Table(
-        "signups",
-        sa.MetaData(),
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("email", sa.String(254), nullable=False),
-    )
-    engine = sa.create_engine(shop_url)
-    try:
-        with engine.begin() as conn:
-            signups.create(conn)
-            conn.execute(
-                sa.insert(signups),
-                [{"email": email} for email in ("ÄNNA.ÖZ@EXAMPLE.COM", "anna.oz@example.com")],
-            )
-    finally:
-        engine.dispose()
+    signups = _signups(shop_url, ("ÄNNA.ÖZ@EXAMPLE.COM", "anna.oz@example.com"))
     config = {
         "url": url_text(shop_url),
         "tables": {"signups": {"identities": {"email": "email"}, "email_match": "lower"}},
