@@ -44,6 +44,25 @@ def test_a_signed_in_customer_is_asked_for_the_password_before_an_access_request
     assert created.identity_method == "session_reauth" and created.email == customer.email
 
 
+@pytest.mark.parametrize("start", ["/requests/new/?type=access", "/requests/new/"])
+def test_the_request_is_filed_once_the_password_is_confirmed(customer, start):
+    """From "Get a copy of my data" (a link with the type chosen) as from the plain form: the
+    form posts where allauth can replay it after the password page, so the request is filed
+    then, not lost on the way back to an empty form."""
+    from tests.factories import PASSWORD
+
+    client = login(Client(), customer)
+    page = client.get(start).content.decode()
+    (action,) = re.findall(r'<form method="post" action="([^"]+)"[^>]*request-form', page)
+    response = client.post(action, {"type": "access"})
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    response = client.post(response["Location"], {"password": PASSWORD})
+    created = DataSubjectRequest.objects.get(user=customer)
+    assert response.status_code == 302
+    assert response["Location"] == f"/requests/{created.reference}/"
+    assert created.type == "access" and created.identity_method == "session_reauth"
+
+
 def test_an_objection_to_marketing_needs_no_password_and_takes_effect_at_once(
     customer_client, customer
 ):
