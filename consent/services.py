@@ -809,7 +809,8 @@ def consent_banner_save(
     """Record a banner (or cookie settings page) choice under the browser's anonymous visitor
     id, and on the account too when the person is signed in. Categories that Global Privacy
     Control covers are recorded off with source ``gpc`` when the browser sends the signal.
-    Return the visitor id (new if there was none) and the categories granted."""
+    Return the visitor id (new if there was none, or if it is linked to another account)
+    and the categories granted."""
     cat = catalogue()
     categories = {purpose.key for purpose in cat.cookie_categories if purpose.switchable}
     unknown = set(choices) - categories
@@ -827,7 +828,14 @@ def consent_banner_save(
     # new, and locked), its events, its current state, the commit.
     with transaction.atomic():
         subject = _visitor_locked(visitor_id) if visitor_id else None
-        if visitor_id is None or subject is None or subject.pseudonymised_at is not None:
+        if (
+            visitor_id is None
+            or subject is None
+            or subject.pseudonymised_at is not None
+            # A browser shared with someone who signed in on it before: their history must
+            # not show this person's choices.
+            or (account is not None and subject.user_id not in (None, account.pk))
+        ):
             # A new id (or the old one's subject was erased): no one else can hold it.
             visitor_id = uuid.uuid4()
             subject = ConsentSubject.objects.create(visitor_id=visitor_id)

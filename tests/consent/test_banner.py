@@ -250,3 +250,27 @@ def test_a_material_cookie_policy_change_or_an_old_choice_asks_again(client, sup
     fresh = BannerCookie(uuid.uuid4(), 2, timezone.now() - timedelta(days=364), frozenset())
     stale = BannerCookie(uuid.uuid4(), 2, timezone.now() - timedelta(days=366), frozenset())
     assert fresh.is_current(material_version=2) and not stale.is_current(material_version=2)
+
+
+def test_a_choice_on_a_browser_someone_else_signed_in_on_stays_out_of_their_history(
+    client, customer, other_customer
+):
+    from tests.factories import PASSWORD
+
+    client.post("/privacy/cookies/", {"action": "reject_all"})
+    client.post("/accounts/login/", {"login": customer.email, "password": PASSWORD})
+    client.post("/accounts/logout/")
+    client.post("/accounts/login/", {"login": other_customer.email, "password": PASSWORD})
+
+    client.post("/privacy/cookies/", {"action": "accept_all"})
+
+    first = login(Client(), customer)
+    history = first.get("/privacy/history/").content.decode()
+    assert ">Given<" not in history
+    assert not ConsentEvent.objects.filter(subject__user=customer, granted=True).exists()
+    # The second person's choice is theirs, and the browser now holds a visitor id of its own.
+    assert ConsentState.objects.get(
+        subject__user=other_customer, subject__visitor_id=None, purpose__key="analytics"
+    ).granted
+    cookie = banner_cookie_parse(client.cookies["inper_consent"].value)
+    assert ConsentSubject.objects.get(visitor_id=cookie.visitor_id).user_id == other_customer.pk
