@@ -62,6 +62,40 @@ def apply_consent_changes(request: DataSubjectRequest, purposes: Iterable[str]) 
     )
 
 
+def withdraw_in_browser(request: DataSubjectRequest, cookie: Any) -> Any:
+    """Withdraw, for the browser a request was filed in, the cookie categories the request
+    takes back: cookies are chosen per browser, so the account's ledger alone would leave
+    them on here. ``cookie`` is the browser's banner choice (a ``BannerCookie``, or None).
+    Return the cookie to store instead, or None if it needs no change."""
+    from dataclasses import replace
+
+    from consent.catalogue import catalogue
+    from consent.models import ConsentSubject, Source
+    from consent.services import consent_record_many
+
+    from .services import opt_out_part
+
+    categories = {purpose.key for purpose in catalogue().cookie_categories}
+    withdrawn = opt_out_part(request.type, request.purposes) & categories
+    if cookie is None or not withdrawn & cookie.granted:
+        return None
+    visitor = ConsentSubject.objects.filter(
+        visitor_id=cookie.visitor_id, pseudonymised_at__isnull=True
+    ).first()
+    # Not on a browser's record that belongs to another account (a shared computer): their
+    # history must not show this person's choice.
+    if visitor is not None and visitor.user_id in (None, request.user_id):
+        consent_record_many(
+            subject=visitor,
+            choices=dict.fromkeys(sorted(withdrawn), False),
+            source=Source.REQUEST,
+            actor=request.user,
+            note=request.reference,
+            language=request.language,
+        )
+    return replace(cookie, granted=cookie.granted - withdrawn)
+
+
 def stop_marketing_for_closure(request: DataSubjectRequest, *, actor: Any) -> list[Any]:
     """Withdraw every marketing channel of the account being closed, in the caller's
     transaction: closing stops marketing at once, not when the erasure has been approved; and

@@ -34,13 +34,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
 
+from consent.cookie import banner_cookie_of, banner_cookie_set
 from privacy_portal.mail import send_email
 from privacy_portal.pseudonymise import ratelimit_account_or_client
 from privacy_portal.ratelimits import rate_window
 from privacy_portal.views import too_many_attempts
 
 from . import notifications, selectors, services
-from .consent_bridge import purpose_choices
+from .consent_bridge import purpose_choices, withdraw_in_browser
 from .engine import tasks_done
 from .forms import TYPE_HELP, DownloadCodeForm, GuestRequestForm, RequestForm, VerifyForm
 from .models import (
@@ -128,24 +129,31 @@ def request_new(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            if signed_in:
-                messages.success(
-                    request, _("We received your request %(ref)s.") % {"ref": filed.reference}
-                )
-                return redirect("dsr:detail", filed.reference)
-            # The same answer whoever the address belongs to. Opt-outs need no confirmation
-            # link (for any address), so they are not told to wait for one; once approved,
-            # their withdrawals are in the consent ledger.
-            if filed.identity_method == IdentityMethod.NOT_REQUIRED:
-                done = "done" if filed.approved_at is not None else "started"
-                return redirect(f"{reverse('dsr:sent')}?opt_out={done}")
-            return redirect("dsr:sent")
+            response = _after_filing(request, filed)
+            # Cookie categories taken back are taken back in this browser too.
+            cookie = withdraw_in_browser(filed, banner_cookie_of(request))
+            if cookie is not None:
+                banner_cookie_set(response, cookie, secure=request.is_secure())
+            return response
     return render(
         request,
         "dsr/new.html",
         {"form": form, "type_help": TYPE_HELP, "signed_in": signed_in},
         status=400 if request.method == "POST" else 200,
     )
+
+
+def _after_filing(request: HttpRequest, filed: DataSubjectRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        messages.success(request, _("We received your request %(ref)s.") % {"ref": filed.reference})
+        return redirect("dsr:detail", filed.reference)
+    # The same answer whoever the address belongs to. Opt-outs need no confirmation link (for
+    # any address), so they are not told to wait for one; once approved, their withdrawals
+    # are in the consent ledger.
+    if filed.identity_method == IdentityMethod.NOT_REQUIRED:
+        done = "done" if filed.approved_at is not None else "started"
+        return redirect(f"{reverse('dsr:sent')}?opt_out={done}")
+    return redirect("dsr:sent")
 
 
 @require_GET

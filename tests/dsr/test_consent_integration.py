@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from consent.cookie import banner_cookie_parse
 from consent.models import ConsentEvent, ConsentSubject
 from consent.selectors import consent_granted
 from consent.services import (
@@ -43,6 +44,46 @@ def test_an_objection_to_marketing_withdraws_at_once_in_the_ledger(customer_clie
     assert (event.source, event.granted, event.purpose.key) == ("request", False, "marketing_sms")
     page = customer_client.get("/privacy/").content.decode()
     assert "marketing_sms" in page or "text message" in page.lower()
+
+
+@pytest.mark.parametrize("signed_in", [True, False])
+def test_withdrawing_analytics_cookies_by_request_turns_them_off_in_this_browser(
+    client, customer, signed_in
+):
+    client.post("/privacy/cookies/", {"action": "accept_all"})
+    if signed_in:
+        client.force_login(customer)
+    data = {"type": "withdraw_consent", "purposes": ["analytics"]}
+    if not signed_in:
+        data["email"] = "visitor@example.com"
+
+    client.post("/requests/new/", data)
+
+    # The cookie settings, and the banner script reading the cookie, show analytics off.
+    cookie = banner_cookie_parse(client.cookies["inper_consent"].value)
+    assert cookie.granted == {"necessary", "preferences", "marketing"}
+    page = client.get("/privacy/cookies/").content.decode()
+    assert 'name="analytics" id="id_analytics" role="switch" checked' not in page
+    assert not consent_granted(
+        ConsentSubject.objects.get(visitor_id=cookie.visitor_id), "analytics"
+    )
+
+
+def test_a_withdrawal_by_request_on_a_shared_browser_stays_out_of_the_other_account(
+    client, customer, other_customer
+):
+    from tests.factories import PASSWORD
+
+    client.post("/privacy/cookies/", {"action": "accept_all"})
+    client.post("/accounts/login/", {"login": other_customer.email, "password": PASSWORD})
+    client.post("/accounts/logout/")
+    client.force_login(customer)
+
+    client.post("/requests/new/", {"type": "withdraw_consent", "purposes": ["analytics"]})
+
+    cookie = banner_cookie_parse(client.cookies["inper_consent"].value)
+    assert "analytics" not in cookie.granted
+    assert not ConsentEvent.objects.filter(subject__user=other_customer, source="request").exists()
 
 
 def test_an_objection_to_transfers_abroad_is_a_request_officers_see(customer):
