@@ -111,6 +111,14 @@ def test_switching_to_german_translates_the_site_and_remembers_it(customer_clien
     assert customer.preferred_language == "de"
 
 
+def test_the_language_menu_names_each_language_in_itself(client):
+    """Someone who cannot read the page's language still finds their own in the menu."""
+    client.post("/language/", {"language": "de", "next": "/"})
+    page = client.get("/").content.decode()
+    assert '<option value="en" lang="en">English</option>' in page
+    assert '<option value="de" selected lang="de">Deutsch</option>' in page
+
+
 def test_language_switch_refuses_foreign_redirects(client):
     response = client.post("/language/", {"language": "de", "next": "https://evil.example/"})
     assert response["Location"] == "/"
