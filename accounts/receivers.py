@@ -37,6 +37,10 @@ def _password_changed(sender: Any, request: Any, user: Any, **kwargs: Any) -> No
 
 @receiver(account_signals.email_changed)
 def _email_changed(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    # Confirming the address an account signed up with replaces none: nothing changed that
+    # should hold the new customer's requests.
+    if kwargs.get("from_email_address") is None:
+        return
     account_record_credentials_change(user=user, action="account.email.changed")
 
 

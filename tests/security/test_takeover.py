@@ -83,6 +83,26 @@ def test_a_copy_asked_for_after_an_e_mail_change_waits_and_the_old_address_is_to
     _assert_held(_file(client, "access"), customer, compliance_user)
 
 
+def test_a_new_customer_who_confirmed_their_address_at_sign_up_is_not_held(client):
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        client.post(
+            "/accounts/signup/",
+            {
+                "email": "new.customer@example.com",
+                "password1": NEW_PASSWORD,
+                "password2": NEW_PASSWORD,
+                "confirm_adult": "on",
+            },
+        )
+    client.post(_link(mail.outbox[-1], "/accounts/confirm-email/"))
+    user = User.objects.get(email="new.customer@example.com")
+    assert user.credentials_changed_at is None
+
+    request = _file(login(Client(), user, reauthenticated=True), "access")
+    assert request.held_reason == "" and request.state != State.IN_REVIEW
+    assert not [m for m in mail.outbox if "changed very recently" in m.body]
+
+
 def test_once_the_hold_has_passed_a_copy_is_made_at_once(customer, settings):
     User.objects.filter(pk=customer.pk).update(
         credentials_changed_at=timezone.now()
