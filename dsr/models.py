@@ -239,6 +239,12 @@ class DataSubjectRequest(models.Model):
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
+    @property
+    def followed_by_link(self) -> bool:
+        """Whether the person follows this request by the signed link in its e-mails rather
+        than by signing in: they have no account, or closed it with this request."""
+        return self.user_id is None or self.channel == Channel.ACCOUNT_CLOSURE
+
     def snapshot(self) -> dict[str, Any]:
         """Return the decrypted identities of the subject (empty once cleared)."""
         if not self.subject_snapshot:

@@ -41,9 +41,9 @@ def _url(path: str) -> str:
 
 def request_url(request: DataSubjectRequest) -> str:
     """Return the link the person follows their request at (signed for people without an
-    account)."""
+    account, or who closed theirs)."""
     path = reverse("dsr:detail", args=[request.reference])
-    if request.user_id is None:
+    if request.followed_by_link:
         path += f"?t={status_token(request)}"
     return _url(path)
 

@@ -840,12 +840,24 @@ def _cancel_refusal(state: str) -> str:
     return _("This request can no longer be cancelled: it is already closed.")
 
 
-def dsr_request_cancel(*, request: DataSubjectRequest, actor: Any) -> DataSubjectRequest:
-    """Cancel a request before anything has run (by the person, or staff on their behalf).
+def person_may_cancel(request: DataSubjectRequest) -> bool:
+    """Whether the person may still cancel ``request`` themselves: not once anything has run,
+    and never the erasure that closing their account started (the closure is final)."""
+    return request.state in CANCELLABLE and request.channel != Channel.ACCOUNT_CLOSURE
+
+
+def dsr_request_cancel(
+    *, request: DataSubjectRequest, actor: Any, by_person: bool = False
+) -> DataSubjectRequest:
+    """Cancel a request before anything has run (``by_person``, or staff on their behalf).
 
     Raise :class:`TransitionError`, saying why in plain words, once that is too late."""
     with transaction.atomic():
         locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+        if by_person and locked.channel == Channel.ACCOUNT_CLOSURE:
+            raise TransitionError(
+                _("The erasure that closing your account started cannot be cancelled.")
+            )
         if locked.state not in CANCELLABLE:
             raise TransitionError(_cancel_refusal(locked.state))
         request = transition_locked(

@@ -239,10 +239,8 @@ def _owned(request: HttpRequest, reference: str) -> tuple[DataSubjectRequest, st
             raise _StatusLinkExpired from None
         except signing.BadSignature:
             raise Http404 from None
-        found = DataSubjectRequest.objects.filter(
-            reference=reference, pk=data.get("r"), user__isnull=True
-        ).first()
-        if found is not None:
+        found = DataSubjectRequest.objects.filter(reference=reference, pk=data.get("r")).first()
+        if found is not None and found.followed_by_link:
             return found, token
     raise Http404
 
@@ -265,7 +263,7 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
     if original is not None and original.user_id == found.user_id:
         # The same account, or a guest at the same address (whose e-mails link both).
         original_url = reverse("dsr:detail", args=[original.reference])
-        if original.user_id is None:
+        if original.followed_by_link:
             original_url += f"?t={notifications.status_token(original)}"
     return render(
         request,
@@ -279,7 +277,7 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "history": selectors.history(found),
             "package": package,
             "package_ready": package is not None and package_is_available(package),
-            "can_cancel": found.state in services.CANCELLABLE,
+            "can_cancel": services.person_may_cancel(found),
             "type_help": TYPE_HELP.get(found.type, ""),
             "purposes": [titles.get(key, key) for key in found.purposes or ()],
             "original": original,
@@ -311,7 +309,7 @@ def request_cancel(request: HttpRequest, reference: str) -> HttpResponse:
     found, token = _owned(request, reference)
     actor = request.user if request.user.is_authenticated else None
     try:
-        services.dsr_request_cancel(request=found, actor=actor)
+        services.dsr_request_cancel(request=found, actor=actor, by_person=True)
     except services.TransitionError as error:
         messages.error(request, str(error))
     else:

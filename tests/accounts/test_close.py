@@ -177,3 +177,31 @@ def test_after_closing_the_person_can_open_a_new_account_with_the_same_address(
     )
     assert not User.objects.filter(pk=customer.pk).exists()
     assert User.objects.filter(pk=new.pk, email=email).exists()
+
+
+def test_the_person_follows_the_erasure_their_closure_started_by_its_link(
+    customer, django_capture_on_commit_callbacks
+):
+    import re
+
+    email = customer.email
+    browser = login(Client(), customer, reauthenticated=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        browser.post(CLOSE, {"understood": "on"})
+    erasure = DataSubjectRequest.objects.get(user=customer)
+
+    # The acknowledgement's link works without signing in, which the person no longer can.
+    [received] = [m for m in mail.outbox if erasure.reference in m.subject and m.to == [email]]
+    link = re.search(r"https?://[^/\s]+(/requests/\S+)", received.body).group(1)
+    assert "?t=" in link
+    page = Client().get(link)
+    assert page.status_code == 200
+    assert erasure.reference in page.content.decode()
+    # The closure is final: its erasure cannot be cancelled from that page, even while it
+    # waits for an officer.
+    assert erasure.state == "in_review"
+    assert "Cancel this request" not in page.content.decode()
+    token = link.split("?t=")[1]
+    Client().post(f"/requests/{erasure.reference}/cancel/", {"t": token})
+    erasure.refresh_from_db()
+    assert erasure.state != "cancelled"
