@@ -8,6 +8,7 @@ DECLARATIONS = [
     ModelDeclaration(
         model="accounts.Address",
         entity="addresses",
+        title=_("addresses"),
         identity="user_id",
         identity_kind="customer_id",
         fields=(
@@ -29,6 +30,7 @@ DECLARATIONS = [
     ModelDeclaration(
         model="account.EmailAddress",
         entity="email_addresses",
+        title=_("e-mail addresses"),
         identity="user_id",
         identity_kind="customer_id",
         fields=("email", "verified", "primary"),
@@ -42,6 +44,7 @@ DECLARATIONS = [
     ModelDeclaration(
         model="mfa.Authenticator",
         entity="second_factors",
+        title=_("second factors"),
         identity="user_id",
         identity_kind="customer_id",
         fields=("type", "created_at", "last_used_at"),
@@ -56,6 +59,7 @@ DECLARATIONS = [
     ModelDeclaration(
         model="accounts.Session",
         entity="sessions",
+        title=_("sessions"),
         identity="user_id",
         identity_kind="customer_id",
         fields=("expire_date",),
@@ -66,6 +70,7 @@ DECLARATIONS = [
     ModelDeclaration(
         model="accounts.User",
         entity="account",
+        title=_("account"),
         identity="pk",
         identity_kind="customer_id",
         fields=(

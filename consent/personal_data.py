@@ -64,6 +64,7 @@ DECLARATIONS = [
     ModelDeclaration(
         model="consent.PolicyAcknowledgement",
         entity="policy_notices_seen",
+        title=_("notices of policy changes you have seen"),
         identity="user_id",
         identity_kind="customer_id",
         fields=("policy_version__document", "policy_version__version", "acknowledged_at"),
@@ -77,6 +78,7 @@ DECLARATIONS = [
     ModelDeclaration(
         model="consent.ConsentState",
         entity="consent_choices",
+        title=_("consent choices"),
         identity="subject__user_id",
         identity_kind="customer_id",
         fields=("purpose__key", "granted", "source", "updated_at"),
@@ -93,6 +95,7 @@ DECLARATIONS = [
     ModelDeclaration(
         model="consent.ConsentEvent",
         entity="consent_history",
+        title=_("consent history"),
         identity="subject__user_id",
         identity_kind="customer_id",
         fields=EVENT_FIELDS,
@@ -104,6 +107,7 @@ DECLARATIONS = [
     ModelDeclaration(
         model="consent.ConsentEvent",
         entity="consent_history_by_email",
+        title=_("consent history of your e-mail address"),
         identity="subject__email_hash",
         identity_kind="email_hash",
         fields=EVENT_FIELDS,

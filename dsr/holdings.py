@@ -27,6 +27,7 @@ from privacy_portal.pseudonymise import normalise_email
 from .connectors.base import StoreError, Subject
 from .connectors.registry import connector_class, connector_for
 from .models import DataStore
+from .texts import store_entity_name
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,9 @@ class StoreHolding:
 
     @property
     def items(self) -> list[tuple[str, int]]:
-        return [(entity.replace("_", " "), count) for entity, count in self.counts.items()]
+        return [
+            (store_entity_name(self.store, entity), count) for entity, count in self.counts.items()
+        ]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ DECLARATIONS = [
     ModelDeclaration(
         model="dsr.DataSubjectRequest",
         entity=REQUEST_ENTITY,
+        title=_("privacy requests"),
         identity="subject_key",
         identity_kind="email_hash",
         fields=(
@@ -44,6 +45,7 @@ DECLARATIONS = [
     ModelDeclaration(
         model="dsr.ExportPackage",
         entity=PACKAGE_ENTITY,
+        title=_("copies of your data"),
         identity="request__subject_key",
         identity_kind="email_hash",
         fields=("request__reference", "built_at", "expires_at", "download_count"),

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.functional import lazy
 from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
@@ -105,6 +106,34 @@ def store_names_parse(config: Mapping[str, Any]) -> None:
                     '({"en": "…", "de": "…"}).'
                 )
             )
+
+
+def store_entity_names_parse(config: Mapping[str, Any]) -> None:
+    """Check the optional ``entity_names`` of a store's configuration: what each of its
+    entities (tables, folders) is called, as a text or by language."""
+    if "entity_names" in config:
+        texts_parse(config["entity_names"], "entity_names")
+
+
+def store_entity_name(store: Any, entity: str, language: str | None = None) -> str:
+    """Return what the person reads as the name of ``entity`` of ``store`` (a DataStore), in
+    ``language`` (the active one by default): from the ``entity_names`` of its configuration,
+    else the title the portal gives its own records, else the entity's key in words."""
+    config = store.config if isinstance(store.config, Mapping) else {}
+    names = config.get("entity_names")
+    if isinstance(names, Mapping) and isinstance(names.get(entity), str | Mapping):
+        chosen = text_in(names[entity], language or get_language())
+        if chosen.strip():
+            return chosen
+    from .connectors.portal import declarations
+    from .portal_store import PORTAL_STORE_KEY
+
+    if store.key == PORTAL_STORE_KEY:
+        title = next((d.title for d in declarations() if d.entity == entity and d.title), "")
+        if title:
+            with translation.override(language or get_language()):
+                return str(title)
+    return entity.replace("_", " ")
 
 
 def store_name(store: Any, language: str | None = None) -> str:

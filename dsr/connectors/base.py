@@ -242,8 +242,9 @@ ActionResult = (
 
 
 #: Keys of a store's configuration that are the portal's, not the connector's: ``names`` (the
-#: store's name by language, as the person reads it; see :mod:`dsr.texts`).
-PORTAL_CONFIG_KEYS = frozenset({"names"})
+#: store's name by language, as the person reads it) and ``entity_names`` (what its tables or
+#: entities are called, by language); see :mod:`dsr.texts`.
+PORTAL_CONFIG_KEYS = frozenset({"names", "entity_names"})
 
 
 def connector_config(config: Mapping[str, Any], *, check: bool = True) -> dict[str, Any]:
@@ -251,9 +252,10 @@ def connector_config(config: Mapping[str, Any], *, check: bool = True) -> dict[s
     (with ``check``) the portal's part: raise :class:`ConfigurationError` saying what is
     wrong."""
     if check:
-        from ..texts import store_names_parse
+        from ..texts import store_entity_names_parse, store_names_parse
 
         store_names_parse(config)
+        store_entity_names_parse(config)
     return {key: value for key, value in config.items() if key not in PORTAL_CONFIG_KEYS}
 
 

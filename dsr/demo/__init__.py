@@ -250,6 +250,10 @@ def _stores() -> list[dict[str, Any]]:
                 "actions": ["locate", "export", "erase", "restrict"],
                 "purpose_keys": ["marketing_email"],
                 "names": {"en": "Newsletter platform", "de": "Newsletter-Plattform"},
+                "entity_names": {
+                    "subscriber": {"en": "subscription", "de": "Abonnement"},
+                    "campaign_events": {"en": "newsletter events", "de": "Newsletter-Ereignisse"},
+                },
                 "descriptions": services.DESCRIPTIONS,
             },
             "secrets": {"signing_secret": services_secrets()[services.NEWSLETTER]},
@@ -275,6 +279,7 @@ def _stores() -> list[dict[str, Any]]:
                 "root": str(demo_dir() / "uploads"),
                 "folders": [uploads.FOLDER],
                 "names": {"en": "Photo and video uploads", "de": "Hochgeladene Fotos und Videos"},
+                "entity_names": {"files": {"en": "files", "de": "Dateien"}},
                 "descriptions": uploads.DESCRIPTIONS,
             },
             "secrets": {},

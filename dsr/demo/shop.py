@@ -282,6 +282,14 @@ def store_config(url: str) -> dict[str, Any]:
     return {
         "url": url,
         "names": {"en": "Inper shop", "de": "Inper-Shop"},
+        "entity_names": {
+            "customers": {"en": "customer account", "de": "Kundenkonto"},
+            "orders": {"en": "orders", "de": "Bestellungen"},
+            "order_lines": {"en": "order lines", "de": "Bestellpositionen"},
+            "reviews": {"en": "reviews", "de": "Bewertungen"},
+            "support_tickets": {"en": "support tickets", "de": "Supportanfragen"},
+            "browsing_events": {"en": "browsing events", "de": "Seitenaufrufe"},
+        },
         "tables": {
             "customers": {
                 "identities": {"email": "email"},

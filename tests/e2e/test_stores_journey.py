@@ -46,7 +46,7 @@ def test_a_customer_sees_where_their_data_is_and_downloads_all_of_it(page, setti
     shop_row.wait_for(timeout=30_000)
     assert "orders: 3" in shop_row.inner_text()
     assert (
-        "subscriber: 1"
+        "subscription: 1"
         in stores.get_by_role("row", name=re.compile("Newsletter platform")).inner_text()
     )
     assert (

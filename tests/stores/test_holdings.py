@@ -116,3 +116,14 @@ def test_check_again_forgets_the_result_and_asks_again(
 def test_only_the_signed_in_person_is_searched(client):
     assert client.get("/account/data/stores/").status_code == 302
     assert client.post("/account/data/stores/refresh/").status_code == 302
+
+
+def test_a_german_customer_reads_what_was_found_in_german(customer_client, customer, stores):
+    customer_client.post("/language/", {"language": "de", "next": "/account/"})
+    holdings.holdings_compute(customer.pk)
+
+    html = customer_client.get("/account/data/stores/").json()["html"]
+    assert "Bestellungen: <strong>3</strong>" in html
+    assert "Seitenaufrufe: <strong>40</strong>" in html
+    assert "Konto: <strong>1</strong>" in html  # the portal's own records
+    assert "orders:" not in html and "browsing events:" not in html and "account:" not in html
