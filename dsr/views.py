@@ -10,7 +10,10 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-from allauth.account.internal.flows.reauthentication import raise_if_reauthentication_required
+from allauth.account.internal.flows.reauthentication import (
+    is_reauthentication_required,
+    raise_if_reauthentication_required,
+)
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -29,6 +32,7 @@ from django.http import (
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -257,6 +261,7 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
         return render(request, "dsr/link_invalid.html", {"message": message}, status=410)
     done, total = tasks_done(found)
     package = getattr(found, "package", None)
+    package_ready = package is not None and package_is_available(package)
     titles = dict(purpose_choices())
     original = found.duplicate_of if found.state == State.DUPLICATE else None
     original_url = ""
@@ -276,7 +281,14 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "terminal": found.state in TERMINAL_STATES,
             "history": selectors.history(found),
             "package": package,
-            "package_ready": package is not None and package_is_available(package),
+            "package_ready": package_ready,
+            # Back from confirming the password for the download: start it.
+            "download_now": (
+                request.GET.get("download") == "1"
+                and package_ready
+                and not token
+                and not is_reauthentication_required(request, app="")
+            ),
             "can_cancel": services.person_may_cancel(found),
             "type_help": TYPE_HELP.get(found.type, ""),
             "purposes": [titles.get(key, key) for key in found.purposes or ()],
@@ -339,7 +351,11 @@ def request_download(request: HttpRequest, reference: str) -> HttpResponseBase:
     unavailable = _no_download(request, found)
     if unavailable is not None:
         return unavailable
-    raise_if_reauthentication_required(request, app="")
+    if is_reauthentication_required(request, app=""):
+        # After the password, back to the request's page, which starts the download: the
+        # password page would otherwise stay on screen as if nothing had happened.
+        back = f"{reverse('dsr:detail', args=[found.reference])}?download=1"
+        return redirect(f"{reverse('account_reauthenticate')}?{urlencode({'next': back})}")
     return _stream(found, request.user)
 
 

@@ -379,6 +379,27 @@ def test_the_owner_downloads_the_package_after_reauthentication_and_it_is_audite
     assert ExportPackage.objects.get(request=created).download_count == 1
 
 
+def test_after_the_password_the_request_page_starts_the_download(customer):
+    """Confirming the password for a download leads back to the request's page, which starts
+    the download, instead of leaving the password page on screen."""
+    from tests.factories import PASSWORD
+
+    created = run_pending_tasks(file_request(type="access", user=customer))
+    client = login(Client(), customer)
+    download = f"/requests/{created.reference}/download/"
+
+    reauthenticate = client.get(download)["Location"]
+    response = client.post(reauthenticate, {"password": PASSWORD})
+    assert response["Location"] == f"/requests/{created.reference}/?download=1"
+    page = client.get(response["Location"]).content.decode()
+    assert f'<meta http-equiv="refresh" content="1;url={download}">' in page
+    assert "Your download starts in a moment" in page
+    assert client.get(download)["Content-Type"] == "application/zip"
+    # Without a fresh password, the page does not start it.
+    later = login(Client(), customer).get(response["Location"]).content.decode()
+    assert 'http-equiv="refresh"' not in later
+
+
 def test_an_expired_package_cannot_be_downloaded(customer):
     created = run_pending_tasks(file_request(type="access", user=customer))
     ExportPackage.objects.update(expires_at=timezone.now() - timedelta(minutes=1))

@@ -94,6 +94,8 @@ def test_a_customer_sees_where_their_data_is_and_downloads_all_of_it(page, setti
         page.get_by_role("button", name="Confirm").click()
     path = tmp_path / "download.zip"
     started.value.save_as(path)
+    # The person is back on the request's page, not left on the password page.
+    assert re.search(r"/requests/DSR-\d{4}-\d{6}/\?download=1$", page.url)
     assert re.fullmatch(r"inper-data-DSR-\d{4}-\d{6}\.zip", started.value.suggested_filename)
 
     archive = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
