@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -28,6 +28,18 @@ pytestmark = pytest.mark.django_db
 def test_anyone_can_read_how_requests_work(client):
     page = client.get("/requests/").content.decode()
     assert "Start a request" in page and "Erasure" in page
+
+
+def test_my_requests_give_dates_no_reader_can_take_for_another_day(customer_client, customer):
+    """Not 12/06/2026, which half of Europe reads as 12 June."""
+    created = file_request(type="restriction", user=customer)
+    DataSubjectRequest.objects.filter(pk=created.pk).update(
+        received_at=datetime(2026, 12, 6, 9, 0, tzinfo=UTC),
+        due_at=datetime(2027, 1, 6, 9, 0, tzinfo=UTC),
+    )
+    page = customer_client.get("/requests/").content.decode()
+    assert "Dec. 6, 2026" in page and "Jan. 6, 2027" in page
+    assert "12/06/2026" not in page and "01/06/2027" not in page
 
 
 def test_a_signed_in_customer_is_asked_for_the_password_before_an_access_request(customer):
