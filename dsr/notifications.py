@@ -123,8 +123,13 @@ def duplicate_received(request: DataSubjectRequest) -> None:
 
 
 def verification_link(request: DataSubjectRequest, *, reminder: bool = False) -> None:
+    from consent.catalogue import catalogue
+
+    from .services import opt_out_part
+
     link = _url(reverse("dsr:verify", args=[verification_token(request)]))
     sent = request.verification_sent_at or request.received_at
+    purposes = catalogue().by_key
     _to_person(
         request,
         "verify",
@@ -132,6 +137,12 @@ def verification_link(request: DataSubjectRequest, *, reminder: bool = False) ->
         reminder=reminder,
         days=settings.DSR_VERIFICATION_DAYS,
         expires=sent + timedelta(days=settings.DSR_VERIFICATION_DAYS),
+        # An objection to direct marketing took effect at once, before any confirmation.
+        stopped=[
+            purposes[key].title(request.language)
+            for key in sorted(opt_out_part(request.type, request.purposes))
+            if key in purposes
+        ],
     )
 
 

@@ -157,6 +157,9 @@ def _after_filing(request: HttpRequest, filed: DataSubjectRequest) -> HttpRespon
     if filed.identity_method == IdentityMethod.NOT_REQUIRED:
         done = "done" if filed.approved_at is not None else "started"
         return redirect(f"{reverse('dsr:sent')}?opt_out={done}")
+    if services.opt_out_part(filed.type, filed.purposes):
+        # Its objection to direct marketing took effect; the rest waits for the link.
+        return redirect(f"{reverse('dsr:sent')}?opt_out=partly")
     return redirect("dsr:sent")
 
 
@@ -170,7 +173,7 @@ def request_sent(request: HttpRequest) -> HttpResponse:
         "dsr/sent.html",
         {
             "days": settings.DSR_VERIFICATION_DAYS,
-            "opt_out": opt_out if opt_out in ("done", "started") else "",
+            "opt_out": opt_out if opt_out in ("done", "started", "partly") else "",
         },
     )
 

@@ -228,6 +228,27 @@ def _verify_link(email: str) -> str:
     return match.group(1)
 
 
+def test_a_guest_objecting_to_marketing_and_more_is_told_the_marketing_part_already_stopped(
+    client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/requests/new/",
+            {
+                "type": "objection",
+                "email": "mixed@example.com",
+                "purposes": ["marketing_email", "international_transfers"],
+            },
+        )
+    page = client.get(response["Location"]).content.decode()
+    assert "We stopped direct marketing as you asked, at once" in page
+    assert "until then we do nothing with it" not in page
+    [message] = [m for m in mail.outbox if "confirm" in m.subject.lower()]
+    assert "took effect at once: News and offers by e-mail." in message.body
+    assert "nothing will happen" not in message.body
+    assert "nothing more will happen" in message.body
+
+
 def test_a_guest_confirms_by_the_link_and_follows_the_request_by_its_signed_link(
     client, django_capture_on_commit_callbacks
 ):
