@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from .models import DataSubjectRequest
 
@@ -32,9 +33,20 @@ def known_purposes() -> frozenset[str]:
 
 
 def purpose_choices() -> list[tuple[str, str]]:
-    """Return (key, title in the current language) of those purposes."""
+    """Return (key, title in the current language) of those purposes; a cookie category says
+    it is one ("Preferences" alone reads as anything)."""
+    from consent.models import PurposeKind
+
     language = get_language()
-    return [(purpose.key, purpose.title(language)) for purpose in _objectable()]
+    return [
+        (
+            purpose.key,
+            _("Cookies: %(category)s") % {"category": purpose.title(language)}
+            if purpose.kind == PurposeKind.COOKIE
+            else purpose.title(language),
+        )
+        for purpose in _objectable()
+    ]
 
 
 def apply_consent_changes(request: DataSubjectRequest, purposes: Iterable[str]) -> list[Any]:

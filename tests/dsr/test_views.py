@@ -42,6 +42,17 @@ def test_my_requests_give_dates_no_reader_can_take_for_another_day(customer_clie
     assert "12/06/2026" not in page and "01/06/2027" not in page
 
 
+def test_the_cookie_categories_one_may_withdraw_from_say_they_are_cookies(customer_client):
+    form = customer_client.get("/requests/new/").content.decode()
+    assert re.search(r'value="analytics"[^>]*>\s*Cookies: Analytics</label>', form)
+    assert re.search(r'value="marketing_email"[^>]*>\s*News and offers by e-mail</label>', form)
+    response = customer_client.post(
+        "/requests/new/", {"type": "withdraw_consent", "purposes": ["preferences"]}
+    )
+    page = customer_client.get(response["Location"]).content.decode()
+    assert "<li>Cookies: Preferences</li>" in page
+
+
 def test_a_signed_in_customer_is_asked_for_the_password_before_an_access_request(customer):
     client = login(Client(), customer)
     response = client.post("/requests/new/", {"type": "access"})
