@@ -611,6 +611,17 @@ def _use_nonce(nonce: str, kind: str) -> None:
         raise tokens.TokenError("used") from error
 
 
+def consent_confirmation_replaced(link: tokens.LinkToken) -> bool:
+    """Whether the double opt-in a confirmation link is for was replaced since: by a newer
+    request for the same choice, or by switching it off."""
+    return (
+        link.pending_id is not None
+        and PendingConfirmation.objects.filter(
+            pk=link.pending_id, subject_id=link.subject_id, cancelled_at__isnull=False
+        ).exists()
+    )
+
+
 def consent_confirm(*, token: str, request: HttpRequest | None = None) -> ConsentEvent:
     """Confirm a double opt-in from its e-mail link: record the grant, then welcome the person
     with the first marketing e-mail (which carries the unsubscribe headers).
@@ -626,8 +637,11 @@ def consent_confirm(*, token: str, request: HttpRequest | None = None) -> Consen
             .filter(pk=link.pending_id, subject_id=link.subject_id)
             .first()
         )
-        if pending is None or pending.cancelled_at is not None:
+        if pending is None:
             raise tokens.TokenError("invalid")
+        if pending.cancelled_at is not None:
+            # Asked for again since (a newer e-mail), or switched off.
+            raise tokens.TokenError("replaced")
         _use_nonce(link.nonce, tokens.CONFIRM)
         pending.confirmed_at = timezone.now()
         pending.save(update_fields=["confirmed_at"])

@@ -20,7 +20,7 @@ class TokenError(Exception):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
-        self.reason = reason  # "invalid", "expired" or "used"
+        self.reason = reason  # "invalid", "expired", "used" or "replaced"
 
 
 @dataclass(frozen=True)

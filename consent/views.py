@@ -163,6 +163,13 @@ _TOKEN_MESSAGES = {
         gettext_lazy("This link has expired. Please switch the choice on again to get a new one."),
     ),
     "used": (410, gettext_lazy("This link was already used.")),
+    "replaced": (
+        410,
+        gettext_lazy(
+            "This link no longer works: you asked for a newer one, or switched this choice "
+            "off, since. Use the link in the most recent e-mail, or switch the choice on again."
+        ),
+    ),
     "invalid": (
         400,
         gettext_lazy("This link is not valid. Please copy the whole link from the e-mail."),
@@ -182,6 +189,8 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         link = tokens.token_read(token, kind=tokens.CONFIRM)
         if request.method == "GET" and UsedToken.objects.filter(nonce=link.nonce).exists():
             raise tokens.TokenError("used")
+        if request.method == "GET" and services.consent_confirmation_replaced(link):
+            raise tokens.TokenError("replaced")
         if request.method == "POST":
             services.consent_confirm(token=token, request=request)
     except tokens.TokenError as error:

@@ -99,6 +99,24 @@ def test_email_marketing_counts_only_after_the_confirmation_link(
     assert ConsentEvent.objects.count() == 1
 
 
+def test_a_confirmation_link_replaced_by_a_newer_one_says_so(
+    customer_client, client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _switch(customer_client, "marketing_email", "on")
+        _switch(customer_client, "marketing_email", "on")  # no e-mail yet: asked again
+    first, newer = (re.search(r"/privacy/confirm/\S+/", m.body).group(0) for m in mail.outbox)
+
+    for response in (client.get(first), client.post(first)):
+        assert response.status_code == 410
+        page = response.content.decode()
+        assert "you asked for a newer one" in page
+        assert "copy the whole link" not in page
+    assert not ConsentEvent.objects.exists()
+    assert client.post(newer).status_code == 200
+    assert ConsentEvent.objects.get().granted
+
+
 def test_a_tampered_confirmation_link_is_refused(
     customer_client, client, django_capture_on_commit_callbacks
 ):
