@@ -260,6 +260,17 @@ def test_a_guest_objecting_to_marketing_and_more_is_told_the_marketing_part_alre
     assert "nothing more will happen" in message.body
 
 
+def test_a_guests_request_page_offers_no_list_of_their_requests(client):
+    """Without an account there is no list: "My privacy requests" would lead to a page
+    that shows none of theirs."""
+    created = file_request(type="restriction", email="g@example.com", channel="portal_guest")
+    page = client.get(
+        f"/requests/{created.reference}/?t={notifications.status_token(created)}"
+    ).content.decode()
+    assert created.reference in page
+    assert "My privacy requests" not in page
+
+
 def test_a_guest_confirms_by_the_link_and_follows_the_request_by_its_signed_link(
     client, django_capture_on_commit_callbacks
 ):
