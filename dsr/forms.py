@@ -33,7 +33,8 @@ TYPE_HELP: dict[str, StrOrPromise] = {
     ),
     RequestType.ERASURE: _(
         "We delete your data everywhere, except what the law makes us keep "
-        "(orders, for financial regulations), which we anonymise."
+        "(orders, for financial regulations), which we anonymise. Your Inper account, if "
+        "you have one, is deleted too: you can no longer sign in with it."
     ),
     RequestType.RESTRICTION: _(
         "We keep your data but stop using it, for example while a correction is checked."

@@ -53,6 +53,14 @@ def test_the_cookie_categories_one_may_withdraw_from_say_they_are_cookies(custom
     assert "<li>Cookies: Preferences</li>" in page
 
 
+def test_a_customer_is_told_before_asking_for_erasure_that_their_account_goes_too(
+    customer_client,
+):
+    """As the account-closure page says: an erasure deletes the account with the rest."""
+    form = customer_client.get("/requests/new/?type=erasure").content.decode()
+    assert "Your Inper account, if you have one, is deleted too" in form
+
+
 def test_a_signed_in_customer_is_asked_for_the_password_before_an_access_request(customer):
     client = login(Client(), customer)
     response = client.post("/requests/new/", {"type": "access"})
