@@ -63,6 +63,10 @@ _View = Callable[..., HttpResponseBase]
 
 _CODE_TTL = 10 * 60
 _CODE_ATTEMPTS = 5
+#: The request form of a signed-in person says so, and what it held is kept in the session
+#: if the session ended before it was sent.
+_AS_ACCOUNT = "as_account"
+_DRAFT_KEY = "dsr-new-draft"
 
 
 def _posts_limited(group: str, setting: str) -> Callable[[_View], _View]:
@@ -107,8 +111,25 @@ def request_new(request: HttpRequest) -> HttpResponse:
     """File a request: signed in (re-authenticated for anything sensitive) or as a guest."""
     user: Any = request.user
     signed_in = user.is_authenticated
+    if request.method == "POST" and not signed_in and request.POST.get(_AS_ACCOUNT):
+        # Written signed in, sent after the session ended: not a guest's request. Keep what
+        # was written for after signing in again.
+        request.session[_DRAFT_KEY] = {
+            "type": request.POST.get("type", "")[:32],
+            "purposes": request.POST.getlist("purposes")[:50],
+            "details": request.POST.get("details", "")[:5000],
+        }
+        messages.info(
+            request,
+            _(
+                "You were signed out after a time without activity. Sign in again to send "
+                "your request: what you wrote is kept."
+            ),
+        )
+        return redirect_to_login(reverse("dsr:new"))
     form_class = RequestForm if signed_in else GuestRequestForm
-    initial = {"type": request.GET.get("type", "")}
+    draft = request.session.pop(_DRAFT_KEY, None) if signed_in else None
+    initial = draft or {"type": request.GET.get("type", "")}
     form = form_class(_data(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

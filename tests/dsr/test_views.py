@@ -61,6 +61,32 @@ def test_a_customer_is_told_before_asking_for_erasure_that_their_account_goes_to
     assert "Your Inper account, if you have one, is deleted too" in form
 
 
+def test_a_request_written_signed_in_and_sent_after_the_session_ended_is_kept(customer):
+    """Not turned into a guest's form asking for an e-mail address: sign in again and find
+    what you wrote."""
+    from tests.factories import PASSWORD
+
+    client = login(Client(), customer)
+    form = client.get("/requests/new/").content.decode()
+    assert 'name="as_account"' in form
+    client.logout()  # the session ends while the person writes
+
+    details = "My street is Lindenstraße, not Lindenstrasse."
+    response = client.post(
+        "/requests/new/", {"as_account": "1", "type": "rectification", "details": details}
+    )
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert not DataSubjectRequest.objects.exists()
+    page = client.get(response["Location"]).content.decode()
+    assert "You were signed out after a time without activity" in page
+
+    response = client.post(response["Location"], {"login": customer.email, "password": PASSWORD})
+    assert response["Location"] == "/requests/new/"
+    form = client.get("/requests/new/").content.decode()
+    assert details in form
+    assert re.search(r'value="rectification"[^>]*checked', form)
+
+
 def test_a_signed_in_customer_is_asked_for_the_password_before_an_access_request(customer):
     client = login(Client(), customer)
     response = client.post("/requests/new/", {"type": "access"})
