@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -63,6 +64,8 @@ _View = Callable[..., HttpResponseBase]
 
 _CODE_TTL = 10 * 60
 _CODE_ATTEMPTS = 5
+#: Codes of one download that work at the same time (the newest ones).
+_CODES_KEPT = 3
 #: The request form of a signed-in person says so, and what it held is kept in the session
 #: if the session ended before it was sent.
 _AS_ACCOUNT = "as_account"
@@ -410,6 +413,23 @@ def _attempts_key(found: DataSubjectRequest) -> str:
     return f"dsr-download-code-attempts-{found.pk}"
 
 
+def _unexpired_codes(state: Any) -> list[tuple[str, float]]:
+    """Return the (hash, expiry) of the codes sent for a download that still work."""
+    if not state:
+        return []
+    # A code sent before codes were kept as a list: one, expiring with its cache entry.
+    codes = state.get("codes") or [(state["hash"], time.time() + _CODE_TTL)]
+    return [(digest, until) for digest, until in codes if until > time.time()]
+
+
+def _code_matches(entered: str, state: Any) -> bool:
+    """Whether ``entered`` (a hash) is one of the codes that still work, each compared."""
+    matched = False
+    for digest, _until in _unexpired_codes(state):
+        matched |= secrets.compare_digest(entered, digest)
+    return matched
+
+
 def _count_attempt(found: DataSubjectRequest) -> int:
     """Count one guess at the request's download code and return the count so far."""
     try:
@@ -432,13 +452,13 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
     state = cache.get(_code_key(found))
     if request.method == "POST" and "send" in request.POST:
         code = f"{secrets.randbelow(10**8):08d}"
-        cache.set_many(
-            {
-                _code_key(found): {"hash": hashlib.sha256(code.encode()).hexdigest()},
-                _attempts_key(found): 0,
-            },
-            _CODE_TTL,
-        )
+        # A code asked for again (a second click, a slow e-mail) leaves the earlier ones
+        # working until they expire: the person may type the one from the first e-mail.
+        codes = [
+            *_unexpired_codes(state)[-(_CODES_KEPT - 1) :],
+            (hashlib.sha256(code.encode()).hexdigest(), time.time() + _CODE_TTL),
+        ]
+        cache.set_many({_code_key(found): {"codes": codes}, _attempts_key(found): 0}, _CODE_TTL)
         send_email(
             template="dsr/download_code",
             to=found.email,
@@ -454,7 +474,7 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
         if (
             state
             and _count_attempt(found) <= _CODE_ATTEMPTS
-            and secrets.compare_digest(entered, state["hash"])
+            and _code_matches(entered, state)
             and cache.delete(_code_key(found))
         ):
             return _stream(found, None)

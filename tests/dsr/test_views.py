@@ -520,6 +520,29 @@ def test_a_guest_downloads_with_a_one_time_code(client):
     assert client.post(url, {"code": code, "t": token}).status_code == 400
 
 
+def test_a_guest_who_asked_twice_for_a_code_can_use_the_one_from_the_first_e_mail(client):
+    from dsr.notifications import status_token
+    from dsr.services import dsr_request_approve, dsr_request_verify_manually
+
+    created = file_request(type="access", email="guest@example.com", channel="portal_guest")
+    created = dsr_request_verify_manually(
+        request=created, actor=None, method="staff_callback", note="Called back"
+    )
+    created = run_pending_tasks(dsr_request_approve(request=created, actor=None))
+    token = status_token(created)
+    url = f"/requests/{created.reference}/download/code/?t={token}"
+
+    client.post(url, {"send": "1", "t": token})  # a double click, or "send a new code"
+    client.post(url, {"send": "1", "t": token})
+    first, second = (re.search(r"\b(\d{8})\b", m.body).group(1) for m in mail.outbox[-2:])
+    assert first != second
+
+    response = client.post(url, {"code": first, "t": token})
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    # Every code of that download is used up with it.
+    assert client.post(url, {"code": second, "t": token}).status_code == 400
+
+
 def test_a_guests_status_link_does_not_download_their_copy_for_a_signed_in_stranger(
     customer,
 ):
