@@ -39,6 +39,23 @@ def _not_set(value: object) -> str:
     return str(value) if value else _("not given")
 
 
+def _marketing_choices(user: User) -> list[HeldItem]:
+    """Each marketing channel and whether the person agreed to it, as the preference centre
+    shows them."""
+    from consent.models import PurposeKind
+    from consent.selectors import consent_current
+    from consent.services import subject_of_user
+
+    items = []
+    for choice in consent_current(subject_of_user(user), kinds=(PurposeKind.MARKETING,)):
+        if choice.status == "pending":
+            value = _("Waiting for your confirmation")
+        else:
+            value = _("on") if choice.granted else _("off")
+        items.append(HeldItem(choice.title, value))
+    return items
+
+
 def data_overview(user: User) -> list[CategoryOverview]:
     """Return what Inper holds about ``user``, by category of the privacy statement.
 
@@ -84,11 +101,43 @@ def data_overview(user: User) -> list[CategoryOverview]:
         DataCategory.SUPPORT,
         DataCategory.CONTRIBUTIONS,
         DataCategory.UPLOADS,
-        DataCategory.MARKETING,
-        DataCategory.COOKIES,
-        DataCategory.DEVICE,
-        DataCategory.THIRD_PARTY,
     ):
+        overview.append(
+            CategoryOverview(
+                key=key,
+                title=str(DataCategory(key).label),
+                description=str(DESCRIPTIONS[key]),
+                note=ask_copy,
+            )
+        )
+    # The portal keeps the person's choices itself: they see and change them there.
+    overview.append(
+        CategoryOverview(
+            key=DataCategory.MARKETING,
+            title=str(DataCategory.MARKETING.label),
+            description=str(DESCRIPTIONS[DataCategory.MARKETING]),
+            items=_marketing_choices(user),
+            note=_(
+                "Which of our e-mails you opened and the like is kept in Inper's other "
+                "systems. An access request gives you a copy of it."
+            ),
+            actions=[(_("Manage my choices"), "consent:preferences")],
+        )
+    )
+    overview.append(
+        CategoryOverview(
+            key=DataCategory.COOKIES,
+            title=str(DataCategory.COOKIES.label),
+            description=str(DESCRIPTIONS[DataCategory.COOKIES]),
+            note=_(
+                "Your cookie choices are kept for each browser, in your cookie settings. What "
+                "you viewed and searched on our websites is kept in Inper's other systems. An "
+                "access request gives you a copy of it."
+            ),
+            actions=[(_("Cookie settings"), "consent:cookies")],
+        )
+    )
+    for key in (DataCategory.DEVICE, DataCategory.THIRD_PARTY):
         overview.append(
             CategoryOverview(
                 key=key,

@@ -218,3 +218,23 @@ def test_my_data_lists_every_category_of_the_statement(customer_client, customer
     ):
         assert title in page
     assert customer.email in page
+
+
+def test_my_data_shows_my_marketing_choices_where_i_can_change_them(customer_client, customer):
+    """The portal holds them itself: not "kept in Inper's other systems"."""
+    from consent.services import consent_record, subject_for_user
+
+    consent_record(
+        subject=subject_for_user(customer),
+        purpose_key="marketing_sms",
+        granted=True,
+        source="preference_centre",
+        actor=customer,
+    )
+    page = customer_client.get("/account/data/").content.decode()
+    section = page.split('id="category-marketing"')[1].split("</section>")[0]
+    assert "<dt>Offers by text message</dt><dd>on</dd>" in section
+    assert "<dt>News and offers by e-mail</dt><dd>off</dd>" in section
+    assert 'href="/privacy/"' in section
+    cookies = page.split('id="category-cookies"')[1].split("</section>")[0]
+    assert 'href="/privacy/cookies/"' in cookies
