@@ -179,7 +179,7 @@ def completed(request: DataSubjectRequest) -> None:
     _to_person(
         request,
         "completed",
-        receipts=_plain_receipts(request),
+        receipts=plain_receipts(request),
         package_days=settings.DSR_PACKAGE_DAYS,
     )
 
@@ -214,8 +214,9 @@ def due_soon(requests: list[DataSubjectRequest]) -> None:
         _to_staff(_officers(), "due_soon", references=[(r.reference, r.due_at) for r in requests])
 
 
-def _plain_receipts(request: DataSubjectRequest) -> list[dict[str, Any]]:
-    """Summarise what each store did, for the completion e-mail (counts, no data)."""
+def plain_receipts(request: DataSubjectRequest) -> list[dict[str, Any]]:
+    """Summarise what each store did, for the completion e-mail and the request's page
+    (counts, no data)."""
     rows = []
     for task in request.tasks.select_related("store").order_by("store__position"):
         receipt = task.receipt or {}

@@ -60,6 +60,7 @@ from .models import (
 from .packages import package_chunks, package_is_available, package_record_download
 
 logger = logging.getLogger(__name__)
+_ANSWERED = (State.COMPLETED, State.PARTIALLY_COMPLETED)
 _View = Callable[..., HttpResponseBase]
 
 _CODE_TTL = 10 * 60
@@ -297,12 +298,25 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
         original_url = reverse("dsr:detail", args=[original.reference])
         if original.followed_by_link:
             original_url += f"?t={notifications.status_token(original)}"
+    # An erasure asked for while signed in ends by erasing the account (and its session): the
+    # open page follows it on by the signed link, which works once the account is gone.
+    follow_token = token or (
+        notifications.status_token(found)
+        if found.user_id and found.type == RequestType.ERASURE and found.is_open
+        else ""
+    )
     return render(
         request,
         "dsr/detail.html",
         {
             "req": found,
             "token": token,
+            "follow_token": follow_token,
+            "receipts": (
+                notifications.plain_receipts(found)
+                if found.type == RequestType.ERASURE and found.state in _ANSWERED
+                else []
+            ),
             "done": done,
             "total": total,
             "terminal": found.state in TERMINAL_STATES,

@@ -45,7 +45,9 @@
           if (data.state !== lastState) {
             // The page was drawn for the old state: a cancel button or a notice that no longer
             // applies, no progress bar yet. Draw it again for the new one.
-            if (data.terminal || stale || (data.total && !bar)) { window.location.reload(); return; }
+            // By the page's own address: an erasure's ends with the signed link, since the
+            // account it was drawn for is gone by then.
+            if (data.terminal || stale || (data.total && !bar)) { window.location.assign(panel.getAttribute("data-page-url")); return; }
             if (label) { label.textContent = data.state_label; label.setAttribute("data-state", data.state); }
             if (live) live.textContent = data.state_label;
             lastState = data.state;

@@ -854,3 +854,34 @@ def test_a_copy_destroyed_by_an_erasure_before_it_was_made_is_gone(client):
 
     assert response.status_code == 410
     assert "This download is no longer available." in response.content.decode()
+
+
+def test_an_open_erasure_page_follows_the_request_after_the_account_is_gone(
+    customer, compliance_user
+):
+    """The page of an erasure asked for while signed in polls, and redraws itself, by the
+    signed link: once the erasure has removed the account and its session, the same page
+    still learns that it completed and shows what was done, instead of "in progress" for good."""
+    from dsr.services import dsr_request_approve
+
+    client = login(Client(), customer, reauthenticated=True)
+    client.post("/requests/new/", {"type": "erasure"})
+    erasure = DataSubjectRequest.objects.get(user=customer, type="erasure")
+    page = client.get(f"/requests/{erasure.reference}/").content.decode()
+    (progress,) = re.findall(r'data-progress-url="([^"]+)"', page)
+    (redraw,) = re.findall(r'data-page-url="([^"]+)"', page)
+    assert "?t=" in progress and "?t=" in redraw
+    assert client.get(progress).json()["terminal"] is False
+
+    run_pending_tasks(dsr_request_approve(request=erasure, actor=compliance_user))
+    assert not type(customer).objects.filter(pk=customer.pk).exists()
+    assert client.get(f"/requests/{erasure.reference}/").status_code == 302  # signed out
+    assert client.get(progress.replace("&amp;", "&")).json()["terminal"] is True
+    done = client.get(redraw.replace("&amp;", "&"))
+    shown = done.content.decode()
+    assert done.status_code == 200 and "Completed" in shown
+    assert "What we did" in shown and "records deleted" in shown
+    # Another request's page is not opened by it.
+    other = file_request(type="access", user=UserFactory())
+    stolen = redraw.replace(erasure.reference, other.reference).replace("&amp;", "&")
+    assert client.get(stolen).status_code == 404

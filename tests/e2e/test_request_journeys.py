@@ -106,6 +106,27 @@ def test_a_request_page_left_open_follows_the_approval_without_a_reload(page, co
     page.get_by_text("Systems done").wait_for()
 
 
+def test_an_erasure_page_left_open_shows_it_completed_after_the_account_is_gone(
+    page, celery_worker, compliance_user
+):
+    """The erasure removes the account and its session: the page left open still follows
+    it to its end (by the signed link) and shows what was done, without a reload."""
+    alice = UserFactory(email="alice.leaving@example.com")
+    sign_in(page, alice.email, PASSWORD)
+    page.goto("/requests/new/?type=erasure")
+    page.get_by_role("button", name="Send my request").click()
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_text(re.compile(r"We received your request DSR-\d{4}-\d{6}")).wait_for()
+
+    request = DataSubjectRequest.objects.get(user=alice, type="erasure")
+    if request.state != State.RUNNING:
+        dsr_request_approve(request=request, actor=compliance_user)
+    page.locator("[data-state='completed']").wait_for(timeout=60_000)
+    assert not UserFactory._meta.model.objects.filter(email=alice.email).exists()
+    page.get_by_text("What we did").first.wait_for()
+
+
 def test_a_customer_cannot_open_someone_elses_request_by_changing_the_reference(page):
     alice = UserFactory(email="alice.curious@example.com")
     bob = UserFactory(email="bob.private@example.com")
