@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from privacy_portal.audit.services import audit_record
 
@@ -102,7 +102,8 @@ def store_callback_receive(
 
 
 def _record(task_id: int, document: Mapping[str, Any]) -> CallbackOutcome:
-    with transaction.atomic():
+    # A failure is recorded in the portal's language, not the one the service's request chose.
+    with translation.override(settings.LANGUAGE_CODE), transaction.atomic():
         task = StoreTask.objects.select_for_update().select_related("store").get(pk=task_id)
         if task.state != TaskState.WAITING or task.waiting_for != "callback":
             refused = (task, "not_waiting")

@@ -29,7 +29,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
@@ -323,7 +323,13 @@ def _backoff(attempt: int) -> float:
 
 
 def task_run(task_id: int) -> None:
-    """Claim a store task, run its connector action, and record what happened."""
+    """Claim a store task, run its connector action, and record what happened; its error, if
+    any, in the portal's language, whatever a web request left active in this thread."""
+    with translation.override(settings.LANGUAGE_CODE):
+        _task_run(task_id)
+
+
+def _task_run(task_id: int) -> None:
     attempt = _claim(task_id)
     if attempt is None:
         return
