@@ -1,4 +1,4 @@
-"""Reading the rates of the portal's limits (``CONSENT_RATE_…``, ``DSR_RATE_…``)."""
+"""Reading the rates of the portal's limits (``CONSENT_RATE_…``, ``DSR_…_RATE``)."""
 
 from __future__ import annotations
 
