@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from allauth.mfa.utils import is_mfa_enabled
 from django.db.models import QuerySet
@@ -56,6 +57,16 @@ def _marketing_choices(user: User) -> list[HeldItem]:
     return items
 
 
+def _category(key: str, **shown: Any) -> CategoryOverview:
+    """A category of the privacy statement, by its title and description, with ``shown``."""
+    return CategoryOverview(
+        key=key,
+        title=str(DataCategory(key).label),
+        description=str(DESCRIPTIONS[key]),
+        **shown,
+    )
+
+
 def data_overview(user: User) -> list[CategoryOverview]:
     """Return what Inper holds about ``user``, by category of the privacy statement.
 
@@ -64,86 +75,59 @@ def data_overview(user: User) -> list[CategoryOverview]:
     """
     address_count = Address.objects.filter(user=user).count()
     ask_copy = _("This is kept in Inper's other systems. An access request gives you a copy of it.")
-    account = CategoryOverview(
-        key=DataCategory.ACCOUNT,
-        title=str(DataCategory.ACCOUNT.label),
-        description=str(DESCRIPTIONS[DataCategory.ACCOUNT]),
-        items=[
-            HeldItem(_("E-mail address"), user.email),
-            HeldItem(_("Name"), _not_set(user.full_name)),
-            HeldItem(
-                _("Date of birth"),
-                date_format(user.date_of_birth) if user.date_of_birth else _("not given"),
-            ),
-            HeldItem(_("Country"), _not_set(user.country.name if user.country else "")),
-            HeldItem(_("Language"), user.get_preferred_language_display()),
-            HeldItem(_("Member since"), date_format(user.date_joined)),
-            HeldItem(
-                _("Two-factor authentication"),
-                _("on") if is_mfa_enabled(user) else _("off"),
-            ),
-        ],
-        actions=[(_("Edit my profile"), "accounts:profile")],
-    )
-    contact = CategoryOverview(
-        key=DataCategory.CONTACT,
-        title=str(DataCategory.CONTACT.label),
-        description=str(DESCRIPTIONS[DataCategory.CONTACT]),
-        items=[
-            HeldItem(_("Phone"), _not_set(user.phone)),
-            HeldItem(_("Addresses in your address book"), str(address_count)),
-        ],
-        actions=[(_("Manage my addresses"), "accounts:profile")],
-    )
-    overview = [account, contact]
-    for key in (
+    elsewhere = (
         DataCategory.ORDERS,
         DataCategory.SUPPORT,
         DataCategory.CONTRIBUTIONS,
         DataCategory.UPLOADS,
-    ):
-        overview.append(
-            CategoryOverview(
-                key=key,
-                title=str(DataCategory(key).label),
-                description=str(DESCRIPTIONS[key]),
-                note=ask_copy,
-            )
-        )
-    # The portal keeps the person's choices itself: they see and change them there.
-    overview.append(
-        CategoryOverview(
-            key=DataCategory.MARKETING,
-            title=str(DataCategory.MARKETING.label),
-            description=str(DESCRIPTIONS[DataCategory.MARKETING]),
+    )
+    return [
+        _category(
+            DataCategory.ACCOUNT,
+            items=[
+                HeldItem(_("E-mail address"), user.email),
+                HeldItem(_("Name"), _not_set(user.full_name)),
+                HeldItem(
+                    _("Date of birth"),
+                    date_format(user.date_of_birth) if user.date_of_birth else _("not given"),
+                ),
+                HeldItem(_("Country"), _not_set(user.country.name if user.country else "")),
+                HeldItem(_("Language"), user.get_preferred_language_display()),
+                HeldItem(_("Member since"), date_format(user.date_joined)),
+                HeldItem(
+                    _("Two-factor authentication"),
+                    _("on") if is_mfa_enabled(user) else _("off"),
+                ),
+            ],
+            actions=[(_("Edit my profile"), "accounts:profile")],
+        ),
+        _category(
+            DataCategory.CONTACT,
+            items=[
+                HeldItem(_("Phone"), _not_set(user.phone)),
+                HeldItem(_("Addresses in your address book"), str(address_count)),
+            ],
+            actions=[(_("Manage my addresses"), "accounts:profile")],
+        ),
+        *[_category(key, note=ask_copy) for key in elsewhere],
+        # The portal keeps the person's choices itself: they see and change them there.
+        _category(
+            DataCategory.MARKETING,
             items=_marketing_choices(user),
             note=_(
                 "Which of our e-mails you opened and the like is kept in Inper's other "
                 "systems. An access request gives you a copy of it."
             ),
             actions=[(_("Manage my choices"), "consent:preferences")],
-        )
-    )
-    overview.append(
-        CategoryOverview(
-            key=DataCategory.COOKIES,
-            title=str(DataCategory.COOKIES.label),
-            description=str(DESCRIPTIONS[DataCategory.COOKIES]),
+        ),
+        _category(
+            DataCategory.COOKIES,
             note=_(
                 "Your cookie choices are kept for each browser, in your cookie settings. What "
                 "you viewed and searched on our websites is kept in Inper's other systems. An "
                 "access request gives you a copy of it."
             ),
             actions=[(_("Cookie settings"), "consent:cookies")],
-        )
-    )
-    for key in (DataCategory.DEVICE, DataCategory.THIRD_PARTY):
-        overview.append(
-            CategoryOverview(
-                key=key,
-                title=str(DataCategory(key).label),
-                description=str(DESCRIPTIONS[key]),
-                note=ask_copy,
-            )
-        )
-    return overview
+        ),
+        *[_category(key, note=ask_copy) for key in (DataCategory.DEVICE, DataCategory.THIRD_PARTY)],
+    ]

@@ -35,7 +35,7 @@ def cache_key(key: str, key_prefix: str, version: int) -> str:
     count a client by a keyed hash of its address, and an account by a keyed hash of what was
     typed, instead of the address itself and a plain SHA-256 (which anyone can reverse by
     trying every address): the cache holds neither."""
-    match = _ALLAUTH_LIMIT.fullmatch(key)
+    match = _ALLAUTH_LIMIT.fullmatch(key) if key.startswith("allauth:rl:") else None
     if match is not None:
         from .pseudonymise import keyed_hash
 

@@ -498,7 +498,8 @@ def test_an_expired_package_cannot_be_downloaded(customer):
     assert response.status_code == 410
 
 
-def test_a_guest_downloads_with_a_one_time_code(client):
+def _guest_copy_ready() -> tuple[str, str]:
+    """The status token and the download-code page of a guest's completed access request."""
     from dsr.notifications import status_token
     from dsr.services import dsr_request_approve, dsr_request_verify_manually
 
@@ -508,7 +509,11 @@ def test_a_guest_downloads_with_a_one_time_code(client):
     )
     created = run_pending_tasks(dsr_request_approve(request=created, actor=None))
     token = status_token(created)
-    url = f"/requests/{created.reference}/download/code/?t={token}"
+    return token, f"/requests/{created.reference}/download/code/?t={token}"
+
+
+def test_a_guest_downloads_with_a_one_time_code(client):
+    token, url = _guest_copy_ready()
 
     client.post(url, {"send": "1", "t": token})
     code = re.search(r"\b(\d{8})\b", mail.outbox[-1].body).group(1)
@@ -521,16 +526,7 @@ def test_a_guest_downloads_with_a_one_time_code(client):
 
 
 def test_a_guest_who_asked_twice_for_a_code_can_use_the_one_from_the_first_e_mail(client):
-    from dsr.notifications import status_token
-    from dsr.services import dsr_request_approve, dsr_request_verify_manually
-
-    created = file_request(type="access", email="guest@example.com", channel="portal_guest")
-    created = dsr_request_verify_manually(
-        request=created, actor=None, method="staff_callback", note="Called back"
-    )
-    created = run_pending_tasks(dsr_request_approve(request=created, actor=None))
-    token = status_token(created)
-    url = f"/requests/{created.reference}/download/code/?t={token}"
+    token, url = _guest_copy_ready()
 
     client.post(url, {"send": "1", "t": token})  # a double click, or "send a new code"
     client.post(url, {"send": "1", "t": token})

@@ -102,14 +102,19 @@ def test_requests_are_signed_carry_the_tasks_key_and_only_the_configured_identit
     assert document["callback_url"].endswith("/api/v1/stores/callback/")
 
 
+def _erasure_run(server: ScriptedServer, customer, officer):
+    """Approve an erasure of ``customer`` with the newsletter at ``server``; run its tasks."""
+    http_store(f"{server.url}/dsr", actions=["erase"])
+    request = dsr_request_approve(
+        request=file_request(type="erasure", user=customer), actor=officer
+    )
+    return run_pending_tasks(request, rounds=6)
+
+
 def test_a_service_that_fails_twice_then_succeeds_is_retried(customer, compliance_user):
     erased = {"deleted": {"subscriber": 1}, "remaining": {"subscriber": 0}}
     with ScriptedServer(Answer(503), Answer(502), done(erased)) as server:
-        http_store(f"{server.url}/dsr", actions=["erase"])
-        request = dsr_request_approve(
-            request=file_request(type="erasure", user=customer), actor=compliance_user
-        )
-        request = run_pending_tasks(request, rounds=6)
+        request = _erasure_run(server, customer, compliance_user)
     task = request.tasks.get(store__key="newsletter")
     assert task.state == TaskState.SUCCEEDED and task.attempts == 3
     assert task.receipt["deleted"] == {"subscriber": 1}
@@ -128,13 +133,8 @@ def test_an_erasure_that_leaves_records_behind_is_not_done(
 
     settings.DSR_TASK_MAX_ATTEMPTS = 2
     left = {"deleted": {"subscriber": 1}, "remaining": {"subscriber": 0, "campaign_events": 2}}
-    with ScriptedServer(done(left)) as server:
-        http_store(f"{server.url}/dsr", actions=["erase"])
-        request = dsr_request_approve(
-            request=file_request(type="erasure", user=customer), actor=compliance_user
-        )
-        with translation.override(active):
-            request = run_pending_tasks(request, rounds=6)
+    with ScriptedServer(done(left)) as server, translation.override(active):
+        request = _erasure_run(server, customer, compliance_user)
     task = request.tasks.get(store__key="newsletter")
     assert len(server.received) == 2  # tried again: an erasure is safe to repeat
     assert task.state == TaskState.FAILED and task.error_permanent
@@ -147,11 +147,7 @@ def test_an_erasure_finished_on_a_later_attempt_completes(customer, compliance_u
     left = {"deleted": {"subscriber": 1}, "remaining": {"subscriber": 1}}
     clean = {"deleted": {"subscriber": 1}, "remaining": {"subscriber": 0}}
     with ScriptedServer(done(left), done(clean)) as server:
-        http_store(f"{server.url}/dsr", actions=["erase"])
-        request = dsr_request_approve(
-            request=file_request(type="erasure", user=customer), actor=compliance_user
-        )
-        request = run_pending_tasks(request, rounds=6)
+        request = _erasure_run(server, customer, compliance_user)
     task = request.tasks.get(store__key="newsletter")
     assert task.state == TaskState.SUCCEEDED and task.attempts == 2
     assert task.receipt["remaining"] == {"subscriber": 0}
