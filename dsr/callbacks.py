@@ -23,11 +23,12 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 
 from privacy_portal.audit.services import audit_record
 
 from . import engine, notifications
-from .connectors.base import ExportResult, StoreError
+from .connectors.base import ExportResult, StoreError, error_detail
 from .connectors.http import (
     PROTOCOL_VERSION,
     configured_descriptions,
@@ -118,21 +119,25 @@ def _record(task_id: int, document: Mapping[str, Any]) -> CallbackOutcome:
 def _complete(task: StoreTask, document: Mapping[str, Any]) -> None:
     """Record the callback's result or failure on the locked, waiting task."""
     now = timezone.now()
-    failure = ""
+    failure: dict[str, Any] | None = None
     if document["status"] == "failed":
         code = error_code(document)
-        failure = f"The service reported that it failed{f' ({code})' if code else ''}."
+        failure = (
+            error_detail(gettext_noop("The service reported that it failed (%(code)s)."), code=code)
+            if code
+            else error_detail(gettext_noop("The service reported that it failed."))
+        )
     else:
         try:
             result = engine.erasure_checked(_result(task, document.get("result")))
         except StoreError as error:
-            failure = str(error)
+            failure = error.detail
         else:
             task.state = TaskState.SUCCEEDED
             task.receipt = engine._jsonable(result)
     if failure:
         task.state = TaskState.FAILED
-        task.error = failure[:2000]
+        engine._set_error(task, failure)
         task.error_permanent = True
     task.finished_at = now
     task.save()
@@ -197,9 +202,12 @@ def callbacks_overdue(*, now: datetime | None = None, request_id: int | None = N
                 task.state = TaskState.FAILED
                 task.error_permanent = True
                 task.finished_at = now
-                task.error = (
-                    f"The service did not post its result (no callback after {task.attempts}"
-                    " attempts)."
+                engine._set_error(
+                    task,
+                    {
+                        **error_detail(gettext_noop("The service did not post its result.")),
+                        "attempts": task.attempts,
+                    },
                 )
             else:
                 task.state = TaskState.QUEUED

@@ -31,7 +31,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.functional import Promise
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from privacy_portal.audit.services import audit_record
 from privacy_portal.dbutils import quoted_column, quoted_table
@@ -46,6 +46,8 @@ from .connectors.base import (
     StoreError,
     TaskContext,
     TemporaryStoreError,
+    error_detail,
+    error_text,
 )
 from .connectors.registry import connector_for
 from .identity import subject_of
@@ -300,7 +302,7 @@ def _call(connector: Connector, task: StoreTask) -> Any:
         return connector.rectify(subject, {"details": task.request.details})
     if action == Action.NOTIFY:
         return connector.notify(subject, request_type=task.request.type)
-    raise PermanentStoreError(f"unknown action {action}")
+    raise PermanentStoreError(gettext_noop("Unknown step %(action)s."), action=action)
 
 
 def erasure_checked(result: Any) -> Any:
@@ -310,8 +312,11 @@ def erasure_checked(result: Any) -> Any:
     if isinstance(result, EraseResult) and not result.clean:
         left = {entity: n for entity, n in result.remaining.items() if n}
         raise TemporaryStoreError(
-            _("%(n)d records that the erasure should have removed are still there (%(entities)s).")
-            % {"n": sum(left.values()), "entities": ", ".join(sorted(left))}
+            gettext_noop(
+                "%(n)d records that the erasure should have removed are still there (%(entities)s)."
+            ),
+            n=sum(left.values()),
+            entities=", ".join(sorted(left)),
         )
     return result
 
@@ -356,25 +361,27 @@ def _task_run(task_id: int) -> None:
         else:
             result = erasure_checked(_call(connector, task))
     except TemporaryStoreError as error:
-        last = attempt >= task.max_attempts
-        message = f"{error} (gave up after {attempt} attempts)" if last else str(error)
-        _record_failure(task, attempt, message, permanent=last)
+        _record_failure(task, attempt, error.detail, permanent=attempt >= task.max_attempts)
         return
     except SoftTimeLimitExceeded:
         _record_failure(
-            task, attempt, "time limit exceeded", permanent=attempt >= task.max_attempts
+            task,
+            attempt,
+            error_detail(gettext_noop("The step took longer than its time limit.")),
+            permanent=attempt >= task.max_attempts,
         )
         return
     except StoreError as error:
-        _record_failure(task, attempt, str(error), permanent=True)
+        _record_failure(task, attempt, error.detail, permanent=True, gave_up=False)
         return
     except Exception as error:
         # Unexpected errors may quote data: keep only the type for staff; the traceback goes
         # to the (masked) log.
         logger.exception("store task crashed", extra={"task": task_id, "store": task.store.key})
-        _record_failure(
-            task, attempt, f"unexpected error ({error.__class__.__name__})", permanent=True
+        detail = error_detail(
+            gettext_noop("Unexpected error (%(error)s)."), error=error.__class__.__name__
         )
+        _record_failure(task, attempt, detail, permanent=True, gave_up=False)
         return
     finally:
         keeper.stop()
@@ -404,6 +411,7 @@ def _record_result(task: StoreTask, attempt: int, result: Any) -> None:
             mine.receipt = _jsonable(result)
             mine.finished_at = now
         mine.error = ""
+        mine.error_detail = None
         mine.lease_expires_at = None
         mine.save()
         _audit_state(mine, attempt)
@@ -413,7 +421,13 @@ def _record_result(task: StoreTask, attempt: int, result: Any) -> None:
         _advance_here_on_commit(mine.request_id, build_here=mine.action == Action.EXPORT)
 
 
-def _record_failure(task: StoreTask, attempt: int, message: str, *, permanent: bool) -> None:
+def _record_failure(
+    task: StoreTask, attempt: int, detail: dict[str, Any], *, permanent: bool, gave_up: bool = True
+) -> None:
+    """Record a failed attempt: retried later, or, if ``permanent``, failed for staff (after
+    ``attempt`` attempts if ``gave_up``: the error was worth retrying, but no more)."""
+    if permanent and gave_up:
+        detail = {**detail, "attempts": attempt}
     with transaction.atomic():
         mine = (
             StoreTask.objects.select_for_update()
@@ -423,11 +437,11 @@ def _record_failure(task: StoreTask, attempt: int, message: str, *, permanent: b
         if mine is None:
             return
         if permanent:
-            _fail(mine, message, attempt=attempt)
+            _fail(mine, detail, attempt=attempt)
             _advance_here_on_commit(mine.request_id, build_here=mine.action == Action.EXPORT)
             return
         delay = _backoff(attempt)
-        mine.error = message[:2000]
+        _set_error(mine, detail)
         mine.lease_expires_at = None
         mine.state = TaskState.RETRYING
         mine.next_attempt_at = timezone.now() + timedelta(seconds=delay)
@@ -436,10 +450,18 @@ def _record_failure(task: StoreTask, attempt: int, message: str, *, permanent: b
         enqueue_on_commit([mine.pk], countdown=delay)
 
 
-def _fail(task: StoreTask, message: str, *, attempt: int) -> None:
+def _set_error(task: StoreTask, detail: dict[str, Any]) -> None:
+    """Store ``detail`` on ``task``, and its text in the portal's language (for searches,
+    the API and the log of what staff saw)."""
+    task.error_detail = detail
+    with translation.override(settings.LANGUAGE_CODE):
+        task.error = error_text(detail)[:2000]
+
+
+def _fail(task: StoreTask, detail: dict[str, Any], *, attempt: int) -> None:
     """Fail ``task`` for staff to retry (the caller holds its row lock): audited, and the
     officers told."""
-    task.error = message[:2000]
+    _set_error(task, detail)
     task.lease_expires_at = None
     task.state = TaskState.FAILED
     task.error_permanent = True
@@ -645,8 +667,8 @@ def _give_up(task_ids: list[int]) -> None:
     transaction, which holds their rows' locks); tell the officers and advance the requests."""
     tasks = list(StoreTask.objects.filter(pk__in=task_ids).select_related("request", "store"))
     for task in tasks:
-        message = f"The worker stopped during the task (gave up after {task.attempts} attempts)."
-        _fail(task, message, attempt=task.attempts)
+        detail = error_detail(gettext_noop("The worker stopped during the step."))
+        _fail(task, {**detail, "attempts": task.attempts}, attempt=task.attempts)
     for request_id in sorted({task.request_id for task in tasks}):
         advance_on_commit(request_id)
 

@@ -20,6 +20,8 @@ from django_countries.fields import CountryField
 from privacy_portal import crypto
 from privacy_portal.categories import DataCategory
 
+from .connectors.base import error_text
+
 
 def evidence_path(task: Any, filename: str) -> str:
     """Where a manual step's evidence file is kept: under a generated name with the upload's
@@ -380,6 +382,9 @@ class StoreTask(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     receipt = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # The error as it was said (untranslated text and values: see connectors.base), so that
+    # each reader gets it in their language; ``error`` holds it in the portal's language.
+    error_detail = models.JSONField(null=True, blank=True, editable=False)
     error_permanent = models.BooleanField(default=False)
     # For manual tasks and asynchronous services: what the task waits for ("manual": staff,
     # "callback": the service's signed answer), and what staff are asked to do.
@@ -415,6 +420,12 @@ class StoreTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id}/{self.store_id}/{self.action}"
+
+    @property
+    def error_message(self) -> str:
+        """The error in the active language (as stored, for an error recorded before errors
+        were stored apart)."""
+        return error_text(self.error_detail, fallback=self.error)
 
     @property
     def done(self) -> bool:
@@ -508,6 +519,7 @@ class RetentionJobRun(models.Model):
     count = models.PositiveIntegerField(_("records"), default=0)
     report = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    error_detail = models.JSONField(null=True, blank=True, editable=False)  # as on StoreTask
 
     class Meta:
         verbose_name = _("retention run")
@@ -517,6 +529,11 @@ class RetentionJobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def error_message(self) -> str:
+        """The error in the active language."""
+        return error_text(self.error_detail, fallback=self.error)
 
 
 class ManualStep(StoreTask):

@@ -25,14 +25,15 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 from django_stubs_ext import StrOrPromise
 
 from privacy_portal.audit.services import audit_record
 
 from . import maintenance, packages
-from .connectors.base import Connector, StoreError
+from .connectors.base import Connector, StoreError, error_detail, error_text
 from .connectors.registry import connector_for
 from .models import (
     TERMINAL_STATES,
@@ -173,7 +174,7 @@ def _store_retention(now: datetime, dry_run: bool, actor: Any) -> Report:
             result = connector.apply_retention(now=now, dry_run=dry_run)
         except StoreError as error:
             failed += 1
-            stores[store.key] = {**entry, "state": "failed", "error": str(error)[:500]}
+            stores[store.key] = {**entry, "state": "failed", "error": error.detail}
             continue
         deleted = {str(k): int(v) for k, v in result.deleted.items()}
         anonymised = {str(k): int(v) for k, v in result.anonymised.items()}
@@ -255,7 +256,16 @@ def retention_run(
     except Exception as error:
         logger.exception("retention job failed", extra={"job": job})
         run.ok = False
-        run.error = str(error)[:500] if isinstance(error, StoreError) else error.__class__.__name__
+        detail = (
+            error.detail
+            if isinstance(error, StoreError)
+            else error_detail(
+                gettext_noop("Unexpected error (%(error)s)."), error=type(error).__name__
+            )
+        )
+        run.error_detail = detail
+        with translation.override(settings.LANGUAGE_CODE):
+            run.error = error_text(detail)[:500]
         report = {}
     else:
         run.ok = not report.get("failed")

@@ -938,6 +938,7 @@ def dsr_task_retry(*, task: StoreTask, actor: Any) -> StoreTask:
         locked.state = TaskState.QUEUED
         locked.attempts = 0
         locked.error = ""
+        locked.error_detail = None
         locked.error_permanent = False
         locked.finished_at = None
         locked.save()

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import translation
 from django.utils.functional import lazy
-from django.utils.translation import get_language, override
+from django.utils.translation import get_language, gettext_noop, override
 from django.utils.translation import gettext as _
 from django_stubs_ext import StrOrPromise
 
@@ -43,18 +43,23 @@ def text_parse(value: Any, where: str) -> ConfiguredText:
     unknown = sorted(str(code) for code in value if code not in codes)
     if unknown:
         raise ConfigurationError(
-            _("%(where)s: unknown language %(codes)s; use %(choices)s.")
-            % {"where": where, "codes": ", ".join(unknown), "choices": ", ".join(codes)}
+            gettext_noop("%(where)s: unknown language %(codes)s; use %(choices)s."),
+            where=where,
+            codes=", ".join(unknown),
+            choices=", ".join(codes),
         )
     for code, text in value.items():
         if not isinstance(text, str) or not text.strip():
             raise ConfigurationError(
-                _("%(where)s.%(code)s must be a non-empty text.") % {"where": where, "code": code}
+                gettext_noop("%(where)s.%(code)s must be a non-empty text."), where=where, code=code
             )
     if FALLBACK not in value:
         raise ConfigurationError(
-            _("%(where)s needs an English text (“%(code)s”), read in every other language.")
-            % {"where": where, "code": FALLBACK}
+            gettext_noop(
+                "%(where)s needs an English text (“%(code)s”), read in every other language."
+            ),
+            where=where,
+            code=FALLBACK,
         )
     return {str(code): str(text) for code, text in value.items()}
 
@@ -64,7 +69,7 @@ def texts_parse(value: Any, where: str) -> dict[str, ConfiguredText]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise ConfigurationError(_("%(where)s must be an object ({…}).") % {"where": where})
+        raise ConfigurationError(gettext_noop("%(where)s must be an object ({…})."), where=where)
     return {str(name): text_parse(text, f"{where}.{name}") for name, text in value.items()}
 
 

@@ -24,12 +24,23 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any, ClassVar, Protocol
 
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, gettext_noop, ngettext
 from django_stubs_ext import StrOrPromise
 
 
 class StoreError(Exception):
-    """Base of the two errors a connector may raise. The message is shown to staff."""
+    """Base of the two errors a connector may raise. The message is shown to staff, and stored
+    as it was said so that each reader gets it in their own language: the English text, marked
+    for the catalogue with ``gettext_noop``, and its values apart, as keyword arguments
+    (``TemporaryStoreError(gettext_noop("... %(n)d ..."), n=3)``). A text already translated
+    is shown as it is."""
+
+    def __init__(self, message: StrOrPromise, **params: Any) -> None:
+        self.detail = error_detail(message, **params)
+        super().__init__(self.detail["message"])
+
+    def __str__(self) -> str:
+        return error_text(self.detail)
 
 
 class TemporaryStoreError(StoreError):
@@ -42,6 +53,46 @@ class PermanentStoreError(StoreError):
 
 class ConfigurationError(PermanentStoreError):
     """The store's configuration is invalid (raised by ``validate_config`` and at run time)."""
+
+
+def error_detail(message: StrOrPromise, **params: Any) -> dict[str, Any]:
+    """Return an error as it is stored: the untranslated ``message`` and its ``params``
+    (numbers stay numbers, everything else becomes text)."""
+    values = {
+        name: value
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else str(value)
+        for name, value in params.items()
+    }
+    return {"message": str(message), "params": values}
+
+
+def error_text(detail: Mapping[str, Any] | str | None, fallback: str = "") -> str:
+    """Return a stored error in the active language; ``fallback`` if none is stored (an error
+    recorded before errors were stored apart), and a text given as ``detail`` as it is."""
+    if isinstance(detail, str):
+        return detail
+    if not detail or not detail.get("message"):
+        return fallback
+    message = str(detail["message"])
+    params = detail.get("params") or {}
+    text = gettext(message)
+    if params:
+        try:
+            text = text % params
+        except (KeyError, TypeError, ValueError):  # a translation that does not fit its values
+            try:
+                text = message % params
+            except (KeyError, TypeError, ValueError):
+                text = message
+    attempts = detail.get("attempts")
+    if attempts:
+        text = ngettext(
+            "%(error)s Gave up after %(n)d attempt.",
+            "%(error)s Gave up after %(n)d attempts.",
+            attempts,
+        ) % {"error": text, "n": attempts}
+    return text
 
 
 def names_a_credential(query: Iterable[str], parts: Iterable[str]) -> bool:
@@ -295,30 +346,42 @@ class Connector:
 
     def locate(self, subject: Subject) -> LocateResult:
         """Count the subject's records per entity. Read-only."""
-        raise PermanentStoreError(f"{self.kind} stores cannot be searched")
+        raise PermanentStoreError(
+            gettext_noop("Stores of the kind %(kind)s cannot be searched."), kind=self.kind
+        )
 
     def export(self, subject: Subject, sink: ExportSink) -> ExportResult | Pending:
         """Write the subject's records and files to ``sink``."""
-        raise PermanentStoreError(f"{self.kind} stores cannot export")
+        raise PermanentStoreError(
+            gettext_noop("Stores of the kind %(kind)s cannot export."), kind=self.kind
+        )
 
     def erase(self, subject: Subject) -> EraseResult | Pending:
         """Erase the subject's data as configured (delete, anonymise or retain by rule), in one
         transaction, and check that nothing deletable is left. Must be idempotent: erasing an
         already-erased subject returns a receipt with zero counts."""
-        raise PermanentStoreError(f"{self.kind} stores cannot erase")
+        raise PermanentStoreError(
+            gettext_noop("Stores of the kind %(kind)s cannot erase."), kind=self.kind
+        )
 
     def restrict(self, subject: Subject, *, lift: bool = False) -> RestrictResult | Pending:
         """Mark the subject's records as restricted (processing blocked), or lift it."""
-        raise PermanentStoreError(f"{self.kind} stores cannot restrict processing")
+        raise PermanentStoreError(
+            gettext_noop("Stores of the kind %(kind)s cannot restrict processing."), kind=self.kind
+        )
 
     def rectify(self, subject: Subject, changes: Mapping[str, str]) -> RectifyResult | Pending:
         """Apply corrections (field name to new value) where the store allows it."""
-        raise PermanentStoreError(f"{self.kind} stores cannot correct data")
+        raise PermanentStoreError(
+            gettext_noop("Stores of the kind %(kind)s cannot correct data."), kind=self.kind
+        )
 
     def notify(self, subject: Subject, *, request_type: str) -> NotifyResult | Pending:
         """Tell the store, as a recipient of the subject's data, about an erasure, rectification
         or restriction (``request_type``) so that it applies it too."""
-        raise PermanentStoreError(f"{self.kind} stores cannot be notified")
+        raise PermanentStoreError(
+            gettext_noop("Stores of the kind %(kind)s cannot be notified."), kind=self.kind
+        )
 
     def erasure_plan(self) -> list[PlannedErasure]:
         """Return what an erasure does in this store, per entity, as configured."""
@@ -327,7 +390,10 @@ class Connector:
     def apply_retention(self, *, now: datetime, dry_run: bool = False) -> RetentionRun:
         """Delete or anonymise what the store's retention rule says has expired at ``now``
         (for everyone, set-based); with ``dry_run``, only count it."""
-        raise PermanentStoreError(f"{self.kind} stores have no retention rule to apply")
+        raise PermanentStoreError(
+            gettext_noop("Stores of the kind %(kind)s have no retention rule to apply."),
+            kind=self.kind,
+        )
 
     def subjects_by_hash(self, erased: Mapping[str, Mapping[str, datetime]]) -> list[Subject]:
         """Return the people in the store whom erasure records name. Used to re-apply erasures
@@ -338,7 +404,9 @@ class Connector:
         first recorded someone leaves out whoever it recorded later with that address (they
         came back after their erasure, with an account of their own); one that does not know
         returns them."""
-        raise PermanentStoreError(f"{self.kind} stores cannot be searched by hash")
+        raise PermanentStoreError(
+            gettext_noop("Stores of the kind %(kind)s cannot be searched by hash."), kind=self.kind
+        )
 
     def confirm_identity(self, subject: Subject) -> bool:
         """Return True if the store links all of ``subject``'s identities to one person (for

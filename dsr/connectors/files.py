@@ -35,7 +35,7 @@ from typing import IO, Any, ClassVar
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage, InvalidStorageError, Storage, storages
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from django_stubs_ext import StrOrPromise
 
 from ..texts import ConfiguredText, text_lazy, texts_parse
@@ -111,15 +111,17 @@ def parse_config(config: Mapping[str, Any]) -> FilesConfig:
     }
     if unknown:
         raise ConfigurationError(
-            _("Unknown configuration keys: %(keys)s.") % {"keys": ", ".join(sorted(unknown))}
+            gettext_noop("Unknown configuration keys: %(keys)s."), keys=", ".join(sorted(unknown))
         )
     root, alias = config.get("root"), config.get("storage")
     if bool(root) == bool(alias):
-        raise ConfigurationError(_("Give either root (a folder) or storage (a STORAGES alias)."))
+        raise ConfigurationError(
+            gettext_noop("Give either root (a folder) or storage (a STORAGES alias).")
+        )
     if root is not None and (not isinstance(root, str) or not os.path.isabs(root)):
-        raise ConfigurationError(_("root must be an absolute folder path."))
+        raise ConfigurationError(gettext_noop("root must be an absolute folder path."))
     if alias is not None and not isinstance(alias, str):
-        raise ConfigurationError(_("storage must be the name of a storage in STORAGES."))
+        raise ConfigurationError(gettext_noop("storage must be the name of a storage in STORAGES."))
     folders = config.get("folders")
     if not isinstance(folders, list) or not folders:
         raise ConfigurationError(
@@ -127,24 +129,27 @@ def parse_config(config: Mapping[str, Any]) -> FilesConfig:
         )
     for folder in folders:
         if not isinstance(folder, str) or not folder.strip():
-            raise ConfigurationError(_("Every entry of folders must be a text."))
+            raise ConfigurationError(gettext_noop("Every entry of folders must be a text."))
         names = [name for _, name, _, _ in string.Formatter().parse(folder) if name is not None]
         if not names or not set(names) <= set(PLACEHOLDERS):
             raise ConfigurationError(
-                _("%(folder)s must name the person with one of %(choices)s.")
-                % {"folder": folder, "choices": ", ".join("{" + p + "}" for p in PLACEHOLDERS)}
+                gettext_noop("%(folder)s must name the person with one of %(choices)s."),
+                folder=folder,
+                choices=", ".join("{" + p + "}" for p in PLACEHOLDERS),
             )
         path = PurePosixPath(folder)
         if path.is_absolute() or ".." in path.parts or "\\" in folder:
             raise ConfigurationError(
-                _("%(folder)s must be a path inside the store, without “..”.") % {"folder": folder}
+                gettext_noop("%(folder)s must be a path inside the store, without “..”."),
+                folder=folder,
             )
     described = texts_parse(config.get("descriptions"), "descriptions")
     unknown = set(described) - set(COLUMNS)
     if unknown:
         raise ConfigurationError(
-            _("descriptions: unknown columns %(columns)s; the listing has %(choices)s.")
-            % {"columns": ", ".join(sorted(unknown)), "choices": ", ".join(COLUMNS)}
+            gettext_noop("descriptions: unknown columns %(columns)s; the listing has %(choices)s."),
+            columns=", ".join(sorted(unknown)),
+            choices=", ".join(COLUMNS),
         )
     return FilesConfig(root, alias, tuple(folders), described)
 
@@ -299,7 +304,7 @@ class FileStoreConnector(Connector):
             return storages[str(config.storage)]
         except InvalidStorageError:
             raise ConfigurationError(
-                _("There is no storage %(name)s in STORAGES.") % {"name": config.storage}
+                gettext_noop("There is no storage %(name)s in STORAGES."), name=config.storage
             ) from None
 
     def _folders(self, subject: Subject) -> Iterator[str]:
@@ -348,10 +353,13 @@ class FileStoreConnector(Connector):
                 for name in self._walk(storage, folder):
                     found[name] = FoundFile(name, name[len(folder) + 1 :])
         except PermissionError:
-            raise PermanentStoreError(_("The portal may not read the store's folder.")) from None
+            raise PermanentStoreError(
+                gettext_noop("The portal may not read the store's folder.")
+            ) from None
         except OSError as error:
             raise TemporaryStoreError(
-                _("The store's files cannot be read (%(error)s).") % {"error": type(error).__name__}
+                gettext_noop("The store's files cannot be read (%(error)s)."),
+                error=type(error).__name__,
             ) from None
         return list(found.values())
 
@@ -431,7 +439,8 @@ class FileStoreConnector(Connector):
                 continue
             except OSError as error:
                 raise TemporaryStoreError(
-                    _("A file could not be deleted (%(error)s).") % {"error": type(error).__name__}
+                    gettext_noop("A file could not be deleted (%(error)s)."),
+                    error=type(error).__name__,
                 ) from None
             deleted += 1
         if isinstance(storage, FileSystemStorage):

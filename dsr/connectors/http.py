@@ -34,6 +34,7 @@ import httpx
 from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_stubs_ext import StrOrPromise
 
 from ..texts import ConfiguredText, text_lazy, texts_parse
@@ -162,12 +163,12 @@ def parse_config(config: Mapping[str, Any], secrets: Mapping[str, str]) -> Servi
     unknown = set(config) - allowed
     if unknown:
         raise ConfigurationError(
-            _("Unknown configuration keys: %(keys)s.") % {"keys": ", ".join(sorted(unknown))}
+            gettext_noop("Unknown configuration keys: %(keys)s."), keys=", ".join(sorted(unknown))
         )
     url = config.get("url")
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(_("url must be the service's http(s) address."))
+        raise ConfigurationError(gettext_noop("url must be the service's http(s) address."))
     if (
         parts.username
         or parts.password
@@ -176,20 +177,20 @@ def parse_config(config: Mapping[str, Any], secrets: Mapping[str, str]) -> Servi
             ("pass", "pwd", "secret", "token", "key", "auth", "sig"),
         )
     ):
-        raise ConfigurationError(_("url must not contain credentials: use the secrets."))
+        raise ConfigurationError(gettext_noop("url must not contain credentials: use the secrets."))
     if parts.fragment:
-        raise ConfigurationError(_("url must not contain a fragment (#…)."))
+        raise ConfigurationError(gettext_noop("url must not contain a fragment (#…)."))
     if (
         parts.scheme == "http"
         and not _is_loopback(parts.hostname)
         and not config.get("allow_insecure_http")
     ):
         raise ConfigurationError(
-            _("url must use https: personal data must not travel unencrypted.")
+            gettext_noop("url must use https: personal data must not travel unencrypted.")
         )
     timeout = config.get("timeout_seconds", 15)
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 1 <= timeout <= 120:
-        raise ConfigurationError(_("timeout_seconds must be a number from 1 to 120."))
+        raise ConfigurationError(gettext_noop("timeout_seconds must be a number from 1 to 120."))
     identities = config.get("send_identities", ["email"])
     if (
         not isinstance(identities, list)
@@ -197,26 +198,32 @@ def parse_config(config: Mapping[str, Any], secrets: Mapping[str, str]) -> Servi
         or not set(identities) <= set(IDENTITY_FIELDS)
     ):
         raise ConfigurationError(
-            _("send_identities must list some of: %(fields)s.")
-            % {"fields": ", ".join(IDENTITY_FIELDS)}
+            gettext_noop("send_identities must list some of: %(fields)s."),
+            fields=", ".join(IDENTITY_FIELDS),
         )
     size = config.get("max_response_bytes", 20 * 1024 * 1024)
     if not isinstance(size, int) or isinstance(size, bool) or size < 1024:
-        raise ConfigurationError(_("max_response_bytes must be a whole number of bytes."))
+        raise ConfigurationError(
+            gettext_noop("max_response_bytes must be a whole number of bytes.")
+        )
     if size > MAX_RESPONSE_BYTES:
         raise ConfigurationError(
-            _(
+            gettext_noop(
                 "max_response_bytes can be at most %(n)d (50 MB): a worker holds the whole "
                 "answer in memory while it reads it."
-            )
-            % {"n": MAX_RESPONSE_BYTES}
+            ),
+            n=MAX_RESPONSE_BYTES,
         )
     if not secrets.get("signing_secret"):
         raise ConfigurationError(
-            _("Set the secret “signing_secret”, shared with the service, to sign requests.")
+            gettext_noop(
+                "Set the secret “signing_secret”, shared with the service, to sign requests."
+            )
         )
     if len(secrets["signing_secret"]) < 32:
-        raise ConfigurationError(_("signing_secret must be at least 32 characters long."))
+        raise ConfigurationError(
+            gettext_noop("signing_secret must be at least 32 characters long.")
+        )
     return ServiceConfig(
         str(url), float(timeout), tuple(identities), size, configured_descriptions(config)
     )
@@ -248,7 +255,7 @@ class ProtocolError(PermanentStoreError):
 
 def _bad(where: str) -> ProtocolError:
     return ProtocolError(
-        _("The service's answer does not follow the protocol (%(where)s).") % {"where": where}
+        gettext_noop("The service's answer does not follow the protocol (%(where)s)."), where=where
     )
 
 
@@ -471,15 +478,16 @@ class HTTPConnector(Connector):
             raise self._late(service) from None
         except httpx.TransportError as error:
             raise TemporaryStoreError(
-                _("The service cannot be reached (%(error)s).") % {"error": type(error).__name__}
+                gettext_noop("The service cannot be reached (%(error)s)."),
+                error=type(error).__name__,
             ) from None
         return self._interpret(action, status, payload)
 
     @staticmethod
     def _late(service: ServiceConfig) -> TemporaryStoreError:
         return TemporaryStoreError(
-            _("The service did not answer within %(seconds)s seconds.")
-            % {"seconds": f"{service.timeout:g}"}
+            gettext_noop("The service did not answer within %(seconds)s seconds."),
+            seconds=f"{service.timeout:g}",
         )
 
     @classmethod
@@ -490,7 +498,7 @@ class HTTPConnector(Connector):
             buffer += chunk
             if len(buffer) > limit:
                 raise PermanentStoreError(
-                    _("The service's answer is larger than %(n)d bytes.") % {"n": limit}
+                    gettext_noop("The service's answer is larger than %(n)d bytes."), n=limit
                 )
             if time.monotonic() > deadline:
                 raise cls._late(service)
@@ -503,23 +511,25 @@ class HTTPConnector(Connector):
             document = None
         if 300 <= status < 400:
             raise PermanentStoreError(
-                _(
+                gettext_noop(
                     "The service answered with a redirect (HTTP %(status)d); redirects are"
                     " not followed."
-                )
-                % {"status": status}
+                ),
+                status=status,
             )
         code = error_code(document)
         detail = f" ({code})" if code else ""
         if status in _RETRY_STATUSES:
             raise TemporaryStoreError(
-                _("The service answered HTTP %(status)d%(detail)s.")
-                % {"status": status, "detail": detail}
+                gettext_noop("The service answered HTTP %(status)d%(detail)s."),
+                status=status,
+                detail=detail,
             )
         if status >= 400:
             raise PermanentStoreError(
-                _("The service refused the request: HTTP %(status)d%(detail)s.")
-                % {"status": status, "detail": detail}
+                gettext_noop("The service refused the request: HTTP %(status)d%(detail)s."),
+                status=status,
+                detail=detail,
             )
         if status == 202 and action in DEFERRABLE and self.context is not None:
             reference = document.get("reference", "") if isinstance(document, Mapping) else ""

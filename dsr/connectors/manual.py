@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.models import Group
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from .base import (
     ConfigurationError,
@@ -54,27 +55,32 @@ class ManualConnector(Connector):
         unknown = set(config) - {"actions", "assigned_group", "instructions", "purpose_keys"}
         if unknown:
             raise ConfigurationError(
-                _("Unknown configuration keys: %(keys)s.") % {"keys": ", ".join(sorted(unknown))}
+                gettext_noop("Unknown configuration keys: %(keys)s."),
+                keys=", ".join(sorted(unknown)),
             )
         actions = config.get("actions", list(ACTIONS))
         if not isinstance(actions, list) or not actions or not set(actions) <= set(ACTIONS):
             raise ConfigurationError(
-                _("actions must list some of: %(actions)s.") % {"actions": ", ".join(ACTIONS)}
+                gettext_noop("actions must list some of: %(actions)s."), actions=", ".join(ACTIONS)
             )
         instructions = config.get("instructions")
         if not isinstance(instructions, Mapping):
-            raise ConfigurationError(_("instructions must say, for each action, what staff do."))
+            raise ConfigurationError(
+                gettext_noop("instructions must say, for each action, what staff do.")
+            )
         for action in actions:
             text = instructions.get(action)
             if not isinstance(text, str) or len(text.strip()) < 10:
                 raise ConfigurationError(
-                    _("instructions.%(action)s: say what staff must do for this action.")
-                    % {"action": action}
+                    gettext_noop(
+                        "instructions.%(action)s: say what staff must do for this action."
+                    ),
+                    action=action,
                 )
         group = config.get("assigned_group")
         if not isinstance(group, str) or not Group.objects.filter(name=group).exists():
             raise ConfigurationError(
-                _("assigned_group must be the name of an existing staff group.")
+                gettext_noop("assigned_group must be the name of an existing staff group.")
             )
         if not Group.objects.filter(
             name=group,
@@ -83,11 +89,11 @@ class ManualConnector(Connector):
         ).exists():
             # Its members could see the steps but never complete them.
             raise ConfigurationError(
-                _(
+                gettext_noop(
                     "The group %(group)s may not complete manual steps: give it the "
                     "permission to change manual steps, or choose another group."
-                )
-                % {"group": group}
+                ),
+                group=group,
             )
 
     def _step(self, action: str) -> Pending:

@@ -20,6 +20,7 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_noop
 from django_stubs_ext import StrOrPromise
 
 from privacy_portal.pseudonymise import email_hash, keyed_hash
@@ -89,6 +90,15 @@ def declarations() -> list[ModelDeclaration]:
     return sorted(found, key=lambda declaration: declaration.order)
 
 
+def _busy(error: Exception) -> TemporaryStoreError:
+    """The portal's own database could not be used for now (its error, without SQL or
+    values)."""
+    return TemporaryStoreError(
+        gettext_noop("The portal's database could not be used (%(error)s)."),
+        error=error.__class__.__name__,
+    )
+
+
 def _identity_value(subject: Subject, kind: str) -> str | None:
     if kind == "customer_id":
         return subject.customer_id
@@ -96,7 +106,7 @@ def _identity_value(subject: Subject, kind: str) -> str | None:
         return subject.email or None
     if kind == "email_hash":
         return email_hash(subject.email) if subject.email else None
-    raise PermanentStoreError(f"unknown identity kind {kind!r}")
+    raise PermanentStoreError(gettext_noop("Unknown kind of identity %(kind)s."), kind=kind)
 
 
 def identity_filter(declaration: ModelDeclaration, subject: Subject) -> dict[str, str] | None:
@@ -148,7 +158,7 @@ class PortalConnector(Connector):
                 for declaration in declarations()
             }
         except OperationalError as error:
-            raise TemporaryStoreError(error.__class__.__name__) from None
+            raise _busy(error) from None
         return LocateResult({entity: n for entity, n in counts.items() if n})
 
     def export(self, subject: Subject, sink: ExportSink) -> ExportResult:
@@ -168,7 +178,7 @@ class PortalConnector(Connector):
                     descriptions=_descriptions(declaration),
                 )
         except OperationalError as error:
-            raise TemporaryStoreError(error.__class__.__name__) from None
+            raise _busy(error) from None
         return ExportResult(counts)
 
     def _export_copy(self, subject: Subject, raw_table: Callable[..., Any]) -> ExportResult:
@@ -210,7 +220,7 @@ class PortalConnector(Connector):
                     )
                 counts = {entity: n for entity, n in copied.items() if n}
         except OperationalError as error:
-            raise TemporaryStoreError(error.__class__.__name__) from None
+            raise _busy(error) from None
         return ExportResult(counts)
 
     def erase(self, subject: Subject) -> EraseResult:
@@ -260,7 +270,9 @@ class PortalConnector(Connector):
                             )
                     else:
                         raise PermanentStoreError(
-                            f"unknown erasure action {declaration.erase!r} for {declaration.entity}"
+                            gettext_noop("Unknown erasure action %(action)s for %(entity)s."),
+                            action=declaration.erase,
+                            entity=declaration.entity,
                         )
                 remaining = _counts(
                     {
@@ -270,7 +282,7 @@ class PortalConnector(Connector):
                     }
                 )
         except OperationalError as error:
-            raise TemporaryStoreError(error.__class__.__name__) from None
+            raise _busy(error) from None
         return EraseResult(deleted, anonymised, tuple(retained), remaining)
 
     def erasure_plan(self) -> list[PlannedErasure]:

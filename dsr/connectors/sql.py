@@ -62,6 +62,7 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_stubs_ext import StrOrPromise
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL, Connection, Engine
@@ -181,12 +182,12 @@ class StoreConfig:
 
 
 def _fail(message: str, **params: Any) -> ConfigurationError:
-    return ConfigurationError(message % params if params else message)
+    return ConfigurationError(message, **params)
 
 
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _fail(_("%(where)s must be a non-empty text."), where=where)
+        raise _fail(gettext_noop("%(where)s must be a non-empty text."), where=where)
     return value
 
 
@@ -194,7 +195,7 @@ def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise _fail(_("%(where)s must be an object ({…})."), where=where)
+        raise _fail(gettext_noop("%(where)s must be an object ({…})."), where=where)
     return value
 
 
@@ -204,22 +205,26 @@ def _url(config: Mapping[str, Any], secrets: Mapping[str, str]) -> URL:
         url = sa.engine.make_url(raw)
     except sa.exc.ArgumentError:
         raise _fail(
-            _("url is not a database URL (e.g. postgresql://user@host:5432/database).")
+            gettext_noop("url is not a database URL (e.g. postgresql://user@host:5432/database).")
         ) from None
     if url.drivername not in DRIVERS:
         raise _fail(
-            _("url: unsupported database %(driver)s; use one of: %(choices)s."),
+            gettext_noop("url: unsupported database %(driver)s; use one of: %(choices)s."),
             driver=url.drivername,
             choices="postgresql, mysql, mariadb, sqlite",
         )
     if url.password or names_a_credential(url.query, ("pass", "pwd")):
-        raise _fail(_("url must not contain a password: enter it in the secret “password” field."))
+        raise _fail(
+            gettext_noop(
+                "url must not contain a password: enter it in the secret “password” field."
+            )
+        )
     url = url.set(drivername=DRIVERS[url.drivername])
     if url.drivername == "sqlite":
         if not url.database or url.database == ":memory:" or not os.path.isabs(url.database):
-            raise _fail(_("url: an SQLite database must be an absolute file path."))
+            raise _fail(gettext_noop("url: an SQLite database must be an absolute file path."))
     elif not url.host or not url.database:
-        raise _fail(_("url must name a host and a database."))
+        raise _fail(gettext_noop("url must name a host and a database."))
     if secrets.get("password"):
         url = url.set(password=secrets["password"])
     return url
@@ -238,14 +243,16 @@ def _column_action(value: Any, where: str) -> ColumnAction:
         fixed = value["fixed"]
         if fixed is None or isinstance(fixed, str | int | float | bool):
             return ColumnAction("fixed", fixed)
-    raise _fail(_('%(where)s: use "null", "hash" or {"fixed": value}.'), where=where)
+    raise _fail(gettext_noop('%(where)s: use "null", "hash" or {"fixed": value}.'), where=where)
 
 
 def _retention(value: Any, where: str) -> RetentionRule:
     data = _mapping(value, where)
     unknown = set(data) - {"basis", "years", "months", "days", "date_column", "then"}
     if unknown:
-        raise _fail(_("%(where)s: unknown keys %(keys)s."), where=where, keys=", ".join(unknown))
+        raise _fail(
+            gettext_noop("%(where)s: unknown keys %(keys)s."), where=where, keys=", ".join(unknown)
+        )
     parts: dict[str, int] = {}
     for unit, longest in RETENTION_LIMITS.items():
         if unit in data:
@@ -256,7 +263,9 @@ def _retention(value: Any, where: str) -> RetentionRule:
                 or not 0 <= amount <= longest
             ):
                 raise _fail(
-                    _("%(where)s.%(unit)s must be a whole number from 0 to %(longest)d."),
+                    gettext_noop(
+                        "%(where)s.%(unit)s must be a whole number from 0 to %(longest)d."
+                    ),
                     where=where,
                     unit=unit,
                     longest=longest,
@@ -264,7 +273,7 @@ def _retention(value: Any, where: str) -> RetentionRule:
             parts[unit] = amount
     then = data.get("then", "delete")
     if then not in ("delete", "anonymise"):
-        raise _fail(_('%(where)s.then: use "delete" or "anonymise".'), where=where)
+        raise _fail(gettext_noop('%(where)s.then: use "delete" or "anonymise".'), where=where)
     date_column = data.get("date_column")
     if date_column is not None:
         _text(date_column, f"{where}.date_column")
@@ -300,7 +309,9 @@ def _table(name: str, data: Any) -> TableConfig:
     unknown = set(data) - _TABLE_KEYS
     if unknown:
         raise _fail(
-            _("%(where)s: unknown keys %(keys)s."), where=where, keys=", ".join(sorted(unknown))
+            gettext_noop("%(where)s: unknown keys %(keys)s."),
+            where=where,
+            keys=", ".join(sorted(unknown)),
         )
     identities = {
         str(kind): _text(column, f"{where}.identities.{kind}")
@@ -309,7 +320,7 @@ def _table(name: str, data: Any) -> TableConfig:
     bad = set(identities) - set(IDENTITY_KINDS)
     if bad:
         raise _fail(
-            _("%(where)s.identities: unknown identity %(kinds)s; use %(choices)s."),
+            gettext_noop("%(where)s.identities: unknown identity %(kinds)s; use %(choices)s."),
             where=where,
             kinds=", ".join(sorted(bad)),
             choices=", ".join(IDENTITY_KINDS),
@@ -319,7 +330,7 @@ def _table(name: str, data: Any) -> TableConfig:
         parent = _text(parent, f"{where}.parent")
     if not identities and parent is None:
         raise _fail(
-            _(
+            gettext_noop(
                 "%(where)s needs identities, a parent table, or both: otherwise no row is"
                 " tied to a person."
             ),
@@ -330,32 +341,38 @@ def _table(name: str, data: Any) -> TableConfig:
         for child, target in _mapping(data.get("on"), f"{where}.on").items()
     }
     if on and parent is None:
-        raise _fail(_("%(where)s.on needs a parent table."), where=where)
+        raise _fail(gettext_noop("%(where)s.on needs a parent table."), where=where)
     erase = data.get("erase", "delete")
     if erase not in ERASE_ACTIONS:
-        raise _fail(_('%(where)s.erase: use "delete", "anonymise" or "retain".'), where=where)
+        raise _fail(
+            gettext_noop('%(where)s.erase: use "delete", "anonymise" or "retain".'), where=where
+        )
     columns = {
         _text(column, f"{where}.columns"): _column_action(action, f"{where}.columns.{column}")
         for column, action in _mapping(data.get("columns"), f"{where}.columns").items()
     }
     if erase == "delete" and columns:
-        raise _fail(_("%(where)s: deleted rows need no column actions."), where=where)
+        raise _fail(gettext_noop("%(where)s: deleted rows need no column actions."), where=where)
     if erase == "anonymise" and not columns:
-        raise _fail(_("%(where)s: say which columns an erasure anonymises."), where=where)
+        raise _fail(
+            gettext_noop("%(where)s: say which columns an erasure anonymises."), where=where
+        )
     retention = None
     if "retention" in data:
         retention = _retention(data["retention"], f"{where}.retention")
     elif erase == "retain":
         raise _fail(
-            _("%(where)s: a retained table needs a retention rule with its legal basis."),
+            gettext_noop(
+                "%(where)s: a retained table needs a retention rule with its legal basis."
+            ),
             where=where,
         )
     email_match = data.get("email_match", "exact")
     if email_match not in ("exact", "lower"):
-        raise _fail(_('%(where)s.email_match: use "exact" or "lower".'), where=where)
+        raise _fail(gettext_noop('%(where)s.email_match: use "exact" or "lower".'), where=where)
     exclude = data.get("exclude", [])
     if not isinstance(exclude, list):
-        raise _fail(_("%(where)s.exclude must be a list of columns."), where=where)
+        raise _fail(gettext_noop("%(where)s.exclude must be a list of columns."), where=where)
     for key in ("restrict_column", "order_number_column", "entity"):
         if data.get(key) is not None:
             _text(data[key], f"{where}.{key}")
@@ -386,7 +403,7 @@ def _children_first(tables: Mapping[str, TableConfig]) -> tuple[str, ...]:
             return
         if state.get(name) == "visiting":
             raise _fail(
-                _("tables: the parents form a cycle (%(cycle)s)."),
+                gettext_noop("tables: the parents form a cycle (%(cycle)s)."),
                 cycle=" → ".join((*trail, name)),
             )
         state[name] = "visiting"
@@ -401,7 +418,8 @@ def _children_first(tables: Mapping[str, TableConfig]) -> tuple[str, ...]:
     left = [name for name in tables if state.get(name) != "done"]
     if left:
         raise _fail(
-            _("tables: the parents form a cycle (%(cycle)s)."), cycle=", ".join(sorted(left))
+            gettext_noop("tables: the parents form a cycle (%(cycle)s)."),
+            cycle=", ".join(sorted(left)),
         )
     return tuple(ordered)
 
@@ -419,25 +437,31 @@ def parse_config(config: Mapping[str, Any], secrets: Mapping[str, str]) -> Store
         "assigned_group",
     }
     if unknown:
-        raise _fail(_("Unknown configuration keys: %(keys)s."), keys=", ".join(sorted(unknown)))
+        raise _fail(
+            gettext_noop("Unknown configuration keys: %(keys)s."), keys=", ".join(sorted(unknown))
+        )
     url = _url(config, secrets)
     tables_data = _mapping(config.get("tables"), "tables")
     if not tables_data:
-        raise _fail(_("tables: name at least one table that holds personal data."))
+        raise _fail(gettext_noop("tables: name at least one table that holds personal data."))
     tables = {str(name): _table(str(name), data) for name, data in tables_data.items()}
     for table in tables.values():
         if table.parent is not None and table.parent not in tables:
             raise _fail(
-                _("tables.%(table)s.parent: %(parent)s is not one of the configured tables."),
+                gettext_noop(
+                    "tables.%(table)s.parent: %(parent)s is not one of the configured tables."
+                ),
                 table=table.name,
                 parent=table.parent,
             )
     entities = [table.entity for table in tables.values()]
     if len(set(entities)) != len(entities):
-        raise _fail(_("tables: two tables have the same entity name."))
+        raise _fail(gettext_noop("tables: two tables have the same entity name."))
     timeout = config.get("statement_timeout_seconds", 300)
     if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= 3600:
-        raise _fail(_("statement_timeout_seconds must be a whole number from 1 to 3600."))
+        raise _fail(
+            gettext_noop("statement_timeout_seconds must be a whole number from 1 to 3600.")
+        )
     schema = config.get("schema")
     if schema is not None:
         _text(schema, "schema")
@@ -478,7 +502,7 @@ class Catalogue:
 def _column(table: sa.Table, name: str, where: str) -> sa.Column[Any]:
     if name not in table.c:
         raise _fail(
-            _("Unknown column %(where)s: %(table)s has %(columns)s."),
+            gettext_noop("Unknown column %(where)s: %(table)s has %(columns)s."),
             where=where,
             table=table.name,
             columns=", ".join(c.name for c in table.c),
@@ -496,7 +520,7 @@ def _bind(conn: Connection, config: StoreConfig) -> Catalogue:
     missing = sorted(set(config.tables) - available)
     if missing:
         raise _fail(
-            _("Unknown table(s) %(missing)s; the database has: %(found)s."),
+            gettext_noop("Unknown table(s) %(missing)s; the database has: %(found)s."),
             missing=", ".join(missing),
             found=", ".join(sorted(available)) or "-",
         )
@@ -514,14 +538,18 @@ def _bind(conn: Connection, config: StoreConfig) -> Catalogue:
             column = table.c[column_name]
             if action.kind == "null" and not column.nullable:
                 raise _fail(
-                    _("%(column)s cannot be NULL in the database: choose another action."),
+                    gettext_noop(
+                        "%(column)s cannot be NULL in the database: choose another action."
+                    ),
                     column=f"{name}.{column_name}",
                 )
             if action.kind == "hash":
                 length = getattr(column.type, "length", None)
                 if length is not None and length < 16:
                     raise _fail(
-                        _("%(column)s is too short for a pseudonym (16 characters or more)."),
+                        gettext_noop(
+                            "%(column)s is too short for a pseudonym (16 characters or more)."
+                        ),
                         column=f"{name}.{column_name}",
                     )
         retention = table_config.retention
@@ -529,7 +557,7 @@ def _bind(conn: Connection, config: StoreConfig) -> Catalogue:
             kind = table.c[retention.date_column].type
             if not isinstance(kind, sa.Date | sa.DateTime):
                 raise _fail(
-                    _("%(column)s is not a date or time column."),
+                    gettext_noop("%(column)s is not a date or time column."),
                     column=f"{name}.{retention.date_column}",
                 )
         link: tuple[tuple[sa.Column[Any], sa.Column[Any]], ...] = ()
@@ -566,7 +594,9 @@ def _link(
     ]
     if len(constraints) != 1:
         raise _fail(
-            _("%(table)s has %(n)s foreign keys to %(parent)s: name the columns with “on”."),
+            gettext_noop(
+                "%(table)s has %(n)s foreign keys to %(parent)s: name the columns with “on”."
+            ),
             table=table.name,
             n=len(constraints),
             parent=parent.name,
@@ -599,7 +629,7 @@ def _check_foreign_keys(config: StoreConfig, reflected: Mapping[str, sa.Table]) 
             nulled = {c for c, action in child.columns.items() if action.kind == "null"}
             if not {fk.parent.name for fk in constraint.elements} <= nulled:
                 raise _fail(
-                    _(
+                    gettext_noop(
                         "%(child)s keeps rows that point to %(parent)s (foreign key %(columns)s),"
                         " whose rows are deleted: set %(columns)s to null on erasure, or"
                         " anonymise %(parent)s instead of deleting it."
@@ -712,13 +742,13 @@ def _connection_problem(error: BaseException, url: URL) -> StoreError | None:
     """Return the store error for a failure to connect, or None if it is not one."""
     text = str(getattr(error, "orig", error)).lower()
     if "password authentication failed" in text or "access denied" in text:
-        return PermanentStoreError(_("The database refused the user name or password."))
+        return PermanentStoreError(gettext_noop("The database refused the user name or password."))
     if ("does not exist" in text and "database" in text) or "unknown database" in text:
         return PermanentStoreError(
-            _("The database %(name)s does not exist on the server.") % {"name": url.database}
+            gettext_noop("The database %(name)s does not exist on the server."), name=url.database
         )
     if "unable to open database file" in text:
-        return PermanentStoreError(_("The SQLite file cannot be opened."))
+        return PermanentStoreError(gettext_noop("The SQLite file cannot be opened."))
     unreachable = (
         "connection refused",
         "could not connect",
@@ -732,7 +762,7 @@ def _connection_problem(error: BaseException, url: URL) -> StoreError | None:
     if any(marker in text for marker in unreachable):
         where = f"{url.host}:{url.port or ''}".rstrip(":")
         return TemporaryStoreError(
-            _("The database server at %(where)s cannot be reached.") % {"where": where}
+            gettext_noop("The database server at %(where)s cannot be reached."), where=where
         )
     return None
 
@@ -746,24 +776,26 @@ def _store_error(error: BaseException, url: URL) -> StoreError:
     name = error.__class__.__name__
     if code in _TEMPORARY_PG_CODES or code in ("1205", "1213", "2006", "2013"):
         return TemporaryStoreError(
-            _("The database was busy or timed out (%(code)s).") % {"code": code}
+            gettext_noop("The database was busy or timed out (%(code)s)."), code=code
         )
     if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError):
         return TemporaryStoreError(
-            _("The database could not be used (%(error)s %(code)s).")
-            % {"error": name, "code": code}
+            gettext_noop("The database could not be used (%(error)s %(code)s)."),
+            error=name,
+            code=code,
         )
     if isinstance(error, sa.exc.IntegrityError):
         return PermanentStoreError(
-            _(
+            gettext_noop(
                 "The database refused the change (constraint %(code)s): check the erasure"
                 " configuration of this store."
-            )
-            % {"code": code}
+            ),
+            code=code,
         )
     return PermanentStoreError(
-        _("The database refused the statement (%(error)s %(code)s).")
-        % {"error": name, "code": code}
+        gettext_noop("The database refused the statement (%(error)s %(code)s)."),
+        error=name,
+        code=code,
     )
 
 
@@ -1048,11 +1080,12 @@ class SQLConnector(Connector):
                         break
                 if left:
                     raise TemporaryStoreError(
-                        _(
+                        gettext_noop(
                             "%(n)d records of %(entity)s were still there after the erasure"
                             " (written meanwhile?); nothing was changed."
-                        )
-                        % {"n": left, "entity": config.entity}
+                        ),
+                        n=left,
+                        entity=config.entity,
                     )
                 remaining[config.entity] = 0
                 if done:

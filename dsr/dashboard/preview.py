@@ -19,10 +19,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from privacy_portal.audit.services import audit_record
 
-from ..connectors.base import PlannedErasure, StoreError
+from ..connectors.base import PlannedErasure, StoreError, error_detail, error_text
 from ..connectors.registry import connector_class, connector_for
 from ..identity import subject_of
 from ..models import Action, DataStore, DataSubjectRequest, RequestType, State
@@ -94,11 +95,16 @@ def preview_locate(request_id: int, store_id: int, token: str) -> None:
         located = connector_for(store).locate(subject_of(request))
         result = {"state": "done", "counts": dict(located.counts)}
     except StoreError as error:
-        result = {"state": "failed", "error": str(error)[:500]}
+        result = {"state": "failed", "error": error.detail}
     except Exception as error:
         # Unexpected errors may quote data: keep the type only (the log has the traceback).
         logger.exception("preview search crashed", extra={"store": store.key})
-        result = {"state": "failed", "error": error.__class__.__name__}
+        result = {
+            "state": "failed",
+            "error": error_detail(
+                gettext_noop("Unexpected error (%(error)s)."), error=error.__class__.__name__
+            ),
+        }
     cache.set(_key(request_id, token, store_id), result, PREVIEW_TTL)
 
 
@@ -165,7 +171,7 @@ def erasure_preview(request: DataSubjectRequest) -> Preview:
                 store,
                 result["state"],
                 counts={str(k): int(v) for k, v in (result.get("counts") or {}).items()},
-                error=result.get("error", ""),
+                error=error_text(result.get("error"))[:500],
             )
         try:
             preview.plan = connector_for(store).erasure_plan()

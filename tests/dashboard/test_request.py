@@ -443,3 +443,32 @@ def test_the_reason_for_an_extension_reaches_the_person_as_the_officer_wrote_it(
     letter = mailoutbox[-1]
     assert reason in letter.body
     assert "&#x27;" not in letter.body and "&amp;" not in letter.body
+
+
+def test_a_failed_steps_error_is_shown_in_each_officers_language(
+    compliance_client, compliance_user, erasure
+):
+    """The error is kept as it was said, so that an officer reading German gets it in German
+    (it was recorded in the worker, in the portal's language)."""
+    store = add_store(
+        "newsletter",
+        "dsr.connectors.http.HTTPConnector",
+        config={"url": "http://127.0.0.1:9/dsr"},  # nothing listens there
+    )
+    store.set_secrets({"signing_secret": "a-shared-secret-of-at-least-32-characters"})
+    store.save()
+    request = dsr_request_approve(request=erasure, actor=compliance_user)
+    request.tasks.update(max_attempts=2)
+    run_pending_tasks(request)
+    failed = request.tasks.get(store=store)
+    assert failed.state == TaskState.FAILED
+    assert failed.error == "The service cannot be reached (ConnectError). Gave up after 2 attempts."
+
+    english = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+    compliance_user.preferred_language = "de"
+    compliance_user.save(update_fields=["preferred_language"])
+    german = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+
+    assert "The service cannot be reached (ConnectError). Gave up after 2 attempts." in english
+    assert "Der Dienst ist nicht erreichbar (ConnectError). Nach 2 Versuchen aufgegeben." in german
+    assert "cannot be reached" not in german

@@ -702,7 +702,7 @@ def test_a_task_that_kills_its_worker_every_time_fails_for_staff_after_its_attem
     assert len(runs) == task.max_attempts
     task.refresh_from_db()
     assert task.state == TaskState.FAILED and task.error_permanent
-    assert f"gave up after {task.max_attempts} attempts" in task.error
+    assert f"Gave up after {task.max_attempts} attempts." in task.error
     assert any(m.to == [compliance_user.email] and request.reference in m.body for m in mail.outbox)
     request = run_pending_tasks(request)
     assert request.state == State.PARTIALLY_COMPLETED

@@ -193,7 +193,7 @@ def test_one_store_down_holds_up_only_itself_and_can_be_retried(demo_world, work
     )
     failed = access.tasks.get(store=shop_store)
     assert failed.state == TaskState.FAILED and failed.attempts == 2
-    assert "cannot be reached" in failed.error and "gave up after 2 attempts" in failed.error
+    assert "cannot be reached" in failed.error and "Gave up after 2 attempts." in failed.error
     others = access.tasks.exclude(store=shop_store)
     assert {task.state for task in others} == {TaskState.SUCCEEDED}
     archive = open_package(access)

@@ -139,7 +139,7 @@ def test_an_erasure_that_leaves_records_behind_is_not_done(
     assert len(server.received) == 2  # tried again: an erasure is safe to repeat
     assert task.state == TaskState.FAILED and task.error_permanent
     assert "2 records that the erasure should have removed are still there" in task.error
-    assert "(campaign_events)" in task.error and "gave up after 2 attempts" in task.error
+    assert "(campaign_events)" in task.error and "Gave up after 2 attempts." in task.error
     assert request.state == State.PARTIALLY_COMPLETED
 
 
@@ -163,7 +163,7 @@ def test_a_service_that_keeps_failing_fails_clearly_after_the_attempt_limit(cust
         request = run_pending_tasks(file_request(type="access", user=customer), rounds=6)
     task = request.tasks.get(store__key="newsletter")
     assert task.state == TaskState.FAILED and task.error_permanent and task.attempts == 3
-    assert "HTTP 503 (maintenance)" in task.error and "gave up after 3 attempts" in task.error
+    assert "HTTP 503 (maintenance)" in task.error and "Gave up after 3 attempts." in task.error
     assert ANNA not in task.error  # the service's own words are never stored
     assert request.state == State.PARTIALLY_COMPLETED
     assert request.tasks.get(store__key="portal").state == TaskState.SUCCEEDED
