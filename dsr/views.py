@@ -67,6 +67,8 @@ _CODE_TTL = 10 * 60
 _CODE_ATTEMPTS = 5
 #: Codes of one download that work at the same time (the newest ones).
 _CODES_KEPT = 3
+#: Seconds in which a right code's download, started by the page it leads to, may begin.
+_GRANT_TTL = 5 * 60
 #: The request form of a signed-in person says so, and what it held is kept in the session
 #: if the session ended before it was sent.
 _AS_ACCOUNT = "as_account"
@@ -423,6 +425,11 @@ def _code_key(found: DataSubjectRequest) -> str:
     return f"dsr-download-code-{found.pk}"
 
 
+def _grant_key(found: DataSubjectRequest) -> str:
+    """The session key of a right code's download, not started yet (its expiry)."""
+    return f"dsr-download-granted-{found.pk}"
+
+
 def _attempts_key(found: DataSubjectRequest) -> str:
     return f"dsr-download-code-attempts-{found.pk}"
 
@@ -462,6 +469,12 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
     unavailable = _no_download(request, found)
     if unavailable is not None:
         return unavailable
+    url = f"{reverse('dsr:download_guest', args=[found.reference])}?t={token}"
+    granted = request.session.get(_grant_key(found), 0) > time.time()
+    if request.method == "GET" and request.GET.get("download") == "1" and granted:
+        # The page after a right code starts this once; the code it was granted for worked once.
+        del request.session[_grant_key(found)]
+        return _stream(found, None)
     form = DownloadCodeForm(request.POST if "code" in request.POST else None)
     state = cache.get(_code_key(found))
     if request.method == "POST" and "send" in request.POST:
@@ -480,7 +493,7 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
             language=found.language,
         )
         messages.info(request, _("We sent a code to your e-mail address."))
-        return redirect(f"{reverse('dsr:download_guest', args=[found.reference])}?t={token}")
+        return redirect(url)
     if request.method == "POST" and form.is_valid():
         entered = hashlib.sha256(form.cleaned_data["code"].strip().encode()).hexdigest()
         # Each guess counts before it is checked, atomically (parallel guesses from many
@@ -491,11 +504,20 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
             and _code_matches(entered, state)
             and cache.delete(_code_key(found))
         ):
-            return _stream(found, None)
+            # A page of its own, which starts the download: a file answering the form would
+            # leave the form's page, with the error of a wrong code typed before, on screen.
+            request.session[_grant_key(found)] = time.time() + _GRANT_TTL
+            return redirect(url)
         form.add_error("code", _("That code is not right, or it has expired. Ask for a new one."))
     return render(
         request,
         "dsr/download_guest.html",
-        {"req": found, "token": token, "form": form, "code_sent": bool(state)},
+        {
+            "req": found,
+            "token": token,
+            "form": form,
+            "code_sent": bool(state),
+            "download_now": granted and request.method == "GET",
+        },
         status=400 if request.method == "POST" else 200,
     )

@@ -519,10 +519,34 @@ def test_a_guest_downloads_with_a_one_time_code(client):
     code = re.search(r"\b(\d{8})\b", mail.outbox[-1].body).group(1)
     wrong = client.post(url, {"code": "00000000", "t": token})
     assert wrong.status_code == 400 and "not right" in wrong.content.decode()
-    response = client.post(url, {"code": code, "t": token})
-    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    assert client.post(url, {"code": code, "t": token}).status_code == 302
+    assert client.get(f"{url}&download=1")["Content-Type"] == "application/zip"
     # The code works once.
     assert client.post(url, {"code": code, "t": token}).status_code == 400
+
+
+def test_a_guests_right_code_after_a_wrong_one_leaves_a_page_without_the_error(client):
+    """The download is a file: the page left on screen is the one the right code led to,
+    which says the download is starting, not the form's page with the wrong code's error."""
+    token, url = _guest_copy_ready()
+    client.post(url, {"send": "1", "t": token})
+    code = re.search(r"\b(\d{8})\b", mail.outbox[-1].body).group(1)
+    client.post(url, {"code": "00000000", "t": token})
+
+    response = client.post(url, {"code": code, "t": token})
+
+    assert response.status_code == 302 and response["Location"] == url
+    page = client.get(url).content.decode()
+    assert "not right" not in page
+    assert "Your download starts in a moment" in page
+    (started,) = set(re.findall(r'url=([^"]+download=1)"', page))
+    download = client.get(started.replace("&amp;", "&"))
+    assert download["Content-Type"] == "application/zip"
+    assert b"".join(download.streaming_content).startswith(b"PK")
+    # The right code's download starts once; then the page asks for a code again.
+    again = client.get(started.replace("&amp;", "&"))
+    assert again["Content-Type"].startswith("text/html")
+    assert "Send me a code" in again.content.decode()
 
 
 def test_a_guest_who_asked_twice_for_a_code_can_use_the_one_from_the_first_e_mail(client):
@@ -533,8 +557,8 @@ def test_a_guest_who_asked_twice_for_a_code_can_use_the_one_from_the_first_e_mai
     first, second = (re.search(r"\b(\d{8})\b", m.body).group(1) for m in mail.outbox[-2:])
     assert first != second
 
-    response = client.post(url, {"code": first, "t": token})
-    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    assert client.post(url, {"code": first, "t": token}).status_code == 302
+    assert client.get(f"{url}&download=1")["Content-Type"] == "application/zip"
     # Every code of that download is used up with it.
     assert client.post(url, {"code": second, "t": token}).status_code == 400
 

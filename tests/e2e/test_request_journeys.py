@@ -87,6 +87,37 @@ def test_a_guest_files_an_erasure_confirms_the_link_and_sees_it_complete(
     page.get_by_text("found nothing about you").wait_for()
 
 
+def test_a_guest_who_mistypes_the_download_code_then_types_it_right_sees_the_download_start(
+    page, mailoutbox
+):
+    """The right code's download leaves a page that says it started, not the page with the
+    error of the code mistyped before."""
+    from dsr.notifications import status_token
+    from tests.dsr.helpers import run_pending_tasks
+
+    request = file_request(type="access", email="guest.code@example.com", channel="portal_guest")
+    request = dsr_request_verify_manually(
+        request=request, actor=None, method="staff_callback", note="Called back"
+    )
+    request = run_pending_tasks(dsr_request_approve(request=request, actor=None))
+    page.goto(f"/requests/{request.reference}/download/code/?t={status_token(request)}")
+    page.get_by_role("button", name="Send me a code").click()
+    page.get_by_text("We sent a code to your e-mail address.").wait_for()
+    code = re.search(r"\b(\d{8})\b", mail_to(mailoutbox, request.email)[-1].body).group(1)
+
+    page.get_by_label("The code from the e-mail").fill("00000000")
+    page.get_by_role("button", name="Download", exact=True).click()
+    error = page.get_by_text("That code is not right, or it has expired.")
+    error.wait_for()
+    page.get_by_label("The code from the e-mail").fill(code)
+    with page.expect_download() as started:
+        page.get_by_role("button", name="Download", exact=True).click()
+
+    assert started.value.suggested_filename == f"inper-data-{request.reference}.zip"
+    assert not error.is_visible()
+    assert page.get_by_role("status").filter(has_text="Your download starts").is_visible()
+
+
 def test_a_request_page_left_open_follows_the_approval_without_a_reload(page, compliance_user):
     """The notice that the request is being reviewed, and the button to cancel it, go once
     an officer approves; the systems' progress appears."""
