@@ -12,8 +12,10 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from privacy_portal.drafts import draft_mark, draft_take, login_required_keeping_draft
 from privacy_portal.language import language_apply
 
 from . import selectors, services
@@ -32,12 +34,46 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
-@login_required
+_SIGNED_OUT = gettext_lazy(
+    "You were signed out after a time without activity. Sign in again to save your "
+    "changes: what you typed is kept."
+)
+
+
+def _draft(request: HttpRequest) -> dict[str, Any] | None:
+    """Return what the person typed on this page before their session ended (to fill in
+    again, not saved yet), saying so."""
+    draft = draft_take(request) if request.method == "GET" else None
+    if draft is not None:
+        messages.warning(
+            request,
+            _(
+                "What you typed before you were signed out is filled in again. It is not "
+                "saved yet: check it and save it."
+            ),
+        )
+    return draft
+
+
+def _form_page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """Render a page with a form: 400 for a refused submission; the form marked as written
+    signed in, so that it is kept if the session ends before it is sent."""
+    return render(
+        request,
+        template,
+        {**context, "draft_mark": draft_mark(request.user)},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required_keeping_draft(ProfileForm.base_fields, _SIGNED_OUT)
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
     """Show and edit the profile; list the address book."""
     user = _user(request)
-    form = ProfileForm(_data(request), instance=User.objects.get(pk=user.pk))
+    form = ProfileForm(
+        _data(request), instance=User.objects.get(pk=user.pk), initial=_draft(request)
+    )
     if request.method == "POST" and form.is_valid():
         changed = services.account_profile_update(user=user, actor=user, data=form.cleaned_data)
         if changed:
@@ -48,12 +84,10 @@ def profile(request: HttpRequest) -> HttpResponse:
         if "preferred_language" in changed:
             language_apply(response, form.cleaned_data["preferred_language"])
         return response
-    status = 400 if request.method == "POST" else 200
-    return render(
+    return _form_page(
         request,
         "accounts/profile.html",
         {"form": form, "addresses": selectors.user_addresses(user)},
-        status=status,
     )
 
 
@@ -70,11 +104,11 @@ def data_overview(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@login_required_keeping_draft(AddressForm.base_fields, _SIGNED_OUT)
 @require_http_methods(["GET", "POST"])
 def address_create(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    form = AddressForm(_data(request))
+    form = AddressForm(_data(request), initial=_draft(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.address_create(user=user, actor=user, data=form.cleaned_data)
@@ -83,12 +117,7 @@ def address_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("The address was added."))
             return redirect("accounts:profile")
-    return render(
-        request,
-        "accounts/address_form.html",
-        {"form": form, "creating": True},
-        status=400 if request.method == "POST" else 200,
-    )
+    return _form_page(request, "accounts/address_form.html", {"form": form, "creating": True})
 
 
 def _own_address(request: HttpRequest, pk: int) -> Address:
@@ -96,20 +125,23 @@ def _own_address(request: HttpRequest, pk: int) -> Address:
     return get_object_or_404(Address, pk=pk, user=_user(request))
 
 
-@login_required
+@login_required_keeping_draft(AddressForm.base_fields, _SIGNED_OUT)
 @require_http_methods(["GET", "POST"])
 def address_update(request: HttpRequest, pk: int) -> HttpResponse:
     address = _own_address(request, pk)
-    form = AddressForm(_data(request), instance=Address.objects.get(pk=address.pk))
+    form = AddressForm(
+        _data(request),
+        instance=Address.objects.get(pk=address.pk),
+        initial=_draft(request),
+    )
     if request.method == "POST" and form.is_valid():
         services.address_update(address=address, actor=_user(request), data=form.cleaned_data)
         messages.success(request, _("The address was saved."))
         return redirect("accounts:profile")
-    return render(
+    return _form_page(
         request,
         "accounts/address_form.html",
         {"form": form, "address": address, "creating": False},
-        status=400 if request.method == "POST" else 200,
     )
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import re
+from datetime import timedelta
 
-from accounts.models import Address, User
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Address, Session, User
 from privacy_portal.audit.models import AuditEvent
-from tests.factories import AddressFactory
+from tests.conftest import login
+from tests.factories import PASSWORD, AddressFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -238,3 +244,90 @@ def test_my_data_shows_my_marketing_choices_where_i_can_change_them(customer_cli
     assert 'href="/privacy/"' in section
     cookies = page.split('id="category-cookies"')[1].split("</section>")[0]
     assert 'href="/privacy/cookies/"' in cookies
+
+
+def _session_ends() -> None:
+    """The session times out while the person types (the browser keeps its cookie)."""
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+
+
+def _hidden_fields(client, path: str) -> dict[str, str]:
+    """What the form on ``path`` sends besides what the person types, as a browser would."""
+    page = client.get(path).content.decode()
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
+
+
+def _sign_in_again(client, response, user) -> tuple[str, str]:
+    """Open the sign-in page ``response`` leads to and sign in there as ``user``; return that
+    page and where signing in leads back to."""
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    page = client.get(response["Location"]).content.decode()
+    signed_in = client.post(response["Location"], {"login": user.email, "password": PASSWORD})
+    return page, signed_in["Location"]
+
+
+def test_profile_changes_saved_after_the_session_ended_are_kept_for_after_signing_in(customer):
+    client = login(Client(), customer)
+    hidden = _hidden_fields(client, PROFILE)
+    _session_ends()
+
+    typed = _profile(first_name="Alicia", phone="+49 30 7654321", date_of_birth="1985-03-04")
+    response = client.post(PROFILE, {**typed, **hidden})
+
+    # Nothing typed is in the address the person is sent to.
+    assert "Alicia" not in response["Location"] and "7654321" not in response["Location"]
+    page, back = _sign_in_again(client, response, customer)
+    assert "You were signed out after a time without activity" in page
+    assert "what you typed is kept" in page
+    assert back == PROFILE
+    customer.refresh_from_db()
+    assert customer.first_name == "Alice" and customer.phone == ""  # not saved yet
+    form = client.get(PROFILE).content.decode()
+    assert 'value="Alicia"' in form and 'value="+49 30 7654321"' in form
+    assert 'value="1985-03-04"' in form
+    assert "It is not saved yet" in form
+    # Once shown, the draft is gone: the page shows what is saved again.
+    assert 'value="Alicia"' not in client.get(PROFILE).content.decode()
+
+
+@pytest.mark.parametrize("editing", [False, True])
+def test_an_address_saved_after_the_session_ended_is_kept_for_after_signing_in(customer, editing):
+    existing = AddressFactory(user=customer, line1="1 Old Street", city="Berlin")
+    path = f"/account/addresses/{existing.pk}/edit/" if editing else "/account/addresses/new/"
+    client = login(Client(), customer)
+    hidden = _hidden_fields(client, path)
+    _session_ends()
+
+    typed = {
+        "recipient": "Alice Customer",
+        "line1": "5 Lindenstraße",
+        "postal_code": "14467",
+        "city": "Potsdam",
+        "country": "DE",
+    }
+    response = client.post(path, {**typed, **hidden})
+
+    page, back = _sign_in_again(client, response, customer)
+    assert "what you typed is kept" in page
+    assert back == path
+    assert list(Address.objects.filter(user=customer).values_list("line1", flat=True)) == [
+        "1 Old Street"
+    ]
+    form = client.get(path).content.decode()
+    assert 'value="5 Lindenstraße"' in form and 'value="Potsdam"' in form
+    assert "It is not saved yet" in form
+
+
+def test_a_draft_is_not_shown_to_someone_else_who_signs_in_next_in_the_same_browser(
+    customer, other_customer
+):
+    client = login(Client(), customer)
+    hidden = _hidden_fields(client, PROFILE)
+    _session_ends()
+    response = client.post(PROFILE, {**_profile(phone="+49 30 7654321"), **hidden})
+
+    _page, back = _sign_in_again(client, response, other_customer)
+
+    form = client.get(back).content.decode()
+    assert "7654321" not in form and "It is not saved yet" not in form
+    assert 'value="Bob"' in form

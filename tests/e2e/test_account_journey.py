@@ -87,3 +87,34 @@ def test_sign_up_confirm_edit_switch_language_close_and_be_refused(page, mailout
     page.get_by_role("heading", name="Bestätigen Sie Ihre E-Mail-Adresse").wait_for()
     assert User.objects.filter(email=EMAIL, is_active=True, closed_at__isnull=True).count() == 1
     assert User.objects.filter(closed_at__isnull=False).exclude(email=EMAIL).count() == 1
+
+
+def test_an_address_saved_after_the_session_timed_out_is_there_after_signing_in_again(page):
+    from accounts.models import Session
+    from tests.factories import PASSWORD as CUSTOMER_PASSWORD
+    from tests.factories import UserFactory
+
+    customer = UserFactory(email="slow.typist@example.com")
+    sign_in(page, customer.email, CUSTOMER_PASSWORD)
+    page.goto("/account/addresses/new/")
+    page.get_by_label("Recipient").fill("Sam Slow")
+    page.get_by_label("Street and number").fill("12 Lindenstraße")
+    page.get_by_label("Postal code").fill("10115")
+    page.get_by_label("City").fill("Berlin")
+    page.get_by_label("Country").select_option("DE")
+    # The person stops typing for longer than the idle timeout.
+    Session.objects.all().delete()
+    page.get_by_role("button", name="Save address").click()
+
+    page.get_by_text("Sign in again to save your changes: what you typed is kept.").wait_for()
+    page.get_by_label("Email").fill(customer.email)
+    page.get_by_label("Password").fill(CUSTOMER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    page.get_by_role("heading", name="Add an address").wait_for()
+    assert page.get_by_text("It is not saved yet").is_visible()
+    assert page.get_by_label("Street and number").input_value() == "12 Lindenstraße"
+    assert page.get_by_label("Recipient").input_value() == "Sam Slow"
+    page.get_by_role("button", name="Save address").click()
+    page.locator("address", has_text="12 Lindenstraße").wait_for()
+    assert customer.addresses.get().city == "Berlin"

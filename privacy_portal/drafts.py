@@ -1,0 +1,92 @@
+"""What a signed-in person typed into a form, kept when their session ended before they sent it.
+
+A form written signed in carries ``DRAFT_FIELD``, a keyed hash of the account (not its id).
+Sent after the session ended, what it held is kept in the (server-side) session for
+``DRAFT_SECONDS`` and the person is asked to sign in; the page they sent it from fills it in
+again, for the same account only: someone else signing in next in the same browser finds
+nothing. Nothing of it goes into a URL or a log line.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django_stubs_ext import StrOrPromise
+
+from .pseudonymise import keyed_hash
+
+#: The hidden field of a form written signed in: the account's mark (``draft_mark``).
+DRAFT_FIELD = "as_account"
+#: Seconds a draft is kept for the person to sign in again.
+DRAFT_SECONDS = 60 * 60
+#: Characters kept of one value (more than any field of the portal's forms takes).
+_MAX_CHARS = 5000
+_SESSION_PREFIX = "form-draft:"
+
+_View = Callable[..., HttpResponseBase]
+
+
+def draft_mark(user: Any) -> str:
+    """Return the value of ``DRAFT_FIELD`` in the forms that ``user`` writes signed in."""
+    return keyed_hash(str(user.pk), purpose="form-draft")
+
+
+def draft_keep(request: HttpRequest, *, values: dict[str, Any], message: str) -> HttpResponseBase:
+    """Keep ``values``, sent to ``request.path`` after the session ended, for the account that
+    wrote them; tell the person ``message`` and send them to sign in, and back to that page."""
+    request.session[_SESSION_PREFIX + request.path] = {
+        "mark": request.POST.get(DRAFT_FIELD, "")[:128],
+        "until": time.time() + DRAFT_SECONDS,
+        "values": values,
+    }
+    messages.info(request, message)
+    return redirect_to_login(request.path)
+
+
+def draft_take(request: HttpRequest) -> dict[str, Any] | None:
+    """Return (and forget) what the signed-in person typed on this page before their session
+    ended, or None: nothing kept, kept too long ago, or written by another account."""
+    kept = request.session.pop(_SESSION_PREFIX + request.path, None)
+    if (
+        not isinstance(kept, dict)
+        or kept.get("until", 0) < time.time()
+        or kept.get("mark") != draft_mark(request.user)
+    ):
+        return None
+    values: dict[str, Any] = kept["values"]
+    return values
+
+
+def form_values(request: HttpRequest, fields: Iterable[str]) -> dict[str, str]:
+    """Return the posted value of each of ``fields`` ("" for a missing one, as a checkbox
+    left empty), cut to a length no field takes."""
+    return {name: request.POST.get(name, "")[:_MAX_CHARS] for name in fields}
+
+
+def login_required_keeping_draft(
+    fields: Iterable[str], message: StrOrPromise
+) -> Callable[[_View], _View]:
+    """Like ``login_required``; and a form written signed in (``DRAFT_FIELD``) but sent after
+    the session ended keeps ``fields`` for the page to fill in again after signing in, and
+    says ``message`` (a lazy translation) on the sign-in page."""
+    names = tuple(fields)
+
+    def decorator(view: _View) -> _View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if request.user.is_authenticated:
+                return view(request, *args, **kwargs)
+            if request.method == "POST" and request.POST.get(DRAFT_FIELD):
+                return draft_keep(request, values=form_values(request, names), message=str(message))
+            return redirect_to_login(request.get_full_path())
+
+        return wrapped
+
+    return decorator
