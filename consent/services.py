@@ -59,7 +59,7 @@ from .models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from .selectors import consent_current_forget
+from .selectors import COPIED_FROM_VISITOR, consent_current_forget
 
 # Sources where the person acts for themselves, even without an account (a visitor, a link).
 SELF_SOURCES = frozenset(
@@ -806,7 +806,7 @@ def consent_link_visitor(
             source=Source.BANNER,
             actor=user,
             request=request,
-            evidence={"linked_from_visitor": visitor.pk},
+            evidence={COPIED_FROM_VISITOR: visitor.pk},
         )
 
 

@@ -274,3 +274,58 @@ def test_a_choice_on_a_browser_someone_else_signed_in_on_stays_out_of_their_hist
     ).granted
     cookie = banner_cookie_parse(client.cookies["inper_consent"].value)
     assert ConsentSubject.objects.get(visitor_id=cookie.visitor_id).user_id == other_customer.pk
+
+
+def _history_rows(client, title: str) -> list[str]:
+    """The rows of the person's history page that are about ``title``."""
+    page = client.get("/privacy/history/").content.decode()
+    return [row for row in page.split("<tr>") if f"<td>{title}</td>" in row]
+
+
+def test_a_cookie_choice_made_signed_in_is_listed_once_in_the_history(customer):
+    client = login(Client(), customer)
+
+    client.post("/privacy/cookies/", {"action": "reject_all"})
+
+    (row,) = _history_rows(client, "Analytics")
+    assert "Withdrawn" in row and "Cookie banner" in row
+    # The ledger keeps both records: the browser's and the account's.
+    assert ConsentEvent.objects.filter(purpose__key="analytics").count() == 2
+
+
+def test_a_cookie_choice_made_before_signing_in_is_listed_once_when_it_was_made(client, customer):
+    from tests.factories import PASSWORD
+
+    client.post("/privacy/cookies/", {"action": "accept_all"})
+    made = ConsentEvent.objects.get(purpose__key="analytics")
+    client.post("/accounts/login/", {"login": customer.email, "password": PASSWORD})
+    assert ConsentEvent.objects.filter(purpose__key="analytics").count() == 2  # copied
+
+    (row,) = _history_rows(client, "Analytics")
+    assert "Given" in row and f'datetime="{made.occurred_at.isoformat()}"' in row
+
+
+def test_separate_cookie_choices_each_stay_in_the_history(client, customer):
+    from tests.factories import PASSWORD
+
+    client.post("/privacy/cookies/", {"action": "accept_all"})  # before signing in
+    client.post("/accounts/login/", {"login": customer.email, "password": PASSWORD})
+    client.post("/privacy/cookies/", {"action": "reject_all"})
+    client.post("/privacy/cookies/", {"action": "accept_all"})
+
+    rows = _history_rows(client, "Analytics")
+    assert ["Given" in row for row in rows] == [True, False, True]
+
+
+def test_cookies_withdrawn_by_a_request_made_signed_in_are_listed_once(customer):
+    client = login(Client(), customer)
+    client.post("/privacy/cookies/", {"action": "accept_all"})
+
+    client.post("/requests/new/", {"type": "withdraw_consent", "purposes": ["analytics"]})
+
+    rows = _history_rows(client, "Analytics")
+    assert len(rows) == 2
+    assert "Withdrawn" in rows[0] and "Data-subject request" in rows[0]
+    assert "Given" in rows[1] and "Cookie banner" in rows[1]
+    # Withdrawn on the account and in this browser, as recorded.
+    assert ConsentEvent.objects.filter(purpose__key="analytics", granted=False).count() == 2

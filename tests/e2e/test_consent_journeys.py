@@ -183,9 +183,28 @@ def test_preference_centre_toggles_and_history_shows_both_events(page):
     rows = page.locator("tbody tr", has_text="Customer surveys")
     assert rows.count() == 2
     assert "Withdrawn" in rows.nth(0).inner_text() and "Given" in rows.nth(1).inner_text()
+    # The banner's choice before signing in, once (not again as signing in took it over).
+    assert page.locator("tbody tr", has_text="Analytics").count() == 1
     with page.expect_download() as download:
         page.get_by_role("link", name="Download my consent receipt (JSON)").click()
     assert download.value.suggested_filename.startswith("inper-consent-receipt-")
+
+
+def test_a_cookie_choice_made_signed_in_is_in_the_history_once(page):
+    customer = UserFactory(email="banner.signed.in@example.com")
+    sign_in(page, customer.email, PASSWORD)
+    page.goto("/account/")
+
+    banner = page.get_by_role("dialog", name="Cookies on Inper's websites")
+    banner.get_by_role("button", name="Reject all").click()
+    page.get_by_role("status").filter(has_text="Your cookie choices were saved.").wait_for(
+        state="attached"
+    )
+    page.goto("/privacy/history/")
+
+    rows = page.locator("tbody tr", has_text="Analytics")
+    assert rows.count() == 1
+    assert "Withdrawn" in rows.inner_text() and "Cookie banner" in rows.inner_text()
 
 
 def test_unsubscribe_link_from_a_captured_email_works_with_cookies_cleared(
