@@ -40,6 +40,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.core import is_ratelimited
 
 from consent.cookie import banner_cookie_of, banner_cookie_set
+from privacy_portal.drafts import DRAFT_FIELD, draft_keep, draft_mark, draft_take, form_values
 from privacy_portal.mail import send_email
 from privacy_portal.pseudonymise import ratelimit_account_or_client
 from privacy_portal.ratelimits import rate_window
@@ -69,10 +70,6 @@ _CODE_ATTEMPTS = 5
 _CODES_KEPT = 3
 #: Seconds in which a right code's download, started by the page it leads to, may begin.
 _GRANT_TTL = 5 * 60
-#: The request form of a signed-in person says so, and what it held is kept in the session
-#: if the session ended before it was sent.
-_AS_ACCOUNT = "as_account"
-_DRAFT_KEY = "dsr-new-draft"
 
 
 def _posts_limited(group: str, setting: str) -> Callable[[_View], _View]:
@@ -117,24 +114,23 @@ def request_new(request: HttpRequest) -> HttpResponse:
     """File a request: signed in (re-authenticated for anything sensitive) or as a guest."""
     user: Any = request.user
     signed_in = user.is_authenticated
-    if request.method == "POST" and not signed_in and request.POST.get(_AS_ACCOUNT):
+    if request.method == "POST" and not signed_in and request.POST.get(DRAFT_FIELD):
         # Written signed in, sent after the session ended: not a guest's request. Keep what
         # was written for after signing in again.
-        request.session[_DRAFT_KEY] = {
-            "type": request.POST.get("type", "")[:32],
+        values = {
+            **form_values(request, ("type", "details")),
             "purposes": request.POST.getlist("purposes")[:50],
-            "details": request.POST.get("details", "")[:5000],
         }
-        messages.info(
+        return draft_keep(
             request,
-            _(
+            values=values,
+            message=_(
                 "You were signed out after a time without activity. Sign in again to send "
                 "your request: what you wrote is kept."
             ),
         )
-        return redirect_to_login(reverse("dsr:new"))
     form_class = RequestForm if signed_in else GuestRequestForm
-    draft = request.session.pop(_DRAFT_KEY, None) if signed_in else None
+    draft = draft_take(request) if signed_in else None
     initial = draft or {"type": request.GET.get("type", "")}
     form = form_class(_data(request), initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -169,7 +165,12 @@ def request_new(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dsr/new.html",
-        {"form": form, "type_help": TYPE_HELP, "signed_in": signed_in},
+        {
+            "form": form,
+            "type_help": TYPE_HELP,
+            "signed_in": signed_in,
+            "draft_mark": draft_mark(user) if signed_in else "",
+        },
         status=400 if request.method == "POST" else 200,
     )
 

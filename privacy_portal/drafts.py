@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django_stubs_ext import StrOrPromise
 
@@ -38,7 +38,9 @@ def draft_mark(user: Any) -> str:
     return keyed_hash(str(user.pk), purpose="form-draft")
 
 
-def draft_keep(request: HttpRequest, *, values: dict[str, Any], message: str) -> HttpResponseBase:
+def draft_keep(
+    request: HttpRequest, *, values: dict[str, Any], message: str
+) -> HttpResponseRedirect:
     """Keep ``values``, sent to ``request.path`` after the session ended, for the account that
     wrote them; tell the person ``message`` and send them to sign in, and back to that page."""
     request.session[_SESSION_PREFIX + request.path] = {

@@ -68,12 +68,12 @@ def test_a_request_written_signed_in_and_sent_after_the_session_ended_is_kept(cu
 
     client = login(Client(), customer)
     form = client.get("/requests/new/").content.decode()
-    assert 'name="as_account"' in form
+    (mark,) = re.findall(r'name="as_account" value="(\w+)"', form)
     client.logout()  # the session ends while the person writes
 
     details = "My street is Lindenstraße, not Lindenstrasse."
     response = client.post(
-        "/requests/new/", {"as_account": "1", "type": "rectification", "details": details}
+        "/requests/new/", {"as_account": mark, "type": "rectification", "details": details}
     )
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     assert not DataSubjectRequest.objects.exists()
@@ -85,6 +85,28 @@ def test_a_request_written_signed_in_and_sent_after_the_session_ended_is_kept(cu
     form = client.get("/requests/new/").content.decode()
     assert details in form
     assert re.search(r'value="rectification"[^>]*checked', form)
+
+
+def test_a_request_kept_after_the_session_ended_is_not_shown_to_another_account(
+    customer, other_customer
+):
+    """Someone else signing in next in the same browser does not find what was written."""
+    from tests.factories import PASSWORD
+
+    client = login(Client(), customer)
+    form = client.get("/requests/new/").content.decode()
+    (mark,) = re.findall(r'name="as_account" value="(\w+)"', form)
+    client.logout()
+    details = "My street is Lindenstraße, not Lindenstrasse."
+    response = client.post(
+        "/requests/new/", {"as_account": mark, "type": "rectification", "details": details}
+    )
+
+    client.post(response["Location"], {"login": other_customer.email, "password": PASSWORD})
+
+    form = client.get("/requests/new/").content.decode()
+    assert "Lindenstraße" not in form
+    assert not re.search(r'value="rectification"[^>]*checked', form)
 
 
 def test_a_signed_in_customer_is_asked_for_the_password_before_an_access_request(customer):
