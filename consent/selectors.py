@@ -10,9 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, Subquery
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -289,55 +287,30 @@ def consent_events(subject: ConsentSubject) -> QuerySet[ConsentEvent]:
     )
 
 
-#: How far apart a browser's event and the account's event of the same action may have been
-#: written (one request: milliseconds, longer only behind a lock).
-_ONE_ACTION = timedelta(minutes=1)
-#: The evidence key of an account's event copied from a browser's choice at sign-in (its id).
+#: The evidence key of an account's event copied from a browser's choice at sign-in (the
+#: browser's subject).
 COPIED_FROM_VISITOR = "linked_from_visitor"
+#: The evidence key of an event that repeats, on a second subject, a choice recorded in the
+#: same step on another (the banner used signed in records it on the browser and on the
+#: account; a request's cookie withdrawal on the account and in the browser): that subject.
+ALSO_RECORDED_ON = "also_recorded_on"
+
+
+def _points_to(key: str, subjects: list[int]) -> Q:
+    """Events whose evidence names one of ``subjects`` under ``key`` (the key is tested first:
+    without it the comparison is NULL, and NOT NULL would drop the event too)."""
+    return Q(evidence__has_key=key) & Q(**{f"evidence__{key}__in": subjects})
 
 
 def consent_events_for_user(user: User) -> QuerySet[ConsentEvent]:
     """Return the events of the account and of the browsers linked to it, newest first, each
-    choice once. A choice made signed in (in the banner, or by a request) is recorded on the
-    browser's subject and, just before or after, on the account's: the account's event is
-    listed. A browser's choice that signing in copied to the account is listed as made, not
-    again as copied."""
-    mine = ConsentEvent.objects.filter(subject__user=user)
-    # The account's events about the purpose just before and just after a browser's event
-    # (none for the account's own events: an account has one subject).
-    beside = (
-        mine.filter(subject__visitor_id__isnull=True, purpose_id=OuterRef("purpose_id"))
-        .exclude(subject_id=OuterRef("subject_id"))
-        .values("pk")
-    )
-    same_action = (
-        mine.filter(
-            Q(pk=OuterRef("account_before")) | Q(pk=OuterRef("account_after")),
-            granted=OuterRef("granted"),
-            source=OuterRef("source"),
-            note=OuterRef("note"),
-            ip_truncated=OuterRef("ip_truncated"),
-            user_agent_hash=OuterRef("user_agent_hash"),
-            occurred_at__gte=OuterRef("occurred_at") - _ONE_ACTION,
-            occurred_at__lte=OuterRef("occurred_at") + _ONE_ACTION,
-        )
-        # A copy made at sign-in is not the same action as a choice in the browser.
-        .exclude(evidence__has_key=COPIED_FROM_VISITOR)
-    )
-    made_in_browser = mine.filter(
-        subject_id=OuterRef("copied_from"),
-        purpose_id=OuterRef("purpose_id"),
-        granted=OuterRef("granted"),
-        occurred_at__lte=OuterRef("occurred_at"),
-    )
+    choice once: an event that repeats one listed already (on the browser's subject, or the
+    account's) is left out; the ledger keeps both."""
+    subjects = list(ConsentSubject.objects.filter(user=user).values_list("pk", flat=True))
     return (
-        mine.annotate(
-            account_before=Subquery(beside.filter(pk__lt=OuterRef("pk")).order_by("-pk")[:1]),
-            account_after=Subquery(beside.filter(pk__gt=OuterRef("pk")).order_by("pk")[:1]),
-            copied_from=Cast(KT(f"evidence__{COPIED_FROM_VISITOR}"), BigIntegerField()),
-        )
-        .exclude(Exists(same_action))
-        .exclude(Exists(made_in_browser))
+        ConsentEvent.objects.filter(subject_id__in=subjects)
+        .exclude(_points_to(COPIED_FROM_VISITOR, subjects))
+        .exclude(_points_to(ALSO_RECORDED_ON, subjects))
         .select_related("purpose", "purpose_version", "policy_version")
         .order_by("-id")
     )

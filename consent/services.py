@@ -59,7 +59,7 @@ from .models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from .selectors import COPIED_FROM_VISITOR, consent_current_forget
+from .selectors import ALSO_RECORDED_ON, COPIED_FROM_VISITOR, consent_current_forget
 
 # Sources where the person acts for themselves, even without an account (a visitor, a link).
 SELF_SOURCES = frozenset(
@@ -873,6 +873,8 @@ def consent_banner_save(
                 source=Source.BANNER,
                 actor=account,
                 request=request,
+                # The same choice as the browser's, listed once in the person's history.
+                evidence={ALSO_RECORDED_ON: subject.pk},
                 language=language,
                 policy_version=policy_version,
                 sources=sources,

@@ -83,7 +83,8 @@ def withdraw_in_browser(request: DataSubjectRequest, cookie: Any) -> Any:
 
     from consent.catalogue import catalogue
     from consent.models import ConsentSubject, Source
-    from consent.services import consent_record_many
+    from consent.selectors import ALSO_RECORDED_ON
+    from consent.services import consent_record_many, subject_for_user
 
     from .services import opt_out_part
 
@@ -97,12 +98,20 @@ def withdraw_in_browser(request: DataSubjectRequest, cookie: Any) -> Any:
     # Not on a browser's record that belongs to another account (a shared computer): their
     # history must not show this person's choice.
     if visitor is not None and visitor.user_id in (None, request.user_id):
+        # The account's ledger has the withdrawal too (apply_consent_changes): the person's
+        # history lists it once.
+        also = (
+            {ALSO_RECORDED_ON: subject_for_user(request.user).pk}
+            if request.user is not None
+            else None
+        )
         consent_record_many(
             subject=visitor,
             choices=dict.fromkeys(sorted(withdrawn), False),
             source=Source.REQUEST,
             actor=request.user,
             note=request.reference,
+            evidence=also,
             language=request.language,
         )
     return replace(cookie, granted=cookie.granted - withdrawn)
