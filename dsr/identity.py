@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from .connectors.base import StoreError, Subject
 from .connectors.registry import connector_for
@@ -25,6 +26,25 @@ def account_id_for(email: str) -> str | None:
         .first()
     )
     return str(user_id) if user_id is not None else None
+
+
+def account_holding(email: str) -> Any | None:
+    """Return the active account whose own address is ``email``, verified, or None.
+
+    "Own" is the account's address (``User.email``, compared as the portal compares addresses:
+    trimmed and in lower case), not merely one of its addresses: a request filed for it then
+    has the subject the account's own requests have, so that the one open request per person
+    and type still holds."""
+    from accounts.models import User
+    from privacy_portal.pseudonymise import normalise_email
+
+    account_id = account_id_for(email)
+    if account_id is None:
+        return None
+    user = User.objects.filter(pk=account_id, is_active=True).first()
+    if user is None or normalise_email(user.email) != normalise_email(email):
+        return None
+    return user
 
 
 def subject_of(request: DataSubjectRequest) -> Subject:

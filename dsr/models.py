@@ -244,8 +244,11 @@ class DataSubjectRequest(models.Model):
     @property
     def followed_by_link(self) -> bool:
         """Whether the person follows this request by the signed link in its e-mails rather
-        than by signing in: they have no account, or closed it with this request."""
-        return self.user_id is None or self.channel == Channel.ACCOUNT_CLOSURE
+        than by signing in: they filed it without signing in (as a guest, or through staff or
+        another Inper system), or closed their account with it. A request filed without
+        signing in keeps its link once it is linked to the person's account, so that its
+        e-mails and pages read the same whether or not an account exists."""
+        return self.user_id is None or self.channel != Channel.PORTAL
 
     def snapshot(self) -> dict[str, Any]:
         """Return the decrypted identities of the subject (empty once cleared)."""

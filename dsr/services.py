@@ -449,7 +449,7 @@ def _start_identity_check(
             "verified_at": timezone.now(),
         },
     )
-    return _after_verified(request, actor)
+    return _after_verified(_link_to_account(request, actor=actor), actor)
 
 
 def _send_verification(request: DataSubjectRequest, actor: Any) -> DataSubjectRequest:
@@ -466,6 +466,38 @@ def _send_verification(request: DataSubjectRequest, actor: Any) -> DataSubjectRe
     )
     notifications.verification_link(request)
     return request
+
+
+def _link_to_account(locked: DataSubjectRequest, *, actor: Any) -> DataSubjectRequest:
+    """Link a request filed without signing in (a guest's, or one that staff or another Inper
+    system recorded) to the account whose own verified address it was filed for, once its
+    identity is established: the guest confirmed the e-mailed link, or staff recorded how they
+    checked who the person is. The customer then finds it among their requests. The caller
+    holds the request's row lock.
+
+    Nothing the person reads changes: the request's e-mails and its signed link stay as they
+    are (``followed_by_link``), so that they read the same whether or not an account exists."""
+    if (
+        locked.user_id is not None
+        or locked.verified_at is None
+        or locked.identity_method in ("", IdentityMethod.NOT_REQUIRED)
+        or locked.held_reason == "identity_needs_review"
+    ):
+        return locked
+    from .identity import account_holding
+
+    account = account_holding(locked.email)
+    if account is None:
+        return locked
+    locked.user = account
+    locked.save(update_fields=("user", "updated_at"))
+    audit_record(
+        actor=actor,
+        action="dsr.request.linked_to_account",
+        target=locked,
+        after={"account": account.pk, "identity_method": locked.identity_method},
+    )
+    return locked
 
 
 def _credentials_recently_changed(request: DataSubjectRequest) -> bool:
@@ -590,7 +622,7 @@ def dsr_request_verify_email(
                     reason="email_and_order_matched",
                     updates=updates,
                 )
-                return _after_verified(request, None)
+                return _after_verified(_link_to_account(request, actor=None), None)
             updates["held_reason"] = "identity_needs_review"
             request = dsr_request_transition(
                 request=request,
@@ -609,7 +641,7 @@ def dsr_request_verify_email(
             reason="email_confirmed",
             updates=updates,
         )
-        return _after_verified(request, None)
+        return _after_verified(_link_to_account(request, actor=None), None)
 
 
 @transaction.atomic
@@ -644,7 +676,7 @@ def dsr_request_verify_manually(
             target=locked,
             after={"identity_method": method},
         )
-        return locked
+        return _link_to_account(locked, actor=actor)
     locked = dsr_request_transition(
         request=locked,
         to=State.VERIFIED,
@@ -653,6 +685,7 @@ def dsr_request_verify_manually(
         allowed_from=(State.RECEIVED, State.AWAITING_IDENTITY),
         updates=updates,
     )
+    locked = _link_to_account(locked, actor=actor)
     return dsr_request_transition(
         request=locked, to=State.IN_REVIEW, actor=actor, reason="needs_approval"
     )

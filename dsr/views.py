@@ -296,11 +296,16 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
     titles = dict(purpose_choices())
     original = found.duplicate_of if found.state == State.DUPLICATE else None
     original_url = ""
-    if original is not None and original.user_id == found.user_id:
-        # The same account, or a guest at the same address (whose e-mails link both).
+    if original is not None and not token and original.user_id == found.user_id:
+        # Both the signed-in person's.
         original_url = reverse("dsr:detail", args=[original.reference])
         if original.followed_by_link:
             original_url += f"?t={notifications.status_token(original)}"
+    elif original is not None and token and original.followed_by_link:
+        # Followed by link: the e-mails of both went to the same address and link both
+        # (whichever account either was linked to, which the page must not tell).
+        original_url = reverse("dsr:detail", args=[original.reference])
+        original_url += f"?t={notifications.status_token(original)}"
     # An erasure asked for while signed in ends by erasing the account (and its session): the
     # open page follows it on by the signed link, which works once the account is gone.
     follow_token = token or (
@@ -465,7 +470,8 @@ def _count_attempt(found: DataSubjectRequest) -> int:
 def request_download_guest(request: HttpRequest, reference: str) -> HttpResponseBase:
     """Download for people without an account: a one-time code sent to their address first."""
     found, token = _owned(request, reference)
-    if found.user_id is not None:
+    if not token:
+        # The signed-in owner downloads after confirming their password (``request_download``).
         raise Http404
     unavailable = _no_download(request, found)
     if unavailable is not None:

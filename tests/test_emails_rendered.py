@@ -478,7 +478,9 @@ def test_a_guest_gets_a_download_code(
         identity_method="staff_document",
         identity_note="Passport seen",
     )
-    assert request.user_id is None and request.language == language
+    # Linked to the person's account, and still followed by the e-mailed link and a code, as
+    # for anyone without an account (the e-mails must not tell whether there is one).
+    assert request.user_id == customer.pk and request.language == language
     request = run_pending_tasks(request)
     mail.outbox.clear()
     url = notifications.request_url(request).removeprefix(settings.PORTAL_BASE_URL)

@@ -95,6 +95,7 @@ DETAIL_LABELS: dict[str, StrOrPromise] = {
     "outcome": _("Outcome"),
     "rejection_reason": _("Reason"),
     "held_reason": _("held for review"),
+    "account": _("Customer account"),
 }
 _DETAIL_VALUES: dict[str, Mapping[str, StrOrPromise]] = {
     "type": TYPE_LABELS,

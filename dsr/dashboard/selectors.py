@@ -242,6 +242,7 @@ _ACTIONS = {
     "dsr.request.extended": lambda: _("Deadline extended"),
     "dsr.request.assigned": lambda: _("Assignment changed"),
     "dsr.request.identity_verified": lambda: _("Identity checked by staff"),
+    "dsr.request.linked_to_account": lambda: _("Linked to the customer's account"),
     "dsr.request.verification_reminded": lambda: _("Reminder to confirm the e-mail sent"),
     "dsr.request.note_added": lambda: _("Internal note added"),
     "dsr.request.previewed": lambda: _("Erasure preview run"),

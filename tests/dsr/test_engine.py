@@ -224,7 +224,7 @@ def test_a_request_recorded_by_staff_reaches_the_account_with_that_verified_addr
     access = file_request(
         type="access", email=customer.email.upper(), identity_note="Passport seen", **staff
     )
-    assert access.user is None  # filed without the account, by address only
+    assert access.user == customer  # staff checked who the caller is: hers, in her account
     text = all_text(open_package(run_pending_tasks(access)))
     assert customer.email in text and "1 Alice Road" in text
 
@@ -232,6 +232,7 @@ def test_a_request_recorded_by_staff_reaches_the_account_with_that_verified_addr
     other = file_request(
         type="access", email="not.proven@example.com", identity_note="Called back", **staff
     )
+    assert other.user is None
     assert "5 Unproven Lane" not in all_text(open_package(run_pending_tasks(other)))
 
     erasure = file_request(
