@@ -37,7 +37,7 @@ from .connectors.http import (
     signature_valid,
     timestamp_fresh,
 )
-from .models import State, StoreTask, TaskState
+from .models import StoreTask, TaskState
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def store_callback_receive(
         not isinstance(document, Mapping)
         or document.get("protocol") != PROTOCOL_VERSION
         or document.get("idempotency_key") != str(key)
-        or document.get("action") != task.action
+        or document.get("action") != engine.connector_action(task.action)
         or document.get("status") not in ("done", "failed")
     ):
         return _refuse(400, "malformed", task)
@@ -159,7 +159,7 @@ def _audit_task(task: StoreTask, action: str, **after: Any) -> None:
 
 def _result(task: StoreTask, data: Any) -> Any:
     if task.action != "export":
-        return result_from(task.action, data)
+        return result_from(engine.connector_action(task.action), data)
     from .packages import PartSink
 
     with PartSink.for_task(task) as sink:
@@ -181,8 +181,7 @@ def callbacks_overdue(*, now: datetime | None = None, request_id: int | None = N
         state=TaskState.WAITING,
         waiting_for="callback",
         started_at__lt=cutoff,
-        request__state__in=(State.RUNNING, State.WAITING),
-    )
+    ).filter(engine.RUNNABLE)
     if request_id is not None:
         tasks = tasks.filter(request_id=request_id)
     overdue = list(tasks.values_list("pk", flat=True))

@@ -28,7 +28,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_noop
@@ -66,7 +66,18 @@ logger = logging.getLogger(__name__)
 
 _PACKAGE_TYPES = (RequestType.ACCESS, RequestType.PORTABILITY)
 # Actions that change a store's data (an export reads, in a transaction of its own).
-_CHANGES = (Action.ERASE, Action.RESTRICT)
+_CHANGES = (Action.ERASE, Action.RESTRICT, Action.LIFT)
+#: Tasks that may run: those of a running request, and the lifting of a completed restriction
+#: (the request stays completed: its answer was given; lifting it is a step of its own).
+RUNNABLE = Q(request__state__in=(State.RUNNING, State.WAITING)) | Q(
+    action=Action.LIFT, request__state=State.COMPLETED
+)
+
+
+def connector_action(action: str) -> str:
+    """Return the connector action a task's ``action`` runs (as a service names it in its
+    answers): lifting a restriction is the restrict action with ``lift``."""
+    return Action.RESTRICT.value if action == Action.LIFT else action
 
 
 # --- enqueueing ---------------------------------------------------------------------------------
@@ -180,7 +191,7 @@ def _claim_orm(task_id: int, now: datetime, lease: datetime) -> int | None:
     with transaction.atomic():
         claimed = (
             StoreTask.objects.filter(claimable, pk=task_id, attempts__lt=F("max_attempts"))
-            .filter(request__state__in=(State.RUNNING, State.WAITING))
+            .filter(RUNNABLE)
             .update(
                 state=TaskState.RUNNING,
                 attempts=F("attempts") + 1,
@@ -198,9 +209,14 @@ def _claim_orm(task_id: int, now: datetime, lease: datetime) -> int | None:
 @functools.cache
 def _claim_statement() -> str:
     """:func:`_claim`'s UPDATE, returning the attempt number (PostgreSQL): one statement
-    instead of an update and a read. Names from the models' metadata; values are parameters."""
+    instead of an update and a read, claiming only what :data:`RUNNABLE` lets run. Names from
+    the models' metadata; values are parameters."""
     column = functools.partial(quoted_column, StoreTask)
     request_state = quoted_column(DataSubjectRequest, "state")
+    requests = (
+        f"SELECT {quoted_column(DataSubjectRequest, 'id')} "  # noqa: S608  # nosec B608
+        f"FROM {quoted_table(DataSubjectRequest)}"
+    )
     return (
         f"UPDATE {quoted_table(StoreTask)} SET {column('state')} = %(running)s, "  # noqa: S608  # nosec B608
         f"{column('attempts')} = {column('attempts')} + 1, "
@@ -209,9 +225,10 @@ def _claim_statement() -> str:
         f"WHERE {column('id')} = %(task)s AND ({column('state')} IN (%(queued)s, %(retrying)s) "
         f"OR ({column('state')} = %(running)s AND {column('lease_expires_at')} < %(now)s)) "
         f"AND {column('attempts')} < {column('max_attempts')} "
-        f"AND {column('request')} IN (SELECT {quoted_column(DataSubjectRequest, 'id')} "
-        f"FROM {quoted_table(DataSubjectRequest)} "
+        f"AND ({column('request')} IN ({requests} "
         f"WHERE {request_state} IN (%(request_running)s, %(request_waiting)s)) "
+        f"OR ({column('action')} = %(lift)s AND {column('request')} IN ({requests} "
+        f"WHERE {request_state} = %(request_completed)s))) "
         f"RETURNING {column('attempts')}"
     )
 
@@ -226,6 +243,8 @@ def _claim_sql(task_id: int, now: datetime, lease: datetime) -> int | None:
         "retrying": TaskState.RETRYING.value,
         "request_running": State.RUNNING.value,
         "request_waiting": State.WAITING.value,
+        "request_completed": State.COMPLETED.value,
+        "lift": Action.LIFT.value,
     }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_claim_statement(), params)
@@ -298,6 +317,11 @@ def _call(connector: Connector, task: StoreTask) -> Any:
         return connector.erase(subject)
     if action == Action.RESTRICT:
         return connector.restrict(subject)
+    if action == Action.LIFT:
+        if not (subject.email or subject.customer_id):
+            # The request's record was redacted: nothing says whose restriction to lift.
+            raise PermanentStoreError("the request no longer names the person")
+        return connector.restrict(subject, lift=True)
     if action == Action.RECTIFY:
         return connector.rectify(subject, {"details": task.request.details})
     if action == Action.NOTIFY:
@@ -492,6 +516,9 @@ def request_advance(request_id: int, *, build_here: bool = False) -> None:
     exports queue), else by a worker of that queue."""
     with transaction.atomic():
         request = DataSubjectRequest.objects.select_for_update().filter(pk=request_id).first()
+        if request is not None and request.state == State.COMPLETED and request.restriction_lifting:
+            _advance_lift(request)
+            return
         if request is None or request.state not in (State.RUNNING, State.WAITING):
             return
         tasks = list(request.tasks.values_list("state", "receipt"))
@@ -530,6 +557,16 @@ def request_advance(request_id: int, *, build_here: bool = False) -> None:
         _finish(
             request, outcome="no_data_found" if not found and not failed else "done", partial=failed
         )
+
+
+def _advance_lift(request: DataSubjectRequest) -> None:
+    """Record a restriction as lifted once every store lifted it (the caller holds the
+    request's row lock). A store that failed waits for an officer to retry it."""
+    states = set(request.tasks.filter(action=Action.LIFT).values_list("state", flat=True))
+    if states <= {TaskState.SUCCEEDED, TaskState.SKIPPED}:
+        from .services import restriction_lift_finish
+
+        restriction_lift_finish(request)
 
 
 def _transition(request: DataSubjectRequest, to: str, reason: str) -> DataSubjectRequest:
@@ -617,7 +654,7 @@ def reconcile() -> dict[str, int]:
                     next_attempt_at__lt=now - timedelta(seconds=settings.DSR_RECONCILE_SECONDS),
                 )
             )
-            .filter(request__state__in=(State.RUNNING, State.WAITING))
+            .filter(RUNNABLE)
             .values_list("pk", flat=True)
         )
         if expired:
@@ -647,6 +684,19 @@ def reconcile() -> dict[str, int]:
             state__in=(State.RUNNING, State.WAITING), updated_at__lt=stale
         )
         .exclude(tasks__state__in=(TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING))
+        .values_list("pk", flat=True)
+    )
+    # A lift whose stores all lifted it, but whose advance was lost.
+    unfinished_lift = StoreTask.objects.filter(request=OuterRef("pk"), action=Action.LIFT).exclude(
+        state__in=(TaskState.SUCCEEDED, TaskState.SKIPPED)
+    )
+    stuck += list(
+        DataSubjectRequest.objects.filter(
+            state=State.COMPLETED,
+            restriction_lift_started_at__lt=stale,
+            restriction_lifted_at__isnull=True,
+        )
+        .exclude(Exists(unfinished_lift))
         .values_list("pk", flat=True)
     )
     for request_id in stuck:

@@ -200,6 +200,15 @@ class DataSubjectRequest(models.Model):
         help_text=_("The Inper system that filed it, if any."),
     )
     held_reason = models.CharField(max_length=64, blank=True)
+    # A completed restriction lifted by an officer (GDPR Art. 18(3)): the person is told why,
+    # by e-mail, when the lift starts; the stores lift it through store tasks; it is lifted
+    # once every one of them has.
+    restriction_lift_reason = models.TextField(blank=True)
+    restriction_lift_started_at = models.DateTimeField(null=True, blank=True)
+    restriction_lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    restriction_lifted_at = models.DateTimeField(null=True, blank=True)
     redacted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -240,6 +249,11 @@ class DataSubjectRequest(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    @property
+    def restriction_lifting(self) -> bool:
+        """Whether an officer started lifting this restriction and a store has yet to lift it."""
+        return self.restriction_lift_started_at is not None and self.restriction_lifted_at is None
 
     @property
     def followed_by_link(self) -> bool:
@@ -351,6 +365,8 @@ class Action(models.TextChoices):
     RESTRICT = "restrict", _("Restrict")
     RECTIFY = "rectify", _("Correct")
     NOTIFY = "notify", _("Notify recipient")
+    # The connector's restrict action with ``lift=True``, for a completed restriction.
+    LIFT = "lift_restriction", _("Lift restriction")
 
 
 class TaskState(models.TextChoices):

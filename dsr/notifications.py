@@ -17,7 +17,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
-from privacy_portal.mail import send_email_on_commit
+from privacy_portal.mail import send_email, send_email_on_commit
 from privacy_portal.permissions import COMPLIANCE_GROUP
 
 from .models import Action, DataSubjectRequest, RequestType, StoreTask
@@ -48,6 +48,18 @@ def request_url(request: DataSubjectRequest) -> str:
     return _url(path)
 
 
+def _person_context(request: DataSubjectRequest, **context: Any) -> dict[str, Any]:
+    # Anyone can file a request for any address: until the address is proven, the e-mail does
+    # not repeat the name typed with it (it could be a link or a message to a stranger).
+    proven = request.user_id is not None or request.verified_at is not None
+    return {
+        "request": request,
+        "request_url": request_url(request),
+        "first_name": (request.full_name or "").split(" ")[0] if proven else "",
+        **context,
+    }
+
+
 def _to_person(
     request: DataSubjectRequest,
     template: str,
@@ -57,18 +69,10 @@ def _to_person(
 ) -> None:
     if not request.email:
         return
-    # Anyone can file a request for any address: until the address is proven, the e-mail does
-    # not repeat the name typed with it (it could be a link or a message to a stranger).
-    proven = request.user_id is not None or request.verified_at is not None
     send_email_on_commit(
         template=f"dsr/{template}",
         to=request.email,
-        context={
-            "request": request,
-            "request_url": request_url(request),
-            "first_name": (request.full_name or "").split(" ")[0] if proven else "",
-            **context,
-        },
+        context=_person_context(request, **context),
         language=request.language,
         on_sent=on_sent,
     )
@@ -181,6 +185,18 @@ def completed(request: DataSubjectRequest) -> None:
         "completed",
         receipts=plain_receipts(request),
         package_days=settings.DSR_PACKAGE_DAYS,
+    )
+
+
+def restriction_lift_notice(request: DataSubjectRequest) -> None:
+    """Tell the person that their restriction is being lifted, and why (GDPR Art. 18(3): before
+    it is). Sent now, not when the transaction commits: if it cannot be sent, the error stops
+    the lift."""
+    send_email(
+        template="dsr/restriction_lift",
+        to=request.email,
+        context=_person_context(request),
+        language=request.language,
     )
 
 

@@ -69,6 +69,7 @@ REDACTED_VALUES: dict[str, Any] = {
     "identity_note": "",
     "rejection_note": "",
     "extension_reason": "",
+    "restriction_lift_reason": "",
     "verification_nonce": "",
 }
 

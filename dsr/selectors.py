@@ -32,6 +32,10 @@ _ACTION_TEXT = {
     "dsr.package.built": lambda e: _("Your copy was put together."),
     "dsr.package.downloaded": lambda e: _("Your copy was downloaded."),
     "dsr.erasure.recorded": lambda e: _("We recorded the erasure."),
+    "dsr.restriction.lift_started": lambda e: _(
+        "We told you that we are lifting the restriction, and why."
+    ),
+    "dsr.restriction.lifted": lambda e: _("The restriction was lifted."),
 }
 
 

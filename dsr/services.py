@@ -95,6 +95,11 @@ class TransitionError(Exception):
     """The request's state does not allow this; the message is shown to the person acting."""
 
 
+class LiftNoticeError(Exception):
+    """The e-mail that must tell the person before their restriction is lifted could not be
+    sent, so nothing was lifted; the message is shown to the officer."""
+
+
 def _state_label(state: str) -> str:
     return str(State(state).label)
 
@@ -953,6 +958,11 @@ def dsr_task_retry(*, task: StoreTask, actor: Any) -> StoreTask:
         if locked.state != TaskState.FAILED:
             raise TransitionError(_("Only failed tasks can be retried."))
         request = DataSubjectRequest.objects.select_for_update().get(pk=locked.request_id)
+        lifting = (
+            locked.action == Action.LIFT
+            and request.state == State.COMPLETED
+            and request.restriction_lifting
+        )
         if ExportPackage.objects.filter(request=request, purged_at__isnull=False).exists():
             # Its key and the other stores' parts are gone: a retry could only build a copy of
             # this one store.
@@ -966,7 +976,7 @@ def dsr_task_retry(*, task: StoreTask, actor: Any) -> StoreTask:
             dsr_request_transition(
                 request=request, to=State.RUNNING, actor=actor, reason="task_retried"
             )
-        elif request.state not in (State.RUNNING, State.WAITING):
+        elif request.state not in (State.RUNNING, State.WAITING) and not lifting:
             raise TransitionError(_("The request is no longer running."))
         locked.state = TaskState.QUEUED
         locked.attempts = 0
@@ -1037,7 +1047,9 @@ def _finish(
         # Before the snapshot of the person's identity is cleared (its keyed hashes are kept).
         erasure_record_create(request)
     updates: dict[str, Any] = {"completed_at": timezone.now(), "outcome": outcome}
-    if not partial:
+    # A restriction stays in force: the identities it was applied with are kept (encrypted)
+    # until it is lifted with them, or the request's record is redacted.
+    if not partial and request.type != RequestType.RESTRICTION:
         request.set_snapshot(None)
         updates["subject_snapshot"] = request.subject_snapshot
     request = transition_locked(
@@ -1049,6 +1061,126 @@ def _finish(
     )
     notifications.completed(request)
     return request
+
+
+# --- lifting a restriction ---------------------------------------------------------------------
+
+
+def _lift_refusal(request: DataSubjectRequest) -> str:
+    """Return why ``request`` cannot be lifted now, in plain words ("" if it can)."""
+    if request.type != RequestType.RESTRICTION:
+        return _("Only a restriction of processing can be lifted.")
+    if request.restriction_lifted_at is not None:
+        return _("This restriction was already lifted.")
+    if request.restriction_lift_started_at is not None:
+        return _("This restriction is already being lifted.")
+    if request.state != State.COMPLETED:
+        from .dashboard.labels import state_label  # officers lift, in their words
+
+        return _("Only a completed restriction can be lifted; this one is “%(state)s”.") % {
+            "state": state_label(request.state)
+        }
+    if request.redacted_at is not None or not request.email:
+        return _(
+            "The person's details were removed with the request's record, so they cannot be "
+            "told: this restriction cannot be lifted here."
+        )
+    return ""
+
+
+def restriction_may_be_lifted(request: DataSubjectRequest) -> bool:
+    """Whether an officer may lift ``request`` now (a completed restriction, not lifted)."""
+    return not _lift_refusal(request)
+
+
+def dsr_restriction_lift(
+    *, request: DataSubjectRequest, actor: Any, reason: str
+) -> DataSubjectRequest:
+    """Lift a completed restriction (GDPR Art. 18(3)): first tell the person, by e-mail in
+    their language, that it is being lifted and why; then ask every store that restricted
+    their data to lift it, through store tasks that the workers run. The request stays
+    completed; it is lifted once every store has lifted it (:func:`restriction_lift_finish`).
+
+    Raise ValidationError without a reason, TransitionError (changing nothing) when the
+    request is not a completed restriction that can still be lifted, and LiftNoticeError
+    (lifting nothing) when the e-mail cannot be sent."""
+    if not has_visible_text(reason):
+        raise ValidationError(
+            _("Give the reason for lifting the restriction; the person will read it.")
+        )
+    with transaction.atomic():
+        locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+        refusal = _lift_refusal(locked)
+        if refusal:
+            raise TransitionError(refusal)
+        locked.restriction_lift_reason = normalise_line_breaks(reason.strip())[:2000]
+        locked.restriction_lift_started_at = timezone.now()
+        locked.restriction_lifted_by = actor if _is_person(actor) else None
+        # Before anything is written, and before the audit trail is locked for the event:
+        # the person must be told first, and a slow mail server must hold up nothing else.
+        try:
+            notifications.restriction_lift_notice(locked)
+        except OSError as error:  # the mail server refused, or did not answer in time
+            raise LiftNoticeError(
+                _(
+                    "The e-mail telling the person could not be sent, so the restriction was "
+                    "not lifted. Try again later."
+                )
+            ) from error
+        locked.save(
+            update_fields=(
+                "restriction_lift_reason",
+                "restriction_lift_started_at",
+                "restriction_lifted_by",
+                "updated_at",
+            )
+        )
+        tasks = _plan_lift(locked)
+        audit_record(
+            actor=actor,
+            action="dsr.restriction.lift_started",
+            target=locked,
+            after={"person_told": True, "stores": [task.store_id for task in tasks]},
+        )
+        if not tasks:
+            return restriction_lift_finish(locked)
+        from .engine import send_planned_on_commit
+
+        send_planned_on_commit(tasks)
+    return locked
+
+
+def _plan_lift(request: DataSubjectRequest) -> list[StoreTask]:
+    """Insert a task that lifts the restriction in each store that applied it (enabled, and
+    still able to restrict), marked as sent (the caller sends them on commit)."""
+    stores = DataStore.objects.filter(
+        enabled=True,
+        tasks__request=request,
+        tasks__action=Action.RESTRICT,
+        tasks__state=TaskState.SUCCEEDED,
+    ).order_by("position", "name")
+    now = timezone.now()
+    return StoreTask.objects.bulk_create(
+        StoreTask(
+            request=request,
+            store=store,
+            action=Action.LIFT,
+            max_attempts=settings.DSR_TASK_MAX_ATTEMPTS,
+            enqueued_at=now,
+        )
+        for store in stores
+        if _connector_supports(store, Action.RESTRICT)
+    )
+
+
+def restriction_lift_finish(locked: DataSubjectRequest) -> DataSubjectRequest:
+    """Record that every store lifted the restriction (the caller holds the request's row
+    lock); the identities kept for it go."""
+    locked.restriction_lifted_at = timezone.now()
+    locked.set_snapshot(None)
+    locked.save(update_fields=("restriction_lifted_at", "subject_snapshot", "updated_at"))
+    audit_record(actor=None, action="dsr.restriction.lifted", target=locked)
+    return locked
 
 
 # --- account closure ---------------------------------------------------------------------------

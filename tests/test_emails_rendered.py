@@ -323,6 +323,40 @@ def test_an_extension_gives_its_reason(
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
+def test_a_restriction_about_to_be_lifted_gives_its_reason(
+    language, rendered, officers, bystander, django_capture_on_commit_callbacks
+):
+    """GDPR Art. 18(3): told before the restriction is lifted, and why."""
+    from dsr.services import dsr_restriction_lift
+
+    customer = person(language)
+    with django_capture_on_commit_callbacks(execute=True):
+        request = run_pending_tasks(
+            dsr_request_approve(
+                request=file_request(type="restriction", user=customer), actor=officers["en"]
+            )
+        )
+    assert request.state == State.COMPLETED
+    mail.outbox.clear()
+    reason = (
+        "Ihre Beschwerde zur Bestellung ist geklärt."
+        if language == "de"
+        else "Your complaint about the order was settled."
+    )
+    dsr_restriction_lift(request=request, actor=officers["en"], reason=reason)
+    body = check_person(
+        only(customer.email),
+        language=language,
+        reference=request.reference,
+        rendered=rendered,
+        bystander=bystander,
+        theirs=reason,
+    )
+    assert reason in body
+    assert ("Aufsichtsbehörde" if language == "de" else "supervisory authority") in body
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_an_access_request_completed_with_its_link(
     language, rendered, bystander, django_capture_on_commit_callbacks
 ):

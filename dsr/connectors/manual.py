@@ -17,6 +17,9 @@ Configuration::
       }
     }
 
+``instructions`` may also say what lifting a restriction takes (``lift_restriction``); without
+it, the step asks staff to undo what the restriction's step said.
+
 Instructions are stored with the task and shown to staff: write what to do, never a person's
 data (staff see whom the request is about beside the instructions).
 """
@@ -118,7 +121,15 @@ class ManualConnector(Connector):
         return self._step("erase")
 
     def restrict(self, subject: Subject, *, lift: bool = False) -> Pending:
-        return self._step("restrict")
+        if not lift:
+            return self._step("restrict")
+        instructions = self.config.get("instructions") or {}
+        # Optional: ``instructions.lift_restriction``; else undo the restriction's step.
+        text = instructions.get("lift_restriction") or _(
+            "Lift the restriction of this person's data in this system (undo what the "
+            "restriction's step asked: %(restrict)s), then complete this step with a note."
+        ) % {"restrict": instructions.get("restrict", "")}
+        return Pending("manual", str(text))
 
     def rectify(self, subject: Subject, changes: Mapping[str, str]) -> Pending:
         return self._step("rectify")

@@ -1125,7 +1125,7 @@ class SQLConnector(Connector):
             # Nothing to mark in this database: a person does it, if there is anything.
             if not self.locate(subject).found:
                 return RestrictResult({}, lifted=lift)
-            return Pending("manual", self._instructions("restrict"))
+            return Pending("manual", self._instructions("lift_restriction" if lift else "restrict"))
         counts: dict[str, int] = {}
         with self._transaction() as (conn, catalogue):
             for name, where in self._subject_scope(catalogue, subject).items():
@@ -1154,6 +1154,11 @@ class SQLConnector(Connector):
             return _(
                 "Correct this person's records in this database as the request describes "
                 "(see the request's details), then complete this step with a note."
+            )
+        if action == "lift_restriction":
+            return _(
+                "Lift the restriction of this person's records in this database (they may be "
+                "processed again), then complete this step with a note."
             )
         return _(
             "Mark this person's records in this database as restricted (no processing except "

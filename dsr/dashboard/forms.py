@@ -15,6 +15,7 @@ from .labels import STATE_LABELS, TYPE_LABELS
 __all__ = (
     "AuditFilterForm",
     "ExtendForm",
+    "LiftRestrictionForm",
     "ManualStepForm",
     "NoteForm",
     "QueueFilterForm",
@@ -146,6 +147,18 @@ class ExtendForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("The person receives this text by e-mail. The deadline can be extended once."),
+    )
+
+
+class LiftRestrictionForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why is the restriction lifted?"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "The person receives this text by e-mail before any store lifts the restriction "
+            "(GDPR Art. 18(3))."
+        ),
     )
 
 

@@ -96,6 +96,8 @@ DETAIL_LABELS: dict[str, StrOrPromise] = {
     "rejection_reason": _("Reason"),
     "held_reason": _("held for review"),
     "account": _("Customer account"),
+    "person_told": _("Person told by e-mail"),
+    "stores": _("Stores"),
 }
 _DETAIL_VALUES: dict[str, Mapping[str, StrOrPromise]] = {
     "type": TYPE_LABELS,

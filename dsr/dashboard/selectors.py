@@ -30,7 +30,7 @@ from ..models import (
     TaskState,
 )
 from ..packages import package_is_available
-from ..services import CANCELLABLE
+from ..services import CANCELLABLE, restriction_may_be_lifted
 from .forms import SORTS, STATUS_ALL, STATUS_OPEN
 from .labels import detail_label, reason_label, state_label
 
@@ -258,6 +258,8 @@ _ACTIONS = {
     "dsr.package.downloaded": lambda: _("Package downloaded"),
     "dsr.package.purged": lambda: _("Package deleted after expiry"),
     "dsr.erasure.recorded": lambda: _("Erasure record signed"),
+    "dsr.restriction.lift_started": lambda: _("Person told; restriction being lifted"),
+    "dsr.restriction.lifted": lambda: _("Restriction lifted in every store"),
 }
 
 
@@ -325,7 +327,12 @@ def request_page(reference: str) -> RequestPage | None:
     """Return the request page's content, or None if no request has this reference."""
     request = (
         DataSubjectRequest.objects.select_related(
-            "user", "assignee", "approved_by", "recorded_by", "duplicate_of"
+            "user",
+            "assignee",
+            "approved_by",
+            "recorded_by",
+            "duplicate_of",
+            "restriction_lifted_by",
         )
         .filter(reference=reference)
         .first()
@@ -374,7 +381,9 @@ def request_page(reference: str) -> RequestPage | None:
         "preview": request.type == "erasure"
         and state in (State.VERIFIED, State.IN_REVIEW)
         and bool(request.subject_snapshot),
-        "retry": state in (State.RUNNING, State.WAITING, State.PARTIALLY_COMPLETED),
+        "retry": state in (State.RUNNING, State.WAITING, State.PARTIALLY_COMPLETED)
+        or (state == State.COMPLETED and request.restriction_lifting),
+        "lift": restriction_may_be_lifted(request),
         "resend": page.package_available and state not in (State.REJECTED, State.CANCELLED),
         "note": request.redacted_at is None,
         "terminal": state in TERMINAL_STATES,

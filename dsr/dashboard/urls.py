@@ -20,6 +20,11 @@ urlpatterns = [
     path("requests/<str:reference>/extend/", views.extend, name="extend"),
     path("requests/<str:reference>/cancel/", views.cancel, name="cancel"),
     path("requests/<str:reference>/notes/", views.note, name="note"),
+    path(
+        "requests/<str:reference>/lift-restriction/",
+        views.lift_restriction,
+        name="lift_restriction",
+    ),
     path("requests/<str:reference>/resend-link/", views.resend_link, name="resend_link"),
     path("requests/<str:reference>/preview/", views.preview_start, name="preview"),
     path("requests/<str:reference>/preview/panel/", views.preview_panel, name="preview_panel"),

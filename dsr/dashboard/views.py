@@ -37,6 +37,7 @@ from .access import officer_required
 from .forms import (
     AuditFilterForm,
     ExtendForm,
+    LiftRestrictionForm,
     ManualStepForm,
     NoteForm,
     QueueFilterForm,
@@ -135,6 +136,7 @@ def _render_request(
         "verify_form": VerifyForm(prefix="verify"),
         "reject_form": RejectForm(prefix="reject"),
         "extend_form": ExtendForm(prefix="extend"),
+        "lift_form": LiftRestrictionForm(prefix="lift"),
         "note_form": NoteForm(prefix="note"),
         # One form per waiting step, each with ids of its own.
         "task_rows": [
@@ -316,6 +318,35 @@ def extend(request: HttpRequest, reference: str) -> HttpResponse:
         ),
         _("The deadline was extended and the person was told why."),
     )
+
+
+@require_POST
+@officer_required(*DECIDE)
+def lift_restriction(request: HttpRequest, reference: str) -> HttpResponse:
+    """Lift a completed restriction: the person is e-mailed the reason first, then the stores
+    lift it. A refusal answers with the page and what is wrong (400 for the reason, 409 for the
+    request's state, 503 if the e-mail could not be sent), and changes nothing."""
+    form = LiftRestrictionForm(request.POST, prefix="lift")
+    found = get_object_or_404(DataSubjectRequest, reference=reference)
+    if not form.is_valid():
+        return _render_request(request, reference, status=400, lift_form=form)
+    try:
+        services.dsr_restriction_lift(
+            request=found, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as error:
+        form.add_error("reason", error)
+        return _render_request(request, reference, status=400, lift_form=form)
+    except services.TransitionError as error:
+        messages.error(request, str(error))
+        return _render_request(request, reference, status=409)
+    except services.LiftNoticeError as error:
+        messages.error(request, str(error))
+        return _render_request(request, reference, status=503, lift_form=form)
+    messages.success(
+        request, _("The person was told by e-mail; the stores are lifting the restriction.")
+    )
+    return _back(reference, "lift")
 
 
 @require_POST

@@ -34,6 +34,7 @@ ENDPOINTS: dict[str, tuple[str, str, dict[str, Any], int]] = {
     "approve": ("post", "erasure", {}, 302),
     "reject": ("post", "erasure", {"reject-reason": "identity"}, 302),
     "extend": ("post", "erasure", {"extend-reason": "Archive move"}, 302),
+    "lift_restriction": ("post", "restriction", {"lift-reason": "Complaint settled"}, 302),
     "cancel": ("post", "erasure", {}, 302),
     "note": ("post", "erasure", {"note-body": "A note"}, 302),
     "resend_link": ("post", "done", {}, 302),
@@ -67,7 +68,7 @@ def test_every_dashboard_url_has_an_expected_outcome():
 
 
 def _url(name: str, argument: str, target: Any) -> str:
-    if argument in ("erasure", "done"):
+    if argument in ("erasure", "done", "restriction"):
         return reverse(f"dashboard:{name}", args=[target.reference])
     if argument == "task":
         return reverse(f"dashboard:{name}", args=[target.pk])
@@ -83,7 +84,7 @@ ROLES = ("anonymous", "customer", "support", "compliance", "superuser")
 
 def _target(argument: str, customer) -> Any:
     """Make what the URL's argument names: a request in review, a completed access request
-    with its package, or a failed store task with an evidence file."""
+    with its package, a completed restriction, or a failed store task with an evidence file."""
     from dsr.services import dsr_request_approve, dsr_request_verify_manually
 
     if argument == "erasure":
@@ -94,6 +95,11 @@ def _target(argument: str, customer) -> Any:
         done = run_pending_tasks(
             dsr_request_approve(request=DataSubjectRequest.objects.get(pk=guest.pk), actor=None)
         )
+        assert done.state == State.COMPLETED
+        return done
+    if argument == "restriction":
+        restriction = file_request(type="restriction", user=customer)
+        done = run_pending_tasks(dsr_request_approve(request=restriction, actor=None))
         assert done.state == State.COMPLETED
         return done
     if argument == "task":

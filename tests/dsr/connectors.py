@@ -1,4 +1,5 @@
-"""Connectors used only by tests: a store that fails on demand, and one that waits for staff."""
+"""Connectors used only by tests: a store that fails on demand, one that waits for staff, one
+that is slow, and one that restricts processing."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dsr.connectors.base import (
     LocateResult,
     Pending,
     PermanentStoreError,
+    RestrictResult,
     Subject,
     TemporaryStoreError,
 )
@@ -108,3 +110,28 @@ class SlowConnector(Connector):
     def erase(self, subject: Subject) -> EraseResult:
         self._work("erasures", subject)
         return EraseResult(deleted={"slow_things": 1}, remaining={"slow_things": 0})
+
+
+class RestrictingConnector(Connector):
+    """Marks the person restricted, or lifts it, in the cache (shared with worker processes):
+    :func:`restricted` says whether they are. Fails the first ``config["fail_lifts"]`` lifts
+    for good."""
+
+    kind: ClassVar[str] = "test-restricting"
+    supports: ClassVar[frozenset[str]] = frozenset({"restrict"})
+
+    def restrict(self, subject: Subject, *, lift: bool = False) -> RestrictResult:
+        if lift:
+            key = f"restricting-lifts-{self.store_key}"
+            cache.add(key, 0, 3600)
+            if cache.incr(key) <= int(self.config.get("fail_lifts", 0)):
+                raise PermanentStoreError("the test store refuses to lift")
+        cache.set(f"restricted-{self.store_key}-{subject.email}", not lift, 3600)
+        return RestrictResult({"profiles": 1}, lifted=lift)
+
+
+def restricted(store_key: str, email: str) -> bool | None:
+    """Whether :class:`RestrictingConnector` ``store_key`` holds ``email`` restricted (None:
+    it was never asked)."""
+    value: bool | None = cache.get(f"restricted-{store_key}-{email}")
+    return value

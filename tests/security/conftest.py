@@ -117,6 +117,7 @@ class World:
     address: Address
     erasure: DataSubjectRequest  # A's, waiting for an officer
     access_done: DataSubjectRequest  # A's, completed, its package ready
+    restriction_done: DataSubjectRequest  # A's, completed: processing restricted
     portability: DataSubjectRequest  # A's, one store failed, one step waits for staff
     failed_task: StoreTask
     manual_task: StoreTask
@@ -143,6 +144,10 @@ def build_world(customer: User, other: User, officer: User, settings: Any, tmp: 
     address = AddressFactory(user=customer, line1=OWNER_LINE)
     access_done = run_pending_tasks(file_request(type="access", user=customer))
     assert access_done.state == State.COMPLETED, access_done.state
+    restriction_done = run_pending_tasks(
+        dsr_request_approve(request=file_request(type="restriction", user=customer), actor=officer)
+    )
+    assert restriction_done.state == State.COMPLETED, restriction_done.state
 
     guest = file_request(type="access", email="guest.done@example.com", channel="portal_guest")
     guest = dsr_request_verify_manually(
@@ -226,6 +231,7 @@ def build_world(customer: User, other: User, officer: User, settings: Any, tmp: 
         address=address,
         erasure=erasure,
         access_done=access_done,
+        restriction_done=restriction_done,
         portability=portability,
         failed_task=failed_task,
         manual_task=manual_task,

@@ -204,6 +204,14 @@ class World:
         return request
 
     @cached_property
+    def restriction_done(self) -> DataSubjectRequest:
+        """The customer's restriction, carried out: an officer may lift it."""
+        request = file_request(type="restriction", user=self.customer)
+        request = run_pending_tasks(dsr_request_approve(request=request, actor=None))
+        assert request.state == State.COMPLETED
+        return request
+
+    @cached_property
     def manual_step(self) -> StoreTask:
         """A step staff complete by hand, for an access request of someone else."""
         add_store(
@@ -319,6 +327,12 @@ SCENES: tuple[Scene, ...] = (
         "compliance",
         lambda w: f"/dashboard/requests/{w.guest_held.reference}/",
         only="verify",
+    ),
+    Scene(
+        "dashboard: lift a restriction",
+        "compliance",
+        lambda w: f"/dashboard/requests/{w.restriction_done.reference}/",
+        only="lift-restriction",
     ),
     Scene(
         "dashboard: manual step",

@@ -156,7 +156,8 @@ def request_state(name: str, *states: str) -> Effect:
 
 
 def a_requests_more(world: World, _values: Any) -> bool:
-    return DataSubjectRequest.objects.filter(user=world.customer).count() > 3
+    # A's four in the world: access_done, restriction_done, portability, erasure.
+    return DataSubjectRequest.objects.filter(user=world.customer).count() > 4
 
 
 def package_downloaded(name: str) -> Effect:
@@ -577,6 +578,7 @@ DASHBOARD_ROWS = {  # name: (object, action)
     "approve": ("request", "approve"),
     "reject": ("request", "reject"),
     "extend": ("request", "extend"),
+    "lift_restriction": ("restriction", "lift"),
     "cancel": ("request", "cancel"),
     "note": ("staff note", "create"),
     "resend_link": ("download link", "send again"),
@@ -602,6 +604,9 @@ DASHBOARD_EFFECTS: dict[str, Effect] = {
     "approve": request_state("erasure", State.APPROVED, State.RUNNING),
     "reject": request_state("erasure", State.REJECTED),
     "extend": lambda world, _v: _request(world, "erasure").extended_at is not None,
+    "lift_restriction": lambda world, _v: (
+        _request(world, "restriction_done").restriction_lift_started_at is not None
+    ),
     "cancel": request_state("erasure", State.CANCELLED),
     "note": lambda world, _v: RequestNote.objects.filter(request=world.erasure).count() > 1,
     "task_retry": task_state("failed_task", TaskState.QUEUED, TaskState.RETRYING),

@@ -537,3 +537,43 @@ def test_an_overdue_callback_is_asked_for_again_then_fails_for_staff(waiting_tas
     assert (
         waiting_task.state == TaskState.FAILED and "did not post its result" in waiting_task.error
     )
+
+
+def test_a_service_lifts_a_restriction_and_answers_by_callback(client, customer, compliance_user):
+    """The lift is the protocol's ``restrict`` with ``{"lift": true}``, answered under that
+    name: the portal's own name for the task is not the service's business."""
+    from dsr.models import Action
+    from dsr.services import dsr_restriction_lift
+
+    restricted = done({"counts": {"subscriber": 1}, "lifted": False})
+    accepted = Answer(202, {"status": "accepted", "reference": "job-9"})
+    with ScriptedServer(restricted, accepted) as server:
+        http_store(f"{server.url}/dsr", actions=["restrict"])
+        request = run_pending_tasks(
+            dsr_request_approve(
+                request=file_request(type="restriction", user=customer), actor=compliance_user
+            )
+        )
+        assert request.state == State.COMPLETED
+        dsr_restriction_lift(request=request, actor=compliance_user, reason="Complaint settled.")
+        request = run_pending_tasks(request)
+    restrict, lift = (message.json() for message in server.received)
+    assert (restrict["action"], restrict["options"]) == ("restrict", {"lift": False})
+    assert (lift["action"], lift["options"]) == ("restrict", {"lift": True})
+    task = request.tasks.get(store__key="newsletter", action=Action.LIFT)
+    assert task.state == TaskState.WAITING and task.waiting_for == "callback"
+    assert lift["idempotency_key"] == str(task.idempotency_key)
+
+    document = {
+        "protocol": 1,
+        "idempotency_key": str(task.idempotency_key),
+        "action": "restrict",
+        "status": "done",
+        "result": {"counts": {"subscriber": 1}, "lifted": True},
+    }
+    assert _post(client, *_callback(task, document=document)).status_code == 200
+    request = run_pending_tasks(request)
+
+    task.refresh_from_db()
+    assert task.state == TaskState.SUCCEEDED and task.receipt["lifted"] is True
+    assert request.restriction_lifted_at is not None

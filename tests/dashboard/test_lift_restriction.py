@@ -1,0 +1,317 @@
+"""Lifting a completed restriction (GDPR Art. 18(3)): a compliance officer gives the reason, the
+person is told by e-mail first, then every store that restricted their data lifts it through
+the store tasks the workers run; the dashboard and the person's page show it lifted."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from dsr import engine
+from dsr.models import Action, DataSubjectRequest, State, StoreTask, TaskState
+from dsr.services import dsr_request_approve
+from privacy_portal.audit.models import AuditEvent
+from tests.conftest import login
+from tests.dsr.connectors import restricted
+from tests.dsr.helpers import add_store, file_request, run_pending_tasks
+
+pytestmark = pytest.mark.django_db
+
+REASON = "Your complaint about the order was settled, so the data may be used again."
+LIFTED = ("dsr.restriction.lift_started", "dsr.restriction.lifted")
+
+
+def _restrict(customer: Any, officer: Any, **store: Any) -> DataSubjectRequest:
+    """A restriction of ``customer``'s, carried out in the portal and a CRM that restricts."""
+    add_store("crm", "tests.dsr.connectors.RestrictingConnector", **store)
+    created = file_request(type="restriction", user=customer)
+    done = run_pending_tasks(dsr_request_approve(request=created, actor=officer))
+    assert done.state == State.COMPLETED
+    assert restricted("crm", customer.email) is True
+    return done
+
+
+@pytest.fixture
+def restriction(customer: Any, compliance_user: Any) -> DataSubjectRequest:
+    return _restrict(customer, compliance_user)
+
+
+def _lift(client: Client, request: DataSubjectRequest, reason: str = REASON, **extra: Any) -> Any:
+    return client.post(
+        f"/dashboard/requests/{request.reference}/lift-restriction/",
+        {"lift-reason": reason},
+        **extra,
+    )
+
+
+def _nothing_lifted(request: DataSubjectRequest, email: str) -> None:
+    request.refresh_from_db()
+    assert request.restriction_lift_started_at is None and request.restriction_lifted_at is None
+    assert not request.tasks.filter(action=Action.LIFT).exists()
+    assert not AuditEvent.objects.filter(action__in=LIFTED).exists()
+    assert not [m for m in mail.outbox if m.to == [email]]
+    assert restricted("crm", email) is not False
+
+
+def test_an_officer_lifts_a_restriction_and_the_person_is_told_first(
+    compliance_client,
+    compliance_user,
+    customer,
+    restriction,
+    django_capture_on_commit_callbacks,
+):
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        response = _lift(compliance_client, restriction)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/dashboard/requests/{restriction.reference}/#lift"
+    # Told first: the e-mail is out while the store still holds the data restricted, and the
+    # lift waits for the workers (one task per store that restricted it, sent on commit).
+    [letter] = [m for m in mail.outbox if m.to == [customer.email]]
+    assert restricted("crm", customer.email) is True
+    assert REASON in letter.body and restriction.reference in letter.subject
+    html = next(body for body, kind in letter.alternatives if kind == "text/html")
+    assert REASON in html and "lodge a complaint" in html
+    lifts = StoreTask.objects.filter(request=restriction, action=Action.LIFT)
+    assert {task.store.key for task in lifts} == {"portal", "crm"}
+    assert all(task.state == TaskState.QUEUED for task in lifts) and len(sent) == 1
+
+    done = run_pending_tasks(restriction)
+
+    assert restricted("crm", customer.email) is False
+    assert done.state == State.COMPLETED and done.restriction_lifted_at is not None
+    assert done.restriction_lifted_by == compliance_user
+    assert not done.subject_snapshot  # kept for the lift, gone with it
+    crm = lifts.get(store__key="crm")
+    assert crm.state == TaskState.SUCCEEDED and crm.receipt["lifted"] is True
+    # Audited, without the reason (free text) or anything of the person.
+    started, lifted = AuditEvent.objects.filter(action__in=LIFTED).order_by("seq")
+    assert started.action == "dsr.restriction.lift_started"
+    assert started.actor_id == compliance_user.pk
+    assert started.after == {"person_told": True, "stores": [t.store_id for t in lifts]}
+    assert lifted.action == "dsr.restriction.lifted" and lifted.actor_type == "system"
+    recorded = json.dumps([e.after for e in (started, lifted)] + [started.reason]).lower()
+    assert customer.email not in recorded and "complaint" not in recorded
+
+    # What the officer sees.
+    page = compliance_client.get(f"/dashboard/requests/{restriction.reference}/").content.decode()
+    assert "restriction lifted" in page and REASON in page
+    assert "Person told; restriction being lifted" in page
+    assert "Restriction lifted in every store" in page
+    assert "Lift restriction" in page  # the stores' tasks
+    assert 'id="lift-heading"' not in page  # nothing more to lift
+    # What the person sees.
+    mine = login(Client(), customer)
+    detail = mine.get(f"/requests/{restriction.reference}/").content.decode()
+    assert "We lifted this restriction on" in detail and REASON in detail
+    assert "We told you that we are lifting the restriction, and why." in detail
+    assert "The restriction was lifted." in detail
+    assert "restriction lifted" in mine.get("/requests/").content.decode()
+
+
+def test_while_the_stores_lift_it_both_pages_say_it_is_being_lifted(
+    compliance_client, customer, restriction, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        _lift(compliance_client, restriction)
+
+    page = compliance_client.get(f"/dashboard/requests/{restriction.reference}/").content.decode()
+    assert "restriction being lifted" in page and "waiting for the stores" in page
+    detail = login(Client(), customer).get(f"/requests/{restriction.reference}/")
+    assert "We are lifting this restriction, as we told you by e-mail on" in (
+        detail.content.decode()
+    )
+    # Lifting again is refused, and nobody is told twice.
+    mail.outbox.clear()
+    again = _lift(compliance_client, restriction)
+    assert again.status_code == 409
+    assert "This restriction is already being lifted." in again.content.decode()
+    assert not mail.outbox
+
+
+@pytest.mark.parametrize(
+    "role", ["anonymous", "customer", "other_customer", "support", "officer", "no_csrf"]
+)
+def test_only_a_compliance_officer_may_lift_a_restriction(
+    request, role, customer, restriction, django_capture_on_commit_callbacks
+):
+    users = {
+        "customer": customer,
+        "other_customer": "other_customer",
+        "support": "support_user",
+        "officer": "compliance_user",
+        "no_csrf": "compliance_user",
+    }
+    client = Client(enforce_csrf_checks=role == "no_csrf")
+    if role != "anonymous":
+        user = users[role]
+        user = request.getfixturevalue(user) if isinstance(user, str) else user
+        login(client, user, mfa=role not in ("customer", "other_customer"))
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=False):
+        response = _lift(client, restriction)
+
+    if role == "officer":
+        assert response.status_code == 302
+        restriction.refresh_from_db()
+        assert restriction.restriction_lifting
+        return
+    if role == "anonymous":
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+    else:
+        assert response.status_code == 403
+    _nothing_lifted(restriction, customer.email)
+    assert REASON not in response.content.decode()
+
+
+def test_the_lift_is_refused_by_get(compliance_client, restriction):
+    url = f"/dashboard/requests/{restriction.reference}/lift-restriction/"
+    assert compliance_client.get(url).status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        ("", "This field is required."),
+        ("   ", "This field is required."),
+        ("\u200b\u2060", "Give the reason for lifting the restriction"),
+        ("Settled\x00", "Null characters are not allowed."),
+        ("x" * 2001, "Ensure this value has at most 2000 characters"),
+    ],
+)
+def test_a_lift_without_a_reason_is_refused_with_the_form(
+    compliance_client, customer, restriction, reason, message
+):
+    mail.outbox.clear()
+    response = _lift(compliance_client, restriction, reason)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert 'id="lift-heading"' in response.content.decode()
+    _nothing_lifted(restriction, customer.email)
+
+
+def test_only_a_completed_restriction_can_be_lifted(compliance_client, customer, other_customer):
+    in_review = file_request(type="restriction", user=customer)
+    access = run_pending_tasks(file_request(type="access", user=other_customer))
+    assert access.state == State.COMPLETED
+    mail.outbox.clear()
+
+    for target, message in (
+        (in_review, "Only a completed restriction can be lifted; this one is “In review”."),
+        (access, "Only a restriction of processing can be lifted."),
+    ):
+        response = _lift(compliance_client, target)
+        assert response.status_code == 409
+        assert message in response.content.decode()
+        target.refresh_from_db()
+        assert target.restriction_lift_started_at is None
+    assert not mail.outbox
+    assert not AuditEvent.objects.filter(action__in=LIFTED).exists()
+    assert _lift(compliance_client, in_review).status_code == 409
+    missing = compliance_client.post(
+        "/dashboard/requests/DSR-2000-999999/lift-restriction/", {"lift-reason": REASON}
+    )
+    assert missing.status_code == 404
+
+
+def test_nothing_is_lifted_when_the_person_cannot_be_told(
+    compliance_client, customer, restriction, django_capture_on_commit_callbacks
+):
+    failing = mock.patch(
+        "django.core.mail.backends.locmem.EmailBackend.send_messages",
+        side_effect=smtplib.SMTPServerDisconnected("gone"),
+    )
+    with failing, django_capture_on_commit_callbacks(execute=False) as sent:
+        response = _lift(compliance_client, restriction)
+
+    assert response.status_code == 503
+    assert "could not be sent, so the restriction was not lifted" in response.content.decode()
+    assert not sent
+    _nothing_lifted(restriction, customer.email)
+
+
+def test_a_store_that_fails_to_lift_it_is_retried_by_an_officer(
+    compliance_client, customer, compliance_user
+):
+    restriction = _restrict(customer, compliance_user, config={"fail_lifts": 1})
+    _lift(compliance_client, restriction)
+
+    restriction = run_pending_tasks(restriction)
+
+    failed = restriction.tasks.get(action=Action.LIFT, store__key="crm")
+    assert failed.state == TaskState.FAILED
+    assert restriction.restriction_lifting and restricted("crm", customer.email) is True
+    page = compliance_client.get(f"/dashboard/requests/{restriction.reference}/").content.decode()
+    assert f'action="/dashboard/tasks/{failed.pk}/retry/"' in page
+
+    assert compliance_client.post(f"/dashboard/tasks/{failed.pk}/retry/").status_code == 302
+    restriction = run_pending_tasks(restriction)
+
+    assert restricted("crm", customer.email) is False
+    assert restriction.restriction_lifted_at is not None
+    assert restriction.state == State.COMPLETED
+
+
+def test_a_store_without_an_api_gets_a_step_to_lift_it(
+    compliance_client, customer, compliance_user
+):
+    from privacy_portal.permissions import COMPLIANCE_GROUP
+
+    add_store(
+        "carrier",
+        "dsr.connectors.manual.ManualConnector",
+        config={
+            "actions": ["restrict"],
+            "assigned_group": COMPLIANCE_GROUP,
+            "instructions": {"restrict": "Block the customer in the carrier's portal."},
+        },
+    )
+    restriction = run_pending_tasks(
+        dsr_request_approve(
+            request=file_request(type="restriction", user=customer), actor=compliance_user
+        )
+    )
+    step = restriction.tasks.get(store__key="carrier")
+    compliance_client.post(f"/dashboard/tasks/{step.pk}/done/", {f"done-{step.pk}-note": "Done"})
+    restriction = run_pending_tasks(restriction)
+    assert restriction.state == State.COMPLETED
+
+    _lift(compliance_client, restriction)
+    restriction = run_pending_tasks(restriction)
+
+    lift = restriction.tasks.get(store__key="carrier", action=Action.LIFT)
+    assert lift.state == TaskState.WAITING and lift.waiting_for == "manual"
+    assert "Lift the restriction" in lift.instructions
+    assert "Block the customer in the carrier's portal." in lift.instructions
+    assert restriction.restriction_lifting
+    compliance_client.post(f"/dashboard/tasks/{lift.pk}/done/", {f"done-{lift.pk}-note": "Done"})
+    restriction = run_pending_tasks(restriction)
+    assert restriction.restriction_lifted_at is not None
+
+
+def test_the_reconciler_finishes_a_lift_whose_last_message_was_lost(
+    compliance_client, customer, restriction, settings
+):
+    _lift(compliance_client, restriction)
+    # Every store lifted it, but the advance after the last one never ran (its worker died
+    # between the two: here, the transaction's on-commit work is simply never run).
+    for task in restriction.tasks.filter(action=Action.LIFT):
+        engine.task_run(task.pk)
+    restriction.refresh_from_db()
+    assert restriction.restriction_lifting and restricted("crm", customer.email) is False
+    settings.DSR_RECONCILE_SECONDS = 0
+
+    engine.reconcile()
+
+    restriction.refresh_from_db()
+    assert restriction.restriction_lifted_at is not None
