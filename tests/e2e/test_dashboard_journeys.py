@@ -116,6 +116,49 @@ def test_an_officer_extends_a_deadline_and_the_person_is_told_why(page, mailoutb
     assert page.get_by_text("Extend the deadline").count() == 0
 
 
+def test_an_officer_lifts_a_restriction_after_the_person_is_told(page, celery_worker, mailoutbox):
+    """GDPR Art. 18(3): the person is e-mailed the reason first; a worker then lifts the
+    restriction in the store; the dashboard and the person's page say it is lifted."""
+    from dsr.services import dsr_request_approve
+    from tests.dsr.connectors import restricted
+    from tests.worker import wait_until
+
+    officer = StaffFactory(group=COMPLIANCE_GROUP)
+    person = UserFactory(email="restricted.person@example.com", preferred_language="de")
+    add_store("crm", "tests.dsr.connectors.RestrictingConnector", name="Group CRM")
+    request = dsr_request_approve(
+        request=file_request(type="restriction", user=person), actor=officer
+    )
+    wait_until(
+        lambda: DataSubjectRequest.objects.get(pk=request.pk).state == State.COMPLETED,
+        message="the restriction carried out by the worker",
+    )
+    assert restricted("crm", person.email) is True
+
+    officer_signs_in(page, officer)
+    page.goto(f"/dashboard/requests/{request.reference}/")
+    page.locator("#lift summary").click()
+    page.get_by_label("Why is the restriction lifted?").fill(
+        "Your complaint about the order was settled."
+    )
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Tell the person and lift the restriction").click()
+    page.get_by_text(
+        "The person was told by e-mail; the stores are lifting the restriction."
+    ).wait_for()
+
+    letter = mail_to(mailoutbox, person.email)[-1]
+    assert "Einschränkung" in letter.subject and "complaint about the order" in letter.body
+    wait_until(
+        lambda: DataSubjectRequest.objects.get(pk=request.pk).restriction_lifted_at,
+        message="the restriction lifted by the worker",
+    )
+    assert restricted("crm", person.email) is False
+    page.reload()
+    page.locator(".dash-head .badge", has_text="restriction lifted").wait_for()
+    assert page.get_by_role("heading", name="Lift the restriction").count() == 0
+
+
 def test_the_metrics_page_draws_its_charts_and_its_csv_matches_the_database(page):
     officer = StaffFactory(group=COMPLIANCE_GROUP)
     now = timezone.now()
