@@ -315,3 +315,38 @@ def test_the_reconciler_finishes_a_lift_whose_last_message_was_lost(
 
     restriction.refresh_from_db()
     assert restriction.restriction_lifted_at is not None
+
+
+def test_a_restriction_no_store_holds_any_more_is_lifted_once_the_person_is_told(
+    compliance_client, customer, restriction
+):
+    from dsr.models import DataStore
+
+    DataStore.objects.update(enabled=False)  # every store that restricted it, taken out since
+    mail.outbox.clear()
+
+    assert _lift(compliance_client, restriction).status_code == 302
+
+    restriction.refresh_from_db()
+    assert restriction.restriction_lifted_at is not None
+    assert not restriction.tasks.filter(action=Action.LIFT).exists()
+    assert [m.to for m in mail.outbox] == [[customer.email]]
+
+
+def test_a_redacted_restriction_cannot_be_lifted_for_nobody_could_be_told(
+    compliance_client, customer, restriction
+):
+    from django.utils import timezone
+
+    from dsr.retention import REDACTED_VALUES
+
+    DataSubjectRequest.objects.filter(pk=restriction.pk).update(
+        **REDACTED_VALUES, redacted_at=timezone.now()
+    )
+    mail.outbox.clear()
+
+    response = _lift(compliance_client, restriction)
+
+    assert response.status_code == 409
+    assert "so they cannot be told" in response.content.decode()
+    _nothing_lifted(restriction, customer.email)
