@@ -692,6 +692,7 @@ def reconcile() -> dict[str, int]:
     )
     stuck += list(
         DataSubjectRequest.objects.filter(
+            type=RequestType.RESTRICTION,  # the (type, state) index finds the few
             state=State.COMPLETED,
             restriction_lift_started_at__lt=stale,
             restriction_lifted_at__isnull=True,

@@ -468,7 +468,8 @@ def _count_attempt(found: DataSubjectRequest) -> int:
 @require_http_methods(["GET", "POST"])
 @_posts_limited("dsr-download-code", "DSR_DOWNLOAD_CODE_RATE")
 def request_download_guest(request: HttpRequest, reference: str) -> HttpResponseBase:
-    """Download for people without an account: a one-time code sent to their address first."""
+    """Download by the request's signed link (a request filed without signing in, also once
+    it is linked to an account): a one-time code sent to its address first."""
     found, token = _owned(request, reference)
     if not token:
         # The signed-in owner downloads after confirming their password (``request_download``).
