@@ -1046,6 +1046,13 @@ def _finish(
 
         # Before the snapshot of the person's identity is cleared (its keyed hashes are kept).
         erasure_record_create(request)
+        # Their data is gone: the identities kept to lift their restrictions go too.
+        DataSubjectRequest.objects.filter(
+            subject_key=request.subject_key,
+            type=RequestType.RESTRICTION,
+            state=State.COMPLETED,
+            subject_snapshot__isnull=False,
+        ).update(subject_snapshot=None)
     updates: dict[str, Any] = {"completed_at": timezone.now(), "outcome": outcome}
     # A restriction stays in force: the identities it was applied with are kept (encrypted)
     # until it is lifted with them, or the request's record is redacted.

@@ -350,3 +350,17 @@ def test_a_redacted_restriction_cannot_be_lifted_for_nobody_could_be_told(
     assert response.status_code == 409
     assert "so they cannot be told" in response.content.decode()
     _nothing_lifted(restriction, customer.email)
+
+
+def test_the_persons_erasure_takes_the_identities_kept_for_their_restriction(
+    customer, compliance_user, restriction
+):
+    """A restriction keeps the identities it was applied with, to lift it with them; once the
+    person's data is erased, there is nothing left to lift them for."""
+    assert restriction.snapshot()["email"] == customer.email
+
+    erasure = file_request(type="erasure", user=customer)
+    run_pending_tasks(dsr_request_approve(request=erasure, actor=compliance_user))
+
+    restriction.refresh_from_db()
+    assert restriction.subject_snapshot is None
