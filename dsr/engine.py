@@ -320,7 +320,7 @@ def _call(connector: Connector, task: StoreTask) -> Any:
     if action == Action.LIFT:
         if not (subject.email or subject.customer_id):
             # The request's record was redacted: nothing says whose restriction to lift.
-            raise PermanentStoreError("the request no longer names the person")
+            raise PermanentStoreError(gettext_noop("The request no longer names the person."))
         return connector.restrict(subject, lift=True)
     if action == Action.RECTIFY:
         return connector.rectify(subject, {"details": task.request.details})

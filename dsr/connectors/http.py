@@ -345,7 +345,7 @@ def result_from(
         return NotifyResult(str(reference)[:200] if isinstance(reference, str | int) else "")
     if action == "export":
         if sink is None:
-            raise PermanentStoreError("an export needs a sink")
+            raise PermanentStoreError(gettext_noop("An export needs somewhere to write to."))
         return _export(data, sink, described or {})
     raise _bad("action")
 
