@@ -8,7 +8,15 @@ from collections.abc import Mapping
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
-from ..models import Channel, IdentityMethod, Regime, RejectionReason, RequestType, State
+from ..models import (
+    Action,
+    Channel,
+    IdentityMethod,
+    Regime,
+    RejectionReason,
+    RequestType,
+    State,
+)
 
 TYPE_LABELS: dict[str, StrOrPromise] = {
     RequestType.ACCESS: _("Access"),
@@ -98,12 +106,17 @@ DETAIL_LABELS: dict[str, StrOrPromise] = {
     "account": _("Customer account"),
     "person_told": _("Person told by e-mail"),
     "stores": _("Stores"),
+    "store": _("Store"),
+    "tasks": _("Steps planned"),
+    "action": _("Step"),
+    "attempt": _("Attempt"),
 }
 _DETAIL_VALUES: dict[str, Mapping[str, StrOrPromise]] = {
     "type": TYPE_LABELS,
     "channel": dict(Channel.choices),
     "regime": dict(Regime.choices),
     "identity_method": dict(IdentityMethod.choices),
+    "action": dict(Action.choices),
     "outcome": OUTCOME_LABELS,
     "rejection_reason": REJECTION_LABELS,
     "held_reason": {

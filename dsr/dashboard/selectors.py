@@ -21,6 +21,7 @@ from ..engine import tasks_done
 from ..models import (
     OPEN_STATES,
     TERMINAL_STATES,
+    DataStore,
     DataSubjectRequest,
     ErasureRecord,
     ExportPackage,
@@ -269,9 +270,34 @@ def action_text(action: str) -> str:
     return str(label()) if label else action
 
 
+def _event_store_ids(event: AuditEvent) -> set[int]:
+    """The stores an event's details name: its step's, or those of the steps it planned."""
+    after = event.after or {}
+    named = [after.get("store")] + [
+        planned[0] for planned in after.get("tasks") or [] if isinstance(planned, list) and planned
+    ]
+    return {store for store in named if isinstance(store, int)}
+
+
+def _named(key: str, value: Any, stores: Mapping[int, str]) -> Any:
+    """A store's id in an event's details as the store's name, and each step an approval
+    planned as its store and action."""
+    if key == "store":
+        return stores.get(value, value)
+    if key == "tasks" and isinstance(value, list):
+        return "; ".join(
+            f"{stores.get(store, store)} ({detail_label('action', action)[1]})"
+            for store, action in (p for p in value if isinstance(p, list) and len(p) == 2)
+        )
+    return value
+
+
 def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
-    """Return every audit event of the request, oldest first, with who acted (two queries)."""
+    """Return every audit event of the request, oldest first, with who acted and the stores
+    its steps were about by name (three queries)."""
     events = list(AuditEvent.objects.filter(scope=scope_of(request)).order_by("seq"))
+    store_ids = set().union(*(_event_store_ids(e) for e in events))
+    stores = {s.pk: s.display_name() for s in DataStore.objects.filter(pk__in=store_ids)}
     people = {
         user.pk: user
         for user in User.objects.filter(
@@ -298,7 +324,7 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
         else:
             text = action_text(event.action)
         detail = ", ".join(
-            "{}: {}".format(*detail_label(key, value))
+            "{}: {}".format(*detail_label(key, _named(key, value, stores)))
             for key, value in (event.after or {}).items()
             if key != "state" and value not in (None, "", [], {})
         )

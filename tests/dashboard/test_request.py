@@ -472,3 +472,19 @@ def test_a_failed_steps_error_is_shown_in_each_officers_language(
     assert "The service cannot be reached (ConnectError). Gave up after 2 attempts." in english
     assert "Der Dienst ist nicht erreichbar (ConnectError). Nach 2 Versuchen aufgegeben." in german
     assert "cannot be reached" not in german
+
+
+def test_the_timeline_names_each_steps_store_and_action_in_words(
+    compliance_client, compliance_user, erasure
+):
+    done = run_pending_tasks(dsr_request_approve(request=erasure, actor=compliance_user))
+    compliance_user.preferred_language = "de"
+    compliance_user.save(update_fields=["preferred_language"])
+
+    response = compliance_client.get(f"/dashboard/requests/{done.reference}/")
+
+    details = [entry.detail for entry in response.context["page"].timeline]
+    assert "Geplante Schritte: Inper-Datenschutzportal (Löschen)" in details
+    assert "Datenspeicher: Inper-Datenschutzportal, Schritt: Löschen, Versuch: 1" in details
+    page = response.content.decode().split('id="timeline"')[1].split("</section>")[0]
+    assert "store: " not in page and "action: erase" not in page
