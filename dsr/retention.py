@@ -76,10 +76,13 @@ REDACTED_VALUES: dict[str, Any] = {
 
 def requests_to_redact(now: datetime) -> QuerySet[DataSubjectRequest]:
     """Return the finished requests whose retention period is over and that still hold the
-    person's details."""
+    person's details. A restriction an officer lifts ends again with its lift: one being lifted
+    keeps the identities its stores lift it with, and one lifted is kept, with the reason the
+    person was told, for the period from its lift."""
     cutoff = now - timedelta(days=settings.DSR_REQUEST_RETENTION_DAYS)
     return DataSubjectRequest.objects.filter(
         Q(completed_at__lt=cutoff) | Q(completed_at__isnull=True, received_at__lt=cutoff),
+        Q(restriction_lift_started_at__isnull=True) | Q(restriction_lifted_at__lt=cutoff),
         state__in=[s.value for s in TERMINAL_STATES],
         redacted_at__isnull=True,
     )

@@ -364,3 +364,46 @@ def test_the_persons_erasure_takes_the_identities_kept_for_their_restriction(
 
     restriction.refresh_from_db()
     assert restriction.subject_snapshot is None
+
+
+def test_a_restriction_being_lifted_keeps_its_record_until_the_lift_is_over_and_its_time_passed(
+    compliance_client, customer, compliance_user, settings
+):
+    """The retention job redacts a request's record some time after it ended; a restriction
+    whose lift starts near the end of that time must still be lifted with the identities it
+    was applied with, and its record, with the reason the person was told, is kept as long
+    after the lift as any other."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dsr.retention import retention_run
+
+    restriction = _restrict(customer, compliance_user, config={"fail_lifts": 1})
+    ended_long_ago = timezone.now() - timedelta(days=settings.DSR_REQUEST_RETENTION_DAYS - 1)
+    DataSubjectRequest.objects.filter(pk=restriction.pk).update(completed_at=ended_long_ago)
+    _lift(compliance_client, restriction)
+    restriction = run_pending_tasks(restriction)
+    failed = restriction.tasks.get(action=Action.LIFT, store__key="crm")
+    assert failed.state == TaskState.FAILED  # the CRM is down: the lift waits for a retry
+
+    # Two days later, while the CRM still holds the data restricted.
+    later = timezone.now() + timedelta(days=2)
+    retention_run(job="redact_requests", now=later)
+
+    restriction.refresh_from_db()
+    assert restriction.redacted_at is None and restriction.email == customer.email
+    assert restriction.restriction_lift_reason == REASON
+    assert compliance_client.post(f"/dashboard/tasks/{failed.pk}/retry/").status_code == 302
+    restriction = run_pending_tasks(restriction)
+    assert restricted("crm", customer.email) is False
+    assert restriction.restriction_lifted_at is not None
+
+    # Lifted now: its record is kept for the retention period from the lift, then redacted.
+    retention_run(job="redact_requests", now=later)
+    restriction.refresh_from_db()
+    assert restriction.redacted_at is None and restriction.restriction_lift_reason == REASON
+    gone = timezone.now() + timedelta(days=settings.DSR_REQUEST_RETENTION_DAYS + 1)
+    retention_run(job="redact_requests", now=gone)
+    restriction.refresh_from_db()
+    assert restriction.redacted_at is not None and restriction.restriction_lift_reason == ""
