@@ -1,4 +1,5 @@
-"""allauth's events written to the audit trail (sign-in, credentials, second factors)."""
+"""allauth's events written to the audit trail (sign-in, credentials, second factors), and what
+signing in leaves behind in the session."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from typing import Any
 
 from allauth.account import signals as account_signals
 from allauth.mfa import signals as mfa_signals
+from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
 from privacy_portal.audit.services import audit_record
+from privacy_portal.drafts import drafts_forget_others
 
 from .services import account_record_credentials_change
 
@@ -16,6 +19,13 @@ from .services import account_record_credentials_change
 @receiver(account_signals.user_logged_in)
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     audit_record(actor=user, action="account.logged_in", target=user)
+
+
+@receiver(user_logged_in)
+def _drafts_of_others_forgotten(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    # Every sign-in (the portal's, the admin's), after the session kept its data.
+    if request is not None and hasattr(request, "session"):
+        drafts_forget_others(request, user)
 
 
 @receiver(account_signals.authentication_step_completed)

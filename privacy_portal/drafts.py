@@ -66,6 +66,20 @@ def draft_take(request: HttpRequest) -> dict[str, Any] | None:
     return values
 
 
+def drafts_forget_others(request: HttpRequest, user: Any) -> None:
+    """Forget the drafts in ``request``'s session that ``user``, signing in with it, did not
+    write (or that were kept too long): the session keeps its data through signing in, and
+    another account's draft must not stay in this one's session, where that person's erasure,
+    which ends their own sessions, would not find it."""
+    mark = draft_mark(user)
+    now = time.time()
+    for key, kept in list(request.session.items()):
+        if key.startswith(_SESSION_PREFIX) and (
+            not isinstance(kept, dict) or kept.get("mark") != mark or kept.get("until", 0) < now
+        ):
+            del request.session[key]
+
+
 def form_values(request: HttpRequest, fields: Iterable[str]) -> dict[str, str]:
     """Return the posted value of each of ``fields`` ("" for a missing one, as a checkbox
     left empty), cut to a length no field takes."""

@@ -331,3 +331,31 @@ def test_a_draft_is_not_shown_to_someone_else_who_signs_in_next_in_the_same_brow
     form = client.get(back).content.decode()
     assert "7654321" not in form and "It is not saved yet" not in form
     assert 'value="Bob"' in form
+
+
+def _session_data() -> list[dict]:
+    return [session.get_decoded() for session in Session.objects.all()]
+
+
+def test_someone_else_signing_in_next_does_not_take_the_draft_into_their_session(
+    customer, other_customer
+):
+    """Signing in keeps what the browser's session held: a draft that another account wrote
+    must not go along into the new account's session, where the writer's erasure would not
+    find it (it deletes the writer's own sessions) and it would stay until that one ends."""
+    client = login(Client(), customer)
+    hidden = _hidden_fields(client, PROFILE)
+    _session_ends()
+    response = client.post(PROFILE, {**_profile(phone="+49 30 7654321"), **hidden})
+
+    _page, _back = _sign_in_again(client, response, other_customer)
+    client.get("/requests/")  # elsewhere: the profile page, which would drop it, is not opened
+
+    assert "7654321" not in str(_session_data())
+    # The writer's own draft goes along with the writer.
+    client = login(Client(), customer)
+    _session_ends()
+    response = client.post(PROFILE, {**_profile(phone="+49 30 1112223"), **hidden})
+    _sign_in_again(client, response, customer)
+    assert "1112223" in str(_session_data())
+    assert 'value="+49 30 1112223"' in client.get(PROFILE).content.decode()
