@@ -28,6 +28,9 @@ DRAFT_FIELD = "as_account"
 DRAFT_SECONDS = 60 * 60
 #: Characters kept of one value (more than any field of the portal's forms takes).
 _MAX_CHARS = 5000
+#: Pages whose drafts one session keeps (the newest): the person's open tabs, not whatever
+#: someone sends to every address of an address book's pages without signing in.
+DRAFTS_KEPT = 5
 _SESSION_PREFIX = "form-draft:"
 
 _View = Callable[..., HttpResponseBase]
@@ -42,10 +45,21 @@ def draft_keep(
     request: HttpRequest, *, values: dict[str, Any], message: str
 ) -> HttpResponseRedirect:
     """Keep ``values``, sent to ``request.path`` after the session ended, for the account that
-    wrote them; tell the person ``message`` and send them to sign in, and back to that page."""
-    request.session[_SESSION_PREFIX + request.path] = {
+    wrote them; tell the person ``message`` and send them to sign in, and back to that page.
+    The session keeps the ``DRAFTS_KEPT`` newest drafts, none kept too long."""
+    now = time.time()
+    key = _SESSION_PREFIX + request.path
+    others = sorted(
+        (draft.get("until", 0) if isinstance(draft, dict) else 0, name)
+        for name, draft in request.session.items()
+        if name.startswith(_SESSION_PREFIX) and name != key
+    )
+    for position, (until, name) in enumerate(reversed(others)):
+        if position >= DRAFTS_KEPT - 1 or until < now:
+            del request.session[name]
+    request.session[key] = {
         "mark": request.POST.get(DRAFT_FIELD, "")[:128],
-        "until": time.time() + DRAFT_SECONDS,
+        "until": now + DRAFT_SECONDS,
         "values": values,
     }
     messages.info(request, message)

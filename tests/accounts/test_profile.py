@@ -359,3 +359,22 @@ def test_someone_else_signing_in_next_does_not_take_the_draft_into_their_session
     _sign_in_again(client, response, customer)
     assert "1112223" in str(_session_data())
     assert 'value="+49 30 1112223"' in client.get(PROFILE).content.decode()
+
+
+def test_a_session_keeps_the_drafts_of_a_few_pages_only(customer):
+    """Anyone can send forms to the pages that keep drafts without being signed in: the
+    session they are kept in (a database row, read and written on every request) holds the
+    newest few, not as many as someone cares to send."""
+    client = login(Client(), customer)
+    hidden = _hidden_fields(client, PROFILE)
+    _session_ends()
+    typed = {"recipient": "R", "line1": "x" * 190, "postal_code": "1", "city": "C"}
+    for pk in range(1, 41):
+        client.post(f"/account/addresses/{pk}/edit/", {**typed, "city": f"City{pk}", **hidden})
+    response = client.post(PROFILE, {**_profile(phone="+49 30 7654321"), **hidden})
+
+    [data] = [data for data in _session_data() if "_auth_user_id" not in data]
+    assert len([key for key in data if key.startswith("form-draft:")]) == 5
+    assert "City1'" not in str(data) and "City40'" in str(data)
+    _sign_in_again(client, response, customer)
+    assert 'value="+49 30 7654321"' in client.get(PROFILE).content.decode()
