@@ -129,7 +129,7 @@ def _complete(task: StoreTask, document: Mapping[str, Any]) -> None:
         )
     else:
         try:
-            result = engine.erasure_checked(_result(task, document.get("result")))
+            result = engine.answer_checked(task.action, _result(task, document.get("result")))
         except StoreError as error:
             failure = error.detail
         else:

@@ -43,6 +43,7 @@ from .connectors.base import (
     ExportResult,
     Pending,
     PermanentStoreError,
+    RestrictResult,
     StoreError,
     TaskContext,
     TemporaryStoreError,
@@ -345,6 +346,18 @@ def erasure_checked(result: Any) -> Any:
     return result
 
 
+def answer_checked(action: str, result: Any) -> Any:
+    """Return ``result``, the store's answer to a task's ``action``, unless it says the action
+    is not done: an erasure that left records behind (:func:`erasure_checked`), or a lift
+    answered with the restriction still in force (a service that took it for a restriction:
+    the person's data stays blocked there, so the lift must not count as done)."""
+    if action == Action.LIFT and isinstance(result, RestrictResult) and not result.lifted:
+        raise PermanentStoreError(
+            gettext_noop("The store answered that the person's data is still restricted.")
+        )
+    return erasure_checked(result)
+
+
 def _backoff(attempt: int) -> float:
     """Exponential backoff with full jitter, capped at an hour."""
     base = settings.DSR_RETRY_BASE_SECONDS * (2 ** max(attempt - 1, 0))
@@ -379,11 +392,11 @@ def _task_run(task_id: int) -> None:
             # otherwise leave the change done and the receipt lost, and the task's next run
             # would find nothing left to report.
             with transaction.atomic():
-                result = erasure_checked(_call(connector, task))
+                result = answer_checked(task.action, _call(connector, task))
                 _record_result(task, attempt, result)
             recorded = True
         else:
-            result = erasure_checked(_call(connector, task))
+            result = answer_checked(task.action, _call(connector, task))
     except TemporaryStoreError as error:
         _record_failure(task, attempt, error.detail, permanent=attempt >= task.max_attempts)
         return

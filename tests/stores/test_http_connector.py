@@ -539,6 +539,17 @@ def test_an_overdue_callback_is_asked_for_again_then_fails_for_staff(waiting_tas
     )
 
 
+def _restrict_done(task, *, lifted: bool) -> dict:
+    """The callback of a service that did the ``restrict`` action of ``task``."""
+    return {
+        "protocol": 1,
+        "idempotency_key": str(task.idempotency_key),
+        "action": "restrict",
+        "status": "done",
+        "result": {"counts": {"subscriber": 1}, "lifted": lifted},
+    }
+
+
 def test_a_service_lifts_a_restriction_and_answers_by_callback(client, customer, compliance_user):
     """The lift is the protocol's ``restrict`` with ``{"lift": true}``, answered under that
     name: the portal's own name for the task is not the service's business."""
@@ -564,16 +575,56 @@ def test_a_service_lifts_a_restriction_and_answers_by_callback(client, customer,
     assert task.state == TaskState.WAITING and task.waiting_for == "callback"
     assert lift["idempotency_key"] == str(task.idempotency_key)
 
-    document = {
-        "protocol": 1,
-        "idempotency_key": str(task.idempotency_key),
-        "action": "restrict",
-        "status": "done",
-        "result": {"counts": {"subscriber": 1}, "lifted": True},
-    }
-    assert _post(client, *_callback(task, document=document)).status_code == 200
+    assert (
+        _post(client, *_callback(task, document=_restrict_done(task, lifted=True))).status_code
+        == 200
+    )
     request = run_pending_tasks(request)
 
     task.refresh_from_db()
     assert task.state == TaskState.SUCCEEDED and task.receipt["lifted"] is True
     assert request.restriction_lifted_at is not None
+
+
+def test_a_service_that_answers_a_lift_with_the_restriction_in_force_has_not_lifted_it(
+    client, customer, compliance_user
+):
+    """A service that ignores ``{"lift": true}`` (it answers ``"lifted": false``, the answer
+    to a restriction) still blocks the person's data: the portal must not record the
+    restriction as lifted there, nor tell the person it is lifted; the step fails for an
+    officer to look into, by a direct answer as by a callback."""
+    from dsr.models import Action, DataStore
+    from dsr.services import dsr_restriction_lift, dsr_task_retry
+
+    still_restricted = done({"counts": {"subscriber": 1}, "lifted": False})
+    with ScriptedServer(still_restricted) as server:
+        http_store(f"{server.url}/dsr", actions=["restrict"])
+        request = run_pending_tasks(
+            dsr_request_approve(
+                request=file_request(type="restriction", user=customer), actor=compliance_user
+            )
+        )
+        dsr_restriction_lift(request=request, actor=compliance_user, reason="Complaint settled.")
+        request = run_pending_tasks(request)
+
+    task = request.tasks.get(store__key="newsletter", action=Action.LIFT)
+    assert task.state == TaskState.FAILED and task.error_permanent
+    assert "still restricted" in task.error
+    assert request.restriction_lifting and request.restriction_lifted_at is None
+
+    # The same answer by callback, after the officer retried the step.
+    accepted = Answer(202, {"status": "accepted", "reference": "job-9"})
+    with ScriptedServer(accepted) as server:
+        DataStore.objects.filter(key="newsletter").update(
+            config={"url": f"{server.url}/dsr", "actions": ["restrict"]}
+        )
+        dsr_task_retry(task=task, actor=compliance_user)
+        request = run_pending_tasks(request)
+    task.refresh_from_db()
+    assert task.state == TaskState.WAITING
+    answer = _restrict_done(task, lifted=False)
+    assert _post(client, *_callback(task, document=answer)).status_code == 200
+    request = run_pending_tasks(request)
+    task.refresh_from_db()
+    assert task.state == TaskState.FAILED and "still restricted" in task.error
+    assert request.restriction_lifted_at is None
