@@ -503,12 +503,12 @@ def test_after_the_password_the_request_page_starts_the_download(customer):
     response = client.post(reauthenticate, {"password": PASSWORD})
     assert response["Location"] == f"/requests/{created.reference}/?download=1"
     page = client.get(response["Location"]).content.decode()
-    assert f'<meta http-equiv="refresh" content="1;url={download}">' in page
+    assert f'<a class="button" href="{download}" data-download-now>' in page
     assert "Your download starts in a moment" in page
     assert client.get(download)["Content-Type"] == "application/zip"
     # Without a fresh password, the page does not start it.
     later = login(Client(), customer).get(response["Location"]).content.decode()
-    assert 'http-equiv="refresh"' not in later
+    assert "data-download-now" not in later
 
 
 def test_an_expired_package_cannot_be_downloaded(customer):
@@ -561,7 +561,7 @@ def test_a_guests_right_code_after_a_wrong_one_leaves_a_page_without_the_error(c
     page = client.get(url).content.decode()
     assert "not right" not in page
     assert "Your download starts in a moment" in page
-    (started,) = set(re.findall(r'url=([^"]+download=1)"', page))
+    (started,) = set(re.findall(r'href="([^"]+download=1)" data-download-now', page))
     download = client.get(started.replace("&amp;", "&"))
     assert download["Content-Type"] == "application/zip"
     assert b"".join(download.streaming_content).startswith(b"PK")

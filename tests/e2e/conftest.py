@@ -89,3 +89,24 @@ def sign_in(page: Any, email: str, password: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def guest_code_asked(page: Any, outbox: list[Any], email: str) -> tuple[Any, str]:
+    """File a guest's access request for ``email`` (identity checked by staff), carry it out,
+    open its download page by the signed link and ask for a code there; return the request
+    and the code from the e-mail."""
+    from dsr.notifications import status_token
+    from dsr.services import dsr_request_approve, dsr_request_verify_manually
+    from tests.dsr.helpers import file_request, run_pending_tasks
+
+    request = file_request(type="access", email=email, channel="portal_guest")
+    request = dsr_request_verify_manually(
+        request=request, actor=None, method="staff_callback", note="Called back"
+    )
+    request = run_pending_tasks(dsr_request_approve(request=request, actor=None))
+    page.goto(f"/requests/{request.reference}/download/code/?t={status_token(request)}")
+    page.get_by_role("button", name="Send me a code").click()
+    page.get_by_text("We sent a code to your e-mail address.").wait_for()
+    match = re.search(r"\b(\d{8})\b", mail_to(outbox, email)[-1].body)
+    assert match, "no code in the e-mail"
+    return request, match.group(1)

@@ -16,7 +16,7 @@ from dsr.services import dsr_request_approve
 from privacy_portal.permissions import COMPLIANCE_GROUP
 from tests.consent.conftest import record
 from tests.dsr.helpers import add_store, file_request, run_pending_tasks
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import guest_code_asked, sign_in
 from tests.e2e.test_dashboard_journeys import officer_signs_in
 from tests.factories import PASSWORD, AddressFactory, StaffFactory, UserFactory
 
@@ -165,4 +165,24 @@ def test_pages_for_compliance_officers(page, screen, world):
     # The form that lifts the restriction, opened.
     page.locator("#lift summary").click()
     found.update(violations(page, [None]))
+    assert found == {}
+
+
+def test_the_pages_that_start_a_download(page, screen, world, mailoutbox):
+    """The pages that say a download is starting (after the password, or after a guest's
+    right code) start it without a timed refresh of the page, which WCAG 2.2.1 rules out."""
+    sign_in(page, world["customer"].email, PASSWORD)
+    page.goto(f"/requests/{world['done'].reference}/download/")
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_download():
+        page.get_by_role("button", name="Confirm").click()
+        page.get_by_role("status").filter(has_text="Your download starts").wait_for()
+        found = violations(page, [None])
+    page.context.clear_cookies()
+    _guest, code = guest_code_asked(page, mailoutbox, "guest.axe@example.com")
+    page.get_by_label("The code from the e-mail").fill(code)
+    with page.expect_download():
+        page.get_by_role("button", name="Download", exact=True).click()
+        page.get_by_role("status").filter(has_text="Your download starts").wait_for()
+        found.update(violations(page, [None]))
     assert found == {}

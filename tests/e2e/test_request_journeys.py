@@ -12,7 +12,7 @@ import pytest
 from dsr.models import DataSubjectRequest, State
 from dsr.services import dsr_request_approve, dsr_request_verify_manually
 from tests.dsr.helpers import file_request
-from tests.e2e.conftest import link_in, mail_to, sign_in
+from tests.e2e.conftest import guest_code_asked, link_in, mail_to, sign_in
 from tests.factories import PASSWORD, AddressFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -92,18 +92,7 @@ def test_a_guest_who_mistypes_the_download_code_then_types_it_right_sees_the_dow
 ):
     """The right code's download leaves a page that says it started, not the page with the
     error of the code mistyped before."""
-    from dsr.notifications import status_token
-    from tests.dsr.helpers import run_pending_tasks
-
-    request = file_request(type="access", email="guest.code@example.com", channel="portal_guest")
-    request = dsr_request_verify_manually(
-        request=request, actor=None, method="staff_callback", note="Called back"
-    )
-    request = run_pending_tasks(dsr_request_approve(request=request, actor=None))
-    page.goto(f"/requests/{request.reference}/download/code/?t={status_token(request)}")
-    page.get_by_role("button", name="Send me a code").click()
-    page.get_by_text("We sent a code to your e-mail address.").wait_for()
-    code = re.search(r"\b(\d{8})\b", mail_to(mailoutbox, request.email)[-1].body).group(1)
+    request, code = guest_code_asked(page, mailoutbox, "guest.code@example.com")
 
     page.get_by_label("The code from the e-mail").fill("00000000")
     page.get_by_role("button", name="Download", exact=True).click()
