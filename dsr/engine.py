@@ -21,7 +21,7 @@ import random
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -296,6 +296,60 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class RestrictionKept:
+    """A lift that left the store's restriction in place: another restriction of the person's
+    (``kept_for``, its reference) holds their data restricted there."""
+
+    lifted: bool = False
+    kept_for: str = ""
+
+
+#: The states of a restriction's step in a store that holds, or is about to hold, the
+#: person's data restricted there.
+_APPLYING = (
+    TaskState.QUEUED,
+    TaskState.RUNNING,
+    TaskState.RETRYING,
+    TaskState.WAITING,
+    TaskState.SUCCEEDED,
+)
+
+
+#: The states of a restriction that is, or is being, carried out (not one that was cancelled
+#: or refused, whatever its steps had done).
+_IN_FORCE = (
+    State.APPROVED,
+    State.RUNNING,
+    State.WAITING,
+    State.COMPLETED,
+    State.PARTIALLY_COMPLETED,
+)
+
+
+def restriction_kept_for(task: StoreTask) -> str:
+    """Return the reference of another restriction of the person's that holds their data
+    restricted in ``task``'s store and is not being lifted ("" if none): lifting ``task``'s
+    request there would undo it (a store keeps one mark per person, whichever request set
+    it). Restrictions being lifted do not count, so that two lifted together both lift."""
+    request = task.request
+    if not request.subject_key:
+        return ""
+    restrictions = DataSubjectRequest.objects.filter(
+        type=RequestType.RESTRICTION,
+        state__in=_IN_FORCE,
+        subject_key=request.subject_key,
+        restriction_lift_started_at__isnull=True,
+    ).exclude(pk=request.pk)
+    other = (
+        StoreTask.objects.filter(store_id=task.store_id, action=Action.RESTRICT)
+        .filter(state__in=_APPLYING, request__in=restrictions)
+        .values_list("request__reference", flat=True)
+        .first()
+    )
+    return other or ""
+
+
 def _call(connector: Connector, task: StoreTask) -> Any:
     subject = subject_of(task.request)
     action = task.action
@@ -322,6 +376,9 @@ def _call(connector: Connector, task: StoreTask) -> Any:
         if not (subject.email or subject.customer_id):
             # The request's record was redacted: nothing says whose restriction to lift.
             raise PermanentStoreError(gettext_noop("The request no longer names the person."))
+        kept_for = restriction_kept_for(task)
+        if kept_for:
+            return RestrictionKept(kept_for=kept_for)
         return connector.restrict(subject, lift=True)
     if action == Action.RECTIFY:
         return connector.rectify(subject, {"details": task.request.details})

@@ -407,3 +407,38 @@ def test_a_restriction_being_lifted_keeps_its_record_until_the_lift_is_over_and_
     retention_run(job="redact_requests", now=gone)
     restriction.refresh_from_db()
     assert restriction.redacted_at is not None and restriction.restriction_lift_reason == ""
+
+
+def test_lifting_an_old_restriction_leaves_a_newer_one_of_the_person_in_force(
+    compliance_client, customer, compliance_user
+):
+    """Told that their restriction is being lifted, the person asks again, and their new
+    restriction is carried out while a store has yet to lift the old one (it was down): the
+    officer's retry of that store's lift must not undo the new restriction there."""
+    old = _restrict(customer, compliance_user, config={"fail_lifts": 1})
+    _lift(compliance_client, old)
+    old = run_pending_tasks(old)
+    failed = old.tasks.get(action=Action.LIFT, store__key="crm")
+    assert failed.state == TaskState.FAILED and restricted("crm", customer.email) is True
+
+    new = run_pending_tasks(
+        dsr_request_approve(
+            request=file_request(type="restriction", user=customer), actor=compliance_user
+        )
+    )
+    assert new.state == State.COMPLETED and restricted("crm", customer.email) is True
+    assert compliance_client.post(f"/dashboard/tasks/{failed.pk}/retry/").status_code == 302
+    old = run_pending_tasks(old)
+
+    # The old restriction is lifted; the store still holds the data restricted, for the new one.
+    assert old.restriction_lifted_at is not None
+    assert restricted("crm", customer.email) is True
+    failed.refresh_from_db()
+    assert failed.state == TaskState.SUCCEEDED
+    assert failed.receipt == {"lifted": False, "kept_for": new.reference}
+    page = compliance_client.get(f"/dashboard/requests/{old.reference}/").content.decode()
+    assert f"the person's restriction {new.reference} still holds it" in page
+    # Once the new one is lifted too, the store lifts it.
+    _lift(compliance_client, new)
+    new = run_pending_tasks(new)
+    assert new.restriction_lifted_at is not None and restricted("crm", customer.email) is False
