@@ -1092,6 +1092,15 @@ def _lift_refusal(request: DataSubjectRequest) -> str:
             "The person's details were removed with the request's record, so they cannot be "
             "told: this restriction cannot be lifted here."
         )
+    if DataSubjectRequest.objects.filter(
+        subject_key=request.subject_key,
+        type=RequestType.ERASURE,
+        state=State.COMPLETED,
+        completed_at__gt=request.completed_at,
+    ).exists():
+        # Nothing of theirs is left to lift, and the address kept for proof with the
+        # request's record is not for writing to them about it.
+        return _("The person's data was erased since, so nothing of it is left to lift.")
     return ""
 
 

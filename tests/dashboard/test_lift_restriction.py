@@ -442,3 +442,25 @@ def test_lifting_an_old_restriction_leaves_a_newer_one_of_the_person_in_force(
     _lift(compliance_client, new)
     new = run_pending_tasks(new)
     assert new.restriction_lifted_at is not None and restricted("crm", customer.email) is False
+
+
+def test_a_restriction_of_a_person_whose_data_was_erased_since_is_not_lifted(
+    compliance_client, customer, compliance_user, restriction
+):
+    """Their data is gone: nothing is left to lift, and the address kept with the request's
+    record for proof is not used to write to them about it."""
+    erasure = file_request(type="erasure", user=customer)
+    run_pending_tasks(dsr_request_approve(request=erasure, actor=compliance_user))
+    page = compliance_client.get(f"/dashboard/requests/{restriction.reference}/").content.decode()
+    assert 'id="lift-heading"' not in page
+    mail.outbox.clear()
+
+    response = _lift(compliance_client, restriction)
+
+    assert response.status_code == 409
+    assert "was erased since" in response.content.decode()
+    restriction.refresh_from_db()
+    assert restriction.restriction_lift_started_at is None
+    assert not restriction.tasks.filter(action=Action.LIFT).exists()
+    assert not [m for m in mail.outbox if m.to == [customer.email]]
+    assert not AuditEvent.objects.filter(action__in=LIFTED).exists()
