@@ -412,9 +412,15 @@ def request_page(reference: str) -> RequestPage | None:
         "lift": restriction_may_be_lifted(request),
         "resend": page.package_available and state not in (State.REJECTED, State.CANCELLED),
         "note": request.redacted_at is None,
-        "terminal": state in TERMINAL_STATES,
+        "terminal": settled(request),
     }
     return page
+
+
+def settled(request: DataSubjectRequest) -> bool:
+    """Whether nothing more happens to ``request`` by itself: it ended, and no store is
+    lifting its restriction (the page stops following it then)."""
+    return request.state in TERMINAL_STATES and not request.restriction_lifting
 
 
 def progress(request: DataSubjectRequest) -> dict[str, Any]:
@@ -426,5 +432,5 @@ def progress(request: DataSubjectRequest) -> dict[str, Any]:
         "state_label": state_label(request.state),
         "done": done,
         "total": total,
-        "terminal": request.state in TERMINAL_STATES,
+        "terminal": settled(request),
     }

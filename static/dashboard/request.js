@@ -20,7 +20,8 @@
       get(head.getAttribute("data-progress-url"), "application/json")
         .then(function (response) { return response.json(); })
         .then(function (data) {
-          if (data.state !== state || String(data.done) !== done) {
+          // Drawn while it was still moving: ending (a lift's last store too) redraws it.
+          if (data.state !== state || String(data.done) !== done || data.terminal) {
             if (live) live.textContent = data.state_label + " (" + data.done + " / " + data.total + ")";
             // Keep the officer's place: only reload when nothing is being typed.
             var active = document.activeElement;

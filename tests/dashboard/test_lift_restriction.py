@@ -124,6 +124,10 @@ def test_while_the_stores_lift_it_both_pages_say_it_is_being_lifted(
 
     page = compliance_client.get(f"/dashboard/requests/{restriction.reference}/").content.decode()
     assert "restriction being lifted" in page and "waiting for the stores" in page
+    # The officer's page follows the stores until every one has lifted it.
+    assert 'data-terminal="false"' in page
+    progress = f"/dashboard/requests/{restriction.reference}/progress/"
+    assert compliance_client.get(progress).json()["terminal"] is False
     detail = login(Client(), customer).get(f"/requests/{restriction.reference}/")
     assert "We are lifting this restriction, as we told you by e-mail on" in (
         detail.content.decode()
