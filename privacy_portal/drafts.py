@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponseRedirect
@@ -62,6 +63,10 @@ def draft_keep(
         "until": now + DRAFT_SECONDS,
         "values": values,
     }
+    if settings.SESSION_COOKIE_AGE < DRAFT_SECONDS:
+        # This session holds nobody signed in: it waits as long as the draft for the person
+        # to sign in (which gives the session the idle timeout again, ``drafts_forget_others``).
+        request.session.set_expiry(DRAFT_SECONDS)
     messages.info(request, message)
     return redirect_to_login(request.path)
 
@@ -84,7 +89,10 @@ def drafts_forget_others(request: HttpRequest, user: Any) -> None:
     """Forget the drafts in ``request``'s session that ``user``, signing in with it, did not
     write (or that were kept too long): the session keeps its data through signing in, and
     another account's draft must not stay in this one's session, where that person's erasure,
-    which ends their own sessions, would not find it."""
+    which ends their own sessions, would not find it. A session kept longer for a draft gets
+    the idle timeout of a signed-in one again."""
+    if request.session.get_expiry_age() == DRAFT_SECONDS != settings.SESSION_COOKIE_AGE:
+        request.session.set_expiry(None)  # set by ``draft_keep``: signed in, the idle timeout
     mark = draft_mark(user)
     now = time.time()
     for key, kept in list(request.session.items()):

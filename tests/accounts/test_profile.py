@@ -378,3 +378,33 @@ def test_a_session_keeps_the_drafts_of_a_few_pages_only(customer):
     assert "City1'" not in str(data) and "City40'" in str(data)
     _sign_in_again(client, response, customer)
     assert 'value="+49 30 7654321"' in client.get(PROFILE).content.decode()
+
+
+def _later(minutes: int) -> None:
+    """``minutes`` pass: every session, and every draft kept in one, is that much older."""
+    for session in Session.objects.all():
+        data = session.get_decoded()
+        for key, kept in data.items():
+            if key.startswith("form-draft:"):
+                kept["until"] -= minutes * 60
+        session.session_data = Session.get_session_store_class()().encode(data)
+        session.expire_date -= timedelta(minutes=minutes)
+        session.save()
+
+
+def test_a_draft_waits_the_promised_hour_for_the_person_to_sign_in_again(customer, settings):
+    """Sent back to sign in, the person may come back later than the idle timeout of a
+    session (30 minutes): what they typed is kept for an hour, as the sign-in page says; the
+    session they then sign in with times out as any other."""
+    client = login(Client(), customer)
+    hidden = _hidden_fields(client, PROFILE)
+    _session_ends()
+    response = client.post(PROFILE, {**_profile(phone="+49 30 7654321"), **hidden})
+
+    _later(45)
+    _sign_in_again(client, response, customer)
+
+    assert 'value="+49 30 7654321"' in client.get(PROFILE).content.decode()
+    signed_in = Session.objects.get(user_id=customer.pk, expire_date__gt=timezone.now())
+    idle = timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    assert signed_in.expire_date <= timezone.now() + idle
