@@ -795,6 +795,13 @@ def _give_up(task_ids: list[int]) -> None:
 
 
 def tasks_done(request: DataSubjectRequest) -> tuple[int, int]:
-    """Return (done, total) store tasks of a request, for progress bars."""
-    states = list(request.tasks.values_list("state", flat=True))
+    """Return (done, total) store tasks of a request, for progress bars: while its restriction
+    is being lifted, the lift's steps; otherwise the request's own (a completed request stays
+    complete once lifted)."""
+    tasks = request.tasks.all()
+    if request.restriction_lifting:
+        tasks = tasks.filter(action=Action.LIFT)
+    else:
+        tasks = tasks.exclude(action=Action.LIFT)
+    states = list(tasks.values_list("state", flat=True))
     return sum(1 for s in states if s in TASK_DONE_STATES), len(states)

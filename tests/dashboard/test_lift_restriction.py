@@ -114,6 +114,10 @@ def test_an_officer_lifts_a_restriction_and_the_person_is_told_first(
     assert "We told you that we are lifting the restriction, and why." in detail
     assert "The restriction was lifted." in detail
     assert "restriction lifted" in mine.get("/requests/").content.decode()
+    # Its progress is the request's own again: complete, not the lift's steps on top.
+    own = restriction.tasks.exclude(action=Action.LIFT).count()
+    followed = mine.get(f"/requests/{restriction.reference}/progress/").json()
+    assert own and (followed["done"], followed["total"]) == (own, own)
 
 
 def test_while_the_stores_lift_it_both_pages_say_it_is_being_lifted(
@@ -127,7 +131,11 @@ def test_while_the_stores_lift_it_both_pages_say_it_is_being_lifted(
     # The officer's page follows the stores until every one has lifted it.
     assert 'data-terminal="false"' in page
     progress = f"/dashboard/requests/{restriction.reference}/progress/"
-    assert compliance_client.get(progress).json()["terminal"] is False
+    followed = compliance_client.get(progress).json()
+    assert followed["terminal"] is False
+    # The progress is the lift's: none of its steps done yet.
+    lifts = restriction.tasks.filter(action=Action.LIFT).count()
+    assert lifts and (followed["done"], followed["total"]) == (0, lifts)
     detail = login(Client(), customer).get(f"/requests/{restriction.reference}/")
     assert "We are lifting this restriction, as we told you by e-mail on" in (
         detail.content.decode()
