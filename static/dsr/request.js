@@ -35,6 +35,7 @@
     var label = panel.querySelector("[data-state-label] .badge");
     var lastState = label ? label.getAttribute("data-state") : "";
     var stale = panel.getAttribute("data-redraw-on-change") === "true";
+    var lifting = panel.getAttribute("data-lifting") === "true";
     var poll = function () {
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) { return response.ok ? response.json() : null; })
@@ -42,6 +43,8 @@
           if (!data) return;
           if (bar) { bar.max = data.total || 1; bar.value = data.done; }
           if (text) text.textContent = data.done + " / " + data.total;
+          // A lift ends with the request still completed: draw the page again when it does.
+          if (lifting && !data.lifting) { window.location.assign(panel.getAttribute("data-page-url")); return; }
           if (data.state !== lastState) {
             // The page was drawn for the old state: a cancel button or a notice that no longer
             // applies, no progress bar yet. Draw it again for the new one.

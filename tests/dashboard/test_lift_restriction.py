@@ -118,6 +118,7 @@ def test_an_officer_lifts_a_restriction_and_the_person_is_told_first(
     own = restriction.tasks.exclude(action=Action.LIFT).count()
     followed = mine.get(f"/requests/{restriction.reference}/progress/").json()
     assert own and (followed["done"], followed["total"]) == (own, own)
+    assert followed["terminal"] is True and followed["lifting"] is False
 
 
 def test_while_the_stores_lift_it_both_pages_say_it_is_being_lifted(
@@ -136,10 +137,15 @@ def test_while_the_stores_lift_it_both_pages_say_it_is_being_lifted(
     # The progress is the lift's: none of its steps done yet.
     lifts = restriction.tasks.filter(action=Action.LIFT).count()
     assert lifts and (followed["done"], followed["total"]) == (0, lifts)
-    detail = login(Client(), customer).get(f"/requests/{restriction.reference}/")
+    person = login(Client(), customer)
+    detail = person.get(f"/requests/{restriction.reference}/")
     assert "We are lifting this restriction, as we told you by e-mail on" in (
         detail.content.decode()
     )
+    # The person's page follows the lift too, and is drawn again when it is over.
+    assert 'data-terminal="false" data-lifting="true"' in detail.content.decode()
+    followed = person.get(f"/requests/{restriction.reference}/progress/").json()
+    assert followed["terminal"] is False and followed["lifting"] is True
     # Lifting again is refused, and nobody is told twice.
     mail.outbox.clear()
     again = _lift(compliance_client, restriction)

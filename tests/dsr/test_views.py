@@ -430,6 +430,7 @@ def test_progress_is_reported_as_json(customer_client, customer):
         "done": 0,
         "total": 1,
         "terminal": False,
+        "lifting": False,
     }
 
 
