@@ -779,7 +779,9 @@ def consent_link_visitor(
     """Link a browser's banner choice to the account at sign-in: per cookie category the latest
     choice wins; the visitor's newer choices are recorded on the account."""
     visitor = ConsentSubject.objects.filter(visitor_id=visitor_id).first()
-    if visitor is None:
+    if visitor is None or visitor.user_id not in (None, user.pk):
+        # None, or the choices of whoever signed in on this browser before (a shared
+        # computer): theirs, not this account's.
         return []
     account = subject_for_user(user)
     with transaction.atomic():

@@ -329,3 +329,19 @@ def test_cookies_withdrawn_by_a_request_made_signed_in_are_listed_once(customer)
     assert "Given" in rows[1] and "Cookie banner" in rows[1]
     # Withdrawn on the account and in this browser, as recorded.
     assert ConsentEvent.objects.filter(purpose__key="analytics", granted=False).count() == 2
+
+
+def test_signing_in_on_a_browser_someone_else_used_takes_none_of_their_choices(
+    client, customer, other_customer
+):
+    from tests.factories import PASSWORD
+
+    client.post("/accounts/login/", {"login": customer.email, "password": PASSWORD})
+    client.post("/privacy/cookies/", {"action": "accept_all"})
+    client.post("/accounts/logout/")
+
+    client.post("/accounts/login/", {"login": other_customer.email, "password": PASSWORD})
+
+    assert not ConsentEvent.objects.filter(subject__user=other_customer).exists()
+    assert not ConsentState.objects.filter(subject__user=other_customer, granted=True).exists()
+    assert not _history_rows(client, "Analytics")
