@@ -256,6 +256,12 @@ class DataSubjectRequest(models.Model):
         return self.restriction_lift_started_at is not None and self.restriction_lifted_at is None
 
     @property
+    def settled(self) -> bool:
+        """Whether nothing more happens to the request by itself: it ended, and no store is
+        lifting its restriction (its pages stop following it then)."""
+        return self.state in TERMINAL_STATES and not self.restriction_lifting
+
+    @property
     def followed_by_link(self) -> bool:
         """Whether the person follows this request by the signed link in its e-mails rather
         than by signing in: they filed it without signing in (as a guest, or through staff or

@@ -327,7 +327,7 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
             ),
             "done": done,
             "total": total,
-            "terminal": _settled(found),
+            "terminal": found.settled,
             "history": selectors.history(found),
             "package": package,
             "package_ready": package_ready,
@@ -360,16 +360,10 @@ def request_progress(request: HttpRequest, reference: str) -> JsonResponse:
             "state_label": str(found.get_state_display()),
             "done": done,
             "total": total,
-            "terminal": _settled(found),
+            "terminal": found.settled,
             "lifting": found.restriction_lifting,
         }
     )
-
-
-def _settled(found: DataSubjectRequest) -> bool:
-    """Whether nothing more happens to the request by itself: it ended, and no store is
-    lifting its restriction (the page follows a lift until it is over)."""
-    return found.state in TERMINAL_STATES and not found.restriction_lifting
 
 
 @require_POST

@@ -20,7 +20,6 @@ from privacy_portal.permissions import COMPLIANCE_GROUP
 from ..engine import tasks_done
 from ..models import (
     OPEN_STATES,
-    TERMINAL_STATES,
     DataStore,
     DataSubjectRequest,
     ErasureRecord,
@@ -412,15 +411,9 @@ def request_page(reference: str) -> RequestPage | None:
         "lift": restriction_may_be_lifted(request),
         "resend": page.package_available and state not in (State.REJECTED, State.CANCELLED),
         "note": request.redacted_at is None,
-        "terminal": settled(request),
+        "terminal": request.settled,
     }
     return page
-
-
-def settled(request: DataSubjectRequest) -> bool:
-    """Whether nothing more happens to ``request`` by itself: it ended, and no store is
-    lifting its restriction (the page stops following it then)."""
-    return request.state in TERMINAL_STATES and not request.restriction_lifting
 
 
 def progress(request: DataSubjectRequest) -> dict[str, Any]:
@@ -432,5 +425,5 @@ def progress(request: DataSubjectRequest) -> dict[str, Any]:
         "state_label": state_label(request.state),
         "done": done,
         "total": total,
-        "terminal": settled(request),
+        "terminal": request.settled,
     }
