@@ -473,7 +473,10 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
     it is linked to an account): a one-time code sent to its address first."""
     found, token = _owned(request, reference)
     if not token:
-        # The signed-in owner downloads after confirming their password (``request_download``).
+        # The signed-in owner downloads after confirming their password (``request_download``):
+        # the e-mailed link, opened signed in, leads there.
+        if request.method == "GET":
+            return redirect("dsr:download", reference=found.reference)
         raise Http404
     unavailable = _no_download(request, found)
     if unavailable is not None:

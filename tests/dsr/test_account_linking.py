@@ -313,10 +313,14 @@ def test_the_account_holder_downloads_a_linked_copy_only_after_confirming_the_pa
     # Signed in, she does not take the guest's way round the password.
     code_page = f"/requests/{created.reference}/download/code/"
     assert login(Client(), customer).post(code_page, {"send": "1"}).status_code == 404
+    # The e-mailed link opened signed in leads to her download, behind the password.
+    token = notifications.status_token(created)
+    by_link = login(Client(), customer).get(f"{code_page}?t={token}")
+    assert by_link.status_code == 302 and by_link["Location"] == url
+    assert login(Client(), other_customer).get(f"{code_page}?t={token}").status_code == 200
 
     # The e-mailed link still leads to the copy by a code sent to the address, as for anyone
     # without an account: the e-mails must not tell whether there is one.
-    token = notifications.status_token(created)
     by_link = Client().get(f"{code_page}?t={token}")
     assert by_link.status_code == 200 and "Send me a code" in by_link.content.decode()
 
