@@ -68,10 +68,14 @@ logger = logging.getLogger(__name__)
 _PACKAGE_TYPES = (RequestType.ACCESS, RequestType.PORTABILITY)
 # Actions that change a store's data (an export reads, in a transaction of its own).
 _CHANGES = (Action.ERASE, Action.RESTRICT, Action.LIFT)
-#: Tasks that may run: those of a running request, and the lifting of a completed restriction
-#: (the request stays completed: its answer was given; lifting it is a step of its own).
+#: The states of a restriction that was carried out, in every store or in some (a store
+#: failed): it may be lifted, and its lift's steps run while it stays in that state (its
+#: answer was given; lifting it is a step of its own).
+LIFTABLE_STATES = (State.COMPLETED, State.PARTIALLY_COMPLETED)
+#: Tasks that may run: those of a running request, and the lifting of a carried-out
+#: restriction.
 RUNNABLE = Q(request__state__in=(State.RUNNING, State.WAITING)) | Q(
-    action=Action.LIFT, request__state=State.COMPLETED
+    action=Action.LIFT, request__state__in=LIFTABLE_STATES
 )
 
 
@@ -229,7 +233,7 @@ def _claim_statement() -> str:
         f"AND ({column('request')} IN ({requests} "
         f"WHERE {request_state} IN (%(request_running)s, %(request_waiting)s)) "
         f"OR ({column('action')} = %(lift)s AND {column('request')} IN ({requests} "
-        f"WHERE {request_state} = %(request_completed)s))) "
+        f"WHERE {request_state} IN (%(request_completed)s, %(request_partial)s)))) "
         f"RETURNING {column('attempts')}"
     )
 
@@ -245,6 +249,7 @@ def _claim_sql(task_id: int, now: datetime, lease: datetime) -> int | None:
         "request_running": State.RUNNING.value,
         "request_waiting": State.WAITING.value,
         "request_completed": State.COMPLETED.value,
+        "request_partial": State.PARTIALLY_COMPLETED.value,
         "lift": Action.LIFT.value,
     }
     with transaction.atomic(), connection.cursor() as cursor:
@@ -586,7 +591,7 @@ def request_advance(request_id: int, *, build_here: bool = False) -> None:
     exports queue), else by a worker of that queue."""
     with transaction.atomic():
         request = DataSubjectRequest.objects.select_for_update().filter(pk=request_id).first()
-        if request is not None and request.state == State.COMPLETED and request.restriction_lifting:
+        if request is not None and request.state in LIFTABLE_STATES and request.restriction_lifting:
             _advance_lift(request)
             return
         if request is None or request.state not in (State.RUNNING, State.WAITING):
@@ -763,7 +768,7 @@ def reconcile() -> dict[str, int]:
     stuck += list(
         DataSubjectRequest.objects.filter(
             type=RequestType.RESTRICTION,  # the (type, state) index finds the few
-            state=State.COMPLETED,
+            state__in=LIFTABLE_STATES,
             restriction_lift_started_at__lt=stale,
             restriction_lifted_at__isnull=True,
         )

@@ -958,9 +958,16 @@ def dsr_task_retry(*, task: StoreTask, actor: Any) -> StoreTask:
         if locked.state != TaskState.FAILED:
             raise TransitionError(_("Only failed tasks can be retried."))
         request = DataSubjectRequest.objects.select_for_update().get(pk=locked.request_id)
+        from .engine import LIFTABLE_STATES
+
+        if locked.action != Action.LIFT and request.restriction_lift_started_at is not None:
+            # Restricting the data again would undo the lift the person was told of.
+            raise TransitionError(
+                _("This restriction is being lifted or was lifted: its steps are not run again.")
+            )
         lifting = (
             locked.action == Action.LIFT
-            and request.state == State.COMPLETED
+            and request.state in LIFTABLE_STATES
             and request.restriction_lifting
         )
         if ExportPackage.objects.filter(request=request, purged_at__isnull=False).exists():
@@ -972,7 +979,7 @@ def dsr_task_retry(*, task: StoreTask, actor: Any) -> StoreTask:
                     "cannot be added to it. The person can ask for a new copy."
                 )
             )
-        if request.state == State.PARTIALLY_COMPLETED:
+        if request.state == State.PARTIALLY_COMPLETED and not lifting:
             dsr_request_transition(
                 request=request, to=State.RUNNING, actor=actor, reason="task_retried"
             )
@@ -1050,7 +1057,7 @@ def _finish(
         DataSubjectRequest.objects.filter(
             subject_key=request.subject_key,
             type=RequestType.RESTRICTION,
-            state=State.COMPLETED,
+            state__in=(State.COMPLETED, State.PARTIALLY_COMPLETED),
             subject_snapshot__isnull=False,
         ).update(subject_snapshot=None)
     updates: dict[str, Any] = {"completed_at": timezone.now(), "outcome": outcome}
@@ -1081,7 +1088,10 @@ def _lift_refusal(request: DataSubjectRequest) -> str:
         return _("This restriction was already lifted.")
     if request.restriction_lift_started_at is not None:
         return _("This restriction is already being lifted.")
-    if request.state != State.COMPLETED:
+    from .engine import LIFTABLE_STATES
+
+    if request.state not in LIFTABLE_STATES:
+        # A partly completed one may be: the stores that restricted the data lift it.
         from .dashboard.labels import state_label  # officers lift, in their words
 
         return _("Only a completed restriction can be lifted; this one is “%(state)s”.") % {

@@ -407,7 +407,7 @@ def request_page(reference: str) -> RequestPage | None:
         and state in (State.VERIFIED, State.IN_REVIEW)
         and bool(request.subject_snapshot),
         "retry": state in (State.RUNNING, State.WAITING, State.PARTIALLY_COMPLETED)
-        or (state == State.COMPLETED and request.restriction_lifting),
+        or (state == State.COMPLETED and request.restriction_lifting),  # a lift's steps
         "lift": restriction_may_be_lifted(request),
         "resend": page.package_available and state not in (State.REJECTED, State.CANCELLED),
         "note": request.redacted_at is None,

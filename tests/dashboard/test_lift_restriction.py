@@ -280,6 +280,41 @@ def test_a_store_that_fails_to_lift_it_is_retried_by_an_officer(
     assert restriction.state == State.COMPLETED
 
 
+def test_a_restriction_a_store_failed_is_lifted_where_it_was_applied(
+    compliance_client, customer, compliance_user
+):
+    """Partly completed (the CRM refused to restrict): the officer need not retry the CRM
+    first. The portal, which restricted the data, lifts it; the CRM's failed step is not
+    offered again, for restricting there now would undo the lift the person was told of."""
+    add_store("crm", "tests.dsr.connectors.RestrictingConnector", config={"fail_restricts": 1})
+    created = file_request(type="restriction", user=customer)
+    partial = run_pending_tasks(dsr_request_approve(request=created, actor=compliance_user))
+    assert partial.state == State.PARTIALLY_COMPLETED
+    failed = partial.tasks.get(store__key="crm", action=Action.RESTRICT)
+    assert failed.state == TaskState.FAILED
+    mail.outbox.clear()
+
+    assert _lift(compliance_client, partial).status_code == 302
+
+    assert [m.to for m in mail.outbox] == [[customer.email]]
+    lifts = StoreTask.objects.filter(request=partial, action=Action.LIFT)
+    assert [task.store.key for task in lifts] == ["portal"]
+    page = compliance_client.get(f"/dashboard/requests/{partial.reference}/").content.decode()
+    assert f'action="/dashboard/tasks/{failed.pk}/retry/"' not in page
+    refused = compliance_client.post(f"/dashboard/tasks/{failed.pk}/retry/")
+    assert refused.status_code == 302
+    failed.refresh_from_db()
+    assert failed.state == TaskState.FAILED and restricted("crm", customer.email) is None
+
+    lifted = run_pending_tasks(partial)
+
+    assert lifted.state == State.PARTIALLY_COMPLETED and lifted.restriction_lifted_at
+    assert all(task.state == TaskState.SUCCEEDED for task in lifts.all())
+    assert not lifted.subject_snapshot
+    mine = login(Client(), customer).get(f"/requests/{partial.reference}/").content.decode()
+    assert "We lifted this restriction on" in mine
+
+
 def test_a_store_without_an_api_gets_a_step_to_lift_it(
     compliance_client, customer, compliance_user
 ):
@@ -382,6 +417,21 @@ def test_the_persons_erasure_takes_the_identities_kept_for_their_restriction(
 
     restriction.refresh_from_db()
     assert restriction.subject_snapshot is None
+
+
+def test_the_persons_erasure_takes_the_identities_kept_for_a_partly_completed_restriction(
+    customer, compliance_user
+):
+    add_store("crm", "tests.dsr.connectors.RestrictingConnector", config={"fail_restricts": 1})
+    created = file_request(type="restriction", user=customer)
+    partial = run_pending_tasks(dsr_request_approve(request=created, actor=compliance_user))
+    assert partial.state == State.PARTIALLY_COMPLETED and partial.subject_snapshot
+
+    erasure = file_request(type="erasure", user=customer)
+    run_pending_tasks(dsr_request_approve(request=erasure, actor=compliance_user))
+
+    partial.refresh_from_db()
+    assert partial.subject_snapshot is None
 
 
 def test_a_restriction_being_lifted_keeps_its_record_until_the_lift_is_over_and_its_time_passed(

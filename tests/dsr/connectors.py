@@ -115,7 +115,7 @@ class SlowConnector(Connector):
 class RestrictingConnector(Connector):
     """Marks the person restricted, or lifts it, in the cache (shared with worker processes):
     :func:`restricted` says whether they are. Fails the first ``config["fail_lifts"]`` lifts
-    for good."""
+    for good, and every restriction if ``config["fail_restricts"]``."""
 
     kind: ClassVar[str] = "test-restricting"
     supports: ClassVar[frozenset[str]] = frozenset({"restrict"})
@@ -126,6 +126,8 @@ class RestrictingConnector(Connector):
             cache.add(key, 0, 3600)
             if cache.incr(key) <= int(self.config.get("fail_lifts", 0)):
                 raise PermanentStoreError("the test store refuses to lift")
+        elif self.config.get("fail_restricts"):
+            raise PermanentStoreError("the test store refuses to restrict")
         cache.set(f"restricted-{self.store_key}-{subject.email}", not lift, 3600)
         return RestrictResult({"profiles": 1}, lifted=lift)
 
