@@ -35,8 +35,7 @@ def _user(request: HttpRequest) -> User:
 
 
 _SIGNED_OUT = gettext_lazy(
-    "You were signed out after a time without activity. Sign in again to save your "
-    "changes: what you typed is kept."
+    "You were signed out. Sign in again to save your changes: what you typed is kept."
 )
 
 

@@ -125,8 +125,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
             request,
             values=values,
             message=_(
-                "You were signed out after a time without activity. Sign in again to send "
-                "your request: what you wrote is kept."
+                "You were signed out. Sign in again to send your request: what you wrote is kept."
             ),
         )
     form_class = RequestForm if signed_in else GuestRequestForm

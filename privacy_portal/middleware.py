@@ -21,6 +21,8 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.defaults import bad_request
 
+from .drafts import DRAFT_FIELD
+
 Handler = Callable[[HttpRequest], HttpResponse]
 logger = logging.getLogger(__name__)
 
@@ -89,6 +91,10 @@ class SessionTimeoutMiddleware:
                 session[SESSION_AUTH_AT] = now
             elif now - int(auth_at) > settings.SESSION_ABSOLUTE_TIMEOUT:
                 logout(request)
+                if request.method == "POST" and request.POST.get(DRAFT_FIELD):
+                    # A form written signed in: its page keeps what was typed for after
+                    # signing in again, and says so (``privacy_portal.drafts``).
+                    return self.get_response(request)
                 messages.info(
                     request, _("For your security you were signed out. Please sign in again.")
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -266,10 +267,28 @@ def _sign_in_again(client, response, user) -> tuple[str, str]:
     return page, signed_in["Location"]
 
 
-def test_profile_changes_saved_after_the_session_ended_are_kept_for_after_signing_in(customer):
+def _signed_in_too_long(client) -> None:
+    """The session reaches its absolute timeout (hours after signing in) while the person
+    types, however active they were."""
+    from django.conf import settings
+
+    from privacy_portal.middleware import SESSION_AUTH_AT
+
+    session = client.session
+    session[SESSION_AUTH_AT] = int(time.time()) - settings.SESSION_ABSOLUTE_TIMEOUT - 1
+    session.save()
+
+
+@pytest.mark.parametrize("ends", ["idle", "absolute"])
+def test_profile_changes_saved_after_the_session_ended_are_kept_for_after_signing_in(
+    customer, ends
+):
     client = login(Client(), customer)
     hidden = _hidden_fields(client, PROFILE)
-    _session_ends()
+    if ends == "idle":
+        _session_ends()
+    else:
+        _signed_in_too_long(client)
 
     typed = _profile(first_name="Alicia", phone="+49 30 7654321", date_of_birth="1985-03-04")
     response = client.post(PROFILE, {**typed, **hidden})
@@ -277,7 +296,7 @@ def test_profile_changes_saved_after_the_session_ended_are_kept_for_after_signin
     # Nothing typed is in the address the person is sent to.
     assert "Alicia" not in response["Location"] and "7654321" not in response["Location"]
     page, back = _sign_in_again(client, response, customer)
-    assert "You were signed out after a time without activity" in page
+    assert "You were signed out. Sign in again to save your changes" in page
     assert "what you typed is kept" in page
     assert back == PROFILE
     customer.refresh_from_db()

@@ -78,7 +78,7 @@ def test_a_request_written_signed_in_and_sent_after_the_session_ended_is_kept(cu
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     assert not DataSubjectRequest.objects.exists()
     page = client.get(response["Location"]).content.decode()
-    assert "You were signed out after a time without activity" in page
+    assert "You were signed out. Sign in again to send your request" in page
 
     response = client.post(response["Location"], {"login": customer.email, "password": PASSWORD})
     assert response["Location"] == "/requests/new/"
