@@ -754,11 +754,15 @@ def reconcile() -> dict[str, int]:
                     reason="lease_expired",
                 )
         enqueue_on_commit(expired + lost)
+    # A request whose tasks all ended but that did not move on (its advance was lost); not
+    # one waiting, as it should, for a step of staff or a store's answer.
+    waiting_on_a_step = StoreTask.objects.filter(request=OuterRef("pk"), state=TaskState.WAITING)
     stuck = list(
         DataSubjectRequest.objects.filter(
             state__in=(State.RUNNING, State.WAITING), updated_at__lt=stale
         )
         .exclude(tasks__state__in=(TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING))
+        .exclude(Q(state=State.WAITING) & Exists(waiting_on_a_step))
         .values_list("pk", flat=True)
     )
     # A lift whose stores all lifted it, but whose advance was lost.

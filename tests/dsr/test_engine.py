@@ -602,6 +602,31 @@ def test_a_manual_store_makes_the_request_wait_for_staff(customer, compliance_us
     assert step.completed_by == compliance_user
 
 
+def test_the_reconciler_leaves_a_request_waiting_for_staff_alone_and_moves_a_stuck_one_on(
+    customer, other_customer, compliance_user, settings
+):
+    """Waiting for a manual step is not stuck (the reconciler would lock and read it again every
+    minute, for as long as staff take); a request whose last step ended without advancing it
+    is."""
+    add_store("payments", "tests.dsr.connectors.StaffStepConnector")
+    waiting = file_request(type="erasure", user=customer)
+    waiting = run_pending_tasks(dsr_request_approve(request=waiting, actor=compliance_user))
+    lost = file_request(type="erasure", user=other_customer)
+    lost = run_pending_tasks(dsr_request_approve(request=lost, actor=compliance_user))
+    assert waiting.state == lost.state == State.WAITING
+    # The step of the second one was done, but the message to advance it was lost.
+    lost.tasks.filter(state=TaskState.WAITING).update(state=TaskState.SUCCEEDED)
+    long_ago = timezone.now() - timedelta(seconds=settings.DSR_RECONCILE_SECONDS + 1)
+    DataSubjectRequest.objects.update(updated_at=long_ago)
+
+    assert engine.reconcile()["stuck"] == 1
+
+    waiting.refresh_from_db()
+    lost.refresh_from_db()
+    assert waiting.state == State.WAITING and waiting.updated_at == long_ago
+    assert lost.state == State.COMPLETED
+
+
 def test_a_redelivered_task_changes_nothing(customer):
     request = file_request(type="access", user=customer)
     task = request.tasks.get()
