@@ -8,7 +8,11 @@ from urllib.parse import urlencode
 
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin, messages
+from django.contrib.admin import SimpleListFilter
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.widgets import url_params_from_lookup_dict
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -74,7 +78,39 @@ def _changed_fields(message: Any) -> list[str]:
 class PortalModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """The base of the portal's model admins: a filter value Django's list cannot hold (a date
     hierarchy year of -99999999999999999999) is a bad filter, answered as Django answers any
-    other (the list without it, ``?e=1``), not a server error."""
+    other (the list without it, ``?e=1``), not a server error; and a list filters only by what
+    it offers to filter by."""
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        """Allow a lookup in the list's address only on a field the list offers a filter (or
+        its date hierarchy) for. Django allows any lookup on the model's own fields, which,
+        with the count of matches shown, reads any column a character at a time (a password
+        hash by ``?password__startswith=``), whatever the page shows."""
+        if not super().lookup_allowed(lookup, value, request):
+            return False
+        for fk_lookup in self.model._meta.related_fkey_lookups:
+            # What a raw-id popup adds for its field's ``limit_choices_to``.
+            lookups = fk_lookup() if callable(fk_lookup) else fk_lookup
+            if (lookup, value) in url_params_from_lookup_dict(lookups).items():
+                return True
+        field = lookup.split(LOOKUP_SEP)[0]
+        try:
+            self.model._meta.get_field(field)
+        except FieldDoesNotExist:
+            return True  # a filter's own parameter, or nothing Django will filter by
+        return field in self._filtered_fields(request)
+
+    def _filtered_fields(self, request: HttpRequest | None) -> set[str]:
+        """Return the model's fields the list's filters and date hierarchy filter by."""
+        offered: set[str] = {self.date_hierarchy} if self.date_hierarchy else set()
+        filters = self.get_list_filter(request) if request is not None else self.list_filter
+        for item in filters:
+            if isinstance(item, type) and issubclass(item, SimpleListFilter):
+                offered.add(str(item.parameter_name))
+            else:
+                path = item[0] if isinstance(item, list | tuple) else item
+                offered.add(str(path).split(LOOKUP_SEP)[0])
+        return offered
 
     def get_changelist_instance(self, request: HttpRequest) -> Any:
         try:
