@@ -81,7 +81,7 @@ class PortalModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     other (the list without it, ``?e=1``), not a server error; and a list filters only by what
     it offers to filter by."""
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         """Allow a lookup in the list's address only on a field the list offers a filter (or
         its date hierarchy) for. Django allows any lookup on the model's own fields, which,
         with the count of matches shown, reads any column a character at a time (a password
@@ -100,11 +100,10 @@ class PortalModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return True  # a filter's own parameter, or nothing Django will filter by
         return field in self._filtered_fields(request)
 
-    def _filtered_fields(self, request: HttpRequest | None) -> set[str]:
+    def _filtered_fields(self, request: HttpRequest) -> set[str]:
         """Return the model's fields the list's filters and date hierarchy filter by."""
         offered: set[str] = {self.date_hierarchy} if self.date_hierarchy else set()
-        filters = self.get_list_filter(request) if request is not None else self.list_filter
-        for item in filters:
+        for item in self.get_list_filter(request):
             if isinstance(item, type) and issubclass(item, SimpleListFilter):
                 offered.add(str(item.parameter_name))
             else:
