@@ -89,7 +89,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             ],
             "status": filters.get("status") or "open",
             "person_search": bool(filters.get("person")),
-            "here": request.get_full_path(),
+            # Where "Assign to me" leads back to ("here" is the base's name of the page).
+            "back_to": request.get_full_path(),
         },
     )
 
@@ -233,7 +234,9 @@ def assign(request: HttpRequest, reference: str) -> HttpResponse:
     expected = int(seen) if seen.isdecimal() else None
     to_me = request.POST.get("to") == "me"
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ):
         target = reverse("dashboard:request", args=[reference])
     found = get_object_or_404(DataSubjectRequest, reference=reference)
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 
 import pytest
@@ -164,6 +166,29 @@ def test_assign_to_me_from_the_queue_and_a_stale_view_is_refused(
     assert response.redirect_chain[-1][0] == f"/dashboard/requests/{erasure.reference}/"
     erasure.refresh_from_db()
     assert erasure.assignee == compliance_user
+
+
+def test_assign_to_me_in_the_queue_leads_back_to_the_same_filtered_queue(
+    compliance_client, compliance_user, erasure
+):
+    queue = "/dashboard/?type=erasure&status=open"
+    page = compliance_client.get(queue).content.decode()
+    assign = page.split(f'action="/dashboard/requests/{erasure.reference}/assign/"', 1)[1]
+    back = html.unescape(re.search(r'name="next" value="([^"]*)"', assign).group(1))
+
+    response = compliance_client.post(
+        f"/dashboard/requests/{erasure.reference}/assign/", {"to": "me", "seen": "", "next": back}
+    )
+
+    assert response.status_code == 302 and response["Location"] == queue
+    erasure.refresh_from_db()
+    assert erasure.assignee == compliance_user
+    # A page name instead of an address leads to the request.
+    again = compliance_client.post(
+        f"/dashboard/requests/{erasure.reference}/assign/",
+        {"to": "me", "seen": str(compliance_user.pk), "next": "queue"},
+    )
+    assert again["Location"] == f"/dashboard/requests/{erasure.reference}/"
 
 
 def test_a_seen_assignee_in_other_digits_counts_as_nobody(
