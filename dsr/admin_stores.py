@@ -25,7 +25,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from privacy_portal.admin_site import AuditedModelAdmin
+from privacy_portal.admin_site import AuditedModelAdmin, object_pk
 from privacy_portal.categories import DataCategory
 
 from . import stores
@@ -394,8 +394,10 @@ class DataStoreAdmin(AuditedModelAdmin):
 
     def test_connection_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Run the health check of one store (from its page) and go back to it."""
-        store = get_object_or_404(DataStore, pk=object_id)
-        if request.method != "POST" or not self.has_change_permission(request, store):
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        store = get_object_or_404(DataStore, pk=object_pk(object_id))
+        if not self.has_change_permission(request, store):
             raise PermissionDenied
         self._report(request, store, stores.datastore_check(store=store, actor=request.user))
         return HttpResponseRedirect(reverse("admin:dsr_datastore_change", args=[store.pk]))
@@ -454,7 +456,9 @@ class ManualStepAdmin(AuditedModelAdmin):
     ) -> HttpResponse:
         """Show the step with its instructions and, while it waits, the form that completes it."""
         task = get_object_or_404(
-            StoreTask.objects.select_related("request", "store"), pk=object_id, waiting_for="manual"
+            StoreTask.objects.select_related("request", "store"),
+            pk=object_pk(object_id),
+            waiting_for="manual",
         )
         if not self.has_view_or_change_permission(request, task):
             raise PermissionDenied

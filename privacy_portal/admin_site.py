@@ -13,7 +13,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.widgets import url_params_from_lookup_dict
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models.constants import LOOKUP_SEP
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -64,6 +64,14 @@ class PortalAdminSite(admin.AdminSite):
         """Change the password through allauth too: its rate limit on the old password, the
         audit trail and the hold of sensitive requests all hang on allauth's form."""
         return HttpResponseRedirect(reverse("account_change_password"))
+
+
+def object_pk(object_id: str) -> int:
+    """Return the primary key in an admin page's address, or raise Http404 (``abc``, ``💩``:
+    not found, as Django's own admin pages answer, not a server error)."""
+    if not (object_id.isascii() and object_id.isdecimal()) or len(object_id) > 18:
+        raise Http404
+    return int(object_id)
 
 
 def _changed_fields(message: Any) -> list[str]:

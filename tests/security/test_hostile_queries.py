@@ -171,6 +171,9 @@ ROUTES = (
     ("compliance", "get", "/dashboard/tasks/{}/evidence/"),
     ("support", "get", "/admin/dsr/datasubjectrequest/{}/change/"),
     ("support", "get", "/admin/accounts/user/{}/change/"),
+    ("compliance", "get", "/admin/dsr/manualstep/{}/change/"),
+    ("compliance", "post", "/admin/dsr/datastore/{}/test-connection/"),
+    ("support", "post", "/admin/dsr/datastore/{}/test-connection/"),
 )
 
 
