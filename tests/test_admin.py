@@ -37,6 +37,15 @@ def test_staff_whose_session_did_not_use_the_second_factor_must_confirm_it(suppo
     ].startswith("/accounts/2fa/reauthenticate/")
 
 
+def test_only_staff_who_may_use_the_dashboard_are_shown_its_link(
+    support_client, compliance_client, customer_client
+):
+    link = 'href="/dashboard/"'
+    assert link in compliance_client.get("/account/").content.decode()
+    for client in (support_client, customer_client):
+        assert link not in client.get("/account/").content.decode()
+
+
 def test_customers_cannot_use_the_admin(customer_client):
     assert customer_client.get("/admin/").status_code in (302, 403)
     assert customer_client.get("/admin/accounts/user/").status_code in (302, 403)

@@ -127,6 +127,9 @@ def test_an_identity_check_needs_a_method_and_a_description(compliance_client, g
 def test_reject_with_a_reason_tells_the_person_of_their_right_to_complain(
     compliance_client, erasure, mailoutbox, django_capture_on_commit_callbacks
 ):
+    page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
+    # Final, and e-mailed at once: the browser asks first.
+    assert 'data-confirm="Reject this request and e-mail the person the reason now?"' in page
     response = _post(compliance_client, erasure, "reject", {"reject-reason": "other"}, follow=True)
     assert "Explain the reason to the person." in _messages(response)  # "other" needs it
     erasure.refresh_from_db()

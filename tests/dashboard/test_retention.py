@@ -20,7 +20,8 @@ pytestmark = pytest.mark.django_db
 
 
 class RetentionStore(Connector):
-    """A store whose rule deletes three old records (and counts them in a dry run)."""
+    """A store whose rule deletes three old records (and counts them in a dry run), or finds
+    nothing due with ``config["nothing_due"]``."""
 
     kind: ClassVar[str] = "test-retention"
     supports: ClassVar[frozenset[str]] = frozenset()
@@ -29,6 +30,8 @@ class RetentionStore(Connector):
     def apply_retention(self, *, now: datetime, dry_run: bool = False) -> RetentionRun:
         if not dry_run:
             self.applied.append(True)
+        if self.config.get("nothing_due"):
+            return RetentionRun(dry_run=dry_run)
         return RetentionRun(deleted={"old_orders": 3}, anonymised={"reviews": 1}, dry_run=dry_run)
 
 
@@ -129,6 +132,25 @@ def test_each_stores_rule_is_applied_and_audited(settings):
     applied = AuditEvent.objects.get(action="retention.store.applied")
     assert applied.object_id == str(store.pk)
     assert applied.after == {"deleted": {"old_orders": 3}, "anonymised": {"reviews": 1}}
+
+
+def test_a_store_with_nothing_due_says_so_on_the_page(settings, compliance_client):
+    settings.DSR_CONNECTORS = {
+        **settings.DSR_CONNECTORS,
+        "test-retention": "tests.dashboard.test_retention.RetentionStore",
+    }
+    add_store(
+        "shop",
+        "tests.dashboard.test_retention.RetentionStore",
+        name="Shop",
+        config={"nothing_due": True},
+    )
+    retention_run(job="store_retention", dry_run=True)
+
+    page = compliance_client.get("/dashboard/retention/").content.decode()
+
+    assert "<div>Shop: nothing due</div>" in page
+    assert "<div>Inper Privacy Portal: no retention rule</div>" in page
 
 
 def test_a_store_that_fails_marks_the_run_failed_and_the_others_still_run(settings):

@@ -57,3 +57,33 @@ def test_no_page_scrolls_sideways_on_a_narrow_phone(page):
     ]:
         wide[f"{path} (de)"] = sideways(page, path)
     assert {path: width for path, width in wide.items() if width > WIDTH} == {}
+
+
+def test_an_officers_pages_do_not_scroll_sideways_on_a_phone(page):
+    """The request page holds wide things (the stores' table, receipts, the timeline): they
+    scroll in their boxes on a phone, and the page itself does not."""
+    from privacy_portal.permissions import COMPLIANCE_GROUP
+    from tests.dsr.helpers import run_pending_tasks
+    from tests.e2e.test_dashboard_journeys import officer_signs_in
+
+    if not DataStore.objects.filter(key="portal").exists():
+        add_store("portal", "dsr.connectors.portal.PortalConnector", name="Inper Privacy Portal")
+    customer = UserFactory(email="reflow.officer@example.com")
+    AddressFactory(user=customer)
+    done = run_pending_tasks(file_request(type="access", user=customer))
+    waiting = file_request(type="erasure", user=UserFactory(email="second@example.com"))
+    officer = StaffFactory(group=COMPLIANCE_GROUP)
+
+    page.set_viewport_size({"width": 390, "height": 800})
+    officer_signs_in(page, officer)
+    wide = {
+        path: sideways(page, path)
+        for path in (
+            "/dashboard/",
+            f"/dashboard/requests/{done.reference}/",
+            f"/dashboard/requests/{waiting.reference}/",
+            "/dashboard/metrics/",
+            "/dashboard/audit/",
+        )
+    }
+    assert {path: width for path, width in wide.items() if width > 390} == {}
