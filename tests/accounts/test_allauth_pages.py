@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import translation
 
 from tests.conftest import login
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +100,20 @@ def test_signing_in_names_the_person_by_their_address_not_an_internal_number(cus
     page = response.content.decode()
     assert f"Successfully signed in as {customer.email}." in page
     assert f"Account #{customer.pk}" not in page
+
+
+def test_signing_in_is_confirmed_in_the_persons_language():
+    """Anna reads German: the sign-in's confirmation is German, like the page after it,
+    unless she chose a language in this browser."""
+    anna = UserFactory(email="anna@example.com", preferred_language="de")
+    response = Client().post(
+        "/accounts/login/", {"login": anna.email, "password": PASSWORD}, follow=True
+    )
+    assert f"Sie sind als {anna.email} angemeldet." in response.content.decode()
+
+    chosen = Client()
+    chosen.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = chosen.post(
+        "/accounts/login/", {"login": anna.email, "password": PASSWORD}, follow=True
+    )
+    assert f"Successfully signed in as {anna.email}." in response.content.decode()

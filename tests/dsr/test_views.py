@@ -8,6 +8,7 @@ import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 from unittest import mock
+from urllib.parse import unquote
 
 import pytest
 from django.core import mail
@@ -928,3 +929,30 @@ def test_an_open_erasure_page_follows_the_request_after_the_account_is_gone(
     other = file_request(type="access", user=UserFactory())
     stolen = redraw.replace(erasure.reference, other.reference).replace("&amp;", "&")
     assert client.get(stolen).status_code == 404
+
+
+def test_switching_language_on_a_guests_pages_keeps_the_status_link(client):
+    """The status link's token comes back with the language switch: without it, the request's
+    page and the download page are not found."""
+    from dsr.services import dsr_request_approve, dsr_request_verify_manually
+
+    created = file_request(type="access", email="guest@example.com", channel="portal_guest")
+    created = dsr_request_verify_manually(
+        request=created, actor=None, method="staff_callback", note="Called back"
+    )
+    created = run_pending_tasks(dsr_request_approve(request=created, actor=None))
+    token = notifications.status_token(created)
+    for path in (f"/requests/{created.reference}/", f"/requests/{created.reference}/download/code/"):
+        page = client.get(f"{path}?t={token}").content.decode()
+        (back,) = re.findall(r'<input type="hidden" name="next" value="([^"]*)"', page)
+        switched = client.post("/language/", {"language": "de", "next": back})
+        assert switched.status_code == 302 and unquote(switched["Location"]) == f"{path}?t={token}"
+        assert client.get(switched["Location"]).status_code == 200
+    german = client.get(f"/requests/{created.reference}/?t={token}")
+    assert german.status_code == 200 and 'lang="de"' in german.content.decode()
+
+
+def test_switching_language_on_the_request_form_keeps_the_kind_chosen(client):
+    page = client.get("/requests/new/?type=erasure").content.decode()
+    (back,) = re.findall(r'<input type="hidden" name="next" value="([^"]*)"', page)
+    assert back == "/requests/new/?type=erasure"
