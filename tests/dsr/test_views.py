@@ -942,7 +942,8 @@ def test_switching_language_on_a_guests_pages_keeps_the_status_link(client):
     )
     created = run_pending_tasks(dsr_request_approve(request=created, actor=None))
     token = notifications.status_token(created)
-    for path in (f"/requests/{created.reference}/", f"/requests/{created.reference}/download/code/"):
+    pages = (f"/requests/{created.reference}/", f"/requests/{created.reference}/download/code/")
+    for path in pages:
         page = client.get(f"{path}?t={token}").content.decode()
         (back,) = re.findall(r'<input type="hidden" name="next" value="([^"]*)"', page)
         switched = client.post("/language/", {"language": "de", "next": back})
