@@ -59,7 +59,7 @@ CUSTOMERS: list[dict[str, Any]] = [
         "email": "ben.carter@example.com",
         "first_name": "Ben",
         "last_name": "Carter",
-        "phone": "+447700900123",
+        "phone": "+442079460958",
         "date_of_birth": date(1979, 9, 30),
         "country": "GB",
         "preferred_language": "en",

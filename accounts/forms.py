@@ -121,7 +121,9 @@ class ProfileForm(forms.ModelForm[User]):
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
         phone = cleaned.get("phone")
-        if phone:
+        # A number kept from before (an import, an older rule) is left as it is: it must not
+        # stop the person from changing their name.
+        if phone and phone != self.instance.phone:
             try:
                 cleaned["phone"] = normalise_phone(phone, region=str(cleaned.get("country") or ""))
             except forms.ValidationError as error:

@@ -58,6 +58,20 @@ def test_profile_edit_saves_phone_in_e164_and_audits_field_names_only(customer_c
     assert event.actor_id == customer.pk
 
 
+def test_a_phone_number_kept_from_before_does_not_stop_other_changes(customer_client, customer):
+    """A number stored before today's check (an import, an older rule) is left as it is when
+    the person changes something else; a new number is checked."""
+    User.objects.filter(pk=customer.pk).update(phone="+447700900123")  # not a valid number
+
+    response = customer_client.post(PROFILE, _profile(phone="+447700900123", first_name="Alicia"))
+
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.first_name == "Alicia" and customer.phone == "+447700900123"
+    refused = customer_client.post(PROFILE, _profile(phone="+447700900124"))
+    assert refused.status_code == 400 and "valid phone number" in refused.content.decode()
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [

@@ -36,7 +36,7 @@ BEN = shop.ShopPerson(
     email="ben.carter@example.com",
     first_name="Ben",
     last_name="Carter",
-    phone="+447700900123",
+    phone="+442079460958",
     address="14 Orchard Lane, Oxford",
 )
 
