@@ -18,7 +18,12 @@ from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
 from accounts.models import User
 
@@ -46,7 +51,7 @@ def _bad_request(request: HttpRequest, message: str, status: int = 400) -> HttpR
 
 
 @login_required
-@require_GET
+@require_safe
 def preferences(request: HttpRequest) -> HttpResponse:
     """Show every purpose and channel with its legal basis, what it means, and a switch."""
     subject = services.subject_of_user(_user(request))
@@ -131,7 +136,7 @@ def stop_all_marketing(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def history(request: HttpRequest) -> HttpResponse:
     """List the person's own consent events, newest first."""
     page = Paginator(selectors.consent_events_for_user(_user(request)), 50).get_page(
@@ -256,7 +261,7 @@ def cookie_choice_of(request: HttpRequest) -> set[str] | None:
     return None
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def cookies(request: HttpRequest) -> HttpResponse:
     """Cookie settings without JavaScript: every category with its services and cookies."""
     granted = cookie_choice_of(request)
@@ -333,7 +338,7 @@ def _policy_page(
     )
 
 
-@require_GET
+@require_safe
 def statement(request: HttpRequest, version: int | None = None) -> HttpResponse:
     """Show the privacy statement (or an earlier version) with its versions."""
     return _policy_page(
@@ -341,7 +346,7 @@ def statement(request: HttpRequest, version: int | None = None) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def cookie_policy(request: HttpRequest, version: int | None = None) -> HttpResponse:
     """Show the cookie policy (or an earlier version) with its versions."""
     return _policy_page(
@@ -369,7 +374,7 @@ def _safe(request: HttpRequest) -> bool:
 # --- Global Privacy Control -------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def gpc_json(request: HttpRequest) -> JsonResponse:
     """The Global Privacy Control support resource (``/.well-known/gpc.json``)."""
     response = JsonResponse({"gpc": True, "lastUpdate": "2026-11-01"})

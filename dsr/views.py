@@ -36,7 +36,12 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 from django_ratelimit.core import is_ratelimited
 
 from consent.cookie import banner_cookie_of, banner_cookie_set
@@ -100,7 +105,7 @@ def _data(request: HttpRequest) -> Any:
     return request.POST if request.method == "POST" else None
 
 
-@require_GET
+@require_safe
 def request_list(request: HttpRequest) -> HttpResponse:
     """The signed-in person's requests (a page explaining the options for everyone else)."""
     if not request.user.is_authenticated:
@@ -190,7 +195,7 @@ def _after_filing(request: HttpRequest, filed: DataSubjectRequest) -> HttpRespon
     return redirect("dsr:sent")
 
 
-@require_GET
+@require_safe
 def request_sent(request: HttpRequest) -> HttpResponse:
     """What a guest is told after filing: check your e-mail, or (for an opt-out) that no
     confirmation is needed."""
@@ -279,7 +284,7 @@ def _owned(request: HttpRequest, reference: str) -> tuple[DataSubjectRequest, st
     raise Http404
 
 
-@require_GET
+@require_safe
 def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
     """Follow one request: state, deadline, progress and history."""
     if not request.user.is_authenticated and not request.GET.get("t"):

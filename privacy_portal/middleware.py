@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template import loader
 from django.urls import reverse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
@@ -122,13 +123,18 @@ class UserLanguageMiddleware:
 
 class PrivacyHeadersMiddleware:
     """Add Permissions-Policy, and forbid caching of any dynamic page unless a view allowed it:
-    most pages here show personal data."""
+    most pages here show personal data. A wrong method's empty answer gets a page."""
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        if response.status_code == 405 and not response.streaming and not response.content:
+            # Django's answer to a wrong method is empty: say what happened, as the other
+            # error pages do (its Allow header stays).
+            response.content = loader.render_to_string("405.html", request=request)
+            response.headers["Content-Type"] = "text/html; charset=utf-8"
         response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         if "Cache-Control" not in response.headers:

@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.forms import LanguageForm
 
@@ -21,7 +21,7 @@ from .language import language_apply
 logger = logging.getLogger(__name__)
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     """Say what the portal offers and link to each part."""
     return render(request, "home.html")
@@ -53,7 +53,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness: the process answers."""
     return HttpResponse("ok\n", content_type="text/plain")
@@ -90,7 +90,7 @@ def _check_cache() -> bool:
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: database, broker and cache reachable (503 naming what is not)."""
     checks = {

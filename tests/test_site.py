@@ -245,3 +245,20 @@ def test_production_settings_refuse_a_weak_secret_key():
     )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize("path", ["/", "/privacy/statement/", "/privacy/cookies/", "/healthz"])
+def test_pages_answer_head_as_they_answer_get(client, path):
+    """Uptime monitors and link checkers ask with HEAD."""
+    assert client.head(path).status_code == client.get(path).status_code == 200
+
+
+def test_a_wrong_method_gets_a_page_that_says_so(client):
+    response = client.get("/language/")
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    page = response.content.decode()
+    assert "This address does not work that way" in page and "Go to the start page" in page
+    # The API's own answers keep their JSON.
+    api = client.post("/api/schema/")
+    assert api.status_code == 405 and b"not allowed" in api.content
+    assert b"does not work that way" not in api.content

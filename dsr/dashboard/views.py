@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from privacy_portal.pseudonymise import email_hash, normalise_email
 from privacy_portal.spreadsheet import csv_cell
@@ -62,7 +62,7 @@ def _no_store(response: HttpResponseBase) -> HttpResponseBase:
 # --- the queue ----------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 @officer_required(*VIEW)
 def queue(request: HttpRequest) -> HttpResponse:
     """Every request, filtered, searched, sorted and paged; counts by state; what is urgent."""
@@ -162,7 +162,7 @@ def _render_request(
     return render(request, "dashboard/request.html", context, status=status)
 
 
-@require_GET
+@require_safe
 @officer_required(*VIEW)
 def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
     """The person, their identity check, the timeline, the store tasks, and the decisions."""
@@ -499,7 +499,7 @@ class _Echo:
         return value
 
 
-@require_GET
+@require_safe
 @officer_required(*VIEW)
 def metrics_page(request: HttpRequest) -> HttpResponse:
     """Charts of the monthly figures, each with its table and CSV."""
@@ -527,7 +527,7 @@ def metrics_csv(request: HttpRequest, key: str) -> HttpResponseBase:
     return _csv_response(f"inper-{key}-{months}-months.csv", [figure.columns, *figure.rows])
 
 
-@require_GET
+@require_safe
 @officer_required(*VIEW)
 def yearly(request: HttpRequest) -> HttpResponse:
     """The yearly figures regulators ask for, for any year."""
@@ -559,7 +559,7 @@ def yearly_csv(request: HttpRequest) -> HttpResponseBase:
 # --- audit trail --------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 @officer_required("audit.view_auditevent")
 def audit_trail(request: HttpRequest) -> HttpResponse:
     """Filter the audit trail; see the chain's state."""
@@ -603,7 +603,7 @@ def audit_verify(request: HttpRequest) -> HttpResponse:
 # --- record of processing -----------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 @officer_required("dsr.view_datastore")
 def processing_record(request: HttpRequest) -> HttpResponse:
     return render(
@@ -628,7 +628,7 @@ def processing_csv(request: HttpRequest) -> HttpResponseBase:
 # --- retention ----------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 @officer_required("dsr.view_retentionjobrun")
 def retention_page(request: HttpRequest) -> HttpResponse:
     """The retention jobs, their last real and dry runs, and what those did."""
