@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from privacy_portal.drafts import draft_mark, draft_take, login_required_keeping_draft
 from privacy_portal.language import language_apply
@@ -34,6 +34,8 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
+#: The session key of a browser whose account was just closed (the page that says so).
+_JUST_CLOSED = "account-just-closed"
 _SIGNED_OUT = gettext_lazy(
     "You were signed out. Sign in again to save your changes: what you typed is kept."
 )
@@ -174,6 +176,7 @@ def close(request: HttpRequest) -> HttpResponse:
         user = _user(request)
         services.account_close(user=user, actor=user)
         logout(request)
+        request.session[_JUST_CLOSED] = True  # in the new session, for the page that says so
         return redirect("accounts:closed")
     return render(
         request,
@@ -183,6 +186,10 @@ def close(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_safe
 def closed(request: HttpRequest) -> HttpResponse:
-    """Confirm that the account was closed."""
+    """Confirm that the account was closed, to the browser that closed it, once; anyone else
+    (signed in, or never having closed one) goes to the start page."""
+    if request.user.is_authenticated or not request.session.pop(_JUST_CLOSED, False):
+        return redirect("home")
     return render(request, "accounts/closed.html")

@@ -46,6 +46,10 @@ def test_closing_ends_every_session_disables_sign_in_and_sends_an_email(
         response = browser.post(CLOSE, {"understood": "on"})
 
     assert response.status_code == 302 and response["Location"] == "/account/closed/"
+    assert "Your account is closed" in browser.get("/account/closed/").content.decode()
+    # Said once, to this browser only: nobody else is told their account was closed.
+    assert browser.get("/account/closed/")["Location"] == "/"
+    assert other_device.get("/account/closed/")["Location"] == "/"
     customer.refresh_from_db()
     assert not customer.is_active and customer.closed_at is not None
     # This browser and every other device are signed out.
@@ -67,6 +71,10 @@ def test_closing_ends_every_session_disables_sign_in_and_sends_an_email(
     )
     closed = [m for m in mail.outbox if "account is closed" in m.subject]
     assert [m.to for m in closed] == [[email]]
+    # Its acknowledgement promises nothing the portal refuses (the closure is final).
+    [acknowledged] = [m for m in mail.outbox if erasure.reference in m.subject]
+    assert "reply to this e-mail at once" in acknowledged.body
+    assert "we will stop it" not in acknowledged.body
 
 
 def test_closing_without_ticking_the_box_changes_nothing(customer):

@@ -318,7 +318,7 @@ MATRIX: list[Row] = [
         effect=a_changed("is_active", False),
         affects=("customer_a",),
     ),
-    Row("account", "read", "accounts:closed", "get", everyone(OK)),
+    Row("account", "read", "accounts:closed", "get", everyone(DONE)),
     Row("address", "create", "accounts:address_create", "get", signed_in(OK)),
     Row(
         "address",

@@ -78,6 +78,9 @@ def test_an_access_request_returns_the_photos_unchanged_with_their_exif_data(cus
     ]["location"].startswith("Where the photo was taken")
     files = [entry for entry in manifest(archive)["files"] if entry["path"].endswith(PHOTO.name)]
     assert files and files[0]["bytes"] == len(original)
+    # The cover letter counts the files once, and its sentences end with one full stop.
+    cover = archive.read("index.html").decode()
+    assert cover.count("files: 1") == 1 and ".." not in cover
 
 
 def test_an_erasure_deletes_the_persons_files_and_only_theirs(
