@@ -101,7 +101,11 @@ class LiftNoticeError(Exception):
 
 
 def _state_label(state: str) -> str:
-    return str(State(state).label)
+    """The state as officers read it on their pages (a refused change of state is theirs to
+    read: "Running", where the person reads "In progress")."""
+    from .dashboard.labels import state_label
+
+    return str(state_label(state))
 
 
 @transaction.atomic

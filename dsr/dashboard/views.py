@@ -95,6 +95,10 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
 
 
+#: The digits of a reference's number (DSR-2026-000042).
+_REFERENCE_DIGITS = 6
+
+
 @require_POST
 @officer_required(*VIEW)
 def search(request: HttpRequest) -> HttpResponse:
@@ -113,7 +117,18 @@ def search(request: HttpRequest) -> HttpResponse:
     reference = term.upper()
     if DataSubjectRequest.objects.filter(reference=reference).exists():
         return redirect("dashboard:request", reference)
-    return redirect(f"{reverse('dashboard:queue')}?{urlencode({'status': 'all', 'q': reference})}")
+    if term.isascii() and term.isdecimal() and len(term) <= _REFERENCE_DIGITS:
+        # The number of a reference: the requests whose reference ends with it.
+        return redirect(f"{reverse('dashboard:queue')}?{urlencode({'status': 'all', 'q': term})}")
+    # Anything else (a name, a phone number) finds nothing, and goes in no URL.
+    messages.error(
+        request,
+        _(
+            "No request has that reference. Search by a reference (DSR-2026-000042), its "
+            "number (42), or the person's exact e-mail address."
+        ),
+    )
+    return redirect("dashboard:queue")
 
 
 # --- one request --------------------------------------------------------------------------------

@@ -179,6 +179,14 @@ def test_extend_once_emails_the_reason_and_twice_is_refused(
     assert erasure.due_at == due and AuditEvent.objects.count() == events
 
 
+def test_a_refused_change_names_the_state_as_the_officers_page_does(
+    compliance_client, erasure
+):
+    DataSubjectRequest.objects.filter(pk=erasure.pk).update(state=State.RUNNING)
+    response = _post(compliance_client, erasure, "approve", {}, follow=True)
+    assert "This request is “Running”, so it cannot become “Approved”." in _messages(response)
+
+
 def test_actions_a_completed_request_does_not_allow_change_nothing(
     compliance_client, completed_access
 ):
