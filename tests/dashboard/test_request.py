@@ -179,9 +179,7 @@ def test_extend_once_emails_the_reason_and_twice_is_refused(
     assert erasure.due_at == due and AuditEvent.objects.count() == events
 
 
-def test_a_refused_change_names_the_state_as_the_officers_page_does(
-    compliance_client, erasure
-):
+def test_a_refused_change_names_the_state_as_the_officers_page_does(compliance_client, erasure):
     DataSubjectRequest.objects.filter(pk=erasure.pk).update(state=State.RUNNING)
     response = _post(compliance_client, erasure, "approve", {}, follow=True)
     assert "This request is “Running”, so it cannot become “Approved”." in _messages(response)
