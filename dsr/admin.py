@@ -12,7 +12,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -30,7 +30,7 @@ from .dashboard.labels import (
     type_label,
 )
 from .dashboard.selectors import staff_name
-from .models import Channel, DataSubjectRequest, ErasureRecord, IdentityMethod
+from .models import Channel, DataSubjectRequest, ErasureRecord, IdentityMethod, State
 from .services import Intake, dsr_intake_validate, dsr_request_file, has_visible_text
 
 # --- requests ----------------------------------------------------------------------------------
@@ -244,6 +244,22 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
         """File the request through the workflow, as any other channel does."""
         created = dsr_request_file(intake=form.intake(), actor=request.user)
         obj.pk, obj.reference, obj.state = created.pk, created.reference, created.state
+        obj.duplicate_of = created.duplicate_of
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
+        if obj.state == State.DUPLICATE and obj.duplicate_of is not None:
+            # Said before Django's "added successfully", which alone would hide that nothing
+            # new starts.
+            messages.warning(
+                request,
+                _(
+                    "The person already has an open request of this kind, %(original)s: this "
+                    "one is recorded as its duplicate and that one goes on. The person was "
+                    "told by e-mail."
+                )
+                % {"original": obj.duplicate_of.reference},
+            )
+        return super().response_add(request, obj, post_url_continue)
 
     def _audit_scope(self, obj: Any) -> str:
         return f"dsr.datasubjectrequest:{obj.pk}"

@@ -373,6 +373,11 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
             request.state = State.DUPLICATE
             request.duplicate_of = original
             request.set_snapshot(None)
+            if intake.identity_method and intake.channel in _STAFF_CHANNELS:
+                # What staff checked stays on record with what they recorded (the original
+                # goes on with its own check).
+                request.identity_method = intake.identity_method
+                request.identity_note = intake.identity_note[:500]
             request.save()
         request.reference = _next_reference(request)
         request.save(update_fields=("reference",))

@@ -688,6 +688,35 @@ def test_support_records_a_phone_request_with_how_identity_was_checked(
     )
 
 
+def test_support_is_told_when_a_phone_request_is_a_duplicate_and_its_check_is_kept(
+    support_client,
+):
+    caller = {
+        "type": "access",
+        "channel": "phone",
+        "email": "caller@example.com",
+        "identity_method": "staff_callback",
+        "identity_note": "Called back the number on the last order",
+    }
+    support_client.post("/admin/dsr/datasubjectrequest/add/", caller)
+    original = DataSubjectRequest.objects.get(email="caller@example.com")
+
+    response = support_client.post(
+        "/admin/dsr/datasubjectrequest/add/",
+        {**caller, "identity_note": "Asked for the order number again"},
+        follow=True,
+    )
+
+    second = DataSubjectRequest.objects.exclude(pk=original.pk).get(email="caller@example.com")
+    assert second.state == State.DUPLICATE and second.duplicate_of == original
+    assert (second.identity_method, second.identity_note) == (
+        "staff_callback",
+        "Asked for the order number again",
+    )
+    page = response.content.decode()
+    assert f"already has an open request of this kind, {original.reference}" in page
+
+
 def test_a_request_recorded_by_support_writes_to_the_person_in_their_language(
     support_client, django_capture_on_commit_callbacks
 ):
