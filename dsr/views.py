@@ -113,10 +113,25 @@ def request_list(request: HttpRequest) -> HttpResponse:
     return render(request, "dsr/list.html", {"requests": selectors.requests_of(request.user)})
 
 
+def _intake_limited(request: HttpRequest, *, filing: bool) -> bool:
+    """Whether this browser's person (their account, or their client address) filed as many
+    requests as ``DSR_INTAKE_RATE`` allows; ``filing`` counts one more. Only requests that are
+    filed count: a form sent back for a typo does not."""
+    return bool(
+        is_ratelimited(
+            request,
+            group="dsr-intake",
+            key=ratelimit_account_or_client,
+            rate=settings.DSR_INTAKE_RATE,
+            increment=filing,
+        )
+    )
+
+
 @require_http_methods(["GET", "POST"])
-@_posts_limited("dsr-intake", "DSR_INTAKE_RATE")
 def request_new(request: HttpRequest) -> HttpResponse:
-    """File a request: signed in (re-authenticated for anything sensitive) or as a guest."""
+    """File a request: signed in (re-authenticated for anything sensitive) or as a guest.
+    Beyond the intake limit, the form comes back as it was sent, saying how long to wait."""
     user: Any = request.user
     signed_in = user.is_authenticated
     if request.method == "POST" and not signed_in and request.POST.get(DRAFT_FIELD):
@@ -137,7 +152,8 @@ def request_new(request: HttpRequest) -> HttpResponse:
     draft = draft_take(request) if signed_in else None
     initial = draft or {"type": request.GET.get("type", "")}
     form = form_class(_data(request), initial=initial)
-    if request.method == "POST" and form.is_valid():
+    limited = request.method == "POST" and _intake_limited(request, filing=False)
+    if request.method == "POST" and not limited and form.is_valid():
         data = form.cleaned_data
         # Everything but an opt-out discloses, changes or erases something (an objection
         # beyond direct marketing changes how the person's data is processed).
@@ -156,7 +172,11 @@ def request_new(request: HttpRequest) -> HttpResponse:
             purposes=tuple(data.get("purposes") or ()),
         )
         try:
+            if _intake_limited(request, filing=True):  # another tab filed meanwhile
+                raise _IntakeLimited
             filed = services.dsr_request_file(intake=intake, actor=user if signed_in else None)
+        except _IntakeLimited:
+            limited = True
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -166,7 +186,8 @@ def request_new(request: HttpRequest) -> HttpResponse:
             if cookie is not None:
                 banner_cookie_set(response, cookie, secure=request.is_secure())
             return response
-    return render(
+    wait = rate_window(settings.DSR_INTAKE_RATE) if limited else 0
+    response = render(
         request,
         "dsr/new.html",
         {
@@ -174,9 +195,17 @@ def request_new(request: HttpRequest) -> HttpResponse:
             "type_help": TYPE_HELP,
             "signed_in": signed_in,
             "draft_mark": draft_mark(user) if signed_in else "",
+            "wait_minutes": max(1, -(-wait // 60)) if limited else 0,
         },
-        status=400 if request.method == "POST" else 200,
+        status=429 if limited else 400 if request.method == "POST" else 200,
     )
+    if limited:
+        response["Retry-After"] = str(wait)
+    return response
+
+
+class _IntakeLimited(Exception):
+    """The intake limit was reached between the form's check and its filing."""
 
 
 def _after_filing(request: HttpRequest, filed: DataSubjectRequest) -> HttpResponse:
