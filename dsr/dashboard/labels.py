@@ -110,6 +110,8 @@ DETAIL_LABELS: dict[str, StrOrPromise] = {
     "tasks": _("Steps planned"),
     "action": _("Step"),
     "attempt": _("Attempt"),
+    "duplicate_of": _("Duplicate of"),
+    "fields": _("Fields"),
 }
 _DETAIL_VALUES: dict[str, Mapping[str, StrOrPromise]] = {
     "type": TYPE_LABELS,

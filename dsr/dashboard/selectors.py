@@ -253,6 +253,10 @@ _ACTIONS = {
     "dsr.task.retrying": lambda: _("Store task will be retried"),
     "dsr.task.waiting": lambda: _("Store task waiting"),
     "dsr.task.retried": lambda: _("Store task retried by staff"),
+    "dsr.task.skipped": lambda: _("Store task skipped"),
+    "dsr.task.requeued": lambda: _("Store task queued again"),
+    "dsr.callback.refused": lambda: _("A store's answer was refused"),
+    "admin.added": lambda: _("Recorded by staff in the admin"),
     "dsr.task.completed_by_staff": lambda: _("Manual step marked done"),
     "dsr.package.built": lambda: _("Package built"),
     "dsr.package.downloaded": lambda: _("Package downloaded"),
@@ -278,25 +282,37 @@ def _event_store_ids(event: AuditEvent) -> set[int]:
     return {store for store in named if isinstance(store, int)}
 
 
-def _named(key: str, value: Any, stores: Mapping[int, str]) -> Any:
-    """A store's id in an event's details as the store's name, and each step an approval
-    planned as its store and action."""
+def _named(
+    key: str, value: Any, stores: Mapping[int, str], references: Mapping[int, str]
+) -> Any:
+    """A store's id in an event's details as the store's name, each step an approval planned
+    as its store and action, and another request by its reference."""
     if key == "store":
         return stores.get(value, value)
+    if key == "duplicate_of":
+        return references.get(value, value)
     if key == "tasks" and isinstance(value, list):
         return "; ".join(
             f"{stores.get(store, store)} ({detail_label('action', action)[1]})"
             for store, action in (p for p in value if isinstance(p, list) and len(p) == 2)
         )
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
     return value
 
 
 def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
     """Return every audit event of the request, oldest first, with who acted and the stores
-    its steps were about by name (three queries)."""
+    its steps were about by name (three queries; a fourth for a duplicate's original)."""
     events = list(AuditEvent.objects.filter(scope=scope_of(request)).order_by("seq"))
     store_ids = set().union(*(_event_store_ids(e) for e in events))
     stores = {s.pk: s.display_name() for s in DataStore.objects.filter(pk__in=store_ids)}
+    originals = {(e.after or {}).get("duplicate_of") for e in events} - {None}
+    references = (
+        dict(DataSubjectRequest.objects.filter(pk__in=originals).values_list("pk", "reference"))
+        if originals
+        else {}
+    )
     people = {
         user.pk: user
         for user in User.objects.filter(
@@ -323,7 +339,7 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
         else:
             text = action_text(event.action)
         detail = ", ".join(
-            "{}: {}".format(*detail_label(key, _named(key, value, stores)))
+            "{}: {}".format(*detail_label(key, _named(key, value, stores, references)))
             for key, value in (event.after or {}).items()
             if key != "state" and value not in (None, "", [], {})
         )

@@ -710,7 +710,7 @@ def test_support_records_a_phone_request_with_how_identity_was_checked(
 
 
 def test_support_is_told_when_a_phone_request_is_a_duplicate_and_its_check_is_kept(
-    support_client,
+    support_client, compliance_client
 ):
     caller = {
         "type": "access",
@@ -736,6 +736,10 @@ def test_support_is_told_when_a_phone_request_is_a_duplicate_and_its_check_is_ke
     )
     page = response.content.decode()
     assert f"already has an open request of this kind, {original.reference}" in page
+    # The officers' timeline says it in words, naming the original by its reference.
+    timeline = compliance_client.get(f"/dashboard/requests/{second.reference}/").content.decode()
+    assert "Recorded by staff in the admin" in timeline and "admin.added" not in timeline
+    assert f"Duplicate of: {original.reference}" in timeline
 
 
 def test_a_request_recorded_by_support_writes_to_the_person_in_their_language(
