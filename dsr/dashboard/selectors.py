@@ -282,9 +282,7 @@ def _event_store_ids(event: AuditEvent) -> set[int]:
     return {store for store in named if isinstance(store, int)}
 
 
-def _named(
-    key: str, value: Any, stores: Mapping[int, str], references: Mapping[int, str]
-) -> Any:
+def _named(key: str, value: Any, stores: Mapping[int, str], references: Mapping[int, str]) -> Any:
     """A store's id in an event's details as the store's name, each step an approval planned
     as its store and action, and another request by its reference."""
     if key == "store":
@@ -307,7 +305,11 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
     events = list(AuditEvent.objects.filter(scope=scope_of(request)).order_by("seq"))
     store_ids = set().union(*(_event_store_ids(e) for e in events))
     stores = {s.pk: s.display_name() for s in DataStore.objects.filter(pk__in=store_ids)}
-    originals = {(e.after or {}).get("duplicate_of") for e in events} - {None}
+    originals = {
+        original
+        for original in ((e.after or {}).get("duplicate_of") for e in events)
+        if isinstance(original, int)
+    }
     references = (
         dict(DataSubjectRequest.objects.filter(pk__in=originals).values_list("pk", "reference"))
         if originals
