@@ -4,6 +4,7 @@ service or selector, and renders or redirects; refusals of the services become m
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -95,8 +96,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
 
 
-#: The digits of a reference's number (DSR-2026-000042).
+#: The digits of a reference's number (DSR-2026-000042), and a whole reference.
 _REFERENCE_DIGITS = 6
+_REFERENCE = re.compile(rf"DSR-\d{{4}}-\d{{{_REFERENCE_DIGITS}}}")
 
 
 @require_POST
@@ -117,11 +119,15 @@ def search(request: HttpRequest) -> HttpResponse:
     reference = term.upper()
     if DataSubjectRequest.objects.filter(reference=reference).exists():
         return redirect("dashboard:request", reference)
-    if term.isascii() and term.isdecimal() and len(term) <= _REFERENCE_DIGITS:
-        # The number of a reference: the requests whose reference ends with it.
-        return redirect(f"{reverse('dashboard:queue')}?{urlencode({'status': 'all', 'q': term})}")
+    if _REFERENCE.fullmatch(reference) or (
+        term.isascii() and term.isdecimal() and len(term) <= _REFERENCE_DIGITS
+    ):
+        # A reference, or its number (the requests whose reference ends with it).
+        return redirect(
+            f"{reverse('dashboard:queue')}?{urlencode({'status': 'all', 'q': reference})}"
+        )
     # Anything else (a name, a phone number) finds nothing, and goes in no URL.
-    messages.error(
+    messages.warning(
         request,
         _(
             "No request has that reference. Search by a reference (DSR-2026-000042), its "

@@ -143,7 +143,7 @@ def test_searching_a_reference_opens_the_request(compliance_client, erasure):
     assert _refs(compliance_client.get(partial["Location"])) == {erasure.reference}
 
 
-@pytest.mark.parametrize("term", ["Omar Haddad", "+49 30 12345678", "493012345678", "DSR-2000-1"])
+@pytest.mark.parametrize("term", ["Omar Haddad", "+49 30 12345678", "493012345678", "DSR-20-1"])
 def test_a_search_that_is_no_reference_goes_in_no_url(compliance_client, erasure, term):
     """Names and phone numbers are not searched (the queue holds no such index), and must not
     end up in an address, where logs would keep them."""

@@ -50,6 +50,8 @@ NOT_A_PAGE = {
     "in its address (allauth keeps the key in the session)",
     r"account_confirm_login_code": "sign-in by an e-mailed code is off",
     r"account_set_password": "every account has a password (sign-up asks for one)",
+    r"accounts:closed": "shown once, to the browser that just closed its account "
+    "(tests/accounts/test_close.py); anyone else goes to the start page",
 }
 # Tables a GET may write to: (URL names, or "*" for any; why).
 DOWNLOADS = {"dsr:download", "dashboard:audit_csv", "admin:consent_consentevent_export"}
