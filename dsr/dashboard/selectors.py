@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -364,6 +365,20 @@ class RequestPage:
     erasure_record: ErasureRecord | None
     urgency: str
     can: dict[str, bool] = field(default_factory=dict)
+    #: The uses of their data the person objected to or withdrew from, by their titles.
+    purposes: list[str] = field(default_factory=list)
+    #: The language the person is written to in, by its name.
+    language: str = ""
+
+
+def _purpose_titles(keys: list[str] | None) -> list[str]:
+    """Return the titles of the purposes ``keys`` names (a key no longer known as itself)."""
+    if not keys:
+        return []
+    from ..consent_bridge import purpose_choices
+
+    titles = dict(purpose_choices())
+    return [str(titles.get(key, key)) for key in keys]
 
 
 def request_page(reference: str) -> RequestPage | None:
@@ -405,6 +420,8 @@ def request_page(reference: str) -> RequestPage | None:
         package_available=package is not None and package_is_available(package),
         erasure_record=record,
         urgency=urgency(request),
+        purposes=_purpose_titles(request.purposes),
+        language=str(dict(settings.LANGUAGES).get(request.language, request.language)),
     )
     page.can = {
         "verify": request.redacted_at is None

@@ -497,3 +497,12 @@ def test_the_timeline_names_each_steps_store_and_action_in_words(
     assert "Datenspeicher: Inper-Datenschutzportal, Schritt: Löschen, Versuch: 1" in details
     page = response.content.decode().split('id="timeline"')[1].split("</section>")[0]
     assert "store: " not in page and "action: erase" not in page
+
+
+def test_the_page_names_the_uses_objected_to_and_the_language_in_words(compliance_client, customer):
+    objection = file_request(
+        type="objection", user=customer, purposes=("international_transfers",), language="de"
+    )
+    page = compliance_client.get(f"/dashboard/requests/{objection.reference}/").content.decode()
+    assert "international_transfers" not in page
+    assert "<dd>German</dd>" in page
