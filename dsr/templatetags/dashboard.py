@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django import template
 
 from dsr.dashboard import labels
@@ -25,3 +27,10 @@ def state_label(value: object) -> str:
 def outcome_label(value: object) -> str:
     """Return the staff-facing name of how a request ended."""
     return labels.outcome_label(str(value))
+
+
+@register.filter
+def as_json(value: object) -> str:
+    """Return an audit event's recorded values as the JSON they are kept as (and exported in),
+    not as Python writes them."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

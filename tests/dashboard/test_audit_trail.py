@@ -22,6 +22,9 @@ def test_filter_by_request_and_action(compliance_client, erasure, guest_access):
     response = compliance_client.get("/dashboard/audit/", {"action": "dsr.request.received"})
     assert {e.action for e in response.context["events"]} == {"dsr.request.received"}
     assert len(response.context["events"]) == 2
+    # What each event recorded reads as the JSON it is kept as, not as Python's repr.
+    page = response.content.decode()
+    assert "&quot;type&quot;: &quot;erasure&quot;" in page and "{&#x27;" not in page
 
 
 def test_pages_go_back_by_sequence(compliance_client, settings):
