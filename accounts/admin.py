@@ -109,13 +109,23 @@ class UserAdmin(AuditedModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[User], search_term: str
     ) -> tuple[QuerySet[User], bool]:
-        """Also find customers by phone number typed in any common format."""
+        """Also find customers by phone number typed in any common format, and by the number
+        of an order in a store that knows order numbers (the shop)."""
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         # Phones are stored as +<country><number>; match typed numbers by their digits, with
         # or without the country code or a national leading zero.
         digits = re.sub(r"\D", "", search_term).lstrip("0")
         if len(digits) >= 6:
             results |= queryset.filter(phone__contains=digits)
+        from dsr.identity import emails_for_order_number
+
+        emails = emails_for_order_number(search_term)
+        if emails:
+            same = Q()
+            for email in emails:
+                same |= Q(email__iexact=email)
+            owners = EmailAddress.objects.filter(same).values("user_id")
+            results |= queryset.filter(same | Q(pk__in=owners))
         return results, may_have_duplicates
 
     def _audit_scope(self, obj: Any) -> str:

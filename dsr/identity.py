@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from .connectors.base import StoreError, Subject
@@ -74,3 +75,25 @@ def confirm_knowledge(request: DataSubjectRequest) -> bool:
         except StoreError:
             logger.warning("identity check failed", extra={"store": store.key})
     return False
+
+
+#: What a typed search term must look like to be looked up as an order number in the stores
+#: (a word of letters, digits and dashes: not an address, a name or a phone number).
+ORDER_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-/_.]{2,63}")
+
+
+def emails_for_order_number(term: str) -> set[str]:
+    """Return the e-mail addresses the stores that know order numbers tie to ``term`` (for
+    support: the customer calling about an order). A store that cannot answer is skipped."""
+    term = term.strip()
+    if not ORDER_NUMBER.fullmatch(term) or not any(ch.isdigit() for ch in term):
+        return set()
+    found: set[str] = set()
+    for store in DataStore.objects.filter(enabled=True):
+        if "order_number" not in (store.identities or []):
+            continue
+        try:
+            found.update(connector_for(store).emails_for_order_number(term))
+        except StoreError:
+            logger.warning("order number search failed", extra={"store": store.key})
+    return found

@@ -64,6 +64,31 @@ def test_support_finds_customers_by_email_name_and_phone(support_client):
         assert "zed@example.com" not in page, term
 
 
+def test_support_finds_a_customer_by_the_number_of_an_order_in_the_shop(support_client, tmp_path):
+    """A customer calls about an order: the shop (a store that knows order numbers) says whose
+    it is, and the customer list shows that account."""
+    from dsr.demo import shop
+    from tests.dsr.helpers import add_store
+    from tests.stores.conftest import ANNA, BEN, make_database, rows, url_text
+
+    url = make_database("sqlite", tmp_path)
+    shop.fill(url, [ANNA, BEN], others_count=3)
+    (order, *_) = rows(url, shop.orders, shop.orders.c.email == ANNA.email)
+    add_store(
+        "shop",
+        "dsr.connectors.sql.SQLConnector",
+        identities=["email", "order_number"],
+        config=shop.store_config(url_text(url)),
+    )
+    UserFactory(email=ANNA.email, first_name="Anna")
+    UserFactory(email=BEN.email, first_name="Ben")
+
+    page = support_client.get("/admin/accounts/user/", {"q": order["order_number"]})
+
+    text = page.content.decode()
+    assert ANNA.email in text and BEN.email not in text
+
+
 def test_support_sees_profile_and_addresses_but_no_secrets(support_client):
     alice = UserFactory(email="alice.w@example.com")
     AddressFactory(user=alice, line1="7 Secret Garden")

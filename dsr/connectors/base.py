@@ -413,3 +413,8 @@ class Connector:
         example: this order number belongs to this e-mail address). Used to check what only
         the person would know before disclosing or erasing anything."""
         return False
+
+    def emails_for_order_number(self, order_number: str) -> list[str]:
+        """Return the e-mail addresses the store ties to ``order_number`` (support finding
+        the customer who calls about an order); none where the store cannot tell."""
+        return []

@@ -112,6 +112,9 @@ IDENTITY_KINDS = ("email", "customer_id", "phone", "order_number")
 ERASE_ACTIONS = ("delete", "anonymise", "retain")
 #: Rows fetched per round trip from a server-side cursor.
 STREAM_BATCH = 5000
+#: Addresses read for one order number at most (an order belongs to one person; a shared
+#: number across tables stays small).
+_ORDER_EMAILS = 20
 #: How long the catalogue read from a database is trusted before it is read again.
 CATALOGUE_SECONDS = 300
 #: Passes of one table's erasure within the transaction before leftovers count as a failure.
@@ -1184,6 +1187,31 @@ class SQLConnector(Connector):
                 if conn.execute(statement).first() is not None:
                     return True
         return False
+
+    def emails_for_order_number(self, order_number: str) -> list[str]:
+        found: set[str] = set()
+        with self._transaction(readonly=True) as (conn, catalogue):
+            for bound in catalogue.tables.values():
+                column = bound.config.order_number_column
+                if column is None:
+                    continue
+                # The order's rows, then up the parent chain to a table with the address.
+                current, where = bound, bound.table.c[column] == order_number
+                while (email := current.config.identities.get("email")) is None:
+                    if current.config.parent is None or not current.link:
+                        break
+                    children = [child for child, _ in current.link]
+                    targets = [target for _, target in current.link]
+                    keys = sa.select(*children).where(where)
+                    where = (
+                        targets[0].in_(keys) if len(targets) == 1 else sa.tuple_(*targets).in_(keys)
+                    )
+                    current = catalogue.tables[current.config.parent]
+                if email is None:
+                    continue
+                statement = sa.select(current.table.c[email]).where(where).limit(_ORDER_EMAILS)
+                found.update(str(value).strip().lower() for (value,) in conn.execute(statement))
+        return sorted(found)
 
     def subjects_by_hash(self, erased: Mapping[str, Mapping[str, datetime]]) -> list[Subject]:
         # The tables declare no creation column: whoever has the address is returned.

@@ -428,6 +428,23 @@ def test_an_order_number_confirms_who_someone_is_only_with_their_own_email(fille
     assert not store.confirm_identity(Subject(email=ANNA.email))
 
 
+def test_an_order_number_finds_the_address_of_whoever_placed_the_order(filled_shop):
+    (order, *_) = rows(filled_shop, shop.orders, shop.orders.c.email == ANNA.email)
+    store = connector(filled_shop)
+    assert store.emails_for_order_number(order["order_number"]) == [ANNA.email.lower()]
+    assert store.emails_for_order_number("INP-NO-SUCH") == []
+    assert store.emails_for_order_number("1' OR '1'='1") == []
+
+
+def test_an_order_number_is_followed_up_to_the_customer_when_the_order_holds_no_address(
+    filled_shop,
+):
+    """An order table without an address of its own: the customer it points to has one."""
+    (order, *_) = rows(filled_shop, shop.orders, shop.orders.c.email == ANNA.email)
+    store = connector(filled_shop, orders={"identities": {}, "parent": "customers"})
+    assert store.emails_for_order_number(order["order_number"]) == [ANNA.email.lower()]
+
+
 def test_erasures_can_be_reapplied_from_email_hashes(filled_shop):
     found = connector(filled_shop).subjects_by_hash(
         {"email": {email_hash(e): datetime.now(UTC) for e in (ANNA.email, "gone@example.com")}}
