@@ -55,6 +55,8 @@ check: lint typecheck security
 	DJANGO_SETTINGS_MODULE=privacy_portal.settings.production \
 	  SECRET_KEY=check-deploy-$$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n') \
 	  ALLOWED_HOSTS=privacy.inper.example PORTAL_HASH_KEY=check-deploy-hash-key-0123456789abcdef \
+	  DATABASE_URL=postgres://portal@db.invalid:5432/portal CELERY_BROKER_URL=redis://redis.invalid:6379/1 \
+	  EMAIL_URL=smtp+tls://mail.invalid:587 PORTAL_BASE_URL=https://privacy.inper.example \
 	  PORTAL_ENCRYPTION_KEYS=$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 

@@ -5,7 +5,10 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "privacy_portal.settings.dev")
+# As gunicorn's entry point (wsgi.py): a worker or beat started without the variable runs
+# the production settings, which refuse to start without their secrets, never the
+# development ones (debug on, a known key). ``make run`` and manage.py name theirs.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "privacy_portal.settings.production")
 
 app = Celery("privacy_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -216,8 +216,14 @@ def _production_env(**extra):
         "PORTAL_HASH_KEY": "a-test-hash-key-that-is-long-enough-0123",
         "PORTAL_ENCRYPTION_KEYS": "q2B3VqT9mGdC0E9xJ8eQm2l8vKk3c6yqP1n0o9r8s7Q=",
         "SECRET_KEY": "x9!k2@m4#p6$r8%t0^v2&y4*a6(c8)e0_g2+i4=k6-m8q0s2u4w6",
+        "DATABASE_URL": "postgres://portal@db.invalid:5432/portal",
+        "CELERY_BROKER_URL": "redis://redis.invalid:6379/1",
+        "EMAIL_URL": "smtp+tls://mail.invalid:587",
+        "PORTAL_BASE_URL": "https://privacy.inper.example",
     }
-    env.update(extra)
+    env.update({name: value for name, value in extra.items() if value is not None})
+    for name in [name for name, value in extra.items() if value is None]:  # left out
+        env.pop(name, None)
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for the browser tests only
     return env
 
@@ -245,6 +251,57 @@ def test_production_settings_refuse_a_weak_secret_key():
     )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("unset", "said"),
+    [
+        ({"DATABASE_URL": None}, "DATABASE_URL"),
+        ({"DATABASE_URL": "sqlite:////tmp/portal.sqlite3"}, "not SQLite"),
+        ({"CELERY_BROKER_URL": None, "REDIS_URL": None}, "CELERY_BROKER_URL"),
+        ({"EMAIL_URL": None, "PORTAL_BASE_URL": None}, "EMAIL_URL, PORTAL_BASE_URL"),
+    ],
+)
+def test_production_settings_refuse_the_development_services(unset, said):
+    """Left out, these would quietly mean SQLite, a broker in a folder, e-mail into files and
+    links to localhost."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=_production_env(**unset),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0 and said in result.stderr, result.stderr[-2000:]
+
+
+def test_gunicorn_and_the_workers_default_to_the_production_settings():
+    """Started without DJANGO_SETTINGS_MODULE, the web entry point and Celery's app both take
+    the production settings (which refuse to start without their secrets), never debug."""
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    web = subprocess.run(
+        [sys.executable, "-c", "import privacy_portal.wsgi"],
+        cwd=ROOT,
+        env={**env, "SECRET_KEY": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert web.returncode != 0 and "SECRET_KEY" in web.stderr, web.stderr[-2000:]
+    worker = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, privacy_portal.celery; print(os.environ['DJANGO_SETTINGS_MODULE'])",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert worker.stdout.strip() == "privacy_portal.settings.production", worker.stderr
 
 
 @pytest.mark.parametrize("path", ["/", "/privacy/statement/", "/privacy/cookies/", "/healthz"])

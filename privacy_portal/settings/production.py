@@ -25,6 +25,19 @@ if not PORTAL_ENCRYPTION_KEYS or any(
         "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
     )
 
+# The services production runs on, named: a variable left out must not fall back quietly to
+# the development defaults (SQLite in var/, a broker in a folder, e-mail written to files,
+# links to localhost).
+_unset = [
+    name for name in ("DATABASE_URL", "EMAIL_URL", "PORTAL_BASE_URL") if not env(name, default="")
+]
+if _unset:
+    raise ImproperlyConfigured(f"Set {', '.join(_unset)} (see the README's Configuration).")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    raise ImproperlyConfigured("Set DATABASE_URL to the PostgreSQL database, not SQLite.")
+if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
+    raise ImproperlyConfigured("Set CELERY_BROKER_URL (or REDIS_URL) to the Redis broker.")
+
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

@@ -5,6 +5,7 @@ end of the run (``N tried, M failures``, quoted in docs/security.md)."""
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,6 +50,13 @@ PRODUCTION_ENVIRONMENT = {
     "SECRET_KEY": "security-tests-" + "k7Qm2xV9pL" * 5,
     "ALLOWED_HOSTS": "testserver",
     "PORTAL_HASH_KEY": "security-tests-hash-key-0123456789abcdef",
+    "EMAIL_URL": "smtp://localhost:25",
+}
+# Production must name its services: where the tests' own are not named in the environment,
+# these stand for them (Celery reads its broker from the environment, so one named there stays).
+PRODUCTION_SERVICES = {
+    "DATABASE_URL": "postgres://portal@db.invalid:5432/portal",
+    "CELERY_BROKER_URL": "redis://redis.invalid:6379/1",
 }
 # Settings the production module sets differently from the test settings, kept as the tests
 # have them (each with why). Every other difference is applied, so a security setting added to
@@ -58,6 +66,8 @@ KEPT_FROM_TESTS = {
     "PORTAL_HASH_KEY": "a throwaway key either way",
     "PORTAL_ENCRYPTION_KEYS": "a throwaway key either way",
     "EMAIL_BACKEND": "the tests read the in-memory outbox",
+    "DATABASES": "the tests' own database",
+    "CELERY_BROKER_URL": "the tests' own broker",
     "PASSWORD_HASHERS": "a fast hasher for test accounts (not a header or cookie matter)",
     "STORAGES": "the manifest storage of static files needs collectstatic; static files are "
     "served by WhiteNoise, not by the views walked here",
@@ -74,7 +84,13 @@ def production_settings(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     test settings, except those in ``KEPT_FROM_TESTS``."""
     for name, value in PRODUCTION_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
+    for name, value in PRODUCTION_SERVICES.items():
+        if not os.environ.get(name):
+            monkeypatch.setenv(name, value)
     monkeypatch.setenv("PORTAL_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+    # The address the tests' links are made with (the test client's host is not it either).
+    tests_module = importlib.import_module("privacy_portal.settings.test")
+    monkeypatch.setenv("PORTAL_BASE_URL", tests_module.PORTAL_BASE_URL)
     sys.modules.pop("privacy_portal.settings.production", None)
     try:
         module = importlib.import_module("privacy_portal.settings.production")
