@@ -66,6 +66,8 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 _PACKAGE_TYPES = (RequestType.ACCESS, RequestType.PORTABILITY)
+#: Requests about how the person's data is used, not about what is held.
+_CHOICE_TYPES = (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT)
 # Actions that change a store's data (an export reads, in a transaction of its own).
 _CHANGES = (Action.ERASE, Action.RESTRICT, Action.LIFT)
 #: The states of a restriction that was carried out, in every store or in some (a store
@@ -514,7 +516,8 @@ def _record_result(task: StoreTask, attempt: int, result: Any) -> None:
         mine.lease_expires_at = None
         mine.save()
         _audit_state(mine, attempt)
-        if mine.state == TaskState.WAITING:
+        if mine.state == TaskState.WAITING and mine.waiting_for == "manual":
+            # A step for staff; a store that answers later by callback needs nobody.
             notifications.manual_task_waiting(mine)
         # The worker that ran the last export builds the package: it is on the exports queue.
         _advance_here_on_commit(mine.request_id, build_here=mine.action == Action.EXPORT)
@@ -628,7 +631,11 @@ def request_advance(request_id: int, *, build_here: bool = False) -> None:
                 return
         from .services import _finish
 
-        found = _found_anything(receipt for state, receipt in tasks if state == TaskState.SUCCEEDED)
+        # "Nothing found" answers a request about the person's data; an objection or a
+        # withdrawal changes how it is used, whatever the stores asked hold.
+        found = request.type in _CHOICE_TYPES or _found_anything(
+            receipt for state, receipt in tasks if state == TaskState.SUCCEEDED
+        )
         _finish(
             request, outcome="no_data_found" if not found and not failed else "done", partial=failed
         )

@@ -115,7 +115,8 @@ class SlowConnector(Connector):
 class RestrictingConnector(Connector):
     """Marks the person restricted, or lifts it, in the cache (shared with worker processes):
     :func:`restricted` says whether they are. Fails the first ``config["fail_lifts"]`` lifts
-    for good, and every restriction if ``config["fail_restricts"]``."""
+    for good, and every restriction if ``config["fail_restricts"]``; holds nobody's records
+    if ``config["holds_nothing"]``."""
 
     kind: ClassVar[str] = "test-restricting"
     supports: ClassVar[frozenset[str]] = frozenset({"restrict"})
@@ -129,6 +130,8 @@ class RestrictingConnector(Connector):
         elif self.config.get("fail_restricts"):
             raise PermanentStoreError("the test store refuses to restrict")
         cache.set(f"restricted-{self.store_key}-{subject.email}", not lift, 3600)
+        if self.config.get("holds_nothing"):
+            return RestrictResult({}, lifted=lift)
         return RestrictResult({"profiles": 1}, lifted=lift)
 
 

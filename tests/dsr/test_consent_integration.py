@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.core import mail
 
 from consent.cookie import banner_cookie_parse
 from consent.models import ConsentEvent, ConsentSubject
@@ -44,6 +45,29 @@ def test_an_objection_to_marketing_withdraws_at_once_in_the_ledger(customer_clie
     assert (event.source, event.granted, event.purpose.key) == ("request", False, "marketing_sms")
     page = customer_client.get("/privacy/").content.decode()
     assert "marketing_sms" in page or "text message" in page.lower()
+
+
+def test_a_done_objection_does_not_say_nothing_was_found_about_the_person(
+    customer, django_capture_on_commit_callbacks
+):
+    """An objection changes how the data is used: "we found nothing about you" would be
+    wrong, whatever the stores it went to hold (here: the one it went to holds nothing)."""
+    from dsr.models import DataStore
+    from tests.dsr.helpers import add_store
+
+    DataStore.objects.update(enabled=False)
+    add_store(
+        "sms",
+        "tests.dsr.connectors.RestrictingConnector",
+        config={"purpose_keys": ["marketing_sms"], "holds_nothing": True},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        done = run_pending_tasks(
+            file_request(type="objection", user=customer, purposes=("marketing_sms",))
+        )
+    assert done.state == State.COMPLETED and done.outcome == "done"
+    letters = [m.body for m in mail.outbox if done.reference in m.subject]
+    assert letters and not any("found nothing about you" in body for body in letters)
 
 
 @pytest.mark.parametrize("signed_in", [True, False])

@@ -8,6 +8,7 @@ import uuid
 
 import httpx
 import pytest
+from django.core import mail
 
 from dsr import callbacks
 from dsr.connectors.base import (
@@ -217,6 +218,23 @@ def waiting_task(customer, compliance_user):
     task = request.tasks.get(store__key="newsletter")
     assert task.state == TaskState.WAITING
     return task
+
+
+def test_a_step_waiting_for_a_stores_callback_asks_no_one_to_do_it(
+    customer, compliance_user, django_capture_on_commit_callbacks
+):
+    """Only steps for staff e-mail the officers "a manual step waits for you": a store that
+    answers later by signed callback needs nobody."""
+    with ScriptedServer(Answer(202, {"status": "accepted", "reference": "job-1"})) as server:
+        http_store(f"{server.url}/dsr", actions=["erase"])
+        with django_capture_on_commit_callbacks(execute=True):
+            request = dsr_request_approve(
+                request=file_request(type="erasure", user=customer), actor=compliance_user
+            )
+            request = run_pending_tasks(request)
+    task = request.tasks.get(store__key="newsletter")
+    assert task.state == TaskState.WAITING and task.waiting_for != "manual"
+    assert not [m for m in mail.outbox if "a manual step waits" in m.subject]
 
 
 def _callback(task, *, secret=SECRET, key=None, timestamp=None, document=None):
