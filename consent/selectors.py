@@ -108,6 +108,10 @@ SELECT 'u', NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM accounts_user WHERE id
 """
 
 
+#: The largest id a row can have (a signed 64-bit integer, in PostgreSQL as in SQLite).
+_LARGEST_ID = 2**63 - 1
+
+
 def consent_current_for_customer(
     customer_id: int, *, cat: Catalogue | None = None
 ) -> tuple[int | None, list[PurposeChoice]] | None:
@@ -116,6 +120,8 @@ def consent_current_for_customer(
 
     One statement (:data:`_CUSTOMER_ROWS_SQL`), whatever the size of the ledger.
     """
+    if not 0 < customer_id <= _LARGEST_ID:
+        return None  # no account has it (and the database could not compare it)
     cat = cat or catalogue()
     with_pending = any(purpose.double_opt_in for purpose in cat.purposes)
     rows = ConsentState.objects.raw(_CUSTOMER_ROWS_SQL, [customer_id] * 3)

@@ -148,7 +148,11 @@ class LookupView(ApiView):
         customer_id = form.validated_data.get("customer_id")
         subject = subject_find(email=email, customer_id=customer_id)
         if subject is None and customer_id is not None:
-            return Response({"error": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+            from accounts.models import User
+
+            if not User.objects.filter(pk=customer_id).exists():
+                return Response({"error": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+            # An account that chose nothing yet: the defaults, as the customer read answers.
         return Response(_current(subject, email=email, customer_id=customer_id))
 
 
@@ -195,14 +199,22 @@ class EventsView(ApiView):
                     )
                 return Response(event_dict(earlier.event), status=status.HTTP_200_OK)
         if data.get("customer_id"):
-            subject = subject_find(customer_id=data["customer_id"])
-            if subject is None:
-                from accounts.models import User
+            from accounts.models import User
 
-                user = User.objects.filter(pk=data["customer_id"]).first()
-                if user is None:
-                    return Response({"error": "not_found"}, status=status.HTTP_404_NOT_FOUND)
-                subject = services.subject_for_user(user)
+            user = User.objects.filter(pk=data["customer_id"]).first()
+            if user is None:
+                return Response({"error": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+            if not user.is_active:
+                # Closed (or closing): closing withdrew all marketing, and the account's
+                # address is no longer the person's.
+                return Response(
+                    {
+                        "error": "account_closed",
+                        "detail": "The account is closed: no consent is recorded for it.",
+                    },
+                    status=status.HTTP_409_CONFLICT,
+                )
+            subject = subject_find(customer_id=user.pk) or services.subject_for_user(user)
         else:
             subject = services.subject_for_email(data["email"])
         try:

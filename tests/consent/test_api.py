@@ -189,3 +189,38 @@ def test_a_cached_read_follows_every_change(api_client_factory, customer, superu
         subject=services.subject_for_user(customer), actor=superuser
     )
     assert surveys()["status"] == "default"
+
+
+def test_no_consent_is_recorded_for_a_closed_account(api_client_factory, customer):
+    _c, token = api_client_factory("consent:write")
+    type(customer).objects.filter(pk=customer.pk).update(is_active=False)
+    response = _client(token).post(
+        "/api/v1/consent/events/",
+        {"customer_id": customer.pk, "purpose": "marketing_sms", "granted": True},
+        content_type="application/json",
+    )
+    assert response.status_code == 409 and response.json()["error"] == "account_closed"
+    assert not ConsentEvent.objects.exists()
+
+
+def test_both_reads_of_an_account_that_chose_nothing_give_its_defaults(
+    api_client_factory, customer
+):
+    _c, token = api_client_factory("consent:read")
+    api = _client(token)
+    read = api.get(f"/api/v1/consent/customers/{customer.pk}/")
+    lookup = api.post(
+        "/api/v1/consent/lookup/", {"customer_id": customer.pk}, content_type="application/json"
+    )
+    assert read.status_code == lookup.status_code == 200
+    assert read.json()["purposes"] == lookup.json()["purposes"]
+    missing = api.post(
+        "/api/v1/consent/lookup/", {"customer_id": 99999999}, content_type="application/json"
+    )
+    assert missing.status_code == 404
+
+
+def test_an_id_too_large_for_any_account_is_not_found(api_client_factory):
+    _c, token = api_client_factory("consent:read")
+    response = _client(token).get("/api/v1/consent/customers/99999999999999999999/")
+    assert response.status_code == 404
