@@ -611,6 +611,13 @@ def _use_nonce(nonce: str, kind: str) -> None:
         raise tokens.TokenError("used") from error
 
 
+def unsubscribe_pending(link: tokens.LinkToken) -> bool:
+    """Whether the channel an unsubscribe link is bound to is on now (its page offers to
+    unsubscribe, even when the link was used before and the person subscribed again)."""
+    subject = ConsentSubject.objects.filter(pk=link.subject_id).first()
+    return subject is not None and link.purpose_key in _granted_now(subject, [link.purpose_key])
+
+
 def consent_confirmation_replaced(link: tokens.LinkToken) -> bool:
     """Whether the double opt-in a confirmation link is for was replaced since: by a newer
     request for the same choice, or by switching it off."""
@@ -682,7 +689,9 @@ def consent_confirm(*, token: str, request: HttpRequest | None = None) -> Consen
 def consent_unsubscribe(*, token: str, request: HttpRequest | None = None) -> ConsentEvent | None:
     """Withdraw the channel an unsubscribe link is bound to (no sign-in, no cookies). Return
     the event, or None when the channel was already off. Raise :class:`tokens.TokenError` for a
-    tampered, expired or already used link."""
+    tampered or expired link, and for one already used while the channel is still off (a retry:
+    nothing to do). A link used before still unsubscribes a channel that is on again: whoever
+    clicks "unsubscribe" in an older e-mail after subscribing again means it."""
     link = tokens.token_read(token, kind=tokens.UNSUBSCRIBE)
     purpose = catalogue().by_key.get(link.purpose_key)
     if purpose is None:
@@ -691,8 +700,13 @@ def consent_unsubscribe(*, token: str, request: HttpRequest | None = None) -> Co
         subject = ConsentSubject.objects.select_for_update().filter(pk=link.subject_id).first()
         if subject is None:
             raise tokens.TokenError("invalid")
-        _use_nonce(link.nonce, tokens.UNSUBSCRIBE)
-        if purpose.key not in _granted_now(subject, [purpose.key]):
+        on = purpose.key in _granted_now(subject, [purpose.key])
+        try:
+            _use_nonce(link.nonce, tokens.UNSUBSCRIBE)
+        except tokens.TokenError:
+            if not on:
+                raise
+        if not on:
             return None
         return consent_record(
             subject=subject,

@@ -227,7 +227,9 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         purpose = catalogue().by_key.get(link.purpose_key)
         if purpose is None:
             raise tokens.TokenError("invalid")
-        used = UsedToken.objects.filter(nonce=link.nonce).exists()
+        used = UsedToken.objects.filter(
+            nonce=link.nonce
+        ).exists() and not services.unsubscribe_pending(link)
         if request.method == "POST":
             services.consent_unsubscribe(token=token, request=request)
             used = True

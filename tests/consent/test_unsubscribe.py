@@ -87,6 +87,28 @@ def test_one_click_post_withdraws_without_login_or_cookies(
     assert not ConsentState.objects.get(purpose__key="marketing_email").granted
 
 
+def test_a_link_used_before_unsubscribes_again_after_subscribing_again(
+    customer, django_capture_on_commit_callbacks
+):
+    """An older newsletter's link, used once, then the person subscribed again: clicking it
+    unsubscribes them, instead of saying they are while they are not."""
+    record(customer, "marketing_email", True)
+    _sent, message = _send_newsletter(customer, django_capture_on_commit_callbacks)
+    path = message.extra_headers["List-Unsubscribe"].split(",")[0].strip("<> ").split("8000", 1)[1]
+    one_click = {"content_type": "application/x-www-form-urlencoded"}
+    Client().post(path, "List-Unsubscribe=One-Click", **one_click)
+    assert not ConsentState.objects.get(purpose__key="marketing_email").granted
+    record(customer, "marketing_email", True)  # subscribed again
+
+    page = Client().get(path).content.decode()
+    assert "Yes, unsubscribe me" in page
+    response = Client().post(path, "List-Unsubscribe=One-Click", **one_click)
+
+    assert response.status_code == 200 and "You are unsubscribed" in response.content.decode()
+    assert not ConsentState.objects.get(purpose__key="marketing_email").granted
+    assert ConsentEvent.objects.filter(source="unsubscribe").count() == 2
+
+
 def test_tampered_unsubscribe_tokens_are_refused(customer, django_capture_on_commit_callbacks):
     record(customer, "marketing_email", True)
     _sent, message = _send_newsletter(customer, django_capture_on_commit_callbacks)
