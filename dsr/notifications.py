@@ -163,7 +163,7 @@ def officers_review_needed(request: DataSubjectRequest) -> None:
         "review_needed",
         reference=request.reference,
         request_type=RequestType(request.type).label,
-        held=HELD_REASONS.get(request.held_reason, _("held") if request.held_reason else ""),
+        held=HELD_REASONS.get(request.held_reason, ""),
     )
 
 

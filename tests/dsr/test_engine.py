@@ -760,7 +760,7 @@ def test_every_step_is_audited_and_the_chain_holds(customer, compliance_user):
 
 @pytest.mark.parametrize("kind", ["access", "erasure"])
 def test_after_a_recent_credential_change_an_export_or_erasure_is_held(
-    customer, support_user, kind, django_capture_on_commit_callbacks
+    customer, support_user, compliance_user, kind, django_capture_on_commit_callbacks
 ):
     from accounts.services import account_record_credentials_change
 
@@ -772,6 +772,11 @@ def test_after_a_recent_credential_change_an_export_or_erasure_is_held(
     assert signed_in.held_reason == "credentials_recently_changed"
     held_mail = [m for m in mail.outbox if customer.email in m.to]
     assert held_mail and signed_in.reference in held_mail[-1].body
+    # The officers read why, in a sentence of its own.
+    officers = [m.body for m in mail.outbox if "waits for a compliance officer" in m.body]
+    assert officers and "It is held because the account's password or e-mail address changed" in (
+        officers[-1]
+    )
     assert not StoreTask.objects.filter(request=signed_in).exclude(state="queued").exists()
 
     # Filed without signing in, for the same verified address: held just the same.
