@@ -774,8 +774,9 @@ def test_after_a_recent_credential_change_an_export_or_erasure_is_held(
     assert held_mail and signed_in.reference in held_mail[-1].body
     # The officers read why, in a sentence of its own.
     officers = [m.body for m in mail.outbox if "waits for a compliance officer" in m.body]
-    assert officers and "It is held because the account's password or e-mail address changed" in (
-        officers[-1]
+    assert (
+        officers
+        and "It is held because the account's password or e-mail address changed" in (officers[-1])
     )
     assert not StoreTask.objects.filter(request=signed_in).exclude(state="queued").exists()
 
