@@ -591,7 +591,10 @@ class IdempotentRequest(models.Model):
     client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=100)
     request_hash = models.CharField(max_length=64)
-    event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
+    #: The event recorded; none when the answer was that the person must confirm (202).
+    event = models.ForeignKey(
+        ConsentEvent, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -556,9 +556,18 @@ def consent_request_confirmation(
     email: str = "",
     language: str | None = None,
 ) -> PendingConfirmation:
-    """Ask the person to confirm a grant by e-mail (double opt-in); it counts once confirmed."""
+    """Ask the person to confirm a grant by e-mail (double opt-in); it counts once confirmed.
+
+    Without ``language``, the e-mail is in the language of the page the person chose on, or,
+    when staff or another system chose for them, in their account's."""
     purpose = _purpose(catalogue(), purpose_key)
     address = _address_of(subject, email)
+    if not language and source in (Source.STAFF, Source.API) and subject.user_id is not None:
+        language = (
+            User.objects.filter(pk=subject.user_id)
+            .values_list("preferred_language", flat=True)
+            .first()
+        )
     language = (language or translation.get_language() or settings.LANGUAGE_CODE)[:2]
     with transaction.atomic():
         now = timezone.now()

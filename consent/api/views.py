@@ -156,6 +156,10 @@ class LookupView(ApiView):
         return Response(_current(subject, email=email, customer_id=customer_id))
 
 
+#: The longest Idempotency-Key kept (``IdempotentRequest.key``).
+_KEY_LENGTH = 100
+
+
 class EventsView(ApiView):
     required_scope = ApiScope.WRITE
 
@@ -186,7 +190,16 @@ class EventsView(ApiView):
         data = form.validated_data
         client: Any = request.user
         assert isinstance(client, ApiClient)  # noqa: S101 (HasScope)
-        key = request.headers.get("Idempotency-Key", "")[:100]
+        key = request.headers.get("Idempotency-Key", "")
+        if len(key) > _KEY_LENGTH:
+            # Cut, two keys alike in their first characters would be taken for one.
+            return Response(
+                {
+                    "error": "idempotency_key_too_long",
+                    "detail": f"An Idempotency-Key has at most {_KEY_LENGTH} characters.",
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         fingerprint = hashlib.sha256(
             json.dumps(data, sort_keys=True, default=str).encode()
         ).hexdigest()
@@ -197,6 +210,8 @@ class EventsView(ApiView):
                     return Response(
                         {"error": "idempotency_key_reused"}, status=status.HTTP_409_CONFLICT
                     )
+                if earlier.event is None:  # the person was asked to confirm: not again
+                    return Response({"pending_confirmation": True}, status=status.HTTP_202_ACCEPTED)
                 return Response(event_dict(earlier.event), status=status.HTTP_200_OK)
         if data.get("customer_id"):
             from accounts.models import User
@@ -229,7 +244,7 @@ class EventsView(ApiView):
                     email=data.get("email", ""),
                     language=data.get("language"),
                 )
-                if outcome.event is not None and key:
+                if key:
                     IdempotentRequest.objects.create(
                         client=client, key=key, request_hash=fingerprint, event=outcome.event
                     )

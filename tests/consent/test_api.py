@@ -224,3 +224,54 @@ def test_an_id_too_large_for_any_account_is_not_found(api_client_factory):
     _c, token = api_client_factory("consent:read")
     response = _client(token).get("/api/v1/consent/customers/99999999999999999999/")
     assert response.status_code == 404
+
+
+def test_a_retried_double_opt_in_asks_the_person_once(
+    api_client_factory, customer, mailoutbox, django_capture_on_commit_callbacks
+):
+    _c, token = api_client_factory("consent:write")
+    grant = {"customer_id": customer.pk, "purpose": "marketing_email", "granted": True}
+    answers = []
+    for body in (grant, grant, {**grant, "granted": False}):
+        with django_capture_on_commit_callbacks(execute=True):
+            answers.append(
+                _client(token).post(
+                    "/api/v1/consent/events/",
+                    body,
+                    content_type="application/json",
+                    HTTP_IDEMPOTENCY_KEY="grant-email-1",
+                )
+            )
+    assert [answer.status_code for answer in answers] == [202, 202, 409]
+    assert len([m for m in mailoutbox if m.to == [customer.email]]) == 1
+    assert not ConsentEvent.objects.exists()
+
+
+def test_an_idempotency_key_too_long_to_keep_is_refused(api_client_factory, customer):
+    _c, token = api_client_factory("consent:write")
+    response = _client(token).post(
+        "/api/v1/consent/events/",
+        {"customer_id": customer.pk, "purpose": "marketing_sms", "granted": True},
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="k" * 101,
+    )
+    assert response.status_code == 400 and response.json()["error"] == "idempotency_key_too_long"
+    assert not ConsentEvent.objects.exists()
+
+
+def test_a_confirmation_asked_for_by_a_system_is_in_the_persons_language(
+    api_client_factory, mailoutbox, django_capture_on_commit_callbacks
+):
+    from tests.factories import UserFactory
+
+    anna = UserFactory(email="anna@example.com", preferred_language="de")
+    _c, token = api_client_factory("consent:write")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _client(token).post(
+            "/api/v1/consent/events/",
+            {"customer_id": anna.pk, "purpose": "marketing_email", "granted": True},
+            content_type="application/json",
+        )
+    assert response.status_code == 202
+    (letter,) = [m for m in mailoutbox if m.to == [anna.email]]
+    assert letter.subject.startswith("Bitte bestätigen"), letter.subject
