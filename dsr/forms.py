@@ -209,6 +209,17 @@ class RejectForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
     )
 
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        from .services import has_visible_text
+
+        # Said at the field, with the form open, rather than as a message after a redirect.
+        if cleaned.get("reason") == RejectionReason.OTHER and not has_visible_text(
+            cleaned.get("note", "")
+        ):
+            self.add_error("note", _("Explain the reason to the person."))
+        return cleaned
+
 
 class _MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True

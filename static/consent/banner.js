@@ -253,7 +253,7 @@
     return el("details", { "class": PREFIX + "__services" }, [el("summary", { text: t.services })].concat(
       category.services.map(function (s) {
         return el("div", { "class": PREFIX + "__service" }, [
-          el("h4", { text: s.name + " · " + s.provider }),
+          el("h3", { "class": PREFIX + "__service-name", text: s.name + " · " + s.provider }),
           el("p", { text: s.description }, [s.privacy_url ? el("a", { href: s.privacy_url, rel: "noopener noreferrer", text: " " + t.privacy_info }) : null]),
           el("ul", {}, s.cookies.map(function (k) {
             return el("li", {}, [el("code", { text: k.name }), d.createTextNode(" · " + k.purpose + " · " + t.lifetime + ": " + k.lifetime + " · " + (k.first_party ? t.first_party : k.domain + " (" + t.third_party + ")"))]);

@@ -26,7 +26,11 @@
             // Keep the officer's place: only reload when nothing is being typed.
             var active = document.activeElement;
             var typing = active && (active.tagName === "TEXTAREA" || active.tagName === "INPUT" || active.tagName === "SELECT");
-            if (!typing) { window.location.reload(); return; }
+            if (!typing) {
+              var said = data.state_label + " (" + data.done + " / " + data.total + ")";
+              if (window.portalRedraw) window.portalRedraw(said); else window.location.reload();
+              return;
+            }
           }
           if (!data.terminal) window.setTimeout(poll, 2500);
         })

@@ -44,13 +44,18 @@
           if (bar) { bar.max = data.total || 1; bar.value = data.done; }
           if (text) text.textContent = data.done + " / " + data.total;
           // A lift ends with the request still completed: draw the page again when it does.
-          if (lifting && !data.lifting) { window.location.assign(panel.getAttribute("data-page-url")); return; }
+          var redraw = function () {
+            var said = data.state_label + " (" + data.done + " / " + data.total + ")";
+            var page = panel.getAttribute("data-page-url");
+            if (window.portalRedraw) window.portalRedraw(said, page); else window.location.assign(page);
+          };
+          if (lifting && !data.lifting) { redraw(); return; }
           if (data.state !== lastState) {
             // The page was drawn for the old state: a cancel button or a notice that no longer
             // applies, no progress bar yet. Draw it again for the new one.
             // By the page's own address: an erasure's ends with the signed link, since the
             // account it was drawn for is gone by then.
-            if (data.terminal || stale || (data.total && !bar)) { window.location.assign(panel.getAttribute("data-page-url")); return; }
+            if (data.terminal || stale || (data.total && !bar)) { redraw(); return; }
             if (label) { label.textContent = data.state_label; label.setAttribute("data-state", data.state); }
             if (live) live.textContent = data.state_label;
             lastState = data.state;

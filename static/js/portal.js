@@ -25,4 +25,49 @@
     var message = button && button.getAttribute("data-confirm");
     if (message && !window.confirm(message)) event.preventDefault();
   });
+
+  // A page that follows a request draws itself again when the request moves on. What it
+  // would have said (the new state) is said on the new page, and focus goes back where it
+  // was, so that a screen reader user hears the change and keeps their place (WCAG 4.1.3).
+  var KEY = "portal:redrawn";
+  var describe = function (element) {
+    if (!element || element === document.body) return null;
+    if (element.id) return { id: element.id };
+    var same = Array.prototype.slice.call(document.querySelectorAll(element.tagName));
+    return { tag: element.tagName, index: same.indexOf(element), text: element.textContent.trim() };
+  };
+  window.portalRedraw = function (message, url) {
+    try {
+      window.sessionStorage.setItem(KEY, JSON.stringify({
+        path: new URL(url || window.location.href, window.location.href).pathname,
+        message: message,
+        focus: describe(document.activeElement)
+      }));
+    } catch (error) { /* storage off: the page is drawn again all the same */ }
+    if (url) window.location.assign(url); else window.location.reload();
+  };
+  var kept = null;
+  try {
+    kept = JSON.parse(window.sessionStorage.getItem(KEY) || "null");
+    window.sessionStorage.removeItem(KEY);
+  } catch (error) { kept = null; }
+  if (kept && kept.path === window.location.pathname) {
+    var target = null;
+    if (kept.focus && kept.focus.id) target = document.getElementById(kept.focus.id);
+    else if (kept.focus) {
+      var candidate = document.querySelectorAll(kept.focus.tag)[kept.focus.index];
+      if (candidate && candidate.textContent.trim() === kept.focus.text) target = candidate;
+    }
+    if (target) {
+      // A control in a section that was open is in it again.
+      var section = target.closest("details");
+      if (section && target.tagName !== "SUMMARY") section.open = true;
+      target.focus({ preventScroll: false });
+    }
+    var live = document.querySelector("[data-progress-live]");
+    if (live && kept.message) {
+      // After the page settled: a live region announces a change, not its first text.
+      window.setTimeout(function () { live.textContent = kept.message; }, 300);
+    }
+  }
 })();

@@ -130,8 +130,12 @@ def test_reject_with_a_reason_tells_the_person_of_their_right_to_complain(
     page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
     # Final, and e-mailed at once: the browser asks first.
     assert 'data-confirm="Reject this request and e-mail the person the reason now?"' in page
-    response = _post(compliance_client, erasure, "reject", {"reject-reason": "other"}, follow=True)
-    assert "Explain the reason to the person." in _messages(response)  # "other" needs it
+    response = _post(compliance_client, erasure, "reject", {"reject-reason": "other"})
+    # "Other" needs an explanation: said at the field, with the form open again.
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'aria-invalid="true"' in page and "Explain the reason to the person." in page
+    assert '<details class="dash-form" open>' in page
     erasure.refresh_from_db()
     assert erasure.state == State.IN_REVIEW
     with django_capture_on_commit_callbacks(execute=True):

@@ -118,12 +118,19 @@ def test_a_request_page_left_open_follows_the_approval_without_a_reload(page, co
     cancel = page.get_by_role("button", name="Cancel this request")
     cancel.wait_for()
     assert page.get_by_text("is reviewing your request").is_visible()
+    # Someone reading with the keyboard is on the main menu's link.
+    menu_link = page.get_by_role("navigation", name="Main").get_by_role("link", name="Requests")
+    menu_link.focus()
 
     dsr_request_approve(request=request, actor=compliance_user)
 
     cancel.wait_for(state="detached", timeout=15_000)
     assert not page.get_by_text("is reviewing your request").is_visible()
     page.get_by_text("Systems done").wait_for()
+    # Drawn again for the new state: the change is announced, and focus is where it was.
+    live = page.locator("[data-progress-live]")
+    page.wait_for_function("el => el.textContent.includes('In progress')", arg=live.element_handle())
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Requests"
 
 
 def test_an_erasure_page_left_open_shows_it_completed_after_the_account_is_gone(
