@@ -129,7 +129,8 @@ def test_a_request_page_left_open_follows_the_approval_without_a_reload(page, co
     page.get_by_text("Systems done").wait_for()
     # Drawn again for the new state: the change is announced, and focus is where it was.
     live = page.locator("[data-progress-live]")
-    page.wait_for_function("el => el.textContent.includes('In progress')", arg=live.element_handle())
+    said = "el => el.textContent.includes('In progress')"
+    page.wait_for_function(said, arg=live.element_handle())
     assert page.evaluate("document.activeElement.textContent.trim()") == "Requests"
 
 
