@@ -46,6 +46,17 @@
     } catch (error) { /* storage off: the page is drawn again all the same */ }
     if (url) window.location.assign(url); else window.location.reload();
   };
+  // A form sent back with errors: its title says so, and focus goes to the first field to
+  // correct, whose label and error are read out with it (WCAG 3.3.1).
+  var invalid = document.querySelector('main form [aria-invalid="true"]');
+  if (invalid) {
+    var correct = document.body.getAttribute("data-error-title");
+    if (correct) document.title = correct + " · " + document.title;
+    var closed = invalid.closest("details");
+    if (closed) closed.open = true;
+    invalid.focus();
+  }
+
   var kept = null;
   try {
     kept = JSON.parse(window.sessionStorage.getItem(KEY) || "null");

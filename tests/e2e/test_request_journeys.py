@@ -176,3 +176,16 @@ def test_each_request_type_reads_as_a_card_with_its_radio_beside_its_name(page):
         # The name starts just right of its radio, and the card is as wide as the form.
         assert 0 <= label["x"] - (radio["x"] + radio["width"]) < 30
         assert label["width"] > 300
+
+
+def test_a_form_sent_back_with_errors_says_so_in_its_title_and_takes_focus_to_the_field(page):
+    page.goto("/requests/new/?type=access")
+    page.get_by_label("Your e-mail address").fill("not-an-address")
+    page.get_by_role("button", name="Send my request").click()
+    page.wait_for_load_state()
+
+    assert page.title().startswith("Please correct the form · ")
+    focused = page.evaluate(
+        "[document.activeElement.getAttribute('aria-invalid'), document.activeElement.name]"
+    )
+    assert focused == ["true", "email"]
