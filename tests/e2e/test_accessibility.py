@@ -186,3 +186,28 @@ def test_the_pages_that_start_a_download(page, screen, world, mailoutbox):
         page.get_by_role("status").filter(has_text="Your download starts").wait_for()
         found.update(violations(page, [None]))
     assert found == {}
+
+
+def test_the_staff_admin_pages_support_uses(page, screen, world):
+    from privacy_portal.permissions import SUPPORT_GROUP
+    from tests.e2e.test_dashboard_journeys import _current_code
+
+    support = StaffFactory(group=SUPPORT_GROUP)
+    page.goto("/admin/")
+    page.get_by_label("Email").fill(support.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Code").fill(_current_code())
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("#site-name").wait_for()
+    paths = [
+        "/admin/",
+        "/admin/accounts/user/",
+        "/admin/accounts/user/?q=axe",
+        f"/admin/accounts/user/{world['customer'].pk}/change/",
+        "/admin/accounts/address/",
+        "/admin/dsr/datasubjectrequest/",
+        "/admin/dsr/datasubjectrequest/add/",
+        "/admin/consent/consentstate/",
+    ]
+    assert violations(page, paths) == {}
