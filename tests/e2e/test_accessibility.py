@@ -190,15 +190,9 @@ def test_the_pages_that_start_a_download(page, screen, world, mailoutbox):
 
 def test_the_staff_admin_pages_support_uses(page, screen, world):
     from privacy_portal.permissions import SUPPORT_GROUP
-    from tests.e2e.test_dashboard_journeys import _current_code
+    from tests.e2e.test_dashboard_journeys import staff_signs_in
 
-    support = StaffFactory(group=SUPPORT_GROUP)
-    page.goto("/admin/")
-    page.get_by_label("Email").fill(support.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Code").fill(_current_code())
-    page.get_by_role("button", name="Sign in").click()
+    staff_signs_in(page, StaffFactory(group=SUPPORT_GROUP), "/admin/")
     page.locator("#site-name").wait_for()
     paths = [
         "/admin/",

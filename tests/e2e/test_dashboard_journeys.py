@@ -32,14 +32,19 @@ def _current_code() -> str:
     return totp_code(TOTP_SECRET)
 
 
-def officer_signs_in(page, officer):
-    """Open the dashboard, sign in with password and authenticator code, land on the queue."""
-    page.goto("/dashboard/")
-    page.get_by_label("Email").fill(officer.email)
+def staff_signs_in(page, staff, start):
+    """Open ``start``, sign in there with password and authenticator code."""
+    page.goto(start)
+    page.get_by_label("Email").fill(staff.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_label("Code").fill(_current_code())
     page.get_by_role("button", name="Sign in").click()
+
+
+def officer_signs_in(page, officer):
+    """Open the dashboard, sign in with password and authenticator code, land on the queue."""
+    staff_signs_in(page, officer, "/dashboard/")
     page.get_by_role("heading", name="Requests", exact=True).wait_for()
 
 
