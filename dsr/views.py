@@ -33,6 +33,7 @@ from django.http import (
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -239,6 +240,19 @@ def request_sent(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _in_their_language(request: HttpRequest, found: DataSubjectRequest) -> None:
+    """Speak the request's language on a page its e-mails link to, for someone not signed in
+    who chose no language in this browser (the e-mail was in it; the browser may not be)."""
+    if (
+        found.language
+        and not request.user.is_authenticated
+        and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES
+        and found.language in dict(settings.LANGUAGES)
+    ):
+        translation.activate(found.language)
+        request.LANGUAGE_CODE = translation.get_language()
+
+
 def _from_verification_token(token: str) -> tuple[int, str]:
     try:
         data = signing.loads(token, salt=notifications.VERIFY_SALT)
@@ -257,6 +271,7 @@ def request_verify(request: HttpRequest, token: str) -> HttpResponse:
         pending = services.dsr_request_for_verification(request_id=request_id, nonce=nonce)
     except services.VerificationError as error:
         return render(request, "dsr/link_invalid.html", {"message": str(error)}, status=400)
+    _in_their_language(request, pending)
     data = _data(request)
     if data is not None and not pending.knowledge_required:
         # The page asks for no order number: one posted anyway is ignored, not an error that
@@ -323,6 +338,8 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
     except _StatusLinkExpired:
         message = _("This link has expired. The newest e-mail about your request has a new one.")
         return render(request, "dsr/link_invalid.html", {"message": message}, status=410)
+    if token:
+        _in_their_language(request, found)
     done, total = tasks_done(found)
     package = getattr(found, "package", None)
     package_ready = package is not None and package_is_available(package)
@@ -505,6 +522,8 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
     """Download by the request's signed link (a request filed without signing in, also once
     it is linked to an account): a one-time code sent to its address first."""
     found, token = _owned(request, reference)
+    if token:
+        _in_their_language(request, found)
     if not token:
         # The signed-in owner downloads after confirming their password (``request_download``):
         # the e-mailed link, opened signed in, leads there.

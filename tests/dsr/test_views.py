@@ -11,6 +11,7 @@ from unittest import mock
 from urllib.parse import unquote
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
@@ -1011,3 +1012,18 @@ def test_switching_language_on_the_request_form_keeps_the_kind_chosen(client):
     page = client.get("/requests/new/?type=erasure").content.decode()
     (back,) = re.findall(r'<input type="hidden" name="next" value="([^"]*)"', page)
     assert back == "/requests/new/?type=erasure"
+
+
+def test_the_pages_a_guests_e_mails_link_to_speak_the_e_mails_language(client):
+    """The e-mail was German: its links open German pages, whatever the browser says,
+    unless the person chose a language in this browser."""
+    created = file_request(
+        type="access", email="gast@example.com", channel="portal_guest", language="de"
+    )
+    token = notifications.status_token(created)
+    page = client.get(f"/requests/{created.reference}/?t={token}", HTTP_ACCEPT_LANGUAGE="en")
+    assert '<html lang="de"' in page.content.decode()
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(f"/requests/{created.reference}/?t={token}", HTTP_ACCEPT_LANGUAGE="en")
+    assert '<html lang="en"' in page.content.decode()
