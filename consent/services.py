@@ -620,6 +620,18 @@ def _use_nonce(nonce: str, kind: str) -> None:
         raise tokens.TokenError("used") from error
 
 
+def confirmation_language(link: tokens.LinkToken) -> str:
+    """The language the confirmation e-mail of a double opt-in was written in."""
+    language = (
+        PendingConfirmation.objects.filter(pk=link.pending_id, subject_id=link.subject_id)
+        .values_list("language", flat=True)
+        .first()
+        if link.pending_id is not None
+        else None
+    )
+    return language or ""
+
+
 def unsubscribe_pending(link: tokens.LinkToken) -> bool:
     """Whether the channel an unsubscribe link is bound to is on now (its page offers to
     unsubscribe, even when the link was used before and the person subscribed again)."""

@@ -26,6 +26,7 @@ from django.views.decorators.http import (
 )
 
 from accounts.models import User
+from privacy_portal.language import language_of_the_email
 
 from . import selectors, services, tokens
 from .catalogue import catalogue
@@ -192,6 +193,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     """Confirm a double opt-in. The GET shows a button (mail scanners follow links)."""
     try:
         link = tokens.token_read(token, kind=tokens.CONFIRM)
+        language_of_the_email(request, services.confirmation_language(link))
         if request.method == "GET" and UsedToken.objects.filter(nonce=link.nonce).exists():
             raise tokens.TokenError("used")
         if request.method == "GET" and services.consent_confirmation_replaced(link):

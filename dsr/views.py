@@ -33,7 +33,6 @@ from django.http import (
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
 from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -47,6 +46,7 @@ from django_ratelimit.core import is_ratelimited
 
 from consent.cookie import banner_cookie_of, banner_cookie_set
 from privacy_portal.drafts import DRAFT_FIELD, draft_keep, draft_mark, draft_take, form_values
+from privacy_portal.language import language_of_the_email
 from privacy_portal.mail import send_email
 from privacy_portal.pseudonymise import ratelimit_account_or_client
 from privacy_portal.ratelimits import rate_window
@@ -241,16 +241,8 @@ def request_sent(request: HttpRequest) -> HttpResponse:
 
 
 def _in_their_language(request: HttpRequest, found: DataSubjectRequest) -> None:
-    """Speak the request's language on a page its e-mails link to, for someone not signed in
-    who chose no language in this browser (the e-mail was in it; the browser may not be)."""
-    if (
-        found.language
-        and not request.user.is_authenticated
-        and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES
-        and found.language in dict(settings.LANGUAGES)
-    ):
-        translation.activate(found.language)
-        request.LANGUAGE_CODE = translation.get_language()
+    """Speak the request's language on a page its e-mails link to."""
+    language_of_the_email(request, found.language)
 
 
 def _from_verification_token(token: str) -> tuple[int, str]:

@@ -22,3 +22,15 @@ def language_apply(response: HttpResponse, language: str) -> None:
         httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
         samesite=samesite,
     )
+
+
+def language_of_the_email(request: Any, language: str | None) -> None:
+    """Speak ``language`` (an e-mail's) on a page its link opens, for someone not signed in
+    who chose no language in this browser: the e-mail was in it; the browser may not be."""
+    if (
+        language in dict(settings.LANGUAGES)
+        and not request.user.is_authenticated
+        and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES
+    ):
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()

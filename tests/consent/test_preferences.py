@@ -99,6 +99,23 @@ def test_email_marketing_counts_only_after_the_confirmation_link(
     assert ConsentEvent.objects.count() == 1
 
 
+def test_a_confirmation_link_opens_in_the_language_of_its_e_mail(
+    client, django_capture_on_commit_callbacks
+):
+    from consent import services
+    from tests.factories import UserFactory
+
+    anna = UserFactory(email="anna@example.com", preferred_language="de")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.consent_signup_opt_in(user=anna)
+    (message,) = [m for m in mail.outbox if m.to == [anna.email]]
+    path = re.search(r"http://\S+/privacy/confirm/\S+/", message.body).group(0).split("8000", 1)[1]
+
+    page = client.get(path, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert '<html lang="de"' in page
+
+
 def test_a_confirmation_link_replaced_by_a_newer_one_says_so(
     customer_client, client, django_capture_on_commit_callbacks
 ):
