@@ -30,11 +30,20 @@
   // would have said (the new state) is said on the new page, and focus goes back where it
   // was, so that a screen reader user hears the change and keeps their place (WCAG 4.1.3).
   var KEY = "portal:redrawn";
+  // An element is found again by its id, or by what it is and says (and where it leads):
+  // the n-th of its kind saying the same (other parts of the page, such as the cookie banner,
+  // may be drawn in a different order).
+  var alike = function (tag, text, href) {
+    return Array.prototype.filter.call(document.querySelectorAll(tag), function (candidate) {
+      return candidate.textContent.trim() === text && (candidate.getAttribute("href") || "") === href;
+    });
+  };
   var describe = function (element) {
     if (!element || element === document.body) return null;
     if (element.id) return { id: element.id };
-    var same = Array.prototype.slice.call(document.querySelectorAll(element.tagName));
-    return { tag: element.tagName, index: same.indexOf(element), text: element.textContent.trim() };
+    var text = element.textContent.trim();
+    var href = element.getAttribute("href") || "";
+    return { tag: element.tagName, text: text, href: href, index: alike(element.tagName, text, href).indexOf(element) };
   };
   window.portalRedraw = function (message, url) {
     try {
@@ -62,13 +71,10 @@
     kept = JSON.parse(window.sessionStorage.getItem(KEY) || "null");
     window.sessionStorage.removeItem(KEY);
   } catch (error) { kept = null; }
-  if (kept && kept.path === window.location.pathname) {
+  var restore = function () {
     var target = null;
     if (kept.focus && kept.focus.id) target = document.getElementById(kept.focus.id);
-    else if (kept.focus) {
-      var candidate = document.querySelectorAll(kept.focus.tag)[kept.focus.index];
-      if (candidate && candidate.textContent.trim() === kept.focus.text) target = candidate;
-    }
+    else if (kept.focus) target = alike(kept.focus.tag, kept.focus.text, kept.focus.href)[kept.focus.index] || null;
     if (target) {
       // A control in a section that was open is in it again.
       var section = target.closest("details");
@@ -80,5 +86,10 @@
       // After the page settled: a live region announces a change, not its first text.
       window.setTimeout(function () { live.textContent = kept.message; }, 300);
     }
+  };
+  if (kept && kept.path === window.location.pathname) {
+    // Once the page is complete (the cookie banner drawn): nothing moves focus after it.
+    if (document.readyState === "complete") restore();
+    else window.addEventListener("load", restore);
   }
 })();
