@@ -4,18 +4,24 @@ are the request services of :mod:`dsr.services`."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from privacy_portal.audit.services import audit_record
+from privacy_portal.audit.models import AuditEvent
+from privacy_portal.audit.services import audit_record, scope_of
 
 from .. import notifications
 from ..models import DataSubjectRequest, ExportPackage, RequestNote, State
 from ..packages import package_is_available
 from ..services import TransitionError, has_visible_text
+
+#: How long after the download link was sent again it is not sent once more.
+RESEND_PAUSE = timedelta(minutes=5)
 
 
 @transaction.atomic
@@ -49,6 +55,18 @@ def dsr_request_resend_download_link(*, request: DataSubjectRequest, actor: Any)
         raise TransitionError(_("There is no copy to download for this request (any more)."))
     if locked.state not in (State.COMPLETED, State.PARTIALLY_COMPLETED) or not locked.email:
         raise TransitionError(_("The download link can only be sent for a finished request."))
+    if AuditEvent.objects.filter(
+        scope=scope_of(locked),
+        action="dsr.request.link_resent",
+        occurred_at__gte=timezone.now() - RESEND_PAUSE,
+    ).exists():
+        # A second click, or a colleague at the same time: one e-mail is on its way.
+        raise TransitionError(
+            _(
+                "The link was sent again a few minutes ago. Give the e-mail time to arrive "
+                "before sending it once more."
+            )
+        )
     notifications.completed(locked)
     audit_record(
         actor=actor,

@@ -301,6 +301,13 @@ def test_resend_the_download_link_only_while_there_is_a_copy(
     assert mailoutbox[-1].to == [completed_access.email]
     assert f"/requests/{completed_access.reference}/" in mailoutbox[-1].body
     assert AuditEvent.objects.filter(action="dsr.request.link_resent").count() == 1
+    # A second click (or a colleague's) minutes later sends nothing more.
+    sent = len(mailoutbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = _post(compliance_client, completed_access, "resend-link", follow=True)
+    assert "was sent again a few minutes ago" in _messages(again)[0]
+    assert len(mailoutbox) == sent
+    assert AuditEvent.objects.filter(action="dsr.request.link_resent").count() == 1
 
     response = _post(compliance_client, erasure, "resend-link", follow=True)
     assert "There is no copy to download" in _messages(response)[0]
