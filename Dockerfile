@@ -13,11 +13,13 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY --chown=portal . .
-# collectstatic and compilemessages load the settings but need no secrets: give them throwaway
-# values for the build only.
+# collectstatic and compilemessages load the settings but need no secrets and no services:
+# give them throwaway values for the build only (nothing connects to these).
 RUN export SECRET_KEY=build-only-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
     ALLOWED_HOSTS=build PORTAL_HASH_KEY=build-only-hash-key-not-used-at-run-time \
     PORTAL_ENCRYPTION_KEYS=$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
+    DATABASE_URL=postgres://build@build.invalid/build CELERY_BROKER_URL=redis://build.invalid:6379/0 \
+    EMAIL_URL=smtp://build.invalid:25 PORTAL_BASE_URL=https://build.invalid \
     && python manage.py collectstatic --noinput \
     && python manage.py compilemessages --ignore=.venv
 

@@ -62,3 +62,28 @@ def test_beat_keeps_its_schedule_on_the_portal_data_volume():
 def test_every_variable_the_portal_is_given_is_read_by_the_settings(service):
     given = set(_compose()["services"][service]["environment"])
     assert given - _variables_read_by_settings() == set()
+
+
+def test_the_images_build_step_loads_the_production_settings():
+    """The Dockerfile's collectstatic step runs the production settings with throwaway
+    values: they must be enough for those settings to load (no service is reached)."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    step = re.search(r"RUN (export .*?) \\\n\s+&& python manage.py collectstatic", dockerfile, re.S)
+    assert step, "the build's settings step"
+    exports = step.group(1).replace("\\\n", " ")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "EMAIL_URL")
+    }
+    env["DJANGO_SETTINGS_MODULE"] = "privacy_portal.settings.production"
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    result = subprocess.run(
+        ["bash", "-c", f"{exports} && python -c 'import django; django.setup()'"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
