@@ -7,13 +7,12 @@ from typing import Any
 
 from allauth.account import signals as account_signals
 from allauth.mfa import signals as mfa_signals
-from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
-from django.utils import translation
 
 from privacy_portal.audit.services import audit_record
 from privacy_portal.drafts import drafts_forget_others
+from privacy_portal.language import language_unless_chosen
 
 from .services import account_record_credentials_change
 
@@ -34,14 +33,8 @@ def _drafts_of_others_forgotten(sender: Any, request: Any, user: Any, **kwargs: 
 def _speaks_their_language(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     # What signing in says ("Signed in as …") is in the person's language, as every page after
     # it is (``UserLanguageMiddleware``): unless they chose one in this browser.
-    language = getattr(user, "preferred_language", "")
-    if (
-        request is not None
-        and language
-        and settings.LANGUAGE_COOKIE_NAME not in getattr(request, "COOKIES", {})
-    ):
-        translation.activate(language)
-        request.LANGUAGE_CODE = translation.get_language()
+    if request is not None and hasattr(request, "COOKIES"):
+        language_unless_chosen(request, getattr(user, "preferred_language", None))
 
 
 @receiver(account_signals.authentication_step_completed)

@@ -229,12 +229,14 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         purpose = catalogue().by_key.get(link.purpose_key)
         if purpose is None:
             raise tokens.TokenError("invalid")
-        used = UsedToken.objects.filter(
-            nonce=link.nonce
-        ).exists() and not services.unsubscribe_pending(link)
         if request.method == "POST":
             services.consent_unsubscribe(token=token, request=request)
             used = True
+        else:
+            # Used, and the channel still off: nothing more to do (on again, the button is).
+            used = UsedToken.objects.filter(
+                nonce=link.nonce
+            ).exists() and not services.unsubscribe_pending(link)
         context = {"purpose": purpose, "done": used, "token": token}
     except tokens.TokenError as error:
         if error.reason != "used":

@@ -53,6 +53,7 @@ from .connectors.base import (
 from .connectors.registry import connector_for
 from .identity import subject_of
 from .models import (
+    LIFTABLE_STATES,
     TASK_DONE_STATES,
     Action,
     DataSubjectRequest,
@@ -70,10 +71,6 @@ _PACKAGE_TYPES = (RequestType.ACCESS, RequestType.PORTABILITY)
 _CHOICE_TYPES = (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT)
 # Actions that change a store's data (an export reads, in a transaction of its own).
 _CHANGES = (Action.ERASE, Action.RESTRICT, Action.LIFT)
-#: The states of a restriction that was carried out, in every store or in some (a store
-#: failed): it may be lifted, and its lift's steps run while it stays in that state (its
-#: answer was given; lifting it is a step of its own).
-LIFTABLE_STATES = (State.COMPLETED, State.PARTIALLY_COMPLETED)
 #: Tasks that may run: those of a running request, and the lifting of a carried-out
 #: restriction.
 RUNNABLE = Q(request__state__in=(State.RUNNING, State.WAITING)) | Q(

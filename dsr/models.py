@@ -77,6 +77,10 @@ TERMINAL_STATES = (
     State.CLOSED_UNVERIFIED,
     State.DUPLICATE,
 )
+#: The states of a restriction that was carried out, in every store or in some (a store
+#: failed): it may be lifted, and its lift's steps run while it stays in that state (its
+#: answer was given; lifting it is a step of its own).
+LIFTABLE_STATES = (State.COMPLETED, State.PARTIALLY_COMPLETED)
 
 
 class Regime(models.TextChoices):

@@ -28,6 +28,7 @@ from privacy_portal.pseudonymise import email_hash, normalise_email
 
 from . import deadlines, notifications
 from .models import (
+    LIFTABLE_STATES,
     OPEN_STATES,
     Action,
     Channel,
@@ -967,8 +968,6 @@ def dsr_task_retry(*, task: StoreTask, actor: Any) -> StoreTask:
         if locked.state != TaskState.FAILED:
             raise TransitionError(_("Only failed tasks can be retried."))
         request = DataSubjectRequest.objects.select_for_update().get(pk=locked.request_id)
-        from .engine import LIFTABLE_STATES
-
         if locked.action != Action.LIFT and request.restriction_lift_started_at is not None:
             # Restricting the data again would undo the lift the person was told of.
             raise TransitionError(
@@ -1066,7 +1065,7 @@ def _finish(
         DataSubjectRequest.objects.filter(
             subject_key=request.subject_key,
             type=RequestType.RESTRICTION,
-            state__in=(State.COMPLETED, State.PARTIALLY_COMPLETED),
+            state__in=LIFTABLE_STATES,
             subject_snapshot__isnull=False,
         ).update(subject_snapshot=None)
     updates: dict[str, Any] = {"completed_at": timezone.now(), "outcome": outcome}
@@ -1097,8 +1096,6 @@ def _lift_refusal(request: DataSubjectRequest) -> str:
         return _("This restriction was already lifted.")
     if request.restriction_lift_started_at is not None:
         return _("This restriction is already being lifted.")
-    from .engine import LIFTABLE_STATES
-
     if request.state not in LIFTABLE_STATES:
         # A partly completed one may be: the stores that restricted the data lift it.
         from .dashboard.labels import state_label  # officers lift, in their words

@@ -78,6 +78,16 @@ _CODES_KEPT = 3
 _GRANT_TTL = 5 * 60
 
 
+def _over_limit(request: HttpRequest, group: str, rate: str, *, count: bool) -> bool:
+    """Whether this browser's person (their account, or their client address) used up
+    ``rate`` in ``group``; ``count`` counts this request too."""
+    return bool(
+        is_ratelimited(
+            request, group=group, key=ratelimit_account_or_client, rate=rate, increment=count
+        )
+    )
+
+
 def _posts_limited(group: str, setting: str) -> Callable[[_View], _View]:
     """Limit POSTs to the rate in ``setting``: per account for a signed-in person, per client
     address for everyone else (so that one address's guests cannot use up a customer's
@@ -87,9 +97,7 @@ def _posts_limited(group: str, setting: str) -> Callable[[_View], _View]:
         @wraps(view)
         def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             rate = getattr(settings, setting)
-            if request.method == "POST" and is_ratelimited(
-                request, group=group, key=ratelimit_account_or_client, rate=rate, increment=True
-            ):
+            if request.method == "POST" and _over_limit(request, group, rate, count=True):
                 return too_many_attempts(request, retry_after=rate_window(rate))
             return view(request, *args, **kwargs)
 
@@ -115,18 +123,10 @@ def request_list(request: HttpRequest) -> HttpResponse:
 
 
 def _intake_limited(request: HttpRequest, *, filing: bool) -> bool:
-    """Whether this browser's person (their account, or their client address) filed as many
-    requests as ``DSR_INTAKE_RATE`` allows; ``filing`` counts one more. Only requests that are
-    filed count: a form sent back for a typo does not."""
-    return bool(
-        is_ratelimited(
-            request,
-            group="dsr-intake",
-            key=ratelimit_account_or_client,
-            rate=settings.DSR_INTAKE_RATE,
-            increment=filing,
-        )
-    )
+    """Whether this browser's person filed as many requests as ``DSR_INTAKE_RATE`` allows;
+    ``filing`` counts one more. Only requests that are filed count: a form sent back for a
+    typo does not."""
+    return _over_limit(request, "dsr-intake", settings.DSR_INTAKE_RATE, count=filing)
 
 
 @require_http_methods(["GET", "POST"])
@@ -240,11 +240,6 @@ def request_sent(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _in_their_language(request: HttpRequest, found: DataSubjectRequest) -> None:
-    """Speak the request's language on a page its e-mails link to."""
-    language_of_the_email(request, found.language)
-
-
 def _from_verification_token(token: str) -> tuple[int, str]:
     try:
         data = signing.loads(token, salt=notifications.VERIFY_SALT)
@@ -263,7 +258,7 @@ def request_verify(request: HttpRequest, token: str) -> HttpResponse:
         pending = services.dsr_request_for_verification(request_id=request_id, nonce=nonce)
     except services.VerificationError as error:
         return render(request, "dsr/link_invalid.html", {"message": str(error)}, status=400)
-    _in_their_language(request, pending)
+    language_of_the_email(request, pending.language)
     data = _data(request)
     if data is not None and not pending.knowledge_required:
         # The page asks for no order number: one posted anyway is ignored, not an error that
@@ -331,7 +326,7 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
         message = _("This link has expired. The newest e-mail about your request has a new one.")
         return render(request, "dsr/link_invalid.html", {"message": message}, status=410)
     if token:
-        _in_their_language(request, found)
+        language_of_the_email(request, found.language)
     done, total = tasks_done(found)
     package = getattr(found, "package", None)
     package_ready = package is not None and package_is_available(package)
@@ -515,7 +510,7 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
     it is linked to an account): a one-time code sent to its address first."""
     found, token = _owned(request, reference)
     if token:
-        _in_their_language(request, found)
+        language_of_the_email(request, found.language)
     if not token:
         # The signed-in owner downloads after confirming their password (``request_download``):
         # the e-mailed link, opened signed in, leads there.

@@ -24,13 +24,19 @@ def language_apply(response: HttpResponse, language: str) -> None:
     )
 
 
-def language_of_the_email(request: Any, language: str | None) -> None:
-    """Speak ``language`` (an e-mail's) on a page its link opens, for someone not signed in
-    who chose no language in this browser: the e-mail was in it; the browser may not be."""
+def language_unless_chosen(request: Any, language: str | None) -> None:
+    """Speak ``language`` for the rest of this request, unless the person chose one in this
+    browser (its cookie) or it is not one of the portal's."""
     if (
         language in dict(settings.LANGUAGES)
-        and not request.user.is_authenticated
         and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES
     ):
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+
+
+def language_of_the_email(request: Any, language: str | None) -> None:
+    """Speak ``language`` (an e-mail's) on a page its link opens, for someone not signed in
+    (signed in, their own language counts): the e-mail was in it; the browser may not be."""
+    if not request.user.is_authenticated:
+        language_unless_chosen(request, language)

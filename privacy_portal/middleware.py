@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.defaults import bad_request
 
 from .drafts import DRAFT_FIELD
+from .language import language_unless_chosen
 
 Handler = Callable[[HttpRequest], HttpResponse]
 logger = logging.getLogger(__name__)
@@ -112,10 +113,7 @@ class UserLanguageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        language = getattr(request.user, "preferred_language", None)
-        if language and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
-            translation.activate(language)
-            request.LANGUAGE_CODE = translation.get_language()
+        language_unless_chosen(request, getattr(request.user, "preferred_language", None))
         response = self.get_response(request)
         patch_vary_headers(response, ("Cookie",))
         return response
