@@ -7,6 +7,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from django.core.cache import cache
@@ -15,9 +17,11 @@ from django.utils import timezone
 
 from accounts.models import User
 from privacy_portal.cache import MISSING, StampedEntry, stamps_renew
+from privacy_portal.pseudonymise import email_hash, keyed_hash
 
 from .catalogue import GENERATION_KEY, Catalogue, PurposeInfo, catalogue, catalogue_generation
 from .models import (
+    Channel,
     ConsentEvent,
     ConsentState,
     ConsentSubject,
@@ -28,6 +32,7 @@ from .models import (
     PolicyVersion,
     PurposeKind,
     Source,
+    SuppressionEntry,
 )
 
 
@@ -89,22 +94,23 @@ def consent_current(
     return _choices(cat, states, pending, kinds)
 
 
-# An account's current state rows ('s'), its grants waiting for confirmation ('p') and a row
-# saying the account exists ('u'), in one statement written once (the ORM would build and
-# compile the union on every call). Each part is an index lookup: the subject by account, then
-# the state's and the confirmation's rows by subject.
+# An account's current state rows ('s'), its grants waiting for confirmation ('p') and the
+# account's row ('u', with the e-mail address and phone number its suppressions are kept under),
+# in one statement written once (the ORM would build and compile the union on every call). Each
+# part is an index lookup: the subject by account, then the state's and the confirmation's rows
+# by subject.
 _CUSTOMER_ROWS_SQL = """
 SELECT 's' AS row_kind, st.id, st.subject_id, st.purpose_id, st.purpose_version_id, st.granted,
-    st.source, st.updated_at
+    st.source, st.updated_at, NULL AS email, NULL AS phone
 FROM consent_consentstate st JOIN consent_consentsubject su ON su.id = st.subject_id
 WHERE su.user_id = %s AND su.visitor_id IS NULL
 UNION ALL
-SELECT 'p', NULL, pc.subject_id, pc.purpose_id, NULL, NULL, NULL, NULL
+SELECT 'p', NULL, pc.subject_id, pc.purpose_id, NULL, NULL, NULL, NULL, NULL, NULL
 FROM consent_pendingconfirmation pc JOIN consent_consentsubject su ON su.id = pc.subject_id
 WHERE su.user_id = %s AND su.visitor_id IS NULL AND pc.confirmed_at IS NULL
     AND pc.cancelled_at IS NULL
 UNION ALL
-SELECT 'u', NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM accounts_user WHERE id = %s
+SELECT 'u', NULL, NULL, NULL, NULL, NULL, NULL, NULL, email, phone FROM accounts_user WHERE id = %s
 """
 
 
@@ -112,13 +118,24 @@ SELECT 'u', NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM accounts_user WHERE id
 _LARGEST_ID = 2**63 - 1
 
 
+@dataclass(frozen=True)
+class CustomerConsent:
+    """What the consent API answers about an account."""
+
+    subject_id: int | None
+    choices: list[PurposeChoice]
+    #: The channels on which the account's address or number is on the suppression list.
+    suppressed: list[str]
+
+
 def consent_current_for_customer(
     customer_id: int, *, cat: Catalogue | None = None
-) -> tuple[int | None, list[PurposeChoice]] | None:
-    """Return the account's subject id and :func:`consent_current` for an account by its id, or
-    None if there is no such account (for the API).
+) -> CustomerConsent | None:
+    """Return the account's subject id, :func:`consent_current` and its suppressed channels,
+    or None if there is no such account (for the API).
 
-    One statement (:data:`_CUSTOMER_ROWS_SQL`), whatever the size of the ledger.
+    One statement (:data:`_CUSTOMER_ROWS_SQL`), whatever the size of the ledger, and one for
+    the suppression list.
     """
     if not 0 < customer_id <= _LARGEST_ID:
         return None  # no account has it (and the database could not compare it)
@@ -128,11 +145,11 @@ def consent_current_for_customer(
     states: dict[int, ConsentState] = {}
     pending: set[int] = set()
     subject_id = None
-    exists = False
+    account = None
     for row in rows:
         kind = row.row_kind  # type: ignore[attr-defined]
         if kind == "u":
-            exists = True
+            account = row
         elif kind == "p":
             if with_pending:
                 pending.add(row.purpose_id)
@@ -140,9 +157,36 @@ def consent_current_for_customer(
         else:
             states[row.purpose_id] = row
             subject_id = row.subject_id
-    if not exists:
+    if account is None:
         return None
-    return subject_id, _choices(cat, states, pending, None)
+    return CustomerConsent(
+        subject_id,
+        _choices(cat, states, pending, None),
+        suppressed_channels(email=account.email, phone=account.phone),  # type: ignore[attr-defined]
+    )
+
+
+def suppression_hash(channel: str, address: str) -> str:
+    """Return the keyed hash under which ``address`` is suppressed on ``channel``."""
+    if channel == Channel.EMAIL:
+        return email_hash(address)
+    return keyed_hash(address.strip(), purpose=f"suppression-{channel}")
+
+
+def suppressed_channels(*, email: str = "", phone: str = "") -> list[str]:
+    """Return the channels on whose suppression list ``email`` (e-mail) or ``phone`` (text
+    messages) is, in the order of :class:`Channel`."""
+    addresses = [(Channel.EMAIL, email), (Channel.SMS, phone)]
+    wanted = [
+        Q(channel=channel, address_hash=suppression_hash(channel, address))
+        for channel, address in addresses
+        if address
+    ]
+    if not wanted:
+        return []
+    suppressed = SuppressionEntry.objects.filter(reduce(or_, wanted))
+    found = set(suppressed.values_list("channel", flat=True))
+    return [channel.value for channel in Channel if channel in found]
 
 
 CURRENT_CACHE_SECONDS = 300
@@ -189,12 +233,11 @@ def consent_current_document(
     current = consent_current_for_customer(customer_id, cat=cat)
     if current is None:
         return None
-    subject_id, choices = current
     document = {
-        "subject_id": subject_id,
+        "subject_id": current.subject_id,
         "customer_id": customer_id,
-        "suppressed": [],
-        "purposes": [choice_dict(choice) for choice in choices],
+        "suppressed": current.suppressed,
+        "purposes": [choice_dict(choice) for choice in current.choices],
     }
     _current_entry(customer_id).store(found, (catalogue_generation(), document_json(document)))
     return document
@@ -334,8 +377,6 @@ def consent_events_since(cursor: int, *, limit: int) -> list[ConsentEvent]:
 def subject_find(*, email: str = "", customer_id: int | None = None) -> ConsentSubject | None:
     """Return the subject of an account (by customer id or e-mail) or of an e-mail-only
     contact, without creating one."""
-    from privacy_portal.pseudonymise import email_hash
-
     user: User | None = None
     if customer_id is not None:
         user = User.objects.filter(pk=customer_id).first()

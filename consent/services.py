@@ -59,7 +59,12 @@ from .models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from .selectors import ALSO_RECORDED_ON, COPIED_FROM_VISITOR, consent_current_forget
+from .selectors import (
+    ALSO_RECORDED_ON,
+    COPIED_FROM_VISITOR,
+    consent_current_forget,
+    suppression_hash,
+)
 
 # Sources where the person acts for themselves, even without an account (a visitor, a link).
 SELF_SOURCES = frozenset(
@@ -740,13 +745,6 @@ def consent_unsubscribe(*, token: str, request: HttpRequest | None = None) -> Co
         )
 
 
-def suppression_hash(channel: str, address: str) -> str:
-    """Return the keyed hash under which ``address`` is suppressed on ``channel``."""
-    if channel == Channel.EMAIL:
-        return email_hash(address)
-    return keyed_hash(address.strip(), purpose=f"suppression-{channel}")
-
-
 def suppression_add(*, channel: str, address_hash: str, reason: str) -> None:
     """Put an address (by keyed hash) on the suppression list of ``channel``."""
     SuppressionEntry.objects.get_or_create(
@@ -790,6 +788,7 @@ def consent_sms_inbound(*, phone: str, message_id: str, keyword: str) -> list[Co
         suppression_add(channel=Channel.SMS, address_hash=phone_hash, reason="sms_stop")
         events: list[ConsentEvent] = []
         for user in User.objects.filter(phone=phone.strip()):
+            consent_current_forget(user.pk)  # its answer names the number suppressed now
             subject = subject_for_user(user)
             if "marketing_sms" in _granted_now(subject, ["marketing_sms"]):
                 events.append(

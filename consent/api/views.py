@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import services
-from ..models import ApiClient, ApiScope, Channel, ConsentSubject, IdempotentRequest, Source
+from ..models import ApiClient, ApiScope, ConsentSubject, IdempotentRequest, Source
 from ..ratelimits import too_many_requests
 from ..selectors import (
     consent_current,
@@ -31,6 +31,7 @@ from ..selectors import (
     consent_current_keys,
     consent_events_since,
     subject_find,
+    suppressed_channels,
 )
 from ..serialisers import choice_dict, event_dict
 from ..signatures import signature_valid
@@ -95,16 +96,14 @@ class EventSerializer(serializers.Serializer[Any]):
     text_hash = serializers.CharField()
 
 
-def _current(
-    subject: ConsentSubject | None, *, email: str = "", customer_id: int | None = None
-) -> dict[str, Any]:
-    suppressed = []
-    if email and services.suppression_has(channel=Channel.EMAIL, address=email):
-        suppressed.append(Channel.EMAIL.value)
+def _current_by_email(subject: ConsentSubject | None, email: str) -> dict[str, Any]:
+    """The answer about an address: its subject's choices (an account's if the address is
+    one's), and its suppressed channels (the account's number's too)."""
+    user = subject.user if subject is not None else None
     return {
         "subject_id": subject.pk if subject else None,
-        "customer_id": subject.user_id if subject else customer_id,
-        "suppressed": suppressed,
+        "customer_id": subject.user_id if subject else None,
+        "suppressed": suppressed_channels(email=email, phone=user.phone if user else ""),
         "purposes": [choice_dict(choice) for choice in consent_current(subject)],
     }
 
@@ -144,16 +143,15 @@ class LookupView(ApiView):
     def post(self, request: Request) -> Response:
         form = LookupSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        email = form.validated_data.get("email", "")
         customer_id = form.validated_data.get("customer_id")
-        subject = subject_find(email=email, customer_id=customer_id)
-        if subject is None and customer_id is not None:
-            from accounts.models import User
-
-            if not User.objects.filter(pk=customer_id).exists():
+        if customer_id is not None:
+            # The customer read's answer: an account that chose nothing yet gets the defaults.
+            document = consent_current_document(customer_id)
+            if document is None:
                 return Response({"error": "not_found"}, status=status.HTTP_404_NOT_FOUND)
-            # An account that chose nothing yet: the defaults, as the customer read answers.
-        return Response(_current(subject, email=email, customer_id=customer_id))
+            return Response(document)
+        email = form.validated_data["email"]
+        return Response(_current_by_email(subject_find(email=email), email))
 
 
 #: The longest Idempotency-Key kept (``IdempotentRequest.key``).

@@ -191,3 +191,41 @@ def test_an_unsubscribed_address_stays_suppressed_after_erasure(
         )
     assert not sent and mail.outbox == []
     assert ConsentEvent.objects.filter(subject=subject).count() == 2
+
+
+def test_the_api_names_a_customers_suppressed_channels_by_id_as_by_address(
+    client, settings, api_client_factory, other_customer
+):
+    settings.CONSENT_SMS_WEBHOOK_SECRET = SECRET
+    user = UserFactory(phone="+491701234567")
+    _c, token = api_client_factory("consent:read")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    def by_id(customer):
+        return api.get(f"/api/v1/consent/customers/{customer.pk}/").json()["suppressed"]
+
+    def lookup(**identity):
+        body = api.post("/api/v1/consent/lookup/", identity, content_type="application/json")
+        return body.json()["suppressed"]
+
+    assert by_id(user) == []  # and the answer is cached now
+    # STOP from the number, without SMS marketing ever granted: no consent event, yet the
+    # number is suppressed and other systems must not text it.
+    assert _sms(client, {"message_id": "m-9", "from": "+491701234567", "text": "STOP"}).json() == {
+        "action": "stopped",
+        "withdrawn": 0,
+    }
+    assert by_id(user) == ["sms"]
+    assert lookup(customer_id=user.pk) == ["sms"]
+    assert lookup(email=user.email) == ["sms"]
+    services.suppression_add(
+        channel="email", address_hash=services.suppression_hash("email", user.email), reason="t"
+    )
+    services.consent_current_forget(user.pk)
+    assert by_id(user) == ["email", "sms"] and lookup(email=user.email.upper()) == ["email", "sms"]
+    assert by_id(other_customer) == []  # nobody else's
+
+    # A new number is not suppressed: the cached answer follows the account's change.
+    user.phone = "+491709999999"
+    user.save(update_fields=["phone"])
+    assert by_id(user) == ["email"]
