@@ -36,11 +36,13 @@ from . import maintenance, packages
 from .connectors.base import Connector, StoreError, error_detail, error_text
 from .connectors.registry import connector_for
 from .models import (
+    LIFTABLE_STATES,
     TERMINAL_STATES,
     DataStore,
     DataSubjectRequest,
     ExportPackage,
     RequestNote,
+    RequestType,
     RetentionJobRun,
     StoreTask,
 )
@@ -76,13 +78,21 @@ REDACTED_VALUES: dict[str, Any] = {
 
 def requests_to_redact(now: datetime) -> QuerySet[DataSubjectRequest]:
     """Return the finished requests whose retention period is over and that still hold the
-    person's details. A restriction an officer lifts ends again with its lift: one being lifted
-    keeps the identities its stores lift it with, and one lifted is kept, with the reason the
-    person was told, for the period from its lift."""
+    person's details. A restriction in force has not ended: it keeps the identities it is
+    lifted with until an officer lifts it (or the person's erasure takes them); one being
+    lifted keeps them for its stores, and one lifted is kept, with the reason the person was
+    told, for the period from its lift."""
     cutoff = now - timedelta(days=settings.DSR_REQUEST_RETENTION_DAYS)
+    in_force = Q(
+        type=RequestType.RESTRICTION,
+        state__in=LIFTABLE_STATES,
+        restriction_lift_started_at__isnull=True,
+        subject_snapshot__isnull=False,
+    )
     return DataSubjectRequest.objects.filter(
         Q(completed_at__lt=cutoff) | Q(completed_at__isnull=True, received_at__lt=cutoff),
         Q(restriction_lift_started_at__isnull=True) | Q(restriction_lifted_at__lt=cutoff),
+        ~in_force,
         state__in=[s.value for s in TERMINAL_STATES],
         redacted_at__isnull=True,
     )

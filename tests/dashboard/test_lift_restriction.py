@@ -405,6 +405,63 @@ def test_a_redacted_restriction_cannot_be_lifted_for_nobody_could_be_told(
     _nothing_lifted(restriction, customer.email)
 
 
+def test_a_restriction_in_force_keeps_its_record_past_the_retention_period(
+    compliance_client, customer, restriction
+):
+    """Requests are redacted two years after they end; a restriction in force has not ended:
+    redacted, it could no longer be lifted (nobody to tell, nothing to lift it with)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from dsr.retention import retention_run
+
+    long_ago = timezone.now() - timedelta(days=settings.DSR_REQUEST_RETENTION_DAYS + 30)
+    DataSubjectRequest.objects.filter(pk=restriction.pk).update(
+        completed_at=long_ago, received_at=long_ago
+    )
+
+    assert retention_run(job="redact_requests").count == 0
+    restriction.refresh_from_db()
+    assert restriction.redacted_at is None and restriction.email == customer.email
+
+    # Still liftable; once lifted, its record keeps the reason for the period from the lift.
+    assert _lift(compliance_client, restriction).status_code == 302
+    run_pending_tasks(restriction)
+    restriction.refresh_from_db()
+    assert restriction.restriction_lifted_at is not None
+    assert retention_run(job="redact_requests").count == 0
+    DataSubjectRequest.objects.filter(pk=restriction.pk).update(
+        restriction_lift_started_at=long_ago, restriction_lifted_at=long_ago
+    )
+    assert retention_run(job="redact_requests").count == 1
+    restriction.refresh_from_db()
+    assert restriction.redacted_at is not None and restriction.email == ""
+
+
+def test_a_restriction_whose_person_was_erased_is_redacted_on_time(
+    customer, compliance_user, restriction
+):
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from dsr.retention import retention_run
+
+    erasure = file_request(type="erasure", user=customer)
+    run_pending_tasks(dsr_request_approve(request=erasure, actor=compliance_user))
+    long_ago = timezone.now() - timedelta(days=settings.DSR_REQUEST_RETENTION_DAYS + 30)
+    DataSubjectRequest.objects.filter(pk=restriction.pk).update(
+        completed_at=long_ago, received_at=long_ago
+    )
+
+    assert retention_run(job="redact_requests").count == 1
+    restriction.refresh_from_db()
+    assert restriction.redacted_at is not None
+
+
 def test_the_persons_erasure_takes_the_identities_kept_for_their_restriction(
     customer, compliance_user, restriction
 ):
