@@ -57,6 +57,7 @@ check: lint typecheck security
 	  ALLOWED_HOSTS=privacy.inper.example PORTAL_HASH_KEY=check-deploy-hash-key-0123456789abcdef \
 	  DATABASE_URL=postgres://portal@db.invalid:5432/portal CELERY_BROKER_URL=redis://redis.invalid:6379/1 \
 	  EMAIL_URL=smtp+tls://mail.invalid:587 PORTAL_BASE_URL=https://privacy.inper.example \
+	  CONSENT_SMS_WEBHOOK_SECRET=check-deploy-sms-secret-0123456789abcdef \
 	  PORTAL_ENCRYPTION_KEYS=$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 

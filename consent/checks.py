@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 from privacy_portal.ratelimits import rate_window
 
@@ -46,3 +46,19 @@ def consent_settings_check(app_configs: Any, **kwargs: Any) -> list[Error | Warn
     if settings.CONSENT_WEBHOOK_MAX_ATTEMPTS < 1:
         problems.append(Error("CONSENT_WEBHOOK_MAX_ATTEMPTS must be 1 or more.", id="consent.E006"))
     return problems
+
+
+@register(Tags.security, deploy=True)
+def consent_deploy_check(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """The privacy statement promises that replying STOP to a text message stops them: the SMS
+    provider's webhook needs its secret (without it the webhook answers 503)."""
+    if settings.CONSENT_SMS_WEBHOOK_SECRET:
+        return []
+    return [
+        Warning(
+            "CONSENT_SMS_WEBHOOK_SECRET is not set: replies of STOP to Inper's text messages "
+            "cannot be received.",
+            hint="Set it to the SMS provider's shared secret (32 characters or more).",
+            id="consent.W001",
+        )
+    ]

@@ -220,6 +220,7 @@ def _production_env(**extra):
         "CELERY_BROKER_URL": "redis://redis.invalid:6379/1",
         "EMAIL_URL": "smtp+tls://mail.invalid:587",
         "PORTAL_BASE_URL": "https://privacy.inper.example",
+        "CONSENT_SMS_WEBHOOK_SECRET": "a-test-sms-secret-that-is-long-enough",
     }
     env.update({name: value for name, value in extra.items() if value is not None})
     for name in [name for name, value in extra.items() if value is None]:  # left out
@@ -238,6 +239,19 @@ def test_production_settings_pass_check_deploy():
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_warns_while_replies_of_stop_cannot_be_received():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=_production_env(CONSENT_SMS_WEBHOOK_SECRET=None),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "consent.W001" in result.stderr and "STOP" in result.stderr
 
 
 def test_production_settings_refuse_a_weak_secret_key():
