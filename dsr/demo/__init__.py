@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext_noop
 
+from accounts.models import User
 from dsr.models import DataStore
 from privacy_portal.permissions import COMPLIANCE_GROUP
 
@@ -38,15 +39,23 @@ def services_path() -> Path:
     return demo_dir() / "services.sqlite3"
 
 
+_SERVICE_SECRETS = (services.NEWSLETTER, services.GROUP_CRM, services.NEWSLETTER_CONSENT)
+
+
 def services_secrets() -> dict[str, str]:
-    """Return the secrets the portal shares with the demo services (made on first use)."""
+    """Return the secrets the portal shares with the demo services (made on first use, and
+    completed for a secret that an earlier demo did not have)."""
     path = demo_dir() / "services-secrets.json"
-    if not path.exists():
-        fresh = {name: secrets.token_hex(32) for name in (services.NEWSLETTER, services.GROUP_CRM)}
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    data: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [name for name in _SERVICE_SECRETS if name not in data]
+    if missing:
+        data.update({name: secrets.token_hex(32) for name in missing})
+        fresh = path.with_suffix(".new")
+        fresh.unlink(missing_ok=True)
+        descriptor = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
-            json.dump(fresh, handle)
-    data: dict[str, str] = json.loads(path.read_text())
+            json.dump(data, handle)
+        fresh.replace(path)
     return data
 
 
@@ -431,21 +440,72 @@ def register_stores() -> list[DataStore]:
     return registered
 
 
+#: The newsletter platform as a client of the consent API.
+NEWSLETTER_CLIENT = "Newsletter platform"
+
+
+def newsletter_consent_register(customer_ids: list[int]) -> None:
+    """Subscribe the newsletter platform to the portal's consent webhook (marketing choices),
+    and record in the ledger the subscriptions it brings of the demo customers who have made no
+    choice of e-mail marketing yet (a choice they made since stands)."""
+    from consent.models import ApiClient, ApiScope, ConsentState, Source, WebhookSubscription
+    from consent.services import consent_record, subject_for_user
+    from privacy_portal.crypto import encrypt
+
+    secret = services_secrets()[services.NEWSLETTER_CONSENT]
+    with transaction.atomic():
+        client, _created = ApiClient.objects.get_or_create(
+            name=NEWSLETTER_CLIENT, defaults={"scopes": [ApiScope.READ.value]}
+        )
+        WebhookSubscription.objects.update_or_create(
+            client=client,
+            defaults={
+                "url": f"{settings.DSR_DEMO_SERVICES_URL.rstrip('/')}{services.CONSENT_PATH}",
+                "kinds": ["marketing"],
+                "is_active": True,
+                "secret_encrypted": encrypt(secret.encode()),
+            },
+        )
+        for user in User.objects.filter(pk__in=customer_ids):
+            subject = subject_for_user(user)
+            chosen = ConsentState.objects.filter(
+                subject=subject, purpose__key=services.NEWSLETTER_PURPOSE
+            )
+            if not chosen.exists():
+                consent_record(
+                    subject=subject,
+                    purpose_key=services.NEWSLETTER_PURPOSE,
+                    granted=True,
+                    source=Source.API,
+                    actor=client,
+                    note="Subscribed on the newsletter platform (confirmed there)",
+                    evidence={"via": "newsletter platform"},
+                )
+
+
 def seed_demo_world(say: Callable[[str], Any] | None = None) -> None:
     """Create and fill every demo store and register it (idempotent)."""
     people = _people()
     url = shop.database_url()
     shop.fill(url, people, extra_orders={"anna.schmidt@example.com": 5})
+    subscribers = [person for person in people if person.newsletter]
+    accounts = dict(
+        User.objects.filter(email__in=[person.email for person in subscribers]).values_list(
+            "email", "pk"
+        )
+    )
     services.fill(
         services_path(),
         [
-            services.Subscriber(person.email, person.first_name)
-            for person in people
-            if person.newsletter
+            services.Subscriber(
+                person.email, person.first_name, customer_id=accounts.get(person.email)
+            )
+            for person in subscribers
         ],
     )
     written = uploads.fill(demo_dir() / "uploads", _PHOTOS)
     stores = register_stores()
+    newsletter_consent_register(list(accounts.values()))
     if say is not None:
         where = (
             url.database if url.drivername == "sqlite" else f"PostgreSQL database {url.database}"

@@ -5,6 +5,9 @@ data. ``make run`` starts them beside the portal (``manage.py demo_services``).
 - ``POST /newsletter/dsr``: subscribers and their campaign events. Searching, exporting and
   restricting (unsubscribing) are answered at once; an erasure is accepted (202) and its
   result posted to the portal's callback URL a moment later, as real platforms do.
+- ``POST /newsletter/consent``: the platform's subscription to the portal's consent webhook
+  (docs/consent.md, "Webhook pushes"): a withdrawal of e-mail marketing, however the person
+  made it, marks the account's subscriber unsubscribed; a new grant subscribes them again.
 - ``POST /group-crm/dsr``: a recipient of customer data (Inper's affiliates), told about
   erasures, corrections and restrictions (GDPR Art. 19), which it records.
 
@@ -31,6 +34,7 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from consent.signatures import signature_valid as consent_signature_valid
 from dsr.connectors.http import (
     KEY_HEADER,
     SIGNATURE_HEADER,
@@ -44,6 +48,13 @@ logger = logging.getLogger(__name__)
 
 NEWSLETTER = "newsletter"
 GROUP_CRM = "group-crm"
+#: The secret of the newsletter platform's consent webhook, and its path.
+NEWSLETTER_CONSENT = "newsletter-consent"
+CONSENT_PATH = "/newsletter/consent"
+#: The purpose whose changes the newsletter platform follows.
+NEWSLETTER_PURPOSE = "marketing_email"
+#: How old a signed consent push may be (seconds), as the portal's own webhooks allow.
+CONSENT_TOLERANCE_SECONDS = 300
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscribers (
@@ -56,7 +67,9 @@ CREATE TABLE IF NOT EXISTS subscribers (
   signup_ip TEXT,
   subscribed_at TEXT NOT NULL,
   restricted INTEGER NOT NULL DEFAULT 0,
-  unsubscribed_at TEXT
+  unsubscribed_at TEXT,
+  customer_id INTEGER,
+  consent_event_id INTEGER
 );
 CREATE TABLE IF NOT EXISTS campaign_events (
   id INTEGER PRIMARY KEY,
@@ -128,6 +141,15 @@ DESCRIPTIONS: dict[str, dict[str, dict[str, str]]] = {
         "unsubscribed_at": _texts(
             "When you unsubscribed, if you did", "Wann Sie sich abgemeldet haben, falls ja"
         ),
+        "customer_id": _texts(
+            "Your customer number at Inper, if you have an account",
+            "Ihre Kundennummer bei Inper, wenn Sie ein Konto haben",
+        ),
+        "consent_event_id": _texts(
+            "The last change of your newsletter choice that Inper's privacy portal told us of",
+            "Die letzte Änderung Ihrer Newsletter-Wahl, die uns das Datenschutzportal von Inper "
+            "mitgeteilt hat",
+        ),
     },
     "campaign_events": {
         "campaign": _texts("The newsletter issue (mailing)", "Die Newsletter-Ausgabe (Aussendung)"),
@@ -153,6 +175,15 @@ def _sha256(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
+def _create(conn: sqlite3.Connection) -> None:
+    """Create the tables, and the columns a database of an earlier demo lacks."""
+    conn.executescript(_SCHEMA)
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(subscribers)")}
+    for column in ("customer_id", "consent_event_id"):
+        if column not in columns:
+            conn.execute(f"ALTER TABLE subscribers ADD COLUMN {column} INTEGER")
+
+
 @contextmanager
 def connect(path: Path) -> Iterator[sqlite3.Connection]:
     """Yield a connection to the services' database in one transaction."""
@@ -171,6 +202,8 @@ class Subscriber:
     first_name: str
     lists: str = "newsletter"
     campaigns: int = 6
+    #: The person's account in the portal, by which its consent pushes name them.
+    customer_id: int | None = None
 
 
 def fill(path: Path, people: Sequence[Subscriber], *, others: int = 300) -> None:
@@ -179,7 +212,7 @@ def fill(path: Path, people: Sequence[Subscriber], *, others: int = 300) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = random.Random(8)  # noqa: S311 (demo data, not secrets)
     with connect(path) as conn:
-        conn.executescript(_SCHEMA)
+        _create(conn)
         generated = [
             Subscriber(f"customer{n}@example.net", "Reader", "newsletter", rng.randint(0, 5))
             for n in range(1, others + 1)
@@ -192,11 +225,15 @@ def fill(path: Path, people: Sequence[Subscriber], *, others: int = 300) -> None
             if conn.execute(
                 "SELECT 1 FROM subscribers WHERE email = ?", (person.email,)
             ).fetchone():
+                conn.execute(
+                    "UPDATE subscribers SET customer_id = ? WHERE email = ?",
+                    (person.customer_id, person.email),
+                )
                 continue
             start = datetime.now(UTC) - timedelta(days=rng.randint(30, 700))
             cursor = conn.execute(
                 "INSERT INTO subscribers (email, first_name, lists, source, consent_text_version,"
-                " signup_ip, subscribed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " signup_ip, subscribed_at, customer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     person.email,
                     person.first_name,
@@ -205,6 +242,7 @@ def fill(path: Path, people: Sequence[Subscriber], *, others: int = 300) -> None
                     "newsletter-2025-03",
                     f"198.51.100.{rng.randint(1, 254)}",
                     start.isoformat(timespec="seconds"),
+                    person.customer_id,
                 ),
             )
             conn.executemany(
@@ -360,6 +398,28 @@ def newsletter_erase(path: Path, email: str) -> dict[str, Any]:
     }
 
 
+def newsletter_consent(path: Path, events: Iterable[Any]) -> int:
+    """Apply the portal's consent events to the subscribers they name by customer id: a
+    withdrawal of e-mail marketing unsubscribes, a grant subscribes again. An event older than
+    the last one applied changes nothing (pushes may arrive twice, or out of order). Return how
+    many subscribers changed."""
+    changed = 0
+    with connect(path) as conn:
+        for event in events:
+            if not isinstance(event, dict) or event.get("purpose") != NEWSLETTER_PURPOSE:
+                continue
+            event_id, customer_id = event.get("id"), event.get("customer_id")
+            if not (isinstance(event_id, int) and isinstance(customer_id, int)):
+                continue
+            unsubscribed = None if event.get("granted") is True else str(event.get("occurred_at"))
+            changed += conn.execute(
+                "UPDATE subscribers SET unsubscribed_at = ?, consent_event_id = ?"
+                " WHERE customer_id = ? AND (consent_event_id IS NULL OR consent_event_id < ?)",
+                (unsubscribed, event_id, customer_id, event_id),
+            ).rowcount
+    return changed
+
+
 def crm_notify(path: Path, email: str, request: Mapping[str, Any]) -> dict[str, Any]:
     """Record that the group CRM was told about a request (as a recipient)."""
     with connect(path) as conn:
@@ -387,15 +447,22 @@ class DemoServices:
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
         with connect(path) as conn:
-            conn.executescript(_SCHEMA)
+            _create(conn)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        endpoint = {"/newsletter/dsr": NEWSLETTER, "/group-crm/dsr": GROUP_CRM}.get(path)
+        endpoint = {
+            "/newsletter/dsr": NEWSLETTER,
+            "/group-crm/dsr": GROUP_CRM,
+            CONSENT_PATH: NEWSLETTER_CONSENT,
+        }.get(path)
         if endpoint is None or environ.get("REQUEST_METHOD") != "POST":
             return self._answer(start_response, 404, {"error": {"code": "not_found"}})
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(min(length, 1024 * 1024))
+        if endpoint == NEWSLETTER_CONSENT:
+            status, document = self.consent(body, environ.get("HTTP_X_INPER_SIGNATURE", ""))
+            return self._answer(start_response, status, document)
         headers = {
             name: environ.get("HTTP_" + name.upper().replace("-", "_"), "")
             for name in (TIMESTAMP_HEADER, SIGNATURE_HEADER, KEY_HEADER)
@@ -421,6 +488,22 @@ class DemoServices:
             [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
         )
         return [payload]
+
+    def consent(self, body: bytes, signature: str) -> tuple[int, Any]:
+        """Answer a push of the portal's consent webhook (signed as docs/consent.md says)."""
+        secret = self.secrets.get(NEWSLETTER_CONSENT, "")
+        if not secret or not consent_signature_valid(
+            secret.encode(), body, signature, tolerance=CONSENT_TOLERANCE_SECONDS
+        ):
+            return 401, {"error": {"code": "bad_signature"}}
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError):
+            return 400, {"error": {"code": "malformed"}}
+        events = document.get("events") if isinstance(document, dict) else None
+        if not isinstance(events, list):
+            return 400, {"error": {"code": "malformed"}}
+        return 200, {"changed": newsletter_consent(self.path, events)}
 
     def handle(self, endpoint: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
         secret = self.secrets.get(endpoint, "")

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 
+import httpx
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,7 +16,7 @@ from PIL import ExifTags, Image
 
 from accounts.models import User
 from dsr import holdings
-from dsr.demo import services, services_path, shop, uploads
+from dsr.demo import services, services_path, services_secrets, shop, uploads
 from dsr.erasure import erasure_record_valid
 from dsr.models import DataStore, ErasureRecord, State, StoreTask, TaskState
 from dsr.services import dsr_request_approve, dsr_task_retry
@@ -251,3 +252,62 @@ def test_the_demo_requests_serve_the_services_themselves_when_nothing_does(setti
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def _newsletter_row(email):
+    with services.connect(services_path()) as conn:
+        return conn.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
+
+
+def test_stopping_marketing_in_the_portal_unsubscribes_on_the_newsletter_platform(
+    demo_world, worker, client
+):
+    """The platform is subscribed to the consent webhook: a withdrawal made in the preference
+    centre reaches it through a real worker, signed; what the platform holds says so."""
+    from consent.models import ConsentState, DeliveryStatus, WebhookDelivery
+    from consent.signatures import signature_make
+
+    ben = User.objects.get(email="ben.carter@example.com")
+    # The platform's subscription is in the ledger, as the platform's (the portal's page shows
+    # e-mail marketing on), and the platform knows Ben's customer number.
+    state = ConsentState.objects.get(subject__user=ben, purpose__key="marketing_email")
+    assert state.granted and state.source == "api"
+    row = _newsletter_row(ben.email)
+    assert row["customer_id"] == ben.pk and row["unsubscribed_at"] is None
+    WebhookDelivery.objects.all().delete()  # the seed's own grants
+
+    client.force_login(ben)
+    response = client.post("/privacy/choices/stop-all-marketing/")
+    assert response.status_code == 302
+
+    delivery = WebhookDelivery.objects.get()
+    wait_until(
+        lambda: WebhookDelivery.objects.filter(
+            pk=delivery.pk, status=DeliveryStatus.DELIVERED
+        ).exists(),
+        message="the push delivered",
+    )
+    row = _newsletter_row(ben.email)
+    assert row["unsubscribed_at"] and row["consent_event_id"] in delivery.event_ids
+    # Nobody else's subscription changed.
+    anna = _newsletter_row(ANNA)
+    assert anna["unsubscribed_at"] is None and anna["consent_event_id"] is None
+
+    # A forged push, and an old event pushed again, change nothing.
+    old = {"id": 1, "customer_id": ben.pk, "purpose": "marketing_email", "granted": True}
+    body = json.dumps({"events": [old]}).encode()
+    base = settings.DSR_DEMO_SERVICES_URL
+    forged = httpx.post(
+        base + services.CONSENT_PATH,
+        content=body,
+        headers={"X-Inper-Signature": signature_make(b"not-the-secret", body)},
+    )
+    assert forged.status_code == 401
+    secret = services_secrets()[services.NEWSLETTER_CONSENT].encode()
+    replayed = httpx.post(
+        base + services.CONSENT_PATH,
+        content=body,
+        headers={"X-Inper-Signature": signature_make(secret, body)},
+    )
+    assert replayed.status_code == 200 and replayed.json() == {"changed": 0}
+    assert _newsletter_row(ben.email)["unsubscribed_at"] == row["unsubscribed_at"]
