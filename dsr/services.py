@@ -772,10 +772,15 @@ def _plan_tasks(request: DataSubjectRequest) -> list[StoreTask]:
                         max_attempts=settings.DSR_TASK_MAX_ATTEMPTS,
                     )
                 )
+        restricts_here = any(
+            task.store is store and task.action == Action.RESTRICT for task in planned
+        )
         if (
             request.type in NOTIFY_RECIPIENTS
             and store.is_recipient
             and _connector_supports(store, Action.NOTIFY)
+            # A recipient that restricts the data itself learns of the restriction by doing it.
+            and not restricts_here
         ):
             planned.append(
                 StoreTask(

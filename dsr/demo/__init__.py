@@ -351,12 +351,22 @@ def _stores() -> list[dict[str, Any]]:
             "identities": ["customer_id"],
             "connector": "dsr.connectors.manual.ManualConnector",
             "config": {
-                "actions": ["erase"],
+                "actions": ["erase", "restrict"],
+                # An objection to statistics or to transfers outside the EEA (Google, in the
+                # United States), or consent to statistics cookies withdrawn, stops it here.
+                "purpose_keys": ["statistics", "analytics", "international_transfers"],
                 "assigned_group": COMPLIANCE_GROUP,
                 "instructions": {
                     "erase": "In Google Analytics, open Admin, then Data deletion requests (User "
                     "explorer), delete the user whose user id is the portal account id of the "
-                    "request, and attach the confirmation as evidence."
+                    "request, and attach the confirmation as evidence.",
+                    "restrict": "In Google Analytics, open Admin, then Data filters, and add the "
+                    "portal account id of the request to the excluded user ids, so that no more "
+                    "of the person's visits are recorded or sent to Google; attach the "
+                    "confirmation as evidence.",
+                    "lift_restriction": "In Google Analytics, open Admin, then Data filters, "
+                    "and remove the portal account id of the request from the excluded user "
+                    "ids; complete this step with a note.",
                 },
             },
             "secrets": {},
@@ -415,7 +425,13 @@ def _stores() -> list[dict[str, Any]]:
                 "names": {"en": "Inper group CRM", "de": "CRM der Inper-Gruppe"},
                 "timeout_seconds": 10,
                 "send_identities": ["email"],
-                "actions": ["notify"],
+                "actions": ["notify", "restrict"],
+                # An objection to transfers outside the EEA restricts the record kept in the
+                # United States, for the compliance team to review what may stay.
+                "purpose_keys": ["international_transfers"],
+                "entity_names": {
+                    "customer_record": {"en": "customer record", "de": "Kundendatensatz"}
+                },
             },
             "is_recipient": True,
             "secrets": {"signing_secret": services_secrets()[services.GROUP_CRM]},

@@ -8,8 +8,9 @@ data. ``make run`` starts them beside the portal (``manage.py demo_services``).
 - ``POST /newsletter/consent``: the platform's subscription to the portal's consent webhook
   (docs/consent.md, "Webhook pushes"): a withdrawal of e-mail marketing, however the person
   made it, marks the account's subscriber unsubscribed; a new grant subscribes them again.
-- ``POST /group-crm/dsr``: a recipient of customer data (Inper's affiliates), told about
-  erasures, corrections and restrictions (GDPR Art. 19), which it records.
+- ``POST /group-crm/dsr``: a recipient of customer data (Inper's affiliates) in the United
+  States, told about erasures and corrections (GDPR Art. 19), which it records; it restricts a
+  customer's record for a restriction, and for an objection to transfers to other countries.
 
 Standard library only (wsgiref, sqlite3, urllib), so the stand-in stays obviously small.
 """
@@ -91,6 +92,10 @@ CREATE TABLE IF NOT EXISTS notifications (
   request_type TEXT,
   email_sha256 TEXT NOT NULL,
   received_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS crm_restrictions (
+  email_sha256 TEXT PRIMARY KEY,
+  restricted_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS jobs (
   idempotency_key TEXT PRIMARY KEY,
@@ -431,6 +436,21 @@ def crm_notify(path: Path, email: str, request: Mapping[str, Any]) -> dict[str, 
     return {"reference": f"CRM-{cursor.lastrowid}"}
 
 
+def crm_restrict(path: Path, email: str, *, lift: bool) -> dict[str, Any]:
+    """Restrict the CRM's record of ``email`` (kept by hash), or lift that; return the
+    protocol's restriction result."""
+    with connect(path) as conn:
+        if lift:
+            conn.execute("DELETE FROM crm_restrictions WHERE email_sha256 = ?", (_sha256(email),))
+        else:
+            conn.execute(
+                "INSERT OR REPLACE INTO crm_restrictions (email_sha256, restricted_at)"
+                " VALUES (?, ?)",
+                (_sha256(email), _now()),
+            )
+    return {"counts": {"customer_record": 1}, "lifted": lift}
+
+
 # --- the WSGI application -------------------------------------------------------------------------
 
 
@@ -524,6 +544,9 @@ class DemoServices:
         if endpoint == GROUP_CRM:
             if action == "health":
                 return 200, {"status": "done", "result": {"ok": True}}
+            if action == "restrict":
+                lift = bool((document.get("options") or {}).get("lift"))
+                return 200, {"status": "done", "result": crm_restrict(self.path, email, lift=lift)}
             if action != "notify":
                 raise Refused(400, "unsupported_action")
             return 200, {

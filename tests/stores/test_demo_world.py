@@ -311,3 +311,52 @@ def test_stopping_marketing_in_the_portal_unsubscribes_on_the_newsletter_platfor
     )
     assert replayed.status_code == 200 and replayed.json() == {"changed": 0}
     assert _newsletter_row(ben.email)["unsubscribed_at"] == row["unsubscribed_at"]
+
+
+def _crm_restricted(email):
+    with services.connect(services_path()) as conn:
+        digest = hashlib.sha256(email.encode()).hexdigest()
+        return bool(
+            conn.execute(
+                "SELECT 1 FROM crm_restrictions WHERE email_sha256 = ?", (digest,)
+            ).fetchone()
+        )
+
+
+def test_an_objection_to_transfers_stops_them_in_the_united_states_for_review(demo_world, worker):
+    """The privacy statement: one may object to transfers to other countries; the choice's
+    text: the compliance team then reviews what can be kept inside the EEA. The group CRM
+    restricts the record at once; Google Analytics is a step for the compliance team."""
+    from consent.selectors import consent_current
+    from consent.services import subject_for_user
+
+    chloe = User.objects.get(email="chloe.martin@example.com")
+    officer = User.objects.get(email="compliance@inper.example")
+    objection = file_request(type="objection", user=chloe, purposes=("international_transfers",))
+    objection.refresh_from_db()
+
+    def waiting_for_staff():
+        steps = StoreTask.objects.filter(
+            request=objection, store__key="google-analytics", state=TaskState.WAITING
+        )
+        return steps.first()
+
+    step = wait_until(waiting_for_staff, message="the analytics step")
+    assert step.action == "restrict" and step.assigned_group == "Compliance officer"
+    assert "excluded user ids" in step.instructions
+    wait_until(lambda: _crm_restricted(chloe.email), message="the CRM restricted")
+    assert not _crm_restricted(ANNA)
+    assert not StoreTask.objects.filter(request=objection, store__key="newsletter").exists()
+
+    manual_step_complete(task=step, actor=officer, note="Excluded in Google Analytics.")
+    wait_until(lambda: _state(objection) == State.COMPLETED, message="the objection completed")
+    choices = {c.purpose.key: c for c in consent_current(subject_for_user(chloe))}
+    assert not choices["international_transfers"].granted
+
+    # A restriction restricts the CRM's record (which tells it): no separate notice.
+    ben = User.objects.get(email="ben.carter@example.com")
+    restriction = file_request(type="restriction", user=ben)
+    dsr_request_approve(request=restriction, actor=officer)
+    wait_until(lambda: _crm_restricted(ben.email), message="the CRM restricted")
+    crm = StoreTask.objects.filter(request=restriction, store__key="group-crm")
+    assert sorted(crm.values_list("action", flat=True)) == ["restrict"]
