@@ -1,11 +1,12 @@
-"""Site-wide middleware: refusing NUL characters and oversize bodies, session timeouts, the
-account's language, privacy headers, the Content-Security-Policy."""
+"""Site-wide middleware: refusing NUL characters, text that is not UTF-8 and oversize bodies,
+session timeouts, the account's language, privacy headers, the Content-Security-Policy."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 from csp.constants import HEADER, HEADER_REPORT_ONLY
 from csp.middleware import CheckableLazyObject, CSPMiddleware
@@ -34,10 +35,30 @@ SESSION_SEEN_AT = "_portal_seen_at"
 _TOUCH_INTERVAL = 60
 
 
+def _utf8(encoded: bytes) -> bool:
+    """Whether a URL-encoded ``encoded`` is UTF-8, its raw bytes and its percent-escapes
+    alike (Django would read other bytes as replacement characters, and store "M\ufffdller"
+    for a form sent as Latin-1)."""
+    try:
+        parse_qsl(encoded.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _refused(request: HttpRequest, why: str) -> HttpResponse:
+    # Hostile or garbled input, not a fault: a line in the log, without a traceback.
+    logger.warning("request refused: %s", why, extra={"status": 400})
+    # Before the locale middleware: the page in the language the browser asks for.
+    with translation.override(translation.get_language_from_request(request)):
+        return bad_request(request, SuspiciousOperation(f"{why} in the request"))
+
+
 class RejectNulMiddleware:
     """Answer 400 (the usual page) to a request whose path or parameters hold a NUL
     character: no text here may contain one, and PostgreSQL refuses them in queries (a search
-    or filter would fail with a server error instead)."""
+    or filter would fail with a server error instead); and to one whose parameters are not
+    UTF-8."""
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
@@ -47,11 +68,10 @@ class RejectNulMiddleware:
             "\x00" in key or any("\x00" in value for value in values)
             for key, values in request.GET.lists()
         ):
-            # Hostile input, not a fault: a line in the log, without a traceback.
-            logger.warning("request refused: NUL character", extra={"status": 400})
-            # Before the locale middleware: the page in the language the browser asks for.
-            with translation.override(translation.get_language_from_request(request)):
-                return bad_request(request, SuspiciousOperation("NUL character in the request"))
+            return _refused(request, "NUL character")
+        # WSGI hands the query string over as Latin-1: its bytes are those sent.
+        if not _utf8(request.META.get("QUERY_STRING", "").encode("latin-1", "replace")):
+            return _refused(request, "parameters not in UTF-8")
         return self.get_response(request)
 
 
@@ -74,6 +94,8 @@ class BoundedBodyMiddleware:
             # Parsing applies the limits (RequestDataTooBig, TooManyFieldsSent: answered 400);
             # the raw body stays readable.
             request.POST  # noqa: B018
+            if not _utf8(request.body):
+                return _refused(request, "form not in UTF-8")
         return self.get_response(request)
 
 

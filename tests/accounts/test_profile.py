@@ -441,3 +441,27 @@ def test_a_draft_waits_the_promised_hour_for_the_person_to_sign_in_again(custome
     signed_in = Session.objects.get(user_id=customer.pk, expire_date__gt=timezone.now())
     idle = timedelta(seconds=settings.SESSION_COOKIE_AGE)
     assert signed_in.expire_date <= timezone.now() + idle
+
+
+def test_a_form_sent_in_another_encoding_is_refused_and_utf_8_is_kept(customer_client, customer):
+    """Django reads bytes that are not UTF-8 as replacement characters ("M\ufffdller"): such a
+    form (Latin-1 here, raw or percent-escaped) is refused with the 400 page, and nothing is
+    saved; the same name in UTF-8 is kept as typed."""
+    from urllib.parse import urlencode
+
+    valid = {k: v for k, v in _profile().items() if k != "first_name"}
+    rest = urlencode(valid).encode()
+    for latin1 in (b"first_name=M%FCller&", b"first_name=M\xfcller&"):
+        refused = customer_client.generic(
+            "POST", PROFILE, latin1 + rest, content_type="application/x-www-form-urlencoded"
+        )
+        assert refused.status_code == 400
+        customer.refresh_from_db()
+        assert "\ufffd" not in customer.first_name
+    for utf8 in ("first_name=M%C3%BCller&".encode(), "first_name=Müller&".encode()):
+        saved = customer_client.generic(
+            "POST", PROFILE, utf8 + rest, content_type="application/x-www-form-urlencoded"
+        )
+        assert saved.status_code == 302
+        customer.refresh_from_db()
+        assert customer.first_name == "Müller"

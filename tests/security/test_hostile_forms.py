@@ -162,8 +162,8 @@ def _body(data: dict[str, str], raw: dict[str, bytes]) -> bytes:
 
 @pytest.mark.parametrize("scene", SCENES, ids=IDS)
 def test_invalid_utf8_a_10_mb_body_and_10000_fields(world, scene):
-    """Raw bytes that are not UTF-8 in each field; then a body too large and too many fields,
-    which are refused (400/413) before any view runs."""
+    """Raw bytes that are not UTF-8 in each field, a body too large and too many fields: each
+    refused (400/413) before any view runs."""
     client = world.client(scene.who)
     problems: list[str] = []
     tried = 0
@@ -189,8 +189,9 @@ def test_invalid_utf8_a_10_mb_body_and_10000_fields(world, scene):
             if label in ("10 MB", "10,000 fields"):
                 if response.status_code not in (400, 413) or changed:
                     problems.append(f"{where}: {response.status_code}, changed {changed}")
-            elif response.status_code >= 400 and changed:
-                problems.append(f"{where}: refused, yet {changed} changed")
+            elif response.status_code != 400 or changed:
+                # Else Django reads the bytes as replacement characters and stores them.
+                problems.append(f"{where}: {response.status_code}, changed {changed}")
     print(f"bodies, {scene.name}: {tried} tried, {len(problems)} failures")
     assert not problems, "\n".join(problems)
 

@@ -221,7 +221,8 @@ INVALID = quote(RAW)
 )
 def test_invalid_utf8_in_urls(world, who, url):
     """Percent-encoded bytes that are not UTF-8 in paths and query strings, and the same bytes
-    raw in the query string (as a client that does not encode them sends them)."""
+    raw in the query string (as a client that does not encode them sends them): a query
+    string that is not UTF-8 is refused (400)."""
     client = world.client(who)
     path, _, query = url.partition("?")
     # The test client hands the path's bytes to the view as a WSGI server does (raw).
@@ -231,3 +232,6 @@ def test_invalid_utf8_in_urls(world, who, url):
         answers.append(client.get(path, QUERY_STRING=raw))
     for response in answers:
         assert response.status_code < 500, (url, response.status_code)
+    if query:
+        # Refused, not read as replacement characters.
+        assert [response.status_code for response in answers] == [400, 400], url
