@@ -20,6 +20,7 @@ from privacy_portal import crypto
 from privacy_portal.audit.services import audit_record
 
 from .models import User
+from .validators import validate_mailable_email
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,13 @@ def user_display(user: User) -> str:
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def clean_email(self, email: str) -> str:
+        """Refuse, in every allauth form that takes an address (sign-up, adding one, password
+        reset), an address no e-mail could be sent to."""
+        validate_mailable_email(email)
+        cleaned: str = super().clean_email(email)
+        return cleaned
+
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         """Send allauth's e-mails in the language of the account they are about, in the
         portal's name."""

@@ -15,7 +15,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import Address, User
-from .validators import normalise_phone, validate_date_of_birth, validate_plain_text
+from .validators import (
+    normalise_phone,
+    validate_date_of_birth,
+    validate_mailable_email,
+    validate_plain_text,
+)
 
 EMAIL_MAX_LENGTH = 254
 
@@ -27,6 +32,8 @@ def _limit_email_length(form: forms.Form) -> None:
     assert isinstance(field, forms.CharField)  # noqa: S101 (allauth's EmailField)
     field.max_length = EMAIL_MAX_LENGTH
     field.validators.append(MaxLengthValidator(EMAIL_MAX_LENGTH))
+    # Else the confirmation e-mail fails to send, after the address was saved.
+    field.validators.append(validate_mailable_email)
     field.widget.attrs["maxlength"] = str(EMAIL_MAX_LENGTH)
 
 

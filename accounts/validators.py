@@ -8,6 +8,8 @@ from datetime import date
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+from django.utils.encoding import punycode
 from django.utils.translation import gettext as _
 
 
@@ -83,3 +85,21 @@ def validate_plain_text(value: str) -> None:
                 _("Please remove invisible or control characters from this field."),
                 code="control_characters",
             )
+
+
+def validate_mailable_email(value: str) -> None:
+    """Refuse an address that Django's validator lets through but no e-mail could be sent to:
+    invisible or control characters (joiners too: in an address they only disguise it), the
+    replacement character of a form sent in another encoding, or a domain that mail cannot
+    carry (one that IDNA cannot encode, or whose labels are too long once encoded)."""
+    if any(unicodedata.category(char).startswith("C") for char in value):
+        raise ValidationError(
+            _("Please remove invisible or control characters from this field."),
+            code="control_characters",
+        )
+    try:
+        if "\ufffd" in value:
+            raise UnicodeError
+        punycode(value.rpartition("@")[2])
+    except UnicodeError:
+        raise ValidationError(EmailValidator.message, code=EmailValidator.code) from None

@@ -7,6 +7,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.validators import validate_mailable_email
+
 from .catalogue import catalogue
 from .models import PurposeKind
 
@@ -68,6 +70,7 @@ class StaffRecordForm(forms.Form):
     email = forms.EmailField(
         label=_("The person's e-mail address"),
         max_length=254,
+        validators=[validate_mailable_email],
         help_text=_(
             "Their account's address, or the address they gave (for contacts without one)."
         ),

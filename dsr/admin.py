@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_stubs_ext import StrOrPromise
 
+from accounts.validators import validate_mailable_email
 from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
 
 from .consent_bridge import purpose_choices
@@ -82,6 +83,7 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["email"].required = True
+        self.fields["email"].validators.append(validate_mailable_email)
 
     def intake(self) -> Intake:
         data = self.cleaned_data

@@ -12,11 +12,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.urls import path
+from django_countries import countries
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.validators import validate_mailable_email
 from consent.api.base import ApiView, StrictSerializer
 from consent.models import ApiScope
 
@@ -29,9 +31,14 @@ STAFF_METHODS = [m.value for m in IdentityMethod if m.value.startswith("staff_")
 
 class RequestInSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=RequestType.values)
-    email = serializers.EmailField(max_length=254)
+    email = serializers.EmailField(max_length=254, validators=[validate_mailable_email])
     full_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    country = serializers.CharField(max_length=2, required=False, allow_blank=True)
+    country = serializers.ChoiceField(
+        choices=[code for code, _name in countries],
+        required=False,
+        allow_blank=True,
+        help_text="ISO 3166-1 alpha-2 code; it chooses the deadline's rules.",
+    )
     language = serializers.ChoiceField(choices=["en", "de"], required=False)
     details = serializers.CharField(max_length=5000, required=False, allow_blank=True)
     purposes = serializers.ListField(
@@ -89,7 +96,7 @@ class RequestsView(ApiView):
             email=data["email"],
             channel=Channel.API,
             full_name=data.get("full_name", ""),
-            country=data.get("country", "").upper(),
+            country=data.get("country", ""),
             language=data.get("language", ""),
             details=data.get("details", ""),
             purposes=tuple(data.get("purposes") or ()),

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.core.validators import EmailValidator, FileExtensionValidator
-from django.utils.encoding import punycode
+from django.core.validators import FileExtensionValidator
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_stubs_ext import StrOrPromise
 
-from accounts.validators import normalise_line_breaks, validate_plain_text
+from accounts.validators import normalise_line_breaks, validate_mailable_email, validate_plain_text
 
 from .consent_bridge import purpose_choices
 from .models import Action, IdentityMethod, RejectionReason, RequestType
@@ -132,18 +130,7 @@ class GuestRequestForm(RequestForm):
 
     def clean_email(self) -> str:
         value: str = self.cleaned_data.get("email", "")
-        if any(unicodedata.category(char).startswith("C") for char in value):
-            # Joiners too, which names may need: in an address they only disguise it.
-            raise ValidationError(
-                _("Please remove invisible or control characters from this field."),
-                code="control_characters",
-            )
-        # The validator lets through domains that no mail system can address (a replacement
-        # character, a label too long once encoded); the link could never be sent to them.
-        try:
-            punycode(value.rpartition("@")[2])
-        except UnicodeError:
-            raise ValidationError(EmailValidator.message, code=EmailValidator.code) from None
+        validate_mailable_email(value)  # else the link could never be sent
         return value
 
     def clean_full_name(self) -> str:

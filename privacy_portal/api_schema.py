@@ -97,6 +97,10 @@ def document_errors(
             # Text never holds NUL characters (the database could not store them).
             if prop.get("type") == "string" and not {"pattern", "format", "enum"} & set(prop):
                 prop["pattern"] = NO_NUL
+    for name in _strict_components():
+        if name in schemas:
+            # The API refuses fields the schema does not have (StrictSerializer).
+            schemas[name]["additionalProperties"] = False
     for name in ("Lookup", "EventCreate"):
         if name in schemas:
             _one_person(schemas[name])
@@ -105,3 +109,19 @@ def document_errors(
     if "RequestIn" in schemas:
         _request_rules(schemas["RequestIn"], objectable)
     return result
+
+
+def _strict_components() -> list[str]:
+    """Return the component names of the request bodies that refuse unknown fields (every
+    ``StrictSerializer`` that does not ignore them; drf-spectacular names a component after
+    its serializer, without "Serializer")."""
+    from consent.api.base import StrictSerializer
+
+    found: list[str] = []
+    pending = list(StrictSerializer.__subclasses__())
+    while pending:
+        serializer = pending.pop()
+        pending.extend(serializer.__subclasses__())
+        if not serializer.unknown_fields_ignored:
+            found.append(serializer.__name__.removesuffix("Serializer"))
+    return found

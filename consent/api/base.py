@@ -68,7 +68,11 @@ def _json_type_valid(field: Any, value: Any) -> bool:
 
 class StrictSerializer(serializers.Serializer[Any]):
     """A request body whose values must already have their JSON type (no "1" for 1, no 5 for
-    "5"): refused with the field's name otherwise."""
+    "5") and whose fields must all be the schema's (a misspelt optional field, "langauge",
+    would otherwise be ignored without a word): refused with the field's name otherwise."""
+
+    #: Whether fields the schema does not have are ignored (a provider's payload that grows).
+    unknown_fields_ignored = False
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
@@ -77,6 +81,14 @@ class StrictSerializer(serializers.Serializer[Any]):
                 for name, field in self.fields.items()
                 if name in data and not _json_type_valid(field, data[name])
             }
+            if not self.unknown_fields_ignored:
+                unknown = [str(name)[:100] for name in data if name not in self.fields]
+                errors.update(
+                    {
+                        name: ["Unknown field: the schema has no such field."]
+                        for name in unknown[:20]
+                    }
+                )
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)

@@ -22,6 +22,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.validators import validate_mailable_email
+
 from .. import services
 from ..models import ApiClient, ApiScope, ConsentSubject, IdempotentRequest, Source
 from ..ratelimits import too_many_requests
@@ -65,7 +67,9 @@ class CurrentSerializer(serializers.Serializer[Any]):
 
 
 class LookupSerializer(StrictSerializer):
-    email = serializers.EmailField(required=False, max_length=254)
+    email = serializers.EmailField(
+        required=False, max_length=254, validators=[validate_mailable_email]
+    )
     customer_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -327,7 +331,10 @@ class PurposesView(ApiView):
 
 
 class InboundSmsSerializer(StrictSerializer):
-    """An inbound text message as the SMS provider posts it."""
+    """An inbound text message as the SMS provider posts it (with whatever else the provider
+    adds, such as ``received_at``: a STOP must not be refused for a new field)."""
+
+    unknown_fields_ignored = True
 
     message_id = serializers.CharField(min_length=1, max_length=100, trim_whitespace=False)
     text = serializers.CharField(required=False, allow_blank=True)

@@ -109,3 +109,18 @@ def test_a_system_sees_only_the_requests_it_filed(api_client_factory, customer):
     assert _get(other_token, filed).status_code == 404
     assert _get(shop_token, portal.reference).status_code == 404
     assert _get(shop_token, filed).status_code == 200
+
+
+def test_unknown_fields_and_countries_are_refused_not_ignored(api_client_factory):
+    """A misspelt optional field would otherwise be dropped without a word (the person's
+    language, say), and a country that does not exist would choose the deadline's rules."""
+    _client, token = api_client_factory(ApiScope.REQUESTS_WRITE)
+    misspelt = _post(token, {"type": "access", "email": "a@example.com", "langauge": "de"})
+    assert misspelt.status_code == 400 and "langauge" in misspelt.json()["errors"]
+    for country in ("ZZ", "éé", "gb"):
+        refused = _post(token, {"type": "access", "email": "a@example.com", "country": country})
+        assert refused.status_code == 400 and "country" in refused.json()["errors"]
+    assert not DataSubjectRequest.objects.exists()
+    filed = _post(token, {"type": "access", "email": "a@example.com", "country": "GB"})
+    assert filed.status_code == 201
+    assert DataSubjectRequest.objects.get().country == "GB"

@@ -1,0 +1,86 @@
+"""Addresses that Django's validator accepts but no e-mail can be sent to (a replacement
+character from a form sent in another encoding, a domain label too long once encoded) are
+refused wherever an address comes in, with the form's message and nothing saved: before, sign-up
+answered 500 after creating the account, and staff and API intake reported success while every
+e-mail to the person failed."""
+
+from __future__ import annotations
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.core import mail
+from django.test import Client
+
+from accounts.models import User
+from consent.models import ApiScope, ConsentEvent, PendingConfirmation
+from dsr.models import DataSubjectRequest
+from tests.conftest import login
+
+pytestmark = pytest.mark.django_db
+
+UNMAILABLE = ("x@\ufffd.com", "rev@" + "ä" * 60 + ".com", "m\ufffdller@example.com")
+INVALID = "Enter a valid email address."
+
+
+@pytest.fixture(autouse=True)
+def _no_limits(settings):
+    settings.RATELIMIT_ENABLE = False
+    settings.ACCOUNT_RATE_LIMITS = False
+
+
+@pytest.mark.parametrize("address", UNMAILABLE)
+def test_sign_up_password_reset_and_adding_an_address_refuse_it(client, customer, address):
+    signup = client.post(
+        "/accounts/signup/",
+        {
+            "email": address,
+            "password1": "a-long-and-unusual-passphrase",
+            "password2": "a-long-and-unusual-passphrase",
+            "confirm_adult": "on",
+        },
+    )
+    assert signup.status_code == 200 and INVALID in signup.content.decode()
+    assert not User.objects.filter(email=address).exists()
+    assert not EmailAddress.objects.filter(email=address).exists()
+
+    reset = Client().post("/accounts/password/reset/", {"email": address})
+    assert reset.status_code == 200 and INVALID in reset.content.decode()
+
+    signed_in = login(Client(), customer, reauthenticated=True)
+    added = signed_in.post("/accounts/email/", {"action_add": "", "email": address})
+    assert added.status_code == 200 and INVALID in added.content.decode()
+    assert list(EmailAddress.objects.filter(user=customer).values_list("email", flat=True)) == [
+        customer.email
+    ]
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize("address", UNMAILABLE)
+def test_staff_and_api_intake_refuse_it(support_client, api_client_factory, address):
+    recorded = support_client.post(
+        "/admin/dsr/datasubjectrequest/add/",
+        {"type": "access", "channel": "phone", "email": address, "full_name": "Carl"},
+    )
+    assert recorded.status_code == 200 and INVALID in recorded.content.decode()
+    choice = support_client.post(
+        "/admin/consent/consentstate/record/",
+        {"email": address, "purpose": "marketing_email", "decision": "grant"},
+    )
+    assert choice.status_code == 200 and INVALID in choice.content.decode()
+
+    _c, token = api_client_factory(ApiScope.REQUESTS_WRITE, ApiScope.WRITE)
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    filed = api.post(
+        "/api/v1/requests/", {"type": "access", "email": address}, content_type="application/json"
+    )
+    assert filed.status_code == 400 and INVALID in str(filed.json())
+    granted = api.post(
+        "/api/v1/consent/events/",
+        {"email": address, "purpose": "marketing_email", "granted": True},
+        content_type="application/json",
+    )
+    assert granted.status_code == 400 and INVALID in str(granted.json())
+
+    assert not DataSubjectRequest.objects.exists()
+    assert not ConsentEvent.objects.exists() and not PendingConfirmation.objects.exists()
+    assert mail.outbox == []
