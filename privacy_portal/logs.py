@@ -45,6 +45,19 @@ class ScrubPersonalDataFilter(logging.Filter):
         return True
 
 
+class RefusedRequestFilter(logging.Filter):
+    """Django logs the requests it refuses as suspicious (a redirect it may not follow, an
+    admin filter no list offers, a host it does not serve: each answered 400) at ERROR, with
+    the exception's traceback. They are hostile or garbled input, not faults of the portal:
+    written as one warning line, as the portal's own refusals are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("django.security.") and record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+        return True
+
+
 class ScrubbingJsonFormatter(JsonFormatter):
     """JSON log lines whose exception text is masked too (database errors quote values), and
     whose ``request`` (Django's request loggers attach it) is the method and path only: a

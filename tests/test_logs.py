@@ -72,3 +72,25 @@ def test_the_400_page_speaks_the_visitors_language(client):
     page = response.content.decode()
     assert response.status_code == 400
     assert '<html lang="de">' in page and "Diese Anfrage konnten wir nicht lesen" in page
+
+
+def test_a_request_django_refuses_as_suspicious_is_one_warning_line(support_client, caplog):
+    """An admin filter no list offers (as the password-hash oracle tried) answers 400; the log
+    says so in one warning line, not as an error with a traceback."""
+    import io
+
+    from django.utils.module_loading import import_string
+
+    caplog.set_level(logging.INFO)
+    response = support_client.get("/admin/accounts/user/?password__startswith=pbkdf2")
+    assert response.status_code == 400
+    [record] = [r for r in caplog.records if r.name.startswith("django.security.")]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(ScrubbingJsonFormatter("%(levelname)s %(name)s %(message)s"))
+    for name in settings.LOGGING["handlers"]["console"]["filters"]:
+        handler.addFilter(import_string(settings.LOGGING["filters"][name]["()"])())
+    handler.handle(record)
+    line = json.loads(stream.getvalue())
+    assert line["levelname"] == "WARNING" and "exc_info" not in line
+    assert "Traceback" not in stream.getvalue()

@@ -335,6 +335,9 @@ REST_FRAMEWORK = {
     # JSON only: a form-encoded body would turn a missing boolean into false.
     "DEFAULT_PARSER_CLASSES": ["consent.api.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
+    # One version, named in the paths (/api/v1/): the schema's ?version= takes nothing else
+    # (it is written into the download's file name, a header).
+    "ALLOWED_VERSIONS": ["v1"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Inper Privacy Portal API",
@@ -410,7 +413,10 @@ LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"scrub": {"()": "privacy_portal.logs.ScrubPersonalDataFilter"}},
+    "filters": {
+        "refused": {"()": "privacy_portal.logs.RefusedRequestFilter"},
+        "scrub": {"()": "privacy_portal.logs.ScrubPersonalDataFilter"},
+    },
     "formatters": {
         "json": {
             "()": "privacy_portal.logs.ScrubbingJsonFormatter",
@@ -419,7 +425,11 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["scrub"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["refused", "scrub"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -164,6 +164,13 @@ def test_openapi_schema_and_swagger_ui_served_without_cdn(client):
     assert script.status_code == 200 and "SwaggerUIBundle" in script.content.decode()
 
 
+@pytest.mark.parametrize("version", ["%0D%0AX-Injected:%201", "9" * 5000, "v2"])
+def test_the_schema_ignores_a_version_it_does_not_have(client, version):
+    schema = client.get(f"/api/schema/?version={version}")
+    assert schema.status_code == 200 and b"/api/v1/consent/events/" in schema.content
+    assert schema["Content-Disposition"] == 'inline; filename="Inper Privacy Portal API.yaml"'
+
+
 def test_a_cached_read_follows_every_change(api_client_factory, customer, superuser):
     from consent import services
 
@@ -275,3 +282,14 @@ def test_a_confirmation_asked_for_by_a_system_is_in_the_persons_language(
     assert response.status_code == 202
     (letter,) = [m for m in mailoutbox if m.to == [anna.email]]
     assert letter.subject.startswith("Bitte bestätigen"), letter.subject
+
+
+def test_an_event_with_a_field_the_schema_does_not_have_is_refused(api_client_factory, customer):
+    _c, token = api_client_factory("consent:write")
+    response = _client(token).post(
+        "/api/v1/consent/events/",
+        {"customer_id": customer.pk, "purpose": "surveys", "granted": True, "langauge": "de"},
+        content_type="application/json",
+    )
+    assert response.status_code == 400 and "langauge" in str(response.json())
+    assert not ConsentEvent.objects.exists()
