@@ -336,12 +336,22 @@ def store_config(url: str) -> dict[str, Any]:
                 "parent": "customers",
                 "identities": {"email": "email"},
                 "erase": "delete",
+                "retention": {
+                    "basis": "Answering questions and complaints about orders",
+                    "years": 3,
+                    "date_column": "created_at",
+                },
                 "descriptions": DESCRIPTIONS["support_tickets"],
             },
             "browsing_events": {
                 "parent": "customers",
                 "on": {"customer_id": "id"},
                 "erase": "delete",
+                "retention": {
+                    "basis": "Statistics of the shop's use",
+                    "months": 14,
+                    "date_column": "at",
+                },
                 "descriptions": DESCRIPTIONS["browsing_events"],
             },
         },

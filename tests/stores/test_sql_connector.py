@@ -475,7 +475,7 @@ def test_a_correction_is_a_step_for_staff_where_the_person_has_records(filled_sh
     assert store.rectify(Subject(email="nobody@example.com"), {"details": "x"}).counts == {}
 
 
-def test_retention_deletes_expired_orders_with_their_lines(filled_shop):
+def test_retention_deletes_expired_orders_with_their_lines_old_pages_and_tickets(filled_shop):
     engine = sa.create_engine(filled_shop)
     old = datetime.now(UTC) - timedelta(days=11 * 366)
     with engine.begin() as conn:
@@ -495,15 +495,39 @@ def test_retention_deletes_expired_orders_with_their_lines(filled_shop):
                 order_id=order, sku="X", product_name="Old thing", quantity=1, unit_price=10
             )
         )
+        # Pages viewed are kept 14 months, support requests 3 years: older ones go too.
+        now = datetime.now(UTC)
+        conn.execute(
+            sa.insert(shop.browsing_events).values(url="/old", at=now - timedelta(days=430))
+        )
+        conn.execute(
+            sa.insert(shop.browsing_events).values(url="/recent", at=now - timedelta(days=400))
+        )
+        conn.execute(
+            sa.insert(shop.support_tickets).values(
+                email="old@example.org",
+                channel="email",
+                status="closed",
+                created_at=now - timedelta(days=3 * 366),
+            )
+        )
     engine.dispose()
     store = connector(filled_shop)
+    expired = {"orders": 1, "order_lines": 1, "browsing_events": 1, "support_tickets": 1}
 
     preview = store.apply_retention(now=datetime.now(UTC), dry_run=True)
-    assert preview.dry_run and dict(preview.deleted) == {"orders": 1, "order_lines": 1}
+    assert preview.dry_run and dict(preview.deleted) == expired
     assert rows(filled_shop, shop.orders, shop.orders.c.order_number == "INP-OLD-1")
 
     run = store.apply_retention(now=datetime.now(UTC))
-    assert dict(run.deleted) == {"orders": 1, "order_lines": 1}
+    assert dict(run.deleted) == expired
+    urls = [
+        row["url"]
+        for row in rows(
+            filled_shop, shop.browsing_events, shop.browsing_events.c.url.in_(["/old", "/recent"])
+        )
+    ]
+    assert urls == ["/recent"]
     assert not rows(filled_shop, shop.orders, shop.orders.c.order_number == "INP-OLD-1")
     assert len(rows(filled_shop, shop.orders, shop.orders.c.email == ANNA.email)) == 5
 
