@@ -41,6 +41,10 @@ def test_profile_page_shows_what_the_portal_holds(customer_client, customer):
     assert customer.email in page
     assert 'value="Alice"' in page
     assert "12 Garden Road" in page
+    # Saving here corrects the portal only: the way to the other systems' copies is offered.
+    assert '<a href="/requests/new/?type=rectification">ask for a correction</a>' in page
+    form = customer_client.get("/requests/new/?type=rectification", follow=True).content.decode()
+    assert "checked" in form.split('value="rectification"', 1)[1].split(">", 1)[0]
 
 
 def test_profile_edit_saves_phone_in_e164_and_audits_field_names_only(customer_client, customer):
@@ -458,7 +462,7 @@ def test_a_form_sent_in_another_encoding_is_refused_and_utf_8_is_kept(customer_c
         assert refused.status_code == 400
         customer.refresh_from_db()
         assert "\ufffd" not in customer.first_name
-    for utf8 in ("first_name=M%C3%BCller&".encode(), "first_name=Müller&".encode()):
+    for utf8 in (b"first_name=M%C3%BCller&", "first_name=Müller&".encode()):
         saved = customer_client.generic(
             "POST", PROFILE, utf8 + rest, content_type="application/x-www-form-urlencoded"
         )
