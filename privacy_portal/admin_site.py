@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -10,10 +11,11 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin, messages
 from django.contrib.admin import SimpleListFilter
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import SEARCH_VAR, ChangeList
 from django.contrib.admin.widgets import url_params_from_lookup_dict
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models.constants import LOOKUP_SEP
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -64,6 +66,46 @@ class PortalAdminSite(admin.AdminSite):
         """Change the password through allauth too: its rate limit on the old password, the
         audit trail and the hold of sensitive requests all hang on allauth's form."""
         return HttpResponseRedirect(reverse("account_change_password"))
+
+
+#: The parameter that names a search kept in the session; the session's key of them.
+KEPT_SEARCH_VAR = "s"
+_SEARCHES = "admin_searches"
+#: How many searches a session keeps (the oldest go first).
+_SEARCHES_KEPT = 20
+
+
+def _search_keep(request: HttpRequest, term: str) -> str:
+    """Keep ``term`` in the session; return the key that names it."""
+    kept: dict[str, str] = dict(request.session.get(_SEARCHES, {}))
+    for key, value in kept.items():
+        if value == term:
+            return key
+    key = secrets.token_urlsafe(6)
+    kept[key] = term
+    request.session[_SEARCHES] = dict(list(kept.items())[-_SEARCHES_KEPT:])
+    return key
+
+
+class KeptSearchChangeList(ChangeList):
+    """A list searched by a kept search: its links (pages, sorting, filters) name the search
+    by its key, as its own address does, not by the term. Mixed into the list's own class."""
+
+    def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        super().__init__(request, *args, **kwargs)
+        key = request.kept_search  # type: ignore[attr-defined]
+        self.params.pop(SEARCH_VAR, None)
+        self.filter_params.pop(SEARCH_VAR, None)
+        self.params[KEPT_SEARCH_VAR] = key
+        self.filter_params[KEPT_SEARCH_VAR] = [key]
+        # The links Django worked out while it built the list.
+        for name in ("remove_facet_link", "add_facet_link", "clear_all_filters_qs"):
+            query = getattr(self, name, None)
+            if query is not None:
+                params = QueryDict(query.lstrip("?"), mutable=True)
+                params.pop(SEARCH_VAR, None)
+                params[KEPT_SEARCH_VAR] = key
+                setattr(self, name, f"?{params.urlencode()}")
 
 
 def object_pk(object_id: str) -> int:
@@ -124,6 +166,46 @@ class PortalModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return super().get_changelist_instance(request)
         except OverflowError as error:  # Django catches only ValueError there
             raise IncorrectLookupParameters(error) from error
+
+    # A search of a list (an e-mail address, a name, a phone number) is kept in the staff
+    # member's session and named in addresses by a random key: addresses end up in browser
+    # histories, proxies' logs and the links the list's pages carry.
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        term = request.GET.get(SEARCH_VAR, "")
+        if term:
+            params = request.GET.copy()
+            del params[SEARCH_VAR]
+            params[KEPT_SEARCH_VAR] = _search_keep(request, term)
+            return HttpResponseRedirect(f"{request.path}?{params.urlencode()}")
+        key = request.GET.get(KEPT_SEARCH_VAR)
+        if key is not None:
+            params = request.GET.copy()
+            del params[KEPT_SEARCH_VAR]
+            kept: str | None = request.session.get(_SEARCHES, {}).get(key) if key else None
+            if not kept:
+                messages.info(request, _("That search is no longer kept: search again."))
+                return HttpResponseRedirect(f"{request.path}?{params.urlencode()}")
+            params[SEARCH_VAR] = kept
+            # The list searches as if the term had been typed.
+            request.GET = params  # type: ignore[assignment]  # a QueryDict, made mutable
+            request.kept_search = key  # type: ignore[attr-defined]
+        return super().changelist_view(request, extra_context)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:
+        base = super().get_changelist(request, **kwargs)
+        if getattr(request, "kept_search", None) is None:
+            return base
+        return type(f"KeptSearch{base.__name__}", (KeptSearchChangeList, base), {})
+
+    def get_preserved_filters(self, request: HttpRequest) -> str:
+        key = getattr(request, "kept_search", None)
+        if key is None:
+            return super().get_preserved_filters(request)
+        params = request.GET.copy()  # the list's own parameters, with the term in them
+        params.pop(SEARCH_VAR, None)
+        params[KEPT_SEARCH_VAR] = key
+        return urlencode({"_changelist_filters": params.urlencode()})
 
 
 class AuditedModelAdmin(PortalModelAdmin):

@@ -59,7 +59,8 @@ def test_support_finds_customers_by_email_name_and_phone(support_client):
     UserFactory(email="zed@example.com", first_name="Zed", last_name="Else")
 
     for term in ("alice.w@", "Wonder", "030 12345678", "+49 30 12345678"):
-        page = support_client.get("/admin/accounts/user/", {"q": term}).content.decode()
+        page = support_client.get("/admin/accounts/user/", {"q": term}, follow=True)
+        page = page.content.decode()
         assert "alice.w@example.com" in page, term
         assert "zed@example.com" not in page, term
 
@@ -83,7 +84,7 @@ def test_support_finds_a_customer_by_the_number_of_an_order_in_the_shop(support_
     UserFactory(email=ANNA.email, first_name="Anna")
     UserFactory(email=BEN.email, first_name="Ben")
 
-    page = support_client.get("/admin/accounts/user/", {"q": order["order_number"]})
+    page = support_client.get("/admin/accounts/user/", {"q": order["order_number"]}, follow=True)
 
     text = page.content.decode()
     assert ANNA.email in text and BEN.email not in text
@@ -217,7 +218,7 @@ def test_support_finds_and_opens_customers_only_not_staff_accounts(
     )
 
     def listed(client, **query):
-        response = client.get("/admin/accounts/user/", query)
+        response = client.get("/admin/accounts/user/", query, follow=True)
         return {user.email for user in response.context["cl"].result_list}
 
     assert alice.email in listed(support_client)
@@ -248,7 +249,7 @@ def test_support_and_officers_see_the_addresses_of_customers_only_not_of_staff(
     ]
 
     def listed(client, **query):
-        response = client.get("/admin/accounts/address/", query)
+        response = client.get("/admin/accounts/address/", query, follow=True)
         return {address.pk for address in response.context["cl"].result_list}
 
     for client in (support_client, compliance_client):
@@ -386,3 +387,37 @@ def test_the_list_of_purposes_costs_the_same_queries_however_many_there_are(
 
     assert "Study 13" in page
     assert many == few
+
+
+def test_a_search_is_kept_out_of_the_lists_addresses_and_links(support_client):
+    """Support's searches are e-mail addresses, names and phone numbers: the list's address,
+    its links (pages, sorting, filters) and its rows' links name the search by a key kept in
+    the session, never by the term; another staff member's session cannot use the key."""
+    import re
+
+    for n in range(120):  # more than a page
+        UserFactory(email=f"alice.{n:03d}@example.com", first_name="Alice", last_name="Wonder")
+    UserFactory(email="zed@example.com", first_name="Zed")
+
+    typed = support_client.get("/admin/accounts/user/", {"q": "Wonder", "is_active__exact": "1"})
+    assert typed.status_code == 302
+    location = typed["Location"]
+    assert "Wonder" not in location and "is_active__exact=1" in location
+    key = re.search(r"[?&]s=([\w-]+)", location).group(1)
+
+    page = support_client.get(location)
+    text = page.content.decode()
+    assert page.status_code == 200 and page.context["cl"].result_count == 120
+    assert "zed@example.com" not in text
+    assert 'value="Wonder"' in text  # the search box still shows what was searched
+    links = re.findall(r'href="([^"]*)"', text)
+    assert not [link for link in links if "Wonder" in link]
+    assert any(f"s={key}" in link and "p=2" in link for link in links)  # the next page
+    assert any(f"s%3D{key}" in link for link in links)  # a row's link, back to this list
+    second = support_client.get(f"{location}&p=2")
+    assert second.context["cl"].result_count == 120 and "alice." in second.content.decode()
+
+    other = login(Client(), StaffFactory(group="Support"), mfa=True)
+    lost = other.get(location, follow=True)
+    assert "That search is no longer kept: search again." in lost.content.decode()
+    assert "zed@example.com" in lost.content.decode()  # the whole list, unsearched

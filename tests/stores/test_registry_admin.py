@@ -132,7 +132,7 @@ def test_compliance_officers_read_the_registry_but_change_nothing(
     superuser_client.post("/admin/dsr/datastore/add/", form_data(secret_password=PASSWORD))
     store = DataStore.objects.get(key="shop")
 
-    listing = compliance_client.get("/admin/dsr/datastore/", {"q": "shop"})
+    listing = compliance_client.get("/admin/dsr/datastore/", {"q": "shop"}, follow=True)
     assert listing.status_code == 200 and "Inper shop" in listing.content.decode()
     page = compliance_client.get(f"/admin/dsr/datastore/{store.pk}/change/").content.decode()
     assert "Orders: 10 years" in page and "password (stored encrypted, never shown)" in page
