@@ -380,6 +380,9 @@ class ConsentEventAdmin(ReadOnlyAdmin):
         """Stream the events the current filters select as CSV (audited)."""
         if not self.has_export_permission(request):
             raise PermissionDenied
+        refused = self.kept_search_apply(request)  # the list's search, by its key
+        if refused is not None:
+            return refused
         try:
             queryset = self.get_changelist_instance(request).get_queryset(request)
         except IncorrectLookupParameters:

@@ -91,21 +91,30 @@ class KeptSearchChangeList(ChangeList):
     """A list searched by a kept search: its links (pages, sorting, filters) name the search
     by its key, as its own address does, not by the term. Mixed into the list's own class."""
 
+    kept_search: str | None = None
+
     def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         super().__init__(request, *args, **kwargs)
-        key = request.kept_search  # type: ignore[attr-defined]
+        # The term stays the list's ``query`` (what it searched, and what the search box
+        # shows); the parameters its links are made of name the search by its key.
         self.params.pop(SEARCH_VAR, None)
         self.filter_params.pop(SEARCH_VAR, None)
-        self.params[KEPT_SEARCH_VAR] = key
-        self.filter_params[KEPT_SEARCH_VAR] = [key]
+        self.kept_search = request.kept_search  # type: ignore[attr-defined]
         # The links Django worked out while it built the list.
         for name in ("remove_facet_link", "add_facet_link", "clear_all_filters_qs"):
             query = getattr(self, name, None)
             if query is not None:
-                params = QueryDict(query.lstrip("?"), mutable=True)
-                params.pop(SEARCH_VAR, None)
-                params[KEPT_SEARCH_VAR] = key
-                setattr(self, name, f"?{params.urlencode()}")
+                setattr(self, name, self._naming_the_search(query))
+
+    def get_query_string(self, new_params: Any = None, remove: Any = None) -> str:
+        query: str = super().get_query_string(new_params, remove)
+        return self._naming_the_search(query) if self.kept_search else query
+
+    def _naming_the_search(self, query: str) -> str:
+        params = QueryDict(query.lstrip("?"), mutable=True)
+        params.pop(SEARCH_VAR, None)
+        params[KEPT_SEARCH_VAR] = self.kept_search or ""
+        return f"?{params.urlencode()}"
 
 
 def object_pk(object_id: str) -> int:
@@ -171,26 +180,40 @@ class PortalModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # member's session and named in addresses by a random key: addresses end up in browser
     # histories, proxies' logs and the links the list's pages carry.
 
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         term = request.GET.get(SEARCH_VAR, "")
         if term:
             params = request.GET.copy()
             del params[SEARCH_VAR]
             params[KEPT_SEARCH_VAR] = _search_keep(request, term)
             return HttpResponseRedirect(f"{request.path}?{params.urlencode()}")
+        refused = self.kept_search_apply(request)
+        if refused is not None:
+            return refused
+        response: HttpResponse = super().changelist_view(request, extra_context)
+        return response
+
+    def kept_search_apply(self, request: HttpRequest) -> HttpResponse | None:
+        """Put the search that ``?s=`` names back into ``request.GET`` (as if it had been
+        typed) for the list, or for a view that works on the list's selection (an export);
+        answer the list without it, saying so, if the session no longer keeps it."""
         key = request.GET.get(KEPT_SEARCH_VAR)
-        if key is not None:
-            params = request.GET.copy()
-            del params[KEPT_SEARCH_VAR]
-            kept: str | None = request.session.get(_SEARCHES, {}).get(key) if key else None
-            if not kept:
-                messages.info(request, _("That search is no longer kept: search again."))
-                return HttpResponseRedirect(f"{request.path}?{params.urlencode()}")
-            params[SEARCH_VAR] = kept
-            # The list searches as if the term had been typed.
-            request.GET = params  # type: ignore[assignment]  # a QueryDict, made mutable
-            request.kept_search = key  # type: ignore[attr-defined]
-        return super().changelist_view(request, extra_context)
+        if key is None:
+            return None
+        params = request.GET.copy()
+        del params[KEPT_SEARCH_VAR]
+        kept: str | None = request.session.get(_SEARCHES, {}).get(key) if key else None
+        if not kept:
+            messages.info(request, _("That search is no longer kept: search again."))
+            changelist = reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist",
+                current_app=self.admin_site.name,
+            )
+            return HttpResponseRedirect(f"{changelist}?{params.urlencode()}")
+        params[SEARCH_VAR] = kept
+        request.GET = params  # type: ignore[assignment]  # a QueryDict, made mutable
+        request.kept_search = key  # type: ignore[attr-defined]
+        return None
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:
         base = super().get_changelist(request, **kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.core import mail
@@ -109,7 +110,9 @@ def test_customers_and_compliance_cannot_record_on_behalf(customer_client, compl
     assert compliance_client.get(RECORD).status_code == 403
 
 
-def test_compliance_reads_filters_and_exports_the_ledger(compliance_client, customer):
+def test_compliance_reads_filters_and_exports_the_ledger(
+    compliance_client, customer, other_customer
+):
     record(customer, "surveys", True)
     record(customer, "international_transfers", False, source="preference_centre")
     listing = compliance_client.get("/admin/consent/consentevent/?source__exact=preference_centre")
@@ -126,6 +129,18 @@ def test_compliance_reads_filters_and_exports_the_ledger(compliance_client, cust
     ]
     assert customer.email not in str(rows)
     assert AuditEvent.objects.filter(action="consent.ledger.exported").exists()
+
+    # Searched by the person's address: the list and its export link name the search by a
+    # key, and the export holds that person's events only.
+    record(other_customer, "surveys", True)
+    searched = compliance_client.get("/admin/consent/consentevent/", {"q": customer.email})
+    assert searched.status_code == 302 and "%40" not in searched["Location"]
+    page = compliance_client.get(searched["Location"]).content.decode()
+    link = re.search(r'href="(/admin/consent/consentevent/export\.csv\?[^"]*)"', page).group(1)
+    assert "s=" in link and customer.email not in link and "%40" not in link
+    export = compliance_client.get(link.replace("&amp;", "&"))
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert {r["customer_id"] for r in rows} == {str(customer.pk)} and len(rows) == 2
 
 
 def test_no_staff_screen_can_add_change_or_delete_an_event(superuser_client, customer):
