@@ -374,6 +374,25 @@ def consent_events_since(cursor: int, *, limit: int) -> list[ConsentEvent]:
     )
 
 
+def subject_language(subject_id: int) -> str | None:
+    """Return the language the person's e-mails are written in: their account's, else the
+    language of their latest choice (None if neither is known)."""
+    account_language = (
+        ConsentSubject.objects.filter(pk=subject_id)
+        .values_list("user__preferred_language", flat=True)
+        .first()
+    )
+    if account_language:
+        return str(account_language)
+    latest: str | None = (
+        ConsentEvent.objects.filter(subject_id=subject_id)
+        .order_by("-id")
+        .values_list("language", flat=True)
+        .first()
+    )
+    return latest or None
+
+
 def subject_find(*, email: str = "", customer_id: int | None = None) -> ConsentSubject | None:
     """Return the subject of an account (by customer id or e-mail) or of an e-mail-only
     contact, without creating one."""

@@ -229,6 +229,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         purpose = catalogue().by_key.get(link.purpose_key)
         if purpose is None:
             raise tokens.TokenError("invalid")
+        # The page speaks the e-mail's language, which the browser may not.
+        language_of_the_email(request, selectors.subject_language(link.subject_id))
         if request.method == "POST":
             services.consent_unsubscribe(token=token, request=request)
             used = True

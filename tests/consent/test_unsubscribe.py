@@ -229,3 +229,40 @@ def test_the_api_names_a_customers_suppressed_channels_by_id_as_by_address(
     user.phone = "+491709999999"
     user.save(update_fields=["phone"])
     assert by_id(user) == ["email"]
+
+
+def test_the_unsubscribe_page_speaks_the_language_of_the_email(
+    customer, django_capture_on_commit_callbacks
+):
+    """The e-mail was in the person's language; the browser that opens its link may not be
+    (a shared or work computer). A language chosen in that browser still wins."""
+    from django.conf import settings as django_settings
+
+    customer.preferred_language = "de"
+    customer.save(update_fields=["preferred_language"])
+    record(customer, "marketing_email", True)
+    _sent, message = _send_newsletter(customer, django_capture_on_commit_callbacks)
+    path = message.extra_headers["List-Unsubscribe"].split(",")[0].strip("<> ").split("8000", 1)[1]
+
+    page = Client(headers={"accept-language": "en"}).get(path).content.decode()
+    assert '<html lang="de">' in page
+
+    chosen = Client(headers={"accept-language": "de"})
+    chosen.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert '<html lang="en">' in chosen.get(path).content.decode()
+
+    # A contact without an account: the language of their latest choice.
+    contact = services.subject_for_email("fair.visitor@example.com")
+    services.consent_record(
+        subject=contact,
+        purpose_key="marketing_email",
+        granted=True,
+        source="staff",
+        actor=None,
+        language="de",
+    )
+    from consent.marketing import unsubscribe_url
+
+    url, _token = unsubscribe_url(subject=contact, purpose_key="marketing_email")
+    page = Client(headers={"accept-language": "en"}).get(url.split("8000", 1)[1])
+    assert '<html lang="de">' in page.content.decode()
