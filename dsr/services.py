@@ -1173,11 +1173,17 @@ def dsr_restriction_lift(
             )
         )
         tasks = _plan_lift(locked)
+        left = [store.pk for store in restriction_left_in(locked)]
         audit_record(
             actor=actor,
             action="dsr.restriction.lift_started",
             target=locked,
-            after={"person_told": True, "stores": [task.store_id for task in tasks]},
+            after={
+                "person_told": True,
+                "stores": [task.store_id for task in tasks],
+                # Restricted there, but no step can lift it: staff do it by hand.
+                **({"stores_left": left} if left else {}),
+            },
         )
         if not tasks:
             return restriction_lift_finish(locked)
@@ -1185,6 +1191,21 @@ def dsr_restriction_lift(
 
         send_planned_on_commit(tasks)
     return locked
+
+
+def restriction_left_in(request: DataSubjectRequest) -> list[DataStore]:
+    """Return the stores that restricted the person's data for ``request`` but get no step to
+    lift it (switched off since, or no longer able to restrict): staff lift it there by
+    hand."""
+    restricted = DataStore.objects.filter(
+        tasks__request=request, tasks__action=Action.RESTRICT, tasks__state=TaskState.SUCCEEDED
+    ).order_by("position", "name")
+    lifting = set(
+        StoreTask.objects.filter(request=request, action=Action.LIFT).values_list(
+            "store_id", flat=True
+        )
+    )
+    return [store for store in restricted.distinct() if store.pk not in lifting]
 
 
 def _plan_lift(request: DataSubjectRequest) -> list[StoreTask]:

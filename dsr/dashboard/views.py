@@ -370,6 +370,16 @@ def lift_restriction(request: HttpRequest, reference: str) -> HttpResponse:
     messages.success(
         request, _("The person was told by e-mail; the stores are lifting the restriction.")
     )
+    left = services.restriction_left_in(found)
+    if left:
+        messages.warning(
+            request,
+            _(
+                "These stores restricted the data, but no step can lift it there now (switched "
+                "off, or no longer able to): lift it by hand in %(stores)s."
+            )
+            % {"stores": ", ".join(store.display_name() for store in left)},
+        )
     return _back(reference, "lift")
 
 

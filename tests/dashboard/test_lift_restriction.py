@@ -378,12 +378,18 @@ def test_a_restriction_no_store_holds_any_more_is_lifted_once_the_person_is_told
     DataStore.objects.update(enabled=False)  # every store that restricted it, taken out since
     mail.outbox.clear()
 
-    assert _lift(compliance_client, restriction).status_code == 302
+    response = _lift(compliance_client, restriction)
+    assert response.status_code == 302
 
     restriction.refresh_from_db()
     assert restriction.restriction_lifted_at is not None
     assert not restriction.tasks.filter(action=Action.LIFT).exists()
     assert [m.to for m in mail.outbox] == [[customer.email]]
+    # The officer is told where the data is still restricted, and the audit trail keeps it.
+    started = AuditEvent.objects.get(action="dsr.restriction.lift_started")
+    assert len(started.after["stores_left"]) == 2 and started.after["stores"] == []
+    page = compliance_client.get(response["Location"]).content.decode()
+    assert "lift it by hand in Inper Privacy Portal, Crm." in page
 
 
 def test_a_redacted_restriction_cannot_be_lifted_for_nobody_could_be_told(
