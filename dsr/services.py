@@ -1193,6 +1193,17 @@ def dsr_restriction_lift(
     return locked
 
 
+def restriction_not_reaching(request: DataSubjectRequest) -> list[DataStore]:
+    """Return the stores in use that ``request`` (a restriction) took no step in, as they can
+    neither restrict data nor be told of a restriction: the person is told that it does not
+    apply there."""
+    return list(
+        DataStore.objects.filter(enabled=True)
+        .exclude(tasks__request=request)
+        .order_by("position", "name")
+    )
+
+
 def restriction_left_in(request: DataSubjectRequest) -> list[DataStore]:
     """Return the stores that restricted the person's data for ``request`` but get no step to
     lift it (switched off since, or no longer able to restrict): staff lift it there by

@@ -376,6 +376,12 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
                 and not is_reauthentication_required(request, app="")
             ),
             "can_cancel": services.person_may_cancel(found),
+            # A restriction carried out: the systems it could not reach, said plainly.
+            "not_restricted": (
+                [store.display_name() for store in services.restriction_not_reaching(found)]
+                if found.type == RequestType.RESTRICTION and found.state in _ANSWERED
+                else []
+            ),
             "type_help": TYPE_HELP.get(found.type, ""),
             "purposes": [titles.get(key, key) for key in found.purposes or ()],
             "original": original,

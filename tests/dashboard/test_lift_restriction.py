@@ -595,3 +595,17 @@ def test_a_restriction_of_a_person_whose_data_was_erased_since_is_not_lifted(
     assert not restriction.tasks.filter(action=Action.LIFT).exists()
     assert not [m for m in mail.outbox if m.to == [customer.email]]
     assert not AuditEvent.objects.filter(action__in=LIFTED).exists()
+
+
+def test_the_person_reads_where_their_restriction_does_not_apply(customer, compliance_user):
+    """A store that can neither restrict nor be told of a restriction (photos here) takes no
+    step: the person's page says the restriction does not apply there, and names no other."""
+    from tests.conftest import login
+
+    add_store("photos", "tests.dsr.connectors.StaffStepConnector", name="Photo uploads")
+    done = _restrict(customer, compliance_user)
+
+    page = login(Client(), customer).get(f"/requests/{done.reference}/").content.decode()
+    section = page.split("Where the restriction does not apply", 1)[1].split("</section>", 1)[0]
+    assert "<li>Photo uploads</li>" in section
+    assert "Crm" not in section and "Inper Privacy Portal" not in section
