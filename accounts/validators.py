@@ -91,15 +91,22 @@ def validate_mailable_email(value: str) -> None:
     """Refuse an address that Django's validator lets through but no e-mail could be sent to:
     invisible or control characters (joiners too: in an address they only disguise it), the
     replacement character of a form sent in another encoding, or a domain that mail cannot
-    carry (one that IDNA cannot encode, or whose labels are too long once encoded)."""
+    carry as it is written (one that IDNA cannot encode, whose labels are too long once
+    encoded, or that encodes to another domain)."""
     if any(unicodedata.category(char).startswith("C") for char in value):
         raise ValidationError(
             _("Please remove invisible or control characters from this field."),
             code="control_characters",
         )
+    domain = value.rpartition("@")[2]
     try:
         if "\ufffd" in value:
             raise UnicodeError
-        punycode(value.rpartition("@")[2])
+        # The domain mail goes to must be the one stored: IDNA maps some characters (an
+        # ideographic full stop becomes a dot) and refuses labels that are not punycode.
+        encoded = punycode(domain)
+        decoded = encoded.encode("ascii").decode("idna")
+        if domain.lower() not in (encoded.lower(), decoded.lower()):
+            raise UnicodeError
     except UnicodeError:
         raise ValidationError(EmailValidator.message, code=EmailValidator.code) from None
