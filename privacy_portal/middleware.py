@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.core.exceptions import SuspiciousOperation
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template import loader
 from django.urls import reverse
 from django.utils import translation
@@ -49,6 +49,9 @@ def _utf8(encoded: bytes) -> bool:
 def _refused(request: HttpRequest, why: str) -> HttpResponse:
     # Hostile or garbled input, not a fault: a line in the log, without a traceback.
     logger.warning("request refused: %s", why, extra={"status": 400})
+    if request.path.startswith("/api/"):
+        # The API's clients read JSON, as its other refusals are.
+        return JsonResponse({"error": "malformed", "detail": f"{why} in the request"}, status=400)
     # Before the locale middleware: the page in the language the browser asks for.
     with translation.override(translation.get_language_from_request(request)):
         return bad_request(request, SuspiciousOperation(f"{why} in the request"))
@@ -79,9 +82,11 @@ class BoundedBodyMiddleware:
     """Apply Django's limits on a form body (``DATA_UPLOAD_MAX_MEMORY_SIZE``,
     ``DATA_UPLOAD_MAX_NUMBER_FIELDS``) to every URL-encoded request, also to the views that
     never read their form (the one-click unsubscribe, buttons without fields): a body too large
-    or with too many fields answers 400 before any view acts on it. Multipart bodies are left to
-    the views (parsing one here would take the raw body from those that read it, and uploads
-    may be larger). Last in ``MIDDLEWARE``, so that the answer carries every header."""
+    or with too many fields answers 400 before any view acts on it; and one that is not UTF-8.
+    A multipart body (a form with a file) is parsed as the view would parse it (CSRF's check
+    has, for a browser's form): Django reads bytes that are not UTF-8 in its text fields as
+    replacement characters, which no typed text holds, so one there answers 400 too. Last in
+    ``MIDDLEWARE``, so that the answer carries every header."""
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
@@ -96,6 +101,17 @@ class BoundedBodyMiddleware:
             request.POST  # noqa: B018
             if not _utf8(request.body):
                 return _refused(request, "form not in UTF-8")
+        elif (
+            request.method in ("POST", "PUT", "PATCH")
+            and request.content_type == "multipart/form-data"
+            # The API reads JSON only, from the raw body (a form answers 415 there).
+            and not request.path.startswith("/api/")
+            and any(
+                "\ufffd" in name or any("\ufffd" in value for value in values)
+                for name, values in request.POST.lists()
+            )
+        ):
+            return _refused(request, "form not in UTF-8")
         return self.get_response(request)
 
 

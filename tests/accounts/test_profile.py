@@ -462,6 +462,25 @@ def test_a_form_sent_in_another_encoding_is_refused_and_utf_8_is_kept(customer_c
         assert refused.status_code == 400
         customer.refresh_from_db()
         assert "\ufffd" not in customer.first_name
+    # The same in a multipart body (as a form with a file sends it): refused too.
+    boundary = "form-boundary"
+    fields = [(name, value.encode()) for name, value in valid.items()]
+    fields.append(("first_name", b"M\xfcller"))
+    multipart = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+            + value
+            + b"\r\n"
+            for name, value in fields
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
+    refused = customer_client.generic(
+        "POST", PROFILE, multipart, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert refused.status_code == 400
+    customer.refresh_from_db()
+    assert "\ufffd" not in customer.first_name
     for utf8 in (b"first_name=M%C3%BCller&", "first_name=Müller&".encode()):
         saved = customer_client.generic(
             "POST", PROFILE, utf8 + rest, content_type="application/x-www-form-urlencoded"

@@ -293,3 +293,10 @@ def test_an_event_with_a_field_the_schema_does_not_have_is_refused(api_client_fa
     )
     assert response.status_code == 400 and "langauge" in str(response.json())
     assert not ConsentEvent.objects.exists()
+
+
+def test_an_api_query_that_is_not_utf_8_is_refused_in_json(api_client_factory):
+    _c, token = api_client_factory("consent:read")
+    response = _client(token).get("/api/v1/consent/changes/?cursor=%FF")
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed"
