@@ -478,7 +478,12 @@ class DemoServices:
         }.get(path)
         if endpoint is None or environ.get("REQUEST_METHOD") != "POST":
             return self._answer(start_response, 404, {"error": {"code": "not_found"}})
-        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            return self._answer(start_response, 400, {"error": {"code": "bad_length"}})
         body = environ["wsgi.input"].read(min(length, 1024 * 1024))
         if endpoint == NEWSLETTER_CONSENT:
             status, document = self.consent(body, environ.get("HTTP_X_INPER_SIGNATURE", ""))
