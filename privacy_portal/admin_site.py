@@ -87,6 +87,14 @@ def _search_keep(request: HttpRequest, term: str) -> str:
     return key
 
 
+def _naming_search(params: QueryDict, key: str) -> str:
+    """Return ``params`` URL-encoded with the search named by ``key`` instead of typed."""
+    params = params.copy()
+    params.pop(SEARCH_VAR, None)
+    params[KEPT_SEARCH_VAR] = key
+    return params.urlencode()
+
+
 class KeptSearchChangeList(ChangeList):
     """A list searched by a kept search: its links (pages, sorting, filters) name the search
     by its key, as its own address does, not by the term. Mixed into the list's own class."""
@@ -111,10 +119,7 @@ class KeptSearchChangeList(ChangeList):
         return self._naming_the_search(query) if self.kept_search else query
 
     def _naming_the_search(self, query: str) -> str:
-        params = QueryDict(query.lstrip("?"), mutable=True)
-        params.pop(SEARCH_VAR, None)
-        params[KEPT_SEARCH_VAR] = self.kept_search or ""
-        return f"?{params.urlencode()}"
+        return f"?{_naming_search(QueryDict(query.lstrip('?')), self.kept_search or '')}"
 
 
 def object_pk(object_id: str) -> int:
@@ -183,10 +188,8 @@ class PortalModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         term = request.GET.get(SEARCH_VAR, "")
         if term:
-            params = request.GET.copy()
-            del params[SEARCH_VAR]
-            params[KEPT_SEARCH_VAR] = _search_keep(request, term)
-            return HttpResponseRedirect(f"{request.path}?{params.urlencode()}")
+            key = _search_keep(request, term)
+            return HttpResponseRedirect(f"{request.path}?{_naming_search(request.GET, key)}")
         refused = self.kept_search_apply(request)
         if refused is not None:
             return refused
@@ -225,10 +228,8 @@ class PortalModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         key = getattr(request, "kept_search", None)
         if key is None:
             return super().get_preserved_filters(request)
-        params = request.GET.copy()  # the list's own parameters, with the term in them
-        params.pop(SEARCH_VAR, None)
-        params[KEPT_SEARCH_VAR] = key
-        return urlencode({"_changelist_filters": params.urlencode()})
+        # The list's own parameters, which hold the term.
+        return urlencode({"_changelist_filters": _naming_search(request.GET, key)})
 
 
 class AuditedModelAdmin(PortalModelAdmin):
