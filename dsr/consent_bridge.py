@@ -86,10 +86,14 @@ def withdraw_in_browser(request: DataSubjectRequest, cookie: Any) -> Any:
     from consent.selectors import ALSO_RECORDED_ON
     from consent.services import consent_record_many, subject_for_user
 
-    from .services import opt_out_part
+    from .models import RequestType
 
     categories = {purpose.key for purpose in catalogue().cookie_categories}
-    withdrawn = opt_out_part(request.type, request.purposes) & categories
+    # Whoever asks at this browser decides its cookies (the banner asks no one for more), also
+    # while the rest of the withdrawal waits for their identity.
+    if request.type != RequestType.WITHDRAW_CONSENT:
+        return None
+    withdrawn = set(request.purposes) & categories
     if cookie is None or not withdrawn & cookie.granted:
         return None
     visitor = ConsentSubject.objects.filter(

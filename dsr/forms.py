@@ -42,7 +42,10 @@ TYPE_HELP: dict[str, StrOrPromise] = {
         "transfers to other countries. Objections to marketing take effect "
         "at once."
     ),
-    RequestType.WITHDRAW_CONSENT: _("Take back a consent you gave us. It takes effect at once."),
+    RequestType.WITHDRAW_CONSENT: _(
+        "Take back a consent you gave us. Signed in, it takes effect at once; without an "
+        "account, marketing stops at once and the rest once you confirm your e-mail address."
+    ),
 }
 
 

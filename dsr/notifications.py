@@ -129,7 +129,7 @@ def duplicate_received(request: DataSubjectRequest) -> None:
 def verification_link(request: DataSubjectRequest, *, reminder: bool = False) -> None:
     from consent.catalogue import catalogue
 
-    from .services import opt_out_part
+    from .services import request_opt_out_part
 
     link = _url(reverse("dsr:verify", args=[verification_token(request)]))
     sent = request.verification_sent_at or request.received_at
@@ -144,7 +144,7 @@ def verification_link(request: DataSubjectRequest, *, reminder: bool = False) ->
         # An objection to direct marketing took effect at once, before any confirmation.
         stopped=[
             purposes[key].title(request.language)
-            for key in sorted(opt_out_part(request.type, request.purposes))
+            for key in sorted(request_opt_out_part(request))
             if key in purposes
         ],
     )

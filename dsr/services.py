@@ -214,30 +214,50 @@ class Intake:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def is_opt_out(request_type: str, purposes: Iterable[str]) -> bool:
-    """Opt-outs need no identity check and no review: withdrawing consent, and objecting to
-    direct marketing only."""
-    if request_type == RequestType.WITHDRAW_CONSENT:
-        return True
+def is_opt_out(request_type: str, purposes: Iterable[str], *, signed_in: bool) -> bool:
+    """Opt-outs need no identity check and no review: objecting to direct marketing, and
+    withdrawing consent (beyond direct marketing only when signed in: see
+    :func:`opt_out_part`)."""
     chosen = set(purposes)
-    return bool(chosen) and opt_out_part(request_type, chosen) == chosen
+    return bool(chosen) and opt_out_part(request_type, chosen, signed_in=signed_in) == chosen
 
 
-def opt_out_part(request_type: str, purposes: Iterable[str]) -> frozenset[str]:
-    """The purposes of a request that take effect as soon as it is filed: all that a consent
-    withdrawal names, and the direct-marketing ones of an objection (also of one that names
-    other purposes, which wait for the identity check)."""
-    if request_type == RequestType.WITHDRAW_CONSENT:
+def opt_out_part(request_type: str, purposes: Iterable[str], *, signed_in: bool) -> frozenset[str]:
+    """The purposes of a request that take effect as soon as it is filed (the rest wait for
+    the identity check).
+
+    Direct marketing stops at once for anyone who asks, by objection or withdrawal. A consent
+    is withdrawn as easily as it was given: at once from the person's own account
+    (``signed_in``). Asked for with an e-mail address alone, a withdrawal beyond direct
+    marketing would change how someone else's data is processed (an objection to transfers
+    abroad restricts their record in other systems), so it waits for the e-mailed link."""
+    if request_type not in PER_PURPOSE_TYPES:
+        return frozenset()
+    if request_type == RequestType.WITHDRAW_CONSENT and signed_in:
         return frozenset(purposes)
-    if request_type == RequestType.OBJECTION:
-        from .consent_bridge import marketing_purposes
+    from .consent_bridge import marketing_purposes
 
-        return frozenset(purposes) & marketing_purposes()
-    return frozenset()
+    return frozenset(purposes) & marketing_purposes()
+
+
+def filed_signed_in(request: DataSubjectRequest) -> bool:
+    """Whether the person filed ``request`` signed in to their account."""
+    return request.channel == Channel.PORTAL and request.user_id is not None
+
+
+def request_opt_out_part(request: DataSubjectRequest) -> frozenset[str]:
+    """:func:`opt_out_part` of a filed request."""
+    return opt_out_part(request.type, request.purposes, signed_in=filed_signed_in(request))
+
+
+def request_is_opt_out(request: DataSubjectRequest) -> bool:
+    """:func:`is_opt_out` of a filed request."""
+    return is_opt_out(request.type, request.purposes, signed_in=filed_signed_in(request))
 
 
 def _is_opt_out(intake: Intake) -> bool:
-    return is_opt_out(intake.type, intake.purposes)
+    signed_in = intake.channel == Channel.PORTAL and intake.user is not None
+    return is_opt_out(intake.type, intake.purposes, signed_in=signed_in)
 
 
 # Characters that show nothing: spaces of every kind, line and paragraph separators, and format
@@ -399,7 +419,7 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
         # names purposes that must wait for the identity check.
         from .consent_bridge import apply_consent_changes
 
-        apply_consent_changes(request, opt_out_part(request.type, request.purposes))
+        apply_consent_changes(request, request_opt_out_part(request))
         if request.state == State.DUPLICATE:
             notifications.duplicate_received(request)
             return request
@@ -537,9 +557,7 @@ def _after_verified(request: DataSubjectRequest, actor: Any) -> DataSubjectReque
     if request.type in KNOWLEDGE_TYPES and _credentials_recently_changed(request):
         # A taken-over account must not export or erase the owner's data unnoticed.
         held = "credentials_recently_changed"
-    if is_opt_out(request.type, request.purposes) or (
-        request.type in settings.DSR_AUTO_APPROVE and not held
-    ):
+    if request_is_opt_out(request) or (request.type in settings.DSR_AUTO_APPROVE and not held):
         return dsr_request_approve(request=request, actor=None)
     request = dsr_request_transition(
         request=request,
@@ -731,9 +749,7 @@ def dsr_request_approve(*, request: DataSubjectRequest, actor: Any) -> DataSubje
         from .consent_bridge import apply_consent_changes
 
         # The rest of what the person objected to (the opt-out part took effect at filing).
-        apply_consent_changes(
-            locked, set(locked.purposes) - opt_out_part(locked.type, locked.purposes)
-        )
+        apply_consent_changes(locked, set(locked.purposes) - request_opt_out_part(locked))
         tasks = _plan_tasks(locked)
         if not tasks:
             return _finish(locked, outcome="done")

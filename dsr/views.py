@@ -158,7 +158,9 @@ def request_new(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         # Everything but an opt-out discloses, changes or erases something (an objection
         # beyond direct marketing changes how the person's data is processed).
-        if signed_in and not services.is_opt_out(data["type"], data.get("purposes") or ()):
+        if signed_in and not services.is_opt_out(
+            data["type"], data.get("purposes") or (), signed_in=True
+        ):
             # allauth keeps this POST and replays it after the person confirms their password.
             raise_if_reauthentication_required(request, app="")
         intake = services.Intake(
@@ -219,7 +221,7 @@ def _after_filing(request: HttpRequest, filed: DataSubjectRequest) -> HttpRespon
     if filed.identity_method == IdentityMethod.NOT_REQUIRED:
         done = "done" if filed.approved_at is not None else "started"
         return redirect(f"{reverse('dsr:sent')}?opt_out={done}")
-    if services.opt_out_part(filed.type, filed.purposes):
+    if services.request_opt_out_part(filed):
         # Its objection to direct marketing took effect; the rest waits for the link.
         return redirect(f"{reverse('dsr:sent')}?opt_out=partly")
     return redirect("dsr:sent")

@@ -19,7 +19,7 @@ from consent.services import (
     subject_for_visitor,
     suppression_has,
 )
-from dsr.models import State
+from dsr.models import DataSubjectRequest, State
 from dsr.services import dsr_request_approve, dsr_request_verify_email
 from privacy_portal.pseudonymise import email_hash
 from tests.dsr.helpers import file_request, open_package, run_pending_tasks
@@ -171,6 +171,67 @@ def test_an_objection_to_marketing_takes_effect_while_another_objection_awaits_c
         subject=subject, granted=False, note=waiting.reference
     )
     assert withdrawals.count() == 2
+
+
+def test_a_withdrawal_asked_for_by_e_mail_address_alone_waits_for_the_link_beyond_marketing(
+    client, customer, django_capture_on_commit_callbacks
+):
+    """Typing a customer's address must not restrict their data elsewhere (an objection to
+    transfers abroad restricts their record in the group CRM): only direct marketing stops at
+    once; the rest follows the e-mailed link, which the customer alone can follow."""
+    from dsr.models import DataStore, StoreTask
+    from tests.dsr.helpers import add_store
+
+    DataStore.objects.update(enabled=False)
+    add_store(
+        "crm",
+        "tests.dsr.connectors.RestrictingConnector",
+        config={"purpose_keys": ["international_transfers"]},
+    )
+    subject = subject_for_user(customer)
+    _grant(subject, "marketing_email")
+    _grant(subject, "international_transfers")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/requests/new/",
+            {
+                "type": "withdraw_consent",
+                "email": customer.email.upper(),
+                "purposes": ["marketing_email", "international_transfers"],
+            },
+        )
+
+    assert response["Location"].endswith("?opt_out=partly")
+    waiting = DataSubjectRequest.objects.get(type="withdraw_consent")
+    assert waiting.state == State.AWAITING_IDENTITY
+    assert not consent_granted(subject, "marketing_email")
+    assert consent_granted(subject, "international_transfers")
+    assert not StoreTask.objects.exists()
+    letter = mail.outbox[-1]
+    assert letter.to == [customer.email] and "/requests/verify/" in letter.body
+
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = dsr_request_verify_email(
+            request_id=waiting.pk, nonce=waiting.verification_nonce, order_number=""
+        )
+    assert not consent_granted(subject, "international_transfers")
+    assert confirmed.identity_method == "email_link" and confirmed.user_id == customer.pk
+    assert StoreTask.objects.filter(request=confirmed, action="restrict").exists()
+
+
+def test_a_withdrawal_beyond_marketing_takes_effect_at_once_signed_in(customer_client, customer):
+    """As easily as it was given (GDPR Art. 7(3)): no password asked, nothing to confirm."""
+    subject = subject_for_user(customer)
+    _grant(subject, "international_transfers")
+
+    response = customer_client.post(
+        "/requests/new/", {"type": "withdraw_consent", "purposes": ["international_transfers"]}
+    )
+
+    assert "/reauthenticate/" not in response["Location"]
+    assert not consent_granted(subject, "international_transfers")
+    assert DataSubjectRequest.objects.get().state == State.COMPLETED
 
 
 def test_an_opt_out_is_never_held_for_review(customer, settings):
