@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from django.db import DatabaseError
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +89,10 @@ def document_errors(
                 operation["responses"].setdefault(code, {"description": description})
     try:
         switchable, objectable = _purpose_keys()
-    except DatabaseError:
-        logger.warning("schema without the purpose catalogue (database unavailable)")
+    except (DatabaseError, RedisError, OSError):
+        # `check --deploy` builds the schema too, also where the database or the cache is not
+        # reachable yet (a deployment checked before its services start).
+        logger.warning("schema without the purpose catalogue (database or cache unavailable)")
         switchable, objectable = [], []
     schemas = result.get("components", {}).get("schemas", {})
     for component in schemas.values():

@@ -1,7 +1,8 @@
 """gunicorn settings (``gunicorn -c privacy_portal/gunicorn.conf.py privacy_portal.wsgi``).
 
 Values come from the environment so that one file serves every deployment. The access log
-leaves out the client address and the query string: both can identify a person.
+leaves out the client address and the query string, both of which can identify a person, and
+masks in the path what ``privacy_portal.logs.scrub`` masks (the secrets of single-use links).
 
 The defaults suit the portal's work, measured in ``bench/`` (docs/benchmarks.md): short
 requests that spend most of their time in Python and a little waiting on PostgreSQL and Redis.
@@ -62,6 +63,8 @@ class AccessLogger(Logger):
     _stamp = ""
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> Any:
+        from privacy_portal.logs import scrub  # the portal's package, loaded by then
+
         now = int(time.time())
         if now != self._second:  # the timestamp changes once a second
             self._stamp, self._second = time.strftime("[%d/%b/%Y:%H:%M:%S %z]"), now
@@ -70,7 +73,7 @@ class AccessLogger(Logger):
         return {
             "t": self._stamp,
             "m": environ.get("REQUEST_METHOD"),
-            "U": environ.get("PATH_INFO"),
+            "U": scrub(environ.get("PATH_INFO") or ""),
             "s": status.split(None, 1)[0] if isinstance(status, str) else status,
             "b": str(sent) if sent is not None else "-",
             "M": request_time.seconds * 1000 + request_time.microseconds // 1000,

@@ -1,6 +1,6 @@
 """Logging helpers. The portal logs ids, never personal data; this filter is a second line of
 defence that masks anything that looks like an e-mail address, a phone number or an IP address
-in a log line before it is written."""
+in a log line before it is written, and the secrets of single-use links in paths."""
 
 from __future__ import annotations
 
@@ -20,6 +20,15 @@ _PATTERNS = [
     (re.compile(r"\b\d{9,}\b"), "[number]"),
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), "[ip]"),
     (re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}\b"), "[ip]"),
+    # Single-use links carry their secret in the path: whoever reads the log must not be able
+    # to confirm, unsubscribe or reset a password with it.
+    (
+        re.compile(
+            r"(/(?:requests/verify|privacy/confirm|unsubscribe|accounts/confirm-email"
+            r"|accounts/password/reset/key)/)(?!(?:set-password|done)/)[^/\s\"'?#]+"
+        ),
+        r"\1[token]",
+    ),
 ]
 
 

@@ -87,3 +87,21 @@ def test_the_images_build_step_loads_the_production_settings():
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_secrets_file_stays_out_of_the_image_and_out_of_git():
+    """The README has the secrets written to .env beside docker-compose.yml, which builds the
+    image from this folder: the build context must leave the file out."""
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ".env" in ignored and ".env" in (ROOT / ".gitignore").read_text().split()
+    assert _compose()["x-portal"]["env_file"] == [{"path": ".env", "required": False}]
+
+
+def test_web_is_published_on_the_hosts_loopback_for_the_proxy():
+    """TRUSTED_PROXY_COUNT=1 believes the last X-Forwarded-For entry: a client that reached
+    gunicorn directly would choose the address rate limits count."""
+    (published,) = _compose()["services"]["web"]["ports"]
+    assert published == "${WEB_PUBLISH:-127.0.0.1:8000}:8000"
+    assert _compose()["x-portal"]["environment"]["TRUSTED_PROXY_COUNT"] == (
+        "${TRUSTED_PROXY_COUNT:-1}"
+    )

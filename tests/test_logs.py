@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 from django.conf import settings
 from django.test import RequestFactory
 
@@ -94,3 +99,41 @@ def test_a_request_django_refuses_as_suspicious_is_one_warning_line(support_clie
     line = json.loads(stream.getvalue())
     assert line["levelname"] == "WARNING" and "exc_info" not in line
     assert "Traceback" not in stream.getvalue()
+
+
+SINGLE_USE_PATHS = (
+    "/requests/verify/eyJyIjo0Mn0:1vS3cr:Tok-en_1/",
+    "/privacy/confirm/eyJzIjo3fQ:1vS3cr:Tok-en_2/",
+    "/unsubscribe/eyJwIjoibSJ9:1vS3cr:Tok-en_3/",
+    "/accounts/confirm-email/MTI:1vS3cr:Tok-en_4/",
+    "/accounts/password/reset/key/2-cz8v1k-S3cretTok-en_5/",
+)
+
+
+@pytest.mark.parametrize("path", SINGLE_USE_PATHS)
+def test_the_secret_of_a_single_use_link_never_reaches_a_log(path):
+    secret = path.rstrip("/").rsplit("/", 1)[1]
+    record = logging.LogRecord(
+        "django.server", logging.INFO, __file__, 1, '"GET %s HTTP/1.1" 200 512', (path,), None
+    )
+    assert secret not in _line(record) and "[token]" in _line(record)
+
+    # gunicorn's access log (privacy_portal/gunicorn.conf.py) prints the path it is given.
+    spec = importlib.util.spec_from_file_location(
+        "portal_gunicorn_conf", Path(settings.BASE_DIR) / "privacy_portal" / "gunicorn.conf.py"
+    )
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    logger = conf.AccessLogger.__new__(conf.AccessLogger)
+    atoms = logger.atoms(
+        SimpleNamespace(status="200 OK", sent=512),
+        None,
+        {"REQUEST_METHOD": "GET", "PATH_INFO": path},
+        timedelta(milliseconds=3),
+    )
+    assert secret not in atoms["U"] and atoms["U"].endswith("/[token]/")
+
+
+def test_paths_without_a_secret_are_logged_as_they_are():
+    for path in ("/accounts/password/reset/key/done/", "/requests/DSR-2026-000123/"):
+        assert scrub(path) == path

@@ -241,6 +241,19 @@ def test_production_settings_pass_check_deploy():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_check_deploy_passes_before_the_cache_is_reachable():
+    """As with the database: a deployment is checked before its services run (compose)."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=_production_env(REDIS_URL="redis://redis.invalid:6379/0"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_check_deploy_warns_while_replies_of_stop_cannot_be_received():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
