@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -67,6 +69,32 @@ def _category(key: str, **shown: Any) -> CategoryOverview:
     )
 
 
+def _copy_notes() -> Callable[[str], str]:
+    """Return, for a category the portal cannot show item by item, where it is kept and how to
+    get a copy: from the stores registered as holding it whose copies an access request
+    collects, or, if none does, by writing to Inper (no request could promise it)."""
+    from dsr.models import Action, DataStore
+    from dsr.services import connector_supports
+
+    copied: dict[str, list[str]] = {}
+    for store in DataStore.objects.filter(enabled=True).order_by("position", "name"):
+        if connector_supports(store, Action.EXPORT):
+            for key in store.categories or ():
+                copied.setdefault(key, []).append(store.name)
+
+    def note(key: str) -> str:
+        if key in copied:
+            return _("Kept in: %(stores)s. An access request gives you a copy of it.") % {
+                "stores": ", ".join(copied[key])
+            }
+        return _(
+            "None of the systems this portal reaches holds it. If Inper holds any of it about "
+            "you, write to %(email)s for a copy."
+        ) % {"email": settings.PORTAL_PRIVACY_EMAIL}
+
+    return note
+
+
 def data_overview(user: User) -> list[CategoryOverview]:
     """Return what Inper holds about ``user``, by category of the privacy statement.
 
@@ -74,7 +102,7 @@ def data_overview(user: User) -> list[CategoryOverview]:
     kept and how to obtain a copy.
     """
     address_count = Address.objects.filter(user=user).count()
-    ask_copy = _("This is kept in Inper's other systems. An access request gives you a copy of it.")
+    ask_copy = _copy_notes()
     elsewhere = (
         DataCategory.ORDERS,
         DataCategory.SUPPORT,
@@ -109,7 +137,7 @@ def data_overview(user: User) -> list[CategoryOverview]:
             ],
             actions=[(_("Manage my addresses"), "accounts:profile")],
         ),
-        *[_category(key, note=ask_copy) for key in elsewhere],
+        *[_category(key, note=ask_copy(key)) for key in elsewhere],
         # The portal keeps the person's choices itself: they see and change them there.
         _category(
             DataCategory.MARKETING,
@@ -129,5 +157,8 @@ def data_overview(user: User) -> list[CategoryOverview]:
             ),
             actions=[(_("Cookie settings"), "consent:cookies")],
         ),
-        *[_category(key, note=ask_copy) for key in (DataCategory.DEVICE, DataCategory.THIRD_PARTY)],
+        *[
+            _category(key, note=ask_copy(key))
+            for key in (DataCategory.DEVICE, DataCategory.THIRD_PARTY)
+        ],
     ]

@@ -760,7 +760,9 @@ def dsr_request_approve(*, request: DataSubjectRequest, actor: Any) -> DataSubje
     return locked
 
 
-def _connector_supports(store: DataStore, action: str) -> bool:
+def connector_supports(store: DataStore, action: str) -> bool:
+    """Whether requests ask ``store`` for ``action``: its connector can, and the store's
+    configuration (``actions``) does not leave it out."""
     from .connectors.registry import connector_class
 
     try:
@@ -779,7 +781,7 @@ def _plan_tasks(request: DataSubjectRequest) -> list[StoreTask]:
     planned: list[StoreTask] = []
     for store in stores:
         for action in PLAN[request.type]:
-            if _connector_supports(store, action):
+            if connector_supports(store, action):
                 planned.append(
                     StoreTask(
                         request=request,
@@ -794,7 +796,7 @@ def _plan_tasks(request: DataSubjectRequest) -> list[StoreTask]:
         if (
             request.type in NOTIFY_RECIPIENTS
             and store.is_recipient
-            and _connector_supports(store, Action.NOTIFY)
+            and connector_supports(store, Action.NOTIFY)
             # A recipient that restricts the data itself learns of the restriction by doing it.
             and not restricts_here
         ):
@@ -808,7 +810,7 @@ def _plan_tasks(request: DataSubjectRequest) -> list[StoreTask]:
             )
         if request.type in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT):
             purpose_keys = set(store.config.get("purpose_keys", []))
-            if purpose_keys & set(request.purposes) and _connector_supports(store, Action.RESTRICT):
+            if purpose_keys & set(request.purposes) and connector_supports(store, Action.RESTRICT):
                 planned.append(
                     StoreTask(
                         request=request,
@@ -1254,7 +1256,7 @@ def _plan_lift(request: DataSubjectRequest) -> list[StoreTask]:
             enqueued_at=now,
         )
         for store in stores
-        if _connector_supports(store, Action.RESTRICT)
+        if connector_supports(store, Action.RESTRICT)
     )
 
 

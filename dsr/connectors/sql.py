@@ -1181,7 +1181,9 @@ class SQLConnector(Connector):
                 statement = (
                     sa.select(sa.literal(1))
                     .select_from(bound.table)
-                    .where(bound.table.c[column].in_(subject.order_numbers), scope[name])
+                    .where(
+                        _order_number_in(bound.table.c[column], subject.order_numbers), scope[name]
+                    )
                     .limit(1)
                 )
                 if conn.execute(statement).first() is not None:
@@ -1398,3 +1400,13 @@ def _rows(result: sa.CursorResult[Any]) -> Iterator[Sequence[Any]]:
 def _chain(first: Sequence[Any], rest: Iterator[Sequence[Any]]) -> Iterator[Sequence[Any]]:
     yield first
     yield from rest
+
+
+def _order_number_in(column: Any, typed: Sequence[str]) -> Any:
+    """Whether ``column`` holds one of the order numbers a person typed, as people type them:
+    "inp-100006" for "INP-100006", with spaces around. Among one person's orders (the caller's
+    scope), so comparing in upper case costs no index."""
+    numbers = sorted({number.strip() for number in typed if number.strip()})
+    if not isinstance(column.type, sa.String):
+        return column.in_(numbers)
+    return sa.func.upper(column).in_(sorted({number.upper() for number in numbers}))

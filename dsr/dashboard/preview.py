@@ -24,10 +24,10 @@ from django.utils.translation import gettext_noop
 from privacy_portal.audit.services import audit_record
 
 from ..connectors.base import PlannedErasure, StoreError, error_detail, error_text
-from ..connectors.registry import connector_class, connector_for
+from ..connectors.registry import connector_for
 from ..identity import subject_of
 from ..models import Action, DataStore, DataSubjectRequest, RequestType, State
-from ..services import TransitionError
+from ..services import TransitionError, connector_supports
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +42,6 @@ def _key(request_id: int, *parts: object) -> str:
     return ":".join(["dsr-preview", str(request_id), *map(str, parts)])
 
 
-def _searchable(store: DataStore) -> bool:
-    try:
-        return Action.LOCATE in connector_class(store.connector).supports
-    except ImportError:
-        return True  # searched anyway: the preview shows the store's configuration error
-
-
 def dsr_request_preview_start(*, request: DataSubjectRequest, actor: Any) -> str:
     """Start searching every enabled store for the person of an erasure awaiting approval;
     return the preview's token. The search itself runs on the workers."""
@@ -59,7 +52,9 @@ def dsr_request_preview_start(*, request: DataSubjectRequest, actor: Any) -> str
         if locked.state not in _PREVIEWABLE or not locked.subject_snapshot:
             raise TransitionError(_("The preview is only available before an erasure is approved."))
         stores = [
-            store.pk for store in DataStore.objects.filter(enabled=True) if _searchable(store)
+            store.pk
+            for store in DataStore.objects.filter(enabled=True)
+            if connector_supports(store, Action.LOCATE)
         ]
         token = secrets.token_hex(8)
         cache.set(

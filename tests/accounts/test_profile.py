@@ -245,6 +245,34 @@ def test_my_data_lists_every_category_of_the_statement(customer_client, customer
     assert customer.email in page
 
 
+def test_my_data_promises_a_copy_only_where_a_store_an_access_request_reaches_holds_it(
+    customer_client, settings
+):
+    """A category no registered store holds cannot come with an access request: the page says
+    where to ask instead, and names the stores whose copies a request collects."""
+    from dsr.models import DataStore
+    from tests.dsr.helpers import add_store
+
+    DataStore.objects.exclude(key="portal").update(enabled=False)
+    add_store("shop", "tests.dsr.connectors.FlakyConnector", name="Shop", categories=["orders"])
+    add_store(
+        "crm",
+        "tests.dsr.connectors.FlakyConnector",
+        name="CRM",
+        categories=["orders", "third_party"],
+        config={"actions": ["notify"]},
+    )
+
+    page = customer_client.get("/account/data/").content.decode()
+
+    def section(key):
+        return page.split(f'id="category-{key}"')[1].split("</section>")[0]
+
+    assert "Kept in: Shop. An access request gives you a copy of it." in section("orders")
+    third = section("third_party")
+    assert "access request" not in third and settings.PORTAL_PRIVACY_EMAIL in third
+
+
 def test_my_data_shows_my_marketing_choices_where_i_can_change_them(customer_client, customer):
     """The portal holds them itself: not "kept in Inper's other systems"."""
     from consent.services import consent_record, subject_for_user

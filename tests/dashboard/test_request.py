@@ -339,6 +339,23 @@ def test_the_erasure_preview_shows_what_each_store_holds_and_will_do(
     ).exists()
 
 
+def test_the_preview_searches_no_store_whose_configuration_leaves_searches_out(
+    compliance_client, compliance_user, erasure, django_capture_on_commit_callbacks
+):
+    """The group CRM is told of requests and restricts, but finds no one (its configured
+    actions): asked anyway, it answered 400 to every preview."""
+    crm = add_store(
+        "crm", "tests.dsr.connectors.FlakyConnector", config={"actions": ["notify", "restrict"]}
+    )
+    searchable = add_store("flaky", "tests.dsr.connectors.FlakyConnector")
+
+    with django_capture_on_commit_callbacks(execute=False):
+        dsr_request_preview_start(request=erasure, actor=compliance_user)
+
+    searched = cache.get(f"dsr-preview:{erasure.pk}")["stores"]
+    assert searchable.pk in searched and crm.pk not in searched
+
+
 def test_the_erasure_plan_names_periods_and_manual_steps_in_the_officers_language(
     compliance_client, compliance_user, erasure
 ):

@@ -428,6 +428,15 @@ def test_an_order_number_confirms_who_someone_is_only_with_their_own_email(fille
     assert not store.confirm_identity(Subject(email=ANNA.email))
 
 
+def test_an_order_number_typed_in_lower_case_or_with_spaces_still_confirms(filled_shop):
+    (order, *_) = rows(filled_shop, shop.orders, shop.orders.c.email == ANNA.email)
+    typed = f"  {order['order_number'].lower()} "
+    assert typed.strip() != order["order_number"]
+    assert connector(filled_shop).confirm_identity(
+        Subject(email=ANNA.email, order_numbers=(typed,))
+    )
+
+
 def test_an_order_number_finds_the_address_of_whoever_placed_the_order(filled_shop):
     (order, *_) = rows(filled_shop, shop.orders, shop.orders.c.email == ANNA.email)
     store = connector(filled_shop)
