@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
+from django_stubs_ext import StrOrPromise
 
 from privacy_portal import crypto
 from privacy_portal.categories import DataCategory
@@ -121,6 +122,25 @@ class RejectionReason(models.TextChoices):
     RIGHTS_OF_OTHERS = "rights_of_others", _("Answering would reveal other people's data.")
     LEGAL_CLAIMS = "legal_claims", _("The data is needed for legal claims.")
     OTHER = "other", _("Another reason (explained below).")
+
+
+#: Where the person may complain about how Inper answered, under the law of their request.
+COMPLAINT_RIGHTS: dict[str, StrOrPromise] = {
+    Regime.GDPR: _(
+        "You have the right to lodge a complaint with a data-protection supervisory authority, "
+        "in particular in the country where you live or work, or where you think your rights "
+        "were infringed, and to seek a remedy in court."
+    ),
+    Regime.UK_GDPR: _(
+        "You have the right to complain to the Information Commissioner's Office, the UK's "
+        "data-protection authority (ico.org.uk), and to seek a remedy in court."
+    ),
+    Regime.CCPA: _(
+        "If you think your rights under California law were not respected, you may contact the "
+        "California Privacy Protection Agency (cppa.ca.gov) or the California Attorney General "
+        "(oag.ca.gov/privacy)."
+    ),
+}
 
 
 class DataSubjectRequest(models.Model):
@@ -249,6 +269,11 @@ class DataSubjectRequest(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    @property
+    def complaint_right(self) -> StrOrPromise:
+        """Where the person may complain about the answer (in the language active)."""
+        return COMPLAINT_RIGHTS.get(self.regime, COMPLAINT_RIGHTS[Regime.GDPR])
 
     @property
     def is_open(self) -> bool:

@@ -313,9 +313,10 @@ def _snapshot(intake: Intake, email: str) -> dict[str, Any]:
     }
 
 
-def _account_language(user: Any, email: str) -> str:
-    """Return the language of the person's account (signed in, or holding ``email`` as its
-    verified address), else the portal's: staff and API intake often cannot say."""
+def _account_of(user: Any, email: str) -> Any:
+    """Return the person's account: the one signed in, or the one holding ``email`` as its
+    verified address (None if neither). Staff and API intake often cannot say the person's
+    language or country: their account can."""
     if user is None:
         from accounts.models import User
 
@@ -323,7 +324,7 @@ def _account_language(user: Any, email: str) -> str:
 
         account_id = account_id_for(email)
         user = User.objects.filter(pk=account_id).first() if account_id else None
-    return getattr(user, "preferred_language", "") or settings.LANGUAGE_CODE
+    return user
 
 
 def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
@@ -334,10 +335,13 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
     dsr_intake_validate(intake)
     email = normalise_email(intake.email)
     user = intake.user
-    country = intake.country or (str(user.country) if user is not None and user.country else "")
+    account = _account_of(user, email) if not (intake.country and intake.language) else user
+    # The law follows where the person lives: as they said, else as their account says.
+    country = intake.country or (str(account.country) if account and account.country else "")
     regime = deadlines.regime_for(country)
     now = timezone.now()
-    language = intake.language or _account_language(user, email)
+    language = intake.language or getattr(account, "preferred_language", "")
+    language = language or settings.LANGUAGE_CODE
     request = DataSubjectRequest(
         type=intake.type,
         regime=regime,

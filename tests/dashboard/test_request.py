@@ -157,6 +157,35 @@ def test_reject_with_a_reason_tells_the_person_of_their_right_to_complain(
     assert erasure.state == State.REJECTED and erasure.rejection_reason == "legal_claims"
 
 
+@pytest.mark.parametrize(
+    ("country", "where", "not_there"),
+    [
+        ("US", "California Privacy Protection Agency", "supervisory authority"),
+        ("GB", "Information Commissioner's Office", "California"),
+        ("FR", "supervisory authority", "California"),
+    ],
+)
+def test_a_rejection_names_where_to_complain_under_the_law_of_the_request(
+    customer,
+    compliance_user,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+    country,
+    where,
+    not_there,
+):
+    customer.country = country
+    customer.save(update_fields=["country"])
+    request = file_request(type="rectification", user=customer, details="My name is wrong")
+    assert request.state == State.IN_REVIEW
+    with django_capture_on_commit_callbacks(execute=True):
+        dsr_request_reject(request=request, actor=compliance_user, reason="identity")
+
+    letter = mailoutbox[-1]
+    assert where in letter.body and not_there not in letter.body
+    assert where in letter.alternatives[0][0].replace("&#x27;", "'")
+
+
 def test_extend_once_emails_the_reason_and_twice_is_refused(
     compliance_client, erasure, mailoutbox, django_capture_on_commit_callbacks
 ):

@@ -766,6 +766,28 @@ def test_a_request_recorded_by_support_writes_to_the_person_in_their_language(
         assert "Bitte bestätigen Sie" in confirmation.subject, confirmation.subject
 
 
+def test_a_request_recorded_by_support_follows_the_law_of_the_accounts_country(support_client):
+    """Support often leaves the country blank: the account with the address says where the
+    person lives (a Californian's request is CCPA's, a Londoner's UK GDPR's)."""
+    UserFactory(email="londoner@example.com", country="GB")
+    UserFactory(email="californian@example.com", country="US")
+    for email in ("londoner@example.com", "californian@example.com", "unknown@example.com"):
+        response = support_client.post(
+            "/admin/dsr/datasubjectrequest/add/",
+            {"type": "rectification", "channel": "email", "email": email, "details": "Typo"},
+        )
+        assert response.status_code == 302, response.content.decode()[:2000]
+
+    regimes = dict(DataSubjectRequest.objects.values_list("email", "regime"))
+    assert regimes == {
+        "londoner@example.com": "uk_gdpr",
+        "californian@example.com": "ccpa",
+        "unknown@example.com": "gdpr",
+    }
+    californian = DataSubjectRequest.objects.get(email="californian@example.com")
+    assert (californian.due_at - californian.received_at).days == 45
+
+
 @pytest.mark.parametrize(
     "note", ["\u200b", "\u200b\u200d\ufeff", "\u00a0\u2003\u3000", "\u2028\u2029\u2060 \t"]
 )
