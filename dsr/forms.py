@@ -50,7 +50,20 @@ TYPE_HELP: dict[str, StrOrPromise] = {
 
 
 class RequestTypeWidget(forms.RadioSelect):
+    """Each kind of request with its explanation. A choice sent back missing marks every
+    option invalid and names the error, so that focus lands on the first with the error read
+    out (the page's script focuses the first invalid field)."""
+
     option_template_name = "dsr/widgets/request_type_option.html"
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(*args, **kwargs)
+        attrs = option["attrs"]
+        # The field's own id (id_type), of which Django names the error id_type_error.
+        field_id = str(attrs.get("id", "")).rsplit("_", 1)[0]
+        option["invalid"] = attrs.get("aria-invalid") == "true"
+        option["error_id"] = f"{field_id}_error"
+        return option
 
 
 class RequestForm(forms.Form):

@@ -11,6 +11,13 @@
     );
   };
 
+  var unsent = function () {
+    return Array.prototype.some.call(
+      document.querySelectorAll("main form textarea, main form input[type=text], main form input[type=email]"),
+      function (field) { return field.value !== field.defaultValue; }
+    );
+  };
+
   var head = document.querySelector("[data-progress-url]");
   if (head && head.getAttribute("data-terminal") !== "true") {
     var state = head.getAttribute("data-state");
@@ -23,10 +30,11 @@
           // Drawn while it was still moving: ending (a lift's last store too) redraws it.
           if (data.state !== state || String(data.done) !== done || data.terminal) {
             if (live) live.textContent = data.state_label + " (" + data.done + " / " + data.total + ")";
-            // Keep the officer's place: only reload when nothing is being typed.
+            // Keep the officer's place: only reload when nothing is being typed, and nothing
+            // typed is still unsent (a reason, a note: the reload would lose it).
             var active = document.activeElement;
             var typing = active && (active.tagName === "TEXTAREA" || active.tagName === "INPUT" || active.tagName === "SELECT");
-            if (!typing) {
+            if (!typing && !unsent()) {
               var said = data.state_label + " (" + data.done + " / " + data.total + ")";
               if (window.portalRedraw) window.portalRedraw(said); else window.location.reload();
               return;
@@ -40,13 +48,18 @@
   }
 
   var panel = document.querySelector("[data-preview-url]");
+  var said = document.querySelector("[data-preview-said]");
   if (panel && panel.getAttribute("data-running") === "true") {
     var refresh = function () {
       get(panel.getAttribute("data-preview-url"), "text/html")
         .then(function (response) { return response.text(); })
         .then(function (html) {
+          // Focus inside the part drawn again stays in it, instead of falling to the page.
+          var inside = panel.contains(document.activeElement) && document.activeElement !== panel;
           panel.innerHTML = html;
+          if (inside) panel.focus({ preventScroll: true });
           if (panel.querySelector('[data-preview-state="searching"]')) window.setTimeout(refresh, 1500);
+          else if (said) said.textContent = said.getAttribute("data-preview-said");
         })
         .catch(function () { window.setTimeout(refresh, 5000); });
     };

@@ -15,6 +15,10 @@
       if (!menu.contains(event.target)) menu.removeAttribute("open");
     });
   });
+  document.addEventListener("focusout", function (event) {
+    var menu = event.target.closest && event.target.closest("details.account-menu[open]");
+    if (menu && event.relatedTarget && !menu.contains(event.relatedTarget)) menu.removeAttribute("open");
+  });
   // A page that says a download is starting starts it at once (its link stays for a browser
   // that does not): no timed refresh, which a person cannot stop or slow down (WCAG 2.2.1).
   var download = document.querySelector("a[data-download-now]");
@@ -56,13 +60,16 @@
     if (url) window.location.assign(url); else window.location.reload();
   };
   // A form sent back with errors: its title says so, and focus goes to the first field to
-  // correct, whose label and error are read out with it (WCAG 3.3.1).
-  var invalid = document.querySelector('main form [aria-invalid="true"]');
+  // correct, whose label and error are read out with it (WCAG 3.3.1); or, for an error of the
+  // whole form (a wrong password), to that error.
+  var invalid = document.querySelector('main form [aria-invalid="true"]') ||
+    document.querySelector("main form .errorlist.nonfield");
   if (invalid) {
     var correct = document.body.getAttribute("data-error-title");
     if (correct) document.title = correct + " · " + document.title;
     var closed = invalid.closest("details");
     if (closed) closed.open = true;
+    if (!invalid.matches("input, select, textarea, button")) invalid.setAttribute("tabindex", "-1");
     invalid.focus();
   }
 
@@ -87,6 +94,33 @@
       window.setTimeout(function () { live.textContent = kept.message; }, 300);
     }
   };
+  // A form that sends back to a part of the page (#purpose-…, #notes) has its confirmation
+  // shown in that part, read out, and focus on the part's first control, where the person
+  // was: the page opens there, far below the confirmation's usual place (WCAG 4.1.3).
+  var confirmation = document.querySelector("main > .messages");
+  var part = null;
+  try {
+    if (window.location.hash.length > 1) part = document.getElementById(decodeURIComponent(window.location.hash.slice(1)));
+  } catch (error) { part = null; }
+  if (confirmation && part && !invalid && !(kept && kept.path === window.location.pathname)) {
+    var heading = part.querySelector("h2, h3");
+    if (heading && heading.parentNode === part) heading.insertAdjacentElement("afterend", confirmation);
+    else part.appendChild(confirmation);
+    var said = confirmation.firstElementChild;
+    if (said) confirmation.removeChild(said);
+    var control = part.querySelector("button, a[href], input:not([type=hidden]), select, textarea");
+    // Once the browser has opened the page at the part (which takes focus away from
+    // whatever had it): then focus, and the confirmation put back, which is read out.
+    var settle = function () {
+      window.setTimeout(function () {
+        if (said) confirmation.appendChild(said);
+        if (control) control.focus({ preventScroll: true });
+      }, 300);
+    };
+    if (document.readyState === "complete") settle();
+    else window.addEventListener("load", settle);
+  }
+
   if (kept && kept.path === window.location.pathname) {
     // Once the page is complete (the cookie banner drawn): nothing moves focus after it.
     if (document.readyState === "complete") restore();

@@ -205,3 +205,28 @@ def test_the_staff_admin_pages_support_uses(page, screen, world):
         "/admin/consent/consentstate/",
     ]
     assert violations(page, paths) == {}
+
+
+def test_a_form_sent_back_with_errors_takes_focus_to_what_to_correct(page):
+    """A wrong password, or a request without its kind: the title says so and focus goes to
+    the error (of the whole form) or to the first field to correct, named by its error."""
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill("nobody@example.com")
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    assert page.title().startswith("Please correct")
+    assert page.evaluate("document.activeElement.matches('.errorlist.nonfield')")
+
+    sign_in(page, UserFactory(email="errors.person@example.com").email, PASSWORD)
+    page.goto("/requests/new/")
+    page.get_by_role("button", name="Send my request").click()
+    page.wait_for_load_state()
+    assert page.title().startswith("Please correct")
+    focused = page.evaluate(
+        "(e => [e.name, e.getAttribute('aria-invalid'), e.getAttribute('aria-describedby')])"
+        "(document.activeElement)"
+    )
+    assert focused[0] == "type" and focused[1] == "true"
+    assert "id_type_error" in focused[2].split()
+    assert "Choose what you would like us to do." in page.locator("#id_type_error").inner_text()

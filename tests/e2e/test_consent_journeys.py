@@ -121,9 +121,15 @@ def test_keyboard_users_meet_the_skip_link_first_and_keep_their_place_after_choo
     banner = page.get_by_role("dialog", name="Cookies on Inper's websites")
     banner.wait_for()
 
-    # The skip link comes first in the tab order, the banner right after it.
+    # The skip link comes first in the tab order, the banner right after it; focused, it is
+    # drawn over the banner, not hidden behind it.
     page.keyboard.press("Tab")
     assert page.evaluate(FOCUSED) == "skip-link"
+    assert page.evaluate(
+        "(e => { const r = e.getBoundingClientRect();"
+        " return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === e; })"
+        "(document.activeElement)"
+    )
     page.keyboard.press("Tab")
     assert page.evaluate("!!document.activeElement.closest('.inper-cb')")
 
@@ -174,7 +180,14 @@ def test_preference_centre_toggles_and_history_shows_both_events(page):
 
     surveys = page.locator("#purpose-surveys")
     surveys.get_by_role("button", name=re.compile(r"^Switch on\W+Customer surveys$")).click()
-    page.get_by_role("status").filter(has_text="“Customer surveys” is now on.").wait_for()
+    # The page opens at the choice: the confirmation is there, in view, and focus is on the
+    # choice's button, where the person was.
+    said = surveys.get_by_role("status").filter(has_text="“Customer surveys” is now on.")
+    said.wait_for()
+    assert said.is_visible() and said.evaluate(
+        "e => e.getBoundingClientRect().top >= 0 && e.getBoundingClientRect().bottom <= innerHeight"
+    )
+    assert page.evaluate("document.activeElement.closest('#purpose-surveys') !== null")
     assert surveys.get_by_text("On", exact=True).is_visible()
     surveys.get_by_role("button", name=re.compile(r"^Switch off\W+Customer surveys$")).click()
     page.get_by_role("status").filter(has_text="“Customer surveys” is now off.").wait_for()
