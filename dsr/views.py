@@ -388,6 +388,9 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "purposes": [titles.get(key, key) for key in found.purposes or ()],
             "original": original,
             "original_url": original_url,
+            # It ended without being carried out, and this one with it.
+            "original_ended": original is not None
+            and original.state in (State.CANCELLED, State.REJECTED, State.CLOSED_UNVERIFIED),
             # A request nobody confirmed is replaced by a newer one of the same kind.
             "superseded": original is not None and original.received_at > found.received_at,
         },

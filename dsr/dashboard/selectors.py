@@ -369,6 +369,9 @@ class RequestPage:
     purposes: list[str] = field(default_factory=list)
     #: The language the person is written to in, by its name.
     language: str = ""
+    #: Later requests of the person linked to this one, answered with it: what each asked
+    #: (a second correction may say something else) is read here.
+    duplicates: list[DataSubjectRequest] = field(default_factory=list)
 
 
 def _purpose_titles(keys: list[str] | None) -> list[str]:
@@ -422,6 +425,11 @@ def request_page(reference: str) -> RequestPage | None:
         urgency=urgency(request),
         purposes=_purpose_titles(request.purposes),
         language=str(dict(settings.LANGUAGES).get(request.language, request.language)),
+        duplicates=list(
+            DataSubjectRequest.objects.filter(duplicate_of=request)
+            .only("reference", "received_at", "channel", "details", "purposes", "redacted_at")
+            .order_by("received_at")
+        ),
     )
     page.can = {
         "verify": request.redacted_at is None

@@ -13,7 +13,12 @@ from django.db import connection
 from accounts.models import User
 from dsr.dashboard.preview import dsr_request_preview_start, preview_locate
 from dsr.models import DataStore, DataSubjectRequest, RequestNote, State, TaskState
-from dsr.services import TransitionError, dsr_request_approve, dsr_request_reject
+from dsr.services import (
+    TransitionError,
+    dsr_request_approve,
+    dsr_request_cancel,
+    dsr_request_reject,
+)
 from privacy_portal.audit.models import AuditEvent
 from tests.dsr.helpers import add_store, file_request, run_pending_tasks
 
@@ -184,6 +189,30 @@ def test_a_rejection_names_where_to_complain_under_the_law_of_the_request(
     letter = mailoutbox[-1]
     assert where in letter.body and not_there not in letter.body
     assert where in letter.alternatives[0][0].replace("&#x27;", "'")
+
+
+def test_a_second_correction_linked_as_a_duplicate_is_read_on_the_first_ones_page(
+    customer, customer_client, compliance_client, compliance_user
+):
+    """One open request per kind: the second correction is linked to the first, and what it
+    asks (something else entirely) is on the page the officer works from. Cancelled, the first
+    takes the second with it, and the person's page says so."""
+    first = file_request(type="rectification", user=customer, details="My office address is old")
+    second = file_request(type="rectification", user=customer, details="My birth date is wrong")
+    assert second.state == State.DUPLICATE and second.duplicate_of_id == first.pk
+
+    page = compliance_client.get(f"/dashboard/requests/{first.reference}/").content.decode()
+    linked = page.split("Linked to this request")[1].split("</section>")[0]
+    assert second.reference in linked and "My birth date is wrong" in linked
+
+    waiting = customer_client.get(f"/requests/{second.reference}/").content.decode()
+    assert f"({first.reference}) was still open" in waiting and "answer them together" in waiting
+    dsr_request_cancel(request=first, actor=compliance_user)
+    ended = customer_client.get(f"/requests/{second.reference}/").content.decode()
+    assert "ended without being carried out (Cancelled)" in ended
+    assert (
+        "answer them together" not in ended and 'href="/requests/new/?type=rectification"' in ended
+    )
 
 
 def test_extend_once_emails_the_reason_and_twice_is_refused(
