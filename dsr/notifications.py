@@ -3,7 +3,7 @@ that caused them commits. Staff e-mails carry references and links, never person
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -243,7 +243,10 @@ def plain_receipts(request: DataSubjectRequest) -> list[dict[str, Any]]:
                 "state": task.state,
                 "deleted": sum((receipt.get("deleted") or {}).values()),
                 "anonymised": sum((receipt.get("anonymised") or {}).values()),
-                "retained": [_retention(kept) for kept in receipt.get("retained") or []],
+                "retained": [
+                    _retention(kept, anonymised=receipt.get("anonymised") or {})
+                    for kept in receipt.get("retained") or []
+                ],
                 "exported": sum((receipt.get("counts") or {}).values()),
                 "manual": bool(receipt.get("manual")),
             }
@@ -251,9 +254,11 @@ def plain_receipts(request: DataSubjectRequest) -> list[dict[str, Any]]:
     return rows
 
 
-def _retention(kept: dict[str, Any]) -> dict[str, Any]:
-    """A kept record's entry with its date as a date (the e-mail writes it the person's way)."""
+def _retention(kept: dict[str, Any], *, anonymised: Mapping[str, Any]) -> dict[str, Any]:
+    """A kept record's entry with its date as a date (the e-mail writes it the person's way),
+    and whether its records are those the store made anonymous (kept without what identifies
+    the person: counted once, not as more records)."""
     until = kept.get("until")
     if isinstance(until, str) and until:
         until = parse_date(until) or (parse_datetime(until) or until)
-    return {**kept, "until": until}
+    return {**kept, "until": until, "anonymised": kept.get("entity") in anonymised}

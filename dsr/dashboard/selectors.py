@@ -214,8 +214,12 @@ def task_row(task: StoreTask) -> TaskRow:
     retained = sum(int(item.get("count") or 0) for item in kept) if "retained" in receipt else None
     erased = None if deleted is None and anonymised is None else (deleted or 0) + (anonymised or 0)
     found = counts
+    # Records made anonymous and then kept are the same records: counted once.
+    made_anonymous = receipt.get("anonymised") or {}
     if found is None and erased is not None:
-        found = erased + (retained or 0)
+        found = erased + sum(
+            int(item.get("count") or 0) for item in kept if item.get("entity") not in made_anonymous
+        )
     return TaskRow(
         task=task,
         found=found,
@@ -223,7 +227,9 @@ def task_row(task: StoreTask) -> TaskRow:
         erased=erased,
         retained=retained,
         remaining=_total(receipt, "remaining"),
-        retained_detail=[dict(item) for item in kept],
+        retained_detail=[
+            {**item, "anonymised": item.get("entity") in made_anonymous} for item in kept
+        ],
         receipt_json=json.dumps(receipt, indent=2, sort_keys=True, ensure_ascii=False),
     )
 

@@ -592,3 +592,36 @@ def test_the_page_names_the_uses_objected_to_and_the_language_in_words(complianc
     page = compliance_client.get(f"/dashboard/requests/{objection.reference}/").content.decode()
     assert "international_transfers" not in page
     assert "<dd>German</dd>" in page
+
+
+def test_records_made_anonymous_and_kept_are_counted_once(customer):
+    """The shop anonymises a person's orders and keeps them for the tax law: the same 4
+    orders, not 4 more records. Found is what the preview found (13 + 4 + 7)."""
+    from django.template.loader import render_to_string
+
+    from dsr.dashboard.selectors import task_row
+    from dsr.models import StoreTask
+    from dsr.notifications import plain_receipts
+
+    receipt = {
+        "deleted": {"reviews": 13},
+        "anonymised": {"orders": 4},
+        "retained": [
+            {"entity": "orders", "count": 4, "basis": "Tax law", "until": "2036-12-31"},
+            {"entity": "invoices", "count": 7, "basis": "Tax law", "until": "2036-12-31"},
+        ],
+        "remaining": {"reviews": 0, "orders": 0},
+    }
+    request = file_request(type="erasure", user=customer)
+    store = add_store("shop", "tests.dsr.connectors.FlakyConnector")
+    task = StoreTask.objects.create(
+        request=request, store=store, action="erase", state=TaskState.SUCCEEDED, receipt=receipt
+    )
+
+    row = task_row(task)
+    assert (row.found, row.erased, row.retained) == (24, 17, 11)
+    assert [kept["anonymised"] for kept in row.retained_detail] == [True, False]
+    (plain,) = plain_receipts(request)
+    text = " ".join(render_to_string("dsr/receipt_row.html", {"row": plain}).split())
+    assert "13 records deleted, 4 made anonymous" in text
+    assert "the 4 made anonymous are kept: Tax law" in text and "7 records kept: Tax law" in text
