@@ -45,7 +45,7 @@ from privacy_portal.categories import DataCategory
 from privacy_portal.spreadsheet import FORMULA_START
 
 from .connectors.base import ExportResult
-from .models import DataStore, DataSubjectRequest, ExportPackage, StoreTask, TaskState
+from .models import Action, DataStore, DataSubjectRequest, ExportPackage, StoreTask, TaskState
 
 logger = logging.getLogger(__name__)
 
@@ -670,6 +670,8 @@ def package_build(request_id: int) -> None:
 def _cover_letter(
     request: DataSubjectRequest, sources: Mapping[str, Any], failed: Sequence[str]
 ) -> str:
+    from .services import connector_supports
+
     stores = list(DataStore.objects.filter(enabled=True).order_by("position", "name"))
     categories = dict(DataCategory.choices)
     rows = []
@@ -679,6 +681,9 @@ def _cover_letter(
                 "store": store,
                 "categories": [categories.get(c, c) for c in store.categories],
                 "found": sources.get(store.key),
+                # Told of requests, or erasing on request, but never asked for a copy: not
+                # "nothing", which would say it holds nothing.
+                "not_searched": not connector_supports(store, Action.EXPORT),
             }
         )
     with translation.override(request.language or settings.LANGUAGE_CODE):

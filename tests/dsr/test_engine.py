@@ -93,6 +93,25 @@ def test_an_access_request_returns_the_customers_data_and_nothing_of_anyone_else
     )
 
 
+def test_the_cover_letter_says_which_systems_were_not_searched_instead_of_nothing(
+    customer, settings
+):
+    """A recipient told of requests (no copy asked of it) holds data all the same: "nothing"
+    would tell the person it holds none."""
+    add_store(
+        "crm",
+        "tests.dsr.connectors.FlakyConnector",
+        name="Group CRM",
+        config={"actions": ["notify"]},
+        position=90,
+    )
+    request = run_pending_tasks(file_request(type="access", user=customer))
+    letter = open_package(request).read("index.html").decode()
+    row = letter.split("<strong>Group CRM</strong>")[1].split("</tr>")[0]
+    assert "Not in this copy: this system cannot be searched from here." in row
+    assert settings.PORTAL_PRIVACY_EMAIL in row and "nothing" not in row
+
+
 def test_the_package_copies_the_parts_deflated_bytes_and_their_checksums_hold(customer):
     AddressFactory(user=customer, line1="1 Alice Road")
     request = run_pending_tasks(file_request(type="access", user=customer))
