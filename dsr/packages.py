@@ -671,22 +671,32 @@ def _cover_letter(
     request: DataSubjectRequest, sources: Mapping[str, Any], failed: Sequence[str]
 ) -> str:
     from .services import connector_supports
+    from .texts import store_entity_name
 
+    language = request.language or settings.LANGUAGE_CODE
     stores = list(DataStore.objects.filter(enabled=True).order_by("position", "name"))
     categories = dict(DataCategory.choices)
     rows = []
     for store in stores:
+        found = sources.get(store.key)
+        if found is not None:
+            # What the person reads the records as ("Bestellungen"), not the files' names.
+            records = {
+                store_entity_name(store, entity, language): count
+                for entity, count in found["records"].items()
+            }
+            found = {**found, "records": records, "files_listed": "files" in found["records"]}
         rows.append(
             {
                 "store": store,
                 "categories": [categories.get(c, c) for c in store.categories],
-                "found": sources.get(store.key),
+                "found": found,
                 # Told of requests, or erasing on request, but never asked for a copy: not
                 # "nothing", which would say it holds nothing.
                 "not_searched": not connector_supports(store, Action.EXPORT),
             }
         )
-    with translation.override(request.language or settings.LANGUAGE_CODE):
+    with translation.override(language):
         return render_to_string(
             "dsr/package/index.html",
             {

@@ -110,6 +110,9 @@ def test_the_cover_letter_says_which_systems_were_not_searched_instead_of_nothin
     row = letter.split("<strong>Group CRM</strong>")[1].split("</tr>")[0]
     assert "Not in this copy: this system cannot be searched from here." in row
     assert settings.PORTAL_PRIVACY_EMAIL in row and "nothing" not in row
+    # The records are named as the person reads them, not as the files are.
+    portal = letter.split("</strong>")[1].split("</tr>")[0]
+    assert "e-mail addresses: 1" in portal and "email_addresses" not in portal
 
 
 def test_the_package_copies_the_parts_deflated_bytes_and_their_checksums_hold(customer):
