@@ -100,7 +100,7 @@ def _category(purpose: PurposeInfo, language: str, *, on_portal: bool) -> dict[s
         "gpc": purpose.honours_gpc,
         "services": [
             {
-                "name": service.name,
+                "name": service.label(language),
                 "provider": service.provider,
                 "description": service.description(language),
                 "privacy_url": service.privacy_url,

@@ -79,6 +79,11 @@ class ServiceInfo:
     def description(self, language: str | None = None) -> str:
         return text_of(self.texts, "description", language)
 
+    def label(self, language: str | None = None) -> str:
+        """The service's name in ``language`` where it has one ("Inper-Websites"), else its
+        name (a product's name, "Google Analytics", is the same in every language)."""
+        return text_of(self.texts, "name", language) or self.name
+
 
 @dataclass(frozen=True)
 class PurposeInfo:

@@ -412,6 +412,12 @@ PURPOSES: list[dict[str, Any]] = [
     },
 ]
 
+#: What the German pages call the services whose names are not product names.
+SERVICE_NAMES_DE = {
+    "Inper websites": "Inper-Websites",
+    "Session measurement": "Messung von Besuchen",
+    "Facebook social buttons": "Facebook-Schaltflächen",
+}
 LIFETIME_DE = {
     "session": "Sitzung",
     "1 year": "1 Jahr",
@@ -450,7 +456,15 @@ def seed_catalogue(apps: Any) -> None:
                 provider=service["provider"],
                 privacy_url=service.get("privacy_url", ""),
                 position=service_position,
-                texts={"en": {"description": en}, "de": {"description": de}},
+                texts={
+                    "en": {"description": en},
+                    "de": {"description": de}
+                    | (
+                        {"name": SERVICE_NAMES_DE[service["name"]]}
+                        if service["name"] in SERVICE_NAMES_DE
+                        else {}
+                    ),
+                },
             )
             for cookie in service["cookies"]:
                 name, purpose_en, purpose_de, lifetime = cookie[:4]

@@ -31,7 +31,11 @@ def test_config_is_translated_and_lists_services_and_cookies(client):
     assert list(categories) == ["necessary", "preferences", "analytics", "marketing"]
     assert categories["necessary"]["required"] and categories["marketing"]["gpc"]
     services = {s["name"] for s in categories["analytics"]["services"]}
-    assert "Google Analytics" in services
+    # A product's name stays; Inper's own services are named in German.
+    assert services == {"Google Analytics", "Messung von Besuchen"}
+    assert {s["name"] for s in categories["necessary"]["services"]} == {"Inper-Websites"}
+    english = client.get("/privacy/banner/config.json?lang=en").json()["categories"]
+    assert english[0]["services"][0]["name"] == "Inper websites"
     assert categories["analytics"]["title"] == "Analyse"
     ga = categories["analytics"]["services"][0]["cookies"][0]
     assert ga["name"] == "_ga" and ga["lifetime"] == "2 Jahre"
