@@ -233,6 +233,8 @@ PERMISSIONS_POLICY = (
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("de", _("German"))]
+# Short English dates with the month's name (privacy_portal/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["privacy_portal.formats"]
 # The first path wins: the portal's own texts (makemessages), then formal German for the
 # django-allauth texts customers see (allauth's own German says "du"); both win over the apps'.
 LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_allauth"]

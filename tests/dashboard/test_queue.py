@@ -46,6 +46,17 @@ def test_the_queue_shows_open_requests_most_urgent_first_with_counts(
     assert "overdue" in page and "due soon" in page
     # The queue itself shows no personal data.
     assert erasure.email not in page and guest_access.email not in page
+    # Dates with the month's name: 02/12/2026 is read as 2 December or as 12 February.
+    due = timezone.localtime(erasure.due_at)
+    assert f">{due.day} {due:%b} {due.year}</time>" in page
+    assert f"{due:%m}/{due:%d}/{due.year}" not in page
+
+
+def test_a_request_page_is_in_the_requests_section_not_the_queue_itself(compliance_client, erasure):
+    page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
+    assert re.search(r'<a href="/dashboard/" aria-current="true">Requests</a>', page)
+    queue = compliance_client.get("/dashboard/").content.decode()
+    assert re.search(r'<a href="/dashboard/" aria-current="page">Requests</a>', queue)
 
 
 def test_a_request_whose_clock_is_paused_is_neither_overdue_nor_due(

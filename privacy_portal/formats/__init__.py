@@ -1,0 +1,1 @@
+"""The portal's own date formats, where Django's locale formats do not suit its readers."""
