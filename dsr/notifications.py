@@ -180,11 +180,19 @@ def extended(request: DataSubjectRequest) -> None:
 
 
 def completed(request: DataSubjectRequest) -> None:
+    """The request is answered (also sent again by staff, while the copy can be downloaded:
+    the e-mail gives the day its download ends)."""
+    from .models import ExportPackage
+
+    package = ExportPackage.objects.filter(request=request).only("expires_at").first()
     _to_person(
         request,
         "completed",
         receipts=plain_receipts(request),
         package_days=settings.DSR_PACKAGE_DAYS,
+        package_until=timezone.localtime(package.expires_at)
+        if package and package.expires_at
+        else None,
     )
 
 

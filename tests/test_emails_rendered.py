@@ -466,6 +466,8 @@ def test_a_partially_completed_request_and_the_failed_task_for_officers(
     with django_capture_on_commit_callbacks(execute=True):
         request = run_pending_tasks(request)
     assert request.state == State.PARTIALLY_COMPLETED
+    letter = only(customer.email)
+    assert ("größtenteils erledigt" if language == "de" else "is mostly done") in letter.subject
     check_person(
         only(customer.email),
         language=language,

@@ -127,9 +127,16 @@ class SearchForm(forms.Form):
 class VerifyForm(forms.Form):
     method = forms.ChoiceField(
         label=_("How did you check the person's identity?"),
+        # Nothing chosen in advance: a check recorded must be the one made.
         choices=[
-            (value, label) for value, label in IdentityMethod.choices if value.startswith("staff_")
+            ("", _("Choose how")),
+            *[
+                (value, label)
+                for value, label in IdentityMethod.choices
+                if value.startswith("staff_")
+            ],
         ],
+        error_messages={"required": _("Choose how you checked the person's identity.")},
     )
     note = forms.CharField(
         label=_("What exactly did you check?"),

@@ -128,6 +128,15 @@ def test_an_identity_check_needs_a_method_and_a_description(compliance_client, g
     guest_access.refresh_from_db()
     assert guest_access.state == State.AWAITING_IDENTITY
 
+    # No method is chosen in advance: one not chosen is asked for, not recorded.
+    page = compliance_client.get(f"/dashboard/requests/{guest_access.reference}/").content
+    assert b'<option value="" selected>Choose how</option>' in page
+    response = _post(compliance_client, guest_access, "verify", {"verify-note": "Called back"})
+    assert response.status_code == 400
+    assert "Choose how you checked the person&#x27;s identity." in response.content.decode()
+    guest_access.refresh_from_db()
+    assert guest_access.state == State.AWAITING_IDENTITY
+
 
 def test_reject_with_a_reason_tells_the_person_of_their_right_to_complain(
     compliance_client, erasure, mailoutbox, django_capture_on_commit_callbacks
@@ -358,6 +367,14 @@ def test_resend_the_download_link_only_while_there_is_a_copy(
     assert "The e-mail with the download link was sent again." in _messages(response)
     assert mailoutbox[-1].to == [completed_access.email]
     assert f"/requests/{completed_access.reference}/" in mailoutbox[-1].body
+    # The day the download ends, not the days a new copy would have.
+    from django.utils import formats, timezone
+
+    from dsr.models import ExportPackage
+
+    ends = ExportPackage.objects.get(request=completed_access).expires_at
+    ends_text = formats.date_format(timezone.localtime(ends), "DATE_FORMAT")
+    assert f"The download is available until {ends_text}." in mailoutbox[-1].body
     assert AuditEvent.objects.filter(action="dsr.request.link_resent").count() == 1
     # A second click (or a colleague's) minutes later sends nothing more.
     sent = len(mailoutbox)
@@ -621,7 +638,14 @@ def test_records_made_anonymous_and_kept_are_counted_once(customer):
     row = task_row(task)
     assert (row.found, row.erased, row.retained) == (24, 17, 11)
     assert [kept["anonymised"] for kept in row.retained_detail] == [True, False]
-    (plain,) = plain_receipts(request)
+    notified = add_store("crm", "tests.dsr.connectors.FlakyConnector", name="CRM", position=90)
+    StoreTask.objects.create(
+        request=request, store=notified, action="notify", state=TaskState.SUCCEEDED, receipt={}
+    )
+    plain, told = plain_receipts(request)
+    told_text = " ".join(render_to_string("dsr/receipt_row.html", {"row": told}).split())
+    assert "CRM</strong>: told to erase what we shared with it" in told_text
+    assert "records deleted" not in told_text
     text = " ".join(render_to_string("dsr/receipt_row.html", {"row": plain}).split())
     assert "13 records deleted, 4 made anonymous" in text
     assert "the 4 made anonymous are kept: Tax law" in text and "7 records kept: Tax law" in text
