@@ -96,6 +96,9 @@ def _officers() -> list[tuple[str, str]]:
 def _to_staff(recipients: list[tuple[str, str]], template: str, **context: Any) -> None:
     """E-mail each ``(address, language)``; labels in ``context`` stay lazy, so that each
     message names things in its recipient's language."""
+    if "reference" in context:
+        # Straight to the request the e-mail is about.
+        context["request_url"] = _url(reverse("dashboard:request", args=[context["reference"]]))
     for address, language in recipients:
         send_email_on_commit(
             template=f"dsr/staff/{template}",

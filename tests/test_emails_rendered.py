@@ -477,6 +477,8 @@ def test_a_partially_completed_request_and_the_failed_task_for_officers(
     )
     for officer_language, body in check_officers(officers, request, customer, rendered).items():
         assert names[officer_language] in body  # the store as the officer's language names it
+        # The link leads to the request, not to the queue.
+        assert f"/dashboard/requests/{request.reference}/" in body
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
