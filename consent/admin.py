@@ -29,6 +29,7 @@ from accounts.models import User
 from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
 from privacy_portal.audit.services import audit_record
 from privacy_portal.crypto import encrypt
+from privacy_portal.pseudonymise import email_hash
 
 from . import services
 from .api.authentication import api_client_forget, api_token_issue, api_token_revoke
@@ -340,8 +341,25 @@ class _Echo:
         return value
 
 
+class AddressSearch:
+    """Finds a person's ledger rows by their e-mail address, also where the ledger keeps it
+    only as a keyed hash: a contact without an account (a trade show, a phone call) is found
+    as an account holder is."""
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        found, duplicates = super().get_search_results(  # type: ignore[misc]
+            request, queryset, search_term
+        )
+        term = search_term.strip()
+        if "@" in term and " " not in term:
+            found = found | queryset.filter(subject__email_hash=email_hash(term))
+        return found, duplicates
+
+
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(ReadOnlyAdmin):
+class ConsentEventAdmin(AddressSearch, ReadOnlyAdmin):
     list_display = (
         "id",
         "occurred_at",
@@ -461,7 +479,7 @@ class ObjectionFilter(admin.SimpleListFilter):
 
 
 @admin.register(ConsentState)
-class ConsentStateAdmin(ReadOnlyAdmin):
+class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
     list_display = ("subject_id", "customer", "purpose", "granted", "source", "updated_at")
     list_filter = (ObjectionFilter, "granted", "source", "purpose__kind", "purpose")
     search_fields = ("=subject__id", "=subject__user__email")

@@ -15,6 +15,7 @@ from consent.catalogue import catalogue
 from consent.models import ConsentEvent, ConsentState, PolicyVersion, Purpose, PurposeKind
 from privacy_portal.audit.models import AuditEvent
 from tests.consent.conftest import record
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 RECORD = "/admin/consent/consentstate/record/"
@@ -65,6 +66,19 @@ def test_support_records_a_trade_show_contact_and_stop_all(support_client):
     states = {s.purpose.key: s.granted for s in ConsentState.objects.all()}
     assert states["marketing_phone"] is False and states["marketing_post"] is False
     assert ConsentState.objects.values("subject").distinct().count() == 1
+
+    # Support finds the contact again by the address (kept only as a keyed hash), in any case,
+    # and nobody else's choices with it.
+    record(UserFactory(email="someone.else@example.com"), "marketing_phone", True)
+    searched = support_client.get(
+        "/admin/consent/consentstate/", {"q": " Visitor@TradeShow.example "}
+    )
+    page = support_client.get(searched["Location"]).content.decode()
+    subject = ConsentState.objects.filter(subject__email_hash__isnull=False).first().subject_id
+    shown = re.findall(r'<td class="field-subject_id">(\d+)</td>', page) or re.findall(
+        r'<th class="field-subject_id">.*?>(\d+)<', page
+    )
+    assert shown and set(shown) == {str(subject)}
 
 
 @pytest.mark.parametrize(
