@@ -15,6 +15,7 @@ from allauth.account.internal.flows.reauthentication import (
     is_reauthentication_required,
     raise_if_reauthentication_required,
 )
+from allauth.core.exceptions import ReauthenticationRequired
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -161,8 +162,19 @@ def request_new(request: HttpRequest) -> HttpResponse:
         if signed_in and not services.is_opt_out(
             data["type"], data.get("purposes") or (), signed_in=True
         ):
-            # allauth keeps this POST and replays it after the person confirms their password.
-            raise_if_reauthentication_required(request, app="")
+            # allauth keeps this POST and replays it after the person confirms their password;
+            # its page says why it asks, not that the request went out.
+            try:
+                raise_if_reauthentication_required(request, app="")
+            except ReauthenticationRequired:
+                messages.info(
+                    request,
+                    _(
+                        "Your request is not sent yet. Confirm it is you with your password, "
+                        "and it is sent."
+                    ),
+                )
+                raise
         intake = services.Intake(
             type=data["type"],
             email=user.email if signed_in else data["email"],

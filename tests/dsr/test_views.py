@@ -117,6 +117,9 @@ def test_a_signed_in_customer_is_asked_for_the_password_before_an_access_request
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/reauthenticate/")
     assert not DataSubjectRequest.objects.exists()
+    # The password page says the request waits for it, not only that it guards the account.
+    page = client.get(response["Location"]).content.decode()
+    assert "Your request is not sent yet." in page
 
     client = login(Client(), customer, reauthenticated=True)
     response = client.post("/requests/new/", {"type": "access"})
