@@ -250,7 +250,9 @@
   function serviceList(category) {
     var t = cfg.texts;
     if (!category.services.length) return null;
-    return el("details", { "class": PREFIX + "__services" }, [el("summary", { text: t.services })].concat(
+    // Named with its category: the dialog has one such list per category.
+    var summary = el("summary", { text: t.services }, [el("span", { "class": PREFIX + "-live", text: ": " + category.title })]);
+    return el("details", { "class": PREFIX + "__services" }, [summary].concat(
       category.services.map(function (s) {
         return el("div", { "class": PREFIX + "__service" }, [
           el("h3", { "class": PREFIX + "__service-name", text: s.name + " · " + s.provider }),

@@ -22,7 +22,8 @@
       return {
         label: set.label,
         data: set.data,
-        backgroundColor: line ? colour : colour + "cc",
+        // Bars side by side differ in lightness too, not in colour alone.
+        backgroundColor: line ? colour : colour + (index % 2 ? "55" : "e6"),
         borderColor: colour,
         borderWidth: 2,
         borderDash: line ? dashes[index % dashes.length] : [],

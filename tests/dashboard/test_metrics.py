@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 from datetime import timedelta
 
@@ -115,6 +116,13 @@ def test_every_figure_downloads_as_csv_equal_to_its_table(compliance_client):
         assert rows[0] == [str(c) for c in figure.columns]
         assert rows[1:] == [["" if c is None else str(c) for c in row] for row in figure.rows]
     assert compliance_client.get("/dashboard/metrics/nothing.csv").status_code == 404
+    # Each figure's table and download are named with it: six "Download CSV" links alike
+    # would leave a screen reader's list of links without a clue.
+    text = page.content.decode()
+    for figure in page.context["figures"]:
+        title = html.escape(str(figure.title))
+        assert f'Table<span class="visually-hidden">: {title}</span>' in text
+        assert f'Download CSV<span class="visually-hidden">: {title}</span>' in text
 
 
 def test_the_yearly_figures_for_regulators(compliance_client):
