@@ -20,6 +20,7 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django_stubs_ext import StrOrPromise
 
@@ -32,8 +33,10 @@ from .base import (
     ExportSink,
     HealthResult,
     LocateResult,
+    Pending,
     PermanentStoreError,
     PlannedErasure,
+    RectifyResult,
     RestrictResult,
     Retention,
     Subject,
@@ -139,7 +142,7 @@ class PortalConnector(Connector):
 
     kind: ClassVar[str] = "portal"
     supports: ClassVar[frozenset[str]] = frozenset(
-        {"locate", "export", "erase", "restrict", "reidentify"}
+        {"locate", "export", "erase", "restrict", "rectify", "reidentify"}
     )
     same_database: ClassVar[bool] = True
 
@@ -284,6 +287,22 @@ class PortalConnector(Connector):
         except OperationalError as error:
             raise _busy(error) from None
         return EraseResult(deleted, anonymised, tuple(retained), remaining)
+
+    def rectify(self, subject: Subject, changes: Mapping[str, str]) -> RectifyResult | Pending:
+        """What is wrong is described in words: staff correct the account as it says (the
+        person can correct their profile themselves, but not their copy elsewhere)."""
+        from accounts.models import User
+
+        if not subject.customer_id or not User.objects.filter(pk=subject.customer_id).exists():
+            return RectifyResult({})
+        return Pending(
+            "manual",
+            _(
+                "Correct the person's account in the admin (Accounts) as the request "
+                "describes: name, phone, country, date of birth, language or addresses; then "
+                "complete this step with a note of what you changed."
+            ),
+        )
 
     def erasure_plan(self) -> list[PlannedErasure]:
         plan = []

@@ -102,3 +102,39 @@ def test_a_step_is_not_marked_done_with_a_note_that_shows_nothing(
     assert step.state == TaskState.WAITING and step.completed_by is None and step.note == ""
     # The person's file was not put into their copy meanwhile.
     assert not (packages._work_dir(request.pk) / "payments").exists()
+
+
+def test_a_correction_asks_staff_to_correct_the_portal_account_and_completes_when_done(
+    compliance_client, customer
+):
+    """The person says what is wrong in words: the portal's own copy (their account) gets a
+    step for staff too, not only the other systems; done, the request is answered."""
+    request = file_request(type="rectification", user=customer, details="My phone is +44 20 1")
+    request = run_pending_tasks(dsr_request_approve(request=request, actor=None))
+    step = request.tasks.get(store__key="portal", action="rectify")
+    assert step.state == TaskState.WAITING and step.waiting_for == "manual"
+    assert "Correct the person's account in the admin" in step.instructions
+    assert request.state == State.WAITING
+
+    response = compliance_client.post(
+        f"/dashboard/tasks/{step.pk}/done/",
+        {f"done-{step.pk}-note": "Changed the phone number as asked."},
+        follow=True,
+    )
+    assert "The step was marked done." in _messages(response)
+    done = run_pending_tasks(DataSubjectRequest.objects.get(pk=request.pk))
+    assert done.state == State.COMPLETED
+
+
+def test_a_correction_for_someone_without_an_account_asks_nothing_of_the_portal(customer):
+    request = file_request(
+        type="rectification",
+        email="no.account@example.com",
+        channel="phone",
+        details="Wrong name",
+        identity_method="staff_callback",
+        identity_note="Called back",
+    )
+    request = run_pending_tasks(dsr_request_approve(request=request, actor=None))
+    step = request.tasks.get(store__key="portal", action="rectify")
+    assert step.state == TaskState.SUCCEEDED
