@@ -24,7 +24,7 @@ from django.utils.translation import gettext_noop
 from privacy_portal.audit.services import audit_record
 
 from ..connectors.base import PlannedErasure, StoreError, error_detail, error_text
-from ..connectors.registry import connector_for
+from ..connectors.registry import connector_class, connector_for
 from ..identity import subject_of
 from ..models import Action, DataStore, DataSubjectRequest, RequestType, State
 from ..services import TransitionError, connector_supports
@@ -40,6 +40,19 @@ _PREVIEWABLE = (State.VERIFIED, State.IN_REVIEW)
 
 def _key(request_id: int, *parts: object) -> str:
     return ":".join(["dsr-preview", str(request_id), *map(str, parts)])
+
+
+def _erasure_part(store: DataStore) -> str:
+    """How ``store`` takes part in an erasure (see ``StorePreview.erasure``)."""
+    if connector_supports(store, Action.ERASE):
+        try:
+            manual = connector_class(store.connector).kind == "manual"
+        except ImportError:
+            manual = False
+        return "staff" if manual else "itself"
+    if store.is_recipient and connector_supports(store, Action.NOTIFY):
+        return "told"
+    return "none"
 
 
 def dsr_request_preview_start(*, request: DataSubjectRequest, actor: Any) -> str:
@@ -111,6 +124,9 @@ class StorePreview:
     error: str = ""
     plan: list[PlannedErasure] = field(default_factory=list)
     plan_error: str = ""
+    #: How the store takes part in the erasure: "itself" (its connector erases), "staff" (a
+    #: step for staff), "told" (a recipient told of it), "none".
+    erasure: str = "none"
 
     @property
     def total(self) -> int:
@@ -172,5 +188,6 @@ def erasure_preview(request: DataSubjectRequest) -> Preview:
             preview.plan = connector_for(store).erasure_plan()
         except StoreError as error:
             preview.plan_error = str(error)[:500]
+        preview.erasure = _erasure_part(store)
         previews.append(preview)
     return Preview(started, previews)

@@ -414,6 +414,25 @@ def test_the_erasure_preview_shows_what_each_store_holds_and_will_do(
     ).exists()
 
 
+def test_the_plan_says_how_each_store_takes_part_in_the_erasure(compliance_client, erasure):
+    """A store that erases by itself (over HTTP, say) is not "done as a step for staff", and a
+    recipient that is only told of the erasure says so."""
+    add_store("mailer", "tests.dsr.connectors.FlakyConnector", name="Mailer")
+    add_store(
+        "crm",
+        "dsr.connectors.manual.ManualConnector",
+        name="CRM",
+        is_recipient=True,
+        config={"instructions": {}, "actions": ["notify"]},
+    )
+    page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
+    mailer = page.split("<h3>Mailer")[1].split('<div class="dash-preview-store"')[0]
+    assert "erases the person's records itself when asked" in mailer
+    assert "step for staff" not in mailer
+    crm = page.split("<h3>CRM")[1].split('<div class="dash-preview-store"')[0]
+    assert "it is told of the erasure" in crm
+
+
 def test_the_preview_searches_no_store_whose_configuration_leaves_searches_out(
     compliance_client, compliance_user, erasure, django_capture_on_commit_callbacks
 ):
