@@ -50,9 +50,15 @@ def erasure_record_create(request: DataSubjectRequest) -> ErasureRecord:
         hashes["customer_id"] = keyed_hash(str(snapshot["customer_id"]), purpose="customer-id")
     if snapshot.get("phone"):
         hashes["phone"] = keyed_hash(str(snapshot["phone"]), purpose="phone")
+    # What each store erased, and the recipients told of it (GDPR Art. 19), under
+    # "<store>:notify"; a step done by staff carries when, and its evidence file's checksum.
     receipts = {
-        task.store.key: task.receipt
-        for task in request.tasks.filter(action=Action.ERASE).select_related("store")
+        task.store.key if task.action == Action.ERASE else f"{task.store.key}:{task.action}": (
+            task.receipt
+        )
+        for task in request.tasks.filter(action__in=(Action.ERASE, Action.NOTIFY)).select_related(
+            "store"
+        )
     }
     now = timezone.now().replace(microsecond=0)
     record = ErasureRecord(

@@ -9,6 +9,7 @@ retries, manual steps) are built on it.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -1059,9 +1060,16 @@ def dsr_task_complete_manual(
         locked.note = note.strip()[:4000]
         locked.completed_by = actor
         locked.finished_at = timezone.now()
-        locked.receipt = {"manual": True, **(receipt or {})}
+        proof: dict[str, Any] = {"manual": True, "completed_at": locked.finished_at.isoformat()}
         if evidence is not None:
+            # The file's checksum goes into the receipt (and an erasure's signed record).
+            digest = hashlib.sha256()
+            for chunk in evidence.chunks():
+                digest.update(chunk)
+            evidence.seek(0)
+            proof["evidence_sha256"] = digest.hexdigest()
             locked.evidence = evidence
+        locked.receipt = {**proof, **(receipt or {})}
         locked.save()
         audit_record(
             actor=actor,

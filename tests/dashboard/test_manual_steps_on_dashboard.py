@@ -138,3 +138,29 @@ def test_a_correction_for_someone_without_an_account_asks_nothing_of_the_portal(
     request = run_pending_tasks(dsr_request_approve(request=request, actor=None))
     step = request.tasks.get(store__key="portal", action="rectify")
     assert step.state == TaskState.SUCCEEDED
+
+
+def test_a_step_done_with_evidence_keeps_its_checksum_in_the_receipt(
+    customer, compliance_user, settings, tmp_path
+):
+    import hashlib
+
+    from dsr.services import dsr_task_complete_manual
+
+    settings.MEDIA_ROOT = tmp_path
+    add_store("payments", "tests.dsr.connectors.StaffStepConnector")
+    request = file_request(type="erasure", user=customer)
+    request = run_pending_tasks(dsr_request_approve(request=request, actor=None))
+    step = request.tasks.get(store__key="payments")
+    content = b"%PDF-1.4 screenshot of the deletion"
+
+    done = dsr_task_complete_manual(
+        task=step,
+        actor=compliance_user,
+        note="Deleted the card profile.",
+        evidence=SimpleUploadedFile("proof.pdf", content, "application/pdf"),
+    )
+
+    assert done.receipt["evidence_sha256"] == hashlib.sha256(content).hexdigest()
+    assert done.receipt["manual"] and done.receipt["completed_at"]
+    assert done.evidence.read() == content

@@ -133,6 +133,11 @@ def test_a_demo_customers_access_and_erasure_reach_every_store(demo_world, worke
     assert receipts["uploads"][1]["deleted"] == {"files": 3}
     record = ErasureRecord.objects.get(reference=erasure.reference)
     assert erasure_record_valid(record) and ANNA not in json.dumps(record.receipts)
+    # The signed record holds the recipients told of it (GDPR Art. 19) and when staff did
+    # their steps, not only what the stores erased.
+    assert record.receipts["group-crm:notify"]["reference"].startswith("CRM-")
+    assert record.receipts["parcel-carrier:notify"]["manual"]
+    assert record.receipts["payment-provider"]["completed_at"]
 
     # Each store, read directly.
     assert rows(shop_url, shop.customers, shop.customers.c.email == ANNA) == []
