@@ -48,6 +48,14 @@ def request_url(request: DataSubjectRequest) -> str:
     return _url(path)
 
 
+def _first_name(request: DataSubjectRequest) -> str:
+    """The name the person gave with the request, else their account's."""
+    given = (request.full_name or "").strip().split(" ")[0]
+    if given or request.user_id is None:
+        return given
+    return str(getattr(request.user, "first_name", "") or "")
+
+
 def _person_context(request: DataSubjectRequest, **context: Any) -> dict[str, Any]:
     # Anyone can file a request for any address: until the address is proven, the e-mail does
     # not repeat the name typed with it (it could be a link or a message to a stranger).
@@ -55,7 +63,7 @@ def _person_context(request: DataSubjectRequest, **context: Any) -> dict[str, An
     return {
         "request": request,
         "request_url": request_url(request),
-        "first_name": (request.full_name or "").split(" ")[0] if proven else "",
+        "first_name": _first_name(request) if proven else "",
         **context,
     }
 

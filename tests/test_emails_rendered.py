@@ -501,6 +501,7 @@ def test_a_rejection_gives_the_reason_and_the_right_to_complain(
     )
     assert note in body
     assert ("Aufsichtsbehörde" if language == "de" else "supervisory authority") in body
+    assert body.startswith("Hallo Alice," if language == "de" else "Hello Alice,")
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
