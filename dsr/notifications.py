@@ -164,7 +164,7 @@ def verification_link(request: DataSubjectRequest, *, reminder: bool = False) ->
 #: Why a request is held for an officer, as the officer reads it (lazy: in their language).
 HELD_REASONS = {
     "credentials_recently_changed": _("the account's password or e-mail address changed recently"),
-    "identity_needs_review": _("no store matched the order number: check the identity"),
+    "identity_needs_review": _("no order number of the person's confirmed who they are: check it"),
 }
 
 

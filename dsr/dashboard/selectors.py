@@ -375,6 +375,8 @@ class RequestPage:
     purposes: list[str] = field(default_factory=list)
     #: The language the person is written to in, by its name.
     language: str = ""
+    #: Whether the person gave an order number to match (an identity hold says which).
+    order_number_given: bool = False
     #: Later requests of the person linked to this one, answered with it: what each asked
     #: (a second correction may say something else) is read here.
     duplicates: list[DataSubjectRequest] = field(default_factory=list)
@@ -431,6 +433,7 @@ def request_page(reference: str) -> RequestPage | None:
         urgency=urgency(request),
         purposes=_purpose_titles(request.purposes),
         language=str(dict(settings.LANGUAGES).get(request.language, request.language)),
+        order_number_given=identity_held and bool(request.snapshot().get("order_numbers")),
         duplicates=list(
             DataSubjectRequest.objects.filter(duplicate_of=request)
             .only("reference", "received_at", "channel", "details", "purposes", "redacted_at")

@@ -98,6 +98,8 @@ def test_verify_by_hand_then_approve_then_the_receipt(
         request_id=guest_access.pk, nonce=guest_access.verification_nonce, order_number="X-1"
     )
     assert held.held_reason == "identity_needs_review"
+    page = compliance_client.get(f"/dashboard/requests/{held.reference}/").content.decode()
+    assert "no store matched the order number they gave" in page
     response = _post(compliance_client, held, "approve", follow=True)
     assert "Confirm the person's identity before approving." in _messages(response)
 
@@ -119,6 +121,23 @@ def test_verify_by_hand_then_approve_then_the_receipt(
     assert receipt.status_code == 200
     text = receipt.content.decode()
     assert "Inper Privacy Portal" in text and "on time" in text
+
+
+def test_a_guest_held_without_an_order_number_is_described_as_such(
+    compliance_client, guest_access, client
+):
+    """Not "no store matched the order number they gave": they gave none. The person reads
+    that someone will contact them, not only "being reviewed"."""
+    from dsr.notifications import status_token
+    from dsr.services import dsr_request_verify_email
+
+    held = dsr_request_verify_email(
+        request_id=guest_access.pk, nonce=guest_access.verification_nonce, order_number=""
+    )
+    page = compliance_client.get(f"/dashboard/requests/{held.reference}/").content.decode()
+    assert "gave no order number" in page and "the order number they gave" not in page
+    theirs = client.get(f"/requests/{held.reference}/?t={status_token(held)}").content.decode()
+    assert "a member of our privacy team will contact you to confirm it is you" in theirs
 
 
 def test_an_identity_check_needs_a_method_and_a_description(compliance_client, guest_access):
