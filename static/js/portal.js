@@ -119,6 +119,17 @@
     };
     if (document.readyState === "complete") settle();
     else window.addEventListener("load", settle);
+  } else if (confirmation && !invalid && !(kept && kept.path === window.location.pathname)) {
+    // Any other page that opens with a confirmation (after "Assign to me", "Approve"…):
+    // focus starts on it, so that it is read out and the next Tab goes on from there, not
+    // from the top of the page. Not when something else took focus meanwhile.
+    var greet = function () {
+      if (document.activeElement && document.activeElement !== document.body) return;
+      confirmation.setAttribute("tabindex", "-1");
+      confirmation.focus({ preventScroll: true });
+    };
+    if (document.readyState === "complete") greet();
+    else window.addEventListener("load", greet);
   }
 
   if (kept && kept.path === window.location.pathname) {

@@ -207,3 +207,23 @@ def test_the_metrics_page_draws_its_charts_and_its_csv_matches_the_database(page
         completed
         == DataSubjectRequest.objects.filter(completed_at__gte=start, state=State.COMPLETED).count()
     )
+
+
+def test_after_an_action_focus_starts_on_its_confirmation(page):
+    """A keyboard user who pressed "Assign to me" hears the result and goes on from it, not
+    from the skip link at the top of the page."""
+    officer = StaffFactory(group=COMPLIANCE_GROUP)
+    request = file_request(
+        type="rectification", user=UserFactory(email="focus.person@example.com"), details="Typo"
+    )
+    officer_signs_in(page, officer)
+    page.goto(f"/dashboard/requests/{request.reference}/")
+    page.get_by_role("button", name="Assign to me").click()
+    page.get_by_text(f"{request.reference} is now yours.").wait_for()
+    page.wait_for_load_state("load")
+    assert page.evaluate(
+        "document.activeElement.classList.contains('messages')"
+        " && document.activeElement.textContent.includes('is now yours')"
+    )
+    page.keyboard.press("Tab")
+    assert not page.evaluate("document.activeElement.classList.contains('skip-link')")
