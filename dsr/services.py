@@ -970,6 +970,8 @@ def dsr_request_assign(
     two officers taking the same request at once cannot both get it."""
     locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
     before = locked.assignee_id
+    if before == getattr(assignee, "pk", None):
+        return locked  # already so (a second click of the same button): nothing to record
     if expected_assignee_id is not ANY_ASSIGNEE and before != expected_assignee_id:
         raise TransitionError(
             _("Someone else changed who handles this request meanwhile; look again.")

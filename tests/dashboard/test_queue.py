@@ -174,6 +174,15 @@ def test_assign_to_me_from_the_queue_and_a_stale_view_is_refused(
     erasure.refresh_from_db()
     assert erasure.assignee == compliance_user
     assert AuditEvent.objects.filter(action="dsr.request.assigned").count() == 1
+    # A second click of the same button (its page still says nobody) is what it asked for.
+    again = compliance_client.post(
+        f"/dashboard/requests/{erasure.reference}/assign/",
+        {"to": "me", "seen": "", "next": "/dashboard/?type=erasure"},
+        follow=True,
+    )
+    assert "is now yours" in again.content.decode()
+    assert "changed who handles" not in again.content.decode()
+    assert AuditEvent.objects.filter(action="dsr.request.assigned").count() == 1
 
     # A colleague who still sees the request as unassigned cannot take it over unknowingly.
     other = login(Client(), StaffFactory(group=COMPLIANCE_GROUP), mfa=True)
