@@ -195,7 +195,11 @@ def completed(request: DataSubjectRequest) -> None:
     the e-mail gives the day its download ends)."""
     from .models import ExportPackage
 
-    package = ExportPackage.objects.filter(request=request).only("expires_at").first()
+    package = (
+        ExportPackage.objects.filter(request=request).only("expires_at").first()
+        if request.type in (RequestType.ACCESS, RequestType.PORTABILITY)
+        else None
+    )
     _to_person(
         request,
         "completed",
