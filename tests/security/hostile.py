@@ -97,6 +97,8 @@ VALID: dict[str, str] = {
     "reason": "The stores of the carrier answer slowly this month.",
     "body": "Spoke to the person on the phone.",
     "identity_method": "staff_callback",
+    # The officer's identity check starts with nothing chosen.
+    "method": "staff_callback",
     "identity_note": "Called back the number on the last order.",
     "action": "save",
     "granted": "off",
