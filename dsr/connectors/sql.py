@@ -1198,7 +1198,9 @@ class SQLConnector(Connector):
                 if column is None:
                     continue
                 # The order's rows, then up the parent chain to a table with the address.
-                current, where = bound, bound.table.c[column] == order_number
+                # As typed, or in capitals ("inp-100006"): both by the column's index.
+                typed = sorted({order_number.strip(), order_number.strip().upper()})
+                current, where = bound, bound.table.c[column].in_(typed)
                 while (email := current.config.identities.get("email")) is None:
                     if current.config.parent is None or not current.link:
                         break

@@ -441,6 +441,9 @@ def test_an_order_number_finds_the_address_of_whoever_placed_the_order(filled_sh
     (order, *_) = rows(filled_shop, shop.orders, shop.orders.c.email == ANNA.email)
     store = connector(filled_shop)
     assert store.emails_for_order_number(order["order_number"]) == [ANNA.email.lower()]
+    # Support types it as it comes: in small letters too.
+    typed = f" {order['order_number'].lower()} "
+    assert store.emails_for_order_number(typed) == [ANNA.email.lower()]
     assert store.emails_for_order_number("INP-NO-SUCH") == []
     assert store.emails_for_order_number("1' OR '1'='1") == []
 
