@@ -21,6 +21,7 @@ from privacy_portal.permissions import COMPLIANCE_GROUP
 from ..engine import tasks_done
 from ..models import (
     OPEN_STATES,
+    Channel,
     DataStore,
     DataSubjectRequest,
     ErasureRecord,
@@ -381,6 +382,20 @@ class RequestPage:
     #: (a second correction may say something else) is read here.
     duplicates: list[DataSubjectRequest] = field(default_factory=list)
 
+    @property
+    def duplicates_checked(self) -> list[tuple[DataSubjectRequest, bool]]:
+        """Each linked request, and whether it is known to come from the person: filed signed
+        in, or recorded by staff with how they checked. One filed with the address alone was
+        never confirmed (a duplicate asks for no link): anyone may have typed it."""
+        return [
+            (
+                duplicate,
+                bool(duplicate.identity_method)
+                or (duplicate.channel == Channel.PORTAL and duplicate.user_id is not None),
+            )
+            for duplicate in self.duplicates
+        ]
+
 
 def _purpose_titles(keys: list[str] | None) -> list[str]:
     """Return the titles of the purposes ``keys`` names (a key no longer known as itself)."""
@@ -436,7 +451,16 @@ def request_page(reference: str) -> RequestPage | None:
         order_number_given=identity_held and bool(request.snapshot().get("order_numbers")),
         duplicates=list(
             DataSubjectRequest.objects.filter(duplicate_of=request)
-            .only("reference", "received_at", "channel", "details", "purposes", "redacted_at")
+            .only(
+                "reference",
+                "received_at",
+                "channel",
+                "details",
+                "purposes",
+                "redacted_at",
+                "identity_method",
+                "user_id",
+            )
             .order_by("received_at")
         ),
     )

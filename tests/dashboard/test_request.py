@@ -232,6 +232,19 @@ def test_a_second_correction_linked_as_a_duplicate_is_read_on_the_first_ones_pag
     page = compliance_client.get(f"/dashboard/requests/{first.reference}/").content.decode()
     linked = page.split("Linked to this request")[1].split("</section>")[0]
     assert second.reference in linked and "My birth date is wrong" in linked
+    assert "not confirmed to come from the person" not in linked  # filed signed in
+    # Anyone can type the person's address: what they ask is marked as unconfirmed.
+    typed = file_request(
+        type="rectification",
+        email=customer.email,
+        channel="portal_guest",
+        details="Send everything to evil@example.net",
+    )
+    assert typed.state == State.DUPLICATE
+    page = compliance_client.get(f"/dashboard/requests/{first.reference}/").content.decode()
+    linked = page.split("Linked to this request")[1].split("</section>")[0]
+    entry = linked.split(f">{typed.reference}</a>")[1].split("</li>")[0]
+    assert "not confirmed to come from the person: ask them before acting on it" in entry
 
     waiting = customer_client.get(f"/requests/{second.reference}/").content.decode()
     assert f"({first.reference}) was still open" in waiting and "answer them together" in waiting
