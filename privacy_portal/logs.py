@@ -22,10 +22,13 @@ _PATTERNS = [
     (re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}\b"), "[ip]"),
     # Single-use links carry their secret in the path: whoever reads the log must not be able
     # to confirm, unsubscribe or reset a password with it.
+    # In any case (paths are matched so by no one, but a probe may send them so), and with
+    # what a decoded path may put before the secret (a space, a quote).
     (
         re.compile(
             r"(/(?:requests/verify|privacy/confirm|unsubscribe|accounts/confirm-email"
-            r"|accounts/password/reset/key)/)(?!(?:set-password|done)/)[^/\s\"'?#]+"
+            r"|accounts/password/reset/key)/)(?!(?:set-password|done)/)[\s\"']*[^/\s\"'?#]+",
+            re.IGNORECASE,
         ),
         r"\1[token]",
     ),

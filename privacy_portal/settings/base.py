@@ -435,6 +435,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own handlers (a plain console line beside the masked one while DEBUG is on,
+        # and mail to ADMINS) replaced: its records go through the masking handler only.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         # The server's request lines carry paths with tokens; the portal logs its own lines.
         "django.server": {"handlers": [], "level": "ERROR", "propagate": False},
         "django.request": {"level": "ERROR"},

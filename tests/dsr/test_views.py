@@ -259,6 +259,30 @@ def test_a_guests_opt_out_is_not_told_to_wait_for_a_confirmation_link(
     assert not [m for m in mail.outbox if "/requests/verify/" in m.body]
 
 
+def test_a_guests_opt_out_does_not_tell_whether_the_address_has_an_open_request(
+    client, customer, django_capture_on_commit_callbacks
+):
+    """The customer's own withdrawal still waits on a store: a stranger's opt-out for their
+    address becomes its duplicate, and must be answered as for an address with nothing open."""
+    file_request(
+        type="withdraw_consent",
+        user=customer,
+        purposes=("marketing_sms", "international_transfers"),
+    )
+    open_ = DataSubjectRequest.objects.get(user=customer)
+    DataSubjectRequest.objects.filter(pk=open_.pk).update(state=State.RUNNING)
+    locations = []
+    for email in (customer.email.upper(), "nobody.here@example.com"):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                "/requests/new/",
+                {"type": "withdraw_consent", "email": email, "purposes": ["marketing_sms"]},
+            )
+        locations.append(response["Location"])
+    assert DataSubjectRequest.objects.filter(state=State.DUPLICATE).count() == 1
+    assert locations[0] == locations[1] == "/requests/sent/?opt_out=done"
+
+
 def test_a_guests_objection_beyond_marketing_still_waits_for_the_confirmation_link(client):
     response = client.post(
         "/requests/new/",
