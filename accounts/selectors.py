@@ -69,28 +69,51 @@ def _category(key: str, **shown: Any) -> CategoryOverview:
     )
 
 
-def _copy_notes() -> Callable[[str], str]:
-    """Return, for a category the portal cannot show item by item, where it is kept and how to
-    get a copy: from the stores registered as holding it whose copies an access request
-    collects, or, if none does, by writing to Inper (no request could promise it)."""
+def _copy_notes() -> Callable[..., str]:
+    """Return, for a category, the systems registered as holding it (in the person's words)
+    and how to get a copy: an access request collects the copies of those that can be copied;
+    for the others, or if no system holds it, the person writes to Inper. ``elsewhere``
+    leaves the portal out (for what the page already shows)."""
     from dsr.models import Action, DataStore
+    from dsr.portal_store import PORTAL_STORE_KEY
     from dsr.services import connector_supports
 
-    copied: dict[str, list[str]] = {}
+    holders: dict[str, list[tuple[str, bool, bool]]] = {}
     for store in DataStore.objects.filter(enabled=True).order_by("position", "name"):
-        if connector_supports(store, Action.EXPORT):
-            for key in store.categories or ():
-                copied.setdefault(key, []).append(store.name)
+        copied = connector_supports(store, Action.EXPORT)
+        for key in store.categories or ():
+            holders.setdefault(key, []).append(
+                (store.display_name(), copied, store.key == PORTAL_STORE_KEY)
+            )
 
-    def note(key: str) -> str:
-        if key in copied:
-            return _("Kept in: %(stores)s. An access request gives you a copy of it.") % {
-                "stores": ", ".join(copied[key])
-            }
-        return _(
-            "None of the systems this portal reaches holds it. If Inper holds any of it about "
-            "you, write to %(email)s for a copy."
-        ) % {"email": settings.PORTAL_PRIVACY_EMAIL}
+    def note(key: str, *, elsewhere: bool = False) -> str:
+        held = [entry for entry in holders.get(key, []) if not (elsewhere and entry[2])]
+        email = settings.PORTAL_PRIVACY_EMAIL
+        if not held:
+            if elsewhere:
+                return ""
+            return _(
+                "None of the systems this portal reaches holds it. If Inper holds any of it "
+                "about you, write to %(email)s for a copy."
+            ) % {"email": email}
+        names = ", ".join(name for name, _copied, _portal in held)
+        others = [name for name, copied, _portal in held if not copied]
+        where = (_("Also kept in: %(stores)s.") if elsewhere else _("Kept in: %(stores)s.")) % {
+            "stores": names
+        }
+        if not others:
+            copy = _("An access request gives you a copy of it.")
+        elif len(others) < len(held):
+            copy = _(
+                "An access request gives you a copy of it, except from %(others)s: write to "
+                "%(email)s to ask what they hold about you."
+            ) % {"others": ", ".join(others), "email": email}
+        else:
+            copy = _(
+                "This portal cannot copy it from there: write to %(email)s to ask what they "
+                "hold about you."
+            ) % {"email": email}
+        return f"{where} {copy}"
 
     return note
 
@@ -127,6 +150,7 @@ def data_overview(user: User) -> list[CategoryOverview]:
                     _("on") if is_mfa_enabled(user) else _("off"),
                 ),
             ],
+            note=ask_copy(DataCategory.ACCOUNT, elsewhere=True),
             actions=[(_("Edit my profile"), "accounts:profile")],
         ),
         _category(
@@ -135,6 +159,7 @@ def data_overview(user: User) -> list[CategoryOverview]:
                 HeldItem(_("Phone"), _not_set(user.phone)),
                 HeldItem(_("Addresses in your address book"), str(address_count)),
             ],
+            note=ask_copy(DataCategory.CONTACT, elsewhere=True),
             actions=[(_("Manage my addresses"), "accounts:profile")],
         ),
         *[_category(key, note=ask_copy(key)) for key in elsewhere],
@@ -142,18 +167,17 @@ def data_overview(user: User) -> list[CategoryOverview]:
         _category(
             DataCategory.MARKETING,
             items=_marketing_choices(user),
-            note=_(
-                "Which of our e-mails you opened and the like is kept in Inper's other "
-                "systems. An access request gives you a copy of it."
-            ),
+            # Which e-mails they opened and the like: in the other systems that hold it.
+            note=ask_copy(DataCategory.MARKETING, elsewhere=True),
             actions=[(_("Manage my choices"), "consent:preferences")],
         ),
         _category(
             DataCategory.COOKIES,
-            note=_(
-                "Your cookie choices are kept for each browser, in your cookie settings. What "
-                "you viewed and searched on our websites is kept in Inper's other systems. An "
-                "access request gives you a copy of it."
+            note=" ".join(
+                (
+                    _("Your cookie choices are kept for each browser, in your cookie settings."),
+                    ask_copy(DataCategory.COOKIES, elsewhere=True),
+                )
             ),
             actions=[(_("Cookie settings"), "consent:cookies")],
         ),

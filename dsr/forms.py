@@ -43,8 +43,8 @@ TYPE_HELP: dict[str, StrOrPromise] = {
         "at once."
     ),
     RequestType.WITHDRAW_CONSENT: _(
-        "Take back a consent you gave us. Signed in, it takes effect at once; without an "
-        "account, marketing stops at once and the rest once you confirm your e-mail address."
+        "Take back a consent you gave us. Signed in, it takes effect at once; without signing "
+        "in, marketing stops at once and the rest once you confirm your e-mail address."
     ),
 }
 

@@ -234,9 +234,12 @@ def task_failed(task: StoreTask) -> None:
 
 
 def manual_task_waiting(task: StoreTask) -> None:
+    group = task.assigned_group or COMPLIANCE_GROUP
     _to_staff(
-        _staff_of(task.assigned_group or COMPLIANCE_GROUP),
+        _staff_of(group),
         "manual_task",
+        # Officers open the request itself; another group's staff their list of steps.
+        for_officers=group == COMPLIANCE_GROUP,
         reference=task.request.reference,
         store=_store_name(task),
         action=Action(task.action).label,

@@ -884,6 +884,9 @@ def dsr_request_extend(
         raise TransitionError(_("Only open requests can be extended."))
     if locked.extended_at is not None:
         raise TransitionError(_("This request was already extended once."))
+    if locked.verified_at is None:
+        # The reason would be e-mailed to an address nobody confirmed asked for anything.
+        raise TransitionError(_("Confirm who the person is before extending the deadline."))
     now = timezone.now()
     if now > locked.due_at:
         raise TransitionError(_("The deadline has passed; it can no longer be extended."))

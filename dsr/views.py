@@ -409,6 +409,8 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
             # It ended without being carried out, and this one with it.
             "original_ended": original is not None
             and original.state in (State.CANCELLED, State.REJECTED, State.CLOSED_UNVERIFIED),
+            "original_answered": original is not None
+            and original.state in (State.COMPLETED, State.PARTIALLY_COMPLETED),
             # A request nobody confirmed is replaced by a newer one of the same kind.
             "superseded": original is not None and original.received_at > found.received_at,
         },

@@ -476,6 +476,7 @@ def request_page(reference: str) -> RequestPage | None:
         "reject": state
         in (State.RECEIVED, State.AWAITING_IDENTITY, State.VERIFIED, State.IN_REVIEW),
         "extend": request.is_open
+        and request.verified_at is not None
         and request.extended_at is None
         and timezone.now() <= request.due_at,
         "cancel": state in CANCELLABLE,

@@ -268,9 +268,15 @@ def test_my_data_promises_a_copy_only_where_a_store_an_access_request_reaches_ho
     def section(key):
         return page.split(f'id="category-{key}"')[1].split("</section>")[0]
 
-    assert "Kept in: Shop. An access request gives you a copy of it." in section("orders")
+    email = settings.PORTAL_PRIVACY_EMAIL
+    assert (
+        "Kept in: CRM, Shop. An access request gives you a copy of it, except from CRM: write "
+        f"to {email} to ask what they hold about you." in section("orders")
+    )
     third = section("third_party")
-    assert "access request" not in third and settings.PORTAL_PRIVACY_EMAIL in third
+    assert "Kept in: CRM. This portal cannot copy it from there" in third
+    assert "access request" not in third and email in third
+    assert "None of the systems this portal reaches holds it" in section("uploads")
 
 
 def test_my_data_shows_my_marketing_choices_where_i_can_change_them(customer_client, customer):

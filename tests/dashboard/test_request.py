@@ -248,12 +248,33 @@ def test_a_second_correction_linked_as_a_duplicate_is_read_on_the_first_ones_pag
 
     waiting = customer_client.get(f"/requests/{second.reference}/").content.decode()
     assert f"({first.reference}) was still open" in waiting and "answer them together" in waiting
+    # Answered, the first says so on the second's page too.
+    DataSubjectRequest.objects.filter(pk=first.pk).update(state=State.COMPLETED)
+    answered = customer_client.get(f"/requests/{second.reference}/").content.decode()
+    assert "We answered the two together; that request was completed on" in answered
+    DataSubjectRequest.objects.filter(pk=first.pk).update(state=State.IN_REVIEW)
     dsr_request_cancel(request=first, actor=compliance_user)
     ended = customer_client.get(f"/requests/{second.reference}/").content.decode()
     assert "ended without being carried out (Cancelled)" in ended
     assert (
         "answer them together" not in ended and 'href="/requests/new/?type=rectification"' in ended
     )
+
+
+def test_a_request_nobody_confirmed_is_not_extended(
+    compliance_client, guest_access, mailoutbox, django_capture_on_commit_callbacks
+):
+    """The reason would go to an address whose owner never confirmed asking for anything."""
+    page = compliance_client.get(f"/dashboard/requests/{guest_access.reference}/").content
+    assert b"extend-reason" not in page
+    sent = len(mailoutbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(
+            compliance_client, guest_access, "extend", {"extend-reason": "Busy."}, follow=True
+        )
+    assert "Confirm who the person is before extending the deadline." in _messages(response)
+    guest_access.refresh_from_db()
+    assert guest_access.extended_at is None and len(mailoutbox) == sent
 
 
 def test_extend_once_emails_the_reason_and_twice_is_refused(
