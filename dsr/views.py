@@ -230,14 +230,11 @@ def _after_filing(request: HttpRequest, filed: DataSubjectRequest) -> HttpRespon
     # The same answer whoever the address belongs to. Opt-outs need no confirmation link (for
     # any address), so they are not told to wait for one; once approved, their withdrawals
     # are in the consent ledger.
-    if filed.identity_method == IdentityMethod.NOT_REQUIRED or (
-        filed.state == State.DUPLICATE and services.request_is_opt_out(filed)
-    ):
-        # An opt-out linked to an open request of the same address took effect as well: the
-        # page must not tell that such a request exists.
-        done = (
-            "done" if filed.approved_at is not None or filed.state == State.DUPLICATE else "started"
-        )
+    # An opt-out linked to an open request of the same address took effect as well: the page
+    # must not tell that such a request exists.
+    linked_opt_out = filed.state == State.DUPLICATE and services.request_is_opt_out(filed)
+    if filed.identity_method == IdentityMethod.NOT_REQUIRED or linked_opt_out:
+        done = "done" if filed.approved_at is not None or linked_opt_out else "started"
         return redirect(f"{reverse('dsr:sent')}?opt_out={done}")
     if services.request_opt_out_part(filed):
         # Its objection to direct marketing took effect; the rest waits for the link.

@@ -21,7 +21,6 @@ from privacy_portal.permissions import COMPLIANCE_GROUP
 from ..engine import tasks_done
 from ..models import (
     OPEN_STATES,
-    Channel,
     DataStore,
     DataSubjectRequest,
     ErasureRecord,
@@ -32,7 +31,7 @@ from ..models import (
     TaskState,
 )
 from ..packages import package_is_available
-from ..services import CANCELLABLE, restriction_may_be_lifted
+from ..services import CANCELLABLE, filed_signed_in, restriction_may_be_lifted
 from .forms import SORTS, STATUS_ALL, STATUS_OPEN
 from .labels import detail_label, reason_label, state_label
 
@@ -388,11 +387,7 @@ class RequestPage:
         in, or recorded by staff with how they checked. One filed with the address alone was
         never confirmed (a duplicate asks for no link): anyone may have typed it."""
         return [
-            (
-                duplicate,
-                bool(duplicate.identity_method)
-                or (duplicate.channel == Channel.PORTAL and duplicate.user_id is not None),
-            )
+            (duplicate, bool(duplicate.identity_method) or filed_signed_in(duplicate))
             for duplicate in self.duplicates
         ]
 

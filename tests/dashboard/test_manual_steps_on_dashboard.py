@@ -18,14 +18,19 @@ def _messages(response):
     return [str(m) for m in response.context["messages"]] if response.context else []
 
 
+def _erasure_waiting_on(store_key, customer):
+    """The customer's erasure, approved and run, with its step in a store that waits for staff."""
+    add_store(store_key, "tests.dsr.connectors.StaffStepConnector")
+    request = file_request(type="erasure", user=customer)
+    request = run_pending_tasks(dsr_request_approve(request=request, actor=None))
+    return request, request.tasks.get(store__key=store_key)
+
+
 def test_a_step_waiting_for_the_stores_signed_callback_cannot_be_marked_done_by_hand(
     compliance_client, customer, settings, tmp_path
 ):
     settings.MEDIA_ROOT = tmp_path
-    add_store("newsletter-like", "tests.dsr.connectors.StaffStepConnector")
-    request = file_request(type="erasure", user=customer)
-    request = run_pending_tasks(dsr_request_approve(request=request, actor=None))
-    step = request.tasks.get(store__key="newsletter-like")
+    request, step = _erasure_waiting_on("newsletter-like", customer)
     # As an HTTP store that answered 202 and will post its result later.
     StoreTask.objects.filter(pk=step.pk).update(waiting_for="callback")
 
@@ -148,10 +153,7 @@ def test_a_step_done_with_evidence_keeps_its_checksum_in_the_receipt(
     from dsr.services import dsr_task_complete_manual
 
     settings.MEDIA_ROOT = tmp_path
-    add_store("payments", "tests.dsr.connectors.StaffStepConnector")
-    request = file_request(type="erasure", user=customer)
-    request = run_pending_tasks(dsr_request_approve(request=request, actor=None))
-    step = request.tasks.get(store__key="payments")
+    _request, step = _erasure_waiting_on("payments", customer)
     content = b"%PDF-1.4 screenshot of the deletion"
 
     done = dsr_task_complete_manual(
