@@ -20,7 +20,7 @@ from django_stubs_ext import StrOrPromise
 from privacy_portal.mail import send_email, send_email_on_commit
 from privacy_portal.permissions import COMPLIANCE_GROUP
 
-from .models import Action, DataSubjectRequest, RequestType, StoreTask
+from .models import Action, DataSubjectRequest, IdentityMethod, RequestType, StoreTask
 
 VERIFY_SALT = "dsr.verify"
 STATUS_SALT = "dsr.status"
@@ -49,21 +49,29 @@ def request_url(request: DataSubjectRequest) -> str:
 
 
 def _first_name(request: DataSubjectRequest) -> str:
-    """The name the person gave with the request, else their account's."""
-    given = (request.full_name or "").strip().split(" ")[0]
-    if given or request.user_id is None:
-        return given
+    """The name to greet the person by: the one typed with the request once someone proved the
+    address is theirs, else their account's, else none.
+
+    Anyone can file a request for any address, and an opt-out needs no proof: until the
+    address is proven, the e-mail does not repeat the name typed with it (it could be a link
+    or a message to a stranger)."""
+    proven = request.verified_at is not None and request.identity_method not in (
+        "",
+        IdentityMethod.NOT_REQUIRED,
+    )
+    given = (request.full_name or "").split()
+    if proven and given:
+        return given[0]
+    if request.user_id is None:
+        return ""
     return str(getattr(request.user, "first_name", "") or "")
 
 
 def _person_context(request: DataSubjectRequest, **context: Any) -> dict[str, Any]:
-    # Anyone can file a request for any address: until the address is proven, the e-mail does
-    # not repeat the name typed with it (it could be a link or a message to a stranger).
-    proven = request.user_id is not None or request.verified_at is not None
     return {
         "request": request,
         "request_url": request_url(request),
-        "first_name": _first_name(request) if proven else "",
+        "first_name": _first_name(request),
         **context,
     }
 

@@ -320,6 +320,33 @@ def test_an_unconfirmed_guest_request_does_not_repeat_the_typed_name_in_e_mails(
     )
 
 
+def test_an_opt_out_for_any_address_does_not_repeat_the_typed_name_in_its_e_mail(
+    client, customer, django_capture_on_commit_callbacks
+):
+    """An objection to direct marketing takes effect without proof, and its e-mail goes to
+    whatever address was typed: a sentence typed as the name (joined by no-break spaces, so
+    that it is one "word") is not a greeting the portal sends strangers."""
+    lure = "Your\u00a0Inper\u00a0account\u00a0is\u00a0locked:\u00a0https://inper-unlock.example"
+    for address in ("stranger@example.com", customer.email):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                "/requests/new/",
+                {
+                    "type": "objection",
+                    "email": address,
+                    "purposes": ["marketing_sms"],
+                    "full_name": f"{lure} X",
+                },
+            )
+        assert response.status_code == 302
+        sent = [m for m in mail.outbox if m.to == [address]]
+        assert sent
+        for message in sent:
+            assert "inper-unlock" not in message.body and "locked" not in message.body
+            assert all("inper-unlock" not in str(body) for body, _type in message.alternatives)
+    assert all(m.body.startswith("Hello,") for m in mail.outbox)
+
+
 def _verify_link(email: str) -> str:
     message = next(m for m in mail.outbox if m.to == [email] and "confirm" in m.subject.lower())
     match = re.search(r"https?://[^/\s]+(/requests/verify/[^\s]+/)", message.body)
