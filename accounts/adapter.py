@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import ratelimit
 from allauth.mfa.adapter import DefaultMFAAdapter
 from django.conf import settings
 from django.db import transaction
@@ -41,6 +42,17 @@ def portal_site() -> PortalSite:
     )
 
 
+def on_portal(url: str) -> str:
+    """Return ``url``, built by allauth from the host the request came in on, on the portal's
+    own address: a link followed on another host (127.0.0.1 for localhost, an internal name)
+    would leave the person signed out there."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        return url
+    base = urlsplit(settings.PORTAL_BASE_URL)
+    return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, parts.fragment))
+
+
 def user_display(user: User) -> str:
     """Return how allauth names an account to its owner: by its e-mail address (the account's
     ``str`` is an id, for logs and staff)."""
@@ -57,13 +69,27 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         """Send allauth's e-mails in the language of the account they are about, in the
-        portal's name."""
+        portal's name, with their links on ``PORTAL_BASE_URL`` like every other e-mail's."""
         user = context.get("user")
         if not isinstance(user, User):
             user = User.objects.filter(email__iexact=email).only("preferred_language").first()
         language = user.preferred_language if user else translation.get_language()
-        with translation.override(language):
-            super().send_mail(template_prefix, email, {"current_site": portal_site(), **context})
+        links = {
+            name: on_portal(value)
+            for name, value in context.items()
+            if name.endswith("_url") and isinstance(value, str)
+        }
+        try:
+            with translation.override(language):
+                super().send_mail(
+                    template_prefix, email, {**context, **links, "current_site": portal_site()}
+                )
+        except Exception:
+            if template_prefix.startswith("account/email/email_confirmation"):
+                # It did not go out: allauth's cooldown for the address must not hold back the
+                # next try (the account or address is not kept either: see the URL map).
+                ratelimit.clear(self.request, action="confirm_email", key=email.lower())
+            raise
 
     @transaction.atomic
     def save_user(

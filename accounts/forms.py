@@ -9,6 +9,7 @@ from allauth.account.forms import ChangeEmailForm as AllauthChangeEmailForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest
 from django.utils import timezone
@@ -73,6 +74,15 @@ class SignupForm(AllauthSignupForm):
         help_text=_("Optional. We will ask you to confirm by e-mail first."),
         required=False,
     )
+
+    def try_save(self, request: HttpRequest) -> tuple[Any, Any]:
+        """Save the account, or tell the owner of a known address that someone tried; both
+        hash the password, so that the answer takes as long either way (allauth skips the
+        hashing, the slowest part, for a known address, and the time told which it was)."""
+        if self.account_already_exists:
+            make_password(self.cleaned_data.get("password1"))
+        saved: tuple[Any, Any] = super().try_save(request)
+        return saved
 
     def custom_signup(self, request: HttpRequest, user: Any) -> None:
         """Ask the new customer to confirm e-mail marketing if they ticked the box."""

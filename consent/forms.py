@@ -84,6 +84,10 @@ class StaffRecordForm(forms.Form):
             ("stop_marketing", _("Stop all marketing")),
         ),
         widget=forms.RadioSelect,
+        help_text=_(
+            "A withdrawal counts at once. Consent counts once the person confirms it by the "
+            "link we e-mail them."
+        ),
     )
     received_via = forms.ChoiceField(label=_("Received by"), choices=RECEIVED_VIA)
     note = forms.CharField(

@@ -519,10 +519,15 @@ def consent_choose(
     email: str = "",
     language: str | None = None,
 ) -> Choice:
-    """Apply a person's choice: record it, or, for a grant of a purpose with double opt-in,
-    send a confirmation e-mail first (to ``email`` or the account's address)."""
+    """Apply a person's choice: record it, or, for a grant of a purpose with double opt-in or
+    one staff recorded on the person's behalf, send a confirmation e-mail first (to ``email``
+    or the account's address).
+
+    Anyone can say on the phone that they are someone else: consent given that way counts
+    once the person confirms it, and they learn of it either way (a withdrawal, which staff
+    record at once, takes nothing from anyone)."""
     purpose = _purpose(catalogue(), purpose_key)
-    if granted and purpose.double_opt_in:
+    if granted and (purpose.double_opt_in or source == Source.STAFF):
         return Choice(
             pending=consent_request_confirmation(
                 subject=subject,
@@ -595,7 +600,8 @@ def consent_request_confirmation(
             pending_id=pending.pk,
         )
         send_email_on_commit(
-            template="consent/confirm",
+            # The newsletter's double opt-in, or a choice staff recorded for the person.
+            template="consent/confirm" if purpose.double_opt_in else "consent/confirm_recorded",
             to=address,
             context={
                 "purpose_title": purpose.title(language),
@@ -694,6 +700,8 @@ def consent_confirm(*, token: str, request: HttpRequest | None = None) -> Consen
                 }
             },
         )
+        if not _purpose(catalogue(), link.purpose_key).double_opt_in:
+            return event  # a choice staff recorded for the person: nothing to welcome them to
         suppression_lift_for(subject=subject, channel=Channel.EMAIL)
         if subject.user_id is not None:
             from .marketing import marketing_email_send

@@ -1,6 +1,8 @@
 """The portal's URL map (see docs and DESIGN: keep the public paths stable)."""
 
+from allauth.account import views as allauth_views
 from django.contrib import admin
+from django.db import transaction
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
@@ -16,6 +18,10 @@ urlpatterns = [
     path("language/", views.set_language, name="set_language"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    # allauth saves the account (or the added address) and then sends its confirmation: with
+    # the mail server down, neither is kept, as the outage page says, and trying again works.
+    path("accounts/signup/", transaction.atomic(allauth_views.signup), name="account_signup"),
+    path("accounts/email/", transaction.atomic(allauth_views.email), name="account_email"),
     path("accounts/", include("allauth.urls")),
     path("account/data/stores/", store_views.holdings_status, name="dsr_holdings"),
     path("account/data/stores/refresh/", store_views.holdings_refresh, name="dsr_holdings_refresh"),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from unittest import mock
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth import hashers
 from django.core import mail
 
 from accounts.models import User
@@ -95,6 +97,63 @@ def test_signup_with_a_known_email_reveals_nothing_and_tells_the_owner(client):
     # ... but the owner is told that someone tried, by e-mail.
     assert [m.to for m in mail.outbox] == [[owner.email]]
     assert "already" in mail.outbox[0].body.lower()
+
+
+def test_signup_with_a_known_email_hashes_the_password_as_a_new_one_does(client):
+    """allauth skips the hashing for a known address: the answer came ten times faster and
+    told that the address has an account."""
+    UserFactory(email="taken@example.com")
+    with mock.patch("accounts.forms.make_password", wraps=hashers.make_password) as known:
+        _signup(client, email="Taken@Example.com")
+    with mock.patch(
+        "django.contrib.auth.base_user.make_password", wraps=hashers.make_password
+    ) as new:
+        _signup(client)
+    assert known.call_args.args == ("a-long-and-unusual-passphrase",)
+    assert new.call_args.args == ("a-long-and-unusual-passphrase",)
+    assert User.objects.filter(email="new.person@example.com").exists()
+
+
+class RefusingBackend:
+    """A mail server that does not answer."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+
+def test_a_signup_whose_confirmation_cannot_be_sent_keeps_nothing_and_can_be_repeated(
+    client, settings
+):
+    settings.EMAIL_BACKEND = f"{__name__}.RefusingBackend"
+    client.raise_request_exception = False
+
+    response = _signup(client)
+
+    assert response.status_code == 503
+    assert "did not save anything" in response.content.decode()
+    assert not User.objects.filter(email="new.person@example.com").exists()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert _signup(client).status_code == 302
+    assert User.objects.filter(email="new.person@example.com").exists()
+    assert [m.to for m in mail.outbox] == [["new.person@example.com"]]
+
+
+def test_e_mail_links_are_on_the_portal_address_whatever_host_the_form_came_in_on(client, settings):
+    settings.PORTAL_BASE_URL = "https://privacy.inper.example"
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "privacy.inper.example"]
+    UserFactory(email="taken@example.com")
+    _signup(client, HTTP_HOST="127.0.0.1")
+    _signup(client, HTTP_HOST="127.0.0.1", email="taken@example.com")
+    client.post("/accounts/password/reset/", {"email": "nobody@example.com"}, HTTP_HOST="127.0.0.1")
+    client.post("/accounts/password/reset/", {"email": "taken@example.com"}, HTTP_HOST="127.0.0.1")
+
+    assert len(mail.outbox) == 4
+    for message in mail.outbox:
+        links = re.findall(r"https?://[^\s/]+", message.body)
+        assert links and set(links) == {"https://privacy.inper.example"}, message.body
 
 
 def test_oversize_and_malformed_signup_fields_get_clear_messages(client):

@@ -45,16 +45,33 @@ def test_support_records_a_phone_opt_out_with_a_note(support_client, support_use
     assert AuditEvent.objects.filter(action="consent.recorded", actor_id=support_user.pk).exists()
 
 
-def test_support_records_a_trade_show_contact_and_stop_all(support_client):
-    support_client.post(
-        RECORD,
-        {
-            "email": "visitor@tradeshow.example",
-            "purpose": "marketing_phone",
-            "decision": "grant",
-            "received_via": "in_person",
-        },
-    )
+def test_support_records_a_trade_show_contact_and_stop_all(
+    support_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        support_client.post(
+            RECORD,
+            {
+                "email": "visitor@tradeshow.example",
+                "purpose": "marketing_phone",
+                "decision": "grant",
+                "received_via": "in_person",
+            },
+        )
+    # Consent given in person counts once the person confirms it by e-mail.
+    assert not ConsentEvent.objects.filter(granted=True).exists()
+    [message] = mail.outbox
+    assert message.to == ["visitor@tradeshow.example"]
+    assert "Inper's support team recorded that you agree" in message.body
+    link = re.search(r"https?://[^/\s]+(/privacy/confirm/[^\s]+/)", message.body).group(1)
+    page = support_client.get(link).content.decode()
+    assert "Please confirm that you do." in page and "Inper news" not in page
+    support_client.post(link)
+    granted = ConsentEvent.objects.get(granted=True)
+    assert (granted.source, granted.purpose.key) == ("staff", "marketing_phone")
+    assert "double_opt_in" in granted.evidence
+    assert len(mail.outbox) == 1  # no newsletter welcome for a phone channel
+
     support_client.post(
         RECORD,
         {
