@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from allauth.account.internal.flows.reauthentication import raise_if_reauthentication_required
+from allauth.core.exceptions import ReauthenticationRequired
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -76,24 +78,56 @@ def preferences(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def preference_update(request: HttpRequest, key: str) -> HttpResponse:
-    """Switch one purpose on or off (a grant with double opt-in sends a confirmation first)."""
+    """Switch one purpose on or off (a grant with double opt-in sends a confirmation first).
+
+    Switching off a use that other systems of Inper carry out files the request that makes
+    them stop too (see :func:`dsr.consent_bridge.request_for_switch_off`): an objection, which
+    asks for the password first like any request that changes how data is processed, or a
+    withdrawal, which takes effect at once."""
+    from dsr.consent_bridge import file_for_switch_off, request_for_switch_off
+
     form = ChoiceForm(request.POST)
     if not form.is_valid():
         return _bad_request(request, _("Please choose on or off."))
     user = _user(request)
+    granted = form.cleaned_data["granted"]
+    files = "" if granted else request_for_switch_off(key)
+    if files == "objection":
+        try:
+            # allauth keeps this POST and replays it once the password is confirmed.
+            raise_if_reauthentication_required(request, app="")
+        except ReauthenticationRequired:
+            messages.info(
+                request,
+                _("Nothing has changed yet. Confirm it is you with your password, and it is done."),
+            )
+            raise
+    filed = None
     try:
-        outcome = services.consent_choose(
-            subject=services.subject_for_user(user),
-            purpose_key=key,
-            granted=form.cleaned_data["granted"],
-            source=Source.PREFERENCE_CENTRE,
-            actor=user,
-            request=request,
-        )
+        if files != "withdraw_consent":  # the withdrawal request records it itself
+            outcome = services.consent_choose(
+                subject=services.subject_for_user(user),
+                purpose_key=key,
+                granted=granted,
+                source=Source.PREFERENCE_CENTRE,
+                actor=user,
+                request=request,
+            )
+        if files:
+            filed = file_for_switch_off(user, key, files)
     except services.ConsentError:
         return _bad_request(request, _("This choice does not exist or cannot be changed."))
     title = catalogue().by_key[key].title()
-    if outcome.pending is not None:
+    if filed is not None:
+        messages.success(
+            request,
+            _(
+                "“%(title)s” is now off. Request %(reference)s tells Inper's other systems "
+                "that use your data this way to stop too; you can follow it under Requests."
+            )
+            % {"title": title, "reference": filed.reference},
+        )
+    elif outcome.pending is not None:
         messages.info(
             request,
             _(

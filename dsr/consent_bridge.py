@@ -142,3 +142,50 @@ def stop_marketing_for_closure(request: DataSubjectRequest, *, actor: Any) -> li
         channel=Channel.EMAIL, address_hash=email_hash(request.email), reason="account_closed"
     )
     return events
+
+
+def request_for_switch_off(purpose_key: str) -> str:
+    """Return the request type a signed-in person's switching ``purpose_key`` off in their
+    privacy choices files ("" for none), so that the systems registered as acting on it
+    (stores naming it in ``purpose_keys``) stop too, and, for an objection, a compliance
+    officer reviews it: an objection to a use resting on Inper's legitimate interest, a
+    withdrawal of one resting on consent. Direct marketing and cookies need none: the consent
+    webhooks and the banner carry them."""
+    from consent.catalogue import catalogue
+    from consent.models import LegalBasis, PurposeKind
+
+    from .models import DataStore, RequestType
+
+    purpose = catalogue().by_key.get(purpose_key)
+    if purpose is None or purpose.kind != PurposeKind.PROCESSING or not purpose.switchable:
+        return ""
+    configs = DataStore.objects.filter(enabled=True).values_list("config", flat=True)
+    if not any(purpose_key in (config or {}).get("purpose_keys", ()) for config in configs):
+        return ""
+    if purpose.legal_basis == LegalBasis.LEGITIMATE_INTEREST:
+        return RequestType.OBJECTION
+    return RequestType.WITHDRAW_CONSENT
+
+
+def file_for_switch_off(user: Any, purpose_key: str, request_type: str) -> DataSubjectRequest:
+    """File the request :func:`request_for_switch_off` named, for ``user`` (signed in, and
+    re-authenticated for an objection), unless one of that type for the purpose is open."""
+    from .models import OPEN_STATES, Channel
+    from .services import Intake, dsr_request_file
+
+    open_ones = DataSubjectRequest.objects.filter(
+        user=user, type=request_type, state__in=OPEN_STATES
+    ).order_by("-pk")
+    for open_one in open_ones:
+        if purpose_key in (open_one.purposes or ()):
+            return open_one
+    intake = Intake(
+        type=request_type,
+        email=user.email,
+        channel=Channel.PORTAL,
+        user=user,
+        full_name=user.full_name,
+        language=get_language() or "",
+        purposes=(purpose_key,),
+    )
+    return dsr_request_file(intake=intake, actor=user)

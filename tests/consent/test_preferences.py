@@ -252,3 +252,69 @@ def test_a_consent_asked_again_can_be_declined_explicitly(customer_client, custo
     state = ConsentState.objects.get(purpose__key="surveys")
     assert not state.granted and state.purpose_version.version == 2
     assert "Please choose again" not in customer_client.get("/privacy/").content.decode()
+
+
+def test_objecting_in_the_centre_to_a_use_other_systems_carry_out_files_an_objection(
+    customer, django_capture_on_commit_callbacks
+):
+    """The centre promises that the compliance team reviews an objection to transfers abroad:
+    switching it off files the objection, which tells the systems that transfer the data,
+    after the password is confirmed (it changes how the data is processed)."""
+    from django.test import Client
+
+    from dsr.models import DataSubjectRequest, RequestType, State
+    from tests.conftest import login
+    from tests.dsr.helpers import add_store
+
+    add_store("crm", "manual", config={"purpose_keys": ["international_transfers"]})
+    stale = login(Client(), customer)
+    response = _switch(stale, "international_transfers", "off")
+    assert response.status_code == 302 and "/accounts/reauthenticate/" in response["Location"]
+    assert not ConsentEvent.objects.exists() and not DataSubjectRequest.objects.exists()
+
+    fresh = login(Client(), customer, reauthenticated=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _switch(fresh, "international_transfers", "off")
+    assert response.status_code == 302
+    objection = DataSubjectRequest.objects.get()
+    assert (objection.type, objection.purposes, objection.user_id) == (
+        RequestType.OBJECTION,
+        ["international_transfers"],
+        customer.pk,
+    )
+    # Carried out (objections need no officer by default): the CRM is asked to stop.
+    assert objection.state == State.RUNNING
+    assert objection.tasks.filter(store__key="crm", action="restrict").exists()
+    state = ConsentState.objects.get(purpose__key="international_transfers")
+    assert state.granted is False  # and the person sees the effect at once
+    page = fresh.get(response["Location"]).content.decode()
+    assert f"Request {objection.reference} tells Inper" in page
+    # Switching it on and off again files nothing more while the objection is open.
+    _switch(fresh, "international_transfers", "on")
+    _switch(fresh, "international_transfers", "off")
+    assert DataSubjectRequest.objects.count() == 1
+
+
+def test_withdrawing_consent_in_the_centre_tells_the_systems_that_use_it(
+    customer, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+
+    from dsr.models import DataSubjectRequest, RequestType, StoreTask
+    from tests.conftest import login
+    from tests.dsr.helpers import add_store
+
+    add_store("survey_tool", "manual", config={"purpose_keys": ["surveys"]})
+    record(customer, "surveys", True)
+    client = login(Client(), customer)  # a withdrawal needs no password: as easy as consent
+    with django_capture_on_commit_callbacks(execute=True):
+        _switch(client, "surveys", "off")
+    withdrawal = DataSubjectRequest.objects.get()
+    assert withdrawal.type == RequestType.WITHDRAW_CONSENT and withdrawal.approved_at
+    assert StoreTask.objects.filter(request=withdrawal, store__key="survey_tool").exists()
+    events = ConsentEvent.objects.filter(purpose__key="surveys").order_by("id")
+    assert [(e.granted, e.source) for e in events][1:] == [(False, "request")]
+    assert ConsentState.objects.get(purpose__key="surveys").granted is False
+    # A use no other system carries out is only recorded.
+    _switch(client, "personalisation", "off")
+    assert DataSubjectRequest.objects.count() == 1
