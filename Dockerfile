@@ -2,7 +2,8 @@
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    DJANGO_SETTINGS_MODULE=privacy_portal.settings.production PORTAL_VAR_DIR=/data
+    DJANGO_SETTINGS_MODULE=privacy_portal.settings.production PORTAL_VAR_DIR=/data \
+    GUNICORN_BIND=0.0.0.0:8000
 WORKDIR /app
 
 RUN apt-get update && apt-get install -y --no-install-recommends gettext \

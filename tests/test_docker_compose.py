@@ -26,6 +26,11 @@ def _variables_read_by_settings() -> set[str]:
     return set(re.findall(r'\benv(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]*)"', text))
 
 
+def _variables_read_by_gunicorn() -> set[str]:
+    text = (ROOT / "privacy_portal" / "gunicorn.conf.py").read_text()
+    return set(re.findall(r'os\.environ\.get\(\s*"([A-Z][A-Z0-9_]*)"', text))
+
+
 def test_the_web_health_check_passes_against_a_portal_that_answers_only_its_public_host(
     live_server, settings
 ):
@@ -61,7 +66,10 @@ def test_beat_keeps_its_schedule_on_the_portal_data_volume():
 @pytest.mark.parametrize("service", ["migrate", "web", "worker", "beat"])
 def test_every_variable_the_portal_is_given_is_read_by_the_settings(service):
     given = set(_compose()["services"][service]["environment"])
-    assert given - _variables_read_by_settings() == set()
+    read = _variables_read_by_settings() | (
+        _variables_read_by_gunicorn() if service == "web" else set()
+    )
+    assert given - read == set()
 
 
 def test_the_images_build_step_loads_the_production_settings():
@@ -105,3 +113,16 @@ def test_web_is_published_on_the_hosts_loopback_for_the_proxy():
     assert _compose()["x-portal"]["environment"]["TRUSTED_PROXY_COUNT"] == (
         "${TRUSTED_PROXY_COUNT:-1}"
     )
+
+
+def test_gunicorn_listens_in_its_container_on_the_port_compose_publishes():
+    """gunicorn's own default is the loopback (a client reaching it directly could claim
+    https): the image and compose's web service open it to the container's other addresses,
+    where compose publishes the port on the host's loopback."""
+    web = _compose()["services"]["web"]
+    (published,) = web["ports"]
+    container_port = published.rsplit(":", 1)[1]
+    assert web["environment"]["GUNICORN_BIND"] == f"0.0.0.0:{container_port}"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^ENV (?:.*\\\n)*.*\bGUNICORN_BIND=0\.0\.0\.0:8000\b", dockerfile, re.M)
+    assert "GUNICORN_BIND" not in _compose()["x-portal"]["environment"]  # web's alone
