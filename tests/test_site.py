@@ -280,6 +280,25 @@ def test_production_settings_refuse_a_weak_secret_key():
     assert "SECRET_KEY" in result.stderr
 
 
+def test_production_settings_refuse_an_encryption_key_that_is_not_a_fernet_key():
+    """``openssl rand -hex 32`` makes a key of another form: refused at start-up, with how to
+    make one, instead of at the first encryption; the key itself is not repeated."""
+    wrong = "ab" * 32
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=_production_env(
+            PORTAL_ENCRYPTION_KEYS=f"q2B3VqT9mGdC0E9xJ8eQm2l8vKk3c6yqP1n0o9r8s7Q=,{wrong}"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "PORTAL_ENCRYPTION_KEYS: key 2 of 2 is not a Fernet key" in result.stderr
+    assert "Fernet.generate_key()" in result.stderr and wrong not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("unset", "said"),
     [

@@ -2,6 +2,8 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from privacy_portal.crypto import NEW_KEY_COMMAND, keys_problem
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -21,9 +23,10 @@ if not PORTAL_ENCRYPTION_KEYS or any(
     key.startswith(_DEV_KEY_PREFIX) for key in PORTAL_ENCRYPTION_KEYS
 ):
     raise ImproperlyConfigured(
-        "Set PORTAL_ENCRYPTION_KEYS to one or more Fernet keys; make one with: python -c "
-        "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        f"Set PORTAL_ENCRYPTION_KEYS to one or more Fernet keys; make one with: {NEW_KEY_COMMAND}"
     )
+if _problem := keys_problem(PORTAL_ENCRYPTION_KEYS):
+    raise ImproperlyConfigured(f"{_problem} Make one with: {NEW_KEY_COMMAND}")
 
 # The services production runs on, named: a variable left out must not fall back quietly to
 # the development defaults (SQLite in var/, a broker in a folder, e-mail written to files,
