@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -276,6 +277,20 @@ def test_production_settings_refuse_a_weak_secret_key():
     result = _manage_in_production("check", SECRET_KEY="short")
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_production_settings_read_earlier_secret_keys_and_refuse_a_weak_one():
+    earlier = [secrets.token_urlsafe(48), secrets.token_urlsafe(48)]
+    shown = _manage_in_production(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS)",
+        SECRET_KEY_FALLBACKS=",".join(earlier),
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip().splitlines()[-1] == repr(earlier)
+    refused = _manage_in_production("check", SECRET_KEY_FALLBACKS=f"{earlier[0]},short")
+    assert refused.returncode != 0 and "SECRET_KEY_FALLBACKS" in refused.stderr
 
 
 def test_production_settings_refuse_an_encryption_key_that_is_not_a_fernet_key():

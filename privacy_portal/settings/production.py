@@ -5,12 +5,24 @@ from django.core.exceptions import ImproperlyConfigured
 from privacy_portal.crypto import NEW_KEY_COMMAND, keys_problem
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import SECRET_KEY_FALLBACKS, env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY", default="")
-if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("dev-only") or len(set(SECRET_KEY)) < 5:
+
+
+def _weak(key: str) -> bool:
+    return len(key) < 50 or key.startswith("dev-only") or len(set(key)) < 5
+
+
+if _weak(SECRET_KEY):
     raise ImproperlyConfigured("Set SECRET_KEY to a random value of at least 50 characters.")
+# What a fallback signed is believed as if the current key had signed it.
+if any(_weak(key) for key in SECRET_KEY_FALLBACKS):
+    raise ImproperlyConfigured(
+        "SECRET_KEY_FALLBACKS may hold only earlier values of SECRET_KEY (each random, at least "
+        "50 characters), never a short or development value."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("Set ALLOWED_HOSTS to the portal's host names.")
