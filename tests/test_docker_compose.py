@@ -158,3 +158,21 @@ def test_gunicorn_listens_in_its_container_on_the_port_compose_publishes():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^ENV (?:.*\\\n)*.*\bGUNICORN_BIND=0\.0\.0\.0:8000\b", dockerfile, re.M)
     assert "GUNICORN_BIND" not in _compose()["x-portal"]["environment"]  # web's alone
+
+
+# Set by compose whatever .env says (see its comments and the README's docker-compose).
+FIXED_BY_COMPOSE = {"PORTAL_VAR_DIR": "/data", "GUNICORN_BIND": "0.0.0.0:8000"}
+
+
+@pytest.mark.parametrize("service", ["migrate", "web", "worker", "beat"])
+def test_env_wins_over_compose_but_for_the_data_folder_and_where_web_listens(service):
+    """The README has every setting of the Configuration table put in .env: compose gives
+    each of its own values only as a default (``${NAME:-…}``, ``${NAME:?…}``), which compose
+    takes from .env."""
+    for name, value in _compose()["services"][service]["environment"].items():
+        if name in FIXED_BY_COMPOSE:
+            assert value == FIXED_BY_COMPOSE[name]
+        else:
+            assert re.fullmatch(rf"\$\{{{name}(?::[-?].*)?\}}", value), (name, value)
+    readme = (ROOT / "README.md").read_text().split("### docker-compose", 1)[1].split("###")[0]
+    assert all(f"`{name}`" in readme for name in FIXED_BY_COMPOSE)
