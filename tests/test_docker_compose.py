@@ -8,12 +8,16 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
 import yaml
 from django.conf import settings
+
+from privacy_portal.celery import app
+from privacy_portal.celery_beat import HEARTBEAT_SUFFIX, PortalScheduler
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_DIR = ROOT / "privacy_portal" / "settings"
@@ -176,3 +180,28 @@ def test_env_wins_over_compose_but_for_the_data_folder_and_where_web_listens(ser
             assert re.fullmatch(rf"\$\{{{name}(?::[-?].*)?\}}", value), (name, value)
     readme = (ROOT / "README.md").read_text().split("### docker-compose", 1)[1].split("###")[0]
     assert all(f"`{name}`" in readme for name in FIXED_BY_COMPOSE)
+
+
+def test_the_beat_health_check_passes_while_beat_runs_and_fails_once_it_stops(tmp_path):
+    services = _compose()["services"]
+    command = services["beat"]["command"]
+    schedule = command[command.index("-s") + 1]
+    check = services["beat"]["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "python", "-c"] and f"'{schedule}{HEARTBEAT_SUFFIX}'" in check[3]
+    here = tmp_path / "celerybeat-schedule"
+    code = check[3].replace(schedule, str(here))
+
+    def healthy() -> bool:
+        return subprocess.run([sys.executable, "-c", code], timeout=30).returncode == 0
+
+    assert not healthy()  # beat has not started
+    scheduler = PortalScheduler(app=app, schedule_filename=str(here), lazy=True)
+    scheduler.setup_schedule()
+    try:
+        scheduler.tick()
+    finally:
+        scheduler.close()
+    assert healthy()
+    stopped = time.time() - 11 * 60
+    os.utime(f"{here}{HEARTBEAT_SUFFIX}", (stopped, stopped))
+    assert not healthy()
