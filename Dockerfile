@@ -2,7 +2,8 @@
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    DJANGO_SETTINGS_MODULE=privacy_portal.settings.production PORTAL_VAR_DIR=/data
+    DJANGO_SETTINGS_MODULE=privacy_portal.settings.production PORTAL_VAR_DIR=/data \
+    GUNICORN_BIND=0.0.0.0:8000
 WORKDIR /app
 
 RUN apt-get update && apt-get install -y --no-install-recommends gettext \
@@ -12,7 +13,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends gettext \
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
-COPY --chown=portal . .
+# The code belongs to root: the portal's user can write only to PORTAL_VAR_DIR (/data).
+COPY . .
 # collectstatic and compilemessages load the settings but need no secrets and no services:
 # give them throwaway values for the build only (nothing connects to these).
 RUN export SECRET_KEY=build-only-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \

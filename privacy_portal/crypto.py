@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import IO, Protocol
 
@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
 __all__ = (
+    "NEW_KEY_COMMAND",
     "EncryptingWriter",
     "InvalidToken",
     "StreamError",
@@ -28,10 +29,39 @@ __all__ = (
     "decrypt_text",
     "encrypt",
     "encrypt_text",
+    "keys_problem",
     "new_stream_key",
     "rotate",
     "rotate_text",
 )
+
+
+#: How to make a key, for the messages that ask for one.
+NEW_KEY_COMMAND = (
+    "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+)
+
+
+def keys_problem(keys: Sequence[str]) -> str | None:
+    """Return what makes ``keys`` unusable as ``PORTAL_ENCRYPTION_KEYS``, or None.
+
+    Read at start-up, so that a key of another form (``openssl rand -hex 32``) stops the portal
+    there instead of failing its first encryption. The keys themselves are never repeated.
+    """
+    if not keys:
+        return "PORTAL_ENCRYPTION_KEYS is empty."
+    wrong = []
+    for number, key in enumerate(keys, 1):
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            wrong.append(str(number))
+    if not wrong:
+        return None
+    return (
+        f"PORTAL_ENCRYPTION_KEYS: key {', '.join(wrong)} of {len(keys)} is not a Fernet key "
+        "(32 random bytes in URL-safe base64: 44 characters, the last one =)."
+    )
 
 
 @lru_cache(maxsize=4)

@@ -31,7 +31,10 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# Loopback unless told otherwise: the TLS proxy in front sets X-Forwarded-Proto, which a client
+# reaching gunicorn directly could set too. The image listens on every address of its container
+# (GUNICORN_BIND in the Dockerfile), which compose publishes on the host's loopback.
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 worker_class = "gthread" if threads > 1 else "sync"

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from privacy_portal.celery import app
-from privacy_portal.celery_beat import PortalScheduler
+from privacy_portal.celery_beat import HEARTBEAT_SUFFIX, PortalScheduler
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,11 +40,12 @@ def test_beat_runs_when_the_var_folder_is_missing(tmp_path):
         text=True,
     )
     try:
-        # The schedule file exists once beat has opened it; a beat that cannot stops first.
+        # The heartbeat file exists once beat has opened its schedule and gone round its loop
+        # (the container's health check reads it); a beat that cannot stops first.
         deadline = time.monotonic() + 30
         opened = False
         while not opened and time.monotonic() < deadline and beat.poll() is None:
-            opened = bool(list(var_dir.glob("celerybeat-schedule*")))
+            opened = (var_dir / f"celerybeat-schedule{HEARTBEAT_SUFFIX}").exists()
             time.sleep(0.2)
         alive = beat.poll() is None
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import runpy
 import signal
 import socket
 import subprocess
@@ -66,3 +67,12 @@ def test_gunicorn_serves_the_portal_and_logs_no_address_or_query(tmp_path):
     )
     assert "127.0.0.1" not in line and "example" not in line  # no address, no query string
     assert b"Booting worker" in errors and b"Traceback" not in errors
+
+
+def test_gunicorn_listens_on_the_loopback_unless_told_otherwise(monkeypatch):
+    """Only the TLS proxy on the same host should reach gunicorn: a client that could would
+    claim https with X-Forwarded-Proto."""
+    monkeypatch.delenv("GUNICORN_BIND", raising=False)
+    assert runpy.run_path(str(ROOT / CONF))["bind"] == "127.0.0.1:8000"
+    monkeypatch.setenv("GUNICORN_BIND", "10.0.0.5:8000")
+    assert runpy.run_path(str(ROOT / CONF))["bind"] == "10.0.0.5:8000"

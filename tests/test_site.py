@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -229,55 +230,79 @@ def _production_env(**extra):
     return env
 
 
-def test_production_settings_pass_check_deploy():
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+# What the README promises production passes (and `make check` runs).
+CHECK_DEPLOY = ("check", "--deploy", "--fail-level", "WARNING")
+
+
+def _manage_in_production(*args: str, **extra: str | None) -> subprocess.CompletedProcess[str]:
+    """Run ``manage.py`` with ``args`` under the production settings, given
+    ``_production_env(**extra)``."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env=_production_env(),
+        env=_production_env(**extra),
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_production_settings_pass_check_deploy():
+    result = _manage_in_production(*CHECK_DEPLOY)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_check_deploy_passes_before_the_cache_is_reachable():
     """As with the database: a deployment is checked before its services run (compose)."""
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=_production_env(REDIS_URL="redis://redis.invalid:6379/0"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _manage_in_production(*CHECK_DEPLOY, REDIS_URL="redis://redis.invalid:6379/0")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_check_deploy_warns_while_replies_of_stop_cannot_be_received():
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=_production_env(CONSENT_SMS_WEBHOOK_SECRET=None),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _manage_in_production(*CHECK_DEPLOY, CONSENT_SMS_WEBHOOK_SECRET=None)
     assert result.returncode != 0
     assert "consent.W001" in result.stderr and "STOP" in result.stderr
 
 
-def test_production_settings_refuse_a_weak_secret_key():
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=_production_env(SECRET_KEY="short"),
-        capture_output=True,
-        text=True,
-        timeout=120,
+def test_check_deploy_warns_of_a_public_address_without_https():
+    result = _manage_in_production(
+        *CHECK_DEPLOY,
+        PORTAL_BASE_URL="http://privacy.inper.example",
     )
     assert result.returncode != 0
+    assert "portal.W001" in result.stderr and "PORTAL_BASE_URL" in result.stderr
+
+
+def test_production_settings_refuse_a_weak_secret_key():
+    result = _manage_in_production("check", SECRET_KEY="short")
+    assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_production_settings_read_earlier_secret_keys_and_refuse_a_weak_one():
+    earlier = [secrets.token_urlsafe(48), secrets.token_urlsafe(48)]
+    shown = _manage_in_production(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS)",
+        SECRET_KEY_FALLBACKS=",".join(earlier),
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip().splitlines()[-1] == repr(earlier)
+    refused = _manage_in_production("check", SECRET_KEY_FALLBACKS=f"{earlier[0]},short")
+    assert refused.returncode != 0 and "SECRET_KEY_FALLBACKS" in refused.stderr
+
+
+def test_production_settings_refuse_an_encryption_key_that_is_not_a_fernet_key():
+    """``openssl rand -hex 32`` makes a key of another form: refused at start-up, with how to
+    make one, instead of at the first encryption; the key itself is not repeated."""
+    wrong = "ab" * 32
+    result = _manage_in_production(
+        "check", PORTAL_ENCRYPTION_KEYS=f"q2B3VqT9mGdC0E9xJ8eQm2l8vKk3c6yqP1n0o9r8s7Q=,{wrong}"
+    )
+    assert result.returncode != 0
+    assert "PORTAL_ENCRYPTION_KEYS: key 2 of 2 is not a Fernet key" in result.stderr
+    assert "Fernet.generate_key()" in result.stderr and wrong not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -292,14 +317,7 @@ def test_production_settings_refuse_a_weak_secret_key():
 def test_production_settings_refuse_the_development_services(unset, said):
     """Left out, these would quietly mean SQLite, a broker in a folder, e-mail into files and
     links to localhost."""
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=_production_env(**unset),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _manage_in_production("check", **unset)
     assert result.returncode != 0 and said in result.stderr, result.stderr[-2000:]
 
 

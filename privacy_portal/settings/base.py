@@ -22,6 +22,9 @@ env = environ.Env()
 VAR_DIR = Path(env("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
 
 SECRET_KEY = env("SECRET_KEY", default="dev-only-not-secret-3k2j5h6g7f8d9s0a1q2w3e4r5t6y7u8i")
+# Earlier values of SECRET_KEY, still accepted for what they signed (sessions, the links in
+# e-mails) while a new one takes over: see the README's "Rotating the keys".
+SECRET_KEY_FALLBACKS: list[str] = env.list("SECRET_KEY_FALLBACKS", default=[])
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -2,13 +2,27 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from privacy_portal.crypto import NEW_KEY_COMMAND, keys_problem
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import SECRET_KEY_FALLBACKS, env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY", default="")
-if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("dev-only") or len(set(SECRET_KEY)) < 5:
+
+
+def _weak(key: str) -> bool:
+    return len(key) < 50 or key.startswith("dev-only") or len(set(key)) < 5
+
+
+if _weak(SECRET_KEY):
     raise ImproperlyConfigured("Set SECRET_KEY to a random value of at least 50 characters.")
+# What a fallback signed is believed as if the current key had signed it.
+if any(_weak(key) for key in SECRET_KEY_FALLBACKS):
+    raise ImproperlyConfigured(
+        "SECRET_KEY_FALLBACKS may hold only earlier values of SECRET_KEY (each random, at least "
+        "50 characters), never a short or development value."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("Set ALLOWED_HOSTS to the portal's host names.")
@@ -21,9 +35,10 @@ if not PORTAL_ENCRYPTION_KEYS or any(
     key.startswith(_DEV_KEY_PREFIX) for key in PORTAL_ENCRYPTION_KEYS
 ):
     raise ImproperlyConfigured(
-        "Set PORTAL_ENCRYPTION_KEYS to one or more Fernet keys; make one with: python -c "
-        "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        f"Set PORTAL_ENCRYPTION_KEYS to one or more Fernet keys; make one with: {NEW_KEY_COMMAND}"
     )
+if _problem := keys_problem(PORTAL_ENCRYPTION_KEYS):
+    raise ImproperlyConfigured(f"{_problem} Make one with: {NEW_KEY_COMMAND}")
 
 # The services production runs on, named: a variable left out must not fall back quietly to
 # the development defaults (SQLite in var/, a broker in a folder, e-mail written to files,
