@@ -719,5 +719,5 @@ def test_records_made_anonymous_and_kept_are_counted_once(customer):
     assert "CRM</strong>: told to erase what we shared with it" in told_text
     assert "records deleted" not in told_text
     text = " ".join(render_to_string("dsr/receipt_row.html", {"row": plain}).split())
-    assert "13 records deleted, 4 made anonymous" in text
+    assert "13 records deleted, 4 records made anonymous" in text
     assert "the 4 made anonymous are kept: Tax law" in text and "7 records kept: Tax law" in text
