@@ -253,6 +253,8 @@ def test_a_guest_is_acknowledged_asked_to_confirm_and_reminded(
     with translation.override(language):
         until = formats.date_format(expires, "DATETIME_FORMAT")
     assert until in reminder.body and until in reminder.alternatives[0][0]
+    # A time ending in "p.m." is not followed by a second full stop.
+    assert f"{until}." not in reminder.body + str(reminder.alternatives[0][0])
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -3,6 +3,7 @@ clear message (changing nothing) when the request's state does not allow it."""
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -121,6 +122,9 @@ def test_verify_by_hand_then_approve_then_the_receipt(
     assert receipt.status_code == 200
     text = receipt.content.decode()
     assert "Inper Privacy Portal" in text and "on time" in text
+    # English times end in "a.m." or "p.m.": the sentence does not end with the time.
+    assert "Counts only, no personal data (generated " in text
+    assert not re.search(r"\.\.", " ".join(re.sub(r"<[^>]+>", " ", text).split()))
 
 
 def test_a_guest_held_without_an_order_number_is_described_as_such(
