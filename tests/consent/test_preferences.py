@@ -182,6 +182,25 @@ def test_history_and_receipt_show_only_my_own_events(customer_client, customer, 
     assert customer.email not in response.content.decode()
 
 
+def test_the_receipt_says_where_to_withdraw_each_choice_with_a_full_address(
+    customer_client, customer, settings
+):
+    """Like every other address in the receipt, where to withdraw is a full one: the cookie
+    settings for a cookie category, the privacy choices for the rest."""
+    record(customer, "surveys", True)
+    record(customer, "analytics", True)
+
+    receipt = json.loads(customer_client.get("/privacy/history/receipt.json").content)
+
+    purposes = {p["purposeId"]: p for p in receipt["services"][0]["purposes"]}
+    base = settings.PORTAL_BASE_URL
+    assert base.startswith("http")
+    assert purposes["surveys"]["termination"] == f"{base}/privacy/"
+    assert purposes["analytics"]["termination"] == f"{base}/privacy/cookies/"
+    assert receipt["policyUrl"] == f"{base}/privacy/statement/"
+    assert receipt["signature"]["value"] == receipt_signature(receipt)
+
+
 def test_a_consent_on_an_old_text_shows_as_such_and_must_be_given_again(
     customer_client, customer, superuser
 ):
