@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from consent import services
 from consent.marketing import marketing_email_send
 from consent.models import ConsentEvent, ConsentState
 from consent.signatures import signature_make
+from tests.conftest import login
 from tests.consent.conftest import record
 from tests.factories import UserFactory
 
@@ -147,9 +149,10 @@ def test_sms_stop_withdraws_sms_marketing_and_suppresses_the_number(client, sett
     assert (event.purpose.key, event.granted, event.source) == (
         "marketing_sms",
         False,
-        "unsubscribe",
+        "sms_stop",
     )
     assert event.evidence["via"] == "sms_stop"
+    assert event.actor_type == "subject"  # the person replied, as with an unsubscribe link
     assert services.suppression_has(channel="sms", address="+491701234567")
     # The same message again is a replay: 409 and nothing recorded.
     assert (
@@ -157,6 +160,35 @@ def test_sms_stop_withdraws_sms_marketing_and_suppresses_the_number(client, sett
         == 409
     )
     assert ConsentEvent.objects.count() == 2
+
+
+def _history(user):
+    """The rows of the person's history page as they read them: (what, choice, how)."""
+    page = login(Client(), user).get("/privacy/history/").content.decode()
+    rows = re.findall(r"<tr>\s*<td>(.*?)</tr>", page, re.S)
+    cells = [[re.sub(r"<[^>]+>", "", cell).strip() for cell in row.split("</td>")] for row in rows]
+    return [(row[1], row[2], row[3]) for row in cells]
+
+
+def test_the_history_says_a_stop_reply_came_by_text_message(client, settings):
+    """Not "Unsubscribe link": the person replied STOP to a text message. A STOP reply recorded
+    before it had a source of its own (the ledger is never changed) reads the same."""
+    settings.CONSENT_SMS_WEBHOOK_SECRET = SECRET
+    user = UserFactory(phone="+491701234567")
+    record(user, "marketing_sms", True)
+    record(user, "marketing_sms", False, "unsubscribe", evidence={"via": "sms_stop"})
+    record(user, "marketing_sms", True)
+    record(user, "marketing_email", True)
+    record(user, "marketing_email", False, source="unsubscribe")
+
+    _sms(client, {"message_id": "m-7", "from": "+491701234567", "text": "STOP"})
+
+    withdrawn = [row for row in _history(user) if row[1] == "Withdrawn"]
+    assert withdrawn == [
+        ("Offers by text message", "Withdrawn", "Reply STOP by text message"),
+        ("News and offers by e-mail", "Withdrawn", "Unsubscribe link"),
+        ("Offers by text message", "Withdrawn", "Reply STOP by text message"),
+    ]
 
 
 def test_sms_webhook_refuses_bad_signatures_old_timestamps_and_malformed_bodies(client, settings):
