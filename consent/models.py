@@ -163,6 +163,12 @@ class Purpose(models.Model):
             LegalBasis.LEGITIMATE_INTEREST,
         )
 
+    @property
+    def is_objection(self) -> bool:
+        """Switching it off is an objection (legitimate interest), not a withdrawal of
+        consent."""
+        return self.legal_basis == LegalBasis.LEGITIMATE_INTEREST
+
     def title(self, language: str | None = None) -> str:
         version = self.current_version
         return version.text("title", language) if version else self.key

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from django.db import connection
+from django.test import Client
 
 from consent import services
 from consent.models import ConsentEvent
@@ -46,3 +48,12 @@ def at_once(work: Callable[[int], Any], count: int) -> list[BaseException]:
     for thread in threads:
         thread.join()
     return errors
+
+
+def history_rows(client: Client) -> list[tuple[str, str, str]]:
+    """The rows of the signed-in person's history page as they read them: (what, choice, how),
+    newest first."""
+    page = client.get("/privacy/history/").content.decode()
+    rows = re.findall(r"<tr>\s*<td>(.*?)</tr>", page, re.S)
+    cells = [[re.sub(r"<[^>]+>", "", cell).strip() for cell in row.split("</td>")] for row in rows]
+    return [(row[1], row[2], row[3]) for row in cells]

@@ -11,7 +11,7 @@ from django.core import mail
 from consent import services
 from consent.models import ConsentEvent, ConsentState
 from consent.receipts import receipt_signature
-from tests.consent.conftest import record
+from tests.consent.conftest import history_rows, record
 
 pytestmark = pytest.mark.django_db
 
@@ -159,6 +159,23 @@ def test_stop_all_marketing(customer_client, customer):
         "marketing_phone": False,
         "marketing_post": False,
     }
+
+
+def test_the_history_calls_switching_off_an_objection_where_the_basis_is_legitimate_interest(
+    customer_client, customer
+):
+    """Post marketing rests on legitimate interest: stopping all marketing objects to it, and
+    the history says "Objected" (and "Objection withdrawn" when it is back on), while a
+    withdrawn consent to text messages says "Withdrawn"."""
+    record(customer, "marketing_sms", True)
+    customer_client.post("/privacy/choices/stop-all-marketing/")
+    _switch(customer_client, "marketing_post", "on")
+
+    assert history_rows(customer_client)[:3] == [
+        ("Catalogues and offers by post", "Objection withdrawn", "Preference centre"),
+        ("Catalogues and offers by post", "Objected", "Preference centre"),
+        ("Offers by text message", "Withdrawn", "Preference centre"),
+    ]
 
 
 def test_history_and_receipt_show_only_my_own_events(customer_client, customer, other_customer):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 
 import pytest
@@ -15,7 +14,7 @@ from consent.marketing import marketing_email_send
 from consent.models import ConsentEvent, ConsentState
 from consent.signatures import signature_make
 from tests.conftest import login
-from tests.consent.conftest import record
+from tests.consent.conftest import history_rows, record
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -162,14 +161,6 @@ def test_sms_stop_withdraws_sms_marketing_and_suppresses_the_number(client, sett
     assert ConsentEvent.objects.count() == 2
 
 
-def _history(user):
-    """The rows of the person's history page as they read them: (what, choice, how)."""
-    page = login(Client(), user).get("/privacy/history/").content.decode()
-    rows = re.findall(r"<tr>\s*<td>(.*?)</tr>", page, re.S)
-    cells = [[re.sub(r"<[^>]+>", "", cell).strip() for cell in row.split("</td>")] for row in rows]
-    return [(row[1], row[2], row[3]) for row in cells]
-
-
 def test_the_history_says_a_stop_reply_came_by_text_message(client, settings):
     """Not "Unsubscribe link": the person replied STOP to a text message. A STOP reply recorded
     before it had a source of its own (the ledger is never changed) reads the same."""
@@ -183,7 +174,7 @@ def test_the_history_says_a_stop_reply_came_by_text_message(client, settings):
 
     _sms(client, {"message_id": "m-7", "from": "+491701234567", "text": "STOP"})
 
-    withdrawn = [row for row in _history(user) if row[1] == "Withdrawn"]
+    withdrawn = [row for row in history_rows(login(Client(), user)) if row[1] == "Withdrawn"]
     assert withdrawn == [
         ("Offers by text message", "Withdrawn", "Reply STOP by text message"),
         ("News and offers by e-mail", "Withdrawn", "Unsubscribe link"),
