@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import quote
 
 import pytest
 from django.core import mail
+from django.core.checks import run_checks
 from django.test import Client
 
 from consent import services
@@ -32,15 +34,38 @@ def _send_newsletter(customer, capture):
 
 
 def test_marketing_email_carries_rfc_8058_headers(customer, django_capture_on_commit_callbacks):
+    """By default only the one-click https link: no mailbox reads unsubscribe mails."""
+    record(customer, "marketing_email", True)
+    sent, message = _send_newsletter(customer, django_capture_on_commit_callbacks)
+    assert sent
+    header = message.extra_headers["List-Unsubscribe"]
+    (https,) = (part.strip("<> ") for part in header.split(","))
+    assert https.startswith("http") and "/unsubscribe/" in https
+    assert "mailto:" not in header
+    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert https in message.body
+
+
+def test_a_processed_mailbox_is_offered_as_a_mailto_beside_the_link(
+    customer, settings, django_capture_on_commit_callbacks
+):
+    settings.CONSENT_UNSUBSCRIBE_MAILTO = "unsubscribe@lists.inper.example"
     record(customer, "marketing_email", True)
     sent, message = _send_newsletter(customer, django_capture_on_commit_callbacks)
     assert sent
     header = message.extra_headers["List-Unsubscribe"]
     https, mailto = (part.strip("<> ") for part in header.split(","))
     assert https.startswith("http") and "/unsubscribe/" in https
-    assert mailto.startswith("mailto:unsubscribe@inper.com?subject=unsubscribe%20")
+    token = https.rstrip("/").rsplit("/", 1)[1]
+    subject = quote(f"unsubscribe {token}")
+    assert mailto == f"mailto:unsubscribe@lists.inper.example?subject={subject}"
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert https in message.body
+
+
+def test_a_mailbox_that_is_not_an_address_fails_the_system_checks(settings):
+    assert "consent.E007" not in {problem.id for problem in run_checks()}
+    settings.CONSENT_UNSUBSCRIBE_MAILTO = "the unsubscribe mailbox"
+    assert "consent.E007" in {problem.id for problem in run_checks()}
 
 
 def test_no_marketing_email_without_consent(customer, django_capture_on_commit_callbacks):
