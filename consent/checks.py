@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 from privacy_portal.ratelimits import rate_window
 
@@ -43,6 +45,17 @@ def consent_settings_check(app_configs: Any, **kwargs: Any) -> list[Error | Warn
         problems.append(
             Error("CONSENT_SMS_WEBHOOK_SECRET must be at least 32 characters.", id="consent.E005")
         )
+    mailbox = settings.CONSENT_UNSUBSCRIBE_MAILTO
+    if mailbox:
+        try:
+            validate_email(mailbox)
+        except ValidationError:
+            problems.append(
+                Error(
+                    "CONSENT_UNSUBSCRIBE_MAILTO must be an e-mail address (or empty).",
+                    id="consent.E007",
+                )
+            )
     if settings.CONSENT_WEBHOOK_MAX_ATTEMPTS < 1:
         problems.append(Error("CONSENT_WEBHOOK_MAX_ATTEMPTS must be 1 or more.", id="consent.E006"))
     return problems

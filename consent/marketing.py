@@ -1,5 +1,6 @@
 """Sending marketing e-mail: only with consent, never to a suppressed address, and always with
-RFC 8058 one-click unsubscribe headers (``List-Unsubscribe`` with https and mailto links, and
+RFC 8058 one-click unsubscribe headers (``List-Unsubscribe`` with the https link, and a mailto
+link where ``CONSENT_UNSUBSCRIBE_MAILTO`` names a mailbox that is processed; and
 ``List-Unsubscribe-Post``)."""
 
 from __future__ import annotations
@@ -27,10 +28,15 @@ def unsubscribe_url(*, subject: ConsentSubject, purpose_key: str) -> tuple[str, 
 
 
 def unsubscribe_headers(url: str, token: str) -> dict[str, str]:
-    """Return the RFC 2369 / RFC 8058 headers for an unsubscribe link."""
-    mailto = f"mailto:{settings.CONSENT_UNSUBSCRIBE_MAILTO}?subject={quote('unsubscribe ' + token)}"
+    """Return the RFC 2369 / RFC 8058 headers for an unsubscribe link: the https link, and a
+    mailto link only where a mailbox is named whose messages are processed (a mail to an
+    address nobody reads would unsubscribe nobody)."""
+    links = [f"<{url}>"]
+    if settings.CONSENT_UNSUBSCRIBE_MAILTO:
+        subject = quote("unsubscribe " + token)
+        links.append(f"<mailto:{settings.CONSENT_UNSUBSCRIBE_MAILTO}?subject={subject}>")
     return {
-        "List-Unsubscribe": f"<{url}>, <{mailto}>",
+        "List-Unsubscribe": ", ".join(links),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
 

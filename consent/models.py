@@ -83,6 +83,7 @@ class Source(models.TextChoices):
     PREFERENCE_CENTRE = "preference_centre", _("Preference centre")
     BANNER = "banner", _("Cookie banner")
     UNSUBSCRIBE = "unsubscribe", _("Unsubscribe link")
+    SMS_STOP = "sms_stop", _("Reply STOP by text message")
     GPC = "gpc", _("Global Privacy Control signal")
     STAFF = "staff", _("Staff on the person's behalf")
     API = "api", _("Inper system (API)")
@@ -161,6 +162,12 @@ class Purpose(models.Model):
             LegalBasis.CONSENT,
             LegalBasis.LEGITIMATE_INTEREST,
         )
+
+    @property
+    def is_objection(self) -> bool:
+        """Switching it off is an objection (legitimate interest), not a withdrawal of
+        consent."""
+        return self.legal_basis == LegalBasis.LEGITIMATE_INTEREST
 
     def title(self, language: str | None = None) -> str:
         version = self.current_version
@@ -418,6 +425,14 @@ class ConsentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk}"
+
+    @property
+    def source_label(self) -> str:
+        """How the choice was made, in words. A STOP reply recorded before it had a source of
+        its own says so in its evidence (the ledger's rows are never changed)."""
+        if self.source == Source.UNSUBSCRIBE and (self.evidence or {}).get("via") == "sms_stop":
+            return str(Source.SMS_STOP.label)
+        return str(self.get_source_display())
 
 
 class ConsentState(models.Model):

@@ -59,7 +59,13 @@ def consent_receipt(subject: ConsentSubject, *, language: str) -> dict[str, Any]
             "legalBasis": choice.purpose.legal_basis,
             "piiCategory": [choice.purpose.channel] if choice.purpose.channel else [],
             "primaryPurpose": choice.purpose.always_on,
-            "termination": reverse("consent:preferences"),
+            # Where the person withdraws or objects: cookies in the cookie settings.
+            "termination": base
+            + reverse(
+                "consent:cookies"
+                if choice.purpose.kind == PurposeKind.COOKIE
+                else "consent:preferences"
+            ),
             "thirdPartyDisclosure": choice.purpose.honours_gpc,
             "state": choice.status,
             "granted": choice.granted,

@@ -68,7 +68,14 @@ from .selectors import (
 
 # Sources where the person acts for themselves, even without an account (a visitor, a link).
 SELF_SOURCES = frozenset(
-    {Source.PREFERENCE_CENTRE, Source.BANNER, Source.UNSUBSCRIBE, Source.GPC, Source.SIGNUP}
+    {
+        Source.PREFERENCE_CENTRE,
+        Source.BANNER,
+        Source.UNSUBSCRIBE,
+        Source.SMS_STOP,
+        Source.GPC,
+        Source.SIGNUP,
+    }
 )
 
 
@@ -804,7 +811,7 @@ def consent_sms_inbound(*, phone: str, message_id: str, keyword: str) -> list[Co
                         subject=subject,
                         purpose_key="marketing_sms",
                         granted=False,
-                        source=Source.UNSUBSCRIBE,
+                        source=Source.SMS_STOP,
                         actor=None,
                         evidence={"via": "sms_stop", "keyword": keyword},
                     )

@@ -278,7 +278,7 @@ def plain_receipts(request: DataSubjectRequest) -> list[dict[str, Any]]:
                 "deleted": sum((receipt.get("deleted") or {}).values()),
                 "anonymised": sum((receipt.get("anonymised") or {}).values()),
                 "retained": [
-                    _retention(kept, anonymised=receipt.get("anonymised") or {})
+                    retention_entry(kept, anonymised=receipt.get("anonymised") or {})
                     for kept in receipt.get("retained") or []
                 ],
                 "exported": sum((receipt.get("counts") or {}).values()),
@@ -288,11 +288,23 @@ def plain_receipts(request: DataSubjectRequest) -> list[dict[str, Any]]:
     return rows
 
 
-def _retention(kept: dict[str, Any], *, anonymised: Mapping[str, Any]) -> dict[str, Any]:
-    """A kept record's entry with its date as a date (the e-mail writes it the person's way),
-    and whether its records are those the store made anonymous (kept without what identifies
-    the person: counted once, not as more records)."""
-    until = kept.get("until")
-    if isinstance(until, str) and until:
-        until = parse_date(until) or (parse_datetime(until) or until)
-    return {**kept, "until": until, "anonymised": kept.get("entity") in anonymised}
+def retention_entry(kept: Mapping[str, Any], *, anonymised: Mapping[str, Any]) -> dict[str, Any]:
+    """A kept record's entry with its dates as dates (the e-mail writes them the person's way);
+    whether ``until`` is only the latest of their dates (some go earlier, or the receipt does
+    not say); and whether its records are those the store made anonymous (kept without what
+    identifies the person: counted once, not as more records)."""
+    until, first_until = _date(kept.get("until")), _date(kept.get("first_until"))
+    return {
+        **kept,
+        "until": until,
+        "first_until": first_until,
+        "at_the_latest": int(kept.get("count") or 0) > 1 and first_until != until,
+        "anonymised": kept.get("entity") in anonymised,
+    }
+
+
+def _date(value: Any) -> Any:
+    """Return a receipt's ISO date (or date and time) as a date, else as it is."""
+    if isinstance(value, str) and value:
+        return parse_date(value) or (parse_datetime(value) or value)
+    return value

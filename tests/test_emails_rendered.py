@@ -16,6 +16,7 @@ from django.core.mail import EmailMessage
 from django.test import Client
 from django.urls import resolve
 from django.utils import formats, timezone, translation
+from django.utils.html import strip_tags
 
 from dsr import maintenance, notifications
 from dsr.models import DataSubjectRequest, IdentityMethod, State, TaskState
@@ -252,6 +253,8 @@ def test_a_guest_is_acknowledged_asked_to_confirm_and_reminded(
     with translation.override(language):
         until = formats.date_format(expires, "DATETIME_FORMAT")
     assert until in reminder.body and until in reminder.alternatives[0][0]
+    # A time ending in "p.m." is not followed by a second full stop.
+    assert f"{until}." not in reminder.body + str(reminder.alternatives[0][0])
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -397,6 +400,45 @@ def test_an_erasure_completed_with_what_each_system_did(
     )
     assert re.search(r"^- .+: .*\d", body, re.M), body
     assert "privacy_requests" not in body  # entities named for people, not as tables
+
+
+def _both_parts(message: EmailMessage) -> list[str]:
+    """The plain text and the HTML part's text, each on one line as a person reads it."""
+    html = next(c for c, kind in getattr(message, "alternatives", []) if kind == "text/html")
+    return [" ".join(message.body.split()), " ".join(strip_tags(str(html)).split())]
+
+
+def test_an_erasure_counts_one_record_as_one(
+    rendered, officers, django_capture_on_commit_callbacks
+):
+    """A system that deleted one record says "1 record deleted", in the plain text and the
+    HTML part alike, and a count of nothing made anonymous is not listed."""
+    add_store("uploads", "tests.dsr.connectors.FlakyConnector", name="Photo and video uploads")
+    customer = person("en")
+    request = dsr_request_approve(
+        request=file_request(type="erasure", user=customer), actor=officers["en"]
+    )
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        run_pending_tasks(request)
+
+    for text in _both_parts(only(customer.email)):
+        assert "Photo and video uploads: 1 record deleted" in text, text
+        assert "1 record kept: Proof that Inper answered your requests" in text, text
+        assert "1 records" not in text and "0 records made anonymous" not in text, text
+
+
+def test_a_copy_available_for_one_day_says_one_day(settings, django_capture_on_commit_callbacks):
+    settings.DSR_PACKAGE_DAYS = 1
+    customer = person("en")
+    request = file_request(type="access", user=customer)
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.completed(request)
+
+    for text in _both_parts(only(customer.email)):
+        assert "The download is available for 1 day." in text, text
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -149,13 +149,18 @@ class ExportResult:
 
 @dataclass(frozen=True)
 class Retention:
-    """Records kept despite an erasure, and why (named legal basis, until when)."""
+    """Records kept despite an erasure, and why (named legal basis, until when).
+
+    ``until`` is the day the last of them goes; ``first_until`` the day the first goes, where
+    the store knows it (the same day when all go together; None: not known, as in receipts
+    written before it was recorded)."""
 
     entity: str
     count: int
     basis: str
     until: date | None = None
     fields_kept: tuple[str, ...] = ()
+    first_until: date | None = None
 
 
 @dataclass(frozen=True)

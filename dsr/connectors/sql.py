@@ -1063,7 +1063,7 @@ class SQLConnector(Connector):
                 bound = catalogue.tables[name]
                 config, table, where = bound.config, bound.table, scope[name]
                 if config.erase == "retain":
-                    retained_rule = self._retained(conn, bound, where, today)
+                    retained_rule = self._retained(conn, catalogue, bound, where, today)
                     if retained_rule is not None:
                         retained.append(retained_rule)
                 if config.erase == "delete":
@@ -1097,31 +1097,39 @@ class SQLConnector(Connector):
         return EraseResult(deleted, anonymised, tuple(reversed(retained)), remaining)
 
     def _retained(
-        self, conn: Connection, bound: BoundTable, where: ColumnElement[bool], today: date
+        self,
+        conn: Connection,
+        catalogue: Catalogue,
+        bound: BoundTable,
+        where: ColumnElement[bool],
+        today: date,
     ) -> Retention | None:
+        """Return what the erasure keeps of ``bound`` (its rows in ``where``), and until when:
+        each row's date plus the period of the rule that dates it (see :func:`_dated_rows`),
+        the last of them and the first. Rows that nothing dates are kept from ``today``."""
         rule = bound.config.retention
         if rule is None:
             return None
-        latest: Any = None
-        if rule.date_column:
-            row = conn.execute(
-                sa.select(sa.func.count(), sa.func.max(bound.table.c[rule.date_column]))
-                .select_from(bound.table)
-                .where(where)
-            ).one()
-            count, latest = int(row[0]), row[1]
-        else:
-            count = self._count(conn, bound.table, where)
+        count = self._count(conn, bound.table, where)
         if not count:
             return None
         until: date | None = None
-        if rule.period is not None:
-            start = latest.date() if isinstance(latest, datetime) else latest
-            until = (start if isinstance(start, date) else today) + rule.period
+        first_until: date | None = None
+        dated = _dated_rows(catalogue, bound, where)
+        if dated is not None:
+            column, rows, period = dated
+            first, latest = conn.execute(
+                sa.select(sa.func.min(column), sa.func.max(column)).where(rows)
+            ).one()
+            if period is not None:
+                first_until = _day(first, today) + period
+                until = _day(latest, today) + period
+        elif rule.period is not None:
+            first_until = until = today + rule.period
         kept = tuple(
             column.name for column in bound.table.c if column.name not in bound.config.columns
         )
-        return Retention(bound.config.entity, count, rule.basis, until, kept)
+        return Retention(bound.config.entity, count, rule.basis, until, kept, first_until)
 
     def restrict(self, subject: Subject, *, lift: bool = False) -> RestrictResult | Pending:
         if not any(table.restrict_column for table in self.settings.tables.values()):
@@ -1200,19 +1208,13 @@ class SQLConnector(Connector):
                 # The order's rows, then up the parent chain to a table with the address.
                 # As typed, or in capitals ("inp-100006"): both by the column's index.
                 typed = sorted({order_number.strip(), order_number.strip().upper()})
-                current, where = bound, bound.table.c[column].in_(typed)
-                while (email := current.config.identities.get("email")) is None:
-                    if current.config.parent is None or not current.link:
-                        break
-                    children = [child for child, _ in current.link]
-                    targets = [target for _, target in current.link]
-                    keys = sa.select(*children).where(where)
-                    where = (
-                        targets[0].in_(keys) if len(targets) == 1 else sa.tuple_(*targets).in_(keys)
-                    )
-                    current = catalogue.tables[current.config.parent]
-                if email is None:
+                current: BoundTable | None = bound
+                where: ColumnElement[bool] = bound.table.c[column].in_(typed)
+                while current is not None and current.config.identities.get("email") is None:
+                    current, where = _parent_rows(catalogue, current, where)
+                if current is None:
                     continue
+                email = current.config.identities["email"]
                 statement = sa.select(current.table.c[email]).where(where).limit(_ORDER_EMAILS)
                 found.update(str(value).strip().lower() for (value,) in conn.execute(statement))
         return sorted(found)
@@ -1385,6 +1387,46 @@ def _same_characters(column: ColumnElement[Any], values: Sequence[str]) -> Colum
     as_bytes = sa.cast(sa.cast(column, mysql.CHAR(charset="utf8mb4")), sa.LargeBinary)
     encoded = [value.encode() for value in values]
     return as_bytes.in_(encoded) if len(encoded) > 1 else as_bytes == encoded[0]
+
+
+def _parent_rows(
+    catalogue: Catalogue, bound: BoundTable, where: ColumnElement[bool]
+) -> tuple[BoundTable | None, ColumnElement[bool]]:
+    """Return the parent table of ``bound`` and the condition of its rows that ``bound``'s
+    rows in ``where`` point to (None: ``bound`` has no parent)."""
+    if bound.config.parent is None or not bound.link:
+        return None, where
+    children = [child for child, _ in bound.link]
+    targets = [target for _, target in bound.link]
+    keys = sa.select(*children).where(where)
+    pointed = targets[0].in_(keys) if len(targets) == 1 else sa.tuple_(*targets).in_(keys)
+    return catalogue.tables[bound.config.parent], pointed
+
+
+def _dated_rows(
+    catalogue: Catalogue, bound: BoundTable, where: ColumnElement[bool]
+) -> tuple[sa.Column[Any], ColumnElement[bool], relativedelta | None] | None:
+    """Return the date column that dates ``bound``'s rows in ``where``, the condition of the
+    rows holding those dates, and the period counted from them; None if nothing dates them.
+
+    A table whose retention rule names a ``date_column`` dates itself. One without it goes
+    with the rows it belongs to (an order's lines with their order): the retention job
+    deletes them once those reach the end of their period, in the nearest parent table whose
+    rule names a date column, so theirs are the dates and the period."""
+    current: BoundTable | None = bound
+    while current is not None:
+        rule = current.config.retention
+        if rule is not None and rule.date_column and (current is bound or rule.period):
+            return current.table.c[rule.date_column], where, rule.period
+        current, where = _parent_rows(catalogue, current, where)
+    return None
+
+
+def _day(value: Any, today: date) -> date:
+    """Return the day of a date column's value (``today`` if there is none)."""
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else today
 
 
 def _only(

@@ -30,6 +30,7 @@ from ..models import (
     StoreTask,
     TaskState,
 )
+from ..notifications import retention_entry
 from ..packages import package_is_available
 from ..services import CANCELLABLE, filed_signed_in, restriction_may_be_lifted
 from .forms import SORTS, STATUS_ALL, STATUS_OPEN
@@ -227,9 +228,7 @@ def task_row(task: StoreTask) -> TaskRow:
         erased=erased,
         retained=retained,
         remaining=_total(receipt, "remaining"),
-        retained_detail=[
-            {**item, "anonymised": item.get("entity") in made_anonymous} for item in kept
-        ],
+        retained_detail=[retention_entry(item, anonymised=made_anonymous) for item in kept],
         receipt_json=json.dumps(receipt, indent=2, sort_keys=True, ensure_ascii=False),
     )
 

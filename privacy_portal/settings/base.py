@@ -392,7 +392,9 @@ CONSENT_CHOICE_LIFETIME_DAYS: int = env.int("CONSENT_CHOICE_LIFETIME_DAYS", defa
 CONSENT_BANNER_ORIGINS: list[str] = env.list("CONSENT_BANNER_ORIGINS", default=[])
 # The portal's own measurement tags, run only after consent: [{"category": ..., "src": ...}].
 CONSENT_PORTAL_TAGS: list[dict[str, str]] = env.json("CONSENT_PORTAL_TAGS", default=[])
-CONSENT_UNSUBSCRIBE_MAILTO: str = env("CONSENT_UNSUBSCRIBE_MAILTO", default="unsubscribe@inper.com")
+# A mailbox whose unsubscribe requests something processes (see docs/consent.md); empty, the
+# default: List-Unsubscribe offers only the one-click https link, and no address nobody reads.
+CONSENT_UNSUBSCRIBE_MAILTO: str = env("CONSENT_UNSUBSCRIBE_MAILTO", default="")
 CONSENT_UNSUBSCRIBE_MAX_AGE_DAYS: int = env.int("CONSENT_UNSUBSCRIBE_MAX_AGE_DAYS", default=365)
 CONSENT_CONFIRMATION_MAX_AGE_HOURS: int = env.int("CONSENT_CONFIRMATION_MAX_AGE_HOURS", default=72)
 # Shared secret of the SMS provider's inbound webhook (empty: the webhook is off).

@@ -43,6 +43,17 @@ def test_signup_creates_an_unverified_account_and_sends_a_confirmation_link(clie
     assert AuditEvent.objects.filter(action="account.signed_up", object_id=str(user.pk)).exists()
 
 
+def test_the_form_links_to_the_privacy_statement_by_its_button(client):
+    page = client.get(SIGNUP).content.decode()
+
+    form = page.split('class="auth-form"', 1)[1].split("</form>", 1)[0]
+    note, actions = form.split('<div class="actions">', 1)
+    assert 'our <a href="/privacy/statement/">privacy statement</a>.' in note
+    assert "Sign up" in actions
+    assert client.get("/privacy/statement/").status_code == 200  # open to visitors
+    assert "privacy statement" not in client.get("/accounts/login/").content.decode()
+
+
 def test_account_emails_name_the_portal_not_the_host(client, settings):
     settings.PORTAL_BASE_URL = "https://privacy.inper.example"
     _signup(client, HTTP_HOST="localhost:8101")

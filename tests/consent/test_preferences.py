@@ -11,7 +11,7 @@ from django.core import mail
 from consent import services
 from consent.models import ConsentEvent, ConsentState
 from consent.receipts import receipt_signature
-from tests.consent.conftest import record
+from tests.consent.conftest import history_rows, record
 
 pytestmark = pytest.mark.django_db
 
@@ -161,6 +161,23 @@ def test_stop_all_marketing(customer_client, customer):
     }
 
 
+def test_the_history_calls_switching_off_an_objection_where_the_basis_is_legitimate_interest(
+    customer_client, customer
+):
+    """Post marketing rests on legitimate interest: stopping all marketing objects to it, and
+    the history says "Objected" (and "Objection withdrawn" when it is back on), while a
+    withdrawn consent to text messages says "Withdrawn"."""
+    record(customer, "marketing_sms", True)
+    customer_client.post("/privacy/choices/stop-all-marketing/")
+    _switch(customer_client, "marketing_post", "on")
+
+    assert history_rows(customer_client)[:3] == [
+        ("Catalogues and offers by post", "Objection withdrawn", "Preference centre"),
+        ("Catalogues and offers by post", "Objected", "Preference centre"),
+        ("Offers by text message", "Withdrawn", "Preference centre"),
+    ]
+
+
 def test_history_and_receipt_show_only_my_own_events(customer_client, customer, other_customer):
     record(customer, "surveys", True)
     record(other_customer, "referrals", True)
@@ -180,6 +197,25 @@ def test_history_and_receipt_show_only_my_own_events(customer_client, customer, 
     assert events[0]["notice"]["textHash"].startswith("sha256:")
     assert receipt["signature"]["value"] == receipt_signature(receipt)
     assert customer.email not in response.content.decode()
+
+
+def test_the_receipt_says_where_to_withdraw_each_choice_with_a_full_address(
+    customer_client, customer, settings
+):
+    """Like every other address in the receipt, where to withdraw is a full one: the cookie
+    settings for a cookie category, the privacy choices for the rest."""
+    record(customer, "surveys", True)
+    record(customer, "analytics", True)
+
+    receipt = json.loads(customer_client.get("/privacy/history/receipt.json").content)
+
+    purposes = {p["purposeId"]: p for p in receipt["services"][0]["purposes"]}
+    base = settings.PORTAL_BASE_URL
+    assert base.startswith("http")
+    assert purposes["surveys"]["termination"] == f"{base}/privacy/"
+    assert purposes["analytics"]["termination"] == f"{base}/privacy/cookies/"
+    assert receipt["policyUrl"] == f"{base}/privacy/statement/"
+    assert receipt["signature"]["value"] == receipt_signature(receipt)
 
 
 def test_a_consent_on_an_old_text_shows_as_such_and_must_be_given_again(

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import quote
 
 import pytest
 from django.core import mail
+from django.core.checks import run_checks
 from django.test import Client
 
 from consent import services
 from consent.marketing import marketing_email_send
 from consent.models import ConsentEvent, ConsentState
 from consent.signatures import signature_make
-from tests.consent.conftest import record
+from tests.conftest import login
+from tests.consent.conftest import history_rows, record
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,15 +34,38 @@ def _send_newsletter(customer, capture):
 
 
 def test_marketing_email_carries_rfc_8058_headers(customer, django_capture_on_commit_callbacks):
+    """By default only the one-click https link: no mailbox reads unsubscribe mails."""
+    record(customer, "marketing_email", True)
+    sent, message = _send_newsletter(customer, django_capture_on_commit_callbacks)
+    assert sent
+    header = message.extra_headers["List-Unsubscribe"]
+    (https,) = (part.strip("<> ") for part in header.split(","))
+    assert https.startswith("http") and "/unsubscribe/" in https
+    assert "mailto:" not in header
+    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert https in message.body
+
+
+def test_a_processed_mailbox_is_offered_as_a_mailto_beside_the_link(
+    customer, settings, django_capture_on_commit_callbacks
+):
+    settings.CONSENT_UNSUBSCRIBE_MAILTO = "unsubscribe@lists.inper.example"
     record(customer, "marketing_email", True)
     sent, message = _send_newsletter(customer, django_capture_on_commit_callbacks)
     assert sent
     header = message.extra_headers["List-Unsubscribe"]
     https, mailto = (part.strip("<> ") for part in header.split(","))
     assert https.startswith("http") and "/unsubscribe/" in https
-    assert mailto.startswith("mailto:unsubscribe@inper.com?subject=unsubscribe%20")
+    token = https.rstrip("/").rsplit("/", 1)[1]
+    subject = quote(f"unsubscribe {token}")
+    assert mailto == f"mailto:unsubscribe@lists.inper.example?subject={subject}"
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert https in message.body
+
+
+def test_a_mailbox_that_is_not_an_address_fails_the_system_checks(settings):
+    assert "consent.E007" not in {problem.id for problem in run_checks()}
+    settings.CONSENT_UNSUBSCRIBE_MAILTO = "the unsubscribe mailbox"
+    assert "consent.E007" in {problem.id for problem in run_checks()}
 
 
 def test_no_marketing_email_without_consent(customer, django_capture_on_commit_callbacks):
@@ -147,9 +173,10 @@ def test_sms_stop_withdraws_sms_marketing_and_suppresses_the_number(client, sett
     assert (event.purpose.key, event.granted, event.source) == (
         "marketing_sms",
         False,
-        "unsubscribe",
+        "sms_stop",
     )
     assert event.evidence["via"] == "sms_stop"
+    assert event.actor_type == "subject"  # the person replied, as with an unsubscribe link
     assert services.suppression_has(channel="sms", address="+491701234567")
     # The same message again is a replay: 409 and nothing recorded.
     assert (
@@ -157,6 +184,27 @@ def test_sms_stop_withdraws_sms_marketing_and_suppresses_the_number(client, sett
         == 409
     )
     assert ConsentEvent.objects.count() == 2
+
+
+def test_the_history_says_a_stop_reply_came_by_text_message(client, settings):
+    """Not "Unsubscribe link": the person replied STOP to a text message. A STOP reply recorded
+    before it had a source of its own (the ledger is never changed) reads the same."""
+    settings.CONSENT_SMS_WEBHOOK_SECRET = SECRET
+    user = UserFactory(phone="+491701234567")
+    record(user, "marketing_sms", True)
+    record(user, "marketing_sms", False, "unsubscribe", evidence={"via": "sms_stop"})
+    record(user, "marketing_sms", True)
+    record(user, "marketing_email", True)
+    record(user, "marketing_email", False, source="unsubscribe")
+
+    _sms(client, {"message_id": "m-7", "from": "+491701234567", "text": "STOP"})
+
+    withdrawn = [row for row in history_rows(login(Client(), user)) if row[1] == "Withdrawn"]
+    assert withdrawn == [
+        ("Offers by text message", "Withdrawn", "Reply STOP by text message"),
+        ("News and offers by e-mail", "Withdrawn", "Unsubscribe link"),
+        ("Offers by text message", "Withdrawn", "Reply STOP by text message"),
+    ]
 
 
 def test_sms_webhook_refuses_bad_signatures_old_timestamps_and_malformed_bodies(client, settings):

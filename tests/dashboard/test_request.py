@@ -3,6 +3,7 @@ clear message (changing nothing) when the request's state does not allow it."""
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -121,6 +122,9 @@ def test_verify_by_hand_then_approve_then_the_receipt(
     assert receipt.status_code == 200
     text = receipt.content.decode()
     assert "Inper Privacy Portal" in text and "on time" in text
+    # English times end in "a.m." or "p.m.": the sentence does not end with the time.
+    assert "Counts only, no personal data (generated " in text
+    assert not re.search(r"\.\.", " ".join(re.sub(r"<[^>]+>", " ", text).split()))
 
 
 def test_a_guest_held_without_an_order_number_is_described_as_such(
@@ -719,5 +723,46 @@ def test_records_made_anonymous_and_kept_are_counted_once(customer):
     assert "CRM</strong>: told to erase what we shared with it" in told_text
     assert "records deleted" not in told_text
     text = " ".join(render_to_string("dsr/receipt_row.html", {"row": plain}).split())
-    assert "13 records deleted, 4 made anonymous" in text
+    assert "13 records deleted, 4 records made anonymous" in text
     assert "the 4 made anonymous are kept: Tax law" in text and "7 records kept: Tax law" in text
+
+
+def test_kept_records_going_on_different_days_are_kept_until_the_last_at_the_latest(
+    customer, compliance_client
+):
+    """Three orders, each kept 10 years from its own date: the e-mail, the person's page and
+    the officers' receipt give the day the last one goes, as the latest (the older ones go
+    earlier). One record, or records that go together, have their day. A receipt written
+    before the first day was recorded cannot tell, so it says "at the latest" too."""
+    from django.template.loader import render_to_string
+
+    from dsr.models import StoreTask
+    from dsr.notifications import plain_receipts
+
+    tax = {"basis": "Tax law", "until": "2036-10-04"}
+    receipt = {
+        "deleted": {"reviews": 1},
+        "retained": [
+            {"entity": "orders", "count": 3, **tax, "first_until": "2034-02-01"},
+            {"entity": "invoices", "count": 2, **tax, "first_until": "2036-10-04"},
+            {"entity": "contracts", "count": 1, "basis": "Contract law", "until": "2030-01-31"},
+            {"entity": "letters", "count": 2, "basis": "Post law", "until": "2031-05-01"},
+        ],
+        "remaining": {"reviews": 0},
+    }
+    request = file_request(type="erasure", user=customer)
+    store = add_store("shop", "tests.dsr.connectors.FlakyConnector")
+    StoreTask.objects.create(
+        request=request, store=store, action="erase", state=TaskState.SUCCEEDED, receipt=receipt
+    )
+
+    (plain,) = plain_receipts(request)
+    text = " ".join(render_to_string("dsr/receipt_row.html", {"row": plain}).split())
+    assert "3 records kept: Tax law (until Oct. 4, 2036 at the latest);" in text
+    assert "2 records kept: Tax law (until Oct. 4, 2036);" in text
+    assert "1 record kept: Contract law (until Jan. 31, 2030);" in text
+    assert "2 records kept: Post law (until May 1, 2031 at the latest)" in text
+    page = compliance_client.get(f"/dashboard/requests/{request.reference}/receipt/")
+    shown = " ".join(page.content.decode().split())
+    assert "3 orders retained: Tax law (until Oct. 4, 2036 at the latest)" in shown
+    assert "2 invoices retained: Tax law (until Oct. 4, 2036)" in shown

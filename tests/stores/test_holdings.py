@@ -3,6 +3,7 @@ without personal data in its keys, shown without a reload."""
 
 from __future__ import annotations
 
+import re
 from unittest import mock
 
 import pytest
@@ -11,7 +12,9 @@ from django.core.cache import cache
 from dsr import holdings
 from dsr.demo import shop
 from privacy_portal.permissions import COMPLIANCE_GROUP
+from tests.conftest import login
 from tests.dsr.helpers import add_store
+from tests.factories import UserFactory
 from tests.stores.conftest import url_text
 
 pytestmark = pytest.mark.django_db
@@ -86,6 +89,19 @@ def test_the_result_lists_each_store_with_how_much_it_holds(customer_client, cus
     assert "Inper Privacy Portal" in html and "account: <strong>1</strong>" in html
     page = customer_client.get("/account/data/").content.decode()
     assert 'data-holdings-state="ready"' in page and "Inper shop" in page
+
+
+def test_a_recipient_is_not_said_to_have_data_of_a_new_account(client, stores):
+    """The carrier receives addresses when an order ships: of an account without orders, the
+    page does not claim anything was shared, since it looks nothing up there."""
+    newcomer = UserFactory()
+    holdings.holdings_compute(newcomer.pk)
+
+    html = login(client, newcomer).get("/account/data/stores/").json()["html"]
+
+    (carrier,) = re.findall(r'<tr data-store="carrier".*?</tr>', html, re.S)
+    assert "We may have shared data of these kinds with them; if so, they are told" in carrier
+    assert "We shared" not in html
 
 
 def test_the_cache_holds_counts_under_a_key_without_personal_data(customer, stores, redis_cache):

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
 
 from dsr.connectors.base import (
     ConfigurationError,
@@ -149,6 +150,35 @@ def test_erasure_deletes_anonymises_and_retains_as_configured(filled_shop):
     # Erasing again finds nothing more to do.
     again = connector(filled_shop).erase(ANNA_SUBJECT)
     assert not again.deleted and not again.anonymised and not again.retained and again.clean
+
+
+def test_kept_rows_are_dated_by_their_own_dates_and_order_lines_by_their_orders(filled_shop):
+    """Anna's orders were placed on different days and are each kept 10 years from their own:
+    the receipt gives the first and the last day. An order's lines go with their order (the
+    retention job deletes them with it), not 10 years from the erasure."""
+    anna = customer_id(filled_shop, ANNA.email)
+    orders = rows(filled_shop, shop.orders, shop.orders.c.customer_id == anna)
+    lines = rows(
+        filled_shop, shop.order_lines, shop.order_lines.c.order_id.in_([o["id"] for o in orders])
+    )
+    placed = {order["id"]: order["created_at"].date() for order in orders}
+    ordered = sorted(placed.values())
+    with_lines = sorted({placed[line["order_id"]] for line in lines})
+    assert ordered[0] < ordered[-1] and with_lines
+
+    receipt = connector(filled_shop).erase(ANNA_SUBJECT)
+
+    kept = {kept.entity: kept for kept in receipt.retained}
+    ten_years = relativedelta(years=10)
+    assert (kept["orders"].first_until, kept["orders"].until) == (
+        ordered[0] + ten_years,
+        ordered[-1] + ten_years,
+    )
+    assert (kept["order_lines"].first_until, kept["order_lines"].until) == (
+        with_lines[0] + ten_years,
+        with_lines[-1] + ten_years,
+    )
+    assert kept["order_lines"].until < datetime.now(UTC).date() + ten_years
 
 
 def test_erasure_is_one_transaction_with_a_fixed_number_of_statements(shop_url):
