@@ -27,7 +27,7 @@ def test_sign_up_confirm_edit_switch_language_close_and_be_refused(page, mailout
 
     # Confirm the address from the captured e-mail.
     confirmation = link_in(mail_to(mailoutbox, EMAIL)[-1], "/accounts/confirm-email/")
-    page.goto(confirmation.replace("http://testserver", live_server.url))
+    page.goto(confirmation.replace("http://localhost:8000", live_server.url))
     page.get_by_role("button", name="Confirm").click()
 
     # Sign in and edit the profile.
