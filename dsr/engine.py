@@ -387,6 +387,11 @@ def _call(connector: Connector, task: StoreTask) -> Any:
     if action == Action.RECTIFY:
         return connector.rectify(subject, {"details": task.request.details})
     if action == Action.NOTIFY:
+        if task.request.type == RequestType.RECTIFICATION:
+            # The recipient corrects its copy as the person says (GDPR Art. 19).
+            return connector.notify(
+                subject, request_type=task.request.type, changes={"details": task.request.details}
+            )
         return connector.notify(subject, request_type=task.request.type)
     raise PermanentStoreError(gettext_noop("Unknown step %(action)s."), action=action)
 

@@ -381,9 +381,16 @@ class Connector:
             gettext_noop("Stores of the kind %(kind)s cannot correct data."), kind=self.kind
         )
 
-    def notify(self, subject: Subject, *, request_type: str) -> NotifyResult | Pending:
+    def notify(
+        self,
+        subject: Subject,
+        *,
+        request_type: str,
+        changes: Mapping[str, str] | None = None,
+    ) -> NotifyResult | Pending:
         """Tell the store, as a recipient of the subject's data, about an erasure, rectification
-        or restriction (``request_type``) so that it applies it too."""
+        or restriction (``request_type``) so that it applies it too; a rectification comes
+        with its ``changes`` (as :meth:`rectify` takes them: what the person says is wrong)."""
         raise PermanentStoreError(
             gettext_noop("Stores of the kind %(kind)s cannot be notified."), kind=self.kind
         )

@@ -587,8 +587,17 @@ class HTTPConnector(Connector):
         rectified: RectifyResult | Pending = self._act("rectify", subject, changes=dict(changes))
         return rectified
 
-    def notify(self, subject: Subject, *, request_type: str) -> NotifyResult | Pending:
-        notified: NotifyResult | Pending = self._act("notify", subject, request_type=request_type)
+    def notify(
+        self,
+        subject: Subject,
+        *,
+        request_type: str,
+        changes: Mapping[str, str] | None = None,
+    ) -> NotifyResult | Pending:
+        options: dict[str, Any] = {"request_type": request_type}
+        if changes:
+            options["changes"] = dict(changes)
+        notified: NotifyResult | Pending = self._act("notify", subject, **options)
         return notified
 
     def confirm_identity(self, subject: Subject) -> bool:

@@ -134,7 +134,14 @@ class ManualConnector(Connector):
     def rectify(self, subject: Subject, changes: Mapping[str, str]) -> Pending:
         return self._step("rectify")
 
-    def notify(self, subject: Subject, *, request_type: str) -> Pending:
+    def notify(
+        self,
+        subject: Subject,
+        *,
+        request_type: str,
+        changes: Mapping[str, str] | None = None,
+    ) -> Pending:
+        # The step's page shows staff the correction to pass on (the request's details).
         return self._step("notify")
 
     def erasure_plan(self) -> list[PlannedErasure]:

@@ -764,5 +764,9 @@ def test_kept_records_going_on_different_days_are_kept_until_the_last_at_the_lat
     assert "2 records kept: Post law (until May 1, 2031 at the latest)" in text
     page = compliance_client.get(f"/dashboard/requests/{request.reference}/receipt/")
     shown = " ".join(page.content.decode().split())
-    assert "3 orders retained: Tax law (until Oct. 4, 2036 at the latest)" in shown
-    assert "2 invoices retained: Tax law (until Oct. 4, 2036)" in shown
+    assert "orders: 3 retained under Tax law (until Oct. 4, 2036 at the latest)" in shown
+    assert "invoices: 2 retained under Tax law (until Oct. 4, 2036)" in shown
+    # The request's own page says the same.
+    page = compliance_client.get(f"/dashboard/requests/{request.reference}/")
+    shown = " ".join(page.content.decode().split())
+    assert "orders: 3 retained under Tax law (until Oct. 4, 2036 at the latest)" in shown

@@ -646,3 +646,21 @@ def test_a_service_that_answers_a_lift_with_the_restriction_in_force_has_not_lif
     task.refresh_from_db()
     assert task.state == TaskState.FAILED and "still restricted" in task.error
     assert request.restriction_lifted_at is None
+
+
+def test_a_recipient_service_told_of_a_correction_receives_what_to_correct(customer):
+    """GDPR Art. 19: the correction itself goes to each recipient, not only that one was asked."""
+    with ScriptedServer(done({"reference": "CRM-7"}), done({"reference": "CRM-8"})) as server:
+        store = http_store(f"{server.url}/dsr", actions=["notify"])
+        store.is_recipient = True
+        store.save()
+        for kind, details in (("rectification", "My phone is +49 30 1234567."), ("erasure", "")):
+            request = file_request(type=kind, user=customer, details=details)
+            run_pending_tasks(dsr_request_approve(request=request, actor=None))
+    corrected, erased = (message.json() for message in server.received)
+    assert corrected["action"] == "notify"
+    assert corrected["options"] == {
+        "request_type": "rectification",
+        "changes": {"details": "My phone is +49 30 1234567."},
+    }
+    assert erased["options"] == {"request_type": "erasure"}

@@ -296,3 +296,30 @@ def test_files_of_a_step_completed_meanwhile_do_not_replace_the_colleagues(
     names = archive.namelist()
     assert "stores/payment-provider/files/first.csv" in names
     assert not any(name.endswith("second.csv") for name in names)
+
+
+def test_a_recipient_told_of_a_correction_is_told_what_to_correct(
+    customer, compliance_user, compliance_client
+):
+    """The carrier's step (tell the recipient) shows staff what the person says is wrong, to
+    pass on: a recipient told only that a correction was asked cannot make it."""
+    add_store(
+        "carrier",
+        MANUAL,
+        name="Parcel carrier",
+        is_recipient=True,
+        config={
+            "actions": ["notify"],
+            "assigned_group": COMPLIANCE_GROUP,
+            "instructions": {"notify": "E-mail the carrier's privacy desk."},
+        },
+    )
+    request = file_request(
+        type="rectification", user=customer, details="My street is Lindenweg 5, not Lindenweg 3."
+    )
+    request = run_pending_tasks(dsr_request_approve(request=request, actor=compliance_user))
+    task = request.tasks.get(store__key="carrier", action="notify")
+    assert task.state == TaskState.WAITING
+    page = compliance_client.get(f"/admin/dsr/manualstep/{task.pk}/change/").content.decode()
+    assert "What the person says is wrong" in page
+    assert "My street is Lindenweg 5, not Lindenweg 3." in page
