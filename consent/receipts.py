@@ -78,7 +78,7 @@ def consent_receipt(subject: ConsentSubject, *, language: str) -> dict[str, Any]
             "eventId": event.pk,
             "purposeId": event.purpose.key,
             "purposeVersion": event.purpose_version.version,
-            "eventType": "given" if event.granted else "withdrawn",
+            "eventType": _event_type(event.granted, objection=event.purpose.is_objection),
             "eventTime": event.occurred_at.isoformat(),
             "collectionMethod": event.source,
             "notice": {
@@ -116,3 +116,11 @@ def consent_receipt(subject: ConsentSubject, *, language: str) -> dict[str, Any]
     }
     receipt["signature"] = {"alg": "HMAC-SHA256", "value": receipt_signature(receipt)}
     return receipt
+
+
+def _event_type(granted: bool, *, objection: bool) -> str:
+    """Name an event as the person's history does: consent is given and withdrawn; a use
+    resting on Inper's legitimate interest is objected to, and the objection withdrawn."""
+    if objection:
+        return "objection_withdrawn" if granted else "objected"
+    return "given" if granted else "withdrawn"

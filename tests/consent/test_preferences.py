@@ -180,6 +180,7 @@ def test_the_history_calls_switching_off_an_objection_where_the_basis_is_legitim
 
 def test_history_and_receipt_show_only_my_own_events(customer_client, customer, other_customer):
     record(customer, "surveys", True)
+    record(customer, "statistics", False)
     record(other_customer, "referrals", True)
 
     page = customer_client.get("/privacy/history/").content.decode()
@@ -193,7 +194,11 @@ def test_history_and_receipt_show_only_my_own_events(customer_client, customer, 
     for field in ("consentReceiptID", "piiPrincipalId", "piiControllers", "policyUrl", "services"):
         assert receipt[field]
     events = receipt["iso27560"]["events"]
-    assert [(e["purposeId"], e["eventType"]) for e in events] == [("surveys", "given")]
+    # An objection is named as one, not as a withdrawn consent.
+    assert sorted((e["purposeId"], e["eventType"]) for e in events) == [
+        ("statistics", "objected"),
+        ("surveys", "given"),
+    ]
     assert events[0]["notice"]["textHash"].startswith("sha256:")
     assert receipt["signature"]["value"] == receipt_signature(receipt)
     assert customer.email not in response.content.decode()
