@@ -102,9 +102,12 @@ def preference_update(request: HttpRequest, key: str) -> HttpResponse:
                 _("Nothing has changed yet. Confirm it is you with your password, and it is done."),
             )
             raise
-    filed = None
+    filed, recorded = None, False
     try:
-        if files != "withdraw_consent":  # the withdrawal request records it itself
+        if files == "withdraw_consent":
+            # A new withdrawal request records the choice itself (with its reference).
+            filed, recorded = file_for_switch_off(user, key, files)
+        if not recorded:
             outcome = services.consent_choose(
                 subject=services.subject_for_user(user),
                 purpose_key=key,
@@ -113,8 +116,8 @@ def preference_update(request: HttpRequest, key: str) -> HttpResponse:
                 actor=user,
                 request=request,
             )
-        if files:
-            filed = file_for_switch_off(user, key, files)
+        if files == "objection":
+            filed, _new = file_for_switch_off(user, key, files)
     except services.ConsentError:
         return _bad_request(request, _("This choice does not exist or cannot be changed."))
     title = catalogue().by_key[key].title()

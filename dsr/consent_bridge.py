@@ -167,9 +167,12 @@ def request_for_switch_off(purpose_key: str) -> str:
     return RequestType.WITHDRAW_CONSENT
 
 
-def file_for_switch_off(user: Any, purpose_key: str, request_type: str) -> DataSubjectRequest:
+def file_for_switch_off(
+    user: Any, purpose_key: str, request_type: str
+) -> tuple[DataSubjectRequest, bool]:
     """File the request :func:`request_for_switch_off` named, for ``user`` (signed in, and
-    re-authenticated for an objection), unless one of that type for the purpose is open."""
+    re-authenticated for an objection), unless one of that type for the purpose is open;
+    return it and whether it is new (a new withdrawal records the choice itself)."""
     from .models import OPEN_STATES, Channel
     from .services import Intake, dsr_request_file
 
@@ -178,7 +181,7 @@ def file_for_switch_off(user: Any, purpose_key: str, request_type: str) -> DataS
     ).order_by("-pk")
     for open_one in open_ones:
         if purpose_key in (open_one.purposes or ()):
-            return open_one
+            return open_one, False
     intake = Intake(
         type=request_type,
         email=user.email,
@@ -188,4 +191,4 @@ def file_for_switch_off(user: Any, purpose_key: str, request_type: str) -> DataS
         language=get_language() or "",
         purposes=(purpose_key,),
     )
-    return dsr_request_file(intake=intake, actor=user)
+    return dsr_request_file(intake=intake, actor=user), True

@@ -356,6 +356,12 @@ def test_withdrawing_consent_in_the_centre_tells_the_systems_that_use_it(
     events = ConsentEvent.objects.filter(purpose__key="surveys").order_by("id")
     assert [(e.granted, e.source) for e in events][1:] == [(False, "request")]
     assert ConsentState.objects.get(purpose__key="surveys").granted is False
+    # While that withdrawal is open (its step waits for staff), switching on and off again is
+    # recorded all the same, and files nothing more.
+    _switch(client, "surveys", "on")
+    _switch(client, "surveys", "off")
+    assert ConsentState.objects.get(purpose__key="surveys").granted is False
+    assert DataSubjectRequest.objects.count() == 1
     # A use no other system carries out is only recorded.
     _switch(client, "personalisation", "off")
     assert DataSubjectRequest.objects.count() == 1
