@@ -112,6 +112,12 @@ class PurposeInfo:
         )
 
     @property
+    def is_objection(self) -> bool:
+        """Switching it off is an objection (legitimate interest), not a withdrawal of
+        consent (as :attr:`consent.models.Purpose.is_objection`)."""
+        return self.legal_basis == LegalBasis.LEGITIMATE_INTEREST
+
+    @property
     def by_default(self) -> bool:
         return self.always_on or self.default_granted
 

@@ -75,8 +75,7 @@ class PurposeChoice:
 
     @property
     def is_objection(self) -> bool:
-        """Switching off means objecting (legitimate interest), not withdrawing consent."""
-        return self.purpose.legal_basis == LegalBasis.LEGITIMATE_INTEREST
+        return self.purpose.is_objection
 
 
 def consent_current(

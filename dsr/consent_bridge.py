@@ -152,7 +152,7 @@ def request_for_switch_off(purpose_key: str) -> str:
     withdrawal of one resting on consent. Direct marketing and cookies need none: the consent
     webhooks and the banner carry them."""
     from consent.catalogue import catalogue
-    from consent.models import LegalBasis, PurposeKind
+    from consent.models import PurposeKind
 
     from .models import DataStore, RequestType
 
@@ -162,9 +162,7 @@ def request_for_switch_off(purpose_key: str) -> str:
     configs = DataStore.objects.filter(enabled=True).values_list("config", flat=True)
     if not any(purpose_key in (config or {}).get("purpose_keys", ()) for config in configs):
         return ""
-    if purpose.legal_basis == LegalBasis.LEGITIMATE_INTEREST:
-        return RequestType.OBJECTION
-    return RequestType.WITHDRAW_CONSENT
+    return RequestType.OBJECTION if purpose.is_objection else RequestType.WITHDRAW_CONSENT
 
 
 def file_for_switch_off(
