@@ -54,7 +54,12 @@ class RequestOutSerializer(serializers.Serializer[Any]):
     type = serializers.CharField()
     state = serializers.CharField()
     received_at = serializers.DateTimeField()
-    due_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="The deadline, once the person's identity is confirmed (null before: it "
+        "follows the country of the person's account, so it would tell whether Inper knows "
+        "the address).",
+    )
     completed_at = serializers.DateTimeField(allow_null=True)
     outcome = serializers.CharField()
     stores_done = serializers.IntegerField()
@@ -68,7 +73,7 @@ def _out(request: DataSubjectRequest) -> dict[str, Any]:
         "type": request.type,
         "state": request.state,
         "received_at": request.received_at,
-        "due_at": request.due_at,
+        "due_at": request.due_at if request.identity_proven else None,
         "completed_at": request.completed_at,
         "outcome": request.outcome,
         "stores_done": done,

@@ -291,6 +291,16 @@ class DataSubjectRequest(models.Model):
         return self.state in TERMINAL_STATES and not self.restriction_lifting
 
     @property
+    def identity_proven(self) -> bool:
+        """Whether someone proved the address is the person's: the person (by the e-mailed
+        link, an order number, a re-authenticated session) or staff who recorded how. An
+        opt-out needs no proof, so it proves nothing."""
+        return self.verified_at is not None and self.identity_method not in (
+            "",
+            IdentityMethod.NOT_REQUIRED,
+        )
+
+    @property
     def followed_by_link(self) -> bool:
         """Whether the person follows this request by the signed link in its e-mails rather
         than by signing in: they filed it without signing in (as a guest, or through staff or

@@ -20,7 +20,7 @@ from django_stubs_ext import StrOrPromise
 from privacy_portal.mail import send_email, send_email_on_commit
 from privacy_portal.permissions import COMPLIANCE_GROUP
 
-from .models import Action, DataSubjectRequest, IdentityMethod, RequestType, StoreTask
+from .models import Action, DataSubjectRequest, RequestType, StoreTask
 
 VERIFY_SALT = "dsr.verify"
 STATUS_SALT = "dsr.status"
@@ -55,12 +55,8 @@ def _first_name(request: DataSubjectRequest) -> str:
     Anyone can file a request for any address, and an opt-out needs no proof: until the
     address is proven, the e-mail does not repeat the name typed with it (it could be a link
     or a message to a stranger)."""
-    proven = request.verified_at is not None and request.identity_method not in (
-        "",
-        IdentityMethod.NOT_REQUIRED,
-    )
     given = (request.full_name or "").split()
-    if proven and given:
+    if request.identity_proven and given:
         return given[0]
     if request.user_id is None:
         return ""

@@ -124,3 +124,51 @@ def test_unknown_fields_and_countries_are_refused_not_ignored(api_client_factory
     filed = _post(token, {"type": "access", "email": "a@example.com", "country": "GB"})
     assert filed.status_code == 201
     assert DataSubjectRequest.objects.get().country == "GB"
+
+
+def test_the_answer_does_not_tell_whether_inper_knows_the_address(api_client_factory):
+    """The deadline follows the country of the person's account (45 days for a Californian
+    one), so until the person confirms, a system that files for an address it merely has
+    learns nothing from the answer: the same for an unknown address as for a customer's."""
+    from dsr.services import dsr_request_verify_email
+    from tests.factories import UserFactory
+
+    californian = UserFactory(country="US")
+    _client, token = api_client_factory(ApiScope.REQUESTS_WRITE, ApiScope.REQUESTS_READ)
+    answers = []
+    for email in (californian.email, "nobody-at-inper@example.com"):
+        body = _post(
+            token, {"type": "restriction", "email": email, "details": "Pending my complaint"}
+        ).json()
+        reference = body.pop("reference")
+        body.pop("received_at")
+        followed = _get(token, reference).json()
+        followed.pop("reference"), followed.pop("received_at")
+        assert followed == body
+        answers.append(body)
+    assert answers[0] == answers[1]
+    assert answers[0]["due_at"] is None and answers[0]["state"] == "awaiting_identity"
+
+    filed = DataSubjectRequest.objects.get(email=californian.email)
+    dsr_request_verify_email(request_id=filed.pk, nonce=filed.verification_nonce)
+    filed.refresh_from_db()
+    assert filed.regime == "ccpa"
+    assert _get(token, filed.reference).json()["due_at"] == filed.due_at.isoformat().replace(
+        "+00:00", "Z"
+    )
+
+
+def test_a_request_whose_identity_the_system_checked_shows_its_deadline(api_client_factory):
+    _client, token = api_client_factory(ApiScope.REQUESTS_WRITE)
+    body = _post(
+        token,
+        {
+            "type": "rectification",
+            "email": "caller@example.com",
+            "details": "My surname is spelt Meyer",
+            "identity_method": "staff_callback",
+            "identity_note": "Called back the number on the account",
+        },
+    ).json()
+    filed = DataSubjectRequest.objects.get(reference=body["reference"])
+    assert body["due_at"] is not None and filed.identity_proven
