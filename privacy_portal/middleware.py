@@ -14,7 +14,7 @@ from csp.utils import build_policy
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.core.exceptions import SuspiciousOperation
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template import loader
 from django.urls import reverse
@@ -97,8 +97,12 @@ class BoundedBodyMiddleware:
             and request.content_type == "application/x-www-form-urlencoded"
         ):
             # Parsing applies the limits (RequestDataTooBig, TooManyFieldsSent: answered 400);
-            # the raw body stays readable.
-            request.POST  # noqa: B018
+            # the raw body stays readable. A form that says it is in another encoding is
+            # refused by Django's parser (BadRequest): answered here, where it is known.
+            try:
+                request.POST  # noqa: B018
+            except BadRequest:
+                return _refused(request, "form not in UTF-8")
             if not _utf8(request.body):
                 return _refused(request, "form not in UTF-8")
         elif (

@@ -88,7 +88,9 @@ def signature_valid(secrets: Sequence[str], timestamp: str, body: bytes, header:
     ``secrets`` (several while a secret is being replaced)."""
     offered = [part.strip() for part in header.split(",") if part.strip().startswith("v1=")]
     return any(
-        hmac.compare_digest(sign(secret, timestamp, body), candidate)
+        # Bytes: a header's text may hold any Latin-1 character, which compare_digest refuses
+        # in a str.
+        hmac.compare_digest(sign(secret, timestamp, body).encode(), candidate.encode())
         for secret in secrets
         if secret
         for candidate in offered

@@ -211,3 +211,26 @@ def test_values_the_schema_does_not_allow_are_refused_not_converted(token):
     unknown = client.get("/api/v1/consent/changes/?cursor=0&limt=10", **auth)
     assert unknown.status_code == 400 and unknown.json()["parameters"] == ["limt"]
     assert not ConsentEvent.objects.filter(subject__user=customer).exists()
+
+
+@pytest.mark.django_db
+def test_signatures_with_characters_outside_ascii_are_refused_not_a_server_error(settings):
+    """A header's text may hold any Latin-1 character (the SMS provider's and the stores'
+    signatures are compared as bytes: compare_digest refuses such a str)."""
+    import time
+
+    from dsr.connectors.http import signature_valid
+
+    settings.CONSENT_SMS_WEBHOOK_SECRET = SMS_SECRET
+    body = b'{"message_id":"m-1","from":"+15550000000","text":"STOP"}'
+    response = Client(raise_request_exception=False).generic(
+        "POST",
+        SMS_PATH,
+        body,
+        content_type="application/json",
+        HTTP_X_INPER_SMS_SIGNATURE=f"t={int(time.time())},v1=\xe9",
+        **CLIENT_ADDRESS,
+    )
+    assert response.status_code == 401
+    assert not ConsentEvent.objects.exists()
+    assert signature_valid(["a-secret"], str(int(time.time())), b"{}", "v1=\xe9") is False

@@ -24,6 +24,7 @@ from urllib.parse import quote_plus, urlencode
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -214,3 +215,27 @@ def test_evidence_is_kept_under_a_generated_name(world, settings, tmp_path):
             stored = task.evidence.name
             assert re.fullmatch(r"dsr/evidence/\d{4}/\d{2}/[0-9a-f]{24}(\.pdf)?", stored), stored
             assert (tmp_path / stored).read_bytes() == b"%PDF-1.4 proof"
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("charset", ["utf-16", "latin-1"])
+def test_a_form_in_another_encoding_is_refused_on_every_page(
+    client, customer, settings, charset, debug
+):
+    """Django refuses to parse a form that says it is not UTF-8 (BadRequest); answered 400
+    before any view, signed in or not, and in DEBUG too (whose error page reads the form)."""
+    from tests.conftest import login
+
+    settings.DEBUG = debug
+    signed_in = login(Client(raise_request_exception=False), customer)
+    anonymous = Client(raise_request_exception=False)
+    for who, path in ((anonymous, "/accounts/login/"), (anonymous, "/"), (signed_in, "/account/")):
+        response = who.generic(
+            "POST",
+            path,
+            b"first_name=Mallory",
+            content_type=f"application/x-www-form-urlencoded; charset={charset}",
+        )
+        assert response.status_code == 400, (path, response.status_code)
+    customer.refresh_from_db()
+    assert customer.first_name != "Mallory"
