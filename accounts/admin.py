@@ -23,7 +23,8 @@ from django.utils.translation import gettext_lazy as _
 from privacy_portal.admin_site import AuditedModelAdmin
 from privacy_portal.audit.services import audit_record
 
-from .models import Address, User
+from .models import Address, FormerEmail, User
+from .services import account_email_replaced
 
 
 class AddressInline(admin.StackedInline):  # type: ignore[type-arg]
@@ -42,6 +43,23 @@ class AddressInline(admin.StackedInline):  # type: ignore[type-arg]
     )
 
 
+class FormerEmailInline(admin.TabularInline):  # type: ignore[type-arg]
+    """The addresses the customer had before, by which Inper's other systems may know them
+    (read only: recorded when the address changes)."""
+
+    model = FormerEmail
+    extra = 0
+    fields = ("email", "replaced_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(User)
 class UserAdmin(AuditedModelAdmin):
     list_display = (
@@ -54,9 +72,10 @@ class UserAdmin(AuditedModelAdmin):
         "date_joined",
     )
     list_filter = ("is_active", "is_staff", "country", "groups")
-    search_fields = ("email", "first_name", "last_name", "phone")
+    # An earlier address finds the customer too: they may write from it.
+    search_fields = ("email", "former_emails__email", "first_name", "last_name", "phone")
     ordering = ("-date_joined",)
-    inlines = (AddressInline,)
+    inlines = (AddressInline, FormerEmailInline)
     readonly_fields = ("date_joined", "adult_confirmed_at", "closed_at", "last_login")
     list_per_page = 50
 
@@ -94,10 +113,13 @@ class UserAdmin(AuditedModelAdmin):
         return fieldsets
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if change and "email" in form.changed_data:
+        replaced = change and "email" in form.changed_data
+        if replaced:
             # As ``_hold_sensitive_requests`` does for an address changed on its own page.
             obj.credentials_changed_at = timezone.now()
         super().save_model(request, obj, form, change)
+        if replaced:
+            account_email_replaced(user=obj, old=form.initial.get("email", ""), new=obj.email)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         """Show support customers only: staff accounts (and a superuser's) are for superusers."""
@@ -212,6 +234,8 @@ class EmailAddressAdmin(AuditedModelAdmin, AllauthEmailAddressAdmin):
         super().save_model(request, obj, form, change)
         if "email" in form.changed_data or "user" in form.changed_data:
             _hold_sensitive_requests(obj.user_id)
+        if change and "email" in form.changed_data and "user" not in form.changed_data:
+            account_email_replaced(user=obj.user, old=form.initial.get("email", ""), new=obj.email)
 
     def make_verified(self, request: HttpRequest, queryset: QuerySet[EmailAddress]) -> None:
         with transaction.atomic():

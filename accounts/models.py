@@ -144,6 +144,31 @@ class Address(models.Model):
         return f"{_('Address')} #{self.pk}"
 
 
+class FormerEmail(models.Model):
+    """An address the account had before the person changed it.
+
+    Inper's other systems (the shop, the newsletter, uploads) know the person by the address
+    they gave them, which a change in the portal does not change: requests search them by
+    these too. Kept while the account exists; deleted with it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="former_emails"
+    )
+    email = models.EmailField(_("e-mail address"), max_length=254)
+    replaced_at = models.DateTimeField(_("replaced on"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("earlier e-mail address")
+        verbose_name_plural = _("earlier e-mail addresses")
+        ordering = ("replaced_at", "id")
+        constraints = [
+            models.UniqueConstraint(fields=("user", "email"), name="accounts_former_email_once")
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
 class Session(AbstractBaseSession):
     """A browser's session: Django's database session, plus the account signed in with it,
     so that an erasure deletes the person's sessions (they hold the address they signed in

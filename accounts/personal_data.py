@@ -42,6 +42,20 @@ DECLARATIONS = [
         order=10,
     ),
     ModelDeclaration(
+        model="accounts.FormerEmail",
+        entity="earlier_email_addresses",
+        title=_("earlier e-mail addresses"),
+        identity="user_id",
+        identity_kind="customer_id",
+        fields=("email", "replaced_at"),
+        erase=ERASE_DELETE,
+        descriptions={
+            "email": _("An address you used before; Inper's other systems may know you by it"),
+            "replaced_at": _("When you replaced it"),
+        },
+        order=10,
+    ),
+    ModelDeclaration(
         model="mfa.Authenticator",
         entity="second_factors",
         title=_("second factors"),

@@ -14,7 +14,7 @@ from privacy_portal.audit.services import audit_record
 from privacy_portal.drafts import drafts_forget_others
 from privacy_portal.language import language_unless_chosen
 
-from .services import account_record_credentials_change
+from .services import account_email_replaced, account_record_credentials_change
 
 
 @receiver(account_signals.user_logged_in)
@@ -58,9 +58,13 @@ def _password_changed(sender: Any, request: Any, user: Any, **kwargs: Any) -> No
 def _email_changed(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     # Confirming the address an account signed up with replaces none: nothing changed that
     # should hold the new customer's requests.
-    if kwargs.get("from_email_address") is None:
+    replaced, current = kwargs.get("from_email_address"), kwargs.get("to_email_address")
+    if replaced is None:
         return
     account_record_credentials_change(user=user, action="account.email.changed")
+    account_email_replaced(
+        user=user, old=replaced.email, new=current.email if current is not None else user.email
+    )
 
 
 @receiver(account_signals.email_added)

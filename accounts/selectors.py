@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from privacy_portal.categories import DESCRIPTIONS, DataCategory
 
-from .models import Address, User
+from .models import Address, FormerEmail, User
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,17 @@ class CategoryOverview:
 def user_addresses(user: User) -> QuerySet[Address]:
     """Return ``user``'s addresses, default first."""
     return Address.objects.filter(user=user).order_by("-is_default_shipping", "id")
+
+
+def account_former_emails(user_id: int | str | None) -> tuple[str, ...]:
+    """Return the addresses the account had before, oldest first."""
+    if user_id is None:
+        return ()
+    return tuple(
+        FormerEmail.objects.filter(user_id=user_id)
+        .values_list("email", flat=True)
+        .order_by("replaced_at", "id")
+    )
 
 
 def _not_set(value: object) -> str:
@@ -137,6 +148,11 @@ def data_overview(user: User) -> list[CategoryOverview]:
             DataCategory.ACCOUNT,
             items=[
                 HeldItem(_("E-mail address"), user.email),
+                *(
+                    [HeldItem(_("Earlier e-mail addresses"), ", ".join(former))]
+                    if (former := account_former_emails(user.pk))
+                    else []
+                ),
                 HeldItem(_("Name"), _not_set(user.full_name)),
                 HeldItem(
                     _("Date of birth"),

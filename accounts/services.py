@@ -16,7 +16,7 @@ from privacy_portal.audit.services import audit_record
 from privacy_portal.mail import send_email_on_commit
 
 from .closure import closure_handler
-from .models import Address, User
+from .models import Address, FormerEmail, User
 
 PROFILE_FIELDS = (
     "first_name",
@@ -208,3 +208,18 @@ def account_record_credentials_change(*, user: User, action: str) -> None:
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(credentials_changed_at=timezone.now())
         audit_record(actor=user, action=action, target=user)
+
+
+def account_email_replaced(*, user: User, old: str, new: str) -> None:
+    """Keep the address the person replaced: Inper's other systems still know them by it, so
+    their requests search those systems by it too. Taking an earlier address back makes it
+    current again, no longer a former one."""
+    from privacy_portal.pseudonymise import normalise_email
+
+    old, new = normalise_email(old), normalise_email(new)
+    if not old or old == new:
+        return
+    FormerEmail.objects.update_or_create(
+        user=user, email=old, defaults={"replaced_at": timezone.now()}
+    )
+    FormerEmail.objects.filter(user=user, email=new).delete()

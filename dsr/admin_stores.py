@@ -500,6 +500,8 @@ class ManualStepAdmin(AuditedModelAdmin):
             "opts": self.opts,
             "task": task,
             "req": task.request,
+            # The store may know the person by an address they had before.
+            "former_emails": task.request.snapshot().get("former_emails") or (),
             "form": form,
             "can_complete": can_complete,
             "has_view_permission": True,

@@ -50,6 +50,9 @@ def erasure_record_create(request: DataSubjectRequest) -> ErasureRecord:
         hashes["customer_id"] = keyed_hash(str(snapshot["customer_id"]), purpose="customer-id")
     if snapshot.get("phone"):
         hashes["phone"] = keyed_hash(str(snapshot["phone"]), purpose="phone")
+    if snapshot.get("former_emails"):
+        # Addresses the account had before: stores may have known the person by them.
+        hashes["former_emails"] = [email_hash(email) for email in snapshot["former_emails"]]
     # What each store erased, and the recipients told of it (GDPR Art. 19), under
     # "<store>:notify"; a step done by staff carries when, and its evidence file's checksum.
     receipts = {
@@ -106,8 +109,10 @@ def erasures_reapply(*, dry_run: bool = False) -> ReapplyReport:
             continue
         asked = received.get(record.reference, record.created_at)
         for kind, hashes in erased.items():
-            digest = record.identity_hashes.get(kind, "")
-            if digest:
+            digests = [record.identity_hashes.get(kind, "")]
+            if kind == "email":
+                digests += record.identity_hashes.get("former_emails") or []
+            for digest in filter(None, digests):
                 hashes[digest] = max(asked, hashes.get(digest, asked))
     for store in DataStore.objects.filter(enabled=True):
         try:

@@ -132,6 +132,7 @@ def _unsearchable(store: DataStore) -> str:
 def holdings_compute(user_id: int) -> None:
     """Run every enabled store's ``locate`` for the account and cache the counts."""
     from accounts.models import User
+    from accounts.selectors import account_former_emails
 
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
@@ -142,6 +143,7 @@ def holdings_compute(user_id: int) -> None:
         customer_id=str(user.pk),
         phone=user.phone or None,
         name=user.full_name or None,
+        former_emails=account_former_emails(user.pk),
     )
     result: dict[str, dict[str, Any]] = {}
     for store in DataStore.objects.filter(enabled=True).order_by("position", "name"):

@@ -58,6 +58,7 @@ def subject_of(request: DataSubjectRequest) -> Subject:
         phone=data.get("phone"),
         order_numbers=tuple(data.get("order_numbers") or ()),
         name=data.get("name"),
+        former_emails=tuple(data.get("former_emails") or ()),
     )
 
 

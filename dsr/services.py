@@ -304,6 +304,8 @@ def _next_reference(request: DataSubjectRequest) -> str:
 
 
 def _snapshot(intake: Intake, email: str) -> dict[str, Any]:
+    from accounts.selectors import account_former_emails
+
     user = intake.user
     return {
         "email": email,
@@ -311,6 +313,9 @@ def _snapshot(intake: Intake, email: str) -> dict[str, Any]:
         "phone": (getattr(user, "phone", "") or intake.phone) or None,
         "order_numbers": [intake.order_number] if intake.order_number else [],
         "name": (user.full_name if user is not None else intake.full_name) or None,
+        # Taken now: an erasure of the portal's own tables deletes them while other stores'
+        # tasks may still have to search by them.
+        "former_emails": list(account_former_emails(user.pk if user is not None else None)),
     }
 
 
@@ -530,7 +535,16 @@ def _link_to_account(locked: DataSubjectRequest, *, actor: Any) -> DataSubjectRe
     if account is None:
         return locked
     locked.user = account
-    locked.save(update_fields=("user", "updated_at"))
+    fields = ["user", "updated_at"]
+    snapshot = locked.snapshot()
+    if snapshot:
+        from accounts.selectors import account_former_emails
+
+        # The account's earlier addresses are the person's too: its stores search by them.
+        snapshot["former_emails"] = list(account_former_emails(account.pk))
+        locked.set_snapshot(snapshot)
+        fields.append("subject_snapshot")
+    locked.save(update_fields=fields)
     audit_record(
         actor=actor,
         action="dsr.request.linked_to_account",

@@ -171,6 +171,10 @@ def _account_form(user, **changes):
         "addresses-INITIAL_FORMS": "0",
         "addresses-MIN_NUM_FORMS": "0",
         "addresses-MAX_NUM_FORMS": "1000",
+        "former_emails-TOTAL_FORMS": "0",
+        "former_emails-INITIAL_FORMS": "0",
+        "former_emails-MIN_NUM_FORMS": "0",
+        "former_emails-MAX_NUM_FORMS": "1000",
         **changes,
     }
 
@@ -284,11 +288,17 @@ def test_a_sign_in_address_changed_in_the_admin_holds_copies_and_erasures(superu
     assert response.status_code == 302
 
     for person in (alice, bob):
+        old = person.email
         person.refresh_from_db()
         assert person.credentials_changed_at is not None
         request = file_request(type="access", user=person)
         assert request.state == State.IN_REVIEW
         assert request.held_reason == "credentials_recently_changed"
+        # Inper's other systems know them by the old address: their requests search by it,
+        # and support finds them by it.
+        assert request.snapshot()["former_emails"] == [old]
+        found = superuser_client.get("/admin/accounts/user/", {"q": old}, follow=True)
+        assert person.email in found.content.decode()
 
 
 def test_changes_to_e_mail_addresses_and_staff_roles_are_audited(superuser_client, superuser):
@@ -421,3 +431,4 @@ def test_a_search_is_kept_out_of_the_lists_addresses_and_links(support_client):
     lost = other.get(location, follow=True)
     assert "That search is no longer kept: search again." in lost.content.decode()
     assert "zed@example.com" in lost.content.decode()  # the whole list, unsearched
+

@@ -107,7 +107,9 @@ class Subject:
     """Who a request is about: the identities a store may be searched by.
 
     ``customer_id`` is the portal account's id when the person has one; ``email`` is always
-    known (normalised to lower case). Connectors use the identities their configuration names.
+    known (normalised to lower case); ``former_emails`` are the addresses the account had
+    before (Inper's other systems know the person by the address they were given). Connectors
+    use the identities their configuration names; searching by e-mail searches by all of them.
     """
 
     email: str
@@ -115,11 +117,19 @@ class Subject:
     phone: str | None = None
     order_numbers: tuple[str, ...] = ()
     name: str | None = None
+    former_emails: tuple[str, ...] = ()
+
+    @property
+    def emails(self) -> tuple[str, ...]:
+        """The person's address and the ones they had before, each once."""
+        return tuple(dict.fromkeys(value for value in (self.email, *self.former_emails) if value))
 
     def identity(self, kind: str) -> tuple[str, ...]:
         """Return the values of one kind of identity ("email", "customer_id", ...)."""
         if kind == "order_number":
             return self.order_numbers
+        if kind == "email":
+            return self.emails
         value = getattr(self, kind, None)
         return (str(value),) if value else ()
 

@@ -154,14 +154,17 @@ def parse_config(config: Mapping[str, Any]) -> FilesConfig:
     return FilesConfig(root, alias, tuple(folders), described)
 
 
-def _values(subject: Subject) -> dict[str, str | None]:
-    email = subject.email.strip().lower() if subject.email else None
-    return {
-        "email": email,
-        "email_sha256": hashlib.sha256(email.encode()).hexdigest() if email else None,
-        "customer_id": subject.customer_id,
-        "phone": subject.phone,
-    }
+def _values(subject: Subject) -> Iterator[dict[str, str | None]]:
+    """The identities a folder may be named by, once for each of the person's addresses (the
+    current one, then those they had before): their files may be under any of them."""
+    emails: list[str | None] = [email.strip().lower() for email in subject.emails] or [None]
+    for email in dict.fromkeys(emails):
+        yield {
+            "email": email,
+            "email_sha256": hashlib.sha256(email.encode()).hexdigest() if email else None,
+            "customer_id": subject.customer_id,
+            "phone": subject.phone,
+        }
 
 
 # --- what a file says about itself ------------------------------------------------------------
@@ -308,14 +311,18 @@ class FileStoreConnector(Connector):
             ) from None
 
     def _folders(self, subject: Subject) -> Iterator[str]:
-        values = _values(subject)
-        for template in self.files_config.folders:
-            names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
-            if any(not values.get(name) for name in names):
-                continue
-            if not all(_SAFE_VALUE.match(str(values[name])) for name in names):
-                continue  # not an identity: never a path
-            yield template.format(**values)
+        seen: set[str] = set()
+        for values in _values(subject):
+            for template in self.files_config.folders:
+                names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+                if any(not values.get(name) for name in names):
+                    continue
+                if not all(_SAFE_VALUE.match(str(values[name])) for name in names):
+                    continue  # not an identity: never a path
+                folder = template.format(**values)
+                if folder not in seen:
+                    seen.add(folder)
+                    yield folder
 
     def _inside(self, storage: Storage, name: str) -> bool:
         """Return True if ``name`` is a regular file or folder under the store's root (no

@@ -430,6 +430,9 @@ class HTTPConnector(Connector):
             value = getattr(subject, name)
             if value:
                 sent[name] = list(value) if isinstance(value, tuple) else value
+        if "email" in sent and subject.former_emails:
+            # The service may know the person by an address they had before.
+            sent["former_emails"] = [e for e in subject.emails if e != sent["email"]]
         return sent
 
     def _document(

@@ -306,6 +306,17 @@ def _table(
     }
 
 
+def newsletter_address(path: Path, subject: Mapping[str, Any]) -> str | None:
+    """Return the first of the subject's addresses (current, then earlier) that has a
+    subscriber, or None."""
+    candidates = [subject.get("email"), *(subject.get("former_emails") or [])]
+    with connect(path) as conn:
+        for candidate in candidates:
+            if isinstance(candidate, str) and candidate and _subscriber(conn, candidate):
+                return candidate
+    return None
+
+
 def newsletter_action(
     path: Path, action: str, email: str, options: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -558,6 +569,9 @@ class DemoServices:
                 "status": "done",
                 "result": crm_notify(self.path, email, document.get("request") or {}),
             }
+        # The newsletter knows a subscriber by the address they subscribed with, which may be
+        # one they had before (``former_emails``).
+        email = newsletter_address(self.path, document.get("subject") or {}) or email
         if action == "erase":
             return self._erase(document, email, secret)
         return 200, {

@@ -245,6 +245,31 @@ def test_my_data_lists_every_category_of_the_statement(customer_client, customer
     assert customer.email in page
 
 
+def test_my_data_shows_the_addresses_i_replaced_and_requests_search_by_them(
+    customer_client, customer
+):
+    """Inper's other systems know a customer by the address they gave them: the portal keeps
+    the ones replaced (shown here), and a request's subject carries them to the stores."""
+    from accounts.services import account_email_replaced
+    from dsr.identity import subject_of
+    from tests.dsr.helpers import file_request
+
+    assert "Earlier e-mail addresses" not in customer_client.get("/account/data/").content.decode()
+    old = customer.email
+    customer.email = "alice.moved@example.org"
+    customer.save(update_fields=("email",))
+    account_email_replaced(user=customer, old=old.upper(), new=customer.email)
+    page = customer_client.get("/account/data/").content.decode()
+    assert "Earlier e-mail addresses" in page and old in page
+    subject = subject_of(file_request(type="access", user=customer))
+    assert subject.identity("email") == ("alice.moved@example.org", old)
+    # Taking the old address back makes it current, no longer an earlier one.
+    account_email_replaced(user=customer, old=customer.email, new=old)
+    assert list(customer.former_emails.values_list("email", flat=True)) == [
+        "alice.moved@example.org"
+    ]
+
+
 def test_my_data_promises_a_copy_only_where_a_store_an_access_request_reaches_holds_it(
     customer_client, settings
 ):

@@ -365,3 +365,65 @@ def test_an_objection_to_transfers_stops_them_in_the_united_states_for_review(de
     wait_until(lambda: _crm_restricted(ben.email), message="the CRM restricted")
     crm = StoreTask.objects.filter(request=restriction, store__key="group-crm")
     assert sorted(crm.values_list("action", flat=True)) == ["restrict"]
+
+
+def test_a_customer_who_changed_their_address_is_erased_under_the_old_one_too(demo_world, worker):
+    """The shop, the newsletter and the uploads know Ben by the address he gave them; after
+    he changes it in the portal (allauth's real pages), "My data" still finds him there and
+    his erasure reaches the records under the old address, which the portal keeps (for that)
+    only as long as his account."""
+    import re
+
+    from django.core import mail
+    from django.test import Client
+
+    from accounts.models import FormerEmail
+    from tests.conftest import login
+
+    old, new = "ben.carter@example.com", "ben.c@example.org"
+    ben = User.objects.get(email=old)
+    client = login(Client(), ben, reauthenticated=True)
+    client.post("/accounts/email/", {"email": new, "action_add": ""})
+    link = re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+)", mail.outbox[-1].body)
+    assert client.post(link.group(1)).status_code == 302
+    ben.refresh_from_db()
+    assert ben.email == new
+    assert list(FormerEmail.objects.filter(user=ben).values_list("email", flat=True)) == [old]
+
+    holdings.holdings_refresh(user=ben)
+    found = wait_until(
+        lambda: not holdings.holdings_of(ben).checking and holdings.holdings_of(ben),
+        message="the store search",
+    )
+    statuses = {holding.store.key: holding.status for holding in found.stores}
+    assert statuses["inper-shop"] == statuses["newsletter"] == statuses["uploads"] == "found"
+
+    officer = User.objects.get(email="compliance@inper.example")
+    erasure = dsr_request_approve(request=file_request(type="erasure", user=ben), actor=officer)
+    wait_until(
+        lambda: (
+            _state(erasure) == State.WAITING
+            and not erasure.tasks.filter(waiting_for="callback", state=TaskState.WAITING).exists()
+        ),
+        timeout=60,
+        message="the automatic stores and the newsletter's callback",
+    )
+    complete_manual_steps(erasure, officer)
+    wait_until(lambda: _state(erasure) == State.COMPLETED, timeout=60, message="the erasure")
+
+    receipts = {task.store.key: task.receipt for task in erasure.tasks.select_related("store")}
+    assert receipts["inper-shop"]["deleted"]["customers"] == 1
+    assert receipts["newsletter"]["deleted"]["subscriber"] == 1
+    assert receipts["uploads"]["deleted"]["files"] >= 1
+    assert rows(demo_world, shop.customers, shop.customers.c.email == old) == []
+    with services.connect(services_path()) as conn:
+        assert (
+            conn.execute("SELECT count(*) FROM subscribers WHERE email = ?", (old,)).fetchone()[0]
+            == 0
+        )
+    assert not (settings.VAR_DIR / "demo" / "uploads" / uploads.folder_of(old)).exists()
+    assert not FormerEmail.objects.exists() and not User.objects.filter(pk=ben.pk).exists()
+    # A restored backup is erased again under the old address too.
+    record = ErasureRecord.objects.get(reference=erasure.reference)
+    assert erasure_record_valid(record) and len(record.identity_hashes["former_emails"]) == 1
+    assert old not in json.dumps(record.identity_hashes)
