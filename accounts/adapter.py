@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.forms import BaseForm
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -60,6 +61,17 @@ def user_display(user: User) -> str:
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def get_login_redirect_url(self, request: HttpRequest) -> str:
+        """Where signing in leads without a ``next`` page: compliance officers to their
+        dashboard, other staff to the admin, customers to their account."""
+        user = request.user
+        if user.has_perm("dsr.use_dashboard"):
+            return reverse("dashboard:queue")
+        if user.is_staff:
+            return reverse("admin:index")
+        url: str = super().get_login_redirect_url(request)
+        return url
+
     def clean_email(self, email: str) -> str:
         """Refuse, in every allauth form that takes an address (sign-up, adding one, password
         reset), an address no e-mail could be sent to."""

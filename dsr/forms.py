@@ -49,6 +49,32 @@ TYPE_HELP: dict[str, StrOrPromise] = {
 }
 
 
+#: What a request filed asks for, as its page tells the person afterwards (the form's
+#: explanations above address someone still choosing).
+ASKED: dict[str, StrOrPromise] = {
+    RequestType.ACCESS: _(
+        "A copy of everything Inper holds about you, with where it comes from, why we use it, "
+        "who receives it and how long we keep it."
+    ),
+    RequestType.PORTABILITY: _(
+        "The data you gave us, in files other services can read (JSON and CSV)."
+    ),
+    RequestType.RECTIFICATION: _(
+        "That we correct what is wrong, as you describe below, in every system, and tell "
+        "those we shared it with."
+    ),
+    RequestType.ERASURE: _(
+        "That we delete your data everywhere, except what the law makes us keep (orders, for "
+        "financial regulations), which we anonymise."
+    ),
+    RequestType.RESTRICTION: _("That we keep your data but stop using it."),
+    RequestType.OBJECTION: _("That we stop the uses of your data listed below."),
+    RequestType.WITHDRAW_CONSENT: _(
+        "That we stop the uses of your data you had consented to, listed below."
+    ),
+}
+
+
 class RequestTypeWidget(forms.RadioSelect):
     """Each kind of request with its explanation. A choice sent back missing marks every
     option invalid and names the error, so that focus lands on the first with the error read

@@ -51,7 +51,7 @@ class State(models.TextChoices):
     IN_REVIEW = "in_review", _("Being reviewed")
     APPROVED = "approved", _("Approved")
     RUNNING = "running", _("In progress")
-    WAITING = "waiting", _("Waiting on a manual step")
+    WAITING = "waiting", _("With our team")
     COMPLETED = "completed", _("Completed")
     PARTIALLY_COMPLETED = "partially_completed", _("Partially completed")
     REJECTED = "rejected", _("Rejected")

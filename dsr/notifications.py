@@ -128,8 +128,15 @@ def _mark_acknowledged(request_id: int) -> None:
     )
 
 
-def acknowledged(request: DataSubjectRequest) -> None:
-    _to_person(request, "acknowledged", on_sent=partial(_mark_acknowledged, request.pk))
+def acknowledged(request: DataSubjectRequest, *, link_follows: bool = False) -> None:
+    """Acknowledge receipt; ``link_follows``: the next e-mail asks the person to confirm
+    their address, and nothing happens until they do."""
+    _to_person(
+        request,
+        "acknowledged",
+        link_follows=link_follows,
+        on_sent=partial(_mark_acknowledged, request.pk),
+    )
 
 
 def duplicate_received(request: DataSubjectRequest) -> None:

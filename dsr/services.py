@@ -433,7 +433,7 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
         if request.state == State.DUPLICATE:
             notifications.duplicate_received(request)
             return request
-        notifications.acknowledged(request)
+        notifications.acknowledged(request, link_follows=_identity_without_link(intake) is None)
         request = _start_identity_check(request, intake, actor)
     return request
 
@@ -471,18 +471,25 @@ _STAFF_CHANNELS = frozenset(
 )
 
 
+def _identity_without_link(intake: Intake) -> tuple[str, str] | None:
+    """Return how the identity is established without an e-mailed link (the method and
+    staff's note), or None: the person must confirm by the link."""
+    if _is_opt_out(intake):
+        return IdentityMethod.NOT_REQUIRED, ""
+    if intake.channel in (Channel.PORTAL, Channel.ACCOUNT_CLOSURE) and intake.user is not None:
+        return IdentityMethod.SESSION_REAUTH, ""
+    if intake.identity_method and intake.channel in _STAFF_CHANNELS:
+        return intake.identity_method, intake.identity_note
+    return None
+
+
 def _start_identity_check(
     request: DataSubjectRequest, intake: Intake, actor: Any
 ) -> DataSubjectRequest:
-    method: str
-    if _is_opt_out(intake):
-        method, note = IdentityMethod.NOT_REQUIRED, ""
-    elif intake.channel in (Channel.PORTAL, Channel.ACCOUNT_CLOSURE) and intake.user is not None:
-        method, note = IdentityMethod.SESSION_REAUTH, ""
-    elif intake.identity_method and intake.channel in _STAFF_CHANNELS:
-        method, note = intake.identity_method, intake.identity_note
-    else:
+    established = _identity_without_link(intake)
+    if established is None:
         return _send_verification(request, actor)
+    method, note = established
     request = dsr_request_transition(
         request=request,
         to=State.VERIFIED,

@@ -56,7 +56,14 @@ from privacy_portal.views import too_many_attempts
 from . import notifications, selectors, services
 from .consent_bridge import purpose_choices, withdraw_in_browser
 from .engine import tasks_done
-from .forms import TYPE_HELP, DownloadCodeForm, GuestRequestForm, RequestForm, VerifyForm
+from .forms import (
+    ASKED,
+    TYPE_HELP,
+    DownloadCodeForm,
+    GuestRequestForm,
+    RequestForm,
+    VerifyForm,
+)
 from .models import (
     TERMINAL_STATES,
     Channel,
@@ -399,7 +406,7 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
                 if found.type == RequestType.RESTRICTION and found.state in _ANSWERED
                 else []
             ),
-            "type_help": TYPE_HELP.get(found.type, ""),
+            "asked": ASKED.get(found.type, ""),
             "purposes": [titles.get(key, key) for key in found.purposes or ()],
             "original": original,
             "original_url": original_url,

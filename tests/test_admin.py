@@ -432,3 +432,36 @@ def test_a_search_is_kept_out_of_the_lists_addresses_and_links(support_client):
     assert "That search is no longer kept: search again." in lost.content.decode()
     assert "zed@example.com" in lost.content.decode()  # the whole list, unsearched
 
+
+@pytest.mark.parametrize(
+    ("group", "lands_on"), [("Compliance officer", "/dashboard/"), ("Support", "/admin/")]
+)
+def test_staff_signing_in_land_where_they_work(group, lands_on):
+    """Not on the customer's "My account": officers on their dashboard, support in the admin
+    (a ``next`` page still wins)."""
+    import time
+
+    from django.contrib.auth.models import Group
+
+    from accounts.demo import totp_code
+    from tests.factories import PASSWORD, TOTP_SECRET
+
+    assert Group.objects.filter(name=group).exists()
+    for next_page, expected in (("", lands_on), ("?next=/privacy/", "/privacy/")):
+        staff = StaffFactory(group=group)  # one each: a code is used once
+        client = Client()
+        response = client.post(
+            f"/accounts/login/{next_page}", {"login": staff.email, "password": PASSWORD}
+        )
+        assert response["Location"].startswith("/accounts/2fa/authenticate/")
+        response = client.post(
+            "/accounts/2fa/authenticate/", {"code": totp_code(TOTP_SECRET, at=time.time())}
+        )
+        assert response.status_code == 302 and response["Location"] == expected
+
+
+def test_a_customer_signing_in_lands_on_their_account(customer):
+    from tests.factories import PASSWORD
+
+    response = Client().post("/accounts/login/", {"login": customer.email, "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/account/"

@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import resolve
 from django.utils import formats, timezone, translation
 from django.utils.html import strip_tags
+from django.utils.translation import gettext
 
 from dsr import maintenance, notifications
 from dsr.models import DataSubjectRequest, IdentityMethod, State, TaskState
@@ -227,6 +228,13 @@ def test_a_guest_is_acknowledged_asked_to_confirm_and_reminded(
         link, language=language, reference=request.reference, rendered=rendered, forbidden=forbidden
     )
     assert "/requests/verify/" in body
+    # The acknowledgement says that the link comes next, not that it might.
+    with translation.override(language):
+        follows = gettext(
+            "We are sending you a second message with a link to confirm your e-mail address. "
+            "We do nothing with your request until you use it."
+        )
+    assert follows in " ".join(acknowledgement.body.split())
 
     mail.outbox.clear()
     DataSubjectRequest.objects.filter(pk=request.pk).update(

@@ -4,7 +4,11 @@ person who asked: "Waiting for you to confirm your e-mail")."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
+from datetime import datetime
 
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
@@ -112,7 +116,10 @@ DETAIL_LABELS: dict[str, StrOrPromise] = {
     "attempt": _("Attempt"),
     "duplicate_of": _("Duplicate of"),
     "fields": _("Fields"),
+    "due_at": _("Due by"),
 }
+#: Details that are times (ISO 8601 in the audit trail), shown as dates.
+_DATE_DETAILS = frozenset({"due_at"})
 _DETAIL_VALUES: dict[str, Mapping[str, StrOrPromise]] = {
     "type": TYPE_LABELS,
     "channel": dict(Channel.choices),
@@ -125,7 +132,9 @@ _DETAIL_VALUES: dict[str, Mapping[str, StrOrPromise]] = {
         "credentials_recently_changed": _(
             "the account's password or e-mail address changed recently"
         ),
-        "identity_needs_review": _("no store matched the order number: check the identity"),
+        "identity_needs_review": _(
+            "no order number given, or none a store knows: check the identity"
+        ),
     },
 }
 
@@ -142,6 +151,9 @@ def detail_label(key: str, value: object) -> tuple[str, str]:
     """Return a detail of an audit event (a field and its value) in words where known."""
     values = _DETAIL_VALUES.get(key, {})
     shown = values.get(value, value) if isinstance(value, str) else value
+    if key in _DATE_DETAILS and isinstance(value, str):
+        with suppress(ValueError):  # not a time after all: shown as it is
+            shown = date_format(timezone.localtime(datetime.fromisoformat(value)), "DATE_FORMAT")
     return str(DETAIL_LABELS.get(key, key)), str(shown)
 
 

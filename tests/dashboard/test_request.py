@@ -297,6 +297,13 @@ def test_extend_once_emails_the_reason_and_twice_is_refused(
     assert "Our order archive is being moved this month." in mailoutbox[-1].body
     erasure.refresh_from_db()
     assert erasure.due_at > before
+    # The timeline gives the new deadline as a date, in words, not the audit trail's key.
+    from django.utils import timezone
+    from django.utils.formats import date_format
+
+    page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
+    assert f"Due by: {date_format(timezone.localtime(erasure.due_at))}" in page
+    assert "due_at" not in page
     events = AuditEvent.objects.count()
 
     response = _post(compliance_client, erasure, "extend", {"extend-reason": "Again"}, follow=True)
