@@ -28,6 +28,7 @@ from privacy_portal.audit.services import audit_record
 from privacy_portal.pseudonymise import email_hash, normalise_email
 
 from . import deadlines, notifications
+from .connectors.base import Subject
 from .models import (
     LIFTABLE_STATES,
     OPEN_STATES,
@@ -800,12 +801,28 @@ def connector_supports(store: DataStore, action: str) -> bool:
     return supported and (not isinstance(narrowed, list) or action in narrowed)
 
 
+def store_reaches(store: DataStore, subject: Subject) -> bool:
+    """Whether ``store`` can find ``subject``: it names no identities it is searched by, or
+    the person has one of them. A store that knows people only by their portal account (the
+    analytics service) cannot find a guest who has none: no step is planned there, and the
+    person is not told of one."""
+    kinds = store.identities or []
+    return not kinds or any(subject.identity(kind) for kind in kinds)
+
+
 def _plan_tasks(request: DataSubjectRequest) -> list[StoreTask]:
     """Insert one task per store and action, marked as sent (the caller sends them when its
     transaction commits)."""
+    from .identity import subject_of
+
     stores = list(DataStore.objects.filter(enabled=True).order_by("position", "name"))
+    subject = subject_of(request)
     planned: list[StoreTask] = []
+    unreached: list[int] = []
     for store in stores:
+        if not store_reaches(store, subject):
+            unreached.append(store.pk)
+            continue
         for action in PLAN[request.type]:
             if connector_supports(store, action):
                 planned.append(
@@ -857,7 +874,10 @@ def _plan_tasks(request: DataSubjectRequest) -> list[StoreTask]:
         actor=None,
         action="dsr.request.planned",
         target=request,
-        after={"tasks": [[t.store_id, t.action] for t in created]},
+        after={
+            "tasks": [[t.store_id, t.action] for t in created],
+            **({"unreached": unreached} if unreached else {}),
+        },
     )
     return created
 

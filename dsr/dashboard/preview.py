@@ -27,7 +27,7 @@ from ..connectors.base import PlannedErasure, StoreError, error_detail, error_te
 from ..connectors.registry import connector_class, connector_for
 from ..identity import subject_of
 from ..models import Action, DataStore, DataSubjectRequest, RequestType, State
-from ..services import TransitionError, connector_supports
+from ..services import TransitionError, connector_supports, store_reaches
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +125,11 @@ class StorePreview:
     plan: list[PlannedErasure] = field(default_factory=list)
     plan_error: str = ""
     #: How the store takes part in the erasure: "itself" (its connector erases), "staff" (a
-    #: step for staff), "told" (a recipient told of it), "none".
+    #: step for staff), "told" (a recipient told of it), "unreached" (it cannot find the person
+    #: by what is known of them: not asked), "none".
     erasure: str = "none"
+    #: For "unreached": the identities the store finds people by, in words.
+    finds_by: str = ""
 
     @property
     def total(self) -> int:
@@ -166,6 +169,7 @@ def erasure_preview(request: DataSubjectRequest) -> Preview:
     searched = set(current.get("stores") or [])
     started = parse_datetime(current.get("started_at") or "") if token else None
     stores = list(DataStore.objects.filter(enabled=True).order_by("position", "name"))
+    subject = subject_of(request)
     results = (
         cache.get_many([_key(request.pk, token, store.pk) for store in stores]) if token else {}
     )
@@ -188,6 +192,11 @@ def erasure_preview(request: DataSubjectRequest) -> Preview:
             preview.plan = connector_for(store).erasure_plan()
         except StoreError as error:
             preview.plan_error = str(error)[:500]
-        preview.erasure = _erasure_part(store)
+        if store_reaches(store, subject):
+            preview.erasure = _erasure_part(store)
+        else:
+            labels = dict(DataStore.Identity.choices)
+            preview.erasure = "unreached"
+            preview.finds_by = ", ".join(str(labels.get(k, k)) for k in store.identities or ())
         previews.append(preview)
     return Preview(started, previews)

@@ -846,3 +846,42 @@ def test_the_acknowledgement_is_recorded_when_it_goes_out_and_not_when_it_failed
         other = file_request(type="access", user=UserFactory())
     other.refresh_from_db()
     assert other.acknowledged_at is None
+
+
+def test_a_store_that_cannot_find_the_person_gets_no_step_and_the_person_no_word_of_one(
+    customer,
+    support_user,
+    compliance_user,
+    compliance_client,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+):
+    """Google Analytics knows people only by their portal account: a guest without one gets
+    no step there (staff could do nothing, and the person would read "done"); the officer's
+    page says why it was not asked. A customer with an account gets the step."""
+    add_store(
+        "analytics",
+        "dsr.connectors.manual.ManualConnector",
+        name="Web analytics",
+        identities=["customer_id"],
+        config={"actions": ["erase"]},
+    )
+    staff = {"channel": "phone", "actor": support_user, "identity_method": "staff_document"}
+    guest = file_request(
+        type="erasure", email="no.account@example.com", identity_note="Passport seen", **staff
+    )
+    page = compliance_client.get(f"/dashboard/requests/{guest.reference}/").content.decode()
+    assert "This store finds people only by Customer id, and none is known for this" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        guest = run_pending_tasks(dsr_request_approve(request=guest, actor=compliance_user))
+    assert guest.state == State.COMPLETED
+    assert not guest.tasks.filter(store__key="analytics").exists()
+    (done,) = [m for m in mailoutbox if guest.reference in m.body and "Portal" in m.body]
+    assert "Web analytics" not in done.body
+    timeline = compliance_client.get(f"/dashboard/requests/{guest.reference}/").content.decode()
+    assert "cannot find the person" in timeline and "Web analytics" in timeline
+
+    theirs = dsr_request_approve(
+        request=file_request(type="erasure", user=customer), actor=compliance_user
+    )
+    assert theirs.tasks.filter(store__key="analytics", action="erase").exists()
