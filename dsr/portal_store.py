@@ -8,6 +8,15 @@ from django.utils.translation import gettext_noop
 
 PORTAL_STORE_KEY = "portal"
 
+#: How long the portal keeps what, as the person reads it. Records of privacy choices are the
+#: proof that Inper honoured them: append-only, kept with the IP address shortened, and no
+#: longer tied to the person after an erasure (the subject is replaced by a keyed hash).
+RETENTION_RULE = gettext_noop(
+    "Account data until you close the account; requests 24 months after they end; records "
+    "of your privacy choices as proof of them, with your IP address shortened, no longer "
+    "tied to you once your data is erased."
+)
+
 # Stored in English; the pages that show a store's texts translate them (gettext_noop marks
 # them for the catalogue). Texts that staff type for other stores are shown as typed.
 PORTAL_STORE: dict[str, Any] = {
@@ -28,10 +37,7 @@ PORTAL_STORE: dict[str, Any] = {
     "recipients": gettext_noop("None outside Inper"),
     "source": gettext_noop("You, when you use the portal or the shop"),
     "country": "DE",
-    "retention_rule": gettext_noop(
-        "Account data until you close the account; consent records and "
-        "request records 24 months after they end, as proof."
-    ),
+    "retention_rule": RETENTION_RULE,
     "legal_hold_rule": gettext_noop(
         "Records of consent and of requests are kept as proof (pseudonymised) after an erasure."
     ),

@@ -155,3 +155,28 @@ def test_a_tampered_erasure_record_is_reported_and_skipped(customer, compliance_
     with pytest.raises(CommandError, match="Not every erasure could be re-applied"):
         call_command("reapply_erasures", "--dry-run", stdout=StringIO(), stderr=err)
     assert "broken signature" in err.getvalue()
+
+
+def test_the_portals_retention_rule_says_what_it_does_with_records_of_choices():
+    """Records of privacy choices are append-only proof: the rule no longer promises their
+    deletion after 24 months; an installation that showed that rule is given the true one,
+    one an administrator rewrote is left alone."""
+    import importlib
+
+    from django.apps import apps
+
+    from dsr.models import DataStore
+    from dsr.portal_store import PORTAL_STORE_KEY, RETENTION_RULE
+
+    migration = importlib.import_module("dsr.migrations.0013_portal_retention_rule_as_kept")
+    portal = DataStore.objects.get(key=PORTAL_STORE_KEY)
+    assert portal.retention_rule == RETENTION_RULE == migration.AFTER
+    assert "24 months" not in RETENTION_RULE.split("; ")[2]
+    DataStore.objects.filter(pk=portal.pk).update(retention_rule=migration.BEFORE)
+    migration.forwards(apps, None)
+    portal.refresh_from_db()
+    assert portal.retention_rule == RETENTION_RULE
+    DataStore.objects.filter(pk=portal.pk).update(retention_rule="Our own words.")
+    migration.forwards(apps, None)
+    portal.refresh_from_db()
+    assert portal.retention_rule == "Our own words."
