@@ -92,6 +92,19 @@ class RequestTypeWidget(forms.RadioSelect):
         return option
 
 
+class PurposeCheckboxes(forms.CheckboxSelectMultiple):
+    """The uses of one's data, each box tied to the field's error when there is one (Django
+    ties it to the fieldset only), so that the first box, which gets focus, reads it out."""
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(*args, **kwargs)
+        attrs = option["attrs"]
+        if attrs.get("aria-invalid") == "true":
+            field_id = str(attrs.get("id", "")).rsplit("_", 1)[0]
+            attrs["aria-describedby"] = f"{field_id}_error"
+        return option
+
+
 class RequestForm(forms.Form):
     """A request by a signed-in customer."""
 
@@ -104,7 +117,7 @@ class RequestForm(forms.Form):
     purposes = forms.MultipleChoiceField(
         label=_("Which uses of your data?"),
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=PurposeCheckboxes,
         help_text=_("For objections and withdrawals of consent."),
     )
     details = forms.CharField(

@@ -148,6 +148,13 @@ class Metric:
     datasets: list[dict[str, Any]] = field(default_factory=list)
     unit: str = ""
     horizontal: bool = False
+    #: Said instead of a chart whose every value is zero or missing (empty axes look broken).
+    nothing_to_chart: str = ""
+
+    @property
+    def charted(self) -> bool:
+        """Whether the chart would show anything: some value is neither zero nor missing."""
+        return any(value for dataset in self.datasets for value in dataset["data"])
 
     def chart(self) -> dict[str, Any]:
         return {
@@ -381,6 +388,7 @@ def store_failures(months: Sequence[datetime]) -> Metric:
         datasets=[{"label": _("Failure rate (%)"), "data": [row[4] for row in rows]}],
         unit="%",
         horizontal=True,
+        nothing_to_chart=_("No store task failed in this period."),
     )
 
 
@@ -430,6 +438,8 @@ def manual_waits(months: Sequence[datetime], *, now: datetime | None = None) -> 
         datasets=[
             {"label": _("Median hours"), "data": [row[2] for row in rows]},
             {"label": _("90th percentile hours"), "data": [row[3] for row in rows]},
+            # The steps waiting now count too: a queue nobody works on has no completions.
+            {"label": _("Oldest waiting (hours)"), "data": [row[5] for row in rows]},
         ],
         unit=_("hours"),
         horizontal=True,

@@ -564,14 +564,21 @@ def yearly(request: HttpRequest) -> HttpResponse:
     """The yearly figures regulators ask for, for any year."""
     year = YearForm.year_from(request.GET or None)
     rows = metrics.yearly(year)
+    table, columns = metrics.yearly_table(rows), metrics.yearly_columns()
+    # On the page, the figures go down and the types of request across (a dozen figures
+    # across would need a screen three times as wide); the CSV keeps a row per type.
     return render(
         request,
         "dashboard/yearly.html",
         {
             "year": year,
             "rows": rows,
-            "table": metrics.yearly_table(rows),
-            "columns": metrics.yearly_columns(),
+            "types": [row[0] for row in table],
+            "figures": [
+                [column, *[row[index] for row in table]]
+                for index, column in enumerate(columns)
+                if index
+            ],
             "years": range(timezone.now().year, metrics.first_year() - 1, -1),
         },
     )

@@ -154,6 +154,14 @@ def test_the_yearly_figures_for_regulators(compliance_client):
 
     page = compliance_client.get("/dashboard/metrics/yearly/", {"year": this_year})
     assert page.status_code == 200 and "Complied with in whole" in page.content.decode()
+    # On the page the figures go down and the types across, the total last.
+    import re
+
+    text = page.content.decode()
+    heads = re.findall(r'<th scope="col"[^>]*>([^<]*)</th>', text)
+    assert heads[0] == "Figure" and heads[-1] == "All requests" and "Access" in heads
+    received = re.search(r'<th scope="row">Received</th>(.*?)</tr>', text).group(1)
+    assert re.findall(r">(\d+)</td>", received)[-1] == "8"
     rows_csv = _csv(compliance_client.get("/dashboard/metrics/yearly.csv", {"year": this_year}))
     assert rows_csv[0][0] == "Type" and rows_csv[-1][0] == "All requests"
     assert rows_csv[-1][1] == "8"
@@ -190,3 +198,24 @@ def test_the_backlog_counts_open_and_overdue_requests_as_the_queue_does():
     month = timezone.now().strftime("%Y-%m")
     assert backlog.rows[-1] == [month, counts.open, counts.overdue]
     assert (counts.open, counts.overdue) == (4, 3)
+
+
+def test_a_figure_with_nothing_to_chart_says_so_instead_of_empty_axes(compliance_client, customer):
+    """Tasks ran and none failed: "Failures per store" says that in words; a step still
+    waiting for staff shows in "Waiting on manual steps" (as the hours it has waited)."""
+    from dsr.models import StoreTask
+
+    run_pending_tasks(file_request(type="access", user=customer))
+    page = compliance_client.get("/dashboard/metrics/").content.decode()
+    assert "No store task failed in this period." in page
+    assert 'id="chart-store_failures"' not in page
+    assert metrics.store_failures(metrics.months_back(1)).rows  # the table still lists them
+
+    add_store("by-hand", "dsr.connectors.manual.ManualConnector", config={"actions": ["export"]})
+    run_pending_tasks(file_request(type="access", email="guest@example.com", user=customer))
+    assert StoreTask.objects.filter(state="waiting").exists()
+    waits = metrics.manual_waits(metrics.months_back(1))
+    assert waits.datasets[-1]["label"] == "Oldest waiting (hours)"
+    assert waits.datasets[-1]["data"] == [0.0]  # waiting since just now: charted, not left out
+    page = compliance_client.get("/dashboard/metrics/").content.decode()
+    assert 'id="chart-manual_waits"' in page

@@ -1106,3 +1106,18 @@ def test_the_pages_a_guests_e_mails_link_to_speak_the_e_mails_language(client):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     page = client.get(f"/requests/{created.reference}/?t={token}", HTTP_ACCEPT_LANGUAGE="en")
     assert '<html lang="en"' in page.content.decode()
+
+
+def test_an_objection_without_a_use_ties_each_box_to_the_error(customer_client):
+    """Focus goes to the first box: it reads the error out (not only the fieldset)."""
+    import re
+
+    response = customer_client.post("/requests/new/", {"type": "objection"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    boxes = re.findall(r'<input type="checkbox" name="purposes"[^>]*>', page)
+    assert boxes and all(
+        'aria-invalid="true"' in box and 'aria-describedby="id_purposes_error"' in box
+        for box in boxes
+    )
+    assert re.search(r'id="id_purposes_error"[^>]*>.*Choose at least one use', page, re.S)

@@ -52,6 +52,19 @@ def complete_manual_steps(request, officer, *, files: dict[str, bytes] | None = 
     return done
 
 
+def _wait_for_the_staffs_steps(erasure) -> None:
+    """Wait until only staff's steps are left: the automatic stores are done and the
+    newsletter called back."""
+    wait_until(
+        lambda: (
+            _state(erasure) == State.WAITING
+            and not erasure.tasks.filter(waiting_for="callback", state=TaskState.WAITING).exists()
+        ),
+        timeout=60,
+        message="the automatic stores and the newsletter's callback",
+    )
+
+
 def test_a_demo_customers_access_and_erasure_reach_every_store(demo_world, worker, tmp_path):
     anna = User.objects.get(email=ANNA)
     officer = User.objects.get(email="compliance@inper.example")
@@ -100,14 +113,7 @@ def test_a_demo_customers_access_and_erasure_reach_every_store(demo_world, worke
     ]
     lines = len(rows(shop_url, shop.order_lines, shop.order_lines.c.order_id.in_(anna_orders)))
     erasure = dsr_request_approve(request=file_request(type="erasure", user=anna), actor=officer)
-    wait_until(
-        lambda: (
-            _state(erasure) == State.WAITING
-            and not erasure.tasks.filter(waiting_for="callback", state=TaskState.WAITING).exists()
-        ),
-        timeout=60,
-        message="the automatic stores and the newsletter's callback",
-    )
+    _wait_for_the_staffs_steps(erasure)
     assert sorted(complete_manual_steps(erasure, officer)) == [
         "google-analytics",
         "parcel-carrier",
@@ -400,14 +406,7 @@ def test_a_customer_who_changed_their_address_is_erased_under_the_old_one_too(de
 
     officer = User.objects.get(email="compliance@inper.example")
     erasure = dsr_request_approve(request=file_request(type="erasure", user=ben), actor=officer)
-    wait_until(
-        lambda: (
-            _state(erasure) == State.WAITING
-            and not erasure.tasks.filter(waiting_for="callback", state=TaskState.WAITING).exists()
-        ),
-        timeout=60,
-        message="the automatic stores and the newsletter's callback",
-    )
+    _wait_for_the_staffs_steps(erasure)
     complete_manual_steps(erasure, officer)
     wait_until(lambda: _state(erasure) == State.COMPLETED, timeout=60, message="the erasure")
 
