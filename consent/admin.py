@@ -516,8 +516,26 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
             staff = request.user
             assert isinstance(staff, User)  # noqa: S101 (staff admin, checked above)
             data = form.cleaned_data
-            subject = services.subject_for_email(data["email"])
             note = f"{data['received_via']}: {data['note']}".strip(": ")
+            phone_keys = (
+                list(services.PHONE_CHANNELS)
+                if data["decision"] == "stop_marketing"
+                else [data["purpose"]]
+                if data["decision"] == "withdraw" and data["purpose"] in services.PHONE_CHANNELS
+                else []
+            )
+            if data["phone"] and phone_keys:
+                services.consent_stop_by_phone(
+                    phone=data["phone"],
+                    purpose_keys=phone_keys,
+                    actor=staff,
+                    request=request,
+                    note=note,
+                )
+            if not data["email"]:
+                messages.success(request, _("Recorded: the number is on the do-not-contact list."))
+                return HttpResponseRedirect(reverse("admin:consent_consentstate_changelist"))
+            subject = services.subject_for_email(data["email"])
             try:
                 if data["decision"] == "stop_marketing":
                     events = services.consent_stop_all_marketing(

@@ -7,10 +7,11 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from accounts.validators import validate_mailable_email
+from accounts.validators import normalise_phone, validate_mailable_email
 
 from .catalogue import catalogue
 from .models import PurposeKind
+from .services import PHONE_CHANNELS
 
 
 class ChoiceForm(forms.Form):
@@ -70,9 +71,19 @@ class StaffRecordForm(forms.Form):
     email = forms.EmailField(
         label=_("The person's e-mail address"),
         max_length=254,
+        required=False,
         validators=[validate_mailable_email],
         help_text=_(
             "Their account's address, or the address they gave (for contacts without one)."
+        ),
+    )
+    phone = forms.CharField(
+        label=_("Or their phone number"),
+        max_length=32,
+        required=False,
+        help_text=_(
+            "For someone who gave only a number, to stop text messages or calls: the number "
+            "goes on the do-not-contact list (kept as a keyed hash, not the number)."
         ),
     )
     purpose = forms.ChoiceField(label=_("Purpose or channel"))
@@ -110,3 +121,27 @@ class StaffRecordForm(forms.Form):
         ]
         if self.data.get("decision") == "stop_marketing":
             field.required = False
+
+    def clean_phone(self) -> str:
+        return normalise_phone(self.cleaned_data.get("phone") or "")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        if not data.get("email") and not data.get("phone"):
+            raise forms.ValidationError(_("Give the person's e-mail address or phone number."))
+        if not data.get("email"):
+            # A number reaches text messages and calls only; anything else, and a consent
+            # (confirmed by e-mail), needs the address.
+            stops = data.get("decision") == "stop_marketing" or (
+                data.get("decision") == "withdraw" and data.get("purpose") in PHONE_CHANNELS
+            )
+            if not stops:
+                raise forms.ValidationError(
+                    _(
+                        "With a phone number alone, only text messages and calls can be "
+                        "stopped. For other choices, give the person's e-mail address."
+                    )
+                )
+        return data

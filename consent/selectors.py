@@ -174,8 +174,8 @@ def suppression_hash(channel: str, address: str) -> str:
 
 def suppressed_channels(*, email: str = "", phone: str = "") -> list[str]:
     """Return the channels on whose suppression list ``email`` (e-mail) or ``phone`` (text
-    messages) is, in the order of :class:`Channel`."""
-    addresses = [(Channel.EMAIL, email), (Channel.SMS, phone)]
+    messages, calls) is, in the order of :class:`Channel`."""
+    addresses = [(Channel.EMAIL, email), (Channel.SMS, phone), (Channel.PHONE, phone)]
     wanted = [
         Q(channel=channel, address_hash=suppression_hash(channel, address))
         for channel, address in addresses

@@ -783,6 +783,55 @@ def suppression_has(*, channel: str, address: str) -> bool:
     ).exists()
 
 
+#: The marketing channels a phone number alone reaches, with their suppression lists.
+PHONE_CHANNELS = {"marketing_sms": Channel.SMS, "marketing_phone": Channel.PHONE}
+
+
+def consent_stop_by_phone(
+    *,
+    phone: str,
+    purpose_keys: Iterable[str],
+    actor: Any,
+    request: HttpRequest | None = None,
+    note: str = "",
+) -> list[ConsentEvent]:
+    """Stop text messages or calls to a number a person gave by phone or in person, with no
+    e-mail address (a trade-show contact): the number goes on each channel's suppression list
+    (by keyed hash only), and every account with that number withdraws the consent. Return the
+    events recorded (none if no account had it on)."""
+    keys = [key for key in purpose_keys if key in PHONE_CHANNELS]
+    events: list[ConsentEvent] = []
+    with transaction.atomic():
+        for key in keys:
+            channel = PHONE_CHANNELS[key]
+            suppression_add(
+                channel=channel, address_hash=suppression_hash(channel, phone), reason="staff"
+            )
+        accounts = list(User.objects.filter(phone=phone.strip()))
+        for user in accounts:
+            consent_current_forget(user.pk)  # its answer names the number suppressed now
+            subject = subject_for_user(user)
+            on = _granted_now(subject, keys)
+            events += consent_record_many(
+                subject=subject,
+                choices={key: False for key in keys if key in on},
+                source=Source.STAFF,
+                actor=actor,
+                request=request,
+                note=note,
+            )
+        audit_record(
+            actor=actor,
+            action="consent.number_suppressed",
+            target=("consent.suppressionentry", "*"),
+            after={
+                "channels": [PHONE_CHANNELS[key].value for key in keys],
+                "accounts": len(accounts),
+            },
+        )
+    return events
+
+
 def consent_sms_inbound(*, phone: str, message_id: str, keyword: str) -> list[ConsentEvent]:
     """Note an inbound text message; a stop ``keyword`` withdraws SMS marketing for every
     account with that number and suppresses the number. Raise :class:`ConsentError`

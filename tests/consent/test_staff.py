@@ -271,3 +271,51 @@ def test_an_export_with_a_filter_the_ledger_cannot_apply_is_answered_as_the_list
     assert export["Location"] == listing["Location"] == "/admin/consent/consentevent/?e=1"
     # Nothing was exported, so no export is recorded.
     assert not AuditEvent.objects.filter(action="consent.ledger.exported").exists()
+
+
+def test_support_stops_texts_to_a_number_given_without_an_e_mail_address(
+    support_client, support_user
+):
+    """A trade-show contact asks, by phone, for no more text messages: no e-mail address, only
+    the number. It goes on the do-not-contact list (as a keyed hash), and the account that has
+    it stops receiving them too; a consent cannot be given by a number alone."""
+    from consent.models import SuppressionEntry
+    from consent.selectors import suppressed_channels
+
+    account = UserFactory(phone="+4915112345678")
+    record(account, "marketing_sms", True)
+    response = support_client.post(
+        RECORD,
+        {
+            "phone": "+49 151 1234 5678",
+            "purpose": "marketing_sms",
+            "decision": "withdraw",
+            "received_via": "phone",
+            "note": "call of 3 December",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert suppressed_channels(phone="+4915112345678") == ["sms"]
+    assert not SuppressionEntry.objects.filter(address_hash__contains="4915112345678").exists()
+    event = ConsentEvent.objects.latest("id")
+    assert (event.subject.user_id, event.granted, event.source) == (account.pk, False, "staff")
+    audited = AuditEvent.objects.get(action="consent.number_suppressed")
+    assert audited.actor_id == support_user.pk and "4915112345678" not in str(audited.after)
+
+    number = "+4915112345678"
+    for data, error in (
+        ({"phone": number, "purpose": "marketing_sms", "decision": "grant"}, "alone"),
+        ({"phone": number, "purpose": "marketing_email", "decision": "withdraw"}, "alone"),
+        ({"phone": "0151 1234", "purpose": "marketing_sms", "decision": "withdraw"}, "country"),
+        ({"purpose": "marketing_sms", "decision": "withdraw"}, "e-mail address or phone number"),
+    ):
+        before = ConsentEvent.objects.count(), SuppressionEntry.objects.count()
+        refused = support_client.post(RECORD, {**data, "received_via": "phone"})
+        assert refused.status_code == 200 and error in refused.content.decode(), data
+        assert (ConsentEvent.objects.count(), SuppressionEntry.objects.count()) == before
+
+    # Stopping all marketing by number stops calls too.
+    support_client.post(
+        RECORD, {"phone": "+4930901820", "decision": "stop_marketing", "received_via": "in_person"}
+    )
+    assert suppressed_channels(phone="+4930901820") == ["sms", "phone"]
