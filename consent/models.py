@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 
 def pick_language(texts: dict[str, Any], language: str | None) -> str:
@@ -89,6 +90,16 @@ class Source(models.TextChoices):
     API = "api", _("Inper system (API)")
     SIGNUP = "signup", _("Sign-up")
     REQUEST = "request", _("Data-subject request")
+
+
+#: How a choice was made, as the person reads it on their own pages (the staff's ledger keeps
+#: the labels above, which name Inper's systems).
+SOURCE_FOR_PERSON: dict[str, StrOrPromise] = {
+    Source.API: _("Another Inper service, such as the shop"),
+    Source.STAFF: _("Our staff, as you told them"),
+    Source.REQUEST: _("Your privacy request"),
+    Source.GPC: _("Your browser's Global Privacy Control setting"),
+}
 
 
 class ActorType(models.TextChoices):
@@ -432,7 +443,7 @@ class ConsentEvent(models.Model):
         its own says so in its evidence (the ledger's rows are never changed)."""
         if self.source == Source.UNSUBSCRIBE and (self.evidence or {}).get("via") == "sms_stop":
             return str(Source.SMS_STOP.label)
-        return str(self.get_source_display())
+        return str(SOURCE_FOR_PERSON.get(self.source) or self.get_source_display())
 
 
 class ConsentState(models.Model):

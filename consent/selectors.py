@@ -21,6 +21,7 @@ from privacy_portal.pseudonymise import email_hash, keyed_hash
 
 from .catalogue import GENERATION_KEY, Catalogue, PurposeInfo, catalogue, catalogue_generation
 from .models import (
+    SOURCE_FOR_PERSON,
     Channel,
     ConsentEvent,
     ConsentState,
@@ -71,7 +72,9 @@ class PurposeChoice:
 
     @property
     def source_label(self) -> str:
-        return str(Source(self.source).label) if self.source else ""
+        if not self.source:
+            return ""
+        return str(SOURCE_FOR_PERSON.get(self.source) or Source(self.source).label)
 
     @property
     def is_objection(self) -> bool:

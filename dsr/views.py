@@ -297,6 +297,15 @@ def request_verify(request: HttpRequest, token: str) -> HttpResponse:
             )
         except services.VerificationError as error:
             return render(request, "dsr/link_invalid.html", {"message": str(error)}, status=400)
+        messages.success(
+            request,
+            _("Thank you: your e-mail address is confirmed.")
+            if verified.held_reason != "identity_needs_review"
+            else _(
+                "Thank you: your e-mail address is confirmed. A member of our privacy team "
+                "will contact you to confirm it is you."
+            ),
+        )
         return HttpResponseRedirect(
             notifications.request_url(verified).removeprefix(settings.PORTAL_BASE_URL)
         )

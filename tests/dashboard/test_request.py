@@ -765,15 +765,15 @@ def test_kept_records_going_on_different_days_are_kept_until_the_last_at_the_lat
 
     (plain,) = plain_receipts(request)
     text = " ".join(render_to_string("dsr/receipt_row.html", {"row": plain}).split())
-    assert "3 records kept: Tax law (until Oct. 4, 2036 at the latest);" in text
-    assert "2 records kept: Tax law (until Oct. 4, 2036);" in text
-    assert "1 record kept: Contract law (until Jan. 31, 2030);" in text
-    assert "2 records kept: Post law (until May 1, 2031 at the latest)" in text
+    assert "3 records kept: Tax law (until 4 October 2036 at the latest);" in text
+    assert "2 records kept: Tax law (until 4 October 2036);" in text
+    assert "1 record kept: Contract law (until 31 January 2030);" in text
+    assert "2 records kept: Post law (until 1 May 2031 at the latest)" in text
     page = compliance_client.get(f"/dashboard/requests/{request.reference}/receipt/")
     shown = " ".join(page.content.decode().split())
-    assert "orders: 3 retained under Tax law (until Oct. 4, 2036 at the latest)" in shown
-    assert "invoices: 2 retained under Tax law (until Oct. 4, 2036)" in shown
+    assert "orders: 3 retained under Tax law (until 4 October 2036 at the latest)" in shown
+    assert "invoices: 2 retained under Tax law (until 4 October 2036)" in shown
     # The request's own page says the same.
     page = compliance_client.get(f"/dashboard/requests/{request.reference}/")
     shown = " ".join(page.content.decode().split())
-    assert "orders: 3 retained under Tax law (until Oct. 4, 2036 at the latest)" in shown
+    assert "orders: 3 retained under Tax law (until 4 October 2036 at the latest)" in shown
