@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
@@ -54,3 +55,11 @@ def acknowledge_by(regime: str, received_at: datetime) -> datetime | None:
 def clock_pauses_for_identity(regime: str) -> bool:
     """Return True if the deadline stops while identity is awaited (UK GDPR)."""
     return regime == Regime.UK_GDPR
+
+
+def extended_due_at(request: Any) -> datetime:
+    """Return the deadline ``request`` would have once extended (shown before the officer
+    extends it, and set when they do)."""
+    return due_at(
+        request.regime, request.received_at, extended=True, paused_seconds=request.paused_seconds
+    )

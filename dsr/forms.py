@@ -198,7 +198,7 @@ class VerifyForm(forms.Form):
     """The confirmation step of a guest's request."""
 
     order_number = forms.CharField(
-        label=_("An order number of yours"),
+        label=_("One of your order numbers"),
         required=False,
         max_length=64,
         help_text=_(

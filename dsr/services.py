@@ -934,9 +934,7 @@ def dsr_request_extend(
     before = locked.due_at
     locked.extended_at = now
     locked.extension_reason = reason.strip()[:2000]
-    locked.due_at = deadlines.due_at(
-        locked.regime, locked.received_at, extended=True, paused_seconds=locked.paused_seconds
-    )
+    locked.due_at = deadlines.extended_due_at(locked)
     locked.save(update_fields=("extended_at", "extension_reason", "due_at", "updated_at"))
     audit_record(
         actor=actor,

@@ -31,7 +31,7 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 from privacy_portal.pseudonymise import email_hash, normalise_email
 from privacy_portal.spreadsheet import csv_cell
 
-from .. import retention, services, stores
+from .. import deadlines, retention, services, stores
 from ..models import DataSubjectRequest, RetentionJobRun, StoreTask
 from . import audit, metrics, preview, processing, selectors
 from .access import officer_required
@@ -158,6 +158,7 @@ def _render_request(
         "verify_form": VerifyForm(prefix="verify"),
         "reject_form": RejectForm(prefix="reject"),
         "extend_form": ExtendForm(prefix="extend"),
+        "extended_due_at": deadlines.extended_due_at(page.request),
         "lift_form": LiftRestrictionForm(prefix="lift"),
         "note_form": NoteForm(prefix="note"),
         # One form per waiting step, each with ids of its own.

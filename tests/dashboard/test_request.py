@@ -10,6 +10,8 @@ import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.models import User
 from dsr.dashboard.preview import dsr_request_preview_start, preview_locate
@@ -285,6 +287,12 @@ def test_extend_once_emails_the_reason_and_twice_is_refused(
     compliance_client, erasure, mailoutbox, django_capture_on_commit_callbacks
 ):
     before = erasure.due_at
+    # The officer sees the new deadline before extending.
+    from dsr.deadlines import extended_due_at
+
+    page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
+    promised = date_format(timezone.localtime(extended_due_at(erasure)), "DATETIME_FORMAT")
+    assert f"The new deadline will be {promised}." in page
     with django_capture_on_commit_callbacks(execute=True):
         response = _post(
             compliance_client,
@@ -297,10 +305,8 @@ def test_extend_once_emails_the_reason_and_twice_is_refused(
     assert "Our order archive is being moved this month." in mailoutbox[-1].body
     erasure.refresh_from_db()
     assert erasure.due_at > before
+    assert date_format(timezone.localtime(erasure.due_at), "DATETIME_FORMAT") == promised
     # The timeline gives the new deadline as a date, in words, not the audit trail's key.
-    from django.utils import timezone
-    from django.utils.formats import date_format
-
     page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
     assert f"Due by: {date_format(timezone.localtime(erasure.due_at))}" in page
     assert "due_at" not in page

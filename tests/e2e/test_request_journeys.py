@@ -68,7 +68,7 @@ def test_a_guest_files_an_erasure_confirms_the_link_and_sees_it_complete(
 
     link = link_in(mail_to(mailoutbox, "guest.browser@example.com")[-1], "/requests/verify/")
     page.goto(link.replace("http://localhost:8000", live_server.url))
-    page.get_by_label("An order number of yours").fill("A-1000")
+    page.get_by_label("One of your order numbers").fill("A-1000")
     page.get_by_role("button", name="Yes, this is my request").click()
     page.get_by_text("A member of our privacy team is reviewing your request").wait_for()
 
