@@ -355,3 +355,24 @@ def test_an_objection_adding_purposes_to_an_open_one_is_a_request_of_its_own():
     second.refresh_from_db()
     assert fourth.state == State.AWAITING_IDENTITY
     assert second.state == State.DUPLICATE and second.duplicate_of == fourth
+
+
+def test_an_objection_still_telling_the_stores_says_it_already_took_effect(
+    customer, customer_client
+):
+    """The objection counts at once in the ledger; the page does not leave the person reading
+    only "in progress" and a deadline while a store is told to stop."""
+    from tests.dsr.helpers import add_store
+
+    add_store(
+        "analytics",
+        "dsr.connectors.manual.ManualConnector",
+        identities=["customer_id"],
+        config={"actions": ["restrict"], "purpose_keys": ["international_transfers"]},
+    )
+    request = file_request(type="objection", user=customer, purposes=("international_transfers",))
+    request = run_pending_tasks(request)
+    assert request.state == State.WAITING
+    assert not consent_granted(subject_for_user(customer), "international_transfers")
+    page = customer_client.get(f"/requests/{request.reference}/").content.decode()
+    assert "Your choice took effect as soon as we received it." in page
