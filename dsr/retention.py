@@ -46,6 +46,7 @@ from .models import (
     RetentionJobRun,
     StoreTask,
 )
+from .portal_store import PORTAL_STORE_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +184,16 @@ def _store_retention(now: datetime, dry_run: bool, actor: Any) -> Report:
         try:
             connector = connector_for(store)
             if not _has_retention_rule(connector):
-                stores[store.key] = {**entry, "state": "skipped"}
+                # A rule stated to people that this job cannot carry out is said so: the
+                # store (or staff) must keep it.
+                stores[store.key] = {
+                    **entry,
+                    "state": "skipped",
+                    # The portal's own rule is kept by the other jobs (requests redacted,
+                    # copies purged) and by erasures of closed accounts.
+                    "stated_rule": bool(store.retention_rule.strip())
+                    and store.key != PORTAL_STORE_KEY,
+                }
                 continue
             result = connector.apply_retention(now=now, dry_run=dry_run)
         except StoreError as error:

@@ -30,6 +30,16 @@ class Command(BaseCommand):
             verb = "would change" if dry_run else "changed"
             outcome = f"{verb} {run.count}" if run.ok else f"FAILED {run.error}".strip()
             self.stdout.write(f"{key}: {outcome}")
+            unenforced = [
+                store["name"]
+                for store in (run.report.get("stores") or {}).values()
+                if store.get("state") == "skipped" and store.get("stated_rule")
+            ]
+            if unenforced:
+                self.stdout.write(
+                    "  not applied by the portal (the store or staff keep their stated rule): "
+                    + ", ".join(unenforced)
+                )
             report = {k: v for k, v in run.report.items() if k != "count" and v}
             if report and options["verbosity"] > 1:
                 self.stdout.write(json.dumps(report, indent=2, ensure_ascii=False))
