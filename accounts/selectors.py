@@ -8,7 +8,7 @@ from typing import Any
 
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -38,15 +38,21 @@ def user_addresses(user: User) -> QuerySet[Address]:
     return Address.objects.filter(user=user).order_by("-is_default_shipping", "id")
 
 
-def account_former_emails(user_id: int | str | None) -> tuple[str, ...]:
-    """Return the addresses the account had before, oldest first."""
+def account_former_emails(
+    user_id: int | str | None, *, searchable: bool = False
+) -> tuple[str, ...]:
+    """Return the addresses the account had before, oldest first. ``searchable``: only those
+    no other account has since proven to be its own (an address given up can come to someone
+    else, whose records a search by it would find)."""
     if user_id is None:
         return ()
-    return tuple(
-        FormerEmail.objects.filter(user_id=user_id)
-        .values_list("email", flat=True)
-        .order_by("replaced_at", "id")
-    )
+    former = FormerEmail.objects.filter(user_id=user_id)
+    if searchable:
+        from allauth.account.models import EmailAddress
+
+        taken = EmailAddress.objects.filter(email__iexact=OuterRef("email"), verified=True)
+        former = former.exclude(Exists(taken.exclude(user_id=user_id)))
+    return tuple(former.values_list("email", flat=True).order_by("replaced_at", "id"))
 
 
 def _not_set(value: object) -> str:

@@ -143,7 +143,7 @@ def holdings_compute(user_id: int) -> None:
         customer_id=str(user.pk),
         phone=user.phone or None,
         name=user.full_name or None,
-        former_emails=account_former_emails(user.pk),
+        former_emails=account_former_emails(user.pk, searchable=True),
     )
     result: dict[str, dict[str, Any]] = {}
     for store in DataStore.objects.filter(enabled=True).order_by("position", "name"):

@@ -316,7 +316,9 @@ def _snapshot(intake: Intake, email: str) -> dict[str, Any]:
         "name": (user.full_name if user is not None else intake.full_name) or None,
         # Taken now: an erasure of the portal's own tables deletes them while other stores'
         # tasks may still have to search by them.
-        "former_emails": list(account_former_emails(user.pk if user is not None else None)),
+        "former_emails": list(
+            account_former_emails(user.pk if user is not None else None, searchable=True)
+        ),
     }
 
 
@@ -549,7 +551,7 @@ def _link_to_account(locked: DataSubjectRequest, *, actor: Any) -> DataSubjectRe
         from accounts.selectors import account_former_emails
 
         # The account's earlier addresses are the person's too: its stores search by them.
-        snapshot["former_emails"] = list(account_former_emails(account.pk))
+        snapshot["former_emails"] = list(account_former_emails(account.pk, searchable=True))
         locked.set_snapshot(snapshot)
         fields.append("subject_snapshot")
     locked.save(update_fields=fields)

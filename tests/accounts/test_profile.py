@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Address, Session, User
 from privacy_portal.audit.models import AuditEvent
 from tests.conftest import login
-from tests.factories import PASSWORD, AddressFactory
+from tests.factories import PASSWORD, AddressFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -263,6 +263,12 @@ def test_my_data_shows_the_addresses_i_replaced_and_requests_search_by_them(
     assert "Earlier e-mail addresses" in page and old in page
     subject = subject_of(file_request(type="access", user=customer))
     assert subject.identity("email") == ("alice.moved@example.org", old)
+    # Once someone else has proven the old address to be theirs, it is not searched by: it
+    # would find their records. "My data" still lists it.
+    UserFactory(email=old.upper())
+    subject = subject_of(file_request(type="rectification", user=customer, details="Spelling"))
+    assert subject.identity("email") == ("alice.moved@example.org",)
+    assert old in customer_client.get("/account/data/").content.decode()
     # Taking the old address back makes it current, no longer an earlier one.
     account_email_replaced(user=customer, old=customer.email, new=old)
     assert list(customer.former_emails.values_list("email", flat=True)) == [
