@@ -38,7 +38,7 @@ EVENT_DESCRIPTIONS = {
 }
 
 
-def detach_subjects(queryset: QuerySet[Any], identity: Mapping[str, str]) -> tuple[int, int]:
+def detach_subjects(queryset: QuerySet[Any], identity: Mapping[str, Any]) -> tuple[int, int]:
     """Erase by pseudonymising the consent subjects of these records (ledger rows stay).
 
     The subjects are found by the identity on their own indexed columns (``subject__user_id``

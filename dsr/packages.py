@@ -794,7 +794,7 @@ def package_purge_expired(*, now: datetime | None = None, dry_run: bool = False)
 
 
 def packages_purge(
-    queryset: QuerySet[ExportPackage], identity: Mapping[str, str]
+    queryset: QuerySet[ExportPackage], identity: Mapping[str, Any]
 ) -> tuple[int, int]:
     """Erase a person's copies of their data (the portal store's erasure hook): purge every
     package of their earlier requests (``queryset``) at once, whatever its expiry, and those

@@ -112,9 +112,13 @@ def _identity_value(subject: Subject, kind: str) -> str | None:
     raise PermanentStoreError(gettext_noop("Unknown kind of identity %(kind)s."), kind=kind)
 
 
-def identity_filter(declaration: ModelDeclaration, subject: Subject) -> dict[str, str] | None:
+def identity_filter(declaration: ModelDeclaration, subject: Subject) -> dict[str, Any] | None:
     """Return the lookup that ties ``declaration``'s records to ``subject`` (None: no value
-    of the identity it needs is known)."""
+    of the identity it needs is known). Records kept by the keyed hash of an address (the
+    person's requests, consent choices made before they had an account) are theirs under
+    every address they had."""
+    if declaration.identity_kind == "email_hash" and len(subject.emails) > 1:
+        return {f"{declaration.identity}__in": [email_hash(e) for e in subject.emails]}
     value = _identity_value(subject, declaration.identity_kind)
     if value is None:
         return None
@@ -245,7 +249,7 @@ class PortalConnector(Connector):
                         if count:
                             anonymised[declaration.entity] = count
                     elif declaration.erase == ERASE_HOOK:
-                        hook: Callable[[QuerySet[Any], dict[str, str]], tuple[int, int]] = (
+                        hook: Callable[[QuerySet[Any], dict[str, Any]], tuple[int, int]] = (
                             import_string(declaration.hook)
                         )
                         identity = identity_filter(declaration, subject)

@@ -256,6 +256,7 @@ def test_my_data_shows_the_addresses_i_replaced_and_requests_search_by_them(
 
     assert "Earlier e-mail addresses" not in customer_client.get("/account/data/").content.decode()
     old = customer.email
+    earlier = file_request(type="restriction", user=customer)  # kept by its address's hash
     customer.email = "alice.moved@example.org"
     customer.save(update_fields=("email",))
     account_email_replaced(user=customer, old=old.upper(), new=customer.email)
@@ -263,6 +264,17 @@ def test_my_data_shows_the_addresses_i_replaced_and_requests_search_by_them(
     assert "Earlier e-mail addresses" in page and old in page
     subject = subject_of(file_request(type="access", user=customer))
     assert subject.identity("email") == ("alice.moved@example.org", old)
+    # The portal's own records kept by the old address's hash are still the person's.
+    from dsr.connectors.registry import connector_for
+    from dsr.models import DataStore, DataSubjectRequest
+    from dsr.personal_data import REQUEST_ENTITY
+    from privacy_portal.pseudonymise import email_hash
+
+    portal = connector_for(DataStore.objects.get(key="portal"))
+    assert portal.locate(subject).counts[REQUEST_ENTITY] == 2  # the earlier one and this
+    assert earlier.pk in DataSubjectRequest.objects.filter(subject_key=email_hash(old)).values_list(
+        "pk", flat=True
+    )
     # Once someone else has proven the old address to be theirs, it is not searched by: it
     # would find their records. "My data" still lists it.
     UserFactory(email=old.upper())
