@@ -327,7 +327,7 @@ class DataStore(models.Model):
 
     class Identity(models.TextChoices):
         EMAIL = "email", _("E-mail address")
-        CUSTOMER_ID = "customer_id", _("Customer id")
+        CUSTOMER_ID = "customer_id", _("Customer account")
         PHONE = "phone", _("Phone number")
         ORDER_NUMBER = "order_number", _("Order number")
 

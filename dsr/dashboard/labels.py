@@ -117,7 +117,7 @@ DETAIL_LABELS: dict[str, StrOrPromise] = {
     "duplicate_of": _("Duplicate of"),
     "fields": _("Fields"),
     "due_at": _("Due by"),
-    "unreached": _("Not asked (they cannot find the person by what is known of them)"),
+    "unreached": _("not asked (they cannot find the person by what is known of them)"),
 }
 #: Details that are times (ISO 8601 in the audit trail), shown as dates.
 _DATE_DETAILS = frozenset({"due_at"})

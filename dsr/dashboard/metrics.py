@@ -443,6 +443,9 @@ def manual_waits(months: Sequence[datetime], *, now: datetime | None = None) -> 
         ],
         unit=_("hours"),
         horizontal=True,
+        nothing_to_chart=_(
+            "No step has waited long enough to show in hours yet: the table lists them."
+        ),
     )
 
 

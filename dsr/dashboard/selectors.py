@@ -282,7 +282,7 @@ def action_text(action: str) -> str:
 def _event_store_ids(event: AuditEvent) -> set[int]:
     """The stores an event's details name: its step's, or those of the steps it planned."""
     after = event.after or {}
-    named = [after.get("store"), *(after.get("unreached") or [])] + [
+    named = [after.get("store"), *(after.get("unreached") or []), *(after.get("stores") or [])] + [
         planned[0] for planned in after.get("tasks") or [] if isinstance(planned, list) and planned
     ]
     return {store for store in named if isinstance(store, int)}
@@ -295,7 +295,7 @@ def _named(key: str, value: Any, stores: Mapping[int, str], references: Mapping[
         return stores.get(value, value)
     if key == "duplicate_of":
         return references.get(value, value)
-    if key == "unreached" and isinstance(value, list):
+    if key in ("unreached", "stores") and isinstance(value, list):
         return ", ".join(str(stores.get(store, store)) for store in value)
     if key == "tasks" and isinstance(value, list):
         return "; ".join(

@@ -678,6 +678,9 @@ def test_a_failed_steps_error_is_shown_in_each_officers_language(
 def test_the_timeline_names_each_steps_store_and_action_in_words(
     compliance_client, compliance_user, erasure
 ):
+    from dsr.dashboard.preview import dsr_request_preview_start
+
+    dsr_request_preview_start(request=erasure, actor=compliance_user)
     done = run_pending_tasks(dsr_request_approve(request=erasure, actor=compliance_user))
     compliance_user.preferred_language = "de"
     compliance_user.save(update_fields=["preferred_language"])
@@ -687,6 +690,8 @@ def test_the_timeline_names_each_steps_store_and_action_in_words(
     details = [entry.detail for entry in response.context["page"].timeline]
     assert "Geplante Schritte: Inper-Datenschutzportal (Löschen)" in details
     assert "Datenspeicher: Inper-Datenschutzportal, Schritt: Löschen, Versuch: 1" in details
+    # The preview names the stores it searched, not their ids.
+    assert "Datenspeicher: Inper-Datenschutzportal" in details
     page = response.content.decode().split('id="timeline"')[1].split("</section>")[0]
     assert "store: " not in page and "action: erase" not in page
 

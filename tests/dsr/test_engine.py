@@ -871,7 +871,7 @@ def test_a_store_that_cannot_find_the_person_gets_no_step_and_the_person_no_word
         type="erasure", email="no.account@example.com", identity_note="Passport seen", **staff
     )
     page = compliance_client.get(f"/dashboard/requests/{guest.reference}/").content.decode()
-    assert "This store finds people only by Customer id, and none is known for this" in page
+    assert "This store finds people only by Customer account, and none is known for this" in page
     with django_capture_on_commit_callbacks(execute=True):
         guest = run_pending_tasks(dsr_request_approve(request=guest, actor=compliance_user))
     assert guest.state == State.COMPLETED
