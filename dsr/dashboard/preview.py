@@ -28,6 +28,7 @@ from ..connectors.registry import connector_class, connector_for
 from ..identity import subject_of
 from ..models import Action, DataStore, DataSubjectRequest, RequestType, State
 from ..services import TransitionError, connector_supports, store_reaches
+from ..texts import store_entity_name
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,8 @@ class StorePreview:
         entities = [*planned, *(entity for entity in self.counts if entity not in planned)]
         return [
             (
-                entity,
+                # Named as the store names it, or as the portal titles its own records.
+                store_entity_name(self.store, entity),
                 self.counts.get(entity, 0) if self.state == "done" else None,
                 planned.get(entity),
             )

@@ -479,6 +479,8 @@ def test_the_erasure_preview_shows_what_each_store_holds_and_will_do(
     text = panel.content.decode()
     assert "records found" in text and "searching" not in text
     assert "addresses" in text  # the customer's address, found in the portal
+    # The portal's records by their titles, not their keys.
+    assert "e-mail addresses" in text and "email_addresses" not in text
     assert AuditEvent.objects.filter(
         action="dsr.request.previewed", actor_id=compliance_user.pk
     ).exists()
