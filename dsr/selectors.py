@@ -45,9 +45,12 @@ def history(request: DataSubjectRequest) -> list[HistoryEntry]:
     events = (
         AuditEvent.objects.filter(scope=scope_of(request))
         .order_by("seq")
-        .only("occurred_at", "action", "after")
+        .only("occurred_at", "action", "after", "reason")
     )
     for event in events:
+        if event.reason == "email_confirmed_knowledge_unmatched":
+            # Confirmed, and held for a check by hand: the confirmation is no state of its own.
+            entries.append(HistoryEntry(event.occurred_at, str(_("E-mail address confirmed"))))
         if event.action == "dsr.request.state_changed":
             state = (event.after or {}).get("state", "")
             if state in State.values:

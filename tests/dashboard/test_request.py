@@ -144,6 +144,9 @@ def test_a_guest_held_without_an_order_number_is_described_as_such(
     assert "gave no order number" in page and "the order number they gave" not in page
     theirs = client.get(f"/requests/{held.reference}/?t={status_token(held)}").content.decode()
     assert "a member of our privacy team will contact you to confirm it is you" in theirs
+    # Their history says the address was confirmed before "being reviewed".
+    steps = re.findall(r"</time> ([^<]+)</li>", theirs)
+    assert steps[-2:] == ["E-mail address confirmed", "Being reviewed"], steps
 
 
 def test_an_identity_check_needs_a_method_and_a_description(compliance_client, guest_access):
