@@ -19,6 +19,7 @@ from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+from django_countries.filters import CountryFilter
 
 from privacy_portal.admin_site import AuditedModelAdmin
 from privacy_portal.audit.services import audit_record
@@ -71,7 +72,8 @@ class UserAdmin(AuditedModelAdmin):
         "is_staff",
         "date_joined",
     )
-    list_filter = ("is_active", "is_staff", "country", "groups")
+    # Only the countries customers are in (the field's choices are every country).
+    list_filter = ("is_active", "is_staff", ("country", CountryFilter), "groups")
     # An earlier address finds the customer too: they may write from it.
     search_fields = ("email", "former_emails__email", "first_name", "last_name", "phone")
     ordering = ("-date_joined",)

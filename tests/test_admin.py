@@ -465,3 +465,11 @@ def test_a_customer_signing_in_lands_on_their_account(customer):
 
     response = Client().post("/accounts/login/", {"login": customer.email, "password": PASSWORD})
     assert response.status_code == 302 and response["Location"] == "/account/"
+
+
+def test_the_country_filter_offers_only_the_countries_customers_are_in(support_client):
+    UserFactory(country="DE")
+    UserFactory(country="FR")
+    page = support_client.get("/admin/accounts/user/").content.decode()
+    assert "?country=DE" in page and "?country=FR" in page
+    assert "?country=ZW" not in page  # Zimbabwe: nobody there
