@@ -517,13 +517,7 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
             assert isinstance(staff, User)  # noqa: S101 (staff admin, checked above)
             data = form.cleaned_data
             note = f"{data['received_via']}: {data['note']}".strip(": ")
-            phone_keys = (
-                list(services.PHONE_CHANNELS)
-                if data["decision"] == "stop_marketing"
-                else [data["purpose"]]
-                if data["decision"] == "withdraw" and data["purpose"] in services.PHONE_CHANNELS
-                else []
-            )
+            phone_keys = form.phone_purposes()
             if data["phone"] and phone_keys:
                 services.consent_stop_by_phone(
                     phone=data["phone"],

@@ -122,6 +122,15 @@ class StaffRecordForm(forms.Form):
         if self.data.get("decision") == "stop_marketing":
             field.required = False
 
+    def phone_purposes(self) -> list[str]:
+        """The purposes the decision stops that a phone number reaches (texts, calls)."""
+        data = self.cleaned_data
+        if data.get("decision") == "stop_marketing":
+            return list(PHONE_CHANNELS)
+        if data.get("decision") == "withdraw" and data.get("purpose") in PHONE_CHANNELS:
+            return [data["purpose"]]
+        return []
+
     def clean_phone(self) -> str:
         return normalise_phone(self.cleaned_data.get("phone") or "")
 
@@ -131,17 +140,13 @@ class StaffRecordForm(forms.Form):
             return data
         if not data.get("email") and not data.get("phone"):
             raise forms.ValidationError(_("Give the person's e-mail address or phone number."))
-        if not data.get("email"):
-            # A number reaches text messages and calls only; anything else, and a consent
-            # (confirmed by e-mail), needs the address.
-            stops = data.get("decision") == "stop_marketing" or (
-                data.get("decision") == "withdraw" and data.get("purpose") in PHONE_CHANNELS
-            )
-            if not stops:
-                raise forms.ValidationError(
-                    _(
-                        "With a phone number alone, only text messages and calls can be "
-                        "stopped. For other choices, give the person's e-mail address."
-                    )
+        # A number reaches text messages and calls only; anything else, and a consent
+        # (confirmed by e-mail), needs the address.
+        if not data.get("email") and not self.phone_purposes():
+            raise forms.ValidationError(
+                _(
+                    "With a phone number alone, only text messages and calls can be "
+                    "stopped. For other choices, give the person's e-mail address."
                 )
+            )
         return data

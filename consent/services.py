@@ -787,6 +787,43 @@ def suppression_has(*, channel: str, address: str) -> bool:
 PHONE_CHANNELS = {"marketing_sms": Channel.SMS, "marketing_phone": Channel.PHONE}
 
 
+def _stop_number(
+    *,
+    phone: str,
+    keys: list[str],
+    reason: str,
+    source: str,
+    actor: Any,
+    request: HttpRequest | None = None,
+    note: str = "",
+    evidence: Mapping[str, Any] | None = None,
+) -> tuple[list[ConsentEvent], int]:
+    """Put ``phone`` on the suppression list of each channel of ``keys`` (by keyed hash only)
+    and withdraw those purposes for every account with that number; return the events
+    recorded and how many accounts have the number. In the caller's transaction."""
+    for key in keys:
+        channel = PHONE_CHANNELS[key]
+        suppression_add(
+            channel=channel, address_hash=suppression_hash(channel, phone), reason=reason
+        )
+    events: list[ConsentEvent] = []
+    accounts = list(User.objects.filter(phone=phone.strip()))
+    for user in accounts:
+        consent_current_forget(user.pk)  # its answer names the number suppressed now
+        subject = subject_for_user(user)
+        on = _granted_now(subject, keys)
+        events += consent_record_many(
+            subject=subject,
+            choices={key: False for key in keys if key in on},
+            source=source,
+            actor=actor,
+            request=request,
+            note=note,
+            evidence=evidence,
+        )
+    return events, len(accounts)
+
+
 def consent_stop_by_phone(
     *,
     phone: str,
@@ -800,34 +837,21 @@ def consent_stop_by_phone(
     (by keyed hash only), and every account with that number withdraws the consent. Return the
     events recorded (none if no account had it on)."""
     keys = [key for key in purpose_keys if key in PHONE_CHANNELS]
-    events: list[ConsentEvent] = []
     with transaction.atomic():
-        for key in keys:
-            channel = PHONE_CHANNELS[key]
-            suppression_add(
-                channel=channel, address_hash=suppression_hash(channel, phone), reason="staff"
-            )
-        accounts = list(User.objects.filter(phone=phone.strip()))
-        for user in accounts:
-            consent_current_forget(user.pk)  # its answer names the number suppressed now
-            subject = subject_for_user(user)
-            on = _granted_now(subject, keys)
-            events += consent_record_many(
-                subject=subject,
-                choices={key: False for key in keys if key in on},
-                source=Source.STAFF,
-                actor=actor,
-                request=request,
-                note=note,
-            )
+        events, accounts = _stop_number(
+            phone=phone,
+            keys=keys,
+            reason="staff",
+            source=Source.STAFF,
+            actor=actor,
+            request=request,
+            note=note,
+        )
         audit_record(
             actor=actor,
             action="consent.number_suppressed",
             target=("consent.suppressionentry", "*"),
-            after={
-                "channels": [PHONE_CHANNELS[key].value for key in keys],
-                "accounts": len(accounts),
-            },
+            after={"channels": [PHONE_CHANNELS[key].value for key in keys], "accounts": accounts},
         )
     return events
 
@@ -849,22 +873,14 @@ def consent_sms_inbound(*, phone: str, message_id: str, keyword: str) -> list[Co
             raise ConsentError("replayed", _("This message was already processed.")) from error
         if not keyword:
             return []
-        suppression_add(channel=Channel.SMS, address_hash=phone_hash, reason="sms_stop")
-        events: list[ConsentEvent] = []
-        for user in User.objects.filter(phone=phone.strip()):
-            consent_current_forget(user.pk)  # its answer names the number suppressed now
-            subject = subject_for_user(user)
-            if "marketing_sms" in _granted_now(subject, ["marketing_sms"]):
-                events.append(
-                    consent_record(
-                        subject=subject,
-                        purpose_key="marketing_sms",
-                        granted=False,
-                        source=Source.SMS_STOP,
-                        actor=None,
-                        evidence={"via": "sms_stop", "keyword": keyword},
-                    )
-                )
+        events, _accounts = _stop_number(
+            phone=phone,
+            keys=["marketing_sms"],
+            reason="sms_stop",
+            source=Source.SMS_STOP,
+            actor=None,
+            evidence={"via": "sms_stop", "keyword": keyword},
+        )
         return events
 
 

@@ -331,8 +331,7 @@ class DataStoreAdmin(AuditedModelAdmin):
 
     @admin.display(description=gettext_lazy("Searchable by"))
     def identities_list(self, store: DataStore) -> str:
-        labels = dict(DataStore.Identity.choices)
-        return ", ".join(str(labels.get(key, key)) for key in store.identities or ()) or "—"
+        return store.identities_text() or "—"
 
     @admin.display(description=gettext_lazy("Configuration"))
     def config_shown(self, store: DataStore) -> str:

@@ -377,6 +377,12 @@ class DataStore(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def identities_text(self) -> str:
+        """The identities the store finds people by, in words ("E-mail address, Order
+        number")."""
+        labels = dict(self.Identity.choices)
+        return ", ".join(str(labels.get(key, key)) for key in self.identities or ())
+
     def display_name(self, language: str | None = None) -> str:
         """The store's name as the person reads it, in ``language`` (the active one by
         default): from the ``names`` of its configuration, else :attr:`name`."""

@@ -436,8 +436,9 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
         if request.state == State.DUPLICATE:
             notifications.duplicate_received(request)
             return request
-        notifications.acknowledged(request, link_follows=_identity_without_link(intake) is None)
-        request = _start_identity_check(request, intake, actor)
+        established = _identity_without_link(intake)
+        notifications.acknowledged(request, link_follows=established is None)
+        request = _start_identity_check(request, established, actor)
     return request
 
 
@@ -487,9 +488,10 @@ def _identity_without_link(intake: Intake) -> tuple[str, str] | None:
 
 
 def _start_identity_check(
-    request: DataSubjectRequest, intake: Intake, actor: Any
+    request: DataSubjectRequest, established: tuple[str, str] | None, actor: Any
 ) -> DataSubjectRequest:
-    established = _identity_without_link(intake)
+    """Record the identity as ``established`` (see :func:`_identity_without_link`), or send
+    the e-mail confirmation link."""
     if established is None:
         return _send_verification(request, actor)
     method, note = established

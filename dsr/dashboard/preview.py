@@ -197,8 +197,7 @@ def erasure_preview(request: DataSubjectRequest) -> Preview:
         if store_reaches(store, subject):
             preview.erasure = _erasure_part(store)
         else:
-            labels = dict(DataStore.Identity.choices)
             preview.erasure = "unreached"
-            preview.finds_by = ", ".join(str(labels.get(k, k)) for k in store.identities or ())
+            preview.finds_by = store.identities_text()
         previews.append(preview)
     return Preview(started, previews)

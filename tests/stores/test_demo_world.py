@@ -52,6 +52,17 @@ def complete_manual_steps(request, officer, *, files: dict[str, bytes] | None = 
     return done
 
 
+def _store_statuses(user) -> dict[str, str]:
+    """Search every store for ``user`` as "My data" does (on the worker); return each store's
+    status."""
+    holdings.holdings_refresh(user=user)
+    found = wait_until(
+        lambda: not holdings.holdings_of(user).checking and holdings.holdings_of(user),
+        message="the store search",
+    )
+    return {holding.store.key: holding.status for holding in found.stores}
+
+
 def _wait_for_the_staffs_steps(erasure) -> None:
     """Wait until only staff's steps are left: the automatic stores are done and the
     newsletter called back."""
@@ -70,12 +81,7 @@ def test_a_demo_customers_access_and_erasure_reach_every_store(demo_world, worke
     officer = User.objects.get(email="compliance@inper.example")
 
     # "My data" is searched by the worker, in the background.
-    holdings.holdings_refresh(user=anna)
-    found = wait_until(
-        lambda: not holdings.holdings_of(anna).checking and holdings.holdings_of(anna),
-        message="the store search",
-    )
-    statuses = {holding.store.key: holding.status for holding in found.stores}
+    statuses = _store_statuses(anna)
     assert statuses["inper-shop"] == statuses["newsletter"] == statuses["uploads"] == "found"
     assert statuses["payment-provider"] == "by_staff"
 
@@ -396,12 +402,7 @@ def test_a_customer_who_changed_their_address_is_erased_under_the_old_one_too(de
     assert ben.email == new
     assert list(FormerEmail.objects.filter(user=ben).values_list("email", flat=True)) == [old]
 
-    holdings.holdings_refresh(user=ben)
-    found = wait_until(
-        lambda: not holdings.holdings_of(ben).checking and holdings.holdings_of(ben),
-        message="the store search",
-    )
-    statuses = {holding.store.key: holding.status for holding in found.stores}
+    statuses = _store_statuses(ben)
     assert statuses["inper-shop"] == statuses["newsletter"] == statuses["uploads"] == "found"
 
     officer = User.objects.get(email="compliance@inper.example")
