@@ -5,6 +5,7 @@ their own region instead."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 
 from consent.models import PolicyDocument
 from consent.services import policy_publish
@@ -88,3 +89,49 @@ def test_an_officers_pages_do_not_scroll_sideways_on_a_phone(page):
         )
     }
     assert {path: width for path, width in wide.items() if width > WIDTH} == {}
+
+
+def test_a_customers_tables_become_one_card_per_row_on_a_phone(page):
+    """Nothing to scroll sideways in: each request and each choice is a card, every value under
+    its column's name."""
+    customer = UserFactory(email="cards@example.com")
+    record(customer, "surveys", True)
+    request = file_request(type="access", user=customer)
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, customer.email, PASSWORD)
+    for path, first_label, first_value in [
+        ("/requests/", "Reference", request.reference),
+        ("/privacy/history/", "When", None),
+    ]:
+        page.goto(path)
+        scrolls = page.evaluate(
+            "Array.from(document.querySelectorAll('.table-scroll'))"
+            ".filter(box => box.scrollWidth > box.clientWidth).length"
+        )
+        assert scrolls == 0, path
+        cell = page.locator("tbody tr td").first
+        label = cell.evaluate("cell => getComputedStyle(cell, '::before').content")
+        assert label == f'"{first_label}"', path
+        if first_value:
+            assert first_value in cell.inner_text()
+        row = page.locator("tbody tr").first.bounding_box()
+        table = page.locator("table").first.bounding_box()
+        assert row is not None and table is not None
+        assert row["width"] >= table["width"] - 1, path  # the card spans the column
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_the_cookie_banner_leaves_most_of_a_phones_first_screen_to_the_page(page, language):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/")
+    page.context.add_cookies(
+        [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": page.url}]
+    )
+    page.reload()
+    banner = page.locator(".inper-cb")
+    banner.wait_for()
+    box = banner.bounding_box()
+    assert box is not None and box["height"] < 844 / 2
+    heading = page.locator("main h1").bounding_box()
+    assert heading is not None and heading["y"] + heading["height"] < 844
