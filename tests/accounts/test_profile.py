@@ -170,6 +170,31 @@ def test_invalid_address_is_refused_with_messages(customer_client, customer):
     assert not Address.objects.filter(user=customer).exists()
 
 
+def test_a_form_with_several_fields_to_correct_lists_them_first(customer_client):
+    """Each field to correct is named above the form and linked to its input; a form with one
+    mistake shows it by its field only."""
+    several = customer_client.post(
+        "/account/addresses/new/",
+        {"recipient": "", "line1": "x" * 201, "postal_code": "1", "city": "B", "country": "ZZ"},
+    )
+    summary = re.search(r'<div class="error-summary">(.*?)</div>', several.content.decode(), re.S)
+    assert summary is not None
+    links = dict(re.findall(r'<a href="#(\w+)">([^<]+)</a>', summary.group(1)))
+    assert links == {
+        "id_recipient": "Recipient",
+        "id_line1": "Street and number",
+        "id_country": "Country",
+    }
+    assert "This field is required" in summary.group(1)
+
+    one = customer_client.post(
+        "/account/addresses/new/",
+        {"recipient": "", "line1": "L", "postal_code": "1", "city": "B", "country": "DE"},
+    )
+    assert one.status_code == 400
+    assert b"error-summary" not in one.content
+
+
 def test_the_address_book_has_a_limit(customer_client, customer, settings):
     settings.ACCOUNTS_MAX_ADDRESSES = 2
     AddressFactory.create_batch(2, user=customer)
