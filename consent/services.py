@@ -939,8 +939,8 @@ def consent_banner_save(
     """Record a banner (or cookie settings page) choice under the browser's anonymous visitor
     id, and on the account too when the person is signed in. Categories that Global Privacy
     Control covers are recorded off with source ``gpc`` when the browser sends the signal.
-    Return the visitor id (new if there was none, or if it is linked to another account)
-    and the categories granted."""
+    Return the visitor id (new if there was none, or if it is linked to an account other than
+    the one signed in, or to any account when no one is) and the categories granted."""
     cat = catalogue()
     categories = {purpose.key for purpose in cat.cookie_categories if purpose.switchable}
     unknown = set(choices) - categories
@@ -962,9 +962,9 @@ def consent_banner_save(
             visitor_id is None
             or subject is None
             or subject.pseudonymised_at is not None
-            # A browser shared with someone who signed in on it before: their history must
-            # not show this person's choices.
-            or (account is not None and subject.user_id not in (None, account.pk))
+            # A browser someone signed in on before (and signed out of, or another person
+            # signed in since): their history must not show this person's choices.
+            or subject.user_id not in (None, getattr(account, "pk", None))
         ):
             # A new id (or the old one's subject was erased): no one else can hold it.
             visitor_id = uuid.uuid4()

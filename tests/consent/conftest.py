@@ -54,6 +54,6 @@ def history_rows(client: Client) -> list[tuple[str, str, str]]:
     """The rows of the signed-in person's history page as they read them: (what, choice, how),
     newest first."""
     page = client.get("/privacy/history/").content.decode()
-    rows = re.findall(r"<tr>\s*<td>(.*?)</tr>", page, re.S)
+    rows = re.findall(r"<tr>\s*<td[^>]*>(.*?)</tr>", page, re.S)
     cells = [[re.sub(r"<[^>]+>", "", cell).strip() for cell in row.split("</td>")] for row in rows]
     return [(row[1], row[2], row[3]) for row in cells]

@@ -280,10 +280,35 @@ def test_a_choice_on_a_browser_someone_else_signed_in_on_stays_out_of_their_hist
     assert ConsentSubject.objects.get(visitor_id=cookie.visitor_id).user_id == other_customer.pk
 
 
+def test_a_choice_after_signing_out_stays_out_of_the_accounts_history_and_copy(
+    client, customer
+):
+    """Someone who uses the browser after the account holder signed out: their choices are
+    not the account holder's (not in the history, the ledger or a copy of the data)."""
+    from tests.factories import PASSWORD
+
+    client.post("/accounts/login/", {"login": customer.email, "password": PASSWORD})
+    client.post("/privacy/cookies/", {"action": "reject_all"})
+    theirs = banner_cookie_parse(client.cookies["inper_consent"].value).visitor_id
+    client.post("/accounts/logout/")
+
+    client.post("/privacy/cookies/", {"action": "accept_all"})
+    visitor = banner_cookie_parse(client.cookies["inper_consent"].value).visitor_id
+    # The banner's own call, naming the account's visitor id.
+    saved = _save(client, {"visitor_id": str(theirs), "choices": {"marketing": True}})
+
+    assert saved.status_code == 201 and saved.json()["visitor_id"] not in (str(theirs), "")
+    assert visitor != theirs
+    assert ConsentSubject.objects.get(visitor_id=visitor).user_id is None
+    assert not ConsentEvent.objects.filter(subject__user=customer, granted=True).exists()
+    history = login(Client(), customer).get("/privacy/history/").content.decode()
+    assert ">Given<" not in history
+
+
 def _history_rows(client, title: str) -> list[str]:
     """The rows of the person's history page that are about ``title``."""
     page = client.get("/privacy/history/").content.decode()
-    return [row for row in page.split("<tr>") if f"<td>{title}</td>" in row]
+    return [row for row in page.split("<tr>") if f">{title}</td>" in row]
 
 
 def test_a_cookie_choice_made_signed_in_is_listed_once_in_the_history(customer):
