@@ -280,9 +280,7 @@ def test_a_choice_on_a_browser_someone_else_signed_in_on_stays_out_of_their_hist
     assert ConsentSubject.objects.get(visitor_id=cookie.visitor_id).user_id == other_customer.pk
 
 
-def test_a_choice_after_signing_out_stays_out_of_the_accounts_history_and_copy(
-    client, customer
-):
+def test_a_choice_after_signing_out_stays_out_of_the_accounts_history_and_copy(client, customer):
     """Someone who uses the browser after the account holder signed out: their choices are
     not the account holder's (not in the history, the ledger or a copy of the data)."""
     from tests.factories import PASSWORD
