@@ -512,7 +512,9 @@ def run_throughput(args: argparse.Namespace) -> None:
         ).select_related("store", "request")
         while manual.exists():
             for task in manual[:500]:
-                manual_step_complete(task=task, actor=officer, note="Done for the benchmark.")
+                manual_step_complete(
+                    task=task, actor=officer, note="Done for the benchmark.", nothing_held=True
+                )
         while (
             DataSubjectRequest.objects.filter(pk__in=requests)
             .exclude(state__in=(State.COMPLETED, State.PARTIALLY_COMPLETED))

@@ -478,6 +478,7 @@ class ManualStepAdmin(AuditedModelAdmin):
                         note=form.cleaned_data["note"],
                         evidence=form.cleaned_data.get("evidence"),
                         data_files=form.cleaned_data.get("data_files") or (),
+                        nothing_held=form.cleaned_data.get("nothing_held", False),
                     )
                 except ValidationError as error:
                     form.add_error(None, error)

@@ -289,6 +289,11 @@ def _not_too_large(limit_mb: int) -> Any:
     return check
 
 
+MISSING_COPY = _(
+    "Attach the person's data from this system, or tick that it holds nothing about them."
+)
+
+
 class ManualStepForm(forms.Form):
     """Marking a manual step done (the admin's manual-step page and the dashboard): what was
     done, an optional evidence file and, for a copy, the person's data from the system."""
@@ -311,8 +316,28 @@ class ManualStepForm(forms.Form):
         validators=[FileExtensionValidator(_DATA_TYPES), _not_too_large(50)],
         help_text=_("These files go into the person's copy of their data, encrypted."),
     )
+    nothing_held = forms.BooleanField(
+        label=_("This system holds nothing about this person"),
+        required=False,
+        help_text=_("Instead of files: you searched the system and found nothing."),
+    )
 
     def __init__(self, *args: Any, action: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if action != Action.EXPORT:
             del self.fields["data_files"]
+            del self.fields["nothing_held"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        # A copy step done says what it found: the person's files, or that there were none.
+        if "nothing_held" in self.fields and "data_files" not in self.errors:
+            files, nothing = cleaned.get("data_files"), cleaned.get("nothing_held")
+            if not files and not nothing:
+                self.add_error("data_files", MISSING_COPY)
+            elif files and nothing:
+                self.add_error(
+                    "nothing_held",
+                    _("You attached the person's data: leave “holds nothing” unticked."),
+                )
+        return cleaned

@@ -69,14 +69,20 @@ def manual_step_complete(
     note: str,
     evidence: UploadedFile[Any] | None = None,
     data_files: Sequence[UploadedFile[Any]] = (),
+    nothing_held: bool = False,
 ) -> StoreTask:
     """Complete a manual step with a note and optional evidence; for an export, the files
-    obtained from the system go into the person's package (encrypted like the rest)."""
+    obtained from the system go into the person's package (encrypted like the rest), or
+    ``nothing_held`` says the system holds nothing about the person."""
+    from .forms import MISSING_COPY
+
     if not may_complete(actor, task):
         raise PermissionDenied(_("This step is assigned to another group."))
     if not has_visible_text(note):
         # Checked before the person's files are written anywhere.
         raise ValidationError(_("Describe what you did."))
+    if task.action == Action.EXPORT and not data_files and not nothing_held:
+        raise ValidationError(MISSING_COPY)
     with transaction.atomic():
         # Locked before any file is written: a colleague completing the same step at the same
         # moment waits here, then finds it done, and their files never replace these.
@@ -98,6 +104,8 @@ def manual_step_complete(
                     )
                 sink.commit(ExportResult({}, files=len(data_files)))
             receipt["files"] = len(data_files)
+        elif task.action == Action.EXPORT:
+            receipt["nothing_held"] = True
         return dsr_task_complete_manual(
             task=task, actor=actor, note=note, evidence=evidence, receipt=receipt
         )

@@ -22,6 +22,7 @@ from privacy_portal.pseudonymise import email_hash
 
 from .. import callbacks, deadlines, engine, packages
 from ..models import (
+    Action,
     Channel,
     DataSubjectRequest,
     ExportPackage,
@@ -73,8 +74,14 @@ def _run(request: DataSubjectRequest, officer: Any, *, steps_done: bool) -> None
             engine.task_run(task_id)
         if steps_done and officer is not None:
             for step in request.tasks.filter(state=TaskState.WAITING, waiting_for="manual"):
+                copy = step.action == Action.EXPORT
                 dsr_task_complete_manual(
-                    task=step, actor=officer, note="Done in the other system's console."
+                    task=step,
+                    actor=officer,
+                    note="Searched the other system's console: nothing held for this person."
+                    if copy
+                    else "Done in the other system's console.",
+                    receipt={"nothing_held": True} if copy else None,
                 )
         deferred = request.tasks.filter(state=TaskState.WAITING, waiting_for="callback")
         wait = next(waits, None) if deferred.exists() else None
@@ -86,7 +93,11 @@ def _run(request: DataSubjectRequest, officer: Any, *, steps_done: bool) -> None
             callbacks.callbacks_overdue(now=later, request_id=request.pk)
             continue
         engine.request_advance(request.pk)
-        if ExportPackage.objects.filter(request=request, built_at__isnull=True).exists():
+        # As the last worker would: a copy is built once no step waits any more.
+        if (
+            not request.tasks.filter(state=TaskState.WAITING).exists()
+            and ExportPackage.objects.filter(request=request, built_at__isnull=True).exists()
+        ):
             packages.package_build(request.pk)
 
 

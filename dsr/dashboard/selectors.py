@@ -216,16 +216,29 @@ def task_row(task: StoreTask) -> TaskRow:
     retained = sum(int(item.get("count") or 0) for item in kept) if "retained" in receipt else None
     erased = None if deleted is None and anonymised is None else (deleted or 0) + (anonymised or 0)
     found = counts
-    # Records made anonymous and then kept are the same records: counted once.
+    # Records made anonymous and then kept are the same records: counted once, as kept (with
+    # "made anonymous" beside them), so that erased and retained add up to found.
     made_anonymous = receipt.get("anonymised") or {}
+    kept_entities = {item.get("entity") for item in kept}
     if found is None and erased is not None:
         found = erased + sum(
             int(item.get("count") or 0) for item in kept if item.get("entity") not in made_anonymous
         )
+    if erased is not None and isinstance(made_anonymous, Mapping):
+        erased -= sum(
+            int(n)
+            for entity, n in made_anonymous.items()
+            if entity in kept_entities and isinstance(n, int)
+        )
+    exported = counts
+    if task.action == "export" and counts is None and receipt.get("manual"):
+        # A copy step done by staff: the files they attached, or none found.
+        exported = 0 if receipt.get("nothing_held") else receipt.get("files")
+        found = exported
     return TaskRow(
         task=task,
         found=found,
-        exported=counts if task.action == "export" else None,
+        exported=exported if task.action == "export" else None,
         erased=erased,
         retained=retained,
         remaining=_total(receipt, "remaining"),

@@ -487,6 +487,7 @@ def task_done(request: HttpRequest, pk: int) -> HttpResponse:
             note=form.cleaned_data["note"],
             evidence=form.cleaned_data.get("evidence"),
             data_files=form.cleaned_data.get("data_files") or (),
+            nothing_held=form.cleaned_data.get("nothing_held", False),
         )
     except PermissionDenied as error:
         messages.error(request, str(error))

@@ -8,7 +8,14 @@ import pytest
 from django.utils import timezone
 
 from dsr.dashboard.demo import seed_demo_requests
-from dsr.models import DataSubjectRequest, State, StoreTask, TaskState
+from dsr.models import (
+    DataSubjectRequest,
+    ExportPackage,
+    RequestType,
+    State,
+    StoreTask,
+    TaskState,
+)
 from dsr.services import dsr_request_approve
 from privacy_portal.permissions import COMPLIANCE_GROUP
 from tests.dsr.helpers import add_store
@@ -41,6 +48,11 @@ def test_older_demo_requests_had_their_manual_steps_done(settings, tmp_path):
     steps = StoreTask.objects.filter(request__in=old, store__key="payments")
     assert steps.count() > 10
     assert set(steps.values_list("state", "completed_by")) == {(TaskState.SUCCEEDED, officer.pk)}
+    # A copy is built once no step waits: not before its manual step is done.
+    copies = ExportPackage.objects.filter(request__type=RequestType.ACCESS)
+    waiting = copies.filter(request__state=State.WAITING)
+    assert waiting.exists() and not waiting.filter(built_at__isnull=False).exists()
+    assert not copies.filter(request__state=State.COMPLETED, built_at__isnull=True).exists()
 
 
 def _sends(callbacks) -> list[str]:

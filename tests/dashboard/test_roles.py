@@ -124,7 +124,8 @@ def test_each_role_gets_what_it_should(request, role, name, customer, settings, 
     target = _target(argument, customer)
     if name == "task_done":
         StoreTask.objects.filter(pk=target.pk).update(state="waiting")
-        data = {f"done-{target.pk}-note": "Done by hand"}
+        # A copy step: nothing found there, as the officer says.
+        data = {f"done-{target.pk}-note": "Done by hand", f"done-{target.pk}-nothing_held": "on"}
     url = _url(name, argument, target)
     client = Client()
     if role != "anonymous":

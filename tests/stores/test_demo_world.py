@@ -47,6 +47,7 @@ def complete_manual_steps(request, officer, *, files: dict[str, bytes] | None = 
             actor=officer,
             note=f"Done in {task.store.name} as instructed.",
             data_files=data if task.action == "export" else (),
+            nothing_held=task.action == "export" and not data,
         )
         done.append(task.store.key)
     return done

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
@@ -76,6 +77,55 @@ def test_an_access_request_waits_for_staff_who_add_the_providers_data(customer, 
     archive = open_package(request)
     assert archive.read("stores/payment-provider/files/psp-profile.csv").startswith(
         b"customer,cards"
+    )
+
+
+def test_a_copy_step_is_done_with_the_persons_files_or_a_word_that_there_are_none(
+    customer, compliance_client, compliance_user
+):
+    """Staff cannot mark a copy step done with nothing attached and nothing said: the person
+    would be told their copy is ready without this system's part."""
+    from dsr.dashboard.selectors import task_row
+    from dsr.stores import manual_step_complete
+
+    payment_provider()
+    request = run_pending_tasks(file_request(type="access", user=customer))
+    task = request.tasks.get(store__key="payment-provider")
+    page = f"/admin/dsr/manualstep/{task.pk}/change/"
+
+    bare = compliance_client.post(page, {"note": "Done."})
+    assert bare.status_code == 400
+    assert "or tick that it holds nothing about them" in bare.content.decode()
+    both = compliance_client.post(
+        page,
+        {
+            "note": "Done.",
+            "nothing_held": "on",
+            "data_files": [SimpleUploadedFile("psp.csv", b"customer\nAlice\n")],
+        },
+    )
+    assert "leave “holds nothing” unticked" in both.content.decode()
+    with pytest.raises(ValidationError):
+        manual_step_complete(task=task, actor=compliance_user, note="Done.")
+    task.refresh_from_db()
+    assert task.state == TaskState.WAITING
+    assert run_pending_tasks(request).package.built_at is None
+
+    nothing = compliance_client.post(
+        f"/dashboard/tasks/{task.pk}/done/",
+        {
+            f"done-{task.pk}-note": "Searched the PSP dashboard.",
+            f"done-{task.pk}-nothing_held": "on",
+        },
+    )
+    assert nothing.status_code == 302
+    task.refresh_from_db()
+    assert task.state == TaskState.SUCCEEDED and task.receipt["nothing_held"] is True
+    assert (task_row(task).found, task_row(task).exported) == (0, 0)
+    request = run_pending_tasks(request)
+    assert request.state == State.COMPLETED and request.package.built_at is not None
+    assert not any(
+        name.startswith("stores/payment-provider/") for name in open_package(request).namelist()
     )
 
 
