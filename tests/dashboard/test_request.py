@@ -228,6 +228,27 @@ def test_a_rejection_names_where_to_complain_under_the_law_of_the_request(
     assert where in letter.alternatives[0][0].replace("&#x27;", "'")
 
 
+def test_a_rejection_for_another_reason_gives_the_explanation_and_the_requests_link(
+    customer, compliance_user, mailoutbox, django_capture_on_commit_callbacks
+):
+    request = file_request(type="rectification", user=customer, details="My name is wrong")
+    with django_capture_on_commit_callbacks(execute=True):
+        dsr_request_reject(
+            request=request,
+            actor=compliance_user,
+            reason="other",
+            note="Your name is already spelt as you wrote it.",
+        )
+
+    letter = mailoutbox[-1]
+    html = letter.alternatives[0][0]
+    for text in (letter.body, html):
+        assert "already spelt as you wrote it" in text
+        assert "Another reason" not in text and "explained below" not in text
+        assert f"/requests/{request.reference}/" in text
+    assert "The reason: Your name is already spelt" in letter.body
+
+
 def test_a_second_correction_linked_as_a_duplicate_is_read_on_the_first_ones_page(
     customer, customer_client, compliance_client, compliance_user
 ):
