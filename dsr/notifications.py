@@ -3,7 +3,7 @@ that caused them commits. Staff e-mails carry references and links, never person
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -131,12 +131,32 @@ def _mark_acknowledged(request_id: int) -> None:
 def acknowledged(request: DataSubjectRequest, *, link_follows: bool = False) -> None:
     """Acknowledge receipt; ``link_follows``: the next e-mail asks the person to confirm
     their address, and nothing happens until they do."""
+    from .services import request_is_opt_out
+
     _to_person(
         request,
         "acknowledged",
         link_follows=link_follows,
+        stopped=_stopped(request),
+        whole_opt_out=request_is_opt_out(request),
         on_sent=partial(_mark_acknowledged, request.pk),
     )
+
+
+def _stopped(request: DataSubjectRequest) -> list[str]:
+    """The titles of the direct marketing an opt-out stopped as it was filed, before any
+    confirmation, in the person's language."""
+    from .services import request_opt_out_part
+
+    return _titles(request, request_opt_out_part(request))
+
+
+def _titles(request: DataSubjectRequest, keys: Iterable[str]) -> list[str]:
+    """The titles of the purposes ``keys``, in the person's language."""
+    from consent.catalogue import catalogue
+
+    purposes = catalogue().by_key
+    return [purposes[key].title(request.language) for key in sorted(keys) if key in purposes]
 
 
 def duplicate_received(request: DataSubjectRequest) -> None:
@@ -149,13 +169,8 @@ def duplicate_received(request: DataSubjectRequest) -> None:
 
 
 def verification_link(request: DataSubjectRequest, *, reminder: bool = False) -> None:
-    from consent.catalogue import catalogue
-
-    from .services import request_opt_out_part
-
     link = _url(reverse("dsr:verify", args=[verification_token(request)]))
     sent = request.verification_sent_at or request.received_at
-    purposes = catalogue().by_key
     _to_person(
         request,
         "verify",
@@ -164,11 +179,7 @@ def verification_link(request: DataSubjectRequest, *, reminder: bool = False) ->
         days=settings.DSR_VERIFICATION_DAYS,
         expires=sent + timedelta(days=settings.DSR_VERIFICATION_DAYS),
         # An objection to direct marketing took effect at once, before any confirmation.
-        stopped=[
-            purposes[key].title(request.language)
-            for key in sorted(request_opt_out_part(request))
-            if key in purposes
-        ],
+        stopped=_stopped(request),
     )
 
 
@@ -219,6 +230,10 @@ def completed(request: DataSubjectRequest) -> None:
         package_until=timezone.localtime(package.expires_at)
         if package and package.expires_at
         else None,
+        # An objection or a withdrawal: the uses of data it ended, by name.
+        ended=_titles(request, request.purposes)
+        if request.type in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT)
+        else [],
     )
 
 

@@ -375,6 +375,27 @@ def test_a_guest_objecting_to_marketing_and_more_is_told_the_marketing_part_alre
     assert "nothing more will happen" in message.body
 
 
+def test_a_guests_opt_out_is_acknowledged_as_done_and_its_completion_names_what_ended(
+    client, django_capture_on_commit_callbacks
+):
+    """An objection to direct marketing took effect as it was filed: no deadline to wait
+    for, and both e-mails name what stopped."""
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/requests/new/",
+            {"type": "objection", "email": "optout@example.com", "purposes": ["marketing_email"]},
+        )
+    request = DataSubjectRequest.objects.get(email="optout@example.com")
+    run_pending_tasks(request)
+    received = next(m for m in mail.outbox if "received" in m.subject.lower())
+    for text in (received.body, received.alternatives[0][0]):
+        assert "took effect at once: News and offers by e-mail." in text
+        assert "We will answer by" not in text
+    done = mail.outbox[-1]
+    assert done is not received
+    assert "We no longer use your data for: News and offers by e-mail." in done.body
+
+
 def test_a_guests_request_page_offers_no_list_of_their_requests(client):
     """Without an account there is no list: "My privacy requests" would lead to a page
     that shows none of theirs."""
