@@ -616,7 +616,11 @@ DASHBOARD_EFFECTS: dict[str, Effect] = {
 
 def _dashboard_data(name: str) -> Any:
     if name == "task_done":
-        return lambda world, _v: {f"done-{world.manual_task.pk}-note": "Done by hand"}
+        # A copy step: nothing found there, as the officer says.
+        return lambda world, _v: {
+            f"done-{world.manual_task.pk}-note": "Done by hand",
+            f"done-{world.manual_task.pk}-nothing_held": "on",
+        }
     return DASHBOARD[name][2]
 
 
@@ -842,7 +846,7 @@ ADMIN_SITE = [
         "admin:dsr_manualstep_change",
         "post",
         staff_area(C + SU, DONE),
-        data={"note": "Exported the profile from the provider's dashboard."},
+        data={"note": "Searched the provider's dashboard.", "nothing_held": "on"},
         effect=task_state("manual_task", TaskState.SUCCEEDED),
     ),
 ]
