@@ -20,7 +20,7 @@ from django_stubs_ext import StrOrPromise
 from privacy_portal.mail import send_email, send_email_on_commit
 from privacy_portal.permissions import COMPLIANCE_GROUP
 
-from .models import Action, DataSubjectRequest, RequestType, StoreTask
+from .models import OPEN_STATES, Action, DataSubjectRequest, RequestType, StoreTask
 
 VERIFY_SALT = "dsr.verify"
 STATUS_SALT = "dsr.status"
@@ -43,7 +43,8 @@ def request_url(request: DataSubjectRequest) -> str:
     """Return the link the person follows their request at (signed for people without an
     account, or who closed theirs)."""
     path = reverse("dsr:detail", args=[request.reference])
-    if request.followed_by_link:
+    # An erasure ends by erasing the account: its e-mails' links must work once it is gone.
+    if request.followed_by_link or request.type == RequestType.ERASURE:
         path += f"?t={status_token(request)}"
     return _url(path)
 
@@ -230,6 +231,18 @@ def completed(request: DataSubjectRequest) -> None:
         package_until=timezone.localtime(package.expires_at)
         if package and package.expires_at
         else None,
+        # The account is gone with an erasure: the person's other open requests are followed
+        # by their links from now on.
+        still_open=[
+            (other.get_type_display(), other.reference, request_url(other))
+            for other in DataSubjectRequest.objects.filter(
+                subject_key=request.subject_key, state__in=[s.value for s in OPEN_STATES]
+            )
+            .exclude(pk=request.pk)
+            .order_by("received_at")
+        ]
+        if request.type == RequestType.ERASURE and request.subject_key
+        else [],
         # An objection or a withdrawal: the uses of data it ended, by name.
         ended=_titles(request, request.purposes)
         if request.type in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT)

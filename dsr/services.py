@@ -67,7 +67,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
         }
     ),
     State.VERIFIED: frozenset({State.IN_REVIEW, State.APPROVED, State.CANCELLED, State.REJECTED}),
-    State.IN_REVIEW: frozenset({State.APPROVED, State.REJECTED, State.CANCELLED}),
+    # A duplicate: a guest's request held for an identity check, which the account holder's
+    # own request replaces (_held_behind_a_guest).
+    State.IN_REVIEW: frozenset({State.APPROVED, State.REJECTED, State.CANCELLED, State.DUPLICATE}),
     State.APPROVED: frozenset({State.RUNNING, State.COMPLETED}),
     State.RUNNING: frozenset({State.WAITING, State.COMPLETED, State.PARTIALLY_COMPLETED}),
     State.WAITING: frozenset({State.RUNNING, State.COMPLETED, State.PARTIALLY_COMPLETED}),
@@ -395,6 +397,9 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
             if set(request.purposes) == set(original.purposes):
                 _supersede(original, request, actor=actor)
             original = None
+        elif original is not None and _held_behind_a_guest(original, request, intake):
+            _supersede(original, request, actor=actor)
+            original = None
         if original is None:
             try:
                 with transaction.atomic():
@@ -442,9 +447,28 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
     return request
 
 
+def _held_behind_a_guest(
+    original: DataSubjectRequest, request: DataSubjectRequest, intake: Intake
+) -> bool:
+    """Whether ``request``, filed by the signed-in, re-authenticated account holder, takes the
+    place of ``original``: the same request filed without signing in for the account's address,
+    whose order number did not show who asked, waiting for an officer to check it. The account
+    holder's own request must not wait behind (and be decided with) one nobody has shown to be
+    theirs."""
+    return (
+        original.state == State.IN_REVIEW
+        and original.user_id is None
+        and original.held_reason == "identity_needs_review"
+        and intake.channel == Channel.PORTAL
+        and intake.user is not None
+        and set(request.purposes) == set(original.purposes)
+    )
+
+
 def _supersede(original: DataSubjectRequest, request: DataSubjectRequest, *, actor: Any) -> None:
     """Save ``request`` in place of ``original``, an open request of the same kind still
-    waiting for its e-mail confirmation, which becomes its duplicate (its link stops working).
+    waiting for its e-mail confirmation (or held behind a guest's unchecked identity: see
+    :func:`_held_behind_a_guest`), which becomes its duplicate (its link stops working).
 
     A request nobody confirmed must not hold back a new one: the person may have lost the
     link, signed in since, or someone else may have typed their address; linked to it, the new

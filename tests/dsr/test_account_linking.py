@@ -20,7 +20,7 @@ from dsr.models import OPEN_STATES, DataSubjectRequest, State
 from dsr.services import dsr_request_approve, dsr_request_verify_manually
 from privacy_portal.audit.models import AuditEvent
 from tests.conftest import login
-from tests.dsr.helpers import run_pending_tasks
+from tests.dsr.helpers import file_request, run_pending_tasks
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -145,6 +145,27 @@ def test_a_guest_held_for_an_unmatched_order_number_is_linked_once_an_officer_ch
     assert created.user_id == customer.pk
     [event] = _linked_events(created)
     assert event.actor_id == compliance_user.pk
+
+
+def test_the_account_holders_own_request_replaces_a_guests_held_for_an_identity_check(
+    client, customer, django_capture_on_commit_callbacks
+):
+    """Filed first without signing in, with an order number that matched nothing: the same
+    request filed signed in (re-authenticated) is not made to wait behind it as its duplicate.
+    It goes on, listed on the customer's page, and the held one is closed as its duplicate."""
+    capture = django_capture_on_commit_callbacks
+    guest = _guest_files(client, capture, customer.email, type="access")
+    _confirm(client, capture, customer.email, order_number="NOT-HIS")
+    guest.refresh_from_db()
+    assert guest.state == State.IN_REVIEW and guest.held_reason == "identity_needs_review"
+
+    own = file_request(type="access", user=customer)
+
+    guest.refresh_from_db()
+    assert own.state not in (State.DUPLICATE, State.IN_REVIEW) and own.duplicate_of_id is None
+    assert guest.state == State.DUPLICATE and guest.duplicate_of_id == own.pk
+    page = _requests_page(login(Client(), customer))
+    assert own.reference in page and guest.reference not in page
 
 
 @pytest.mark.parametrize(

@@ -1081,10 +1081,38 @@ def test_an_open_erasure_page_follows_the_request_after_the_account_is_gone(
     shown = done.content.decode()
     assert done.status_code == 200 and "Completed" in shown
     assert "What we did" in shown and "records deleted" in shown
+    assert "Your account was erased with the rest of your data, so you are signed out" in shown
     # Another request's page is not opened by it.
     other = file_request(type="access", user=UserFactory())
     stolen = redraw.replace(erasure.reference, other.reference).replace("&amp;", "&")
     assert client.get(stolen).status_code == 404
+
+
+def test_an_erasures_e_mails_lead_to_the_persons_requests_once_the_account_is_gone(
+    customer, compliance_user, django_capture_on_commit_callbacks
+):
+    """The acknowledgement's link follows the erasure after the account is gone, and the
+    completion gives the links of the person's requests still open."""
+    from dsr.services import dsr_request_approve
+
+    client = login(Client(), customer, reauthenticated=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/requests/new/", {"type": "rectification", "details": "My name is Ana."})
+        client.post("/requests/new/", {"type": "erasure"})
+    erasure = DataSubjectRequest.objects.get(user=customer, type="erasure")
+    correction = DataSubjectRequest.objects.get(user=customer, type="rectification")
+    assert correction.state == State.IN_REVIEW
+    received = next(m for m in mail.outbox if erasure.reference in m.body)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_pending_tasks(dsr_request_approve(request=erasure, actor=compliance_user))
+    done = mail.outbox[-1]
+    assert "Your other requests that are still open" in done.body
+
+    anonymous = Client()
+    for message, reference in ((received, erasure.reference), (done, correction.reference)):
+        (link,) = re.findall(rf"https?://[^/\s]+(/requests/{reference}/\?t=\S+)", message.body)
+        page = anonymous.get(link)
+        assert page.status_code == 200 and reference in page.content.decode()
 
 
 def test_switching_language_on_a_guests_pages_keeps_the_status_link(client):
