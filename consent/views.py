@@ -13,6 +13,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import F, Window
+from django.db.models.functions import Lag
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -176,10 +178,12 @@ def stop_all_marketing(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 def history(request: HttpRequest) -> HttpResponse:
-    """List the person's own consent events, newest first."""
-    page = Paginator(selectors.consent_events_for_user(_user(request)), 50).get_page(
-        request.GET.get("page")
+    """List the person's own consent events, newest first, each with the choice before it on
+    the same purpose: "withdrawn" is said only of a consent that was given."""
+    events = selectors.consent_events_for_user(_user(request)).annotate(
+        given_before=Window(Lag("granted"), partition_by=[F("purpose_id")], order_by=F("id").asc())
     )
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(request, "consent/history.html", {"page": page})
 
 

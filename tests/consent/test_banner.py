@@ -315,7 +315,8 @@ def test_a_cookie_choice_made_signed_in_is_listed_once_in_the_history(customer):
     client.post("/privacy/cookies/", {"action": "reject_all"})
 
     (row,) = _history_rows(client, "Analytics")
-    assert "Withdrawn" in row and "Cookie banner" in row
+    # Never given, so not "withdrawn".
+    assert "Declined" in row and "Withdrawn" not in row and "Cookie banner" in row
     # The ledger keeps both records: the browser's and the account's.
     assert ConsentEvent.objects.filter(purpose__key="analytics").count() == 2
 
