@@ -430,7 +430,8 @@ def preview_start(request: HttpRequest, reference: str) -> HttpResponse:
         request,
         reference,
         lambda found: preview.dsr_request_preview_start(request=found, actor=request.user),
-        _("Searching every store for this person…"),
+        # Stays on the page while the plan fills in: it says what started, not that it runs.
+        _("The search of every store started: the plan below fills in as they answer."),
         anchor="preview",
     )
 
