@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -147,6 +148,15 @@ def _page_or_404(reference: str) -> selectors.RequestPage:
     return page
 
 
+def _due_before_extension(page: selectors.RequestPage) -> datetime | None:
+    """The deadline an extension replaced, as its audit event recorded it."""
+    for entry in page.timeline:
+        if entry.event.action == "dsr.request.extended":
+            before = (entry.event.before or {}).get("due_at")
+            return datetime.fromisoformat(before) if isinstance(before, str) else None
+    return None
+
+
 def _render_request(
     request: HttpRequest, reference: str, *, status: int = 200, **forms: Any
 ) -> HttpResponse:
@@ -159,6 +169,7 @@ def _render_request(
         "reject_form": RejectForm(prefix="reject"),
         "extend_form": ExtendForm(prefix="extend"),
         "extended_due_at": deadlines.extended_due_at(page.request),
+        "due_before_extension": _due_before_extension(page),
         "lift_form": LiftRestrictionForm(prefix="lift"),
         "note_form": NoteForm(prefix="note"),
         # One form per waiting step, each with ids of its own.

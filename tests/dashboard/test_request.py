@@ -334,6 +334,10 @@ def test_extend_once_emails_the_reason_and_twice_is_refused(
     page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
     assert f"Due by: {date_format(timezone.localtime(erasure.due_at))}" in page
     assert "due_at" not in page
+    # The deadline it replaced stays in sight.
+    was = date_format(timezone.localtime(before), "DATETIME_FORMAT")
+    on = date_format(timezone.localtime(erasure.extended_at), "DATE_FORMAT")
+    assert f"was {was}; extended on {on}" in page
     events = AuditEvent.objects.count()
 
     response = _post(compliance_client, erasure, "extend", {"extend-reason": "Again"}, follow=True)
