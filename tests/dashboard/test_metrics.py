@@ -87,6 +87,17 @@ def test_the_monthly_figures_count_what_the_rows_say():
     durations = metrics.durations(window)
     assert durations.rows[0][:2] == [month, 3]
     assert durations.rows[0][2] == pytest.approx(2.0)
+    # An opt-out, done as it was filed, does not pull the days down.
+    opt_out = run_pending_tasks(
+        file_request(
+            type="objection",
+            email="optout@example.com",
+            channel="portal_guest",
+            purposes=["marketing_email"],
+        )
+    )
+    assert opt_out.state == State.COMPLETED
+    assert metrics.durations(window).rows[0][:2] == [month, 3]
 
     backlog = metrics.backlog(window)
     assert backlog.rows[-1] == [month, 1, 0]
@@ -101,6 +112,10 @@ def test_failure_rates_and_manual_waits_per_store(customer):
     rows = {row[0]: row for row in failures.rows}
     assert rows["Flaky"][1:] == [1, 0, 1, 100.0]
     assert rows["Inper Privacy Portal"][3] == 0
+    # Charted as counts: the retries and the failures.
+    charted = {dataset["label"]: dataset["data"] for dataset in failures.datasets}
+    at = failures.labels.index("Flaky")
+    assert (charted["Needed a retry"][at], charted["Failed"][at]) == (0, 1)
 
 
 def test_every_figure_downloads_as_csv_equal_to_its_table(compliance_client):
@@ -201,13 +216,13 @@ def test_the_backlog_counts_open_and_overdue_requests_as_the_queue_does():
 
 
 def test_a_figure_with_nothing_to_chart_says_so_instead_of_empty_axes(compliance_client, customer):
-    """Tasks ran and none failed: "Failures per store" says that in words; a step still
+    """Tasks ran and none needed a retry: "Failures per store" says that in words; a step still
     waiting for staff is charted in "Waiting on manual steps" by the hours it has waited."""
     from dsr.models import StoreTask
 
     run_pending_tasks(file_request(type="access", user=customer))
     page = compliance_client.get("/dashboard/metrics/").content.decode()
-    assert "No store task failed in this period." in page
+    assert "No store task needed a retry or failed in this period." in page
     assert 'id="chart-store_failures"' not in page
     assert metrics.store_failures(metrics.months_back(1)).rows  # the table still lists them
 
