@@ -8,6 +8,7 @@ Decisions belong to compliance officers, on the dashboard.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, datetime, time
 from typing import Any
 
 from django import forms
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_stubs_ext import StrOrPromise
@@ -45,6 +47,13 @@ STAFF_IDENTITY = [
 ]
 
 
+def _start_of(day: date | None) -> datetime | None:
+    """The start of ``day`` in the portal's time zone (None for today or no day: now)."""
+    if day is None or day == timezone.localdate():
+        return None
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
 class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
     """A request received by phone, e-mail, post or in person."""
 
@@ -62,6 +71,15 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
         label=_("Language of our e-mails to the person"),
         required=False,
         choices=lambda: [("", _("As in their account (if any)")), *settings.LANGUAGES],
+    )
+    received_on = forms.DateField(
+        label=_("Received on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_(
+            "The day the request reached Inper, if not today (a letter, an e-mail read late): "
+            "the deadline counts from it."
+        ),
     )
     identity_method = forms.ChoiceField(
         label=_("How did you check the person's identity?"), required=False, choices=STAFF_IDENTITY
@@ -98,6 +116,7 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
             purposes=tuple(data.get("purposes") or ()),
             identity_method=data.get("identity_method", ""),
             identity_note=data.get("identity_note", ""),
+            received_at=_start_of(data.get("received_on")),
         )
 
     def clean(self) -> dict[str, Any]:
@@ -220,6 +239,7 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
                         "fields": (
                             "type",
                             "channel",
+                            "received_on",
                             "email",
                             "full_name",
                             "country",

@@ -215,6 +215,9 @@ class Intake:
     # e-mail confirmation).
     identity_method: str = ""
     identity_note: str = ""
+    # Staff intake: when the request reached Inper (a letter of last week), if not now. The
+    # deadline counts from it.
+    received_at: datetime | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -300,6 +303,14 @@ def dsr_intake_validate(intake: Intake) -> None:
         raise ValidationError(_("Unknown identity check."))
     if intake.identity_method and not has_visible_text(intake.identity_note):
         raise ValidationError(_("Record how the person's identity was checked."))
+    if intake.received_at is not None:
+        if intake.channel not in _STAFF_CHANNELS - {Channel.API}:
+            raise ValidationError(_("Only staff record when a request was received."))
+        now = timezone.now()
+        if intake.received_at > now:
+            raise ValidationError(_("The day a request was received cannot be in the future."))
+        if intake.received_at < now - timedelta(days=366):
+            raise ValidationError(_("The day a request was received must be within the last year."))
 
 
 def _next_reference(request: DataSubjectRequest) -> str:
@@ -368,9 +379,9 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
         # (a form sent without its script, staff's form) would make it escape duplicate
         # detection, which compares purposes.
         purposes=sorted(set(intake.purposes)) if intake.type in PER_PURPOSE_TYPES else [],
-        received_at=now,
-        due_at=deadlines.due_at(regime, now),
-        acknowledge_by=deadlines.acknowledge_by(regime, now),
+        received_at=intake.received_at or now,
+        due_at=deadlines.due_at(regime, intake.received_at or now),
+        acknowledge_by=deadlines.acknowledge_by(regime, intake.received_at or now),
         recorded_by=actor if intake.channel in _STAFF_CHANNELS and _is_person(actor) else None,
         api_client=actor if intake.channel == Channel.API and not _is_person(actor) else None,
         knowledge_required=(

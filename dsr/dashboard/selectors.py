@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -368,6 +369,13 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
             )
         else:
             text = action_text(event.action)
+        if event.action == "dsr.request.received" and (
+            timezone.localdate(request.received_at) != timezone.localdate(event.occurred_at)
+        ):
+            # Recorded by staff after it reached Inper: the deadline counts from that day.
+            text = _("Request recorded; it was received on %(day)s") % {
+                "day": date_format(timezone.localtime(request.received_at), "DATE_FORMAT")
+            }
         detail = ", ".join(
             "{}: {}".format(*detail_label(key, _named(key, value, stores, references)))
             for key, value in (event.after or {}).items()

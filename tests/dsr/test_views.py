@@ -789,6 +789,42 @@ def test_support_records_a_phone_request_with_how_identity_was_checked(
     )
 
 
+def test_a_letter_read_days_later_is_recorded_as_received_that_day_and_due_from_it(
+    support_client, compliance_client
+):
+    from dsr.deadlines import due_at
+
+    day = timezone.localdate() - timedelta(days=5)
+    form = {
+        "type": "access",
+        "channel": "post",
+        "email": "letter@example.com",
+        "full_name": "Lea Letter",
+        "identity_method": "staff_document",
+        "identity_note": "Signed letter with a copy of her ID card",
+    }
+    for wrong, said in (
+        (timezone.localdate() + timedelta(days=1), "cannot be in the future"),
+        (timezone.localdate() - timedelta(days=400), "within the last year"),
+        ("5 days ago", "Enter a valid date."),
+    ):
+        refused = support_client.post(
+            "/admin/dsr/datasubjectrequest/add/", {**form, "received_on": str(wrong)}
+        )
+        assert refused.status_code == 200 and said in refused.content.decode()
+    assert not DataSubjectRequest.objects.filter(email="letter@example.com").exists()
+
+    response = support_client.post(
+        "/admin/dsr/datasubjectrequest/add/", {**form, "received_on": day.isoformat()}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    created = DataSubjectRequest.objects.get(email="letter@example.com")
+    assert timezone.localdate(created.received_at) == day
+    assert created.due_at == due_at(created.regime, created.received_at)
+    page = compliance_client.get(f"/dashboard/requests/{created.reference}/").content.decode()
+    assert "Request recorded; it was received on" in page
+
+
 def test_support_is_told_when_a_phone_request_is_a_duplicate_and_its_check_is_kept(
     support_client, compliance_client
 ):
