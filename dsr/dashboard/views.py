@@ -33,7 +33,7 @@ from privacy_portal.pseudonymise import email_hash, normalise_email
 from privacy_portal.spreadsheet import csv_cell
 
 from .. import deadlines, retention, services, stores
-from ..models import DataSubjectRequest, RetentionJobRun, StoreTask
+from ..models import DataStore, DataSubjectRequest, RetentionJobRun, StoreTask
 from . import audit, metrics, preview, processing, selectors
 from .access import officer_required
 from .forms import (
@@ -229,8 +229,22 @@ def receipt(request: HttpRequest, reference: str) -> HttpResponse:
             "record": record,
             "record_valid": record is not None and erasure_record_valid(record),
             "generated_at": timezone.now(),
+            "unreached": _not_asked(page),
         },
     )
+
+
+def _not_asked(page: selectors.RequestPage) -> list[tuple[str, str]]:
+    """The stores the request's plan left out because none of the ways they find people is
+    known for this person, with those ways: the receipt names every registered store."""
+    ids: list[int] = []
+    for entry in page.timeline:
+        if entry.event.action == "dsr.request.planned":
+            ids += [
+                pk for pk in (entry.event.after or {}).get("unreached") or [] if isinstance(pk, int)
+            ]
+    stores = DataStore.objects.in_bulk(ids)
+    return [(stores[pk].display_name(), stores[pk].identities_text()) for pk in ids if pk in stores]
 
 
 def _back(reference: str, anchor: str = "") -> HttpResponse:

@@ -3,6 +3,8 @@ the person's data from the system, as the admin's manual-step page does."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -146,7 +148,7 @@ def test_a_correction_for_someone_without_an_account_asks_nothing_of_the_portal(
 
 
 def test_a_step_done_with_evidence_keeps_its_checksum_in_the_receipt(
-    customer, compliance_user, settings, tmp_path
+    customer, compliance_user, compliance_client, settings, tmp_path
 ):
     import hashlib
 
@@ -166,3 +168,9 @@ def test_a_step_done_with_evidence_keeps_its_checksum_in_the_receipt(
     assert done.receipt["evidence_sha256"] == hashlib.sha256(content).hexdigest()
     assert done.receipt["manual"] and done.receipt["completed_at"]
     assert done.evidence.read() == content
+    # The receipt page says who did it, what they wrote, and the evidence's checksum.
+    page = compliance_client.get(f"/dashboard/requests/{_request.reference}/receipt/")
+    proof = " ".join(re.sub(r"<[^>]+>", " ", page.content.decode()).split())
+    name = f"{compliance_user.first_name} {compliance_user.last_name}"
+    assert f"Done by staff: {name}: Deleted the card profile." in proof
+    assert done.receipt["evidence_sha256"] in proof

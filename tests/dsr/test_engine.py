@@ -880,6 +880,12 @@ def test_a_store_that_cannot_find_the_person_gets_no_step_and_the_person_no_word
     assert "Web analytics" not in done.body
     timeline = compliance_client.get(f"/dashboard/requests/{guest.reference}/").content.decode()
     assert "cannot find the person" in timeline and "Web analytics" in timeline
+    # The receipt, the proof, names every registered store, and how the identity was checked.
+    receipt = compliance_client.get(f"/dashboard/requests/{guest.reference}/receipt/")
+    proof = " ".join(re.sub(r"<[^>]+>", " ", receipt.content.decode()).split())
+    assert "Web analytics Not asked: this store finds people only by Customer account" in proof
+    assert "Identity Staff checked an identity document: Passport seen" in proof
+    assert "signed with the portal's record key" in proof
 
     theirs = dsr_request_approve(
         request=file_request(type="erasure", user=customer), actor=compliance_user
