@@ -217,7 +217,8 @@ def test_a_cookie_choice_made_signed_in_is_in_the_history_once(page):
 
     rows = page.locator("tbody tr", has_text="Analytics")
     assert rows.count() == 1
-    assert "Withdrawn" in rows.inner_text() and "Cookie banner" in rows.inner_text()
+    # A first choice that says no: "Declined", not "Withdrawn" (nothing was given before).
+    assert "Declined" in rows.inner_text() and "Cookie banner" in rows.inner_text()
 
 
 def test_unsubscribe_link_from_a_captured_email_works_with_cookies_cleared(
