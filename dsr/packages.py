@@ -80,6 +80,11 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
+#: The byte order mark that starts every CSV file of a package: without it, spreadsheets that
+#: guess the encoding (Excel) show "MÃ¼ller" for "Müller".
+CSV_BOM = "\ufeff".encode()
+
+
 def _csv_value(value: Any) -> str:
     if value is None:
         return ""
@@ -271,6 +276,7 @@ class PartSink:
         columns = [str(column) for column in columns]
         json_raw, json_out = self._open_member(self.tmp / f"{name}.json.enc")
         csv_raw, csv_out = self._open_member(self.tmp / f"{name}.csv.enc")
+        csv_out.write(CSV_BOM)
         count = 0
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -330,6 +336,7 @@ class PartSink:
         json_path, csv_path = self.tmp / f"{name}.json.enc", self.tmp / f"{name}.csv.enc"
         json_raw, json_out = self._open_member(json_path)
         csv_raw, csv_out = self._open_member(csv_path)
+        csv_out.write(CSV_BOM)
         lines = _JsonLines(json_out)
         try:
             json_out.write(b"[")
@@ -681,11 +688,23 @@ def _cover_letter(
         found = sources.get(store.key)
         if found is not None:
             # What the person reads the records as ("Bestellungen"), not the files' names.
-            records = {
-                store_entity_name(store, entity, language): count
+            folder = f"stores/{_safe_name(store.key)}"
+            entities = [
+                {
+                    "name": store_entity_name(store, entity, language),
+                    "count": count,
+                    # Links that open the files once the package is unpacked.
+                    "csv": f"{folder}/{entity}.csv",
+                    "json": f"{folder}/{entity}.json",
+                }
                 for entity, count in found["records"].items()
+            ]
+            found = {
+                **found,
+                "entities": entities,
+                "folder": folder,
+                "files_listed": "files" in found["records"],
             }
-            found = {**found, "records": records, "files_listed": "files" in found["records"]}
         rows.append(
             {
                 "store": store,

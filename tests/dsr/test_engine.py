@@ -112,7 +112,8 @@ def test_the_cover_letter_says_which_systems_were_not_searched_instead_of_nothin
     assert settings.PORTAL_PRIVACY_EMAIL in row and "nothing" not in row
     # The records are named as the person reads them, not as the files are.
     portal = letter.split("</strong>")[1].split("</tr>")[0]
-    assert "e-mail addresses: 1" in portal and "email_addresses" not in portal
+    read = re.sub(r"<[^>]+>", "", portal)  # the files' names are in the links only
+    assert "e-mail addresses: 1" in read and "email_addresses" not in read
 
 
 def test_the_package_copies_the_parts_deflated_bytes_and_their_checksums_hold(customer):
@@ -154,6 +155,11 @@ def test_a_part_written_before_parts_were_deflated_still_goes_into_the_package(c
     listed = {entry["path"]: entry for entry in manifest(archive)["files"]}
     content = archive.read("stores/portal/addresses.csv")
     assert hashlib.sha256(content).hexdigest() == listed["stores/portal/addresses.csv"]["sha256"]
+    # The cover letter links each table it lists to its files, which are there.
+    cover = archive.read("index.html").decode()
+    linked = set(re.findall(r'href="(stores/[^"]+)"', cover))
+    assert {"stores/portal/addresses.csv", "stores/portal/addresses.json"} <= linked
+    assert linked <= set(archive.namelist()) and "<main>" in cover
 
 
 def test_the_package_is_encrypted_at_rest(customer, settings):

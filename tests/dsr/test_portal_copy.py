@@ -82,11 +82,11 @@ def test_the_copy_export_matches_the_row_by_row_export(subject, monkeypatch):
         if name.endswith(".json"):
             assert json.loads(by_copy[name]) == json.loads(content), name
         else:
-            assert list(csv.reader(io.StringIO(by_copy[name].decode()))) == list(
-                csv.reader(io.StringIO(content.decode()))
+            assert list(csv.reader(io.StringIO(by_copy[name].decode("utf-8-sig")))) == list(
+                csv.reader(io.StringIO(content.decode("utf-8-sig")))
             ), name
 
-    account = list(csv.DictReader(io.StringIO(by_copy["account.csv"].decode())))
+    account = list(csv.DictReader(io.StringIO(by_copy["account.csv"].decode("utf-8-sig"))))
     assert account[0]["first_name"] == "'" + TRICKY  # kept as text in spreadsheets
     addresses = json.loads(by_copy["addresses.json"])
     assert {row["line1"] for row in addresses} == {"-5 Minus Road", 'Quote " and, comma\nnew line'}
@@ -95,7 +95,7 @@ def test_the_copy_export_matches_the_row_by_row_export(subject, monkeypatch):
     second = next(row for row in addresses if row["line1"].startswith("Quote"))
     assert second["created_at"] == "2026-01-02T03:04:05.12+00:00"
     assert second["updated_at"] == "2026-01-02T03:04:05+00:00"
-    rows = list(csv.DictReader(io.StringIO(by_copy["addresses.csv"].decode())))
+    rows = list(csv.DictReader(io.StringIO(by_copy["addresses.csv"].decode("utf-8-sig"))))
     assert {row["created_at"] for row in rows} >= {"2026-01-02T03:04:05.12+00:00"}
 
 

@@ -32,7 +32,10 @@ def test_large_tables_are_written_as_json_and_csv_across_batches(tmp_path, setti
         assert sink.table("orders", ["id", "note", "delta", "price", "gone", "at"], rows) == 1234
         assert sink.table("nothing", ["id"], []) == 0
         records = json.loads(read_part_file(sink.tmp / "orders.json.enc", key))
-        text = read_part_file(sink.tmp / "orders.csv.enc", key).decode()
+        raw = read_part_file(sink.tmp / "orders.csv.enc", key)
+        # Marked as UTF-8 for spreadsheets that guess (Excel).
+        assert raw.startswith(b"\xef\xbb\xbf")
+        text = raw.decode("utf-8-sig")
         table = list(csv.reader(io.StringIO(text)))
         assert json.loads(read_part_file(sink.tmp / "nothing.json.enc", key)) == []
 

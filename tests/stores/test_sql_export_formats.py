@@ -61,7 +61,9 @@ def _contents(sink: PartSink, key: bytes) -> dict[str, Any]:
     return {
         entity["name"]: (
             json.loads(read(entity["name"], "json")),
-            list(csv.reader(io.StringIO(read(entity["name"], "csv").decode(), newline=""))),
+            list(
+                csv.reader(io.StringIO(read(entity["name"], "csv").decode("utf-8-sig"), newline=""))
+            ),
             entity["records"],
         )
         for entity in sink.entities
