@@ -109,7 +109,9 @@ def data_overview(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def address_create(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    form = AddressForm(_data(request), initial=_draft(request))
+    # A new address is most likely in the country the person lives in.
+    initial = _draft(request) or ({"country": user.country} if user.country else None)
+    form = AddressForm(_data(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.address_create(user=user, actor=user, data=form.cleaned_data)

@@ -170,6 +170,13 @@ def test_invalid_address_is_refused_with_messages(customer_client, customer):
     assert not Address.objects.filter(user=customer).exists()
 
 
+def test_a_new_address_starts_in_the_country_the_person_lives_in(customer_client, customer):
+    customer.country = "AT"
+    customer.save(update_fields=["country"])
+    page = customer_client.get("/account/addresses/new/").content.decode()
+    assert '<option value="AT" selected>' in page
+
+
 def test_a_form_with_several_fields_to_correct_lists_them_first(customer_client):
     """Each field to correct is named above the form and linked to its input; a form with one
     mistake shows it by its field only."""
