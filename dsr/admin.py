@@ -66,6 +66,11 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         choices=purpose_choices,
+        help_text=_(
+            "For objections and withdrawals only. Someone known only by a phone number who "
+            "wants no more texts or calls: use “Record a choice on a person's behalf” under "
+            "Current choices, which takes the number."
+        ),
     )
     language = forms.ChoiceField(
         label=_("Language of our e-mails to the person"),

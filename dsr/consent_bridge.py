@@ -32,6 +32,50 @@ def known_purposes() -> frozenset[str]:
     return frozenset(purpose.key for purpose in _objectable())
 
 
+def purposes_for(request_type: str) -> frozenset[str]:
+    """The purposes a request of ``request_type`` may name: a consent is withdrawn from what
+    is done with consent; an objection is to what is done in Inper's legitimate interest, and
+    to direct marketing on any basis (GDPR Art. 21(2)). Other types name none."""
+    from consent.models import LegalBasis, PurposeKind
+
+    if request_type == "withdraw_consent":
+        return frozenset(p.key for p in _objectable() if p.legal_basis == LegalBasis.CONSENT)
+    if request_type == "objection":
+        return frozenset(
+            p.key
+            for p in _objectable()
+            if p.legal_basis == LegalBasis.LEGITIMATE_INTEREST or p.kind == PurposeKind.MARKETING
+        )
+    return frozenset()
+
+
+def purpose_types() -> dict[str, str]:
+    """For each purpose, the request types that may name it (space-separated), for the form's
+    script to offer only those."""
+    kinds = ("objection", "withdraw_consent")
+    allowed = {kind: purposes_for(kind) for kind in kinds}
+    return {
+        key: " ".join(kind for kind in kinds if key in allowed[kind]) for key in known_purposes()
+    }
+
+
+def wrong_purposes_message(request_type: str, purposes: Iterable[str]) -> str:
+    """Say which of ``purposes`` a request of ``request_type`` cannot name, and what to ask
+    for instead ("" if it can name them all)."""
+    wrong = sorted(set(purposes) & known_purposes() - purposes_for(request_type))
+    if not wrong:
+        return ""
+    titles = dict(purpose_choices())
+    names = ", ".join(f"“{titles.get(key, key)}”" for key in wrong)
+    if request_type == "withdraw_consent":
+        return _("Not done with your consent, so object to it instead: %(names)s.") % {
+            "names": names
+        }
+    return _("Done with your consent, so withdraw your consent instead: %(names)s.") % {
+        "names": names
+    }
+
+
 def purpose_choices() -> list[tuple[str, str]]:
     """Return (key, title in the current language) of those purposes; a cookie category says
     it is one ("Preferences" alone reads as anything)."""

@@ -14,7 +14,7 @@ from django_stubs_ext import StrOrPromise
 
 from accounts.validators import normalise_line_breaks, validate_mailable_email, validate_plain_text
 
-from .consent_bridge import purpose_choices
+from .consent_bridge import purpose_choices, purpose_types, wrong_purposes_message
 from .models import Action, IdentityMethod, RejectionReason, RequestType
 
 TYPE_HELP: dict[str, StrOrPromise] = {
@@ -96,12 +96,18 @@ class PurposeCheckboxes(forms.CheckboxSelectMultiple):
     """The uses of one's data, each box tied to the field's error when there is one (Django
     ties it to the fieldset only), so that the first box, which gets focus, reads it out."""
 
+    #: For each purpose, the request types that may name it (the form's script offers only
+    #: those of the type chosen).
+    types: dict[str, str] = {}
+
     def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         option = super().create_option(*args, **kwargs)
         attrs = option["attrs"]
         if attrs.get("aria-invalid") == "true":
             field_id = str(attrs.get("id", "")).rsplit("_", 1)[0]
             attrs["aria-describedby"] = f"{field_id}_error"
+        if str(option["value"]) in self.types:
+            attrs["data-types"] = self.types[str(option["value"])]
         return option
 
 
@@ -135,6 +141,7 @@ class RequestForm(forms.Form):
         super().__init__(*args, **kwargs)
         purposes: Any = self.fields["purposes"]
         purposes.choices = purpose_choices()
+        purposes.widget.types = purpose_types()
 
     def clean_details(self) -> str:
         value: str = normalise_line_breaks(self.cleaned_data.get("details", "")).strip()
@@ -149,6 +156,10 @@ class RequestForm(forms.Form):
             "purposes"
         ):
             self.add_error("purposes", _("Choose at least one use of your data."))
+        elif kind in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT) and (
+            wrong := wrong_purposes_message(kind, cleaned.get("purposes") or ())
+        ):
+            self.add_error("purposes", wrong)
         # Details refused for their characters already have their message.
         if (
             kind == RequestType.RECTIFICATION

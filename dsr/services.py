@@ -291,12 +291,14 @@ def dsr_intake_validate(intake: Intake) -> None:
         raise ValidationError(_("Unknown channel."))
     if not intake.email:
         raise ValidationError(_("An e-mail address is needed to answer the request."))
-    from .consent_bridge import known_purposes
+    from .consent_bridge import known_purposes, wrong_purposes_message
 
     # Only listed purposes, whatever the type (another type's are dropped when it is filed).
     objecting = intake.type in PER_PURPOSE_TYPES
     if set(intake.purposes) - known_purposes() or (objecting and not intake.purposes):
         raise ValidationError(_("Choose at least one of the listed uses of your data."))
+    if objecting and (wrong := wrong_purposes_message(intake.type, intake.purposes)):
+        raise ValidationError(wrong)
     if intake.type == RequestType.RECTIFICATION and not intake.details.strip():
         raise ValidationError(_("Tell us what is wrong and what it should say."))
     if intake.identity_method and intake.identity_method not in IdentityMethod.values:

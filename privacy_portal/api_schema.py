@@ -21,14 +21,15 @@ NO_NUL = "^[^\\u0000]*$"
 NOT_BLANK = {"type": "string", "minLength": 1, "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"}
 
 
-def _purpose_keys() -> tuple[list[str], list[str]]:
-    """The keys a consent event may name, and those an objection may name (from the
-    catalogue: the schema follows it)."""
+def _purpose_keys() -> tuple[list[str], list[str], dict[str, list[str]]]:
+    """The keys a consent event may name, those a request may name, and those each type of
+    request that names purposes may name (from the catalogue: the schema follows it)."""
     from consent.catalogue import catalogue
-    from dsr.consent_bridge import known_purposes
+    from dsr.consent_bridge import known_purposes, purposes_for
 
     switchable = sorted(key for key, purpose in catalogue().by_key.items() if purpose.switchable)
-    return switchable, sorted(known_purposes())
+    by_type = {kind: sorted(purposes_for(kind)) for kind in ("objection", "withdraw_consent")}
+    return switchable, sorted(known_purposes()), by_type
 
 
 def _one_person(component: dict[str, Any]) -> None:
@@ -39,13 +40,25 @@ def _one_person(component: dict[str, Any]) -> None:
     ]
 
 
-def _request_rules(component: dict[str, Any], objectable: list[str]) -> None:
-    """An objection or withdrawal names the purposes; a rectification says what is wrong;
-    an identity check names its method and how it was done."""
+def _request_rules(
+    component: dict[str, Any], objectable: list[str], by_type: dict[str, list[str]]
+) -> None:
+    """An objection or withdrawal names the purposes (a withdrawal those done with consent, an
+    objection the others and direct marketing); a rectification says what is wrong; an
+    identity check names its method and how it was done."""
     properties = component["properties"]
     if objectable:
         properties["purposes"]["items"]["enum"] = objectable
     component["allOf"] = [
+        {
+            "anyOf": [
+                {"properties": {"type": {"not": {"enum": [kind]}}}},
+                {"properties": {"purposes": {"items": {"enum": keys}}}},
+            ]
+        }
+        for kind, keys in by_type.items()
+        if keys
+    ] + [
         {
             "anyOf": [
                 {"properties": {"type": {"not": {"enum": ["objection", "withdraw_consent"]}}}},
@@ -88,12 +101,12 @@ def document_errors(
             for code, description in ERROR_RESPONSES.items():
                 operation["responses"].setdefault(code, {"description": description})
     try:
-        switchable, objectable = _purpose_keys()
+        switchable, objectable, by_type = _purpose_keys()
     except (DatabaseError, RedisError, OSError):
         # `check --deploy` builds the schema too, also where the database or the cache is not
         # reachable yet (a deployment checked before its services start).
         logger.warning("schema without the purpose catalogue (database or cache unavailable)")
-        switchable, objectable = [], []
+        switchable, objectable, by_type = [], [], {}
     schemas = result.get("components", {}).get("schemas", {})
     for component in schemas.values():
         for prop in component.get("properties", {}).values():
@@ -110,7 +123,7 @@ def document_errors(
     if switchable and "EventCreate" in schemas:
         schemas["EventCreate"]["properties"]["purpose"]["enum"] = switchable
     if "RequestIn" in schemas:
-        _request_rules(schemas["RequestIn"], objectable)
+        _request_rules(schemas["RequestIn"], objectable, by_type)
     return result
 
 

@@ -305,7 +305,8 @@ def test_allauth_pages_speak_formally_in_german(german_visitor, german_customer)
     assert "Aktuelle E-Mail-Adresse" in emails
     assert "E-Mail-Adresse ändern" in emails
     reauthenticate = client.get("/accounts/reauthenticate/").content.decode()
-    assert "Bitte bestätigen Sie zum Schutz Ihres Kontos" in reauthenticate
+    assert "fragen wir noch einmal, wer Sie sind" in reauthenticate
+    assert "Geben Sie Ihr Passwort ein:" in reauthenticate
 
 
 @pytest.mark.django_db
@@ -410,3 +411,18 @@ def test_every_text_in_the_code_is_in_the_catalogue(tmp_path):
     po = "locale/de/LC_MESSAGES/django.po"
     missing = set(_entries((copy / po).read_text())) - set(_entries((root / po).read_text()))
     assert missing == set(), f"not in {po}: run `make messages` and translate them"
+
+
+@pytest.mark.parametrize(
+    ("language", "names"),
+    [
+        ("en", {"NR": "Nauru", "SA": "Saudi Arabia"}),
+        ("de", {"NR": "Nauru", "SA": "Saudi-Arabien", "PG": "Papua-Neuguinea", "HK": "Hongkong"}),
+    ],
+)
+def test_countries_are_named_as_people_write_them(language, names):
+    from django_countries import countries
+
+    with translation.override(language):
+        listed = dict(countries)
+    assert {code: listed[code] for code in names} == names

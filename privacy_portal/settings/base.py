@@ -241,6 +241,15 @@ FORMAT_MODULE_PATH = ["privacy_portal.formats"]
 # The first path wins: the portal's own texts (makemessages), then formal German for the
 # django-allauth texts customers see (allauth's own German says "du"); both win over the apps'.
 LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_allauth"]
+# Country names as people write them: django-countries follows ISO's short names ("Naoero")
+# and its German catalogue spells some without their hyphens ("Saudi Arabien"); these
+# messages are in the portal's own catalogue, which comes first.
+COUNTRIES_OVERRIDE = {
+    "NR": _("Nauru"),
+    "HK": _("Hong Kong"),
+    "PG": _("Papua New Guinea"),
+    "SA": _("Saudi Arabia"),
+}
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -19,6 +19,15 @@
       var type = checked ? checked.value : "";
       if (purposes) purposes.hidden = !(type === "objection" || type === "withdraw_consent");
       if (details) details.hidden = type === "" || type === "withdraw_consent";
+      // Only the uses this type of request can name: a consent is withdrawn from what is done
+      // with consent, an objection is to the rest and to marketing. The others are left out
+      // of what is sent (disabled), and come back as they were when the type changes again.
+      form.querySelectorAll('[name="purposes"][data-types]').forEach(function (box) {
+        var fits = (" " + box.getAttribute("data-types") + " ").indexOf(" " + type + " ") !== -1;
+        var option = box.closest("div") || box;
+        option.hidden = !fits;
+        box.disabled = !fits;
+      });
     };
     form.addEventListener("change", function (event) {
       if (event.target && event.target.name === "type") update();

@@ -50,7 +50,8 @@ def test_allauth_pages_for_visitors_speak_in_sentence_case(client, url, title, h
 @pytest.mark.parametrize(
     ("url", "title", "heading"),
     [
-        ("/accounts/reauthenticate/", "Confirm access", "Confirm access"),
+        # Not allauth's "Confirm access", which reads like the access request.
+        ("/accounts/reauthenticate/", "Confirm it is you", "Confirm it is you"),
         ("/accounts/email/", "Email address", "Email address"),
         ("/accounts/password/change/", "Change password", "Change password"),
         ("/accounts/2fa/", "Two-factor authentication", "Two-factor authentication"),

@@ -176,8 +176,8 @@ def test_an_objection_to_marketing_takes_effect_while_another_objection_awaits_c
 def test_a_withdrawal_asked_for_by_e_mail_address_alone_waits_for_the_link_beyond_marketing(
     client, customer, django_capture_on_commit_callbacks
 ):
-    """Typing a customer's address must not restrict their data elsewhere (an objection to
-    transfers abroad restricts their record in the group CRM): only direct marketing stops at
+    """Typing a customer's address must not restrict their data elsewhere (a withdrawal of
+    sharing with partners restricts their record in the group CRM): only direct marketing stops at
     once; the rest follows the e-mailed link, which the customer alone can follow."""
     from dsr.models import DataStore, StoreTask
     from tests.dsr.helpers import add_store
@@ -186,11 +186,11 @@ def test_a_withdrawal_asked_for_by_e_mail_address_alone_waits_for_the_link_beyon
     add_store(
         "crm",
         "tests.dsr.connectors.RestrictingConnector",
-        config={"purpose_keys": ["international_transfers"]},
+        config={"purpose_keys": ["partner_sharing"]},
     )
     subject = subject_for_user(customer)
     _grant(subject, "marketing_email")
-    _grant(subject, "international_transfers")
+    _grant(subject, "partner_sharing")
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -198,7 +198,7 @@ def test_a_withdrawal_asked_for_by_e_mail_address_alone_waits_for_the_link_beyon
             {
                 "type": "withdraw_consent",
                 "email": customer.email.upper(),
-                "purposes": ["marketing_email", "international_transfers"],
+                "purposes": ["marketing_email", "partner_sharing"],
             },
         )
 
@@ -206,7 +206,7 @@ def test_a_withdrawal_asked_for_by_e_mail_address_alone_waits_for_the_link_beyon
     waiting = DataSubjectRequest.objects.get(type="withdraw_consent")
     assert waiting.state == State.AWAITING_IDENTITY
     assert not consent_granted(subject, "marketing_email")
-    assert consent_granted(subject, "international_transfers")
+    assert consent_granted(subject, "partner_sharing")
     assert not StoreTask.objects.exists()
     letter = mail.outbox[-1]
     assert letter.to == [customer.email] and "/requests/verify/" in letter.body
@@ -215,7 +215,7 @@ def test_a_withdrawal_asked_for_by_e_mail_address_alone_waits_for_the_link_beyon
         confirmed = dsr_request_verify_email(
             request_id=waiting.pk, nonce=waiting.verification_nonce, order_number=""
         )
-    assert not consent_granted(subject, "international_transfers")
+    assert not consent_granted(subject, "partner_sharing")
     assert confirmed.identity_method == "email_link" and confirmed.user_id == customer.pk
     assert StoreTask.objects.filter(request=confirmed, action="restrict").exists()
 
@@ -223,14 +223,14 @@ def test_a_withdrawal_asked_for_by_e_mail_address_alone_waits_for_the_link_beyon
 def test_a_withdrawal_beyond_marketing_takes_effect_at_once_signed_in(customer_client, customer):
     """As easily as it was given (GDPR Art. 7(3)): no password asked, nothing to confirm."""
     subject = subject_for_user(customer)
-    _grant(subject, "international_transfers")
+    _grant(subject, "partner_sharing")
 
     response = customer_client.post(
-        "/requests/new/", {"type": "withdraw_consent", "purposes": ["international_transfers"]}
+        "/requests/new/", {"type": "withdraw_consent", "purposes": ["partner_sharing"]}
     )
 
     assert "/reauthenticate/" not in response["Location"]
-    assert not consent_granted(subject, "international_transfers")
+    assert not consent_granted(subject, "partner_sharing")
     assert DataSubjectRequest.objects.get().state == State.COMPLETED
 
 
@@ -343,15 +343,15 @@ def test_an_objection_adding_purposes_to_an_open_one_is_a_request_of_its_own():
     first = _guest_objection("international_transfers")
     assert first.state == State.AWAITING_IDENTITY
 
-    second = _guest_objection("international_transfers", "surveys")
+    second = _guest_objection("international_transfers", "statistics")
 
     assert second.state == State.AWAITING_IDENTITY and second.duplicate_of is None
-    assert second.purposes == ["international_transfers", "surveys"]
+    assert second.purposes == ["international_transfers", "statistics"]
     # Neither was confirmed, so neither holds back a request for fewer purposes, which has a
     # link of its own; asking again for the same purposes replaces the unconfirmed request.
-    third = _guest_objection("surveys")
+    third = _guest_objection("statistics")
     assert third.state == State.AWAITING_IDENTITY and third.duplicate_of is None
-    fourth = _guest_objection("surveys", "international_transfers")
+    fourth = _guest_objection("statistics", "international_transfers")
     second.refresh_from_db()
     assert fourth.state == State.AWAITING_IDENTITY
     assert second.state == State.DUPLICATE and second.duplicate_of == fourth

@@ -267,7 +267,7 @@ def test_a_guests_opt_out_does_not_tell_whether_the_address_has_an_open_request(
     file_request(
         type="withdraw_consent",
         user=customer,
-        purposes=("marketing_sms", "international_transfers"),
+        purposes=("marketing_sms", "partner_sharing"),
     )
     open_ = DataSubjectRequest.objects.get(user=customer)
     DataSubjectRequest.objects.filter(pk=open_.pk).update(state=State.RUNNING)
@@ -313,7 +313,7 @@ def test_an_unconfirmed_guest_request_does_not_repeat_the_typed_name_in_e_mails(
     # A customer's own account is proof enough: they are greeted by name.
     with django_capture_on_commit_callbacks(execute=True):
         login(Client(), customer, reauthenticated=True).post(
-            "/requests/new/", {"type": "objection", "purposes": ["surveys"]}
+            "/requests/new/", {"type": "objection", "purposes": ["statistics"]}
         )
     assert any(
         f"Hello {customer.first_name}," in m.body for m in mail.outbox if m.to == [customer.email]
@@ -390,7 +390,7 @@ def test_a_guests_opt_out_is_acknowledged_as_done_and_its_completion_names_what_
     received = next(m for m in mail.outbox if "received" in m.subject.lower())
     for text in (received.body, received.alternatives[0][0]):
         assert "took effect at once: News and offers by e-mail." in text
-        assert "We will answer by" not in text
+        assert "We will answer by" not in text and "we will stop it" not in text
     done = mail.outbox[-1]
     assert done is not received
     assert "We no longer use your data for: News and offers by e-mail." in done.body

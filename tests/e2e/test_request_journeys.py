@@ -178,6 +178,24 @@ def test_each_request_type_reads_as_a_card_with_its_radio_beside_its_name(page):
         assert label["width"] > 300
 
 
+def test_each_kind_of_stop_offers_only_the_uses_it_can_name(page):
+    """A consent is withdrawn from what is done with consent; an objection is to the rest and
+    to marketing. Switching back and forth keeps what was ticked."""
+    page.goto("/requests/new/")
+    surveys = page.get_by_label("Customer surveys")
+    statistics = page.get_by_label("Statistical studies")
+    email = page.get_by_label("News and offers by e-mail")
+
+    page.get_by_label(re.compile("^Withdraw consent")).check()
+    assert surveys.is_visible() and email.is_visible() and not statistics.is_visible()
+    surveys.check()
+    page.get_by_label(re.compile("^Object")).check()
+    assert statistics.is_visible() and email.is_visible() and not surveys.is_visible()
+    assert surveys.is_disabled()  # not sent with an objection
+    page.get_by_label(re.compile("^Withdraw consent")).check()
+    assert surveys.is_checked() and surveys.is_enabled()
+
+
 def test_a_form_sent_back_with_errors_says_so_in_its_title_and_takes_focus_to_the_field(page):
     page.goto("/requests/new/?type=access")
     page.get_by_label("Your e-mail address").fill("not-an-address")

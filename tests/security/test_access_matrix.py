@@ -539,7 +539,7 @@ MATRIX: list[Row] = [
         "dsr_api:requests",
         "post",
         system(OK),
-        data={"type": "objection", "email": "api.other@example.com", "purposes": ["surveys"]},
+        data={"type": "objection", "email": "api.other@example.com", "purposes": ["statistics"]},
         content_type="application/json",
     ),
     Row("request", "read", "dsr_api:request", "get", system(OK)),
