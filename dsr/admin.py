@@ -126,6 +126,9 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
+        if cleaned.get("type") in ("objection", "withdraw_consent") and not cleaned.get("purposes"):
+            # In staff's words (the services' message speaks to the person).
+            self.add_error("purposes", _("Tick the uses of data the person objected to."))
         if has_visible_text(cleaned.get("identity_note", "")) and not cleaned.get(
             "identity_method"
         ):
@@ -192,9 +195,15 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
         "outcome_name",
         "duplicate_of_reference",
         "recorded_by_name",
+        "email",
+        "full_name",
+        "purposes_named",
+        "details",
     )
     fieldsets = (
         (None, {"fields": ("reference", "type_name", "state_name", "channel", "regime")}),
+        # What was recorded, for the colleague who recorded it to check.
+        (_("Person"), {"fields": ("email", "full_name", "purposes_named", "details")}),
         (
             _("Dates"),
             {"fields": ("received_at", "due_at", "verified_at", "completed_at")},
@@ -216,6 +225,12 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
     @admin.display(description=_("outcome"))
     def outcome_name(self, obj: DataSubjectRequest) -> str:
         return outcome_label(obj.outcome) if obj.outcome else self.get_empty_value_display()
+
+    @admin.display(description=_("uses of data objected to or withdrawn"))
+    def purposes_named(self, obj: DataSubjectRequest) -> str:
+        titles = dict(purpose_choices())
+        named = [str(titles.get(key, key)) for key in obj.purposes or ()]
+        return ", ".join(named) or self.get_empty_value_display()
 
     @admin.display(description=_("duplicate of"))
     def duplicate_of_reference(self, obj: DataSubjectRequest) -> str:

@@ -209,6 +209,14 @@ class AuditFilterForm(forms.Form):
     )
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            # Said at the field: "No events match" would read as an empty trail.
+            self.add_error("until", _("The end is before the start."))
+        return cleaned
+
     def filters(self) -> dict[str, Any]:
         self.is_valid()
         data = getattr(self, "cleaned_data", {})

@@ -29,6 +29,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
+from accounts.models import User
 from privacy_portal.pseudonymise import email_hash, normalise_email
 from privacy_portal.spreadsheet import csv_cell
 
@@ -632,6 +633,22 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     filters = form.filters() if request.GET else {}
     events, older = audit.page(filters)
+    # Staff by their names, as the request's timeline names them; others by kind and number.
+    staff = {
+        user.pk: selectors.staff_name(user)
+        for user in User.objects.filter(
+            pk__in={e.actor_id for e in events if e.actor_type == "person" and e.actor_id},
+            is_staff=True,
+        ).only("pk", "first_name", "last_name", "email")
+    }
+    rows = [
+        (
+            event,
+            staff.get(event.actor_id or 0, "") if event.actor_type == "person" else "",
+            selectors.action_text(event.action),
+        )
+        for event in events
+    ]
     query = {k: str(v) for k, v in request.GET.items() if k != "before" and v}
     return render(
         request,
@@ -639,6 +656,7 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "events": events,
+            "rows": rows,
             "older": older,
             "query": urlencode(query),
             "chain": audit.chain_state(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.db import connection
@@ -25,6 +26,24 @@ def test_filter_by_request_and_action(compliance_client, erasure, guest_access):
     # What each event recorded reads as the JSON it is kept as, not as Python's repr.
     page = response.content.decode()
     assert "&quot;type&quot;: &quot;erasure&quot;" in page and "{&#x27;" not in page
+
+
+def test_staff_are_named_and_actions_read_in_words(compliance_client, compliance_user, erasure):
+    """The officer who approved reads as on the request's page, not as "Person 6"; the
+    action's code stays beneath its words. A period that ends before it starts is said so."""
+    from dsr.services import dsr_request_approve
+
+    dsr_request_approve(request=erasure, actor=compliance_user)
+    page = compliance_client.get("/dashboard/audit/", {"reference": erasure.reference})
+    text = " ".join(re.sub(r"<[^>]+>", " ", page.content.decode()).split())
+    name = f"{compliance_user.first_name} {compliance_user.last_name}"
+    assert f"{name} (Person {compliance_user.pk})" in text
+    assert "Request received dsr.request.received" in text
+
+    reversed_ = compliance_client.get(
+        "/dashboard/audit/", {"since": "2026-12-05", "until": "2026-12-01"}
+    )
+    assert "The end is before the start." in reversed_.content.decode()
 
 
 def test_pages_go_back_by_sequence(compliance_client, settings):

@@ -948,6 +948,8 @@ def test_support_sees_requests_in_staff_words_not_the_customers(support_client, 
         assert "Awaiting identity" in html and "Erasure" in html
         assert "Waiting for you to confirm your e-mail" not in html
         assert "delete my data" not in html
+    # What was recorded can be checked by whoever recorded it.
+    assert "x@example.com" in page.content.decode()
 
     filtered = support_client.get("/admin/dsr/datasubjectrequest/", {"state": "awaiting_identity"})
     assert [r.reference for r in filtered.context["cl"].result_list] == [waiting.reference]

@@ -89,6 +89,16 @@ def test_an_officers_pages_do_not_scroll_sideways_on_a_phone(page):
         )
     }
     assert {path: width for path, width in wide.items() if width > WIDTH} == {}
+    # The queue is one card per request: its state and deadline in sight, nothing to scroll.
+    page.goto("/dashboard/")
+    scrolls = page.evaluate(
+        "Array.from(document.querySelectorAll('.table-scroll'))"
+        ".filter(box => box.scrollWidth > box.clientWidth).length"
+    )
+    assert scrolls == 0
+    due = page.locator("td[data-label='Due']").first
+    assert due.evaluate("cell => getComputedStyle(cell, '::before').content") == '"Due"'
+    assert due.is_visible()
 
 
 def test_a_customers_tables_become_one_card_per_row_on_a_phone(page):

@@ -9,6 +9,7 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.utils import timezone
 
 from dsr import maintenance
@@ -18,6 +19,7 @@ from dsr.models import State, StoreTask, TaskState
 from dsr.services import dsr_request_approve
 from privacy_portal.audit.models import AuditEvent
 from privacy_portal.permissions import COMPLIANCE_GROUP
+from tests.conftest import login
 from tests.dsr.helpers import add_store, file_request, open_package, run_pending_tasks
 from tests.factories import StaffFactory
 
@@ -50,6 +52,9 @@ def test_an_access_request_waits_for_staff_who_add_the_providers_data(customer, 
     task = request.tasks.get(store__key="payment-provider")
     assert task.state == TaskState.WAITING and task.waiting_for == "manual"
     assert task.assigned_group == COMPLIANCE_GROUP and "export the profile" in task.instructions
+    # The person reads what "With our team" means.
+    mine = login(Client(), customer).get(f"/requests/{request.reference}/").content.decode()
+    assert "With our team" in mine and "our staff do that part by hand" in mine
 
     listing = compliance_client.get("/admin/dsr/manualstep/").content.decode()
     assert request.reference in listing and "Payment provider" in listing
