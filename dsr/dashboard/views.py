@@ -6,9 +6,10 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -171,6 +172,11 @@ def _render_request(
         "extend_form": ExtendForm(prefix="extend"),
         "extended_due_at": deadlines.extended_due_at(page.request),
         "due_before_extension": _due_before_extension(page),
+        # When beat closes a request whose link nobody used (maintenance.close_unverified).
+        "link_expires": page.request.verification_sent_at
+        + timedelta(days=settings.DSR_VERIFICATION_DAYS)
+        if page.request.verification_sent_at
+        else None,
         "lift_form": LiftRestrictionForm(prefix="lift"),
         "note_form": NoteForm(prefix="note"),
         # One form per waiting step, each with ids of its own.

@@ -819,3 +819,15 @@ def test_kept_records_going_on_different_days_are_kept_until_the_last_at_the_lat
     page = compliance_client.get(f"/dashboard/requests/{request.reference}/")
     shown = " ".join(page.content.decode().split())
     assert "orders: 3 retained under Tax law (until 4 October 2036 at the latest)" in shown
+
+
+def test_a_request_awaiting_confirmation_says_when_its_link_runs_out(
+    compliance_client, guest_access, settings
+):
+    """The officer sees when the link went out and when the request closes unconfirmed."""
+    from datetime import timedelta
+
+    ends = guest_access.verification_sent_at + timedelta(days=settings.DSR_VERIFICATION_DAYS)
+    page = compliance_client.get(f"/dashboard/requests/{guest_access.reference}/")
+    expires = date_format(timezone.localtime(ends), "DATETIME_FORMAT")
+    assert f"if unused by {expires}, the request closes unconfirmed" in page.content.decode()
