@@ -107,6 +107,7 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
         super().__init__(*args, **kwargs)
         self.fields["email"].required = True
         self.fields["email"].validators.append(validate_mailable_email)
+        self.fields["received_on"].widget.attrs["max"] = timezone.localdate().isoformat()
 
     def intake(self) -> Intake:
         data = self.cleaned_data
@@ -123,6 +124,12 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
             identity_note=data.get("identity_note", ""),
             received_at=_start_of(data.get("received_on")),
         )
+
+    def clean_received_on(self) -> date | None:
+        day: date | None = self.cleaned_data.get("received_on")
+        if day is not None and day > timezone.localdate():
+            raise ValidationError(_("The day a request was received cannot be in the future."))
+        return day
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}

@@ -416,7 +416,7 @@ def test_every_text_in_the_code_is_in_the_catalogue(tmp_path):
 @pytest.mark.parametrize(
     ("language", "names"),
     [
-        ("en", {"NR": "Nauru", "SA": "Saudi Arabia"}),
+        ("en", {"NR": "Nauru", "SA": "Saudi Arabia", "BS": "Bahamas"}),
         ("de", {"NR": "Nauru", "SA": "Saudi-Arabien", "PG": "Papua-Neuguinea", "HK": "Hongkong"}),
     ],
 )

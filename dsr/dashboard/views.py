@@ -638,7 +638,8 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
     """Filter the audit trail; see the chain's state."""
     form = AuditFilterForm(request.GET or None)
     filters = form.filters() if request.GET else {}
-    events, older = audit.page(filters)
+    # A filter to correct shows no events: they would read as the filter's result.
+    events, older = audit.page(filters) if not form.errors else ([], None)
     # Staff by their names, as the request's timeline names them; others by kind and number.
     staff = {
         user.pk: selectors.staff_name(user)

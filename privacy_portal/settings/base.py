@@ -245,6 +245,7 @@ LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_allauth"]
 # and its German catalogue spells some without their hyphens ("Saudi Arabien"); these
 # messages are in the portal's own catalogue, which comes first.
 COUNTRIES_OVERRIDE = {
+    "BS": _("Bahamas"),
     "NR": _("Nauru"),
     "HK": _("Hong Kong"),
     "PG": _("Papua New Guinea"),

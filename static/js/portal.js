@@ -1,6 +1,19 @@
 /* Small progressive enhancements for the portal's own pages. Everything works without it. */
 (function () {
   "use strict";
+  // On paper, what is folded away is printed too (a receipt's full details), and folded again
+  // after.
+  var unfolded = [];
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("main details:not([open])").forEach(function (details) {
+      details.open = true;
+      unfolded.push(details);
+    });
+  });
+  window.addEventListener("afterprint", function () {
+    unfolded.forEach(function (details) { details.open = false; });
+    unfolded = [];
+  });
   // Close the account menu with Escape and when focus or a click leaves it.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;

@@ -44,6 +44,9 @@ def test_staff_are_named_and_actions_read_in_words(compliance_client, compliance
         "/dashboard/audit/", {"since": "2026-12-05", "until": "2026-12-01"}
     )
     assert "The end is before the start." in reversed_.content.decode()
+    assert reversed_.context["events"] == []  # not the whole trail, as if it were the result
+    # Every action the trail holds reads in words.
+    assert "Request state changed" in text
 
 
 def test_pages_go_back_by_sequence(compliance_client, settings):

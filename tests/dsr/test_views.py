@@ -803,6 +803,8 @@ def test_a_letter_read_days_later_is_recorded_as_received_that_day_and_due_from_
         "identity_method": "staff_document",
         "identity_note": "Signed letter with a copy of her ID card",
     }
+    page = support_client.get("/admin/dsr/datasubjectrequest/add/").content.decode()
+    assert f'max="{timezone.localdate().isoformat()}"' in page  # the picker offers no later day
     for wrong, said in (
         (timezone.localdate() + timedelta(days=1), "cannot be in the future"),
         (timezone.localdate() - timedelta(days=400), "within the last year"),

@@ -93,6 +93,13 @@ def test_an_officer_previews_approves_and_proves_an_erasure(page, celery_worker)
     page.get_by_role("link", name="Open the receipt").click()
     page.get_by_role("heading", name=f"Receipt of {urgent.reference}").wait_for()
     assert page.get_by_text("signature valid").count() == 1
+    # Printed, the full receipts are unfolded (and folded again after).
+    folded = "document.querySelectorAll('main details:not([open])').length"
+    assert page.evaluate(folded) > 0
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert page.evaluate(folded) == 0
+    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    assert page.evaluate(folded) > 0
     urgent.refresh_from_db()
     assert urgent.state == State.COMPLETED and urgent.approved_by_id == officer.pk
     assert not type(person).objects.filter(pk=person.pk).exists()
