@@ -49,13 +49,18 @@ def purposes_for(request_type: str) -> frozenset[str]:
     return frozenset()
 
 
+def purposes_by_type() -> dict[str, frozenset[str]]:
+    """:func:`purposes_for` each type of request that names purposes."""
+    return {kind: purposes_for(kind) for kind in ("objection", "withdraw_consent")}
+
+
 def purpose_types() -> dict[str, str]:
     """For each purpose, the request types that may name it (space-separated), for the form's
     script to offer only those."""
-    kinds = ("objection", "withdraw_consent")
-    allowed = {kind: purposes_for(kind) for kind in kinds}
+    allowed = purposes_by_type()
     return {
-        key: " ".join(kind for kind in kinds if key in allowed[kind]) for key in known_purposes()
+        key: " ".join(kind for kind, keys in allowed.items() if key in keys)
+        for key in known_purposes()
     }
 
 

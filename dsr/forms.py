@@ -16,6 +16,7 @@ from accounts.validators import normalise_line_breaks, validate_mailable_email, 
 
 from .consent_bridge import purpose_choices, purpose_types, wrong_purposes_message
 from .models import Action, IdentityMethod, RejectionReason, RequestType
+from .stores import MISSING_COPY
 
 TYPE_HELP: dict[str, StrOrPromise] = {
     RequestType.ACCESS: _(
@@ -298,11 +299,6 @@ def _not_too_large(limit_mb: int) -> Any:
             )
 
     return check
-
-
-MISSING_COPY = _(
-    "Attach the person's data from this system, or tick that it holds nothing about them."
-)
 
 
 class ManualStepForm(forms.Form):

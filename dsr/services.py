@@ -363,7 +363,7 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
     # The law follows where the person lives: as they said, else as their account says.
     country = intake.country or (str(account.country) if account and account.country else "")
     regime = deadlines.regime_for(country)
-    now = timezone.now()
+    received = intake.received_at or timezone.now()
     language = intake.language or getattr(account, "preferred_language", "")
     language = language or settings.LANGUAGE_CODE
     request = DataSubjectRequest(
@@ -381,9 +381,9 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
         # (a form sent without its script, staff's form) would make it escape duplicate
         # detection, which compares purposes.
         purposes=sorted(set(intake.purposes)) if intake.type in PER_PURPOSE_TYPES else [],
-        received_at=intake.received_at or now,
-        due_at=deadlines.due_at(regime, intake.received_at or now),
-        acknowledge_by=deadlines.acknowledge_by(regime, intake.received_at or now),
+        received_at=received,
+        due_at=deadlines.due_at(regime, received),
+        acknowledge_by=deadlines.acknowledge_by(regime, received),
         recorded_by=actor if intake.channel in _STAFF_CHANNELS and _is_person(actor) else None,
         api_client=actor if intake.channel == Channel.API and not _is_person(actor) else None,
         knowledge_required=(

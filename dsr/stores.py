@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from privacy_portal.audit.services import audit_record
 from privacy_portal.permissions import COMPLIANCE_GROUP, in_group
@@ -62,6 +63,12 @@ def may_complete(user: Any, task: StoreTask) -> bool:
     )
 
 
+#: Why a copy step cannot be marked done as it is (the staff's form says it at its field).
+MISSING_COPY = gettext_lazy(
+    "Attach the person's data from this system, or tick that it holds nothing about them."
+)
+
+
 def manual_step_complete(
     *,
     task: StoreTask,
@@ -74,8 +81,6 @@ def manual_step_complete(
     """Complete a manual step with a note and optional evidence; for an export, the files
     obtained from the system go into the person's package (encrypted like the rest), or
     ``nothing_held`` says the system holds nothing about the person."""
-    from .forms import MISSING_COPY
-
     if not may_complete(actor, task):
         raise PermissionDenied(_("This step is assigned to another group."))
     if not has_visible_text(note):

@@ -25,10 +25,10 @@ def _purpose_keys() -> tuple[list[str], list[str], dict[str, list[str]]]:
     """The keys a consent event may name, those a request may name, and those each type of
     request that names purposes may name (from the catalogue: the schema follows it)."""
     from consent.catalogue import catalogue
-    from dsr.consent_bridge import known_purposes, purposes_for
+    from dsr.consent_bridge import known_purposes, purposes_by_type
 
     switchable = sorted(key for key, purpose in catalogue().by_key.items() if purpose.switchable)
-    by_type = {kind: sorted(purposes_for(kind)) for kind in ("objection", "withdraw_consent")}
+    by_type = {kind: sorted(keys) for kind, keys in purposes_by_type().items()}
     return switchable, sorted(known_purposes()), by_type
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,6 +61,18 @@ def officers() -> list[tuple[int, str]]:
 def staff_name(user: Any) -> str:
     name = f"{user.first_name} {user.last_name}".strip()
     return name or user.email
+
+
+def staff_names(events: Iterable[AuditEvent]) -> dict[int, str]:
+    """The names of the staff who acted in ``events``, by account id (one query): staff are
+    named in the timeline and the audit trail, other people by their number."""
+    ids = {e.actor_id for e in events if e.actor_type == "person" and e.actor_id}
+    return {
+        user.pk: staff_name(user)
+        for user in User.objects.filter(pk__in=ids, is_staff=True).only(
+            "pk", "first_name", "last_name", "email"
+        )
+    }
 
 
 def queue(filters: Mapping[str, Any], *, me: Any) -> QuerySet[DataSubjectRequest]:
@@ -377,12 +389,7 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
         if originals
         else {}
     )
-    people = {
-        user.pk: user
-        for user in User.objects.filter(
-            pk__in={e.actor_id for e in events if e.actor_type == "person" and e.actor_id}
-        ).only("pk", "first_name", "last_name", "email", "is_staff")
-    }
+    staff = staff_names(events)
     entries = []
     for event in events:
         if event.actor_type == "system":
@@ -391,8 +398,8 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
             actor = _("API client %(id)s") % {"id": event.actor_id}
         elif event.actor_id is not None and event.actor_id == request.user_id:
             actor = _("The person")
-        elif event.actor_id in people and people[event.actor_id].is_staff:
-            actor = staff_name(people[event.actor_id])
+        elif event.actor_id in staff:
+            actor = staff[event.actor_id]
         else:
             actor = _("Person %(id)s") % {"id": event.actor_id}
         if event.action == "dsr.request.state_changed":

@@ -30,7 +30,6 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
-from accounts.models import User
 from privacy_portal.pseudonymise import email_hash, normalise_email
 from privacy_portal.spreadsheet import csv_cell
 
@@ -641,13 +640,7 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
     # A filter to correct shows no events: they would read as the filter's result.
     events, older = audit.page(filters) if not form.errors else ([], None)
     # Staff by their names, as the request's timeline names them; others by kind and number.
-    staff = {
-        user.pk: selectors.staff_name(user)
-        for user in User.objects.filter(
-            pk__in={e.actor_id for e in events if e.actor_type == "person" and e.actor_id},
-            is_staff=True,
-        ).only("pk", "first_name", "last_name", "email")
-    }
+    staff = selectors.staff_names(events)
     rows = [
         (
             event,
