@@ -79,7 +79,10 @@ _ANSWERED = (State.COMPLETED, State.PARTIALLY_COMPLETED)
 _View = Callable[..., HttpResponseBase]
 
 _CODE_TTL = 10 * 60
+#: Wrong codes a download takes in :data:`_ATTEMPT_WINDOW` seconds, whatever the number of
+#: codes sent meanwhile (asking for a new code does not start the count again).
 _CODE_ATTEMPTS = 5
+_ATTEMPT_WINDOW = 60 * 60
 #: Codes of one download that work at the same time (the newest ones).
 _CODES_KEPT = 3
 #: Seconds in which a right code's download, started by the page it leads to, may begin.
@@ -540,11 +543,21 @@ def _code_matches(entered: str, state: Any) -> bool:
 
 
 def _count_attempt(found: DataSubjectRequest) -> int:
-    """Count one guess at the request's download code and return the count so far."""
+    """Count one guess at the request's download codes and return the count in this window
+    (the window starts with the first guess)."""
+    key = _attempts_key(found)
+    cache.add(key, 0, _ATTEMPT_WINDOW)
     try:
-        return int(cache.incr(_attempts_key(found)))
-    except ValueError:  # the code expired meanwhile
+        return int(cache.incr(key))
+    except ValueError:  # the window ended between the two calls
         return _CODE_ATTEMPTS + 1
+
+
+def _codes_locked_message() -> str:
+    return _(
+        "A wrong code was typed too often for this download. To protect your data, codes "
+        "are refused for up to an hour; then ask for a new one."
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -573,6 +586,10 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
     form = DownloadCodeForm(request.POST if "code" in request.POST else None)
     state = cache.get(_code_key(found))
     if request.method == "POST" and "send" in request.POST:
+        if (cache.get(_attempts_key(found)) or 0) >= _CODE_ATTEMPTS:
+            # A new code would be refused too: say so instead of sending one.
+            messages.error(request, _codes_locked_message())
+            return redirect(url)
         code = f"{secrets.randbelow(10**8):08d}"
         # A code asked for again (a second click, a slow e-mail) leaves the earlier ones
         # working until they expire: the person may type the one from the first e-mail.
@@ -580,7 +597,7 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
             *_unexpired_codes(state)[-(_CODES_KEPT - 1) :],
             (hashlib.sha256(code.encode()).hexdigest(), time.time() + _CODE_TTL),
         ]
-        cache.set_many({_code_key(found): {"codes": codes}, _attempts_key(found): 0}, _CODE_TTL)
+        cache.set(_code_key(found), {"codes": codes}, _CODE_TTL)
         send_email(
             template="dsr/download_code",
             to=found.email,
@@ -593,17 +610,24 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
         entered = hashlib.sha256(form.cleaned_data["code"].strip().encode()).hexdigest()
         # Each guess counts before it is checked, atomically (parallel guesses from many
         # addresses share the count); the code works once.
+        attempts = _count_attempt(found) if state else 0
         if (
             state
-            and _count_attempt(found) <= _CODE_ATTEMPTS
+            and attempts <= _CODE_ATTEMPTS
             and _code_matches(entered, state)
             and cache.delete(_code_key(found))
         ):
+            cache.delete(_attempts_key(found))
             # A page of its own, which starts the download: a file answering the form would
             # leave the form's page, with the error of a wrong code typed before, on screen.
             request.session[_grant_key(found)] = time.time() + _GRANT_TTL
             return redirect(url)
-        form.add_error("code", _("That code is not right, or it has expired. Ask for a new one."))
+        if attempts >= _CODE_ATTEMPTS:
+            form.add_error("code", _codes_locked_message())
+        else:
+            form.add_error(
+                "code", _("That code is not right, or it has expired. Ask for a new one.")
+            )
     return render(
         request,
         "dsr/download_guest.html",

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlencode
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -665,6 +666,35 @@ def test_a_guest_who_asked_twice_for_a_code_can_use_the_one_from_the_first_e_mai
     assert client.get(f"{url}&download=1")["Content-Type"] == "application/zip"
     # Every code of that download is used up with it.
     assert client.post(url, {"code": second, "t": token}).status_code == 400
+
+
+def test_asking_for_a_new_code_does_not_give_a_guesser_five_more_tries(client, redis_cache):
+    """Five wrong codes lock the download's codes for the hour, also the codes sent after them:
+    a guesser who asks for a new code each time gets no more tries (each would also e-mail
+    the person)."""
+    token, url = _guest_copy_ready()
+    client.post(url, {"send": "1", "t": token})
+    sent = len(mail.outbox)
+    errors = [client.post(url, {"code": f"{i:08d}", "t": token}).content.decode() for i in range(5)]
+    assert "not right" in errors[0] and "typed too often" in errors[-1]
+
+    page = client.post(url, {"send": "1", "t": token}, follow=True).content.decode()
+    assert "typed too often" in page and len(mail.outbox) == sent  # no code sent in vain
+    code = re.search(r"\b(\d{8})\b", mail.outbox[-1].body).group(1)
+    refused = client.post(url, {"code": code, "t": token})
+    assert refused.status_code == 400 and "typed too often" in refused.content.decode()
+
+    # An hour later the person asks for a new code and it works.
+    cache.delete(f"dsr-download-code-attempts-{_guest_pk(url)}")
+    client.post(url, {"send": "1", "t": token})
+    code = re.search(r"\b(\d{8})\b", mail.outbox[-1].body).group(1)
+    assert client.post(url, {"code": code, "t": token}).status_code == 302
+    assert client.get(f"{url}&download=1")["Content-Type"] == "application/zip"
+
+
+def _guest_pk(url: str) -> int:
+    reference = url.split("/")[2]
+    return DataSubjectRequest.objects.get(reference=reference).pk
 
 
 def test_a_guests_status_link_does_not_download_their_copy_for_a_signed_in_stranger(
