@@ -169,7 +169,11 @@ def duplicate_received(request: DataSubjectRequest) -> None:
     )
 
 
-def verification_link(request: DataSubjectRequest, *, reminder: bool = False) -> None:
+def verification_link(
+    request: DataSubjectRequest, *, reminder: bool = False, again: bool = False
+) -> None:
+    """E-mail the link that confirms the request: first, as the reminder, or ``again`` when
+    staff send it once more (the same link: the e-mail then names the day it expires)."""
     link = _url(reverse("dsr:verify", args=[verification_token(request)]))
     sent = request.verification_sent_at or request.received_at
     _to_person(
@@ -177,6 +181,7 @@ def verification_link(request: DataSubjectRequest, *, reminder: bool = False) ->
         "verify",
         verify_url=link,
         reminder=reminder,
+        dated=reminder or again,
         days=settings.DSR_VERIFICATION_DAYS,
         expires=sent + timedelta(days=settings.DSR_VERIFICATION_DAYS),
         # An objection to direct marketing took effect at once, before any confirmation.

@@ -286,6 +286,7 @@ _ACTIONS = {
     "dsr.request.note_added": lambda: _("Internal note added"),
     "dsr.request.previewed": lambda: _("Erasure preview run"),
     "dsr.request.link_resent": lambda: _("Download link sent again"),
+    "dsr.request.verification_resent": lambda: _("Confirmation link sent again"),
     "dsr.request.redacted": lambda: _("Request record redacted"),
     "dsr.task.succeeded": lambda: _("Store task done"),
     "dsr.task.failed": lambda: _("Store task failed"),
@@ -551,6 +552,8 @@ def request_page(reference: str) -> RequestPage | None:
         or (state == State.COMPLETED and request.restriction_lifting),  # a lift's steps
         "lift": restriction_may_be_lifted(request),
         "resend": page.package_available and state not in (State.REJECTED, State.CANCELLED),
+        "resend_confirmation": state == State.AWAITING_IDENTITY
+        and bool(request.verification_nonce),
         "note": request.redacted_at is None,
         "terminal": request.settled,
     }

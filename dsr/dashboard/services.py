@@ -20,7 +20,7 @@ from ..models import DataSubjectRequest, ExportPackage, RequestNote, State
 from ..packages import package_is_available
 from ..services import TransitionError, has_visible_text
 
-#: How long after the download link was sent again it is not sent once more.
+#: How long after a link was sent again it is not sent once more.
 RESEND_PAUSE = timedelta(minutes=5)
 
 
@@ -46,19 +46,37 @@ def dsr_request_note_add(*, request: DataSubjectRequest, actor: Any, body: str) 
 
 
 @transaction.atomic
-def dsr_request_resend_download_link(*, request: DataSubjectRequest, actor: Any) -> None:
-    """Send the person the e-mail with the link to their copy again (for example when it was
-    lost in a spam folder). Only while the copy can still be downloaded."""
+def dsr_request_resend_link(*, request: DataSubjectRequest, actor: Any) -> str:
+    """Send the person again the e-mail with the link their request waits on (for example
+    when it was lost in a spam folder): while their address is unconfirmed, the confirmation
+    link (the same link, expiring when it did); once their copy is ready, the download link,
+    while it can still be downloaded. Return which: ``"confirmation"`` or ``"download"``."""
     locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+    if locked.state == State.AWAITING_IDENTITY and locked.verification_nonce:
+        _refuse_if_sent_recently(locked, "dsr.request.verification_resent")
+        notifications.verification_link(locked, again=True)
+        audit_record(actor=actor, action="dsr.request.verification_resent", target=locked)
+        return "confirmation"
     package = ExportPackage.objects.filter(request=locked).first()
     if package is None or not package_is_available(package):
         raise TransitionError(_("There is no copy to download for this request (any more)."))
     if locked.state not in (State.COMPLETED, State.PARTIALLY_COMPLETED) or not locked.email:
         raise TransitionError(_("The download link can only be sent for a finished request."))
-    if AuditEvent.objects.filter(
-        scope=scope_of(locked),
+    _refuse_if_sent_recently(locked, "dsr.request.link_resent")
+    notifications.completed(locked)
+    audit_record(
+        actor=actor,
         action="dsr.request.link_resent",
-        occurred_at__gte=timezone.now() - RESEND_PAUSE,
+        target=locked,
+        after={"package": package.pk},
+    )
+    return "download"
+
+
+def _refuse_if_sent_recently(locked: DataSubjectRequest, action: str) -> None:
+    """Refuse to send the e-mail of ``action`` again within :data:`RESEND_PAUSE` of the last."""
+    if AuditEvent.objects.filter(
+        scope=scope_of(locked), action=action, occurred_at__gte=timezone.now() - RESEND_PAUSE
     ).exists():
         # A second click, or a colleague at the same time: one e-mail is on its way.
         raise TransitionError(
@@ -67,10 +85,3 @@ def dsr_request_resend_download_link(*, request: DataSubjectRequest, actor: Any)
                 "before sending it once more."
             )
         )
-    notifications.completed(locked)
-    audit_record(
-        actor=actor,
-        action="dsr.request.link_resent",
-        target=locked,
-        after={"package": package.pk},
-    )

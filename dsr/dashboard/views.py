@@ -50,7 +50,7 @@ from .forms import (
     YearForm,
 )
 from .labels import STATE_LABELS
-from .services import dsr_request_note_add, dsr_request_resend_download_link
+from .services import dsr_request_note_add, dsr_request_resend_link
 
 VIEW = ("dsr.view_datasubjectrequest",)
 DECIDE = ("dsr.change_datasubjectrequest",)
@@ -262,20 +262,21 @@ def _act(
     request: HttpRequest,
     reference: str,
     action: Callable[[DataSubjectRequest], Any],
-    success: str,
+    success: str | Callable[[Any], str],
     *,
     anchor: str = "",
 ) -> HttpResponse:
-    """Call a service on the request; report its refusal, or its success, as a message."""
+    """Call a service on the request; report its refusal, or its success, as a message (or
+    as ``success`` says of the service's result)."""
     found = get_object_or_404(DataSubjectRequest, reference=reference)
     try:
-        action(found)
+        result = action(found)
     except services.TransitionError as error:
         messages.error(request, str(error))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, success)
+        messages.success(request, success(result) if callable(success) else success)
     return _back(reference, anchor)
 
 
@@ -449,8 +450,12 @@ def resend_link(request: HttpRequest, reference: str) -> HttpResponse:
     return _act(
         request,
         reference,
-        lambda found: dsr_request_resend_download_link(request=found, actor=request.user),
-        _("The e-mail with the download link was sent again."),
+        lambda found: dsr_request_resend_link(request=found, actor=request.user),
+        lambda which: (
+            _("The e-mail with the confirmation link was sent again.")
+            if which == "confirmation"
+            else _("The e-mail with the download link was sent again.")
+        ),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
@@ -484,6 +485,42 @@ def test_resend_the_download_link_only_while_there_is_a_copy(
 
     response = _post(compliance_client, erasure, "resend-link", follow=True)
     assert "There is no copy to download" in _messages(response)[0]
+
+
+def test_send_the_confirmation_e_mail_again_while_the_person_has_not_confirmed(
+    client, compliance_client, guest_access, mailoutbox, django_capture_on_commit_callbacks
+):
+    """A guest who lost the e-mail asking them to confirm (spam folder, a typo in their filter)
+    calls support: the officer sends it again, the same link, which then confirms."""
+    page = compliance_client.get(f"/dashboard/requests/{guest_access.reference}/").content.decode()
+    assert "Send the confirmation e-mail again" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(compliance_client, guest_access, "resend-link", follow=True)
+    assert "The e-mail with the confirmation link was sent again." in _messages(response)
+    (again,) = mailoutbox
+    assert again.to == ["guest.person@example.com"]
+    (path,) = re.findall(r"https?://[^/\s]+(/requests/verify/\S+/)", again.body)
+    # It names the day the link stops working, not "after 7 days" from now.
+    expires = guest_access.verification_sent_at + timedelta(days=7)
+    assert f"(until {date_format(timezone.localtime(expires), 'DATETIME_FORMAT')})" in again.body
+    event = AuditEvent.objects.get(action="dsr.request.verification_resent")
+    assert event.actor_id is not None and guest_access.email not in str(event.after)
+    assert "Confirmation link sent again" in response.content.decode()  # on the timeline
+
+    # A second click minutes later sends nothing more.
+    sent = len(mailoutbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(compliance_client, guest_access, "resend-link", follow=True)
+    assert "was sent again a few minutes ago" in _messages(response)[0]
+    assert len(mailoutbox) == sent
+
+    # The link in it works; once confirmed, there is nothing to send again.
+    assert client.post(path, {"order_number": ""}).status_code == 302
+    guest_access.refresh_from_db()
+    assert guest_access.state != State.AWAITING_IDENTITY
+    page = compliance_client.get(f"/dashboard/requests/{guest_access.reference}/").content.decode()
+    assert "Send the confirmation e-mail again" not in page
 
 
 def test_the_erasure_preview_shows_what_each_store_holds_and_will_do(
