@@ -331,16 +331,27 @@ _IN_FORCE = (
 )
 
 
+#: Requests whose steps restrict the person's data in a store: a restriction, and an
+#: objection or a withdrawal of consent for a use a store is registered as serving (a
+#: standing objection to transfers keeps the group CRM's mark, whatever else is lifted).
+_RESTRICTING_TYPES = (
+    RequestType.RESTRICTION,
+    RequestType.OBJECTION,
+    RequestType.WITHDRAW_CONSENT,
+)
+
+
 def restriction_kept_for(task: StoreTask) -> str:
-    """Return the reference of another restriction of the person's that holds their data
-    restricted in ``task``'s store and is not being lifted ("" if none): lifting ``task``'s
-    request there would undo it (a store keeps one mark per person, whichever request set
-    it). Restrictions being lifted do not count, so that two lifted together both lift."""
+    """Return the reference of another request of the person's that holds their data
+    restricted in ``task``'s store and is not being lifted ("" if none): another restriction,
+    or an objection or withdrawal that restricted it. Lifting ``task``'s request there would
+    undo it (a store keeps one mark per person, whichever request set it). Restrictions being
+    lifted do not count, so that two lifted together both lift."""
     request = task.request
     if not request.subject_key:
         return ""
     restrictions = DataSubjectRequest.objects.filter(
-        type=RequestType.RESTRICTION,
+        type__in=_RESTRICTING_TYPES,
         state__in=_IN_FORCE,
         subject_key=request.subject_key,
         restriction_lift_started_at__isnull=True,

@@ -568,11 +568,45 @@ def test_lifting_an_old_restriction_leaves_a_newer_one_of_the_person_in_force(
     assert failed.state == TaskState.SUCCEEDED
     assert failed.receipt == {"lifted": False, "kept_for": new.reference}
     page = compliance_client.get(f"/dashboard/requests/{old.reference}/").content.decode()
-    assert f"the person's restriction {new.reference} still holds it" in page
+    assert f"the person's request {new.reference} still holds it" in page
     # Once the new one is lifted too, the store lifts it.
     _lift(compliance_client, new)
     new = run_pending_tasks(new)
     assert new.restriction_lifted_at is not None and restricted("crm", customer.email) is False
+
+
+def test_lifting_a_restriction_leaves_a_standing_objection_in_force(
+    compliance_client, customer, compliance_user
+):
+    """The person objected to transfers abroad, and the group CRM restricted their data for
+    it; later they restricted processing and the officer lifts that restriction: the CRM keeps
+    the mark, as their objection still stands."""
+    add_store(
+        "crm",
+        "tests.dsr.connectors.RestrictingConnector",
+        config={"purpose_keys": ["international_transfers"]},
+    )
+    objection = run_pending_tasks(
+        file_request(type="objection", user=customer, purposes=("international_transfers",))
+    )
+    assert objection.tasks.get(store__key="crm").action == Action.RESTRICT
+    assert restricted("crm", customer.email) is True
+    restriction = run_pending_tasks(
+        dsr_request_approve(
+            request=file_request(type="restriction", user=customer), actor=compliance_user
+        )
+    )
+    assert restriction.state == State.COMPLETED
+
+    _lift(compliance_client, restriction)
+    restriction = run_pending_tasks(restriction)
+
+    assert restriction.restriction_lifted_at is not None
+    assert restricted("crm", customer.email) is True
+    lift = restriction.tasks.get(action=Action.LIFT, store__key="crm")
+    assert lift.receipt == {"lifted": False, "kept_for": objection.reference}
+    page = compliance_client.get(f"/dashboard/requests/{restriction.reference}/").content.decode()
+    assert f"the person's request {objection.reference} still holds it" in page
 
 
 def test_a_restriction_of_a_person_whose_data_was_erased_since_is_not_lifted(
