@@ -560,6 +560,8 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
                         if outcome.pending
                         else _("Recorded.")
                     )
+                    if data["decision"] == "withdraw":
+                        message = _tell_other_systems(data, staff) or message
             except services.ConsentError as error:
                 form.add_error("purpose", str(error))
             else:
@@ -572,6 +574,33 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
             "opts": self.model._meta,
         }
         return render(request, "admin/consent/record.html", context)
+
+
+def _tell_other_systems(data: dict[str, Any], staff: User) -> str:
+    """File the request that makes Inper's other systems stop using the person's data for a
+    purpose support switched off, as the person's own switching off does; return what to
+    tell support ("" if no system acts on the purpose)."""
+    from dsr.consent_bridge import file_for_staff_switch_off, request_for_switch_off
+
+    request_type = request_for_switch_off(data["purpose"])
+    if not request_type:
+        return ""
+    filed = file_for_staff_switch_off(
+        email=data["email"],
+        purpose_key=data["purpose"],
+        request_type=request_type,
+        received_via=data["received_via"],
+        actor=staff,
+    )
+    if filed.state == "awaiting_identity":
+        return _(
+            "Recorded. Inper's other systems that use the person's data this way are told by "
+            "request %(reference)s, once the person confirms it from the e-mail we sent them."
+        ) % {"reference": filed.reference}
+    return _(
+        "Recorded. Request %(reference)s tells Inper's other systems that use the person's "
+        "data this way to stop too."
+    ) % {"reference": filed.reference}
 
 
 @admin.register(SuppressionEntry)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -220,15 +221,12 @@ def file_for_switch_off(
     """File the request :func:`request_for_switch_off` named, for ``user`` (signed in, and
     re-authenticated for an objection), unless one of that type for the purpose is open;
     return it and whether it is new (a new withdrawal records the choice itself)."""
-    from .models import OPEN_STATES, Channel
+    from .models import Channel
     from .services import Intake, dsr_request_file
 
-    open_ones = DataSubjectRequest.objects.filter(
-        user=user, type=request_type, state__in=OPEN_STATES
-    ).order_by("-pk")
-    for open_one in open_ones:
-        if purpose_key in (open_one.purposes or ()):
-            return open_one, False
+    open_one = _open_for(DataSubjectRequest.objects.filter(user=user), purpose_key, request_type)
+    if open_one is not None:
+        return open_one, False
     intake = Intake(
         type=request_type,
         email=user.email,
@@ -239,3 +237,44 @@ def file_for_switch_off(
         purposes=(purpose_key,),
     )
     return dsr_request_file(intake=intake, actor=user), True
+
+
+def _open_for(
+    requests: QuerySet[DataSubjectRequest], purpose_key: str, request_type: str
+) -> DataSubjectRequest | None:
+    """The newest open request of ``request_type`` for ``purpose_key`` among ``requests``."""
+    from .models import OPEN_STATES
+
+    for open_one in requests.filter(type=request_type, state__in=OPEN_STATES).order_by("-pk"):
+        if purpose_key in (open_one.purposes or ()):
+            return open_one
+    return None
+
+
+#: The request channel of each way support received a choice (consent's ``RECEIVED_VIA``).
+_STAFF_CHANNELS = {"phone": "phone", "email": "email", "in_person": "in_person", "letter": "post"}
+
+
+def file_for_staff_switch_off(
+    *, email: str, purpose_key: str, request_type: str, received_via: str, actor: Any
+) -> DataSubjectRequest:
+    """File, for a switch-off support recorded on a person's behalf, the request
+    :func:`request_for_switch_off` named, as the person's own switching off in the portal
+    does, unless one of that type for the purpose is open for the address. Support did not
+    check who called: the request waits for the person to confirm it from the e-mail it sends
+    them, then tells the other systems (the choice itself counts at once)."""
+    from privacy_portal.pseudonymise import email_hash
+
+    from .services import Intake, dsr_request_file
+
+    mine = DataSubjectRequest.objects.filter(subject_key=email_hash(email))
+    open_one = _open_for(mine, purpose_key, request_type)
+    if open_one is not None:
+        return open_one
+    intake = Intake(
+        type=request_type,
+        email=email,
+        channel=_STAFF_CHANNELS.get(received_via, "phone"),
+        purposes=(purpose_key,),
+    )
+    return dsr_request_file(intake=intake, actor=actor)

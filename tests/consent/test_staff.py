@@ -319,3 +319,67 @@ def test_support_stops_texts_to_a_number_given_without_an_e_mail_address(
         RECORD, {"phone": "+4930901820", "decision": "stop_marketing", "received_via": "in_person"}
     )
     assert suppressed_channels(phone="+4930901820") == ["sms", "phone"]
+
+
+def test_an_objection_support_records_reaches_the_systems_that_use_the_data(
+    client, support_client, customer, django_capture_on_commit_callbacks
+):
+    """Recorded by support, an objection to transfers abroad does what the customer's own
+    switching off does: the choice counts at once, and a request tells the systems that
+    transfer the data, once the person confirms it from the e-mail (anyone can phone)."""
+    from dsr.models import DataSubjectRequest, RequestType, State
+    from tests.dsr.helpers import add_store
+
+    add_store("crm", "manual", config={"purpose_keys": ["international_transfers"]})
+    data = {
+        "email": customer.email,
+        "purpose": "international_transfers",
+        "decision": "withdraw",
+        "received_via": "phone",
+        "note": "call of 3 December",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = support_client.post(RECORD, data, follow=True)
+
+    objection = DataSubjectRequest.objects.get()
+    assert (objection.type, objection.purposes, objection.channel, objection.state) == (
+        RequestType.OBJECTION,
+        ["international_transfers"],
+        "phone",
+        State.AWAITING_IDENTITY,
+    )
+    assert f"told by request {objection.reference}, once the person confirms" in (
+        response.content.decode()
+    )
+    state = ConsentState.objects.get(purpose__key="international_transfers")
+    assert state.granted is False
+    # Recording it again files nothing more while the objection is open.
+    support_client.post(RECORD, data)
+    assert DataSubjectRequest.objects.count() == 1
+
+    (link,) = {
+        found
+        for message in mail.outbox
+        for found in re.findall(r"https?://[^/\s]+(/requests/verify/\S+/)", message.body)
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(link)
+    objection.refresh_from_db()
+    assert objection.user_id == customer.pk  # found under their account's requests
+    assert objection.tasks.filter(store__key="crm", action="restrict").exists()
+
+
+def test_a_withdrawal_no_other_system_acts_on_files_no_request(support_client, customer):
+    support_client.post(
+        RECORD,
+        {
+            "email": customer.email,
+            "purpose": "international_transfers",
+            "decision": "withdraw",
+            "received_via": "phone",
+        },
+    )
+    from dsr.models import DataSubjectRequest
+
+    assert not DataSubjectRequest.objects.exists()
+    assert ConsentState.objects.get(purpose__key="international_transfers").granted is False
