@@ -24,12 +24,14 @@ from django_countries.filters import CountryFilter
 from privacy_portal.admin_site import AuditedModelAdmin
 from privacy_portal.audit.services import audit_record
 
-from .models import Address, FormerEmail, User
+from .forms import AddressForm, ProfileChecks
+from .models import PROFILE_FIELDS, Address, FormerEmail, User
 from .services import account_email_replaced
 
 
 class AddressInline(admin.StackedInline):  # type: ignore[type-arg]
     model = Address
+    form = AddressForm  # checked as the customer's own address book checks it
     extra = 0
     fields = (
         "label",
@@ -77,6 +79,7 @@ class UserAdmin(AuditedModelAdmin):
     # An earlier address finds the customer too: they may write from it.
     search_fields = ("email", "former_emails__email", "first_name", "last_name", "phone")
     ordering = ("-date_joined",)
+    form = ProfileChecks  # a correction is checked as the customer's own would be
     inlines = (AddressInline, FormerEmailInline)
     readonly_fields = ("date_joined", "adult_confirmed_at", "closed_at", "last_login")
     list_per_page = 50
@@ -84,19 +87,7 @@ class UserAdmin(AuditedModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets: list[Any] = [
             (None, {"fields": ("email",)}),
-            (
-                _("Profile"),
-                {
-                    "fields": (
-                        "first_name",
-                        "last_name",
-                        "phone",
-                        "date_of_birth",
-                        "country",
-                        "preferred_language",
-                    )
-                },
-            ),
+            (_("Profile"), {"fields": PROFILE_FIELDS}),
             (
                 _("Status"),
                 {
@@ -113,6 +104,15 @@ class UserAdmin(AuditedModelAdmin):
         if request.user.is_superuser:
             fieldsets.append((_("Staff"), {"fields": ("is_staff", "is_superuser", "groups")}))
         return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """Officers correct a profile as a rectification asks; the address the account signs
+        in with, and whether it may sign in at all, are for superusers (a caller claiming to
+        be the customer must not take the account over through staff)."""
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return fields
+        return (*fields, "email", "is_active")
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         replaced = change and "email" in form.changed_data
@@ -158,6 +158,7 @@ class UserAdmin(AuditedModelAdmin):
 
 @admin.register(Address)
 class AddressAdmin(AuditedModelAdmin):
+    form = AddressForm
     list_display = ("__str__", "user", "city", "country", "is_default_shipping")
     list_filter = ("country",)
     search_fields = ("user__email", "recipient", "city", "postal_code")

@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Address, User
+from .models import PROFILE_FIELDS, Address, User
 from .validators import (
     normalise_phone,
     validate_date_of_birth,
@@ -93,31 +93,10 @@ class SignupForm(AllauthSignupForm):
             consent_signup_opt_in(user=user)
 
 
-class ProfileForm(forms.ModelForm[User]):
-    """The customer's own profile. The e-mail address is changed through allauth, which
-    verifies the new address first."""
-
-    class Meta:
-        model = User
-        fields = (
-            "first_name",
-            "last_name",
-            "phone",
-            "date_of_birth",
-            "country",
-            "preferred_language",
-        )
-        widgets = {
-            "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-            "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
-            "first_name": forms.TextInput(attrs={"autocomplete": "given-name"}),
-            "last_name": forms.TextInput(attrs={"autocomplete": "family-name"}),
-        }
-        help_texts = {
-            "phone": _("With the country code, for example +49 30 1234567."),
-            "date_of_birth": _("Optional."),
-            "preferred_language": _("Used for this portal and for the e-mails we send you."),
-        }
+class ProfileChecks(forms.ModelForm[User]):
+    """The checks of a profile's fields, the same for the customer's own form and for the
+    staff's admin page (a rectification): plain names, a plausible date of birth, a phone
+    number stored in international format."""
 
     def clean_first_name(self) -> str:
         value: str = self.cleaned_data["first_name"].strip()
@@ -146,6 +125,26 @@ class ProfileForm(forms.ModelForm[User]):
             except forms.ValidationError as error:
                 self.add_error("phone", error)
         return cleaned
+
+
+class ProfileForm(ProfileChecks):
+    """The customer's own profile. The e-mail address is changed through allauth, which
+    verifies the new address first."""
+
+    class Meta:
+        model = User
+        fields = PROFILE_FIELDS
+        widgets = {
+            "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+            "first_name": forms.TextInput(attrs={"autocomplete": "given-name"}),
+            "last_name": forms.TextInput(attrs={"autocomplete": "family-name"}),
+        }
+        help_texts = {
+            "phone": _("With the country code, for example +49 30 1234567."),
+            "date_of_birth": _("Optional."),
+            "preferred_language": _("Used for this portal and for the e-mails we send you."),
+        }
 
 
 class AddressForm(forms.ModelForm[Address]):

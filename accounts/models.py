@@ -41,6 +41,17 @@ class UserManager(BaseUserManager["User"]):
         return self.get(email__iexact=username)
 
 
+#: The fields of a customer's profile, which they edit themselves (and staff, correcting it).
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "phone",
+    "date_of_birth",
+    "country",
+    "preferred_language",
+)
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A person who can sign in: a customer, or a member of staff (``is_staff``)."""
 

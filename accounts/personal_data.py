@@ -4,6 +4,8 @@ from django.utils.translation import gettext_lazy as _
 
 from dsr.connectors.portal import ERASE_DELETE, ModelDeclaration
 
+from .models import PROFILE_FIELDS
+
 DECLARATIONS = [
     ModelDeclaration(
         model="accounts.Address",
@@ -89,12 +91,7 @@ DECLARATIONS = [
         identity_kind="customer_id",
         fields=(
             "email",
-            "first_name",
-            "last_name",
-            "phone",
-            "date_of_birth",
-            "country",
-            "preferred_language",
+            *PROFILE_FIELDS,
             "date_joined",
             "last_login",
             "adult_confirmed_at",

@@ -25,6 +25,12 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     COMPLIANCE_GROUP: (
         "accounts.view_user",
         "accounts.view_address",
+        # Rectification: correct a customer's profile and addresses as the person asked (their
+        # e-mail address and whether the account is active stay for superusers).
+        "accounts.change_user",
+        "accounts.add_address",
+        "accounts.change_address",
+        "accounts.delete_address",
         "audit.view_auditevent",
         # The dashboard at /dashboard/ (support never reaches it, nor any export content).
         "dsr.use_dashboard",

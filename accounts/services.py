@@ -16,16 +16,8 @@ from privacy_portal.audit.services import audit_record
 from privacy_portal.mail import send_email_on_commit
 
 from .closure import closure_handler
-from .models import Address, FormerEmail, User
+from .models import PROFILE_FIELDS, Address, FormerEmail, User
 
-PROFILE_FIELDS = (
-    "first_name",
-    "last_name",
-    "phone",
-    "date_of_birth",
-    "country",
-    "preferred_language",
-)
 ADDRESS_FIELDS = (
     "label",
     "recipient",

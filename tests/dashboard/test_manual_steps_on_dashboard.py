@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from dsr import packages
 from dsr.models import DataSubjectRequest, State, StoreTask, TaskState
 from dsr.services import dsr_request_approve
+from privacy_portal.audit.models import AuditEvent
 from tests.dsr.helpers import add_store, file_request, open_package, run_pending_tasks
 
 pytestmark = pytest.mark.django_db
@@ -122,6 +123,29 @@ def test_a_correction_asks_staff_to_correct_the_portal_account_and_completes_whe
     assert step.state == TaskState.WAITING and step.waiting_for == "manual"
     assert "Correct the person's account in the admin" in step.instructions
     assert request.state == State.WAITING
+
+    # The officer can do what the step says: correct the profile (not the sign-in address).
+    page = f"/admin/accounts/user/{customer.pk}/change/"
+    form = compliance_client.get(page).content.decode()
+    assert 'name="phone"' in form and 'name="email"' not in form
+    assert 'name="is_active"' not in form
+    data = {
+        name: value
+        for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)
+        if name != "csrfmiddlewaretoken"
+    }
+    data.update(
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        phone="+44 20 7946 0018",
+        country="GB",
+        preferred_language="en",
+    )
+    assert compliance_client.post(page, data).status_code == 302
+    customer.refresh_from_db()
+    assert customer.phone == "+442079460018" and customer.is_active
+    event = AuditEvent.objects.get(action="admin.changed")
+    assert "Phone" in event.after["fields"] and "+44" not in str(event.after)
 
     response = compliance_client.post(
         f"/dashboard/tasks/{step.pk}/done/",

@@ -693,9 +693,11 @@ def admin_rows(
 
 ADMIN_MODELS = [
     *admin_rows(
-        "accounts.user", "customer account", view=EVERY_STAFF, add=SU, change=SU, delete=SU
+        "accounts.user", "customer account", view=EVERY_STAFF, add=SU, change=C + SU, delete=SU
     ),
-    *admin_rows("accounts.address", "address", view=EVERY_STAFF, add=SU, change=SU, delete=SU),
+    *admin_rows(
+        "accounts.address", "address", view=EVERY_STAFF, add=C + SU, change=C + SU, delete=C + SU
+    ),
     *admin_rows("account.emailaddress", "e-mail address", view=SU, add=SU, change=SU, delete=SU),
     *admin_rows("mfa.authenticator", "second factor", view=SU, delete=SU),
     *admin_rows("auth.group", "staff role", view=SU, add=SU, change=SU, delete=SU),
