@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .audit.services import audit_record
+from .dbutils import parsed_id
 from .permissions import staff_mfa_missing
 
 
@@ -125,9 +126,10 @@ class KeptSearchChangeList(ChangeList):
 def object_pk(object_id: str) -> int:
     """Return the primary key in an admin page's address, or raise Http404 (``abc``, ``💩``:
     not found, as Django's own admin pages answer, not a server error)."""
-    if not (object_id.isascii() and object_id.isdecimal()) or len(object_id) > 18:
+    pk = parsed_id(object_id)
+    if pk is None:
         raise Http404
-    return int(object_id)
+    return pk
 
 
 def _changed_fields(message: Any) -> list[str]:

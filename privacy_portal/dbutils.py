@@ -9,6 +9,15 @@ from django.db import connection, migrations
 from django.db.models import Field, Model
 
 
+def parsed_id(text: str) -> int | None:
+    """Return ``text`` as a whole number that fits a database id (at most 18 ASCII digits),
+    or None: what an address or a form field sends is not parsed beyond that (Python refuses
+    to convert numbers of more than 4,300 digits, and PostgreSQL ids beyond 64 bits)."""
+    if text.isascii() and text.isdecimal() and len(text) <= 18:
+        return int(text)
+    return None
+
+
 def insert_params(instance: Model, fields: tuple[Field[Any, Any], ...]) -> list[Any]:
     """``instance``'s values of ``fields`` as the database takes them (as ``save`` sends them)."""
     return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]

@@ -30,6 +30,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
+from privacy_portal.dbutils import parsed_id
 from privacy_portal.pseudonymise import email_hash, normalise_email
 from privacy_portal.spreadsheet import csv_cell
 
@@ -285,7 +286,7 @@ def _act(
 def assign(request: HttpRequest, reference: str) -> HttpResponse:
     """Assign the request to me (or release it), unless someone changed it meanwhile."""
     seen = request.POST.get("seen", "")
-    expected = int(seen) if seen.isdecimal() else None
+    expected = parsed_id(seen)
     to_me = request.POST.get("to") == "me"
     target = request.POST.get("next", "")
     if not target.startswith("/") or not url_has_allowed_host_and_scheme(
@@ -550,8 +551,8 @@ def task_evidence(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 
 def _months(request: HttpRequest) -> int:
-    value = request.GET.get("months", "")
-    return int(value) if value.isdecimal() and int(value) in metrics.PERIODS else 12
+    months = parsed_id(request.GET.get("months", ""))
+    return months if months in metrics.PERIODS else 12
 
 
 def _csv_response(filename: str, rows: Iterable[Iterable[Any]]) -> HttpResponseBase:

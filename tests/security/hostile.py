@@ -56,6 +56,8 @@ CORPUS: dict[str, str] = {
     "emoji": "\U0001f600" * 300,
     "100,000 characters": "A" * 100_000,
     "huge number": "-99999999999999999999",
+    # Python refuses to convert numbers of more than 4,300 digits (ValueError).
+    "5,000 digits": "9" * 5000,
     "empty": "",
 }
 #: Markup that must never come back as it was sent.
