@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date
 
@@ -85,6 +86,33 @@ def validate_plain_text(value: str) -> None:
                 _("Please remove invisible or control characters from this field."),
                 code="control_characters",
             )
+
+
+def validate_plain_lines(value: str) -> None:
+    """:func:`validate_plain_text` for text of several lines (details, notes, reasons): line
+    breaks and tabs are allowed, other control and invisible formatting characters are not."""
+    validate_plain_text(value.replace("\n", " ").replace("\r", " ").replace("\t", " "))
+
+
+#: Characters that can disguise what a text shows: controls other than line breaks and tabs,
+#: bidirectional overrides and isolates, zero-width and other invisible format characters. A
+#: regular expression's character class, read alike by Python and by JSON Schema (ECMA 262),
+#: so that the API's schema can say what its fields refuse.
+DISGUISING = (
+    "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b\\u200e\\u200f"
+    "\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb"
+)
+_DISGUISING = re.compile(f"[{DISGUISING}]")
+
+
+def validate_undisguised(value: str) -> None:
+    """Refuse the characters of :data:`DISGUISING` in text another Inper system sends (the
+    API), which the person and officers read later."""
+    if _DISGUISING.search(value):
+        raise ValidationError(
+            _("Please remove invisible or control characters from this field."),
+            code="control_characters",
+        )
 
 
 def validate_mailable_email(value: str) -> None:

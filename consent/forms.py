@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from accounts.validators import normalise_phone, validate_mailable_email
+from accounts.validators import normalise_phone, validate_mailable_email, validate_plain_lines
 
 from .catalogue import catalogue
 from .models import PurposeKind
@@ -105,6 +105,7 @@ class StaffRecordForm(forms.Form):
         label=_("Note"),
         max_length=300,
         required=False,
+        validators=[validate_plain_lines],
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Where and when, for example “call of 12 November”. No other personal data."),
     )

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_stubs_ext import StrOrPromise
 
-from accounts.validators import validate_mailable_email
+from accounts.validators import validate_mailable_email, validate_plain_lines, validate_plain_text
 from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
 
 from .consent_bridge import purpose_choices
@@ -93,6 +93,7 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
         label=_("What exactly did you check?"),
         required=False,
         max_length=500,
+        validators=[validate_plain_lines],
         help_text=_(
             "For example: called back the number on the last order. Required when you "
             "checked the identity yourself."
@@ -107,6 +108,8 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
         super().__init__(*args, **kwargs)
         self.fields["email"].required = True
         self.fields["email"].validators.append(validate_mailable_email)
+        self.fields["full_name"].validators.append(validate_plain_text)
+        self.fields["details"].validators.append(validate_plain_lines)
         self.fields["received_on"].widget.attrs["max"] = timezone.localdate().isoformat()
 
     def intake(self) -> Intake:

@@ -18,7 +18,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.validators import validate_mailable_email
+from accounts.validators import validate_mailable_email, validate_undisguised
 from consent.api.base import ApiView, StrictSerializer
 from consent.models import ApiScope
 
@@ -32,7 +32,9 @@ STAFF_METHODS = [m.value for m in IdentityMethod if m.value.startswith("staff_")
 class RequestInSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=RequestType.values)
     email = serializers.EmailField(max_length=254, validators=[validate_mailable_email])
-    full_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    full_name = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, validators=[validate_undisguised]
+    )
     country = serializers.ChoiceField(
         choices=[code for code, _name in countries],
         required=False,
@@ -40,13 +42,17 @@ class RequestInSerializer(StrictSerializer):
         help_text="ISO 3166-1 alpha-2 code; it chooses the deadline's rules.",
     )
     language = serializers.ChoiceField(choices=["en", "de"], required=False)
-    details = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    details = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, validators=[validate_undisguised]
+    )
     purposes = serializers.ListField(
         child=serializers.CharField(max_length=48), required=False, max_length=50
     )
     order_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
     identity_method = serializers.ChoiceField(choices=STAFF_METHODS, required=False)
-    identity_note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    identity_note = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, validators=[validate_undisguised]
+    )
 
 
 class RequestOutSerializer(serializers.Serializer[Any]):

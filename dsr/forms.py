@@ -12,7 +12,12 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_stubs_ext import StrOrPromise
 
-from accounts.validators import normalise_line_breaks, validate_mailable_email, validate_plain_text
+from accounts.validators import (
+    normalise_line_breaks,
+    validate_mailable_email,
+    validate_plain_lines,
+    validate_plain_text,
+)
 
 from .consent_bridge import purpose_choices, purpose_types, wrong_purposes_message
 from .models import Action, IdentityMethod, RejectionReason, RequestType
@@ -146,8 +151,7 @@ class RequestForm(forms.Form):
 
     def clean_details(self) -> str:
         value: str = normalise_line_breaks(self.cleaned_data.get("details", "")).strip()
-        if value:
-            validate_plain_text(value.replace("\n", " ").replace("\r", " ").replace("\t", " "))
+        validate_plain_lines(value)
         return value
 
     def clean(self) -> dict[str, Any]:
@@ -250,7 +254,10 @@ class StaffIntakeFields(forms.Form):
         ],
     )
     identity_note = forms.CharField(
-        label=_("What exactly did you check?"), required=False, max_length=500
+        label=_("What exactly did you check?"),
+        required=False,
+        max_length=500,
+        validators=[validate_plain_lines],
     )
 
 
@@ -260,6 +267,7 @@ class RejectForm(forms.Form):
         label=_("Explanation for the person"),
         required=False,
         max_length=2000,
+        validators=[validate_plain_lines],
         widget=forms.Textarea(attrs={"rows": 4}),
     )
 
@@ -309,6 +317,7 @@ class ManualStepForm(forms.Form):
         label=_("What you did"),
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
         max_length=4000,
+        validators=[validate_plain_lines],
         help_text=_("Kept as proof. Write what you did, not the person's data."),
     )
     evidence = forms.FileField(

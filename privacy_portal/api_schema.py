@@ -45,8 +45,13 @@ def _request_rules(
 ) -> None:
     """An objection or withdrawal names the purposes (a withdrawal those done with consent, an
     objection the others and direct marketing); a rectification says what is wrong; an
-    identity check names its method and how it was done."""
+    identity check names its method and how it was done; the texts hold no characters that
+    could disguise them."""
+    from accounts.validators import DISGUISING
+
     properties = component["properties"]
+    for name in ("full_name", "details", "identity_note"):
+        properties[name]["pattern"] = f"^[^{DISGUISING}]*$"
     if objectable:
         properties["purposes"]["items"]["enum"] = objectable
     component["allOf"] = [

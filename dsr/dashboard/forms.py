@@ -8,6 +8,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.validators import validate_plain_lines
+
 from ..forms import ManualStepForm, RejectForm
 from ..models import Channel, IdentityMethod, Regime
 from .labels import STATE_LABELS, TYPE_LABELS
@@ -141,6 +143,7 @@ class VerifyForm(forms.Form):
     note = forms.CharField(
         label=_("What exactly did you check?"),
         max_length=500,
+        validators=[validate_plain_lines],
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_(
             "Kept with the request as proof. Describe the check, not the document's number."
@@ -152,6 +155,7 @@ class ExtendForm(forms.Form):
     reason = forms.CharField(
         label=_("Why do you need more time?"),
         max_length=2000,
+        validators=[validate_plain_lines],
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("The person receives this text by e-mail. The deadline can be extended once."),
     )
@@ -161,6 +165,7 @@ class LiftRestrictionForm(forms.Form):
     reason = forms.CharField(
         label=_("Why is the restriction lifted?"),
         max_length=2000,
+        validators=[validate_plain_lines],
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_(
             "The person receives this text by e-mail before any store lifts the restriction "
@@ -173,6 +178,7 @@ class NoteForm(forms.Form):
     body = forms.CharField(
         label=_("Internal note"),
         max_length=4000,
+        validators=[validate_plain_lines],
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Seen only by compliance staff; never sent to the person."),
     )

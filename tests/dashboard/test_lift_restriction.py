@@ -201,7 +201,7 @@ def test_the_lift_is_refused_by_get(compliance_client, restriction):
     [
         ("", "This field is required."),
         ("   ", "This field is required."),
-        ("\u200b\u2060", "Give the reason for lifting the restriction"),
+        ("\u200b\u2060", "Please remove invisible or control characters"),
         ("Settled\x00", "Null characters are not allowed."),
         ("x" * 2001, "Ensure this value has at most 2000 characters"),
     ],

@@ -97,7 +97,7 @@ def test_a_step_is_not_marked_done_with_a_note_that_shows_nothing(
     response = compliance_client.post(
         f"/dashboard/tasks/{step.pk}/done/",
         {
-            f"done-{step.pk}-note": "\u200b\u2060\ufeff",
+            f"done-{step.pk}-note": "\u200c\u200d\u00a0",
             f"done-{step.pk}-data_files": SimpleUploadedFile(
                 "psp-profile.csv", b"card_last4,1234\n", "text/csv"
             ),
