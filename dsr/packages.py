@@ -42,7 +42,7 @@ from isal import isal_zlib
 from privacy_portal import crypto
 from privacy_portal.audit.services import audit_record
 from privacy_portal.categories import DataCategory
-from privacy_portal.spreadsheet import FORMULA_START
+from privacy_portal.spreadsheet import formula_risk
 
 from .connectors.base import ExportResult
 from .models import Action, DataStore, DataSubjectRequest, ExportPackage, StoreTask, TaskState
@@ -98,7 +98,7 @@ def _csv_value(value: Any) -> str:
         text = _iso(value)
     else:
         text = str(value)
-    if text.startswith(FORMULA_START):
+    if formula_risk(text):
         text = "'" + text
     return text
 
@@ -112,11 +112,11 @@ def _csv_row(row: Sequence[Any]) -> list[Any]:
     for value in row:
         kind = type(value)
         if kind is str:
-            cells.append("'" + value if value.startswith(FORMULA_START) else value)
+            cells.append("'" + value if formula_risk(value) else value)
         elif value is None:
             cells.append("")
         elif kind is int:
-            cells.append(f"'{value}" if value < 0 else str(value))
+            cells.append(str(value))  # a number: a spreadsheet shows it as it is
         else:
             cells.append(_csv_value(value))
     return cells

@@ -27,7 +27,7 @@ from typing import Any
 
 from django_stubs_ext import StrOrPromise
 
-from privacy_portal.spreadsheet import FORMULA_START
+from privacy_portal.spreadsheet import FORMULA_START, NUMBER_LIKE
 
 #: The code points of the first characters that make a spreadsheet read a cell as a formula:
 #: ``ascii(text)`` (the first character's) costs less than ``left(text, 1)``, which makes a new
@@ -154,16 +154,15 @@ def csv_cell(expression: str, kind: str) -> str:
     """Return SQL rendering ``expression`` (a quoted column of kind ``"bool"``, ``"int"``,
     ``"text"``, ``"datetime"`` or ``"other"``) as the generic path's CSV cell."""
     risky_start = ", ".join(str(code) for code in FORMULA_CODES)
-    if kind == "bool":
-        return f"CAST({expression} AS text)"
-    if kind == "int":
-        return (
-            f"CASE WHEN {expression} < 0 THEN '''' || CAST({expression} AS text) "
-            f"ELSE CAST({expression} AS text) END"
-        )
+    if kind in ("bool", "int"):
+        return f"CAST({expression} AS text)"  # a spreadsheet shows it as it is
     if kind == "datetime":
         return f"(to_jsonb({expression}) #>> '{{}}')"  # as in the JSON file
     text = (
         f"CAST({expression} AS text)" if kind == "text" else f"(to_jsonb({expression}) #>> '{{}}')"
     )
-    return f"CASE WHEN ascii({text}) IN ({risky_start}) THEN '''' || {text} ELSE {text} END"
+    # The pattern is tried only on the few cells that start like a formula.
+    return (
+        f"CASE WHEN ascii({text}) IN ({risky_start}) AND {text} !~ '^{NUMBER_LIKE}$' "
+        f"THEN '''' || {text} ELSE {text} END"
+    )

@@ -69,6 +69,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from privacy_portal.pseudonymise import email_hash, keyed_hash
+from privacy_portal.spreadsheet import NUMBER_LIKE
 
 from ..texts import ConfiguredText, text_lazy, texts_parse
 from .base import (
@@ -1326,11 +1327,14 @@ def _as_text(column: sa.Column[Any]) -> ColumnElement[Any]:
 
 def _csv_expression(column: sa.Column[Any]) -> ColumnElement[Any]:
     text = _as_text(column)
-    kind = column.type
-    if isinstance(kind, sa.Integer | sa.Numeric):
-        risky: ColumnElement[bool] = column < 0
-    else:
-        risky = sa.func.ascii(text).in_(FORMULA_CODES)
+    if isinstance(column.type, sa.Integer | sa.Numeric | sa.Boolean):
+        return text.label(column.name)  # a spreadsheet shows it as it is
+    # As ``privacy_portal.spreadsheet.formula_risk``; the pattern is tried only on the few
+    # cells that start like a formula.
+    risky = sa.and_(
+        sa.func.ascii(text).in_(FORMULA_CODES),
+        sa.not_(text.regexp_match(f"^{NUMBER_LIKE}$")),
+    )
     return sa.case((risky, sa.literal("'") + text), else_=text).label(column.name)
 
 

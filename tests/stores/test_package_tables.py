@@ -9,6 +9,8 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
 from dsr.packages import PartSink
 from privacy_portal import crypto
 from tests.dsr.helpers import read_part_file
@@ -48,5 +50,28 @@ def test_large_tables_are_written_as_json_and_csv_across_batches(tmp_path, setti
         "at": "2025-01-02T00:00:00+00:00",
     }
     assert table[0] == ["id", "note", "delta", "price", "gone", "at"] and len(table) == 1235
-    assert table[8] == ["7", "'=cmd7", "'-7", "1.50", "", "2025-01-02T00:00:00+00:00"]
+    # A formula stays text; a number, also a negative one, stays the number.
+    assert table[8] == ["7", "'=cmd7", "-7", "1.50", "", "2025-01-02T00:00:00+00:00"]
     assert table[2][1] == "text 1"
+
+
+@pytest.mark.parametrize(
+    ("cell", "guarded"),
+    [
+        ("+493012345678", False),  # a phone number, as the person gave it
+        ("+44 20 7946 0958", False),
+        ("+1 (555) 123-4567", False),
+        ("-3.10", False),
+        ('=HYPERLINK("http://x")', True),
+        ("+cmd|' /C calc'!A0", True),
+        ("-2+3+cmd|' /C calc'!A0", True),
+        ("@SUM(A1)", True),
+        ("-1\n=cmd", True),
+        ("\t=1", True),
+        ("Müller", False),
+    ],
+)
+def test_only_what_a_spreadsheet_would_run_is_kept_as_text(cell, guarded):
+    from privacy_portal.spreadsheet import formula_risk
+
+    assert formula_risk(cell) is guarded
