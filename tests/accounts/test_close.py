@@ -71,6 +71,9 @@ def test_closing_ends_every_session_disables_sign_in_and_sends_an_email(
     )
     closed = [m for m in mail.outbox if "account is closed" in m.subject]
     assert [m.to for m in closed] == [[email]]
+    # The erasure waits for an officer: the letter does not say it has begun.
+    assert erasure.state == "in_review" and "started" not in closed[0].body
+    assert "our privacy team checks the erasure and then carries it out" in closed[0].body
     # Its acknowledgement promises nothing the portal refuses (the closure is final).
     [acknowledged] = [m for m in mail.outbox if erasure.reference in m.subject]
     assert "reply to this e-mail at once" in acknowledged.body
