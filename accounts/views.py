@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.decorators import reauthentication_required
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -16,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from privacy_portal.drafts import draft_mark, draft_take, login_required_keeping_draft
-from privacy_portal.language import language_apply
+from privacy_portal.language import language_apply, language_unless_chosen
 
 from . import selectors, services
 from .forms import AddressForm, CloseAccountForm, ProfileForm
@@ -177,8 +178,10 @@ def close(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = _user(request)
         services.account_close(user=user, actor=user)
+        language = user.preferred_language or settings.LANGUAGE_CODE
         logout(request)
-        request.session[_JUST_CLOSED] = True  # in the new session, for the page that says so
+        # In the new session, for the page that says so, in the account's language.
+        request.session[_JUST_CLOSED] = language
         return redirect("accounts:closed")
     return render(
         request,
@@ -192,6 +195,8 @@ def close(request: HttpRequest) -> HttpResponse:
 def closed(request: HttpRequest) -> HttpResponse:
     """Confirm that the account was closed, to the browser that closed it, once; anyone else
     (signed in, or never having closed one) goes to the start page."""
-    if request.user.is_authenticated or not request.session.pop(_JUST_CLOSED, False):
+    language = request.session.pop(_JUST_CLOSED, None)
+    if request.user.is_authenticated or not language:
         return redirect("home")
+    language_unless_chosen(request, language if isinstance(language, str) else None)
     return render(request, "accounts/closed.html")

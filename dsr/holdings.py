@@ -27,6 +27,7 @@ from privacy_portal.pseudonymise import normalise_email
 from .connectors.base import StoreError, Subject
 from .connectors.registry import connector_class, connector_for
 from .models import DataStore
+from .portal_store import PORTAL_STORE_KEY
 from .texts import store_entity_name
 
 logger = logging.getLogger(__name__)
@@ -88,9 +89,14 @@ def holdings_of(user: Any) -> Holdings:
         holdings_request(user_id=user.pk)
         return Holdings(checking=True)
     stores = {store.key: store for store in DataStore.objects.filter(enabled=True)}
+    entries = dict(data["stores"])
+    if PORTAL_STORE_KEY in entries and PORTAL_STORE_KEY in stores:
+        # The portal's own tables are counted afresh: the person's choices and requests of a
+        # minute ago count (the other systems are asked again by "Check again").
+        entries[PORTAL_STORE_KEY] = _located(stores[PORTAL_STORE_KEY], _subject(user))
     found = [
         StoreHolding(stores[key], entry["status"], dict(entry.get("counts") or {}))
-        for key, entry in data["stores"].items()
+        for key, entry in entries.items()
         if key in stores
     ]
     found.sort(key=lambda holding: (holding.store.position, holding.store.name))
@@ -129,39 +135,48 @@ def _unsearchable(store: DataStore) -> str:
     return RECIPIENT if store.is_recipient else ON_REQUEST
 
 
-def holdings_compute(user_id: int) -> None:
-    """Run every enabled store's ``locate`` for the account and cache the counts."""
-    from accounts.models import User
+def _subject(user: Any) -> Subject:
+    """Who to search the stores for: the account's identities."""
     from accounts.selectors import account_former_emails
 
-    user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
-        cache.delete(_pending_key(user_id))
-        return
-    subject = Subject(
+    return Subject(
         email=normalise_email(user.email),
         customer_id=str(user.pk),
         phone=user.phone or None,
         name=user.full_name or None,
         former_emails=account_former_emails(user.pk, searchable=True),
     )
-    result: dict[str, dict[str, Any]] = {}
-    for store in DataStore.objects.filter(enabled=True).order_by("position", "name"):
-        if not _asked(store, "locate"):
-            result[store.key] = {"status": _unsearchable(store)}
-            continue
-        try:
-            located = connector_for(store).locate(subject)
-        except StoreError as error:
-            logger.warning("store search failed", extra={"store": store.key, "error": str(error)})
-            result[store.key] = {"status": UNAVAILABLE}
-            continue
-        except Exception:
-            logger.exception("store search crashed", extra={"store": store.key})
-            result[store.key] = {"status": UNAVAILABLE}
-            continue
-        counts = {str(entity): int(count) for entity, count in located.counts.items() if count}
-        result[store.key] = {"status": FOUND if counts else NOTHING, "counts": counts}
+
+
+def _located(store: DataStore, subject: Subject) -> dict[str, Any]:
+    """What ``store`` holds about ``subject``, as the cache keeps it."""
+    if not _asked(store, "locate"):
+        return {"status": _unsearchable(store)}
+    try:
+        located = connector_for(store).locate(subject)
+    except StoreError as error:
+        logger.warning("store search failed", extra={"store": store.key, "error": str(error)})
+        return {"status": UNAVAILABLE}
+    except Exception:
+        logger.exception("store search crashed", extra={"store": store.key})
+        return {"status": UNAVAILABLE}
+    counts = {str(entity): int(count) for entity, count in located.counts.items() if count}
+    return {"status": FOUND if counts else NOTHING, "counts": counts}
+
+
+def holdings_compute(user_id: int) -> None:
+    """Run every enabled store's ``locate`` for the account and cache the counts."""
+    from accounts.models import User
+
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        cache.delete(_pending_key(user_id))
+        return
+    subject = _subject(user)
+    result = {
+        store.key: _located(store, subject)
+        for store in DataStore.objects.filter(enabled=True).order_by("position", "name")
+    }
     cache.set(
         _key(user_id),
         {"checked_at": timezone.now().isoformat(), "stores": result},

@@ -93,8 +93,11 @@ def test_closure_email_is_in_the_persons_language(customer, django_capture_on_co
     customer.save()
     client = login(Client(), customer, reauthenticated=True)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(CLOSE, {"understood": "on"})
+        response = client.post(CLOSE, {"understood": "on"}, follow=True)
     assert any(m.subject == "Ihr Inper-Konto ist geschlossen" for m in mail.outbox)
+    # The page that says so too, although the session that knew the account is gone.
+    page = response.content.decode()
+    assert '<html lang="de">' in page and "Ihr Konto ist geschlossen" in page
 
 
 def test_closing_stops_marketing_at_once_and_the_address_stays_unsubscribed_after_erasure(

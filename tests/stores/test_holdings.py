@@ -143,3 +143,29 @@ def test_a_german_customer_reads_what_was_found_in_german(customer_client, custo
     assert "Seitenaufrufe: <strong>40</strong>" in html
     assert "Konto: <strong>1</strong>" in html  # the portal's own records
     assert "orders:" not in html and "browsing events:" not in html and "account:" not in html
+
+
+def test_the_portals_own_counts_are_current_while_the_rest_is_as_last_checked(
+    customer_client, customer, stores
+):
+    """Choices and requests made a minute ago count at once in the portal's own row; the
+    other systems keep the counts of the last check (until "Check again")."""
+    from consent.services import consent_record, subject_for_user
+    from tests.dsr.helpers import file_request
+
+    holdings.holdings_compute(customer.pk)
+    before = customer_client.get("/account/data/stores/").json()["html"]
+    assert "privacy requests: " not in before and "consent history: " not in before
+
+    consent_record(
+        subject=subject_for_user(customer),
+        purpose_key="marketing_sms",
+        granted=True,
+        source="preference_centre",
+        actor=customer,
+    )
+    file_request(type="access", user=customer)
+    after = customer_client.get("/account/data/stores/").json()["html"]
+    assert "privacy requests: <strong>1</strong>" in after
+    assert "consent history: <strong>1</strong>" in after
+    assert "orders: <strong>3</strong>" in after  # the shop, as checked before
