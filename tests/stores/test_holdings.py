@@ -150,20 +150,14 @@ def test_the_portals_own_counts_are_current_while_the_rest_is_as_last_checked(
 ):
     """Choices and requests made a minute ago count at once in the portal's own row; the
     other systems keep the counts of the last check (until "Check again")."""
-    from consent.services import consent_record, subject_for_user
+    from tests.consent.conftest import record
     from tests.dsr.helpers import file_request
 
     holdings.holdings_compute(customer.pk)
     before = customer_client.get("/account/data/stores/").json()["html"]
     assert "privacy requests: " not in before and "consent history: " not in before
 
-    consent_record(
-        subject=subject_for_user(customer),
-        purpose_key="marketing_sms",
-        granted=True,
-        source="preference_centre",
-        actor=customer,
-    )
+    record(customer, "marketing_sms", True, source="preference_centre")
     file_request(type="access", user=customer)
     after = customer_client.get("/account/data/stores/").json()["html"]
     assert "privacy requests: <strong>1</strong>" in after
