@@ -42,6 +42,23 @@
     var message = button && button.getAttribute("data-confirm");
     if (message && !window.confirm(message)) event.preventDefault();
   });
+  // A form sent is not sent again by a second click (or a double click) while the page waits
+  // for the answer: one request, one e-mail. After a few seconds it may be (a download leaves
+  // the page as it was), and a page shown again by the back button starts afresh.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || (form.getAttribute("method") || "").toLowerCase() !== "post") return;
+    if (Date.now() - Number(form.getAttribute("data-sent-at") || 0) < 8000) {
+      event.preventDefault();
+      return;
+    }
+    form.setAttribute("data-sent-at", String(Date.now()));
+  });
+  window.addEventListener("pageshow", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-sent-at]"), function (form) {
+      form.removeAttribute("data-sent-at");
+    });
+  });
 
   // A page that follows a request draws itself again when the request moves on. What it
   // would have said (the new state) is said on the new page, and focus goes back where it

@@ -196,6 +196,34 @@ def test_each_kind_of_stop_offers_only_the_uses_it_can_name(page):
     assert surveys.is_checked() and surveys.is_enabled()
 
 
+def test_a_second_click_on_send_while_the_answer_is_on_its_way_sends_nothing(page):
+    """An impatient second click (or a double click) while the answer is on its way sends the
+    form once: one request, one set of e-mails."""
+    page.goto("/requests/new/")
+    page.get_by_label("Your e-mail address").fill("double.click@example.com")
+    page.get_by_label(re.compile("^Access")).check()
+    # Count the submissions the page lets through, holding them back to send them later.
+    sent = page.evaluate(
+        """() => {
+          let through = 0;
+          const count = (event) => { if (!event.defaultPrevented) through += 1; event.preventDefault(); };
+          window.addEventListener("submit", count);
+          const form = document.querySelector("form[method=post]:has(button[type=submit])");
+          const button = [...form.querySelectorAll("button")].find((b) => /Send my request/.test(b.textContent));
+          button.click();
+          button.click();
+          window.removeEventListener("submit", count);
+          return through;
+        }"""
+    )
+    assert sent == 1
+    # Shown again by the back button, the form can be sent again.
+    page.evaluate("() => window.dispatchEvent(new PageTransitionEvent('pageshow'))")
+    page.get_by_role("button", name="Send my request").click()
+    page.get_by_role("heading", name="Check your e-mail").wait_for()
+    assert DataSubjectRequest.objects.filter(email="double.click@example.com").count() == 1
+
+
 def test_a_form_sent_back_with_errors_says_so_in_its_title_and_takes_focus_to_the_field(page):
     page.goto("/requests/new/?type=access")
     page.get_by_label("Your e-mail address").fill("not-an-address")
