@@ -54,7 +54,13 @@ _CSV_FLUSH_ROWS = 500
 
 
 def _safe_name(name: str, fallback: str = "item") -> str:
-    cleaned = _SAFE.sub("_", name).strip("._")[:120]
+    """``name`` in characters every file system and ZIP reader takes, at most 120 long; a
+    long name is shortened before its extension (``.csv``), which says how to open it."""
+    cleaned = _SAFE.sub("_", name).strip("._")
+    if len(cleaned) > 120:
+        stem, dot, extension = cleaned.rpartition(".")
+        kept = f".{extension}" if dot and stem and len(extension) <= 10 else ""
+        cleaned = cleaned[: 120 - len(kept)].rstrip("._") + kept
     return cleaned or fallback
 
 

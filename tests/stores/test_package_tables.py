@@ -75,3 +75,20 @@ def test_only_what_a_spreadsheet_would_run_is_kept_as_text(cell, guarded):
     from privacy_portal.spreadsheet import formula_risk
 
     assert formula_risk(cell) is guarded
+
+
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("A" * 300 + ".csv", "A" * 116 + ".csv"),
+        ("Kontoauszug März 2026.pdf", "Kontoauszug_M_rz_2026.pdf"),
+        ("../../etc/passwd", "etc_passwd"),
+        ("B" * 130, "B" * 120),
+        ("x." + "y" * 200, ("x." + "y" * 200)[:120]),  # no extension worth keeping
+        ("...", "item"),
+    ],
+)
+def test_a_files_name_in_the_copy_is_safe_and_keeps_its_extension(name, safe):
+    from dsr.packages import _safe_name
+
+    assert _safe_name(name) == safe
