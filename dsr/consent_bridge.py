@@ -104,6 +104,7 @@ def apply_consent_changes(request: DataSubjectRequest, purposes: Iterable[str]) 
     for, in the caller's transaction, so that the person sees the effect at once on their
     preference centre."""
     from consent.models import Source
+    from consent.selectors import consent_current
     from consent.services import consent_record_many, subject_for_email, subject_for_user
 
     purposes = set(purposes)
@@ -114,9 +115,17 @@ def apply_consent_changes(request: DataSubjectRequest, purposes: Iterable[str]) 
         if request.user is not None
         else subject_for_email(request.email)
     )
+    # A use the person switched off themselves (the switch that filed this request) is not
+    # recorded a second time: their history would list the one choice twice.
+    withdrawn = {choice.key for choice in consent_current(subject) if choice.status == "withdrawn"}
+    choices = {
+        key: False for key in sorted(purposes) if key in known_purposes() and key not in withdrawn
+    }
+    if not choices:
+        return []
     return consent_record_many(
         subject=subject,
-        choices={key: False for key in sorted(purposes) if key in known_purposes()},
+        choices=choices,
         source=Source.REQUEST,
         actor=request.user,
         note=request.reference,

@@ -328,6 +328,8 @@ def test_objecting_in_the_centre_to_a_use_other_systems_carry_out_files_an_objec
     assert objection.tasks.filter(store__key="crm", action="restrict").exists()
     state = ConsentState.objects.get(purpose__key="international_transfers")
     assert state.granted is False  # and the person sees the effect at once
+    # One choice, one line in their history (the request does not record it again).
+    assert ConsentEvent.objects.filter(purpose__key="international_transfers").count() == 1
     page = fresh.get(response["Location"]).content.decode()
     assert f"Request {objection.reference} tells Inper" in page
     # Switching it on and off again files nothing more while the objection is open.
