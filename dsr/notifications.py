@@ -21,6 +21,7 @@ from privacy_portal.mail import send_email, send_email_on_commit
 from privacy_portal.permissions import COMPLIANCE_GROUP
 
 from .models import OPEN_STATES, Action, DataSubjectRequest, RequestType, StoreTask
+from .texts import store_entity_name
 
 VERIFY_SALT = "dsr.verify"
 STATUS_SALT = "dsr.status"
@@ -314,7 +315,13 @@ def plain_receipts(request: DataSubjectRequest) -> list[dict[str, Any]]:
                 "deleted": sum((receipt.get("deleted") or {}).values()),
                 "anonymised": sum((receipt.get("anonymised") or {}).values()),
                 "retained": [
-                    retention_entry(kept, anonymised=receipt.get("anonymised") or {})
+                    {
+                        **retention_entry(kept, anonymised=receipt.get("anonymised") or {}),
+                        # What is kept, by name: "orders", not only a count of records.
+                        "name": store_entity_name(
+                            task.store, str(kept.get("entity") or ""), request.language
+                        ),
+                    }
                     for kept in receipt.get("retained") or []
                 ],
                 "exported": sum((receipt.get("counts") or {}).values()),

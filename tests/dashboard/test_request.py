@@ -811,7 +811,9 @@ def test_records_made_anonymous_and_kept_are_counted_once(customer):
     assert "records deleted" not in told_text
     text = " ".join(render_to_string("dsr/receipt_row.html", {"row": plain}).split())
     assert "13 records deleted, 4 records made anonymous" in text
-    assert "the 4 made anonymous are kept: Tax law" in text and "7 records kept: Tax law" in text
+    # Each kept by name: which records, not only how many.
+    assert "orders: the 4 made anonymous are kept: Tax law" in text
+    assert "invoices: 7 records kept: Tax law" in text
 
 
 def test_kept_records_going_on_different_days_are_kept_until_the_last_at_the_latest(
@@ -845,10 +847,10 @@ def test_kept_records_going_on_different_days_are_kept_until_the_last_at_the_lat
 
     (plain,) = plain_receipts(request)
     text = " ".join(render_to_string("dsr/receipt_row.html", {"row": plain}).split())
-    assert "3 records kept: Tax law (until 4 October 2036 at the latest);" in text
-    assert "2 records kept: Tax law (until 4 October 2036);" in text
-    assert "1 record kept: Contract law (until 31 January 2030);" in text
-    assert "2 records kept: Post law (until 1 May 2031 at the latest)" in text
+    assert "orders: 3 records kept: Tax law (until 4 October 2036 at the latest);" in text
+    assert "invoices: 2 records kept: Tax law (until 4 October 2036);" in text
+    assert "contracts: 1 record kept: Contract law (until 31 January 2030);" in text
+    assert "letters: 2 records kept: Post law (until 1 May 2031 at the latest)" in text
     page = compliance_client.get(f"/dashboard/requests/{request.reference}/receipt/")
     shown = " ".join(page.content.decode().split())
     assert "orders: 3 retained under Tax law (until 4 October 2036 at the latest)" in shown
