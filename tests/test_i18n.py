@@ -426,3 +426,24 @@ def test_countries_are_named_as_people_write_them(language, names):
     with translation.override(language):
         listed = dict(countries)
     assert {code: listed[code] for code in names} == names
+
+
+def test_the_demo_shops_reasons_for_keeping_records_read_in_the_persons_language():
+    """A store's configuration holds its reasons in English; the demo's are in the catalogue,
+    so that a German customer's erasure summary gives them in German."""
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from dsr.demo.shop import store_config
+
+    basis = store_config("sqlite://")["tables"]["orders"]["retention"]["basis"]
+    row = {
+        "action": "erase",
+        "deleted": 2,
+        "anonymised": 3,
+        "retained": [{"name": "Bestellungen", "count": 3, "anonymised": True, "basis": basis}],
+    }
+    with translation.override("de"):
+        text = render_to_string("dsr/receipt_outcome.txt", {"row": row})
+    assert "Bestellungen: " in text and "Handels- und Steuerrecht (HGB §257, AO §147)" in text
+    assert "commercial and tax law" not in text

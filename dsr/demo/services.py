@@ -35,6 +35,8 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from django.utils.translation import gettext_noop
+
 from consent.signatures import signature_valid as consent_signature_valid
 from dsr.connectors.http import (
     KEY_HEADER,
@@ -397,8 +399,10 @@ def newsletter_erase(path: Path, email: str) -> dict[str, Any]:
                 {
                     "entity": "suppression_list",
                     "count": 1,
-                    "basis": "A hash of the address, so that it is never mailed again "
-                    "(legitimate interest, GDPR Art. 6(1)(f) and 21(3))",
+                    "basis": gettext_noop(
+                        "A hash of the address, so that it is never mailed again "
+                        "(legitimate interest, GDPR Art. 6(1)(f) and 21(3))"
+                    ),
                     "until": None,
                     "fields_kept": ["email_sha256"],
                 }

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 metadata = sa.MetaData()
 
@@ -275,7 +276,9 @@ DESCRIPTIONS: dict[str, dict[str, dict[str, str]]] = {
 
 def store_config(url: str) -> dict[str, Any]:
     """Return the SQL connector configuration of the demo shop (also the README's example)."""
-    financial = (
+    # In English as a store's configuration holds them; marked for the catalogue, so that the
+    # person's e-mail and pages give the demo's reasons in their language.
+    financial = gettext_noop(
         "Financial records: commercial and tax law (HGB §257, AO §147) require orders to be "
         "kept for 10 years"
     )
@@ -318,7 +321,13 @@ def store_config(url: str) -> dict[str, Any]:
             "order_lines": {
                 "parent": "orders",
                 "erase": "retain",
-                "retention": {"basis": f"{financial} (lines of an order)", "years": 10},
+                "retention": {
+                    "basis": gettext_noop(
+                        "Financial records: commercial and tax law (HGB §257, AO §147) require "
+                        "orders to be kept for 10 years (lines of an order)"
+                    ),
+                    "years": 10,
+                },
                 "descriptions": DESCRIPTIONS["order_lines"],
             },
             "reviews": {
@@ -337,7 +346,7 @@ def store_config(url: str) -> dict[str, Any]:
                 "identities": {"email": "email"},
                 "erase": "delete",
                 "retention": {
-                    "basis": "Answering questions and complaints about orders",
+                    "basis": gettext_noop("Answering questions and complaints about orders"),
                     "years": 3,
                     "date_column": "created_at",
                 },
@@ -348,7 +357,7 @@ def store_config(url: str) -> dict[str, Any]:
                 "on": {"customer_id": "id"},
                 "erase": "delete",
                 "retention": {
-                    "basis": "Statistics of the shop's use",
+                    "basis": gettext_noop("Statistics of the shop's use"),
                     "months": 14,
                     "date_column": "at",
                 },
