@@ -344,9 +344,10 @@ _RESTRICTING_TYPES = (
 def restriction_kept_for(task: StoreTask) -> str:
     """Return the reference of another request of the person's that holds their data
     restricted in ``task``'s store and is not being lifted ("" if none): another restriction,
-    or an objection or withdrawal that restricted it. Lifting ``task``'s request there would
-    undo it (a store keeps one mark per person, whichever request set it). Restrictions being
-    lifted do not count, so that two lifted together both lift."""
+    or an objection or withdrawal that restricted it and that the person has not taken back
+    (switched the use on again). Lifting ``task``'s request there would undo it (a store keeps
+    one mark per person, whichever request set it). Restrictions being lifted do not count,
+    so that two lifted together both lift."""
     request = task.request
     if not request.subject_key:
         return ""
@@ -356,13 +357,32 @@ def restriction_kept_for(task: StoreTask) -> str:
         subject_key=request.subject_key,
         restriction_lift_started_at__isnull=True,
     ).exclude(pk=request.pk)
-    other = (
+    others = (
         StoreTask.objects.filter(store_id=task.store_id, action=Action.RESTRICT)
         .filter(state__in=_APPLYING, request__in=restrictions)
-        .values_list("request__reference", flat=True)
-        .first()
+        .select_related("request")
+        .order_by("pk")
     )
-    return other or ""
+    for other in others:
+        if other.request.type == RequestType.RESTRICTION or _still_objected(other.request):
+            return other.request.reference
+    return ""
+
+
+def _still_objected(request: DataSubjectRequest) -> bool:
+    """Whether the person still objects to (or withholds consent from) a use ``request``
+    stopped: one of its purposes is off for them now. Where their choices cannot be found
+    (the request's details were redacted), the restriction is kept."""
+    from consent.selectors import consent_current, subject_find
+
+    if request.user_id is not None:
+        subject = subject_find(customer_id=request.user_id)
+    else:
+        subject = subject_find(email=request.email) if request.email else None
+    if subject is None:
+        return True
+    off = {choice.key for choice in consent_current(subject) if not choice.granted}
+    return bool(off & set(request.purposes or ()))
 
 
 def _call(connector: Connector, task: StoreTask) -> Any:

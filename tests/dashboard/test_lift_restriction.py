@@ -609,6 +609,35 @@ def test_lifting_a_restriction_leaves_a_standing_objection_in_force(
     assert f"the person's request {objection.reference} still holds it" in page
 
 
+def test_an_objection_taken_back_no_longer_keeps_a_store_restricted(
+    compliance_client, customer, compliance_user
+):
+    """The person objected, then switched the use on again: their objection holds nothing
+    any more, and lifting their later restriction lifts the store's mark."""
+    from tests.consent.conftest import record
+
+    add_store(
+        "crm",
+        "tests.dsr.connectors.RestrictingConnector",
+        config={"purpose_keys": ["international_transfers"]},
+    )
+    run_pending_tasks(
+        file_request(type="objection", user=customer, purposes=("international_transfers",))
+    )
+    record(customer, "international_transfers", True, source="preference_centre")
+    restriction = run_pending_tasks(
+        dsr_request_approve(
+            request=file_request(type="restriction", user=customer), actor=compliance_user
+        )
+    )
+
+    _lift(compliance_client, restriction)
+    restriction = run_pending_tasks(restriction)
+
+    assert restricted("crm", customer.email) is False
+    assert "kept_for" not in restriction.tasks.get(action=Action.LIFT, store__key="crm").receipt
+
+
 def test_a_restriction_of_a_person_whose_data_was_erased_since_is_not_lifted(
     compliance_client, customer, compliance_user, restriction
 ):
