@@ -263,6 +263,7 @@ def _stores() -> list[dict[str, Any]]:
                 "entity_names": {
                     "subscriber": {"en": "subscription", "de": "Abonnement"},
                     "campaign_events": {"en": "newsletter events", "de": "Newsletter-Ereignisse"},
+                    "suppression_list": {"en": "do-not-mail list", "de": "Sperrliste"},
                 },
                 "descriptions": services.DESCRIPTIONS,
             },

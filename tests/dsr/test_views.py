@@ -1245,3 +1245,13 @@ def test_an_objection_without_a_use_ties_each_box_to_the_error(customer_client):
         for box in boxes
     )
     assert re.search(r'id="id_purposes_error"[^>]*>.*Choose at least one use', page, re.S)
+
+
+def test_the_request_pages_say_where_the_person_may_complain(customer_client, customer):
+    """GDPR Art. 13(2)(d) and 15(1)(f): the right to complain to a supervisory authority, said
+    where the person asks and where they follow their request, not only in a refusal."""
+    page = customer_client.get("/requests/new/").content.decode()
+    assert "complain to a data-protection supervisory authority" in page
+    created = file_request(type="access", user=customer)
+    page = customer_client.get(f"/requests/{created.reference}/").content.decode()
+    assert "right to lodge a complaint with a data-protection supervisory authority" in page
