@@ -357,7 +357,7 @@ def cookies(request: HttpRequest) -> HttpResponse:
 
 
 def _policy_page(
-    request: HttpRequest, document: str, version: int | None, template: str
+    request: HttpRequest, document: str, version: int | None, template: str, **extra: Any
 ) -> HttpResponse:
     versions = selectors.policy_versions(document)
     if not versions:
@@ -383,6 +383,7 @@ def _policy_page(
             "material_change": selectors.policy_material_change(versions)
             if shown == versions[0]
             else None,
+            **extra,
         },
     )
 
@@ -399,7 +400,12 @@ def statement(request: HttpRequest, version: int | None = None) -> HttpResponse:
 def cookie_policy(request: HttpRequest, version: int | None = None) -> HttpResponse:
     """Show the cookie policy (or an earlier version) with its versions."""
     return _policy_page(
-        request, PolicyDocument.COOKIE_POLICY, version, "consent/cookie_policy.html"
+        request,
+        PolicyDocument.COOKIE_POLICY,
+        version,
+        "consent/cookie_policy.html",
+        # The policy says the cookies are "listed below": every category's, as set now.
+        cookie_categories=catalogue().cookie_categories,
     )
 
 

@@ -373,3 +373,22 @@ def test_signing_in_on_a_browser_someone_else_used_takes_none_of_their_choices(
     assert not ConsentEvent.objects.filter(subject__user=other_customer).exists()
     assert not ConsentState.objects.filter(subject__user=other_customer, granted=True).exists()
     assert not _history_rows(client, "Analytics")
+
+
+def test_the_cookie_policy_lists_the_cookies_it_says_it_lists(client):
+    """ "Persistent cookies, which are kept for the time listed below": the current policy lists
+    every category's services and cookies with their lifetimes; an address in it is a link."""
+    from consent.catalogue import catalogue
+
+    page = client.get("/privacy/cookie-policy/").content.decode()
+    assert "The cookies we use" in page and "listed below" in page
+    names = [
+        cookie.name
+        for purpose in catalogue().cookie_categories
+        for service in purpose.services
+        for cookie in service.cookies
+    ]
+    assert names and all(f"<code>{name}</code>" in page for name in names)
+    assert all(purpose.title() in page for purpose in catalogue().cookie_categories)
+    assert "Lifetime" in page
+    assert 'href="http://www.google.com/policies/privacy/partners"' in page
