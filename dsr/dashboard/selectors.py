@@ -22,6 +22,7 @@ from privacy_portal.permissions import COMPLIANCE_GROUP
 from ..engine import tasks_done
 from ..models import (
     OPEN_STATES,
+    Channel,
     DataStore,
     DataSubjectRequest,
     ErasureRecord,
@@ -346,6 +347,14 @@ def action_text(action: str) -> str:
     return str(label()) if label else action
 
 
+def _by_a_guest(request: DataSubjectRequest, event: AuditEvent) -> bool:
+    """Whether ``event`` is the person's own doing on a request filed without signing in
+    (recorded without an account to name): filing it, confirming it from the e-mail."""
+    if request.channel != Channel.PORTAL_GUEST:
+        return False
+    return event.action == "dsr.request.received" or event.reason.startswith("email_confirmed")
+
+
 def _event_store_ids(event: AuditEvent) -> set[int]:
     """The stores an event's details name: its step's, or those of the steps it planned."""
     after = event.after or {}
@@ -393,7 +402,9 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
     staff = staff_names(events)
     entries = []
     for event in events:
-        if event.actor_type == "system":
+        if event.actor_type == "system" and _by_a_guest(request, event):
+            actor = _("The person")
+        elif event.actor_type == "system":
             actor = _("System")
         elif event.actor_type == "api":
             actor = _("API client %(id)s") % {"id": event.actor_id}

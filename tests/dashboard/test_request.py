@@ -871,3 +871,21 @@ def test_a_request_awaiting_confirmation_says_when_its_link_runs_out(
     page = compliance_client.get(f"/dashboard/requests/{guest_access.reference}/")
     expires = date_format(timezone.localtime(ends), "DATETIME_FORMAT")
     assert f"if unused by {expires}, the request closes unconfirmed" in page.content.decode()
+
+
+def test_the_timeline_names_a_guest_as_the_person_for_filing_and_confirming(
+    compliance_client, guest_access
+):
+    """Filed and confirmed without an account to name: the person did both, not "System"."""
+    from dsr.services import dsr_request_verify_email
+
+    dsr_request_verify_email(
+        request_id=guest_access.pk, nonce=guest_access.verification_nonce, order_number=""
+    )
+    page = compliance_client.get(f"/dashboard/requests/{guest_access.reference}/").content
+    entries = re.findall(r"<strong>([^<]+)</strong> · ([^<\n]+)", page.decode())
+    assert entries == [
+        ("Request received", "The person"),
+        ("Received → Awaiting identity", "System"),  # the portal sent the link
+        ("Awaiting identity → In review", "The person"),  # they confirmed it
+    ]
