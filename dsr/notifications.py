@@ -315,13 +315,12 @@ def plain_receipts(request: DataSubjectRequest) -> list[dict[str, Any]]:
                 "deleted": sum((receipt.get("deleted") or {}).values()),
                 "anonymised": sum((receipt.get("anonymised") or {}).values()),
                 "retained": [
-                    {
-                        **retention_entry(kept, anonymised=receipt.get("anonymised") or {}),
-                        # What is kept, by name: "orders", not only a count of records.
-                        "name": store_entity_name(
-                            task.store, str(kept.get("entity") or ""), request.language
-                        ),
-                    }
+                    retention_entry(
+                        kept,
+                        anonymised=receipt.get("anonymised") or {},
+                        store=task.store,
+                        language=request.language,
+                    )
                     for kept in receipt.get("retained") or []
                 ],
                 "exported": sum((receipt.get("counts") or {}).values()),
@@ -331,14 +330,22 @@ def plain_receipts(request: DataSubjectRequest) -> list[dict[str, Any]]:
     return rows
 
 
-def retention_entry(kept: Mapping[str, Any], *, anonymised: Mapping[str, Any]) -> dict[str, Any]:
-    """A kept record's entry with its dates as dates (the e-mail writes them the person's way);
-    whether ``until`` is only the latest of their dates (some go earlier, or the receipt does
-    not say); and whether its records are those the store made anonymous (kept without what
-    identifies the person: counted once, not as more records)."""
+def retention_entry(
+    kept: Mapping[str, Any],
+    *,
+    anonymised: Mapping[str, Any],
+    store: Any,
+    language: str | None = None,
+) -> dict[str, Any]:
+    """A kept record's entry of ``store``'s receipt with what is kept by name ("orders", in
+    ``language``, the active one by default), its dates as dates (the e-mail writes them the
+    person's way); whether ``until`` is only the latest of their dates (some go earlier, or
+    the receipt does not say); and whether its records are those the store made anonymous
+    (kept without what identifies the person: counted once, not as more records)."""
     until, first_until = _date(kept.get("until")), _date(kept.get("first_until"))
     return {
         **kept,
+        "name": store_entity_name(store, str(kept.get("entity") or ""), language),
         "until": until,
         "first_until": first_until,
         "at_the_latest": int(kept.get("count") or 0) > 1 and first_until != until,

@@ -42,7 +42,7 @@ from isal import isal_zlib
 from privacy_portal import crypto
 from privacy_portal.audit.services import audit_record
 from privacy_portal.categories import DataCategory
-from privacy_portal.spreadsheet import formula_risk
+from privacy_portal.spreadsheet import csv_cell
 
 from .connectors.base import ExportResult
 from .models import Action, DataStore, DataSubjectRequest, ExportPackage, StoreTask, TaskState
@@ -104,9 +104,7 @@ def _csv_value(value: Any) -> str:
         text = _iso(value)
     else:
         text = str(value)
-    if formula_risk(text):
-        text = "'" + text
-    return text
+    return str(csv_cell(text))
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False, default=_json_value)
@@ -118,7 +116,7 @@ def _csv_row(row: Sequence[Any]) -> list[Any]:
     for value in row:
         kind = type(value)
         if kind is str:
-            cells.append("'" + value if formula_risk(value) else value)
+            cells.append(csv_cell(value))
         elif value is None:
             cells.append("")
         elif kind is int:

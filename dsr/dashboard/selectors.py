@@ -35,7 +35,6 @@ from ..models import (
 from ..notifications import retention_entry
 from ..packages import package_is_available
 from ..services import CANCELLABLE, filed_signed_in, restriction_may_be_lifted
-from ..texts import store_entity_name
 from .forms import SORTS, STATUS_ALL, STATUS_OPEN
 from .labels import detail_label, reason_label, state_label
 
@@ -257,11 +256,7 @@ def task_row(task: StoreTask) -> TaskRow:
         retained=retained,
         remaining=_total(receipt, "remaining"),
         retained_detail=[
-            {
-                **retention_entry(item, anonymised=made_anonymous),
-                "entity": store_entity_name(task.store, str(item.get("entity") or "")),
-            }
-            for item in kept
+            retention_entry(item, anonymised=made_anonymous, store=task.store) for item in kept
         ],
         receipt_json=json.dumps(receipt, indent=2, sort_keys=True, ensure_ascii=False),
     )
