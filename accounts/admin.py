@@ -25,7 +25,7 @@ from privacy_portal.admin_site import AuditedModelAdmin
 from privacy_portal.audit.services import audit_record
 
 from .forms import AddressForm, ProfileChecks
-from .models import PROFILE_FIELDS, Address, FormerEmail, User
+from .models import ADDRESS_FIELDS, PROFILE_FIELDS, Address, FormerEmail, User
 from .services import account_email_replaced
 
 
@@ -33,17 +33,7 @@ class AddressInline(admin.StackedInline):  # type: ignore[type-arg]
     model = Address
     form = AddressForm  # checked as the customer's own address book checks it
     extra = 0
-    fields = (
-        "label",
-        "recipient",
-        "line1",
-        "line2",
-        "postal_code",
-        "city",
-        "region",
-        "country",
-        "is_default_shipping",
-    )
+    fields = ADDRESS_FIELDS
 
 
 class FormerEmailInline(admin.TabularInline):  # type: ignore[type-arg]

@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import PROFILE_FIELDS, Address, User
+from .models import ADDRESS_FIELDS, PROFILE_FIELDS, Address, User
 from .validators import (
     normalise_phone,
     validate_date_of_birth,
@@ -152,17 +152,7 @@ class AddressForm(forms.ModelForm[Address]):
 
     class Meta:
         model = Address
-        fields = (
-            "label",
-            "recipient",
-            "line1",
-            "line2",
-            "postal_code",
-            "city",
-            "region",
-            "country",
-            "is_default_shipping",
-        )
+        fields = ADDRESS_FIELDS
         widgets = {
             "recipient": forms.TextInput(attrs={"autocomplete": "name"}),
             "line1": forms.TextInput(attrs={"autocomplete": "address-line1"}),

@@ -51,6 +51,19 @@ PROFILE_FIELDS = (
     "preferred_language",
 )
 
+#: What a person gives of an address (and may change).
+ADDRESS_FIELDS = (
+    "label",
+    "recipient",
+    "line1",
+    "line2",
+    "postal_code",
+    "city",
+    "region",
+    "country",
+    "is_default_shipping",
+)
+
 
 class User(AbstractBaseUser, PermissionsMixin):
     """A person who can sign in: a customer, or a member of staff (``is_staff``)."""

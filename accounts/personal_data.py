@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dsr.connectors.portal import ERASE_DELETE, ModelDeclaration
 
-from .models import PROFILE_FIELDS
+from .models import ADDRESS_FIELDS, PROFILE_FIELDS
 
 DECLARATIONS = [
     ModelDeclaration(
@@ -13,19 +13,8 @@ DECLARATIONS = [
         title=_("addresses"),
         identity="user_id",
         identity_kind="customer_id",
-        fields=(
-            "label",
-            "recipient",
-            "line1",
-            "line2",
-            "postal_code",
-            "city",
-            "region",
-            "country",
-            "is_default_shipping",
-            "created_at",
-            "updated_at",
-        ),
+        fields=(*ADDRESS_FIELDS, "created_at", "updated_at"),
+        portable=ADDRESS_FIELDS,
         erase=ERASE_DELETE,
         order=10,
     ),
@@ -36,6 +25,7 @@ DECLARATIONS = [
         identity="user_id",
         identity_kind="customer_id",
         fields=("email", "verified", "primary"),
+        portable=("email", "primary"),
         erase=ERASE_DELETE,
         descriptions={
             "verified": _("Whether you confirmed the address"),
@@ -64,6 +54,8 @@ DECLARATIONS = [
         identity="user_id",
         identity_kind="customer_id",
         fields=("type", "created_at", "last_used_at"),
+        # How the account is protected: not data to take to another service (GDPR Art. 20).
+        portable=(),
         erase=ERASE_DELETE,
         descriptions={
             "type": _("Kind of second factor (the secret itself is not included)"),
@@ -79,6 +71,8 @@ DECLARATIONS = [
         identity="user_id",
         identity_kind="customer_id",
         fields=("expire_date",),
+        # How the account is protected: not data to take to another service (GDPR Art. 20).
+        portable=(),
         erase=ERASE_DELETE,
         descriptions={"expire_date": _("When the session ends unless you use the portal")},
         order=10,
@@ -97,6 +91,7 @@ DECLARATIONS = [
             "adult_confirmed_at",
             "closed_at",
         ),
+        portable=("email", *PROFILE_FIELDS),
         erase=ERASE_DELETE,
         order=90,
     ),

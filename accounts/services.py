@@ -16,19 +16,7 @@ from privacy_portal.audit.services import audit_record
 from privacy_portal.mail import send_email_on_commit
 
 from .closure import closure_handler
-from .models import PROFILE_FIELDS, Address, FormerEmail, User
-
-ADDRESS_FIELDS = (
-    "label",
-    "recipient",
-    "line1",
-    "line2",
-    "postal_code",
-    "city",
-    "region",
-    "country",
-    "is_default_shipping",
-)
+from .models import ADDRESS_FIELDS, PROFILE_FIELDS, Address, FormerEmail, User
 
 
 def _changed(instance: Any, data: Mapping[str, Any], fields: tuple[str, ...]) -> list[str]:

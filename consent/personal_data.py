@@ -68,6 +68,7 @@ DECLARATIONS = [
         identity="user_id",
         identity_kind="customer_id",
         fields=("policy_version__document", "policy_version__version", "acknowledged_at"),
+        portable=(),
         erase=ERASE_DELETE,
         descriptions={
             "policy_version__document": _("The notice: privacy statement or cookie policy"),
@@ -82,6 +83,7 @@ DECLARATIONS = [
         identity="subject__user_id",
         identity_kind="customer_id",
         fields=("purpose__key", "granted", "source", "updated_at"),
+        portable=("purpose__key", "granted", "updated_at"),
         erase=ERASE_HOOK,
         hook="consent.personal_data.detach_subjects",
         descriptions={
@@ -99,6 +101,8 @@ DECLARATIONS = [
         identity="subject__user_id",
         identity_kind="customer_id",
         fields=EVENT_FIELDS,
+        # Inper's proof of each choice, not data to take elsewhere (the current choices are).
+        portable=(),
         erase=ERASE_HOOK,
         hook="consent.personal_data.detach_subjects",
         descriptions=EVENT_DESCRIPTIONS,
@@ -111,6 +115,8 @@ DECLARATIONS = [
         identity="subject__email_hash",
         identity_kind="email_hash",
         fields=EVENT_FIELDS,
+        # Inper's proof of each choice, not data to take elsewhere (the current choices are).
+        portable=(),
         erase=ERASE_HOOK,
         hook="consent.personal_data.detach_subjects",
         descriptions=EVENT_DESCRIPTIONS,

@@ -45,7 +45,15 @@ from privacy_portal.categories import DataCategory
 from privacy_portal.spreadsheet import csv_cell
 
 from .connectors.base import ExportResult
-from .models import Action, DataStore, DataSubjectRequest, ExportPackage, StoreTask, TaskState
+from .models import (
+    Action,
+    DataStore,
+    DataSubjectRequest,
+    ExportPackage,
+    RequestType,
+    StoreTask,
+    TaskState,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -724,6 +732,7 @@ def _cover_letter(
             "dsr/package/index.html",
             {
                 "request": request,
+                "portability": request.type == RequestType.PORTABILITY,
                 "stores": rows,
                 "failed": failed,
                 "generated_at": timezone.now(),

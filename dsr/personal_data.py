@@ -34,6 +34,8 @@ DECLARATIONS = [
             "due_at",
             "completed_at",
         ),
+        # Records of how Inper answered, not data to take elsewhere (GDPR Art. 20).
+        portable=(),
         erase=ERASE_RETAIN,
         retain_basis=_(
             "Proof that Inper answered your requests (GDPR Art. 5(2) and 12); redacted after "
@@ -49,6 +51,7 @@ DECLARATIONS = [
         identity="request__subject_key",
         identity_kind="email_hash",
         fields=("request__reference", "built_at", "expires_at", "download_count"),
+        portable=(),
         erase=ERASE_HOOK,
         hook="dsr.packages.packages_purge",
         live={"built_at__isnull": False, "purged_at__isnull": True},

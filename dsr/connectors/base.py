@@ -365,8 +365,16 @@ class Connector:
             gettext_noop("Stores of the kind %(kind)s cannot be searched."), kind=self.kind
         )
 
+    @property
+    def portability(self) -> bool:
+        """True while exporting for a portability request (GDPR Art. 20): the copy then holds
+        only what the person provided, given or observed from their use of Inper's services,
+        not what Inper derived or keeps as its own record (see ``export``)."""
+        return self.context is not None and self.context.request_type == "portability"
+
     def export(self, subject: Subject, sink: ExportSink) -> ExportResult | Pending:
-        """Write the subject's records and files to ``sink``."""
+        """Write the subject's records and files to ``sink``; for a portability request
+        (:attr:`portability`), only the entities and fields the person provided."""
         raise PermanentStoreError(
             gettext_noop("Stores of the kind %(kind)s cannot export."), kind=self.kind
         )

@@ -115,7 +115,18 @@ class ManualConnector(Connector):
         )
 
     def export(self, subject: Subject, sink: Any) -> Pending:
-        return self._step("export")
+        step = self._step("export")
+        if not self.portability:
+            return step
+        return Pending(
+            "manual",
+            _(
+                "This copy is for a portability request: attach only what the person gave or "
+                "their use of the system recorded, in a machine-readable file (CSV or JSON), "
+                "not what the system derived about them or keeps for itself. %(instructions)s"
+            )
+            % {"instructions": step.instructions},
+        )
 
     def erase(self, subject: Subject) -> Pending:
         return self._step("erase")

@@ -80,6 +80,11 @@ class ModelDeclaration:
     order: int = 100
     # Further filters: records outside them no longer hold personal data (a purged package).
     live: Mapping[str, Any] = field(default_factory=dict)
+    # What a portability request's copy holds (GDPR Art. 20: what the person provided, given
+    # or observed from their use of the portal): every exported field (None), only these, or
+    # nothing (an empty tuple: Inper's own records, such as security data and the proof it
+    # keeps of choices and requests).
+    portable: tuple[str, ...] | None = None
 
     def model_class(self) -> type[Model]:
         return apps.get_model(self.model)
@@ -137,6 +142,14 @@ def subject_records(declaration: ModelDeclaration, subject: Subject) -> QuerySet
     return manager.filter(**identity, **declaration.live)
 
 
+def copied_fields(declaration: ModelDeclaration, *, portability: bool) -> tuple[str, ...]:
+    """Return the fields a copy holds of ``declaration``'s records: every exported field for
+    access, the portable ones for portability (none: the entity is left out)."""
+    if portability and declaration.portable is not None:
+        return declaration.portable
+    return declaration.fields
+
+
 def _rows(queryset: QuerySet[Any], fields: Sequence[str]) -> Iterator[Sequence[Any]]:
     yield from queryset.order_by("pk").values_list(*fields).iterator(chunk_size=2000)
 
@@ -175,14 +188,15 @@ class PortalConnector(Connector):
         counts: dict[str, int] = {}
         try:
             for declaration in declarations():
+                fields = copied_fields(declaration, portability=self.portability)
                 queryset = subject_records(declaration, subject)
-                if not queryset.exists():
+                if not fields or not queryset.exists():
                     continue
                 counts[declaration.entity] = sink.table(
                     declaration.entity,
-                    declaration.fields,
-                    _rows(queryset, declaration.fields),
-                    descriptions=_descriptions(declaration),
+                    fields,
+                    _rows(queryset, fields),
+                    descriptions=_descriptions(declaration, fields),
                 )
         except OperationalError as error:
             raise _busy(error) from None
@@ -204,15 +218,16 @@ class PortalConnector(Connector):
                 (snapshot,) = cursor.fetchone()
                 copies = []
                 for declaration in declarations():
+                    fields = copied_fields(declaration, portability=self.portability)
                     queryset = subject_records(declaration, subject)
-                    if queryset.query.is_empty():
+                    if not fields or queryset.query.is_empty():
                         continue
-                    csv_query, json_query = _copy_queries(queryset, declaration.fields, cursor)
+                    csv_query, json_query = _copy_queries(queryset, fields, cursor)
                     copies.append(
                         EntityCopy(
                             declaration.entity,
-                            declaration.fields,
-                            _descriptions(declaration),
+                            fields,
+                            _descriptions(declaration, fields),
                             csv_query,
                             json_query,
                         )
@@ -450,12 +465,15 @@ def _copy_queries(queryset: QuerySet[Any], fields: Sequence[str], cursor: Any) -
     return as_csv, as_json
 
 
-def _descriptions(declaration: ModelDeclaration) -> dict[str, StrOrPromise]:
-    """Return each exported field's description: the declared one, else the model's label
-    (lazily translated: the sink writes them in the person's language)."""
+def _descriptions(
+    declaration: ModelDeclaration, fields: Sequence[str] | None = None
+) -> dict[str, StrOrPromise]:
+    """Return each exported field's description (of ``fields``, by default all): the declared
+    one, else the model's label (lazily translated: the sink writes them in the person's
+    language)."""
     model = declaration.model_class()
     result: dict[str, StrOrPromise] = {}
-    for name in declaration.fields:
+    for name in declaration.fields if fields is None else fields:
         if name in declaration.descriptions:
             result[name] = declaration.descriptions[name]
             continue

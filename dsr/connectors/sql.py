@@ -18,7 +18,8 @@ to a person and what an erasure does to it::
         },
         "order_lines": {"parent": "orders", "erase": "retain",
                         "retention": {"basis": "Financial records, with their order", "years": 10}},
-        "browsing_events": {"parent": "customers", "on": {"customer_id": "id"}, "erase": "delete"}
+        "browsing_events": {"parent": "customers", "on": {"customer_id": "id"}, "erase": "delete"},
+        "fraud_scores": {"parent": "customers", "erase": "delete", "portable": false}
       }
     }
 
@@ -28,6 +29,9 @@ to a row of theirs in another configured table; chains (order lines, orders, cus
 followed. ``erase`` is ``delete`` (the row goes), ``anonymise`` (the ``columns`` are replaced:
 ``"null"``, ``{"fixed": value}``, or ``"hash"``, a keyed pseudonym of the person) or
 ``retain`` (the row is kept under ``retention``, with its ``columns`` anonymised if given).
+``portable`` says what a portability request's copy holds of a table (GDPR Art. 20: what the
+person provided, given or observed from their use of the shop): every column (``true``, the
+default), only the columns listed, or nothing (``false``: what Inper derived, such as scores).
 
 How it treats the database:
 
@@ -159,11 +163,13 @@ class TableConfig:
     order_number_column: str | None
     exclude: tuple[str, ...]
     descriptions: Mapping[str, ConfiguredText]
+    #: The columns a portability request's copy holds: all exported (None), these, or none.
+    portable: tuple[str, ...] | None = None
 
     def named_columns(self) -> set[str]:
         """Return every column the configuration names (to check against the catalogue)."""
         names = set(self.identities.values()) | set(self.on) | set(self.columns)
-        names |= set(self.exclude) | set(self.descriptions)
+        names |= set(self.exclude) | set(self.descriptions) | set(self.portable or ())
         for extra in (
             self.restrict_column,
             self.order_number_column,
@@ -303,6 +309,7 @@ _TABLE_KEYS = frozenset(
         "order_number_column",
         "exclude",
         "descriptions",
+        "portable",
     }
 )
 
@@ -380,6 +387,23 @@ def _table(name: str, data: Any) -> TableConfig:
     for key in ("restrict_column", "order_number_column", "entity"):
         if data.get(key) is not None:
             _text(data[key], f"{where}.{key}")
+    portable = data.get("portable", True)
+    if isinstance(portable, list) and portable:
+        portable = tuple(_text(c, f"{where}.portable") for c in portable)
+    elif portable is True:
+        portable = None
+    elif portable is False:
+        portable = ()
+    else:
+        raise _fail(
+            gettext_noop("%(where)s.portable: use true, false or a list of columns."),
+            where=where,
+        )
+    if portable and set(portable) & set(exclude):
+        raise _fail(
+            gettext_noop("%(where)s.portable names a column that exclude leaves out."),
+            where=where,
+        )
     return TableConfig(
         name=name,
         entity=str(data.get("entity") or name),
@@ -394,6 +418,7 @@ def _table(name: str, data: Any) -> TableConfig:
         order_number_column=data.get("order_number_column"),
         exclude=tuple(_text(c, f"{where}.exclude") for c in exclude),
         descriptions=texts_parse(data.get("descriptions"), f"{where}.descriptions"),
+        portable=portable,
     )
 
 
@@ -493,6 +518,18 @@ class BoundTable:
     export_columns: tuple[sa.Column[Any], ...] = ()
     #: Each exported column's explanation, read in the person's language when written.
     descriptions: Mapping[str, StrOrPromise] = field(default_factory=dict)
+
+    def copied_columns(self, *, portability: bool) -> tuple[sa.Column[Any], ...]:
+        """Return the columns a copy holds: every exported one for access, the portable ones
+        for portability (none: the table is left out)."""
+        portable = self.config.portable
+        if not portability or portable is None:
+            return self.export_columns
+        return tuple(column for column in self.export_columns if column.name in portable)
+
+    def described(self, columns: Sequence[sa.Column[Any]]) -> dict[str, StrOrPromise]:
+        """Return the explanations of ``columns``."""
+        return {column.name: self.descriptions[column.name] for column in columns}
 
 
 @dataclass(frozen=True)
@@ -1025,13 +1062,18 @@ class SQLConnector(Connector):
                 helper = stack.enter_context(self._snapshot_helper(conn))
             scope = self._subject_scope(catalogue, subject)
             names = [name for name in reversed(self.settings.children_first) if name in scope]
+            columns = {
+                name: catalogue.tables[name].copied_columns(portability=self.portability)
+                for name in names
+            }
+            names = [name for name in names if columns[name]]
             if raw_table is not None and helper is not None:
-                bounds = [(catalogue.tables[name], scope[name]) for name in names]
+                bounds = [(catalogue.tables[name], columns[name], scope[name]) for name in names]
                 copied = _copy_tables(conn, helper, bounds, raw_table)
                 return ExportResult({entity: n for entity, n in copied.items() if n})
             for name in names:
                 bound = catalogue.tables[name]
-                statement = sa.select(*bound.export_columns).where(scope[name])
+                statement = sa.select(*columns[name]).where(scope[name])
                 result = conn.execution_options(
                     stream_results=True, yield_per=STREAM_BATCH
                 ).execute(statement)
@@ -1042,9 +1084,9 @@ class SQLConnector(Connector):
                         continue
                     counts[bound.config.entity] = sink.table(
                         bound.config.entity,
-                        [column.name for column in bound.export_columns],
+                        [column.name for column in columns[name]],
                         _chain(first, rows),
-                        descriptions=bound.descriptions,
+                        descriptions=bound.described(columns[name]),
                     )
                 finally:
                     result.close()
@@ -1355,18 +1397,18 @@ def _copy_sql(cursor: Any, conn: Connection, statement: Any) -> str:
 def _copy_tables(
     conn: Connection,
     helper: Connection,
-    tables: Sequence[tuple[BoundTable, ColumnElement[bool]]],
+    tables: Sequence[tuple[BoundTable, Sequence[sa.Column[Any]], ColumnElement[bool]]],
     raw_table: Callable[..., Any],
 ) -> dict[str, int]:
-    """Export the tables (each with the clause selecting the person's rows) with ``COPY`` into
+    """Export the tables (each with its columns to copy and the clause selecting the person's
+    rows) with ``COPY`` into
     the sink's raw tables, on ``conn`` and ``helper`` (same snapshot; see ``pgcopy``); return
     the record counts by entity."""
     main, second = conn.connection.driver_connection, helper.connection.driver_connection
     assert main is not None and second is not None  # noqa: S101 (live connections)
     with main.cursor() as cursor, second.cursor() as helper_cursor:
         copies = []
-        for bound, where in tables:
-            columns = bound.export_columns
+        for bound, columns, where in tables:
             as_csv = sa.select(*(_csv_expression(column) for column in columns)).where(where)
             rows = sa.select(*(_json_expression(c) for c in columns)).where(where).subquery("r")
             as_json = sa.select(sa.func.row_to_json(rows.table_valued()))
@@ -1374,7 +1416,7 @@ def _copy_tables(
                 EntityCopy(
                     bound.config.entity,
                     [column.name for column in columns],
-                    bound.descriptions,
+                    bound.described(columns),
                     _copy_sql(cursor, conn, as_csv),
                     _copy_sql(cursor, conn, as_json),
                 )

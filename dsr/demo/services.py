@@ -320,9 +320,10 @@ def newsletter_address(path: Path, subject: Mapping[str, Any]) -> str | None:
 
 
 def newsletter_action(
-    path: Path, action: str, email: str, options: Mapping[str, Any]
+    path: Path, action: str, email: str, options: Mapping[str, Any], *, portability: bool = False
 ) -> dict[str, Any]:
-    """Return the result of a synchronous newsletter action for ``email``."""
+    """Return the result of a synchronous newsletter action for ``email``; an export for a
+    portability request holds what the person gave and did, not the platform's own marks."""
     with connect(path) as conn:
         subscriber = _subscriber(conn, email) if email else None
         if action == "health":
@@ -344,6 +345,14 @@ def newsletter_action(
                 return {"tables": [], "files": []}
             record = dict(subscriber)
             record.pop("id")
+            if portability:
+                for internal in (
+                    "consent_text_version",
+                    "restricted",
+                    "customer_id",
+                    "consent_event_id",
+                ):
+                    record.pop(internal)
             return {
                 "tables": [
                     {
@@ -581,7 +590,11 @@ class DemoServices:
         return 200, {
             "status": "done",
             "result": newsletter_action(
-                self.path, str(action), email, document.get("options") or {}
+                self.path,
+                str(action),
+                email,
+                document.get("options") or {},
+                portability=(document.get("request") or {}).get("type") == "portability",
             ),
         }
 

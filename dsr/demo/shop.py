@@ -299,6 +299,16 @@ def store_config(url: str) -> dict[str, Any]:
                 "erase": "delete",
                 "restrict_column": "processing_restricted",
                 "exclude": ["password_hash"],
+                # Portability: what the person gave, not the shop's own keys and marks.
+                "portable": [
+                    "email",
+                    "first_name",
+                    "last_name",
+                    "phone",
+                    "birth_date",
+                    "newsletter",
+                    "created_at",
+                ],
                 "descriptions": DESCRIPTIONS["customers"],
             },
             "orders": {
@@ -316,6 +326,19 @@ def store_config(url: str) -> dict[str, Any]:
                 },
                 "retention": {"basis": financial, "years": 10, "date_column": "created_at"},
                 "restrict_column": "processing_restricted",
+                "portable": [
+                    "id",
+                    "order_number",
+                    "email",
+                    "shipping_name",
+                    "shipping_address",
+                    "phone",
+                    "payment_method",
+                    "total",
+                    "currency",
+                    "status",
+                    "created_at",
+                ],
                 "descriptions": DESCRIPTIONS["orders"],
             },
             "order_lines": {

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from psycopg2 import DataError
 
-from accounts.models import Address
+from accounts.models import ADDRESS_FIELDS, PROFILE_FIELDS, Address
 from consent import services as consent
 from consent.models import Purpose
 from dsr.connectors import pgcopy, portal
@@ -97,6 +97,39 @@ def test_the_copy_export_matches_the_row_by_row_export(subject, monkeypatch):
     assert second["updated_at"] == "2026-01-02T03:04:05+00:00"
     rows = list(csv.DictReader(io.StringIO(by_copy["addresses.csv"].decode("utf-8-sig"))))
     assert {row["created_at"] for row in rows} >= {"2026-01-02T03:04:05.12+00:00"}
+
+
+def test_a_portability_copy_holds_what_the_person_gave_by_copy_and_row_by_row(subject, monkeypatch):
+    copied = run_pending_tasks(file_request(type="portability", user=subject))
+    monkeypatch.setattr(portal, "_copy_possible", lambda: False)
+    generic = run_pending_tasks(file_request(type="portability", user=subject))
+    assert copied.state == generic.state == State.COMPLETED
+
+    by_copy, by_rows = _portal_files(copied), _portal_files(generic)
+    assert (
+        set(by_copy)
+        == set(by_rows)
+        == {
+            f"{entity}.{extension}"
+            for entity in ("account", "addresses", "email_addresses", "consent_choices")
+            for extension in ("csv", "json")
+        }
+    )
+    for name in by_copy:
+        if name.endswith(".json"):
+            assert json.loads(by_copy[name]) == json.loads(by_rows[name]), name
+    (account,) = json.loads(by_copy["account.json"])
+    assert set(account) == {"email", *PROFILE_FIELDS} and account["first_name"] == TRICKY
+    addresses = json.loads(by_copy["addresses.json"])
+    assert set(addresses[0]) == set(ADDRESS_FIELDS) and len(addresses) == 2
+    assert b"1 Other Street" not in b"".join(by_copy.values())
+    choices = json.loads(by_copy["consent_choices.json"])
+    assert choices and set(choices[0]) == {"purpose__key", "granted", "updated_at"}
+
+
+def test_every_portable_field_is_an_exported_field():
+    for declaration in portal.declarations():
+        assert set(declaration.portable or ()) <= set(declaration.fields), declaration.entity
 
 
 def test_rows_of_a_failed_copy_left_in_the_buffer_never_reach_the_part():

@@ -21,7 +21,7 @@ from dsr.erasure import erasure_record_valid
 from dsr.models import DataStore, ErasureRecord, State, StoreTask, TaskState
 from dsr.services import dsr_request_approve, dsr_task_retry
 from dsr.stores import manual_step_complete
-from tests.dsr.helpers import file_request, open_package
+from tests.dsr.helpers import file_request, manifest, open_package
 from tests.stores.conftest import rows
 from tests.worker import wait_until
 
@@ -428,3 +428,61 @@ def test_a_customer_who_changed_their_address_is_erased_under_the_old_one_too(de
     record = ErasureRecord.objects.get(reference=erasure.reference)
     assert erasure_record_valid(record) and len(record.identity_hashes["former_emails"]) == 1
     assert old not in json.dumps(record.identity_hashes)
+
+
+def test_a_portability_copy_holds_what_the_customer_provided_and_not_inpers_own_records(
+    demo_world, worker
+):
+    anna = User.objects.get(email=ANNA)
+    officer = User.objects.get(email="compliance@inper.example")
+    request = file_request(type="portability", user=anna)
+    wait_until(lambda: _state(request) == State.WAITING, timeout=60, message="the automatic stores")
+    step = request.tasks.get(store__key="payment-provider", action="export")
+    assert "portability request" in step.instructions
+    complete_manual_steps(request, officer, files={"psp-customer.csv": b"email,cards\nanna,1\n"})
+    wait_until(lambda: _state(request) == State.COMPLETED, timeout=60, message="the package")
+
+    archive = open_package(request)
+    names = set(archive.namelist())
+    listed = {entry["path"]: entry["sha256"] for entry in manifest(archive)["files"]}
+    for name, digest in listed.items():
+        assert hashlib.sha256(archive.read(name)).hexdigest() == digest
+    # What Anna gave and did, in every store that holds it.
+    (account,) = json.loads(archive.read("stores/portal/account.json"))
+    assert account["email"] == ANNA and account["first_name"] == "Anna"
+    assert "last_login" not in account and "date_joined" not in account
+    addresses = json.loads(archive.read("stores/portal/addresses.json"))
+    assert addresses and all("created_at" not in address for address in addresses)
+    assert "stores/portal/consent_choices.json" in names
+    orders = json.loads(archive.read("stores/inper-shop/orders.json"))
+    assert len(orders) == 5 and all("processing_restricted" not in order for order in orders)
+    assert "stores/inper-shop/browsing_events.json" in names
+    (customer,) = json.loads(archive.read("stores/inper-shop/customers.json"))
+    assert customer["email"] == ANNA and "processing_restricted" not in customer
+    (subscriber,) = json.loads(archive.read("stores/newsletter/subscriber.json"))
+    assert subscriber["email"] == ANNA and "consent_text_version" not in subscriber
+    assert "stores/uploads/files/IMG_2041.jpg" in names
+    assert "stores/payment-provider/files/psp-customer.csv" in names
+    # Not Inper's own records: proof of consent, requests, security data.
+    for own in ("consent_history", "privacy_requests", "sessions", "policy_notices_seen"):
+        assert not any(f"/{own}." in name for name in names), own
+    columns = json.loads(archive.read("data-dictionary.json"))["portal"]["entities"]["account"]
+    assert "last_login" not in columns["columns"] and "email" in columns["columns"]
+    # Anna's language is German: her letter explains the files, not the Art. 15 information.
+    letter = archive.read("index.html").decode()
+    assert "Ihre Daten zum Mitnehmen" in letter and "Wer sie erhält" not in letter
+    everything = "\n".join(
+        archive.read(name).decode("utf-8", "replace") for name in names if not name.endswith(".jpg")
+    )
+    assert "ben.carter@example.com" not in everything and "@example.net" not in everything
+
+    # The same person's access copy still holds everything, with Inper's records.
+    access = file_request(type="access", user=anna)
+    wait_until(lambda: _state(access) == State.WAITING, timeout=60, message="the access stores")
+    assert "portability" not in access.tasks.get(store__key="payment-provider").instructions
+    complete_manual_steps(access, officer)
+    wait_until(lambda: _state(access) == State.COMPLETED, timeout=60, message="the access copy")
+    full = open_package(access)
+    assert "stores/portal/consent_history.json" in full.namelist()
+    assert "last_login" in json.loads(full.read("stores/portal/account.json"))[0]
+    assert "Wer sie erhält" in full.read("index.html").decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from dsr.connectors.base import (
     PermanentStoreError,
     StoreError,
     Subject,
+    TaskContext,
     TemporaryStoreError,
 )
 from dsr.connectors.sql import SQLConnector
@@ -93,6 +95,32 @@ def test_export_holds_every_table_of_the_person_and_nothing_of_anyone_else(fille
     assert sink.tables["customers"].descriptions["newsletter"].startswith("Whether you")
     everything = repr(sink.tables)
     assert BEN.email not in everything and "example.net" not in everything
+
+
+def test_a_portability_export_holds_only_what_the_configuration_calls_portable(filled_shop):
+    context = TaskContext(idempotency_key="k", action="export", request_type="portability")
+    store = connector(filled_shop, browsing_events={"portable": False})
+    store.context = context
+    sink = MemorySink()
+    result = store.export(ANNA_SUBJECT, sink)
+
+    assert "browsing_events" not in result.counts and "browsing_events" not in sink.tables
+    (customer,) = sink.records("customers")
+    configured = shop.store_config(url_text(filled_shop))["tables"]["customers"]["portable"]
+    assert set(customer) == set(configured) and "processing_restricted" not in customer
+    assert set(sink.tables["customers"].descriptions) == set(customer)
+    assert len(sink.records("orders")) == 5
+    assert all("processing_restricted" not in order for order in sink.records("orders"))
+    assert "order_lines" in sink.tables and "reviews" in sink.tables  # portable by default
+    everything = repr(sink.tables)
+    assert BEN.email not in everything and "example.net" not in everything
+
+    # The same store for an access request: every exported column, every table.
+    store.context = replace(context, request_type="access")
+    full = MemorySink()
+    store.export(ANNA_SUBJECT, full)
+    assert "processing_restricted" in full.records("customers")[0]
+    assert len(full.records("browsing_events")) == 40
 
 
 def test_erasure_deletes_anonymises_and_retains_as_configured(filled_shop):
@@ -386,6 +414,18 @@ def test_a_configuration_that_would_break_foreign_keys_is_refused(filled_shop):
         (
             {"tables": {"a": {"parent": "b"}, "b": {"parent": "a"}}},
             "cycle",
+        ),
+        (
+            {"tables": {"t": {"identities": {"email": "e"}, "portable": "some"}}},
+            "tables.t.portable: use true, false or a list of columns",
+        ),
+        (
+            {
+                "tables": {
+                    "t": {"identities": {"email": "e"}, "exclude": ["pw"], "portable": ["pw"]}
+                }
+            },
+            "tables.t.portable names a column that exclude leaves out",
         ),
     ],
 )
