@@ -63,9 +63,9 @@ class SignupForm(AllauthSignupForm):
         required=True,
         error_messages={
             "required": _(
-                "We're sorry: Inper's shop and this portal are only for adults aged 18 or older, "
-                "so we can't create an account for you. If a parent or guardian shops with us, "
-                "they are welcome to sign up."
+                "Please tick this box to confirm that you are 18 or older: Inper's shop and this "
+                "portal are only for adults. If you are younger, a parent or guardian who shops "
+                "with us is welcome to sign up."
             )
         },
     )

@@ -95,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "privacy_portal.context_processors.portal",
             ],
+            "libraries": {"portal_time": "privacy_portal.timeformat"},
         },
     },
 ]

@@ -20,6 +20,7 @@
       .then(function (data) {
         if (data && data.state === "ready") {
           body.innerHTML = data.html;
+          if (window.portalLocalTimes) window.portalLocalTimes(body);
           body.setAttribute("aria-busy", "false");
           panel.setAttribute("data-holdings-state", "ready");
           return;

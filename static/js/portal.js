@@ -36,6 +36,33 @@
   // that does not): no timed refresh, which a person cannot stop or slow down (WCAG 2.2.1).
   var download = document.querySelector("a[data-download-now]");
   if (download) window.location.assign(download.href);
+  // Times come written in UTC, the zone named (privacy_portal/timeformat.py): shown in the
+  // reader's own zone and the page's language, the UTC text kept as the element's title.
+  var timeFormats = {};
+  var localTimes = function (root) {
+    var language = document.documentElement.lang === "en" ? "en-GB" : document.documentElement.lang;
+    root.querySelectorAll("time[data-local]").forEach(function (element) {
+      var style = element.getAttribute("data-local") === "short" ? "short" : "long";
+      var moment = new Date(element.getAttribute("datetime"));
+      if (isNaN(moment.getTime())) return;
+      try {
+        timeFormats[style] = timeFormats[style] || new Intl.DateTimeFormat(language || undefined, {
+          day: "numeric", month: style, year: "numeric", hour: "2-digit", minute: "2-digit",
+          hourCycle: "h23", timeZoneName: "short"
+        });
+      } catch (error) {
+        return;
+      }
+      element.title = element.textContent;
+      element.textContent = timeFormats[style].format(moment);
+      element.removeAttribute("data-local");
+    });
+  };
+  if (window.Intl && Intl.DateTimeFormat) {
+    localTimes(document);
+    // For parts of a page filled in later ("My data").
+    window.portalLocalTimes = localTimes;
+  }
   // Buttons marked data-confirm ask before submitting their form.
   document.addEventListener("submit", function (event) {
     var button = event.submitter;

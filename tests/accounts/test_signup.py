@@ -92,8 +92,18 @@ def test_under_18_signup_is_refused_kindly_and_nothing_is_stored(client):
     response = _signup(client, confirm_adult=None)
 
     assert response.status_code == 200
-    assert "only for adults aged 18 or older" in response.content.decode()
+    assert "tick this box to confirm that you are 18 or older" in response.content.decode()
     assert not User.objects.filter(email="new.person@example.com").exists()
+    assert mail.outbox == []
+
+
+def test_the_summary_of_several_errors_links_each_field_and_reads_as_sentences(client):
+    page = _signup(client, confirm_adult=None, email="not an address").content.decode()
+
+    assert '<a href="#id_email">Email</a>: ' in page
+    # A label that ends in a full stop is not followed by a colon.
+    assert '<a href="#id_confirm_adult">I confirm that I am 18 years old or older.</a> ' in page
+    assert not User.objects.exists()
     assert mail.outbox == []
 
 

@@ -383,3 +383,18 @@ def test_a_withdrawal_no_other_system_acts_on_files_no_request(support_client, c
 
     assert not DataSubjectRequest.objects.exists()
     assert ConsentState.objects.get(purpose__key="international_transfers").granted is False
+
+
+def test_the_record_form_sent_back_names_its_groups_and_ties_help_to_fields(support_client):
+    response = support_client.post(RECORD, {"email": "", "purpose": "", "note": ""})
+    page = response.content.decode()
+
+    assert response.status_code == 200 and not ConsentEvent.objects.exists()
+    assert "Please correct the errors below." in page
+    # The choice is a named group with its error inside it, and each help text has the id
+    # its field points to.
+    assert re.search(r"<fieldset[^>]*><legend>Their choice:</legend>\s*<ul class=\"errorlist", page)
+    for described in re.findall(r'aria-describedby="([^"]+)"', page):
+        for part in described.split():
+            assert f'id="{part}"' in page, part
+    assert "js/portal.js" in page  # takes focus to the first field to correct

@@ -72,3 +72,20 @@ def test_officers_cannot_reach_the_registrys_secrets(compliance_user):
     assert compliance_user.has_perm("dsr.view_datastore")
     assert not compliance_user.has_perm("dsr.change_datastore")
     assert not compliance_user.has_perm("dsr.add_datastore")
+
+
+def test_an_officer_reading_in_german_reads_the_registrys_texts_in_german(
+    compliance_client, compliance_user
+):
+    compliance_user.preferred_language = "de"
+    compliance_user.save(update_fields=["preferred_language"])
+    add_store(
+        "newsletter",
+        "tests.dsr.connectors.FlakyConnector",
+        name="Newsletter platform",
+        country="IE",
+        transfer_safeguard="Hosted in the EU",
+        legal_basis="Consent (GDPR Art. 6(1)(a))",
+    )
+    page = compliance_client.get("/dashboard/processing/").content.decode()
+    assert "In der EU gehostet" in page and "Hosted in the EU" not in page

@@ -208,6 +208,15 @@ def test_a_guest_address_no_e_mail_can_reach_is_refused_not_filed(client, email,
     assert not DataSubjectRequest.objects.exists()
 
 
+def test_the_error_summary_links_a_group_of_choices_to_its_first_choice(client):
+    response = client.post("/requests/new/", {"type": "objection", "email": "x"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert '<a href="#id_purposes_0">' in page and 'id="id_purposes_0"' in page
+    assert '<a href="#">' not in page
+    assert not DataSubjectRequest.objects.exists()
+
+
 @pytest.mark.parametrize("details", ["wrong\u202ename", "x" * 5001])
 def test_a_correction_refused_for_its_text_says_why_and_only_that(customer, details):
     client = login(Client(), customer, reauthenticated=True)

@@ -118,3 +118,32 @@ def test_an_address_saved_after_the_session_timed_out_is_there_after_signing_in_
     page.get_by_role("button", name="Save address").click()
     page.locator("address", has_text="12 Lindenstraße").wait_for()
     assert customer.addresses.get().city == "Berlin"
+
+
+def test_times_on_a_page_are_shown_in_the_readers_own_time_zone_and_language(browser, live_server):
+    from datetime import UTC, datetime
+
+    from dsr.models import DataSubjectRequest
+    from tests.dsr.helpers import file_request
+    from tests.factories import PASSWORD, UserFactory
+
+    anna = UserFactory(email="anna.zeit@example.com", preferred_language="de")
+    filed = file_request(type="access", user=anna)
+    DataSubjectRequest.objects.filter(pk=filed.pk).update(
+        received_at=datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
+    )
+    # The browser's own language is English: the page's (Anna's German) decides the words.
+    context = browser.new_context(
+        base_url=live_server.url, locale="en-GB", timezone_id="Europe/Berlin"
+    )
+    try:
+        page = context.new_page()
+        sign_in(page, anna.email, PASSWORD)
+        page.goto(f"/requests/{filed.reference}/")
+        received = page.locator("dt:has-text('Eingegangen') + dd time")
+        # 09:30 UTC is 10:30 in Berlin in winter; the UTC time stays as the element's title.
+        assert re.search(r"15\. Januar 2026.*10:30.*MEZ", received.inner_text())
+        assert received.get_attribute("title") == "15. Januar 2026, 09:30 UTC"
+        assert received.get_attribute("datetime") == "2026-01-15T09:30:00+00:00"
+    finally:
+        context.close()

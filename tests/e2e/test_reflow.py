@@ -101,6 +101,50 @@ def test_an_officers_pages_do_not_scroll_sideways_on_a_phone(page):
     assert due.is_visible()
 
 
+def test_a_stores_instructions_and_form_fit_the_width_of_a_phone(page):
+    """The stores' table scrolls sideways; what staff read and fill in below a store stays
+    within the visible width of its box."""
+    from privacy_portal.permissions import COMPLIANCE_GROUP
+    from tests.e2e.test_dashboard_journeys import officer_signs_in
+
+    add_store(
+        "payments",
+        "dsr.connectors.manual.ManualConnector",
+        name="Payment provider",
+        config={
+            "actions": ["export"],
+            "assigned_group": COMPLIANCE_GROUP,
+            "instructions": {"export": "Search the customer by e-mail and export " * 8},
+        },
+    )
+    waiting = file_request(type="access", user=UserFactory(email="narrow@example.com"))
+    from tests.dsr.helpers import run_pending_tasks
+
+    run_pending_tasks(waiting)
+    page.set_viewport_size({"width": WIDTH, "height": 800})
+    officer_signs_in(page, StaffFactory(group=COMPLIANCE_GROUP))
+    page.goto(f"/dashboard/requests/{waiting.reference}/")
+    page.get_by_text("Mark this step done").click()
+    box = page.locator("#tasks .table-scroll").bounding_box()
+    for part in ("#tasks .dash-subrow-body p", "#tasks .dash-subrow-body form textarea"):
+        inside = page.locator(part).first.bounding_box()
+        assert (
+            inside["x"] >= box["x"] and inside["x"] + inside["width"] <= box["x"] + box["width"]
+        ), part
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+
+
+def test_on_a_phone_the_header_reads_in_the_order_the_keyboard_reaches_it(page):
+    customer = UserFactory(email="header.order@example.com")
+    page.set_viewport_size({"width": 375, "height": 740})
+    sign_in(page, customer.email, PASSWORD)
+    page.goto("/account/")
+    links = page.locator(".site-nav a").last.bounding_box()
+    menu = page.locator(".account-menu summary").bounding_box()
+    # The menu comes after the links in the page, so it is shown below them, not above.
+    assert menu["y"] >= links["y"] + links["height"]
+
+
 def test_a_customers_tables_become_one_card_per_row_on_a_phone(page):
     """Nothing to scroll sideways in: each request and each choice is a card, every value under
     its column's name."""
