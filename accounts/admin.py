@@ -11,11 +11,14 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +30,14 @@ from privacy_portal.audit.services import audit_record
 from .forms import AddressForm, ProfileChecks
 from .models import ADDRESS_FIELDS, PROFILE_FIELDS, Address, FormerEmail, User
 from .services import account_email_replaced
+
+
+def _looks_like_email(text: str) -> bool:
+    try:
+        validate_email(text)
+    except ValidationError:
+        return False
+    return True
 
 
 class AddressInline(admin.StackedInline):  # type: ignore[type-arg]
@@ -119,6 +130,21 @@ class UserAdmin(AuditedModelAdmin):
         if not request.user.is_superuser:
             queryset = queryset.exclude(Q(is_staff=True) | Q(is_superuser=True))
         return queryset
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        """A search for an e-mail address that finds no account says what support can still do:
+        people known only to Inper's other systems (a trade-show contact, a newsletter
+        subscriber, a shop order as a guest) have no account here, but their requests and
+        choices can be recorded by their address."""
+        response = super().changelist_view(request, extra_context)
+        context: dict[str, Any] = getattr(response, "context_data", None) or {}
+        term = request.GET.get(SEARCH_VAR, "").strip()
+        changelist = context.get("cl")
+        if changelist is not None and not changelist.result_count and _looks_like_email(term):
+            context["no_account_for"] = term
+            context["can_record_request"] = request.user.has_perm("dsr.add_datasubjectrequest")
+            context["can_record_choice"] = request.user.has_perm("consent.record_on_behalf")
+        return response
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[User], search_term: str

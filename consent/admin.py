@@ -511,7 +511,11 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
         """Record a choice a person made by phone, e-mail or in person (source staff)."""
         if not request.user.has_perm("consent.record_on_behalf"):
             raise PermissionDenied
-        form = StaffRecordForm(request.POST if request.method == "POST" else None)
+        # From the customer search that found no account: the address support looked for.
+        asked = request.GET.get("email", "")[:254]
+        form = StaffRecordForm(
+            request.POST if request.method == "POST" else None, initial={"email": asked}
+        )
         if request.method == "POST" and form.is_valid():
             staff = request.user
             assert isinstance(staff, User)  # noqa: S101 (staff admin, checked above)

@@ -65,6 +65,26 @@ def test_support_finds_customers_by_email_name_and_phone(support_client):
         assert "zed@example.com" not in page, term
 
 
+def test_a_search_for_an_address_without_an_account_offers_to_record_by_that_address(
+    support_client,
+):
+    UserFactory(email="has.account@example.com")
+    wanted = "trade.show+fair@example.com"
+    page = support_client.get("/admin/accounts/user/", {"q": wanted}, follow=True).content.decode()
+    assert "No portal account has the address trade.show+fair@example.com" in page
+    assert '/admin/dsr/datasubjectrequest/add/?email=trade.show%2Bfair%40example.com"' in page
+    assert '/admin/consent/consentstate/record/?email=trade.show%2Bfair%40example.com"' in page
+    # The forms it leads to start with that address.
+    for path in ("/admin/dsr/datasubjectrequest/add/", "/admin/consent/consentstate/record/"):
+        form = support_client.get(path, {"email": wanted}).content.decode()
+        assert f'value="{wanted}"' in form, path
+    # Found, or not an address: nothing to offer.
+    for term in ("has.account@example.com", "Müller"):
+        page = support_client.get("/admin/accounts/user/", {"q": term}, follow=True)
+        page = page.content.decode()
+        assert "No portal account has the address" not in page, term
+
+
 def test_support_finds_a_customer_by_the_number_of_an_order_in_the_shop(support_client, tmp_path):
     """A customer calls about an order: the shop (a store that knows order numbers) says whose
     it is, and the customer list shows that account."""
