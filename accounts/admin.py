@@ -140,7 +140,15 @@ class UserAdmin(AuditedModelAdmin):
         context: dict[str, Any] = getattr(response, "context_data", None) or {}
         term = request.GET.get(SEARCH_VAR, "").strip()
         changelist = context.get("cl")
-        if changelist is not None and not changelist.result_count and _looks_like_email(term):
+        if (
+            changelist is not None
+            and not changelist.result_count
+            and _looks_like_email(term)
+            # Whatever the list's filters, and also a staff account the list does not show.
+            and not User.objects.filter(
+                Q(email__iexact=term) | Q(emailaddress__email__iexact=term)
+            ).exists()
+        ):
             context["no_account_for"] = term
             context["can_record_request"] = request.user.has_perm("dsr.add_datasubjectrequest")
             context["can_record_choice"] = request.user.has_perm("consent.record_on_behalf")

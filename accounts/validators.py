@@ -138,3 +138,28 @@ def validate_mailable_email(value: str) -> None:
             raise UnicodeError
     except UnicodeError:
         raise ValidationError(EmailValidator.message, code=EmailValidator.code) from None
+    if any(len(_alphabets(part)) > 1 for part in (value.rpartition("@")[0], *domain.split("."))):
+        # "example.com" typed with a Cyrillic "a" (U+0430): shown like another address.
+        raise ValidationError(
+            _(
+                "This address mixes letters of different alphabets (such as Latin and "
+                "Cyrillic) in one part, so it looks like another address: please type it again."
+            ),
+            code="mixed_alphabets",
+        )
+
+
+#: Alphabets whose letters look alike (homographs): an address mixing them within one part
+#: is taken for another.
+_LOOKALIKE = ("LATIN", "CYRILLIC", "GREEK")
+
+
+def _alphabets(text: str) -> set[str]:
+    """Return the look-alike alphabets of ``text``'s letters."""
+    found = set()
+    for char in text:
+        if char.isalpha():
+            script = unicodedata.name(char, "").split(" ", 1)[0]
+            if script in _LOOKALIKE:
+                found.add(script)
+    return found

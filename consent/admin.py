@@ -22,9 +22,10 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.text import format_lazy
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 
+from accounts.forms import EMAIL_MAX_LENGTH
 from accounts.models import User
 from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
 from privacy_portal.audit.services import audit_record
@@ -480,7 +481,8 @@ class ObjectionFilter(admin.SimpleListFilter):
 
 @admin.register(ConsentState)
 class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
-    list_display = ("subject_id", "customer", "purpose", "granted", "source", "updated_at")
+    list_display = ("choice", "subject_id", "customer", "granted", "source", "updated_at")
+    list_display_links = ("choice",)
     list_filter = (ObjectionFilter, "granted", "source", "purpose__kind", "purpose")
     search_fields = ("=subject__id", "=subject__user__email")
     list_select_related = ("purpose", "subject")
@@ -489,6 +491,16 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("customer id"))
     def customer(self, obj: ConsentState) -> Any:
         return obj.subject.user_id or "—"
+
+    @admin.display(description=gettext_lazy("choice about"), ordering="purpose__key")
+    def choice(self, obj: ConsentState) -> str:
+        """The purpose as people read it ("Newsletter by e-mail"), with its key: a link of
+        words, not a bare number."""
+        from .catalogue import catalogue
+
+        entry = catalogue().by_key.get(obj.purpose.key)
+        title = entry.title(get_language()) if entry else obj.purpose.key
+        return f"{title} ({obj.purpose.key})"
 
     def get_urls(self) -> list[Any]:
         urls = [
@@ -512,9 +524,10 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
         if not request.user.has_perm("consent.record_on_behalf"):
             raise PermissionDenied
         # From the customer search that found no account: the address support looked for.
-        asked = request.GET.get("email", "")[:254]
+        asked = request.GET.get("email", "")
         form = StaffRecordForm(
-            request.POST if request.method == "POST" else None, initial={"email": asked}
+            request.POST if request.method == "POST" else None,
+            initial={"email": asked} if len(asked) <= EMAIL_MAX_LENGTH else {},
         )
         if request.method == "POST" and form.is_valid():
             staff = request.user
@@ -569,6 +582,15 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
             except services.ConsentError as error:
                 form.add_error("purpose", str(error))
             else:
+                if phone_keys and not data["phone"]:
+                    message = "{} {}".format(
+                        message,
+                        _(
+                            "No phone number was given: record the choice again with the "
+                            "number if the person said it, so that the number itself is "
+                            "neither called nor texted."
+                        ),
+                    )
                 messages.success(request, message)
                 return HttpResponseRedirect(reverse("admin:consent_consentstate_changelist"))
         context = {

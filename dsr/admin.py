@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_stubs_ext import StrOrPromise
 
+from accounts.forms import EMAIL_MAX_LENGTH
 from accounts.validators import validate_mailable_email, validate_plain_lines, validate_plain_text
 from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
 
@@ -251,6 +252,13 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
     def recorded_by_name(self, obj: DataSubjectRequest) -> str:
         staff = obj.recorded_by
         return staff_name(staff) if staff else self.get_empty_value_display()
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """Fill in the address only (support's customer search links here with it): never
+        the type, the day received or how identity was checked, which a crafted link could
+        otherwise put before support ready to save."""
+        email = request.GET.get("email", "")
+        return {"email": email} if 0 < len(email) <= EMAIL_MAX_LENGTH else {}
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any

@@ -336,6 +336,7 @@ def retention_entry(
     anonymised: Mapping[str, Any],
     store: Any,
     language: str | None = None,
+    for_staff: bool = False,
 ) -> dict[str, Any]:
     """A kept record's entry of ``store``'s receipt with what is kept by name ("orders", in
     ``language``, the active one by default), its dates as dates (the e-mail writes them the
@@ -345,7 +346,9 @@ def retention_entry(
     until, first_until = _date(kept.get("until")), _date(kept.get("first_until"))
     return {
         **kept,
-        "name": store_entity_name(store, str(kept.get("entity") or ""), language),
+        "name": store_entity_name(
+            store, str(kept.get("entity") or ""), language, for_staff=for_staff
+        ),
         "until": until,
         "first_until": first_until,
         "at_the_latest": int(kept.get("count") or 0) > 1 and first_until != until,

@@ -48,6 +48,7 @@ DECLARATIONS = [
         model="dsr.ExportPackage",
         entity=PACKAGE_ENTITY,
         title=_("copies of your data"),
+        staff_title=_("copies of the person's data"),
         identity="request__subject_key",
         identity_kind="email_hash",
         fields=("request__reference", "built_at", "expires_at", "download_count"),

@@ -120,10 +120,13 @@ def store_entity_names_parse(config: Mapping[str, Any]) -> None:
         texts_parse(config["entity_names"], "entity_names")
 
 
-def store_entity_name(store: Any, entity: str, language: str | None = None) -> str:
+def store_entity_name(
+    store: Any, entity: str, language: str | None = None, *, for_staff: bool = False
+) -> str:
     """Return what the person reads as the name of ``entity`` of ``store`` (a DataStore), in
     ``language`` (the active one by default): from the ``entity_names`` of its configuration,
-    else the title the portal gives its own records, else the entity's key in words."""
+    else the title the portal gives its own records (``for_staff``: the one that speaks of
+    "the person", where there is one), else the entity's key in words."""
     config = store.config if isinstance(store.config, Mapping) else {}
     names = config.get("entity_names")
     if isinstance(names, Mapping) and isinstance(names.get(entity), str | Mapping):
@@ -134,7 +137,8 @@ def store_entity_name(store: Any, entity: str, language: str | None = None) -> s
     from .portal_store import PORTAL_STORE_KEY
 
     if store.key == PORTAL_STORE_KEY:
-        title = next((d.title for d in declarations() if d.entity == entity and d.title), "")
+        found = next((d for d in declarations() if d.entity == entity), None)
+        title = (found.staff_title or found.title if for_staff else found.title) if found else ""
         if title:
             with translation.override(language or get_language()):
                 return str(title)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -78,11 +79,36 @@ def test_a_search_for_an_address_without_an_account_offers_to_record_by_that_add
     for path in ("/admin/dsr/datasubjectrequest/add/", "/admin/consent/consentstate/record/"):
         form = support_client.get(path, {"email": wanted}).content.decode()
         assert f'value="{wanted}"' in form, path
-    # Found, or not an address: nothing to offer.
-    for term in ("has.account@example.com", "Müller"):
-        page = support_client.get("/admin/accounts/user/", {"q": term}, follow=True)
+    # Found, or not an address: nothing to offer; nor for an account the list's filters hide,
+    # or a staff account support does not see.
+    StaffFactory(email="colleague@inper.example")
+    for term, filters in (
+        ("has.account@example.com", {}),
+        ("Müller", {}),
+        ("has.account@example.com", {"is_active__exact": "0"}),
+        ("colleague@inper.example", {}),
+    ):
+        page = support_client.get("/admin/accounts/user/", {"q": term, **filters}, follow=True)
         page = page.content.decode()
         assert "No portal account has the address" not in page, term
+
+
+def test_a_link_to_record_a_request_fills_in_the_address_and_nothing_else(support_client):
+    crafted = {
+        "email": "a@example.com",
+        "type": "erasure",
+        "received_on": "2026-01-01",
+        "identity_method": "staff_callback",
+        "identity_note": "verified by phone",
+    }
+    page = support_client.get("/admin/dsr/datasubjectrequest/add/", crafted).content.decode()
+    assert 'value="a@example.com"' in page
+    assert "verified by phone" not in page and 'value="2026-01-01"' not in page
+    assert not re.search(r'<option value="erasure"[^>]* selected', page)
+    assert not re.search(r'<option value="staff_callback"[^>]* selected', page)
+    too_long = "a" * 300 + "@example.com"
+    page = support_client.get("/admin/dsr/datasubjectrequest/add/", {"email": too_long})
+    assert too_long not in page.content.decode()
 
 
 def test_support_finds_a_customer_by_the_number_of_an_order_in_the_shop(support_client, tmp_path):

@@ -74,8 +74,10 @@ class ModelDeclaration:
     hook: str = ""
     restrict_field: str = ""
     descriptions: Mapping[str, StrOrPromise] = field(default_factory=dict)
-    # What the records are called where the person reads them ("addresses"), translated.
+    # What the records are called where the person reads them ("addresses"), translated; and
+    # on staff's pages, where the title speaks to the person ("copies of your data").
     title: StrOrPromise = ""
+    staff_title: StrOrPromise = ""
     # Erasures run in ascending order (records that point to others first).
     order: int = 100
     # Further filters: records outside them no longer hold personal data (a purged package).

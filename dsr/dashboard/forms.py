@@ -207,11 +207,17 @@ class AuditFilterForm(forms.Form):
         ],
     )
     actor_id = forms.IntegerField(label=_("Actor id"), required=False, min_value=1)
+    # The trail's days are UTC days (an audit's own clock), whatever zone the times beside
+    # them are shown in: said in the label.
     since = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("From (day in UTC)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     until = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("To (day in UTC)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 

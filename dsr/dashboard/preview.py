@@ -145,7 +145,7 @@ class StorePreview:
         return [
             (
                 # Named as the store names it, or as the portal titles its own records.
-                store_entity_name(self.store, entity),
+                store_entity_name(self.store, entity, for_staff=True),
                 self.counts.get(entity, 0) if self.state == "done" else None,
                 planned.get(entity),
             )

@@ -256,7 +256,8 @@ def task_row(task: StoreTask) -> TaskRow:
         retained=retained,
         remaining=_total(receipt, "remaining"),
         retained_detail=[
-            retention_entry(item, anonymised=made_anonymous, store=task.store) for item in kept
+            retention_entry(item, anonymised=made_anonymous, store=task.store, for_staff=True)
+            for item in kept
         ],
         receipt_json=json.dumps(receipt, indent=2, sort_keys=True, ensure_ascii=False),
     )
@@ -300,6 +301,10 @@ _ACTIONS = {
     "dsr.erasure.recorded": lambda: _("Erasure record signed"),
     "dsr.restriction.lift_started": lambda: _("Person told; restriction being lifted"),
     "dsr.restriction.lifted": lambda: _("Restriction lifted in every store"),
+    "dsr.objection.lift_started": lambda: _(
+        "The person switched the use on again; the stores' marks being lifted"
+    ),
+    "dsr.objection.lifted": lambda: _("The stores' marks lifted in every store"),
     # The rest of the trail, for the audit page (the request's timeline shows the above).
     "dsr.request.state_changed": lambda: _("Request state changed"),
     "dsr.store.checked": lambda: _("Store checked"),

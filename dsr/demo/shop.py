@@ -299,8 +299,10 @@ def store_config(url: str) -> dict[str, Any]:
                 "erase": "delete",
                 "restrict_column": "processing_restricted",
                 "exclude": ["password_hash"],
-                # Portability: what the person gave, not the shop's own keys and marks.
+                # Portability: what the person gave, and their customer number (which their
+                # orders, reviews and page views point to), not the shop's own marks.
                 "portable": [
+                    "id",
                     "email",
                     "first_name",
                     "last_name",

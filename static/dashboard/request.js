@@ -57,6 +57,7 @@
           // Focus inside the part drawn again stays in it, instead of falling to the page.
           var inside = panel.contains(document.activeElement) && document.activeElement !== panel;
           panel.innerHTML = html;
+          if (window.portalLocalTimes) window.portalLocalTimes(panel);
           if (inside) panel.focus({ preventScroll: true });
           if (panel.querySelector('[data-preview-state="searching"]')) window.setTimeout(refresh, 1500);
           else if (said) said.textContent = said.getAttribute("data-preview-said");

@@ -38,18 +38,24 @@
   if (download) window.location.assign(download.href);
   // Times come written in UTC, the zone named (privacy_portal/timeformat.py): shown in the
   // reader's own zone and the page's language, the UTC text kept as the element's title.
+  var withTime = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" };
+  var styles = {
+    "long": Object.assign({ day: "numeric", month: "long", year: "numeric" }, withTime),
+    "short": Object.assign({ day: "numeric", month: "short", year: "numeric" }, withTime),
+    "date": { day: "numeric", month: "long", year: "numeric" },
+    "short-date": { day: "numeric", month: "short", year: "numeric" },
+    "time": withTime
+  };
   var timeFormats = {};
   var localTimes = function (root) {
     var language = document.documentElement.lang === "en" ? "en-GB" : document.documentElement.lang;
     root.querySelectorAll("time[data-local]").forEach(function (element) {
-      var style = element.getAttribute("data-local") === "short" ? "short" : "long";
+      var style = element.getAttribute("data-local");
       var moment = new Date(element.getAttribute("datetime"));
-      if (isNaN(moment.getTime())) return;
+      if (!styles.hasOwnProperty(style) || isNaN(moment.getTime())) return;
       try {
-        timeFormats[style] = timeFormats[style] || new Intl.DateTimeFormat(language || undefined, {
-          day: "numeric", month: style, year: "numeric", hour: "2-digit", minute: "2-digit",
-          hourCycle: "h23", timeZoneName: "short"
-        });
+        timeFormats[style] = timeFormats[style] ||
+          new Intl.DateTimeFormat(language || undefined, styles[style]);
       } catch (error) {
         return;
       }

@@ -149,8 +149,12 @@ def test_compliance_reads_filters_and_exports_the_ledger(
     listing = compliance_client.get("/admin/consent/consentevent/?source__exact=preference_centre")
     assert listing.status_code == 200
     objections = compliance_client.get("/admin/consent/consentstate/?objection=transfers")
-    assert (
-        objections.status_code == 200 and "international_transfers" in objections.content.decode()
+    assert objections.status_code == 200
+    # Each choice's link reads as words (the purpose's title), not a bare number.
+    title = catalogue().by_key["international_transfers"].title("en")
+    assert re.search(
+        rf'<a href="[^"]+">{re.escape(title)} \(international_transfers\)</a>',
+        objections.content.decode(),
     )
 
     export = compliance_client.get("/admin/consent/consentevent/export.csv?source__exact=api")
@@ -398,3 +402,21 @@ def test_the_record_form_sent_back_names_its_groups_and_ties_help_to_fields(supp
         for part in described.split():
             assert f'id="{part}"' in page, part
     assert "js/portal.js" in page  # takes focus to the first field to correct
+
+
+def test_a_phone_opt_out_without_a_number_asks_for_the_number(support_client):
+    def recorded(purpose):
+        data = {
+            "email": "dana.new@example.com",
+            "purpose": purpose,
+            "decision": "withdraw",
+            "received_via": "phone",
+        }
+        response = support_client.post(RECORD, data, follow=True)
+        return " ".join(str(message) for message in response.context["messages"])
+
+    assert "No phone number was given" in recorded("marketing_phone")
+    event = ConsentEvent.objects.get()
+    assert (event.purpose.key, event.granted) == ("marketing_phone", False)
+    # An e-mail opt-out needs no number.
+    assert "No phone number was given" not in recorded("marketing_email")

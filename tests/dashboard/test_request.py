@@ -530,6 +530,8 @@ def test_the_erasure_preview_shows_what_each_store_holds_and_will_do(
     add_store("flaky", "tests.dsr.connectors.FlakyConnector")
     page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
     assert "What the erasure will do" in page and "delete" in page and "retain" in page
+    # The plan speaks of "the person" to the officer, not to them ("your").
+    assert "copies of the person&#x27;s data" in page and "copies of your data" not in page
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         _post(compliance_client, erasure, "preview")

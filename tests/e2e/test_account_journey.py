@@ -130,20 +130,30 @@ def test_times_on_a_page_are_shown_in_the_readers_own_time_zone_and_language(bro
     anna = UserFactory(email="anna.zeit@example.com", preferred_language="de")
     filed = file_request(type="access", user=anna)
     DataSubjectRequest.objects.filter(pk=filed.pk).update(
-        received_at=datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
+        received_at=datetime(2026, 1, 15, 3, 30, tzinfo=UTC)
     )
-    # The browser's own language is English: the page's (Anna's German) decides the words.
-    context = browser.new_context(
-        base_url=live_server.url, locale="en-GB", timezone_id="Europe/Berlin"
-    )
-    try:
-        page = context.new_page()
-        sign_in(page, anna.email, PASSWORD)
-        page.goto(f"/requests/{filed.reference}/")
-        received = page.locator("dt:has-text('Eingegangen') + dd time")
-        # 09:30 UTC is 10:30 in Berlin in winter; the UTC time stays as the element's title.
-        assert re.search(r"15\. Januar 2026.*10:30.*MEZ", received.inner_text())
-        assert received.get_attribute("title") == "15. Januar 2026, 09:30 UTC"
-        assert received.get_attribute("datetime") == "2026-01-15T09:30:00+00:00"
-    finally:
-        context.close()
+
+    def shown_in(zone: str) -> tuple[str, str | None, str]:
+        # The browser's own language is English: the page's (Anna's German) decides the words.
+        context = browser.new_context(base_url=live_server.url, locale="en-GB", timezone_id=zone)
+        try:
+            page = context.new_page()
+            sign_in(page, anna.email, PASSWORD)
+            page.goto(f"/requests/{filed.reference}/")
+            received = page.locator("dt:has-text('Eingegangen') + dd time")
+            text, title = received.inner_text(), received.get_attribute("title")
+            assert received.get_attribute("datetime") == "2026-01-15T03:30:00+00:00"
+            page.goto("/requests/")
+            listed = page.locator(f"tr:has-text('{filed.reference}') time").first.inner_text()
+            return text, title, listed
+        finally:
+            context.close()
+
+    # 03:30 UTC is 04:30 in Berlin in winter; the UTC time stays as the element's title.
+    text, title, listed = shown_in("Europe/Berlin")
+    assert re.search(r"15\. Januar 2026.*04:30.*MEZ", text), text
+    assert title == "15. Januar 2026, 03:30 UTC" and listed == "15. Januar 2026"
+    # In Los Angeles it was still the evening before: the list's day agrees with the time.
+    text, title, listed = shown_in("America/Los_Angeles")
+    assert re.search(r"14\. Januar 2026.*19:30", text), text
+    assert listed == "14. Januar 2026"
