@@ -86,7 +86,8 @@ def preference_update(request: HttpRequest, key: str) -> HttpResponse:
     them stop too (see :func:`dsr.consent_bridge.request_for_switch_off`): an objection, which
     asks for the password first like any request that changes how data is processed, or a
     withdrawal, which takes effect at once."""
-    from dsr.consent_bridge import file_for_switch_off, request_for_switch_off
+    from dsr.consent_bridge import file_for_switch_off, lift_for_switch_on, request_for_switch_off
+    from dsr.models import DataSubjectRequest
 
     form = ChoiceForm(request.POST)
     if not form.is_valid():
@@ -120,6 +121,12 @@ def preference_update(request: HttpRequest, key: str) -> HttpResponse:
             )
         if files == "objection":
             filed, _new = file_for_switch_off(user, key, files)
+        lifted: list[DataSubjectRequest] = []
+        if granted and outcome.event is not None and outcome.event.granted:
+            # Switched on again: what their objection to it stopped elsewhere may resume.
+            lifted = lift_for_switch_on(
+                DataSubjectRequest.objects.filter(user=user), key, actor=user
+            )
     except services.ConsentError:
         return _bad_request(request, _("This choice does not exist or cannot be changed."))
     title = catalogue().by_key[key].title()
@@ -140,6 +147,15 @@ def preference_update(request: HttpRequest, key: str) -> HttpResponse:
                 "the link in it."
             )
             % {"email": user.email, "title": title},
+        )
+    elif lifted:
+        messages.success(
+            request,
+            _(
+                "“%(title)s” is now on. Inper's other systems that stopped using your data "
+                "this way for request %(reference)s are told that they may again."
+            )
+            % {"title": title, "reference": ", ".join(r.reference for r in lifted)},
         )
     elif outcome.event is not None and outcome.event.granted:
         messages.success(request, _("“%(title)s” is now on.") % {"title": title})

@@ -287,3 +287,32 @@ def file_for_staff_switch_off(
         purposes=(purpose_key,),
     )
     return dsr_request_file(intake=intake, actor=actor)
+
+
+def lift_for_switch_on(
+    requests: QuerySet[DataSubjectRequest], purpose_key: str, *, actor: Any
+) -> list[DataSubjectRequest]:
+    """The person switched ``purpose_key`` on again: among ``requests`` (theirs), lift the
+    marks that their objections to it or withdrawals of it set in Inper's other systems (the
+    group CRM's, for transfers abroad), once none of the uses such a request stopped is still
+    off for them. Return the requests whose lift started."""
+    from .engine import still_objected
+    from .models import LIFTABLE_STATES, Action, RequestType, TaskState
+    from .services import dsr_objection_lift
+
+    candidates = (
+        requests.filter(
+            type__in=(RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT),
+            state__in=LIFTABLE_STATES,
+            restriction_lift_started_at__isnull=True,
+            tasks__action=Action.RESTRICT,
+            tasks__state=TaskState.SUCCEEDED,
+        )
+        .distinct()
+        .order_by("pk")
+    )
+    return [
+        dsr_objection_lift(request=request, actor=actor)
+        for request in candidates
+        if purpose_key in (request.purposes or ()) and not still_objected(request)
+    ]

@@ -364,12 +364,12 @@ def restriction_kept_for(task: StoreTask) -> str:
         .order_by("pk")
     )
     for other in others:
-        if other.request.type == RequestType.RESTRICTION or _still_objected(other.request):
+        if other.request.type == RequestType.RESTRICTION or still_objected(other.request):
             return other.request.reference
     return ""
 
 
-def _still_objected(request: DataSubjectRequest) -> bool:
+def still_objected(request: DataSubjectRequest) -> bool:
     """Whether the person still objects to (or withholds consent from) a use ``request``
     stopped: one of its purposes is off for them now. Where their choices cannot be found
     (the request's details were redacted), the restriction is kept."""
@@ -811,7 +811,9 @@ def reconcile() -> dict[str, int]:
     )
     stuck += list(
         DataSubjectRequest.objects.filter(
-            type=RequestType.RESTRICTION,  # the (type, state) index finds the few
+            # The (type, state) index finds the few: restrictions, and objections and
+            # withdrawals whose use the person switched on again.
+            type__in=_RESTRICTING_TYPES,
             state__in=LIFTABLE_STATES,
             restriction_lift_started_at__lt=stale,
             restriction_lifted_at__isnull=True,

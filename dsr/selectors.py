@@ -36,6 +36,12 @@ _ACTION_TEXT = {
         "We told you that we are lifting the restriction, and why."
     ),
     "dsr.restriction.lifted": lambda e: _("The restriction was lifted."),
+    "dsr.objection.lift_started": lambda e: _(
+        "You switched the use on again: we are telling the systems this request had stopped."
+    ),
+    "dsr.objection.lifted": lambda e: _(
+        "Every system this request had stopped was told that it may use your data again."
+    ),
 }
 
 

@@ -1287,24 +1287,56 @@ def dsr_restriction_lift(
                 "updated_at",
             )
         )
-        tasks = _plan_lift(locked)
-        left = [store.pk for store in restriction_left_in(locked)]
-        audit_record(
-            actor=actor,
-            action="dsr.restriction.lift_started",
-            target=locked,
-            after={
-                "person_told": True,
-                "stores": [task.store_id for task in tasks],
-                # Restricted there, but no step can lift it: staff do it by hand.
-                **({"stores_left": left} if left else {}),
-            },
-        )
-        if not tasks:
-            return restriction_lift_finish(locked)
-        from .engine import send_planned_on_commit
+        return _lift_start(locked, actor, "dsr.restriction.lift_started", person_told=True)
 
-        send_planned_on_commit(tasks)
+
+def dsr_objection_lift(*, request: DataSubjectRequest, actor: Any) -> DataSubjectRequest:
+    """Lift the marks an objection or a withdrawal of consent set in Inper's other systems,
+    because the person switched the use it stopped on again (and none it stopped is off for
+    them now: the caller checks): the objection is theirs to take back, so nobody reviews it
+    and nobody need tell them first. The stores lift it through store tasks, as for a lifted
+    restriction (:func:`restriction_lift_finish` records the end); a store where another of
+    their requests still holds the mark keeps it. Does nothing for a request whose lift
+    started already."""
+    with transaction.atomic():
+        locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+        if (
+            locked.type not in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT)
+            or locked.restriction_lift_started_at is not None
+            or locked.state not in LIFTABLE_STATES
+        ):
+            return locked
+        locked.restriction_lift_started_at = timezone.now()
+        locked.restriction_lifted_by = actor if _is_person(actor) else None
+        locked.save(
+            update_fields=("restriction_lift_started_at", "restriction_lifted_by", "updated_at")
+        )
+        return _lift_start(locked, actor, "dsr.objection.lift_started")
+
+
+def _lift_start(
+    locked: DataSubjectRequest, actor: Any, action: str, **after: Any
+) -> DataSubjectRequest:
+    """Plan the lift's store tasks and audit its start (the caller holds the row lock and
+    saved the start); send the tasks on commit, or finish at once if no store takes part."""
+    tasks = _plan_lift(locked)
+    left = [store.pk for store in restriction_left_in(locked)]
+    audit_record(
+        actor=actor,
+        action=action,
+        target=locked,
+        after={
+            **after,
+            "stores": [task.store_id for task in tasks],
+            # Restricted there, but no step can lift it: staff do it by hand.
+            **({"stores_left": left} if left else {}),
+        },
+    )
+    if not tasks:
+        return restriction_lift_finish(locked)
+    from .engine import send_planned_on_commit
+
+    send_planned_on_commit(tasks)
     return locked
 
 
@@ -1363,7 +1395,8 @@ def restriction_lift_finish(locked: DataSubjectRequest) -> DataSubjectRequest:
     locked.restriction_lifted_at = timezone.now()
     locked.set_snapshot(None)
     locked.save(update_fields=("restriction_lifted_at", "subject_snapshot", "updated_at"))
-    audit_record(actor=None, action="dsr.restriction.lifted", target=locked)
+    lifted = "restriction" if locked.type == RequestType.RESTRICTION else "objection"
+    audit_record(actor=None, action=f"dsr.{lifted}.lifted", target=locked)
     return locked
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.contrib.messages import get_messages
 from django.core import mail
 from django.test import Client
 
@@ -47,6 +48,19 @@ def _lift(client: Client, request: DataSubjectRequest, reason: str = REASON, **e
         f"/dashboard/requests/{request.reference}/lift-restriction/",
         {"lift-reason": reason},
         **extra,
+    )
+
+
+def _objected(customer: Any) -> DataSubjectRequest:
+    """The person's objection to transfers abroad, carried out: the group CRM (registered for
+    that use) restricted their record."""
+    add_store(
+        "crm",
+        "tests.dsr.connectors.RestrictingConnector",
+        config={"purpose_keys": ["international_transfers"]},
+    )
+    return run_pending_tasks(
+        file_request(type="objection", user=customer, purposes=("international_transfers",))
     )
 
 
@@ -581,14 +595,7 @@ def test_lifting_a_restriction_leaves_a_standing_objection_in_force(
     """The person objected to transfers abroad, and the group CRM restricted their data for
     it; later they restricted processing and the officer lifts that restriction: the CRM keeps
     the mark, as their objection still stands."""
-    add_store(
-        "crm",
-        "tests.dsr.connectors.RestrictingConnector",
-        config={"purpose_keys": ["international_transfers"]},
-    )
-    objection = run_pending_tasks(
-        file_request(type="objection", user=customer, purposes=("international_transfers",))
-    )
+    objection = _objected(customer)
     assert objection.tasks.get(store__key="crm").action == Action.RESTRICT
     assert restricted("crm", customer.email) is True
     restriction = run_pending_tasks(
@@ -616,14 +623,7 @@ def test_an_objection_taken_back_no_longer_keeps_a_store_restricted(
     any more, and lifting their later restriction lifts the store's mark."""
     from tests.consent.conftest import record
 
-    add_store(
-        "crm",
-        "tests.dsr.connectors.RestrictingConnector",
-        config={"purpose_keys": ["international_transfers"]},
-    )
-    run_pending_tasks(
-        file_request(type="objection", user=customer, purposes=("international_transfers",))
-    )
+    _objected(customer)
     record(customer, "international_transfers", True, source="preference_centre")
     restriction = run_pending_tasks(
         dsr_request_approve(
@@ -636,6 +636,88 @@ def test_an_objection_taken_back_no_longer_keeps_a_store_restricted(
 
     assert restricted("crm", customer.email) is False
     assert "kept_for" not in restriction.tasks.get(action=Action.LIFT, store__key="crm").receipt
+
+
+def test_switching_a_use_on_again_lifts_the_marks_the_objection_to_it_set(
+    compliance_client, customer, compliance_user
+):
+    """The person objected to transfers abroad and the group CRM restricted their record; they
+    switch transfers on again in their privacy choices: the CRM lifts its mark, at once and
+    without a review or an e-mail first (the objection was theirs to take back)."""
+    objection = _objected(customer)
+    assert restricted("crm", customer.email) is True
+    sent = len(mail.outbox)
+    client = login(Client(), customer)
+
+    answer = client.post("/privacy/choices/international_transfers/", {"granted": "on"})
+    said = " ".join(str(m) for m in get_messages(answer.wsgi_request))
+    assert objection.reference in said
+    objection = run_pending_tasks(objection)
+
+    assert restricted("crm", customer.email) is False
+    assert objection.restriction_lifted_at is not None and objection.state == State.COMPLETED
+    started = AuditEvent.objects.get(action="dsr.objection.lift_started")
+    assert started.actor_id == customer.pk and started.after["stores"]
+    assert len(mail.outbox) == sent
+    mine = client.get(f"/requests/{objection.reference}/").content.decode()
+    assert "You switched this use on again on" in mine
+    assert "may use your data for it again" in mine and "as we told you" not in mine
+    theirs = compliance_client.get(f"/dashboard/requests/{objection.reference}/").content.decode()
+    assert "The person switched the use on again on" in theirs and "Person told" not in theirs
+
+    # Switched on once more after being switched off and on: nothing left to lift.
+    client.post("/privacy/choices/international_transfers/", {"granted": "on"})
+    assert objection.tasks.filter(action=Action.LIFT).count() == 1
+
+
+def test_the_reconciler_finishes_an_objections_lift_whose_last_message_was_lost(customer, settings):
+    objection = _objected(customer)
+    login(Client(), customer).post("/privacy/choices/international_transfers/", {"granted": "on"})
+    for task in objection.tasks.filter(action=Action.LIFT):
+        engine.task_run(task.pk)
+    objection.refresh_from_db()
+    assert objection.restriction_lifting and restricted("crm", customer.email) is False
+    settings.DSR_RECONCILE_SECONDS = 0
+
+    engine.reconcile()
+
+    objection.refresh_from_db()
+    assert objection.restriction_lifted_at is not None
+    assert AuditEvent.objects.filter(action="dsr.objection.lifted").exists()
+
+
+def test_switching_a_use_on_again_leaves_a_mark_that_a_restriction_still_holds(
+    customer, compliance_user
+):
+    objection = _objected(customer)
+    restriction = run_pending_tasks(
+        dsr_request_approve(
+            request=file_request(type="restriction", user=customer), actor=compliance_user
+        )
+    )
+    client = login(Client(), customer)
+    client.post("/privacy/choices/international_transfers/", {"granted": "on"})
+    objection = run_pending_tasks(objection)
+
+    assert restricted("crm", customer.email) is True
+    lift = objection.tasks.get(action=Action.LIFT, store__key="crm")
+    assert lift.receipt == {"lifted": False, "kept_for": restriction.reference}
+
+
+def test_a_choice_support_records_for_the_person_lifts_no_objection(support_client, customer):
+    """Anyone can phone: giving a use back, as taking it away, is the person's own doing."""
+    _objected(customer)
+    support_client.post(
+        "/admin/consent/consentstate/record/",
+        {
+            "email": customer.email,
+            "purpose": "international_transfers",
+            "decision": "grant",
+            "received_via": "phone",
+        },
+    )
+    assert restricted("crm", customer.email) is True
+    assert not StoreTask.objects.filter(action=Action.LIFT).exists()
 
 
 def test_a_restriction_of_a_person_whose_data_was_erased_since_is_not_lifted(

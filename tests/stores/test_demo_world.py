@@ -11,6 +11,8 @@ import json
 import httpx
 import pytest
 from django.conf import settings
+from django.contrib.messages import get_messages
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import ExifTags, Image
 
@@ -18,7 +20,7 @@ from accounts.models import User
 from dsr import holdings
 from dsr.demo import services, services_path, services_secrets, shop, uploads
 from dsr.erasure import erasure_record_valid
-from dsr.models import DataStore, ErasureRecord, State, StoreTask, TaskState
+from dsr.models import DataStore, DataSubjectRequest, ErasureRecord, State, StoreTask, TaskState
 from dsr.services import dsr_request_approve, dsr_task_retry
 from dsr.stores import manual_step_complete
 from tests.dsr.helpers import file_request, manifest, open_package
@@ -370,6 +372,37 @@ def test_an_objection_to_transfers_stops_them_in_the_united_states_for_review(de
     wait_until(lambda: _state(objection) == State.COMPLETED, message="the objection completed")
     choices = {c.purpose.key: c for c in consent_current(subject_for_user(chloe))}
     assert not choices["international_transfers"].granted
+
+    # Chloe switches transfers on again: the CRM lifts its mark, and staff are asked to undo
+    # their step in Google Analytics; nobody reviews it, and she is not told first.
+    from django.test import Client
+
+    from tests.conftest import login
+
+    sent = len(mail.outbox)
+    client = login(Client(), chloe)
+    answer = client.post("/privacy/choices/international_transfers/", {"granted": "on"})
+    assert answer.status_code == 302
+    said = " ".join(str(m) for m in get_messages(answer.wsgi_request))
+    assert objection.reference in said and "told that they may again" in said
+    wait_until(lambda: not _crm_restricted(chloe.email), message="the CRM's mark lifted")
+    undo = wait_until(
+        lambda: StoreTask.objects.filter(
+            request=objection,
+            store__key="google-analytics",
+            action="lift_restriction",
+            state=TaskState.WAITING,
+        ).first(),
+        message="the analytics step to undo",
+    )
+    manual_step_complete(task=undo, actor=officer, note="Included again.")
+    wait_until(
+        lambda: DataSubjectRequest.objects.get(pk=objection.pk).restriction_lifted_at,
+        message="the objection's marks lifted",
+    )
+    page = client.get(f"/requests/{objection.reference}/").content.decode()
+    assert "You switched this use on again" in page and "as we told you by e-mail" not in page
+    assert len(mail.outbox) == sent
 
     # A restriction restricts the CRM's record (which tells it): no separate notice.
     ben = User.objects.get(email="ben.carter@example.com")
