@@ -1202,6 +1202,15 @@ def _finish(
         updates=updates,
     )
     notifications.completed(request)
+    if request.type in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT):
+        # The person switched the use on again while their objection was being carried out:
+        # what it just restricted is lifted, as it would have been had it been done.
+        from .engine import still_objected
+
+        if request.tasks.filter(
+            action=Action.RESTRICT, state=TaskState.SUCCEEDED
+        ).exists() and not still_objected(request):
+            request = dsr_objection_lift(request=request, actor=None)
     return request
 
 

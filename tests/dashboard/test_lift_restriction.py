@@ -686,6 +686,46 @@ def test_the_reconciler_finishes_an_objections_lift_whose_last_message_was_lost(
     assert AuditEvent.objects.filter(action="dsr.objection.lifted").exists()
 
 
+def test_a_use_switched_on_again_before_its_objection_is_done_is_lifted_once_it_is(
+    customer, compliance_user
+):
+    """The objection still waits for a staff step when the person switches the use on again:
+    once the step is done, what the objection restricted is lifted at once."""
+    from dsr.stores import manual_step_complete
+    from privacy_portal.permissions import COMPLIANCE_GROUP
+
+    add_store(
+        "analytics",
+        "dsr.connectors.manual.ManualConnector",
+        config={
+            "actions": ["restrict"],
+            "assigned_group": COMPLIANCE_GROUP,
+            "purpose_keys": ["international_transfers"],
+            "instructions": {"restrict": "Exclude the user id."},
+        },
+    )
+    objection = _objected(customer)
+    assert objection.state == State.WAITING and restricted("crm", customer.email) is True
+    login(Client(), customer).post("/privacy/choices/international_transfers/", {"granted": "on"})
+    assert not objection.tasks.filter(action=Action.LIFT).exists()
+
+    step = objection.tasks.get(store__key="analytics", action=Action.RESTRICT)
+    manual_step_complete(task=step, actor=compliance_user, note="Excluded.")
+    objection = run_pending_tasks(run_pending_tasks(objection))  # completed; then the lift
+
+    assert objection.state == State.COMPLETED
+    assert objection.restriction_lift_started_at is not None
+    assert restricted("crm", customer.email) is False
+    undo = objection.tasks.get(store__key="analytics", action=Action.LIFT)
+    assert undo.waiting_for == "manual"  # staff undo their step
+
+
+def test_an_objection_done_while_the_use_is_still_off_keeps_its_marks(customer):
+    objection = _objected(customer)
+    assert objection.state == State.COMPLETED and objection.restriction_lift_started_at is None
+    assert restricted("crm", customer.email) is True
+
+
 def test_switching_a_use_on_again_leaves_a_mark_that_a_restriction_still_holds(
     customer, compliance_user
 ):
