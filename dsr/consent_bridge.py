@@ -297,12 +297,12 @@ def lift_for_switch_on(
     group CRM's, for transfers abroad), once none of the uses such a request stopped is still
     off for them. Return the requests whose lift started."""
     from .engine import still_objected
-    from .models import LIFTABLE_STATES, Action, RequestType, TaskState
-    from .services import dsr_objection_lift
+    from .models import LIFTABLE_STATES, Action, TaskState
+    from .services import PER_PURPOSE_TYPES, dsr_objection_lift
 
     candidates = (
         requests.filter(
-            type__in=(RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT),
+            type__in=PER_PURPOSE_TYPES,
             state__in=LIFTABLE_STATES,
             restriction_lift_started_at__isnull=True,
             tasks__action=Action.RESTRICT,

@@ -1202,7 +1202,7 @@ def _finish(
         updates=updates,
     )
     notifications.completed(request)
-    if request.type in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT):
+    if request.type in PER_PURPOSE_TYPES:
         # The person switched the use on again while their objection was being carried out:
         # what it just restricted is lifted, as it would have been had it been done.
         from .engine import still_objected
@@ -1310,7 +1310,7 @@ def dsr_objection_lift(*, request: DataSubjectRequest, actor: Any) -> DataSubjec
     with transaction.atomic():
         locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
         if (
-            locked.type not in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT)
+            locked.type not in PER_PURPOSE_TYPES
             or locked.restriction_lift_started_at is not None
             or locked.state not in LIFTABLE_STATES
         ):
