@@ -61,7 +61,7 @@ def _texts() -> dict[str, str]:
         ),
         "accept_all": _("Accept all"),
         "reject_all": _("Reject all"),
-        "choose": _("Choose"),
+        "choose": _("Choose cookies"),
         "save": _("Save my choices"),
         "settings_title": _("Choose which cookies we may use"),
         "always_on": _("Always on"),

@@ -116,7 +116,7 @@ def test_pages_for_visitors(page, screen, world):
     # The banner's second layer, opened from its first.
     page.goto("/")
     banner = page.get_by_role("dialog", name="Cookies on Inper's websites")
-    banner.get_by_role("button", name="Choose").click()
+    banner.get_by_role("button", name="Choose cookies").click()
     page.get_by_role("dialog", name="Choose which cookies we may use").wait_for()
     found.update(violations(page, [None]))
     assert found == {}

@@ -63,7 +63,7 @@ def test_reject_then_accept_analytics_then_sign_in_carries_the_choice_to_the_acc
         tuple(round(v) for v in (box["width"], box["height"]))
         for box in (
             banner.get_by_role("button", name=name).bounding_box()
-            for name in ("Accept all", "Reject all", "Choose")
+            for name in ("Accept all", "Reject all", "Choose cookies")
         )
     }
     assert len(sizes) == 1
@@ -145,7 +145,7 @@ def test_keyboard_users_meet_the_skip_link_first_and_keep_their_place_after_choo
     page.context.clear_cookies()
     page.reload()
     banner.wait_for()
-    banner.get_by_role("button", name="Choose").focus()
+    banner.get_by_role("button", name="Choose cookies").focus()
     page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog", name="Choose which cookies we may use")
     dialog.get_by_role("button", name="Save my choices").focus()
@@ -340,7 +340,7 @@ def _embedded_journey(page, live_server):
     # German texts: the category names come from the catalogue; the banner's own texts from the
     # translation catalogue (English until it holds them).
     banner = page.get_by_role("dialog", name=re.compile("Cookies (on|auf den Websites von) Inper"))
-    banner.get_by_role("button", name=re.compile("Choose|Auswählen")).click()
+    banner.get_by_role("button", name=re.compile("Choose cookies|Cookies auswählen")).click()
     page.get_by_role("switch", name="Analyse").check()
     page.get_by_role("button", name=re.compile("Save my choices|Meine Auswahl speichern")).click()
     page.wait_for_function("() => window.shopAnalyticsRan === true")
