@@ -66,6 +66,13 @@ def test_support_finds_customers_by_email_name_and_phone(support_client):
         assert "zed@example.com" not in page, term
 
 
+def test_the_customer_list_is_named_for_whom_it_holds(support_client):
+    page = support_client.get("/admin/accounts/user/").content.decode()
+    crumbs = re.search(r'<div class="breadcrumbs">(.*?)</div>', page, re.S).group(1)
+    assert "Customers and staff" in crumbs
+    assert "Accounts &rsaquo; Accounts" not in crumbs
+
+
 def test_a_search_for_an_address_without_an_account_offers_to_record_by_that_address(
     support_client,
 ):
