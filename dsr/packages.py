@@ -609,6 +609,10 @@ def package_build(request_id: int) -> None:
                         )
                     )
                 sources[task.store.key]["files"] = len(meta["files"])
+                if meta["files"]:
+                    dictionary[task.store.key]["files"] = {
+                        f"files/{item['name']}": item["description"] for item in meta["files"]
+                    }
             failed = [
                 task.store.display_name(language)
                 for task in StoreTask.objects.filter(

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -98,15 +98,13 @@ def manual_step_complete(
         if task.action == Action.EXPORT and data_files:
             from .packages import PartSink
 
-            store_name = task.store.name
-            with PartSink.for_task(task) as sink:
+            with PartSink.for_task(task) as sink, translation.override(sink.language):
+                # The person reads it, in their request's language, in the data dictionary.
+                description = _("Obtained from %(store)s by Inper staff") % {
+                    "store": task.store.display_name(sink.language)
+                }
                 for upload in data_files:
-                    sink.file(
-                        upload.name or "file",
-                        upload,
-                        description=_("Obtained from %(store)s by Inper staff")
-                        % {"store": store_name},
-                    )
+                    sink.file(upload.name or "file", upload, description=description)
                 sink.commit(ExportResult({}, files=len(data_files)))
             receipt["files"] = len(data_files)
         elif task.action == Action.EXPORT:

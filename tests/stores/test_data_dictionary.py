@@ -51,6 +51,9 @@ def test_every_column_of_every_demo_store_is_explained(demo_world):
         if not text.strip()
     ]
     assert unexplained == []
+    # Her photos are listed too, each with what it is.
+    photos = dictionary["uploads"]["files"]
+    assert photos and all(name.startswith("files/") and text for name, text in photos.items())
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -83,6 +84,31 @@ def test_an_access_request_waits_for_staff_who_add_the_providers_data(customer, 
     assert archive.read("stores/payment-provider/files/psp-profile.csv").startswith(
         b"customer,cards"
     )
+
+
+def test_files_staff_add_are_explained_in_the_data_dictionary_in_the_persons_language(
+    customer, compliance_client
+):
+    store = payment_provider()
+    store.config["names"] = {"en": "Payment provider", "de": "Zahlungsdienstleister"}
+    store.save(update_fields=["config"])
+    request = run_pending_tasks(file_request(type="access", user=customer, language="de"))
+    task = request.tasks.get(store__key="payment-provider")
+    # The officer works in English; the person reads German.
+    compliance_client.post(
+        f"/admin/dsr/manualstep/{task.pk}/change/",
+        {
+            "note": "Exported from the PSP dashboard.",
+            "data_files": [SimpleUploadedFile("psp-profile.csv", b"customer\nAlice\n")],
+        },
+        headers={"accept-language": "en"},
+    )
+    archive = open_package(run_pending_tasks(request))
+    dictionary = json.loads(archive.read("data-dictionary.json"))
+    assert dictionary["payment-provider"]["files"] == {
+        "files/psp-profile.csv": "Von Inper-Mitarbeitenden aus Zahlungsdienstleister abgerufen"
+    }
+    assert "stores/payment-provider/files/psp-profile.csv" in archive.namelist()
 
 
 def test_a_copy_step_is_done_with_the_persons_files_or_a_word_that_there_are_none(
