@@ -61,6 +61,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
@@ -189,6 +190,8 @@ class StoreConfig:
     #: Table names, every child before the table it points to (the erasure order).
     children_first: tuple[str, ...]
     instructions: Mapping[str, str]
+    #: The zone of the times the database keeps without one (``timestamp``, ``DATETIME``).
+    time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
 
 
 def _fail(message: str, **params: Any) -> ConfigurationError:
@@ -459,6 +462,7 @@ def parse_config(config: Mapping[str, Any], secrets: Mapping[str, str]) -> Store
         "url",
         "schema",
         "statement_timeout_seconds",
+        "time_zone",
         "tables",
         "instructions",
         "actions",
@@ -495,6 +499,7 @@ def parse_config(config: Mapping[str, Any], secrets: Mapping[str, str]) -> Store
     if schema is not None:
         _text(schema, "schema")
     return StoreConfig(
+        time_zone=_time_zone(config.get("time_zone", "UTC")),
         url=url,
         schema=schema,
         statement_timeout=timeout,
@@ -504,6 +509,40 @@ def parse_config(config: Mapping[str, Any], secrets: Mapping[str, str]) -> Store
             str(k): str(v) for k, v in _mapping(config.get("instructions"), "instructions").items()
         },
     )
+
+
+def _time_zone(value: Any) -> ZoneInfo:
+    name = _text(value, "time_zone")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail(
+            gettext_noop(
+                "time_zone: %(zone)s is not a time zone; use a name such as UTC or Europe/Berlin."
+            ),
+            zone=name[:64],
+        ) from None
+
+
+def _naive_times(columns: Sequence[sa.Column[Any]]) -> tuple[int, ...]:
+    """Positions of the columns that keep times without their zone."""
+    return tuple(
+        index
+        for index, column in enumerate(columns)
+        if isinstance(column.type, sa.DateTime) and not column.type.timezone
+    )
+
+
+def _zoned(rows: Iterator[Sequence[Any]], at: tuple[int, ...], zone: ZoneInfo) -> Iterator[Any]:
+    """``rows`` with the times at positions ``at`` read in the store's zone and written in UTC,
+    as PostgreSQL writes its own, so that a copy says when, not what a clock showed somewhere."""
+    for row in rows:
+        row = list(row)
+        for index in at:
+            value = row[index]
+            if isinstance(value, datetime) and value.tzinfo is None:
+                row[index] = value.replace(tzinfo=zone).astimezone(UTC)
+        yield row
 
 
 # --- the configuration bound to the database's catalogue --------------------------------------
@@ -843,10 +882,6 @@ def _store_error(error: BaseException, url: URL) -> StoreError:
 # --- the connector -------------------------------------------------------------------------------
 
 
-def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
 class SQLConnector(Connector):
     """An external SQL database (PostgreSQL, MariaDB/MySQL, SQLite)."""
 
@@ -1069,7 +1104,7 @@ class SQLConnector(Connector):
             names = [name for name in names if columns[name]]
             if raw_table is not None and helper is not None:
                 bounds = [(catalogue.tables[name], columns[name], scope[name]) for name in names]
-                copied = _copy_tables(conn, helper, bounds, raw_table)
+                copied = _copy_tables(conn, helper, bounds, raw_table, self.settings.time_zone)
                 return ExportResult({entity: n for entity, n in copied.items() if n})
             for name in names:
                 bound = catalogue.tables[name]
@@ -1079,6 +1114,9 @@ class SQLConnector(Connector):
                 ).execute(statement)
                 try:
                     rows = _rows(result)
+                    naive = _naive_times(columns[name])
+                    if naive:
+                        rows = _zoned(rows, naive, self.settings.time_zone)
                     first = next(rows, None)
                     if first is None:
                         continue
@@ -1311,7 +1349,7 @@ class SQLConnector(Connector):
                 cutoff = now - rule.period
                 date_column = bound.table.c[rule.date_column]
                 if not getattr(date_column.type, "timezone", False):
-                    cutoff = _naive_utc(cutoff)
+                    cutoff = cutoff.astimezone(self.settings.time_zone).replace(tzinfo=None)
 
                 seed = _only(name, date_column < cutoff)
                 scope = self._scope(catalogue, seed)
@@ -1356,7 +1394,11 @@ class SQLConnector(Connector):
 # (``mogrify``, the driver's usual client-side binding); nothing else is formatted into them.
 
 
-def _as_text(column: sa.Column[Any]) -> ColumnElement[Any]:
+#: A column as ``COPY`` reads it: itself, or its times in the store's zone.
+_Copied = sa.Column[Any] | sa.Label[Any]
+
+
+def _as_text(column: _Copied) -> ColumnElement[Any]:
     kind = column.type
     if isinstance(kind, sa.LargeBinary):
         return sa.func.encode(column, "hex")
@@ -1367,7 +1409,7 @@ def _as_text(column: sa.Column[Any]) -> ColumnElement[Any]:
     return sa.func.to_jsonb(column).op("#>>")(sa.literal("{}"))
 
 
-def _csv_expression(column: sa.Column[Any]) -> ColumnElement[Any]:
+def _csv_expression(column: _Copied) -> ColumnElement[Any]:
     text = _as_text(column)
     if isinstance(column.type, sa.Integer | sa.Numeric | sa.Boolean):
         return text.label(column.name)  # a spreadsheet shows it as it is
@@ -1380,7 +1422,7 @@ def _csv_expression(column: sa.Column[Any]) -> ColumnElement[Any]:
     return sa.case((risky, sa.literal("'") + text), else_=text).label(column.name)
 
 
-def _json_expression(column: sa.Column[Any]) -> ColumnElement[Any]:
+def _json_expression(column: _Copied) -> ColumnElement[Any]:
     kind = column.type
     if isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float):
         return sa.cast(column, sa.Text).label(column.name)
@@ -1399,6 +1441,7 @@ def _copy_tables(
     helper: Connection,
     tables: Sequence[tuple[BoundTable, Sequence[sa.Column[Any]], ColumnElement[bool]]],
     raw_table: Callable[..., Any],
+    zone: ZoneInfo,
 ) -> dict[str, int]:
     """Export the tables (each with its columns to copy and the clause selecting the person's
     rows) with ``COPY`` into
@@ -1408,7 +1451,17 @@ def _copy_tables(
     assert main is not None and second is not None  # noqa: S101 (live connections)
     with main.cursor() as cursor, second.cursor() as helper_cursor:
         copies = []
-        for bound, columns, where in tables:
+        for bound, plain, where in tables:
+            naive = _naive_times(plain)
+            # Times kept without a zone are read in the store's (``AT TIME ZONE``).
+            columns = [
+                sa.func.timezone(zone.key, column, type_=sa.DateTime(timezone=True)).label(
+                    column.name
+                )
+                if index in naive
+                else column
+                for index, column in enumerate(plain)
+            ]
             as_csv = sa.select(*(_csv_expression(column) for column in columns)).where(where)
             rows = sa.select(*(_json_expression(c) for c in columns)).where(where).subquery("r")
             as_json = sa.select(sa.func.row_to_json(rows.table_valued()))
@@ -1416,7 +1469,7 @@ def _copy_tables(
                 EntityCopy(
                     bound.config.entity,
                     [column.name for column in columns],
-                    bound.described(columns),
+                    bound.described(plain),
                     _copy_sql(cursor, conn, as_csv),
                     _copy_sql(cursor, conn, as_json),
                 )

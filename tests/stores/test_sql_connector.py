@@ -6,6 +6,7 @@ import copy
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -415,6 +416,8 @@ def test_a_configuration_that_would_break_foreign_keys_is_refused(filled_shop):
             {"tables": {"a": {"parent": "b"}, "b": {"parent": "a"}}},
             "cycle",
         ),
+        ({"time_zone": "Mars/Olympus_Mons"}, "time_zone: Mars/Olympus_Mons is not a time zone"),
+        ({"time_zone": "../../etc/passwd"}, "time_zone: ../../etc/passwd is not a time zone"),
         (
             {"tables": {"t": {"identities": {"email": "e"}, "portable": "some"}}},
             "tables.t.portable: use true, false or a list of columns",
@@ -612,6 +615,64 @@ def test_retention_deletes_expired_orders_with_their_lines_old_pages_and_tickets
     assert urls == ["/recent"]
     assert not rows(filled_shop, shop.orders, shop.orders.c.order_number == "INP-OLD-1")
     assert len(rows(filled_shop, shop.orders, shop.orders.c.email == ANNA.email)) == 5
+
+
+def _zoned_connector(url: sa.URL, zone: str | None) -> SQLConnector:
+    config = shop.store_config(url_text(url))
+    if zone is not None:
+        config["time_zone"] = zone
+    return SQLConnector(store_key="shop", config=config, secrets={})
+
+
+@pytest.mark.parametrize("zone", [None, "America/New_York"])
+def test_a_copy_gives_every_time_with_its_zone(filled_shop, zone):
+    """SQLite and MariaDB keep the shop's times without a zone: the copy reads them in the
+    store's (UTC unless ``time_zone`` says otherwise) and writes them in UTC, as PostgreSQL's."""
+    sink = MemorySink()
+    _zoned_connector(filled_shop, zone).export(ANNA_SUBJECT, sink)
+
+    anna = customer_id(filled_shop, ANNA.email)
+    kept = ZoneInfo(zone or "UTC")
+    expected = {
+        order["order_number"]: (
+            order["created_at"]
+            if order["created_at"].tzinfo
+            else order["created_at"].replace(tzinfo=kept)
+        ).astimezone(UTC)
+        for order in rows(filled_shop, shop.orders, shop.orders.c.customer_id == anna)
+    }
+    copied = {order["order_number"]: order["created_at"] for order in sink.records("orders")}
+    assert copied == expected and len(copied) == 5
+    assert {value.utcoffset() for value in copied.values()} == {timedelta(0)}
+
+
+def test_retention_reads_times_without_a_zone_in_the_stores(filled_shop):
+    """An order placed three hours before the cutoff by a clock in UTC is not yet due if the
+    shop's clock is Los Angeles' (eight hours behind): kept there, on every database without
+    zones; PostgreSQL keeps the instant itself."""
+    now = datetime.now(UTC)
+    engine = sa.create_engine(filled_shop)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(shop.orders).values(
+                order_number="INP-EDGE-1",
+                email="edge@example.org",
+                total=10,
+                currency="EUR",
+                status="delivered",
+                processing_restricted=False,
+                created_at=now - relativedelta(years=10) - timedelta(hours=3),
+            )
+        )
+    engine.dispose()
+    zones_kept = filled_shop.get_backend_name() != "postgresql"
+
+    in_utc = _zoned_connector(filled_shop, None).apply_retention(now=now, dry_run=True)
+    in_la = _zoned_connector(filled_shop, "America/Los_Angeles").apply_retention(
+        now=now, dry_run=True
+    )
+    assert in_utc.deleted.get("orders") == 1
+    assert in_la.deleted.get("orders") == (None if zones_kept else 1)
 
 
 def test_the_erasure_plan_describes_each_table():

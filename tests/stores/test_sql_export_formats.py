@@ -24,20 +24,22 @@ CREATE = """
 CREATE TABLE people (
   id serial PRIMARY KEY, email text, note text, amount numeric(10,2), ratio double precision,
   flag boolean, created timestamptz, day date, data jsonb, raw bytea, tags text[], ip inet,
-  uid uuid, small smallint
+  uid uuid, small smallint, stamped timestamp
 )
 """
 INSERT = """
-INSERT INTO people (email, note, amount, ratio, flag, created, day, data, raw, tags, ip, uid, small)
+INSERT INTO people (email, note, amount, ratio, flag, created, day, data, raw, tags, ip, uid, small,
+  stamped)
 VALUES
  ('a@example.com', '=HYPERLINK("x")', -3.10, 1.5, true, '2025-01-02 03:04:05.123456+00',
   '2025-01-02', '{"k": [1, "ü"]}', '\\x0001ff', ARRAY['x','y,z'], '10.1.2.3',
-  '6c3f0a0e-8f7e-4a57-9d56-4cf7e0f6f2b1', -2),
+  '6c3f0a0e-8f7e-4a57-9d56-4cf7e0f6f2b1', -2, '2025-07-01 12:30:00'),
  ('a@example.com', E'line\\nbreak, "quoted" €', 12.00, -0.25, false, '2025-06-01 00:00:00+00',
-  NULL, NULL, NULL, NULL, NULL, NULL, 7),
+  NULL, NULL, NULL, NULL, NULL, NULL, 7, NULL),
  ('a@example.com', '', NULL, NULL, NULL, '2025-06-01 12:00:00+00', NULL, 'null', NULL,
-  '{}', NULL, NULL, NULL),
- ('b@example.com', 'someone else', 1, 1, true, now(), NULL, NULL, NULL, NULL, NULL, NULL, 1)
+  '{}', NULL, NULL, NULL, '2025-12-24 18:00:00.5'),
+ ('b@example.com', 'someone else', 1, 1, true, now(), NULL, NULL, NULL, NULL, NULL, NULL, 1,
+  NULL)
 """
 
 
@@ -78,7 +80,11 @@ def test_copy_and_row_by_row_exports_read_the_same(tmp_path, settings):
         with engine.begin() as conn:
             conn.execute(sa.text(CREATE))
             conn.execute(sa.text(INSERT))
-        config = {"url": url_text(url), "tables": {"people": {"identities": {"email": "email"}}}}
+        config = {
+            "url": url_text(url),
+            "time_zone": "Europe/Berlin",  # of its times without a zone ("stamped")
+            "tables": {"people": {"identities": {"email": "email"}}},
+        }
         store = SQLConnector(store_key="people", config=config, secrets={})
         subject = Subject(email="a@example.com")
         key = crypto.new_stream_key()
@@ -116,6 +122,8 @@ def test_copy_and_row_by_row_exports_read_the_same(tmp_path, settings):
         and first["tags"] == ["x", "y,z"]
     )
     assert first["created"] == "2025-01-02T03:04:05.123456+00:00"
+    # Noon thirty in Berlin's summer, written in UTC as the times with their zone.
+    assert first["stamped"] == "2025-07-01T10:30:00+00:00"
     # A formula stays text; a number, also a negative one, stays the number.
     row = next(row for row in csv_fast[1:] if row[3] == "-3.10")
     assert row[2] == '\'=HYPERLINK("x")' and row[5] == "true" and row[13] == "-2"
