@@ -151,7 +151,8 @@ def request_new(request: HttpRequest) -> HttpResponse:
         # was written for after signing in again.
         values = {
             **form_values(request, ("type", "details")),
-            "purposes": request.POST.getlist("purposes")[:50],
+            # Keys of uses of data: a few dozen characters each.
+            "purposes": [key[:64] for key in request.POST.getlist("purposes")[:50]],
         }
         return draft_keep(
             request,
@@ -482,7 +483,7 @@ def request_download(request: HttpRequest, reference: str) -> HttpResponseBase:
         # A guest's status link shows progress to whoever holds it; their copy needs the code
         # sent to their address (``request_download_guest``), not someone else's password.
         raise Http404
-    unavailable = _no_download(request, found)
+    unavailable = _no_download(request, found, "")
     if unavailable is not None:
         return unavailable
     if is_reauthentication_required(request, app=""):
@@ -493,10 +494,13 @@ def request_download(request: HttpRequest, reference: str) -> HttpResponseBase:
     return _stream(found, request.user)
 
 
-def _no_download(request: HttpRequest, found: DataSubjectRequest) -> HttpResponse | None:
+def _no_download(
+    request: HttpRequest, found: DataSubjectRequest, token: str
+) -> HttpResponse | None:
     """Return the page saying why ``found`` has nothing to download, or None if it has: a
-    copy that expired or was deleted is gone (410); a request that has no copy (another
-    type, or one not made yet) has nothing to download (404)."""
+    copy that expired or was deleted is gone (410); one still being made is not there yet
+    (409); a request of another type has none (404). The page leads back to the request
+    (by its signed link ``token`` for a guest), not to a new one."""
     package = getattr(found, "package", None)
     if package is not None and package_is_available(package):
         return None
@@ -506,10 +510,12 @@ def _no_download(request: HttpRequest, found: DataSubjectRequest) -> HttpRespons
     elif found.type in (RequestType.ACCESS, RequestType.PORTABILITY) and (
         found.state not in TERMINAL_STATES
     ):
-        message, status = _("Your copy is not ready yet. We will e-mail you when it is."), 404
+        message, status = _("Your copy is not ready yet. We will e-mail you when it is."), 409
     else:
         message, status = _("This request has no download."), 404
-    return render(request, "dsr/link_invalid.html", {"message": message}, status=status)
+    back = reverse("dsr:detail", args=[found.reference]) + (f"?t={token}" if token else "")
+    context = {"message": message, "title": _("No download"), "back_url": back}
+    return render(request, "dsr/link_invalid.html", context, status=status)
 
 
 def _code_key(found: DataSubjectRequest) -> str:
@@ -574,7 +580,7 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
         if request.method == "GET":
             return redirect("dsr:download", reference=found.reference)
         raise Http404
-    unavailable = _no_download(request, found)
+    unavailable = _no_download(request, found, token)
     if unavailable is not None:
         return unavailable
     url = f"{reverse('dsr:download_guest', args=[found.reference])}?t={token}"

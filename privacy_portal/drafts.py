@@ -9,6 +9,7 @@ nothing. Nothing of it goes into a URL or a log line.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from functools import wraps
@@ -19,9 +20,11 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponseRedirect
 from django.http.response import HttpResponseBase
+from django.utils.translation import gettext as _
+from django_ratelimit.core import is_ratelimited
 from django_stubs_ext import StrOrPromise
 
-from .pseudonymise import keyed_hash
+from .pseudonymise import keyed_hash, ratelimit_client
 
 #: The hidden field of a form written signed in: the account's mark (``draft_mark``).
 DRAFT_FIELD = "as_account"
@@ -32,6 +35,11 @@ _MAX_CHARS = 5000
 #: Pages whose drafts one session keeps (the newest): the person's open tabs, not whatever
 #: someone sends to every address of an address book's pages without signing in.
 DRAFTS_KEPT = 5
+#: Characters of one draft's values together: more than any form of the portal holds filled in
+#: (its longest field takes 5,000), far less than what a script could send.
+_MAX_DRAFT_CHARS = 20_000
+#: Drafts one client address may leave per hour: each without a session starts a new one.
+DRAFT_RATE = "20/h"
 _SESSION_PREFIX = "form-draft:"
 
 _View = Callable[..., HttpResponseBase]
@@ -47,7 +55,18 @@ def draft_keep(
 ) -> HttpResponseRedirect:
     """Keep ``values``, sent to ``request.path`` after the session ended, for the account that
     wrote them; tell the person ``message`` and send them to sign in, and back to that page.
-    The session keeps the ``DRAFTS_KEPT`` newest drafts, none kept too long."""
+    The session keeps the ``DRAFTS_KEPT`` newest drafts, none kept too long. A draft larger
+    than any form, or beyond ``DRAFT_RATE`` for the client's address, is not kept: the person
+    is told to send the form again once signed in."""
+    too_big = len(json.dumps(values, ensure_ascii=False)) > _MAX_DRAFT_CHARS
+    if too_big or is_ratelimited(
+        request, group="form-draft", key=ratelimit_client, rate=DRAFT_RATE, increment=True
+    ):
+        messages.info(
+            request,
+            _("You were signed out. Sign in again, then fill in the form again and send it."),
+        )
+        return redirect_to_login(request.path)
     now = time.time()
     key = _SESSION_PREFIX + request.path
     others = sorted(

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Address, Session, User
 from privacy_portal.audit.models import AuditEvent
+from privacy_portal.drafts import DRAFT_RATE
 from tests.conftest import login
 from tests.factories import PASSWORD, AddressFactory, UserFactory
 
@@ -515,15 +516,46 @@ def test_a_session_keeps_the_drafts_of_a_few_pages_only(customer):
     hidden = _hidden_fields(client, PROFILE)
     _session_ends()
     typed = {"recipient": "R", "line1": "x" * 190, "postal_code": "1", "city": "C"}
-    for pk in range(1, 41):
+    for pk in range(1, 13):
         client.post(f"/account/addresses/{pk}/edit/", {**typed, "city": f"City{pk}", **hidden})
     response = client.post(PROFILE, {**_profile(phone="+49 30 7654321"), **hidden})
 
     [data] = [data for data in _session_data() if "_auth_user_id" not in data]
     assert len([key for key in data if key.startswith("form-draft:")]) == 5
-    assert "City1'" not in str(data) and "City40'" in str(data)
+    assert "City1'" not in str(data) and "City12'" in str(data)
     _sign_in_again(client, response, customer)
     assert 'value="+49 30 7654321"' in client.get(PROFILE).content.decode()
+
+
+def test_a_script_cannot_fill_sessions_with_drafts(customer):
+    """Each form sent without a session starts one: a draft larger than any form is not kept,
+    and one client address leaves only so many drafts an hour, however many sessions it
+    starts. The person is still sent to sign in, told to send the form again."""
+    client = login(Client(), customer)
+    hidden = _hidden_fields(client, "/requests/new/")
+    _session_ends()
+
+    # A use of data named by a million characters: kept only as long as a key can be.
+    huge = ["x" * 1_000_000, "y" * 1_000_000]
+    response = Client().post("/requests/new/", {**hidden, "type": "access", "purposes": huge})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    kept = str(_session_data())
+    assert "x" * 64 in kept and "x" * 65 not in kept and len(kept) < 5000
+
+    # Every field of the profile as long as a draft keeps one: more than the form takes.
+    crammed = dict.fromkeys(_profile(), "z" * 5000)
+    response = Client().post(PROFILE, {**crammed, **hidden})
+    assert response.status_code == 302 and "zzzz" not in str(_session_data())
+
+    per_hour = int(DRAFT_RATE.split("/")[0])
+    for _attempt in range(per_hour + 5):
+        late = Client()
+        response = late.post(PROFILE, {**_profile(phone="+49 30 7654321"), **hidden})
+        assert response.status_code == 302
+    drafts = [data for data in _session_data() if any(k.startswith("form-draft:") for k in data)]
+    assert len(drafts) == per_hour
+    page = late.get(response["Location"]).content.decode()
+    assert "Sign in again, then fill in the form again and send it." in page
 
 
 def _later(minutes: int) -> None:

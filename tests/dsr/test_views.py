@@ -1101,7 +1101,11 @@ def test_a_request_without_a_download_says_so_and_a_gone_copy_says_it_is_gone(cu
 
     access = file_request(type="access", user=customer)
     response = client.get(f"/requests/{access.reference}/download/")
-    assert response.status_code == 404 and "not ready yet" in response.content.decode()
+    page = response.content.decode()
+    # Not an invalid link, nor a reason to file again: back to the request being made.
+    assert response.status_code == 409 and "not ready yet" in page
+    assert f'href="/requests/{access.reference}/"' in page
+    assert "Link not valid" not in page and "start a new request" not in page
 
     access = run_pending_tasks(access)
     assert client.get(f"/requests/{access.reference}/download/").status_code == 200
@@ -1118,7 +1122,9 @@ def test_a_guests_request_without_a_download_says_so(client):
     response = client.get(f"/requests/{created.reference}/download/code/?t={token}")
 
     assert response.status_code == 404
-    assert "This request has no download." in response.content.decode()
+    page = response.content.decode()
+    assert "This request has no download." in page
+    assert f'href="/requests/{created.reference}/?t={token}"' in page
 
 
 def test_a_copy_destroyed_by_an_erasure_before_it_was_made_is_gone(client):
