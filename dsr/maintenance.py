@@ -11,7 +11,7 @@ from django.utils import timezone
 from privacy_portal.audit.services import audit_record
 
 from . import notifications
-from .models import DataSubjectRequest, State, StoreTask, TaskState
+from .models import OPEN_STATES, DataSubjectRequest, State, StoreTask, TaskState
 
 
 def verification_reminders(*, dry_run: bool = False) -> list[str]:
@@ -77,7 +77,9 @@ def close_unverified(*, dry_run: bool = False) -> list[str]:
 
 
 def warn_due_soon() -> list[str]:
-    """E-mail compliance officers the open requests due within 7 days (once a day)."""
+    """E-mail compliance officers, once a day, the open requests (in any open state, its
+    clock not paused) that are overdue or due within 7 days, the overdue ones first and
+    named as such."""
     now = timezone.now()
     marker = f"dsr-due-soon-{now.date().isoformat()}"
     from django.core.cache import cache
@@ -86,17 +88,12 @@ def warn_due_soon() -> list[str]:
         return []
     due = list(
         DataSubjectRequest.objects.filter(
-            state__in=(
-                State.IN_REVIEW,
-                State.VERIFIED,
-                State.RUNNING,
-                State.WAITING,
-                State.PARTIALLY_COMPLETED,
-            ),
+            state__in=OPEN_STATES,
+            clock_paused_at__isnull=True,
             due_at__lt=now + timedelta(days=7),
         ).order_by("due_at")
     )
-    notifications.due_soon(due)
+    notifications.due_soon(due, now=now)
     return [request.reference for request in due]
 
 

@@ -4,7 +4,7 @@ that caused them commits. Staff e-mails carry references and links, never person
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -296,9 +296,16 @@ def _store_name(task: StoreTask) -> StrOrPromise:
     return lazy(task.store.display_name, str)()
 
 
-def due_soon(requests: list[DataSubjectRequest]) -> None:
+def due_soon(requests: list[DataSubjectRequest], *, now: datetime) -> None:
+    """Tell the officers of ``requests``: those past their deadline at ``now``, and those
+    due within a week."""
     if requests:
-        _to_staff(_officers(), "due_soon", references=[(r.reference, r.due_at) for r in requests])
+        _to_staff(
+            _officers(),
+            "due_soon",
+            overdue=[(r.reference, r.due_at) for r in requests if r.due_at < now],
+            references=[(r.reference, r.due_at) for r in requests if r.due_at >= now],
+        )
 
 
 def plain_receipts(request: DataSubjectRequest) -> list[dict[str, Any]]:

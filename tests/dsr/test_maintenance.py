@@ -86,6 +86,34 @@ def test_officers_are_warned_of_requests_due_within_a_week(
         assert maintenance.warn_due_soon() == []  # once a day
     warning = next(m for m in mail.outbox if m.to == [compliance_user.email])
     assert request.reference in warning.body and customer.email not in warning.body
+    assert "overdue" not in warning.body and warning.subject.endswith("due within 7 days")
+
+
+def test_the_daily_warning_names_overdue_requests_as_such_in_every_open_state(
+    compliance_user, customer, other_customer, django_capture_on_commit_callbacks
+):
+    late = file_request(type="access", user=customer)  # received, not yet looked at
+    soon = dsr_request_approve(
+        request=file_request(type="erasure", user=other_customer), actor=compliance_user
+    )
+    far = file_request(type="restriction", user=customer)
+    now = timezone.now()
+    DataSubjectRequest.objects.filter(pk=late.pk).update(
+        due_at=now - timedelta(days=4), state=State.RECEIVED
+    )
+    DataSubjectRequest.objects.filter(pk=soon.pk).update(
+        due_at=now + timedelta(days=2), state=State.APPROVED
+    )
+    DataSubjectRequest.objects.filter(pk=far.pk).update(due_at=now + timedelta(days=20))
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert maintenance.warn_due_soon() == [late.reference, soon.reference]
+    (warning,) = [m for m in mail.outbox if m.to == [compliance_user.email]]
+    overdue, due = warning.body.split("These open requests are due within 7 days:")
+    assert "These open requests are overdue:" in overdue and late.reference in overdue
+    assert "was due on" in overdue and soon.reference not in overdue
+    assert soon.reference in due and far.reference not in warning.body
+    assert warning.subject.endswith("Privacy requests overdue or due within 7 days")
 
 
 def test_erasures_are_reapplied_after_a_backup_restore(customer, compliance_user):
