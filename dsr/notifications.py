@@ -215,6 +215,11 @@ def rejected(request: DataSubjectRequest) -> None:
     _to_person(request, "rejected")
 
 
+def cancelled(request: DataSubjectRequest) -> None:
+    """Staff cancelled the request as the person asked them."""
+    _to_person(request, "cancelled", new_request_url=_url(reverse("dsr:new")))
+
+
 def extended(request: DataSubjectRequest) -> None:
     _to_person(request, "extended")
 

@@ -59,7 +59,9 @@ def history(request: DataSubjectRequest) -> list[HistoryEntry]:
             entries.append(HistoryEntry(event.occurred_at, str(_("E-mail address confirmed"))))
         if event.action == "dsr.request.state_changed":
             state = (event.after or {}).get("state", "")
-            if state in State.values:
+            if event.reason == "cancelled_for_person":
+                entries.append(HistoryEntry(event.occurred_at, _("Cancelled by us, as you asked.")))
+            elif state in State.values:
                 entries.append(HistoryEntry(event.occurred_at, str(State(state).label)))
         elif event.action in _ACTION_TEXT:
             entries.append(HistoryEntry(event.occurred_at, str(_ACTION_TEXT[event.action](event))))

@@ -1008,7 +1008,9 @@ def person_may_cancel(request: DataSubjectRequest) -> bool:
 def dsr_request_cancel(
     *, request: DataSubjectRequest, actor: Any, by_person: bool = False
 ) -> DataSubjectRequest:
-    """Cancel a request before anything has run (``by_person``, or staff on their behalf).
+    """Cancel a request before anything has run: ``by_person``, or staff on their behalf, as
+    the person asked them (then the person is told by e-mail, which someone who did not ask
+    would notice).
 
     Raise :class:`TransitionError`, saying why in plain words, once that is too late."""
     with transaction.atomic():
@@ -1023,7 +1025,7 @@ def dsr_request_cancel(
             locked,
             to=State.CANCELLED,
             actor=actor,
-            reason="cancelled",
+            reason="cancelled" if by_person else "cancelled_for_person",
             allowed_from=CANCELLABLE,
             updates={
                 "completed_at": timezone.now(),
@@ -1031,6 +1033,8 @@ def dsr_request_cancel(
                 "verification_nonce": "",
             },
         )
+        if not by_person:
+            notifications.cancelled(request)  # before the snapshot with their name goes
         request.set_snapshot(None)
         request.save(update_fields=("subject_snapshot",))
     return request

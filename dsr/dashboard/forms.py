@@ -174,6 +174,19 @@ class LiftRestrictionForm(forms.Form):
     )
 
 
+class CancelForm(forms.Form):
+    how = forms.CharField(
+        label=_("How did the person ask to cancel it?"),
+        max_length=2000,
+        validators=[validate_plain_lines],
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "For example: by phone on 5 December, identity checked by the order number. Kept "
+            "as an internal note; the person is told by e-mail that the request was cancelled."
+        ),
+    )
+
+
 class NoteForm(forms.Form):
     body = forms.CharField(
         label=_("Internal note"),

@@ -93,7 +93,8 @@ REASON_LABELS: dict[str, StrOrPromise] = {
     "done": _("done"),
     "no_data_found": _("no data found"),
     "copy_erased": _("copy destroyed by the person's erasure"),
-    "cancelled": _("cancelled"),
+    "cancelled": _("cancelled by the person"),
+    "cancelled_for_person": _("cancelled by staff, as the person asked"),
     "verification_expired": _("the confirmation link was never used"),
     "superseded_by_newer_request": _("replaced by a newer request"),
 }

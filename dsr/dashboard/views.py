@@ -40,6 +40,7 @@ from . import audit, metrics, preview, processing, selectors
 from .access import officer_required
 from .forms import (
     AuditFilterForm,
+    CancelForm,
     ExtendForm,
     LiftRestrictionForm,
     ManualStepForm,
@@ -179,6 +180,7 @@ def _render_request(
         else None,
         "lift_form": LiftRestrictionForm(prefix="lift"),
         "note_form": NoteForm(prefix="note"),
+        "cancel_form": CancelForm(prefix="cancel"),
         # One form per waiting step, each with ids of its own.
         "task_rows": [
             (
@@ -420,11 +422,24 @@ def lift_restriction(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 @officer_required(*DECIDE)
 def cancel(request: HttpRequest, reference: str) -> HttpResponse:
+    """Cancel the request as the person asked staff to: how they asked is kept as a note, and
+    the person is told by e-mail."""
+    form = CancelForm(request.POST, prefix="cancel")
+    if not form.is_valid():
+        return _render_request(request, reference, status=400, cancel_form=form)
+
+    @transaction.atomic
+    def cancel_with_note(found: DataSubjectRequest) -> DataSubjectRequest:
+        cancelled = services.dsr_request_cancel(request=found, actor=request.user)
+        body = _("Cancelled as the person asked: %(how)s") % {"how": form.cleaned_data["how"]}
+        dsr_request_note_add(request=cancelled, actor=request.user, body=body)
+        return cancelled
+
     return _act(
         request,
         reference,
-        lambda found: services.dsr_request_cancel(request=found, actor=request.user),
-        _("The request was cancelled."),
+        cancel_with_note,
+        _("The request was cancelled; the person is told by e-mail."),
     )
 
 

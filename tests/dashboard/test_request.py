@@ -372,6 +372,7 @@ def test_actions_a_completed_request_does_not_allow_change_nothing(
         "extend-reason": "More time",
         "verify-method": "staff_callback",
         "verify-note": "Called back",
+        "cancel-how": "By phone",
     }
     for action, refusal in refusals.items():
         response = _post(compliance_client, completed_access, action, data, follow=True)
@@ -381,6 +382,31 @@ def test_actions_a_completed_request_does_not_allow_change_nothing(
     assert AuditEvent.objects.count() == events
     page = compliance_client.get(f"/dashboard/requests/{completed_access.reference}/")
     assert "<dd>Done</dd>" in page.content.decode()  # how it ended, in words
+
+
+def test_cancelling_for_the_person_records_how_they_asked_and_tells_them(
+    compliance_client, erasure, mailoutbox, django_capture_on_commit_callbacks
+):
+    person = erasure.email
+    response = _post(compliance_client, erasure, "cancel", {"cancel-how": " "}, follow=True)
+    assert response.status_code == 400 and "This field is required." in response.content.decode()
+    erasure.refresh_from_db()
+    assert erasure.state != State.CANCELLED and not mailoutbox
+
+    how = "By phone on 5 December; order number checked."
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(compliance_client, erasure, "cancel", {"cancel-how": how}, follow=True)
+    assert _messages(response) == ["The request was cancelled; the person is told by e-mail."]
+    erasure.refresh_from_db()
+    assert erasure.state == State.CANCELLED and erasure.outcome == "cancelled"
+    (told,) = [m for m in mailoutbox if m.to == [person]]
+    assert erasure.reference in told.subject and "As you asked us, we cancelled" in told.body
+    assert "If you did not ask for this" in told.body and how not in told.body
+    # The officers' timeline says who cancelled it and keeps how the person asked.
+    page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
+    assert "cancelled by staff, as the person asked" in page and how in page
+    event = AuditEvent.objects.filter(action="dsr.request.state_changed").latest("seq")
+    assert event.reason == "cancelled_for_person" and how not in str(event.after)
 
 
 def test_retry_a_failed_task_but_not_one_that_succeeded(compliance_client, customer):

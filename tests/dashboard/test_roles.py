@@ -35,7 +35,7 @@ ENDPOINTS: dict[str, tuple[str, str, dict[str, Any], int]] = {
     "reject": ("post", "erasure", {"reject-reason": "identity"}, 302),
     "extend": ("post", "erasure", {"extend-reason": "Archive move"}, 302),
     "lift_restriction": ("post", "restriction", {"lift-reason": "Complaint settled"}, 302),
-    "cancel": ("post", "erasure", {}, 302),
+    "cancel": ("post", "erasure", {"cancel-how": "By phone, order number checked"}, 302),
     "note": ("post", "erasure", {"note-body": "A note"}, 302),
     "resend_link": ("post", "done", {}, 302),
     "preview": ("post", "erasure", {}, 302),
