@@ -186,6 +186,27 @@ def test_every_informal_allauth_text_in_use_has_a_formal_override():
     assert missing == [], "add these to locale_allauth/de/LC_MESSAGES/django.po"
 
 
+#: A sentence that starts by telling "du" what to do ("Gib eine gültige E-Mail Adresse an.").
+INFORMAL_IMPERATIVE = re.compile(r"(?:^|[.!?:]\s+)(Gib|Lade|Wähle|Klicke|Bestätige|Gebe)\b")
+
+
+def test_djangos_own_messages_stay_formal_whichever_app_translates_them_too():
+    """An app's German catalogue that also translates one of Django's messages (Django REST
+    framework's, informally: "Gib eine gültige E-Mail Adresse an.") wins over Django's own;
+    ours puts those formally again."""
+    import django
+
+    root = Path(django.__file__).parent / "conf" / "locale" / "de" / "LC_MESSAGES"
+    informal = []
+    with translation.override("de"):
+        for msgid in _catalogue(root / "django.mo"):
+            if isinstance(msgid, str) and msgid:
+                text = translation.gettext(msgid)
+                if INFORMAL.search(text) or INFORMAL_IMPERATIVE.search(text):
+                    informal.append((msgid, text))
+    assert informal == [], "add these to locale_allauth/de/LC_MESSAGES/django.po"
+
+
 # --- what customers see -----------------------------------------------------------------------
 
 
