@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
-from .models import DataSubjectRequest
+from .models import DataSubjectRequest, RequestType
 
 
 def _objectable() -> list[Any]:
@@ -73,13 +73,19 @@ def wrong_purposes_message(request_type: str, purposes: Iterable[str]) -> str:
         return ""
     titles = dict(purpose_choices())
     names = ", ".join(f"“{titles.get(key, key)}”" for key in wrong)
-    if request_type == "withdraw_consent":
-        return _("Not done with your consent, so object to it instead: %(names)s.") % {
-            "names": names
-        }
-    return _("Done with your consent, so withdraw your consent instead: %(names)s.") % {
-        "names": names
-    }
+    if request_type == RequestType.WITHDRAW_CONSENT:
+        return ngettext(
+            "%(names)s does not rest on your consent but on Inper's legitimate interests: "
+            "to stop it, choose “%(other)s” instead.",
+            "%(names)s do not rest on your consent but on Inper's legitimate interests: "
+            "to stop them, choose “%(other)s” instead.",
+            len(wrong),
+        ) % {"names": names, "other": RequestType.OBJECTION.label}
+    return ngettext(
+        "%(names)s rests on your consent: to stop it, choose “%(other)s” instead.",
+        "%(names)s rest on your consent: to stop them, choose “%(other)s” instead.",
+        len(wrong),
+    ) % {"names": names, "other": RequestType.WITHDRAW_CONSENT.label}
 
 
 def purpose_choices() -> list[tuple[str, str]]:

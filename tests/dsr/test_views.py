@@ -3,6 +3,7 @@ password is asked again, and what bad input gets."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import zipfile
@@ -328,6 +329,31 @@ def test_an_unconfirmed_guest_request_does_not_repeat_the_typed_name_in_e_mails(
     assert any(
         f"Hello {customer.first_name}," in m.body for m in mail.outbox if m.to == [customer.email]
     )
+
+
+def test_a_use_named_under_the_wrong_kind_of_request_says_which_kind_stops_it(client):
+    page = client.post(
+        "/requests/new/",
+        {"type": "objection", "email": "guest@example.com", "purposes": ["preferences"]},
+    ).content.decode()
+    assert (
+        "“Cookies: Preferences” rests on your consent: to stop it, choose "
+        "“Withdraw consent” instead."
+    ) in html.unescape(page)
+
+    page = client.post(
+        "/requests/new/",
+        {
+            "type": "withdraw_consent",
+            "email": "guest@example.com",
+            "purposes": ["statistics", "international_transfers"],
+        },
+    ).content.decode()
+    assert (
+        "do not rest on your consent but on Inper's legitimate interests: to stop them, "
+        "choose “Objection: stop a particular use of my data” instead."
+    ) in html.unescape(page)
+    assert not DataSubjectRequest.objects.exists()
 
 
 def test_an_opt_out_for_any_address_does_not_repeat_the_typed_name_in_its_e_mail(
@@ -987,10 +1013,10 @@ def test_support_sees_requests_in_staff_words_not_the_customers(support_client, 
 
     listing = support_client.get("/admin/dsr/datasubjectrequest/").content.decode()
     page = support_client.get(f"/admin/dsr/datasubjectrequest/{waiting.pk}/change/")
-    for html in (listing, page.content.decode()):
-        assert "Awaiting identity" in html and "Erasure" in html
-        assert "Waiting for you to confirm your e-mail" not in html
-        assert "delete my data" not in html
+    for shown in (listing, page.content.decode()):
+        assert "Awaiting identity" in shown and "Erasure" in shown
+        assert "Waiting for you to confirm your e-mail" not in shown
+        assert "delete my data" not in shown
     # What was recorded can be checked by whoever recorded it.
     assert "x@example.com" in page.content.decode()
 
