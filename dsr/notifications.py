@@ -153,6 +153,11 @@ def _stopped(request: DataSubjectRequest) -> list[str]:
     return _titles(request, request_opt_out_part(request))
 
 
+def purpose_titles(request: DataSubjectRequest) -> list[str]:
+    """The titles of the uses of data ``request`` names, in the person's language."""
+    return _titles(request, request.purposes or ())
+
+
 def _titles(request: DataSubjectRequest, keys: Iterable[str]) -> list[str]:
     """The titles of the purposes ``keys``, in the person's language."""
     from consent.catalogue import catalogue

@@ -301,22 +301,20 @@ def request_verify(request: HttpRequest, token: str) -> HttpResponse:
             )
         except services.VerificationError as error:
             return render(request, "dsr/link_invalid.html", {"message": str(error)}, status=400)
-        messages.success(
-            request,
-            _("Thank you: your e-mail address is confirmed.")
-            if verified.held_reason != "identity_needs_review"
-            else _(
-                "Thank you: your e-mail address is confirmed. A member of our privacy team "
-                "will contact you to confirm it is you."
-            ),
-        )
+        # The request's page says what comes next (a held request: who contacts them).
+        messages.success(request, _("Thank you: your e-mail address is confirmed."))
         return HttpResponseRedirect(
             notifications.request_url(verified).removeprefix(settings.PORTAL_BASE_URL)
         )
     return render(
         request,
         "dsr/verify.html",
-        {"pending": pending, "form": form},
+        {
+            "pending": pending,
+            "form": form,
+            "uses": notifications.purpose_titles(pending),
+            "stopped": services.request_opt_out_part(pending),
+        },
         status=400 if request.method == "POST" else 200,
     )
 

@@ -146,6 +146,7 @@ def test_a_guest_held_without_an_order_number_is_described_as_such(
     assert "gave no order number" in page and "the order number they gave" not in page
     theirs = client.get(f"/requests/{held.reference}/?t={status_token(held)}").content.decode()
     assert "a member of our privacy team will contact you to confirm it is you" in theirs
+    assert "We will write to you if we need anything" not in theirs  # would say the opposite
     # Their history says the address was confirmed before "being reviewed".
     steps = re.findall(r"</time> ([^<]+)</li>", theirs)
     assert steps[-2:] == ["E-mail address confirmed", "Being reviewed"], steps

@@ -3,11 +3,14 @@ access packages carry the consent history; erasure detaches the person from the 
 
 from __future__ import annotations
 
+import html
+import re
 import uuid
 
 import pytest
 from django.core import mail
 
+from consent.catalogue import catalogue
 from consent.cookie import banner_cookie_parse
 from consent.models import ConsentEvent, ConsentSubject
 from consent.selectors import consent_granted
@@ -210,6 +213,17 @@ def test_a_withdrawal_asked_for_by_e_mail_address_alone_waits_for_the_link_beyon
     assert not StoreTask.objects.exists()
     letter = mail.outbox[-1]
     assert letter.to == [customer.email] and "/requests/verify/" in letter.body
+    # Neither the acknowledgement nor the confirmation page says that nothing has happened:
+    # the marketing already stopped. The page names what the request is about.
+    (receipt,) = [m for m in mail.outbox if "We received your request" in m.body]
+    assert "We do nothing more with your request until you use it." in receipt.body
+    assert "We do nothing with your request" not in receipt.body
+    (link,) = re.findall(r"/requests/verify/[^/\s]+/", letter.body)
+    page = client.get(link).content.decode()
+    assert "close this page: nothing more will happen." in page
+    titles = catalogue().by_key
+    for key in ("marketing_email", "partner_sharing"):
+        assert html.escape(titles[key].title("en")) in page
 
     with django_capture_on_commit_callbacks(execute=True):
         confirmed = dsr_request_verify_email(
