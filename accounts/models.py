@@ -137,7 +137,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 class Address(models.Model):
     """A postal address in the customer's address book."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="addresses")
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="addresses", verbose_name=_("account")
+    )
     label = models.CharField(
         _("label"), max_length=60, blank=True, help_text=_("For example “Home” or “Office”.")
     )

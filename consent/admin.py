@@ -359,12 +359,18 @@ class AddressSearch:
         return found, duplicates
 
 
+@admin.display(description=gettext_lazy("consent subject"), ordering="subject_id")
+def subject_number(obj: ConsentEvent | ConsentState) -> str:
+    """The consent subject's number, under a heading in the staff member's language."""
+    return str(obj.subject_id)
+
+
 @admin.register(ConsentEvent)
 class ConsentEventAdmin(AddressSearch, ReadOnlyAdmin):
     list_display = (
         "id",
         "occurred_at",
-        "subject_id",
+        subject_number,
         "purpose",
         "granted",
         "source",
@@ -481,7 +487,7 @@ class ObjectionFilter(admin.SimpleListFilter):
 
 @admin.register(ConsentState)
 class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
-    list_display = ("choice", "subject_id", "customer", "granted", "source", "updated_at")
+    list_display = ("choice", subject_number, "customer", "granted", "source", "updated_at")
     list_display_links = ("choice",)
     list_filter = (ObjectionFilter, "granted", "source", "purpose__kind", "purpose")
     search_fields = ("=subject__id", "=subject__user__email")

@@ -232,6 +232,7 @@ class CookieService(TranslatedTexts):
         Purpose,
         on_delete=models.CASCADE,
         related_name="services",
+        verbose_name=_("cookie category"),
         limit_choices_to={"kind": PurposeKind.COOKIE},
     )
     name = models.CharField(_("name"), max_length=100)
@@ -392,7 +393,11 @@ class ConsentEvent(models.Model):
     the user agent hashed."""
 
     subject = models.ForeignKey(
-        ConsentSubject, on_delete=models.PROTECT, related_name="events", db_index=False
+        ConsentSubject,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_index=False,
+        verbose_name=_("consent subject"),
     )
     purpose = models.ForeignKey(
         Purpose,
@@ -453,7 +458,11 @@ class ConsentState(models.Model):
     # No index of their own: (subject, purpose) and (purpose, granted) serve every read, events
     # and purpose versions are never deleted, and each index is written by every choice.
     subject = models.ForeignKey(
-        ConsentSubject, on_delete=models.PROTECT, related_name="states", db_index=False
+        ConsentSubject,
+        on_delete=models.PROTECT,
+        related_name="states",
+        db_index=False,
+        verbose_name=_("consent subject"),
     )
     purpose = models.ForeignKey(
         Purpose,
@@ -635,7 +644,12 @@ class IdempotentRequest(models.Model):
 class WebhookSubscription(models.Model):
     """An Inper system that wants consent changes pushed to it (HMAC-signed POSTs)."""
 
-    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="subscriptions")
+    client = models.ForeignKey(
+        ApiClient,
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+        verbose_name=_("API client"),
+    )
     url = models.URLField(_("URL"), max_length=500)
     secret_encrypted = models.BinaryField(editable=False)
     kinds = models.JSONField(
@@ -665,7 +679,10 @@ class WebhookDelivery(models.Model):
     """One push of one or more events to one subscription, retried with backoff."""
 
     subscription = models.ForeignKey(
-        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookSubscription,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("subscription"),
     )
     event_ids = models.JSONField(default=list)
     status = models.CharField(

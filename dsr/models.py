@@ -437,10 +437,16 @@ class StoreTask(models.Model):
     """One action on one store for one request. Rows are the truth; Celery only moves them."""
 
     request = models.ForeignKey(DataSubjectRequest, on_delete=models.CASCADE, related_name="tasks")
-    store = models.ForeignKey(DataStore, on_delete=models.PROTECT, related_name="tasks")
-    action = models.CharField(max_length=16, choices=Action.choices)
+    store = models.ForeignKey(
+        DataStore, on_delete=models.PROTECT, related_name="tasks", verbose_name=_("data store")
+    )
+    action = models.CharField(_("step"), max_length=16, choices=Action.choices)
     state = models.CharField(
-        max_length=16, choices=TaskState.choices, default=TaskState.QUEUED, db_index=True
+        _("state"),
+        max_length=16,
+        choices=TaskState.choices,
+        default=TaskState.QUEUED,
+        db_index=True,
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     max_attempts = models.PositiveSmallIntegerField(default=5)
@@ -461,7 +467,7 @@ class StoreTask(models.Model):
     waiting_for = models.CharField(max_length=16, blank=True)
     instructions = models.TextField(blank=True)
     external_reference = models.CharField(max_length=200, blank=True)
-    assigned_group = models.CharField(max_length=80, blank=True)
+    assigned_group = models.CharField(_("assigned to"), max_length=80, blank=True)
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -539,10 +545,10 @@ class ErasureRecord(models.Model):
     """Proof of an erasure that holds nothing personal beyond a keyed hash of the identities,
     signed so that it can be trusted when erasures are re-applied after a backup restore."""
 
-    reference = models.CharField(max_length=24, unique=True)
+    reference = models.CharField(_("reference"), max_length=24, unique=True)
     identity_hashes = models.JSONField(default=dict)
     receipts = models.JSONField(default=dict)
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(_("created"))
     signature = models.CharField(max_length=64)
 
     class Meta:

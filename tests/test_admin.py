@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from accounts.models import User
 from privacy_portal.audit.models import AuditEvent
 from tests.conftest import login
 from tests.factories import AddressFactory, StaffFactory, UserFactory
@@ -71,6 +72,42 @@ def test_the_customer_list_is_named_for_whom_it_holds(support_client):
     crumbs = re.search(r'<div class="breadcrumbs">(.*?)</div>', page, re.S).group(1)
     assert "Customers and staff" in crumbs
     assert "Accounts &rsaquo; Accounts" not in crumbs
+
+
+def test_staff_lists_name_their_columns_and_filters_in_the_staff_members_language(
+    support_client, compliance_client, customer
+):
+    from consent.services import consent_record, subject_for_user
+    from dsr.models import DataStore
+    from privacy_portal.permissions import COMPLIANCE_GROUP
+    from tests.dsr.helpers import add_store, file_request, run_pending_tasks
+
+    DataStore.objects.update(enabled=False)
+    for key in ("psp", "call-centre"):
+        add_store(
+            key,
+            "dsr.connectors.manual.ManualConnector",
+            config={"actions": ["export"], "assigned_group": COMPLIANCE_GROUP},
+        )
+    run_pending_tasks(file_request(type="access", user=customer))
+    consent_record(
+        subject=subject_for_user(customer),
+        purpose_key="marketing_email",
+        granted=False,
+        source="preference_centre",
+        actor=customer,
+    )
+    for client, path, german, english in (
+        (compliance_client, "/admin/dsr/manualstep/", "Nach Datenspeicher", "Nach store"),
+        (compliance_client, "/admin/dsr/manualstep/", "Nach zugewiesen an", "assigned group"),
+        (support_client, "/admin/consent/consentstate/", "Betroffene Person", "subject"),
+    ):
+        user = User.objects.get(pk=client.session["_auth_user_id"])
+        user.preferred_language = "de"
+        user.save(update_fields=["preferred_language"])
+        page = client.get(path, headers={"accept-language": "de"}).content.decode()
+        shown = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+        assert german.lower() in shown.lower() and english not in shown, (path, german)
 
 
 def test_a_search_for_an_address_without_an_account_offers_to_record_by_that_address(

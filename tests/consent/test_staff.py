@@ -92,8 +92,8 @@ def test_support_records_a_trade_show_contact_and_stop_all(
     )
     page = support_client.get(searched["Location"]).content.decode()
     subject = ConsentState.objects.filter(subject__email_hash__isnull=False).first().subject_id
-    shown = re.findall(r'<td class="field-subject_id">(\d+)</td>', page) or re.findall(
-        r'<th class="field-subject_id">.*?>(\d+)<', page
+    shown = re.findall(r'<td class="field-subject_number">(\d+)</td>', page) or re.findall(
+        r'<th class="field-subject_number">.*?>(\d+)<', page
     )
     assert shown and set(shown) == {str(subject)}
 
