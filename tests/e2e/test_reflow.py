@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from consent.models import PolicyDocument
 from consent.services import policy_publish
@@ -99,6 +100,18 @@ def test_an_officers_pages_do_not_scroll_sideways_on_a_phone(page):
     due = page.locator("td[data-label='Due']").first
     assert due.evaluate("cell => getComputedStyle(cell, '::before').content") == '"Due"'
     assert due.is_visible()
+    # In German, a job's last dry run and what it would change ("würde 12.345 Datensätze
+    # ändern") wrap within the job's box.
+    from dsr.models import RetentionJobRun
+    from dsr.retention import JOBS
+
+    for job in JOBS:
+        RetentionJobRun.objects.create(
+            job=job, dry_run=True, started_at=timezone.now(), ok=True, count=12345
+        )
+    officer.preferred_language = "de"
+    officer.save(update_fields=["preferred_language"])
+    assert sideways(page, "/dashboard/retention/") <= WIDTH
 
 
 def test_a_stores_instructions_and_form_fit_the_width_of_a_phone(page):
