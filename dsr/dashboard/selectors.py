@@ -461,6 +461,8 @@ class RequestPage:
     #: Later requests of the person linked to this one, answered with it: what each asked
     #: (a second correction may say something else) is read here.
     duplicates: list[DataSubjectRequest] = field(default_factory=list)
+    #: Why the deadline of an open request cannot be extended ("" if it can, or need not).
+    extend_refusal: str = ""
 
     @property
     def duplicates_checked(self) -> list[tuple[DataSubjectRequest, bool]]:
@@ -568,6 +570,16 @@ def request_page(reference: str) -> RequestPage | None:
         "note": request.redacted_at is None,
         "terminal": request.settled,
     }
+    # Why an open request the officer might want more time for cannot have it.
+    if request.is_open and request.verified_at is not None and not page.can["extend"]:
+        page.extend_refusal = (
+            _("The deadline was already extended once; it cannot be extended again.")
+            if request.extended_at is not None
+            else _(
+                "The deadline has passed, so it can no longer be extended: answer the person "
+                "as soon as possible."
+            )
+        )
     return page
 
 

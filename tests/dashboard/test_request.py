@@ -351,6 +351,24 @@ def test_extend_once_emails_the_reason_and_twice_is_refused(
     assert erasure.due_at == due and AuditEvent.objects.count() == events
 
 
+def test_a_request_that_cannot_be_extended_says_why(compliance_client, erasure):
+    page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
+    assert "Extend the deadline" in page and "can no longer be extended" not in page
+
+    DataSubjectRequest.objects.filter(pk=erasure.pk).update(
+        due_at=timezone.now() - timedelta(days=1)
+    )
+    page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
+    assert "Extend the deadline" not in page
+    assert "The deadline has passed, so it can no longer be extended" in page
+
+    DataSubjectRequest.objects.filter(pk=erasure.pk).update(
+        due_at=timezone.now() + timedelta(days=40), extended_at=timezone.now()
+    )
+    page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
+    assert "The deadline was already extended once" in page
+
+
 def test_a_refused_change_names_the_state_as_the_officers_page_does(compliance_client, erasure):
     DataSubjectRequest.objects.filter(pk=erasure.pk).update(state=State.RUNNING)
     response = _post(compliance_client, erasure, "approve", {}, follow=True)
