@@ -3,6 +3,7 @@ session timeouts, the account's language, privacy headers, the Content-Security-
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -51,10 +52,22 @@ def _refused(request: HttpRequest, why: str) -> HttpResponse:
     logger.warning("request refused: %s", why, extra={"status": 400})
     if request.path.startswith("/api/"):
         # The API's clients read JSON, as its other refusals are.
-        return JsonResponse({"error": "malformed", "detail": f"{why} in the request"}, status=400)
-    # Before the locale middleware: the page in the language the browser asks for.
-    with translation.override(translation.get_language_from_request(request)):
-        return bad_request(request, SuspiciousOperation(f"{why} in the request"))
+        response: HttpResponse = JsonResponse(
+            {"error": "malformed", "detail": f"{why} in the request"}, status=400
+        )
+    else:
+        # Before the locale middleware: the page in the language the browser asks for.
+        with translation.override(translation.get_language_from_request(request)):
+            response = bad_request(request, SuspiciousOperation(f"{why} in the request"))
+    # Refused before the middleware that adds them: the headers every other answer has.
+    from django.middleware.clickjacking import XFrameOptionsMiddleware
+
+    def answer(_request: HttpRequest) -> HttpResponse:
+        return response
+
+    response = XFrameOptionsMiddleware(answer).process_response(request, response)
+    response = ContentSecurityPolicyMiddleware(answer).process_response(request, response)
+    return PrivacyHeadersMiddleware(answer)(request)
 
 
 class RejectNulMiddleware:
@@ -172,9 +185,18 @@ class PrivacyHeadersMiddleware:
         response = self.get_response(request)
         if response.status_code == 405 and not response.streaming and not response.content:
             # Django's answer to a wrong method is empty: say what happened, as the other
-            # error pages do (its Allow header stays).
-            response.content = loader.render_to_string("405.html", request=request)
-            response.headers["Content-Type"] = "text/html; charset=utf-8"
+            # error pages do (its Allow header stays); to the API's clients in JSON.
+            if request.path.startswith("/api/"):
+                response.content = json.dumps(
+                    {
+                        "error": "method_not_allowed",
+                        "detail": f"Use {response.headers.get('Allow', 'another method')}.",
+                    }
+                ).encode()
+                response.headers["Content-Type"] = "application/json"
+            else:
+                response.content = loader.render_to_string("405.html", request=request)
+                response.headers["Content-Type"] = "text/html; charset=utf-8"
         response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         if "Cache-Control" not in response.headers:

@@ -166,8 +166,18 @@ def test_other_errors_answer_the_500_page():
     assert "boom" not in response.content.decode()
 
 
-def test_pages_send_careful_headers(client):
-    response = client.get("/")
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/requests/?q=a%00b",  # refused before most of the middleware: the same headers
+        "/requests/%00/",
+        "/requests/?q=%FF",
+        "/api/v1/consent/purposes/?q=%00",
+    ],
+)
+def test_pages_send_careful_headers(client, path):
+    response = client.get(path)
     csp = response["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert "object-src 'none'" in csp and "frame-ancestors 'none'" in csp
@@ -176,6 +186,15 @@ def test_pages_send_careful_headers(client):
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
     assert response["X-Frame-Options"] == "DENY"
     assert "no-store" in response["Cache-Control"]
+    assert response["Permissions-Policy"]
+
+
+def test_a_wrong_method_on_the_api_is_answered_in_json(client):
+    response = client.get("/api/v1/stores/callback/")
+    assert response.status_code == 405 and response["Content-Type"] == "application/json"
+    assert response.json() == {"error": "method_not_allowed", "detail": "Use POST."}
+    page = client.put("/requests/new/")
+    assert page.status_code == 405 and page["Content-Type"].startswith("text/html")
 
 
 def test_the_content_security_policy_is_django_csp_s_own_and_views_may_still_change_it(
