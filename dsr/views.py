@@ -394,7 +394,8 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "follow_token": follow_token,
             "receipts": (
                 notifications.plain_receipts(found)
-                if found.type == RequestType.ERASURE and found.state in _ANSWERED
+                if found.type in (RequestType.ERASURE, RequestType.RECTIFICATION)
+                and found.state in _ANSWERED
                 else []
             ),
             "done": done,

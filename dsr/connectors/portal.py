@@ -319,7 +319,8 @@ class PortalConnector(Connector):
         return Pending(
             "manual",
             _(
-                "Correct the person's account in the admin (Accounts, then their account) as "
+                "Correct the person's account in the admin (Customers and staff, then Accounts, "
+                "then their account; the officer's request page links to it) as "
                 "the request describes: name, phone, country, date of birth, language or "
                 "addresses; then complete this step with a note of what you changed. A new "
                 "e-mail address the person can set themselves, once signed in."

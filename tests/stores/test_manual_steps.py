@@ -404,3 +404,41 @@ def test_a_recipient_told_of_a_correction_is_told_what_to_correct(
     page = compliance_client.get(f"/admin/dsr/manualstep/{task.pk}/change/").content.decode()
     assert "What the person says is wrong" in page
     assert "My street is Lindenweg 5, not Lindenweg 3." in page
+
+
+def test_a_completed_correction_says_system_by_system_what_was_done(
+    customer, compliance_user, compliance_client, django_capture_on_commit_callbacks
+):
+    """Where the data was corrected and which recipients were told (GDPR Art. 19): in the
+    completion e-mail and on the person's page; the officer reaches the account to correct
+    from the request's page."""
+    from dsr.models import DataStore
+
+    DataStore.objects.exclude(key="portal").update(enabled=False)
+    if not DataStore.objects.filter(key="portal").exists():
+        add_store("portal", "dsr.connectors.portal.PortalConnector", name="Inper Privacy Portal")
+    add_store(
+        "carrier",
+        MANUAL,
+        name="Parcel carrier",
+        is_recipient=True,
+        config={"actions": ["notify"], "assigned_group": COMPLIANCE_GROUP},
+    )
+    request = file_request(type="rectification", user=customer, details="Lindenweg 5, not 3.")
+    request = run_pending_tasks(dsr_request_approve(request=request, actor=compliance_user))
+    page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+    assert f'href="/admin/accounts/user/{customer.pk}/change/"' in page
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        for task in request.tasks.filter(state=TaskState.WAITING):
+            compliance_client.post(
+                f"/admin/dsr/manualstep/{task.pk}/change/", {"note": "Street corrected."}
+            )
+        request = run_pending_tasks(request)
+    assert request.state == State.COMPLETED
+    (done,) = [m for m in mail.outbox if m.to == [customer.email]]
+    assert "What we did, system by system:" in done.body
+    assert "- Inper Privacy Portal: corrected by our staff" in done.body
+    assert "- Parcel carrier: told to correct what we shared with it" in done.body
+    theirs = login(Client(), customer).get(f"/requests/{request.reference}/").content.decode()
+    assert "What we did" in theirs and "told to correct what we shared with it" in theirs
