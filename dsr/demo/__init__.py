@@ -39,6 +39,18 @@ def services_path() -> Path:
     return demo_dir() / "services.sqlite3"
 
 
+def services_path_checked() -> Path:
+    """:func:`services_path`, for the commands that serve or change the demo services: only
+    in development, and once ``seed_demo`` made them."""
+    from django.core.management.base import CommandError
+
+    if not (settings.DEBUG or getattr(settings, "PORTAL_DEMO", False)):
+        raise CommandError("The demo services are for development only (set DEBUG or PORTAL_DEMO).")
+    if not services_path().exists():
+        raise CommandError("Run `python manage.py seed_demo` first.")
+    return services_path()
+
+
 _SERVICE_SECRETS = (services.NEWSLETTER, services.GROUP_CRM, services.NEWSLETTER_CONSENT)
 
 

@@ -99,6 +99,10 @@ CREATE TABLE IF NOT EXISTS crm_restrictions (
   email_sha256 TEXT PRIMARY KEY,
   restricted_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outages (
+  endpoint TEXT PRIMARY KEY,
+  since TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS jobs (
   idempotency_key TEXT PRIMARY KEY,
   action TEXT NOT NULL,
@@ -201,6 +205,29 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
             yield conn
     finally:
         conn.close()
+
+
+#: The services ``manage.py demo_outage`` can take down.
+OUTAGE_ENDPOINTS = (NEWSLETTER, GROUP_CRM)
+
+
+def outage_set(path: Path, endpoint: str, *, on: bool) -> None:
+    """Make ``endpoint`` refuse every request (``on``), or answer again."""
+    with connect(path) as conn:
+        _create(conn)
+        if on:
+            conn.execute(
+                "INSERT OR IGNORE INTO outages (endpoint, since) VALUES (?, ?)",
+                (endpoint, datetime.now(UTC).isoformat()),
+            )
+        else:
+            conn.execute("DELETE FROM outages WHERE endpoint = ?", (endpoint,))
+
+
+def outage_on(path: Path, endpoint: str) -> bool:
+    with connect(path) as conn:
+        found = conn.execute("SELECT 1 FROM outages WHERE endpoint = ?", (endpoint,)).fetchone()
+    return found is not None
 
 
 @dataclass(frozen=True)
@@ -512,6 +539,10 @@ class DemoServices:
         if endpoint == NEWSLETTER_CONSENT:
             status, document = self.consent(body, environ.get("HTTP_X_INPER_SIGNATURE", ""))
             return self._answer(start_response, status, document)
+        if outage_on(self.path, endpoint):
+            # ``manage.py demo_outage``: a refusal the portal does not retry, for staff to see
+            # a failed step and retry it once the service is back.
+            return self._answer(start_response, 422, {"error": {"code": "demo_outage"}})
         headers = {
             name: environ.get("HTTP_" + name.upper().replace("-", "_"), "")
             for name in (TIMESTAMP_HEADER, SIGNATURE_HEADER, KEY_HEADER)

@@ -8,9 +8,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from dsr.demo import services, services_path, services_secrets
+from dsr.demo import services, services_path_checked, services_secrets
 
 
 class Command(BaseCommand):
@@ -22,14 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=address.port or 8010)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not (settings.DEBUG or getattr(settings, "PORTAL_DEMO", False)):
-            raise CommandError(
-                "The demo services are for development only (set DEBUG or PORTAL_DEMO)."
-            )
-        if not services_path().exists():
-            raise CommandError("Run `python manage.py seed_demo` first.")
         server = services.make_demo_server(
-            services_path(), services_secrets(), host=options["host"], port=options["port"]
+            services_path_checked(),
+            services_secrets(),
+            host=options["host"],
+            port=options["port"],
         )
         self.stdout.write(
             f"Demo newsletter platform and group CRM on http://{options['host']}:{options['port']}/"
