@@ -39,6 +39,7 @@ from .models import (
     ApiClient,
     ApiScope,
     ApiToken,
+    Channel,
     ConsentEvent,
     ConsentState,
     CookieService,
@@ -514,9 +515,44 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
                 "record/",
                 self.admin_site.admin_view(self.record_view),
                 name="consent_consentstate_record",
-            )
+            ),
+            path(
+                "do-not-contact/",
+                self.admin_site.admin_view(self.suppression_check_view),
+                name="consent_consentstate_suppression_check",
+            ),
         ]
         return urls + super().get_urls()
+
+    def suppression_check_view(self, request: HttpRequest) -> HttpResponse:
+        """Whether an e-mail address or a phone number is on the do-not-contact list, and since
+        when: what support tells a person who asks whether their opt-out was recorded. Only an
+        exact address is looked up (the list holds keyed hashes)."""
+        from .forms import SuppressionCheckForm
+        from .selectors import suppressed_since
+
+        if not request.user.has_perm("consent.record_on_behalf"):
+            raise PermissionDenied
+        form = SuppressionCheckForm(request.GET if "address" in request.GET else None)
+        found: list[tuple[str, Any]] | None = None
+        if form.is_valid():
+            kind, address = form.cleaned_data["address"]
+            since = suppressed_since(**{kind: address})
+            reached_by: dict[str, str] = {
+                Channel.EMAIL: _("marketing by e-mail"),
+                Channel.SMS: _("text messages"),
+                Channel.PHONE: _("marketing calls"),
+            }
+            found = [(reached_by.get(channel, channel), at) for channel, at in since.items()]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Is this address on the do-not-contact list?"),
+            "form": form,
+            "found": found,
+            "opts": self.model._meta,
+        }
+        status = 400 if form.is_bound and not form.is_valid() else 200
+        return render(request, "admin/consent/suppression_check.html", context, status=status)
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         extra = {

@@ -151,3 +151,21 @@ class StaffRecordForm(forms.Form):
                 )
             )
         return data
+
+
+class SuppressionCheckForm(forms.Form):
+    """An e-mail address or a phone number support looks up on the do-not-contact list."""
+
+    address = forms.CharField(
+        label=_("E-mail address or phone number"),
+        max_length=254,
+        help_text=_("A phone number with its country code, for example +49 170 1234567."),
+    )
+
+    def clean_address(self) -> tuple[str, str]:
+        """Return ``("email", address)`` or ``("phone", number in E.164)``."""
+        raw = self.cleaned_data["address"].strip()
+        if "@" in raw:
+            forms.EmailField(validators=[validate_mailable_email]).clean(raw)
+            return "email", raw
+        return "phone", normalise_phone(raw)

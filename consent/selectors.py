@@ -175,9 +175,9 @@ def suppression_hash(channel: str, address: str) -> str:
     return keyed_hash(address.strip(), purpose=f"suppression-{channel}")
 
 
-def suppressed_channels(*, email: str = "", phone: str = "") -> list[str]:
-    """Return the channels on whose suppression list ``email`` (e-mail) or ``phone`` (text
-    messages, calls) is, in the order of :class:`Channel`."""
+def suppressed_since(*, email: str = "", phone: str = "") -> dict[str, datetime]:
+    """Return, for each channel on whose suppression list ``email`` (e-mail) or ``phone``
+    (text messages, calls) is, since when, in the order of :class:`Channel`."""
     addresses = [(Channel.EMAIL, email), (Channel.SMS, phone), (Channel.PHONE, phone)]
     wanted = [
         Q(channel=channel, address_hash=suppression_hash(channel, address))
@@ -185,10 +185,17 @@ def suppressed_channels(*, email: str = "", phone: str = "") -> list[str]:
         if address
     ]
     if not wanted:
-        return []
-    suppressed = SuppressionEntry.objects.filter(reduce(or_, wanted))
-    found = set(suppressed.values_list("channel", flat=True))
-    return [channel.value for channel in Channel if channel in found]
+        return {}
+    suppressed = dict(
+        SuppressionEntry.objects.filter(reduce(or_, wanted)).values_list("channel", "created_at")
+    )
+    return {channel.value: suppressed[channel] for channel in Channel if channel in suppressed}
+
+
+def suppressed_channels(*, email: str = "", phone: str = "") -> list[str]:
+    """Return the channels on whose suppression list ``email`` or ``phone`` is
+    (:func:`suppressed_since`)."""
+    return list(suppressed_since(email=email, phone=phone))
 
 
 CURRENT_CACHE_SECONDS = 300

@@ -324,6 +324,23 @@ def test_support_stops_texts_to_a_number_given_without_an_e_mail_address(
     )
     assert suppressed_channels(phone="+4930901820") == ["sms", "phone"]
 
+    # When the person calls back, support can tell them it was recorded, by the number as
+    # they say it; another number is not on the list, and nothing is listed to browse.
+    check = "/admin/consent/consentstate/do-not-contact/"
+    assert (
+        "Check the do-not-contact list"
+        in support_client.get("/admin/consent/consentstate/").content.decode()
+    )
+    page = support_client.get(check, {"address": "+49 30 901820"}).content.decode()
+    assert "On the do-not-contact list for text messages since" in page
+    assert "On the do-not-contact list for marketing calls since" in page
+    page = support_client.get(check, {"address": "+49 151 1234 5678"}).content.decode()
+    assert "for text messages" in page and "marketing calls" not in page
+    page = support_client.get(check, {"address": "+49 30 901821"}).content.decode()
+    assert "Not on the do-not-contact list." in page
+    assert support_client.get(check, {"address": "0151 1234"}).status_code == 400
+    assert support_client.get(check).status_code == 200  # the empty form
+
 
 def test_an_objection_support_records_reaches_the_systems_that_use_the_data(
     client, support_client, customer, django_capture_on_commit_callbacks

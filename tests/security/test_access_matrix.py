@@ -793,6 +793,13 @@ ADMIN_SITE = [
         staff_area(S + SU, OK),
     ),
     Row(
+        "suppression list",
+        "look up one address",
+        "admin:consent_consentstate_suppression_check",
+        "get",
+        staff_area(S + SU, OK),
+    ),
+    Row(
         "data-store configuration",
         "test connection",
         "admin:dsr_datastore_test_connection",
