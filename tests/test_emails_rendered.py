@@ -741,3 +741,24 @@ def test_a_password_reset(language, rendered, bystander, django_capture_on_commi
         resolve(urlsplit(link).path)
     for syntax in ("{{", "{%", "&#x27;", "&amp;"):
         assert syntax not in message.subject + message.body
+    # In the portal's words and sign-off, not allauth's ("Hello from …!", "Password Reset
+    # Email"), and without the address the request came from.
+    subject = {"en": "Inper: Reset your password", "de": "Inper: Ihr Passwort zurücksetzen"}
+    assert message.subject == subject[language]
+    assert "Hello from" not in message.body and "Thank you for using" not in message.body
+    assert "privacy@inper.com" in message.body
+
+    mail.outbox.clear()
+    key = next(link for link in links if "/password/reset/key/" in link)
+    with django_capture_on_commit_callbacks(execute=True):
+        form = client.get(urlsplit(key).path, follow=True)
+        client.post(
+            form.redirect_chain[-1][0] if form.redirect_chain else urlsplit(key).path,
+            {"password1": "A-new-passphrase-2026!", "password2": "A-new-passphrase-2026!"},
+            REMOTE_ADDR="203.0.113.77",
+        )
+    changed = only(customer.email)
+    assert "203.0.113" not in changed.body and "IP" not in changed.body
+    if language == "en":
+        assert changed.subject == "Inper: Your password was reset"
+        assert "This change was just made to your Inper account:" in changed.body

@@ -334,7 +334,7 @@ def test_allauth_pages_speak_formally_in_german(german_visitor, german_customer)
 def test_allauth_emails_to_a_german_customer_are_formal(german_customer):
     Client().post("/accounts/password/reset/", {"email": german_customer.email})
     [message] = mail.outbox
-    assert "Sie erhalten diese E-Mail" in message.body
+    assert "Jemand, hoffentlich Sie, hat darum gebeten" in message.body
     assert "Passwort" in message.subject
     assert not INFORMAL.search(message.subject + message.body)
 

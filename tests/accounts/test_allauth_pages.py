@@ -39,7 +39,7 @@ def _title_and_heading(page: str) -> tuple[str, str]:
         ("/accounts/login/", "Sign in", "Sign in"),
         ("/accounts/signup/", "Sign up", "Sign up"),
         ("/accounts/password/reset/", "Password reset", "Password reset"),
-        ("/accounts/confirm-email/", "Verify your email address", "Verify your email address"),
+        ("/accounts/confirm-email/", "Confirm your e-mail address", "Confirm your e-mail address"),
     ],
 )
 def test_allauth_pages_for_visitors_speak_in_sentence_case(client, url, title, heading):
@@ -52,7 +52,7 @@ def test_allauth_pages_for_visitors_speak_in_sentence_case(client, url, title, h
     [
         # Not allauth's "Confirm access", which reads like the access request.
         ("/accounts/reauthenticate/", "Confirm it is you", "Confirm it is you"),
-        ("/accounts/email/", "Email address", "Email address"),
+        ("/accounts/email/", "E-mail address", "E-mail address"),
         ("/accounts/password/change/", "Change password", "Change password"),
         ("/accounts/2fa/", "Two-factor authentication", "Two-factor authentication"),
     ],

@@ -59,10 +59,12 @@ def test_account_emails_name_the_portal_not_the_host(client, settings):
     _signup(client, HTTP_HOST="localhost:8101")
 
     [message] = mail.outbox
-    assert "Hello from Inper Privacy Portal!" in message.body
-    assert "Thank you for using Inper Privacy Portal!" in message.body
+    assert message.body.startswith("Hello,\n")
+    assert message.body.endswith(
+        "-- \nInper Privacy Portal\nprivacy.inper.example\nQuestions? Write to privacy@inper.com."
+    )
     assert "an account on privacy.inper.example" in message.body
-    assert "from localhost" not in message.body and "using localhost" not in message.body
+    assert "localhost" not in message.body
 
 
 def test_account_emails_in_german_name_the_portal_in_german(client):
@@ -70,8 +72,9 @@ def test_account_emails_in_german_name_the_portal_in_german(client):
     _signup(client)
 
     [message] = mail.outbox
-    assert "Nachricht vom Inper-Datenschutzportal." in message.body
-    assert "Vielen Dank, dass Sie das Inper-Datenschutzportal nutzen!" in message.body
+    assert message.body.startswith("Hallo,\n")
+    assert "\nInper-Datenschutzportal\n" in message.body
+    assert "Fragen? Schreiben Sie an privacy@inper.com." in message.body
 
 
 def test_signing_in_before_confirming_the_email_is_not_possible(client):
@@ -100,7 +103,7 @@ def test_under_18_signup_is_refused_kindly_and_nothing_is_stored(client):
 def test_the_summary_of_several_errors_links_each_field_and_reads_as_sentences(client):
     page = _signup(client, confirm_adult=None, email="not an address").content.decode()
 
-    assert '<a href="#id_email">Email</a>: ' in page
+    assert '<a href="#id_email">E-mail</a>: ' in page
     # A label that ends in a full stop is not followed by a colon.
     assert '<a href="#id_confirm_adult">I confirm that I am 18 years old or older.</a> ' in page
     assert not User.objects.exists()

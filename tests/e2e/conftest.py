@@ -86,7 +86,7 @@ def link_in(message: Any, path_pattern: str) -> str:
 def sign_in(page: Any, email: str, password: str) -> None:
     """Sign in through the login form."""
     page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
+    page.get_by_label("E-mail", exact=True).fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
 

@@ -211,7 +211,7 @@ def test_a_form_sent_back_with_errors_takes_focus_to_what_to_correct(page):
     """A wrong password, or a request without its kind: the title says so and focus goes to
     the error (of the whole form) or to the first field to correct, named by its error."""
     page.goto("/accounts/login/")
-    page.get_by_label("Email").fill("nobody@example.com")
+    page.get_by_label("E-mail", exact=True).fill("nobody@example.com")
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()

@@ -18,12 +18,12 @@ PASSWORD = "a-long-and-unusual-passphrase"
 def test_sign_up_confirm_edit_switch_language_close_and_be_refused(page, mailoutbox, live_server):
     # Sign up, confirming the person is an adult.
     page.goto("/accounts/signup/")
-    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("E-mail", exact=True).fill(EMAIL)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password (again)").fill(PASSWORD)
     page.get_by_label("I confirm that I am 18 years old or older.").check()
     page.get_by_role("button", name="Sign up").click()
-    page.get_by_role("heading", name="Verify your email address").wait_for()
+    page.get_by_role("heading", name="Confirm your e-mail address").wait_for()
 
     # Confirm the address from the captured e-mail.
     confirmation = link_in(mail_to(mailoutbox, EMAIL)[-1], "/accounts/confirm-email/")
@@ -107,7 +107,7 @@ def test_an_address_saved_after_the_session_timed_out_is_there_after_signing_in_
     page.get_by_role("button", name="Save address").click()
 
     page.get_by_text("Sign in again to save your changes: what you typed is kept.").wait_for()
-    page.get_by_label("Email").fill(customer.email)
+    page.get_by_label("E-mail", exact=True).fill(customer.email)
     page.get_by_label("Password").fill(CUSTOMER_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
 

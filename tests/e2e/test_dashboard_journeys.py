@@ -35,7 +35,7 @@ def _current_code() -> str:
 def staff_signs_in(page, staff, start):
     """Open ``start``, sign in there with password and authenticator code."""
     page.goto(start)
-    page.get_by_label("Email").fill(staff.email)
+    page.get_by_label("E-mail", exact=True).fill(staff.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_label("Code").fill(_current_code())
