@@ -70,7 +70,7 @@ def test_a_guest_files_an_erasure_confirms_the_link_and_sees_it_complete(
     page.goto(link.replace("http://localhost:8000", live_server.url))
     page.get_by_label("One of your order numbers").fill("A-1000")
     page.get_by_role("button", name="Yes, this is my request").click()
-    page.get_by_text("a member of our privacy team will contact you to confirm it is you").wait_for()
+    page.get_by_text("our privacy team will contact you to confirm it is you").wait_for()
 
     # No store knows that order number: an officer confirms the identity and approves.
     request = DataSubjectRequest.objects.get(email="guest.browser@example.com")
