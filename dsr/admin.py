@@ -319,10 +319,27 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
                 )
                 % {"original": obj.duplicate_of.reference},
             )
+        elif obj.state == State.AWAITING_IDENTITY and _is_customer(obj.email):
+            # Recorded without a check of who called: not the account's request until the
+            # person confirms it, which support may not expect for a customer they found.
+            messages.warning(
+                request,
+                _(
+                    "This address belongs to a customer account. As you did not record how you "
+                    "checked who asked, the request waits for the person to confirm it from the "
+                    "e-mail we sent them; it joins their account's requests once they do."
+                ),
+            )
         return super().response_add(request, obj, post_url_continue)
 
     def _audit_scope(self, obj: Any) -> str:
         return f"dsr.datasubjectrequest:{obj.pk}"
+
+
+def _is_customer(email: str) -> bool:
+    from accounts.models import User
+
+    return User.objects.filter(email__iexact=email, is_staff=False).exists()
 
 
 @admin.register(ErasureRecord)

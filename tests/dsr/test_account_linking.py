@@ -126,6 +126,28 @@ def test_a_request_support_records_with_an_identity_check_is_the_customers(
     assert "Linked to the customer&#x27;s account" in page
 
 
+def test_support_recording_a_customers_request_unchecked_is_told_it_waits_for_them(
+    support_client, customer
+):
+    response = support_client.post(
+        "/admin/dsr/datasubjectrequest/add/",
+        {"type": "access", "channel": "phone", "email": customer.email.upper()},
+        follow=True,
+    )
+    created = DataSubjectRequest.objects.get(email__iexact=customer.email)
+    assert created.state == "awaiting_identity" and created.user_id is None
+    shown = [str(message) for message in response.context["messages"]]
+    assert any("This address belongs to a customer account." in m for m in shown), shown
+
+    response = support_client.post(
+        "/admin/dsr/datasubjectrequest/add/",
+        {"type": "access", "channel": "phone", "email": "nobody.known@example.com"},
+        follow=True,
+    )
+    shown = [str(message) for message in response.context["messages"]]
+    assert not any("customer account" in m for m in shown), shown
+
+
 def test_a_guest_held_for_an_unmatched_order_number_is_linked_once_an_officer_checked(
     client, customer, compliance_user, django_capture_on_commit_callbacks
 ):
