@@ -6,11 +6,14 @@ import logging
 import sys
 from typing import Any
 
+from django.contrib import messages
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.template import loader
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
@@ -45,6 +48,12 @@ def set_language(request: HttpRequest) -> HttpResponse:
         from accounts.services import account_profile_update
 
         account_profile_update(user=user, actor=user, data={"preferred_language": language})
+        with translation.override(language):
+            messages.info(
+                request,
+                _("Our e-mails to you will be in %(language)s from now on too.")
+                % {"language": translation.get_language_info(language)["name_local"]},
+            )
     language_apply(response, language)
     return response
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from django.conf import settings
 from django.db import OperationalError
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from privacy_portal.views import server_error
@@ -110,6 +110,12 @@ def test_switching_to_german_translates_the_site_and_remembers_it(customer_clien
     assert "Mein Konto" in page
     customer.refresh_from_db()
     assert customer.preferred_language == "de"
+    # Said, in the language chosen: it changes the e-mails too.
+    assert "Unsere E-Mails an Sie sind ab jetzt ebenfalls auf Deutsch." in page
+    # A visitor without an account is told nothing of e-mails.
+    visitor = Client()
+    visitor.post("/language/", {"language": "de", "next": "/"})
+    assert "Unsere E-Mails" not in visitor.get("/").content.decode()
 
 
 def test_the_language_menu_names_each_language_in_itself(client):
