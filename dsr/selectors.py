@@ -61,6 +61,10 @@ def history(request: DataSubjectRequest) -> list[HistoryEntry]:
             state = (event.after or {}).get("state", "")
             if event.reason == "cancelled_for_person":
                 entries.append(HistoryEntry(event.occurred_at, _("Cancelled by us, as you asked.")))
+            elif state == State.VERIFIED and event.reason == "email_confirmed":
+                # What the person did: the same words whatever the request (an objection's
+                # confirmation is no more a check of who they are than an access request's).
+                entries.append(HistoryEntry(event.occurred_at, _("E-mail address confirmed")))
             elif state in State.values:
                 entries.append(HistoryEntry(event.occurred_at, str(State(state).label)))
         elif event.action in _ACTION_TEXT:

@@ -331,6 +331,27 @@ def test_an_unconfirmed_guest_request_does_not_repeat_the_typed_name_in_e_mails(
     )
 
 
+def test_a_guests_history_says_they_confirmed_their_address_whatever_they_asked(client):
+    from dsr.services import dsr_request_verify_email
+
+    for kind, purposes in (("objection", ("statistics",)), ("rectification", ())):
+        created = file_request(
+            type=kind,
+            email=f"{kind}@example.com",
+            channel="portal_guest",
+            purposes=purposes,
+            details="My name is wrong." if kind == "rectification" else "",
+        )
+        confirmed = dsr_request_verify_email(
+            request_id=created.pk, nonce=created.verification_nonce, order_number=""
+        )
+        page = client.get(
+            f"/requests/{confirmed.reference}/?t={notifications.status_token(confirmed)}"
+        ).content.decode()
+        steps = re.findall(r"</time> ([^<]+)</li>", page)
+        assert "E-mail address confirmed" in steps and "Identity confirmed" not in steps, steps
+
+
 def test_a_use_named_under_the_wrong_kind_of_request_says_which_kind_stops_it(client):
     page = client.post(
         "/requests/new/",
