@@ -515,7 +515,7 @@ def _time_zone(value: Any) -> ZoneInfo:
     name = _text(value, "time_zone")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # also a folder or a file of tzdata
         raise _fail(
             gettext_noop(
                 "time_zone: %(zone)s is not a time zone; use a name such as UTC or Europe/Berlin."

@@ -418,6 +418,8 @@ def test_a_configuration_that_would_break_foreign_keys_is_refused(filled_shop):
         ),
         ({"time_zone": "Mars/Olympus_Mons"}, "time_zone: Mars/Olympus_Mons is not a time zone"),
         ({"time_zone": "../../etc/passwd"}, "time_zone: ../../etc/passwd is not a time zone"),
+        ({"time_zone": "zone.tab"}, "time_zone: zone.tab is not a time zone"),
+        ({"time_zone": "Europe"}, "time_zone: Europe is not a time zone"),
         (
             {"tables": {"t": {"identities": {"email": "e"}, "portable": "some"}}},
             "tables.t.portable: use true, false or a list of columns",
