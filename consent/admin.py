@@ -533,7 +533,8 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
 
         if not request.user.has_perm("consent.record_on_behalf"):
             raise PermissionDenied
-        form = SuppressionCheckForm(request.GET if "address" in request.GET else None)
+        # Posted: an address or a number never goes into a URL (history, proxies, logs).
+        form = SuppressionCheckForm(request.POST if request.method == "POST" else None)
         found: list[tuple[str, Any]] | None = None
         if form.is_valid():
             kind, address = form.cleaned_data["address"]
