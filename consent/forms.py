@@ -166,6 +166,5 @@ class SuppressionCheckForm(forms.Form):
         """Return ``("email", address)`` or ``("phone", number in E.164)``."""
         raw = self.cleaned_data["address"].strip()
         if "@" in raw:
-            forms.EmailField(validators=[validate_mailable_email]).clean(raw)
-            return "email", raw
+            return "email", forms.EmailField(validators=[validate_mailable_email]).clean(raw)
         return "phone", normalise_phone(raw)

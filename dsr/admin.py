@@ -34,6 +34,7 @@ from .dashboard.labels import (
     type_label,
 )
 from .dashboard.selectors import staff_name
+from .identity import account_holding
 from .models import Channel, DataSubjectRequest, ErasureRecord, IdentityMethod, State
 from .services import Intake, dsr_intake_validate, dsr_request_file, has_visible_text
 
@@ -319,7 +320,7 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
                 )
                 % {"original": obj.duplicate_of.reference},
             )
-        elif obj.state == State.AWAITING_IDENTITY and _is_customer(obj.email):
+        elif obj.state == State.AWAITING_IDENTITY and account_holding(obj.email) is not None:
             # Recorded without a check of who called: not the account's request until the
             # person confirms it, which support may not expect for a customer they found.
             messages.warning(
@@ -334,12 +335,6 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
 
     def _audit_scope(self, obj: Any) -> str:
         return f"dsr.datasubjectrequest:{obj.pk}"
-
-
-def _is_customer(email: str) -> bool:
-    from accounts.models import User
-
-    return User.objects.filter(email__iexact=email, is_staff=False).exists()
 
 
 @admin.register(ErasureRecord)

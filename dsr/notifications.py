@@ -340,7 +340,6 @@ def plain_receipts(request: DataSubjectRequest) -> list[dict[str, Any]]:
                     )
                     for kept in receipt.get("retained") or []
                 ],
-                "exported": sum((receipt.get("counts") or {}).values()),
                 "corrected": sum((receipt.get("counts") or {}).values()),
                 "manual": bool(receipt.get("manual")),
                 "request_type": request.type,

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from accounts.validators import validate_plain_lines
 
@@ -126,6 +127,19 @@ class SearchForm(forms.Form):
     )
 
 
+def written(
+    label: StrOrPromise, help_text: StrOrPromise, *, max_length: int = 2000, rows: int = 3
+) -> forms.CharField:
+    """A text an officer writes (a reason, a note): plain lines, in a text area."""
+    return forms.CharField(
+        label=label,
+        max_length=max_length,
+        validators=[validate_plain_lines],
+        widget=forms.Textarea(attrs={"rows": rows}),
+        help_text=help_text,
+    )
+
+
 class VerifyForm(forms.Form):
     method = forms.ChoiceField(
         label=_("How did you check the person's identity?"),
@@ -140,34 +154,24 @@ class VerifyForm(forms.Form):
         ],
         error_messages={"required": _("Choose how you checked the person's identity.")},
     )
-    note = forms.CharField(
-        label=_("What exactly did you check?"),
+    note = written(
+        _("What exactly did you check?"),
+        _("Kept with the request as proof. Describe the check, not the document's number."),
         max_length=500,
-        validators=[validate_plain_lines],
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_(
-            "Kept with the request as proof. Describe the check, not the document's number."
-        ),
     )
 
 
 class ExtendForm(forms.Form):
-    reason = forms.CharField(
-        label=_("Why do you need more time?"),
-        max_length=2000,
-        validators=[validate_plain_lines],
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("The person receives this text by e-mail. The deadline can be extended once."),
+    reason = written(
+        _("Why do you need more time?"),
+        _("The person receives this text by e-mail. The deadline can be extended once."),
     )
 
 
 class LiftRestrictionForm(forms.Form):
-    reason = forms.CharField(
-        label=_("Why is the restriction lifted?"),
-        max_length=2000,
-        validators=[validate_plain_lines],
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_(
+    reason = written(
+        _("Why is the restriction lifted?"),
+        _(
             "The person receives this text by e-mail before any store lifts the restriction "
             "(GDPR Art. 18(3))."
         ),
@@ -175,25 +179,21 @@ class LiftRestrictionForm(forms.Form):
 
 
 class CancelForm(forms.Form):
-    how = forms.CharField(
-        label=_("How did the person ask to cancel it?"),
-        max_length=2000,
-        validators=[validate_plain_lines],
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_(
+    how = written(
+        _("How did the person ask to cancel it?"),
+        _(
             "For example: by phone on 5 December, identity checked by the order number. Kept "
             "as an internal note; the person is told by e-mail that the request was cancelled."
         ),
+        rows=2,
     )
 
 
 class NoteForm(forms.Form):
-    body = forms.CharField(
-        label=_("Internal note"),
+    body = written(
+        _("Internal note"),
+        _("Seen only by compliance staff; never sent to the person."),
         max_length=4000,
-        validators=[validate_plain_lines],
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("Seen only by compliance staff; never sent to the person."),
     )
 
 
