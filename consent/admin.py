@@ -30,6 +30,7 @@ from accounts.models import User
 from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
 from privacy_portal.audit.services import audit_record
 from privacy_portal.crypto import encrypt
+from privacy_portal.forms import start_of
 from privacy_portal.pseudonymise import email_hash
 
 from . import services
@@ -442,6 +443,7 @@ class ConsentEventAdmin(AddressSearch, ReadOnlyAdmin):
                     "user_agent_hash",
                     "actor_type",
                     "actor_id",
+                    "received_on",
                 ]
             )
             for event in queryset.select_related(
@@ -464,6 +466,7 @@ class ConsentEventAdmin(AddressSearch, ReadOnlyAdmin):
                         event.user_agent_hash,
                         event.actor_type,
                         event.actor_id or "",
+                        (event.evidence or {}).get("received_on", ""),
                     ]
                 )
 
@@ -577,6 +580,7 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
             assert isinstance(staff, User)  # noqa: S101 (staff admin, checked above)
             data = form.cleaned_data
             note = f"{data['received_via']}: {data['note']}".strip(": ")
+            evidence = form.evidence()
             phone_keys = form.phone_purposes()
             if data["phone"] and phone_keys:
                 services.consent_stop_by_phone(
@@ -585,6 +589,7 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
                     actor=staff,
                     request=request,
                     note=note,
+                    evidence=evidence,
                 )
             if not data["email"]:
                 messages.success(request, _("Recorded: the number is on the do-not-contact list."))
@@ -598,6 +603,7 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
                         actor=staff,
                         request=request,
                         note=note,
+                        evidence=evidence,
                     )
                     message = ngettext(
                         "Recorded: all marketing stopped (%(count)s channel was on).",
@@ -613,6 +619,7 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
                         actor=staff,
                         request=request,
                         note=note,
+                        evidence=evidence,
                         email=data["email"],
                     )
                     message = (
@@ -659,6 +666,7 @@ def _tell_other_systems(data: dict[str, Any], staff: User) -> str:
         purpose_key=data["purpose"],
         request_type=request_type,
         received_via=data["received_via"],
+        received_at=start_of(data.get("received_on")),
         actor=staff,
     )
     if filed.state == "awaiting_identity":

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.validators import normalise_phone, validate_mailable_email, validate_plain_lines
+from privacy_portal.forms import ReceivedOnField
 
 from .catalogue import catalogue
 from .models import PurposeKind
@@ -101,13 +103,20 @@ class StaffRecordForm(forms.Form):
         ),
     )
     received_via = forms.ChoiceField(label=_("Received by"), choices=RECEIVED_VIA)
+    received_on = ReceivedOnField(
+        label=_("Received on"),
+        help_text=_(
+            "The day the person told Inper, if not today (an e-mail read late, a card from a "
+            "trade show). A withdrawal counts from now; the record keeps both days."
+        ),
+    )
     note = forms.CharField(
         label=_("Note"),
         max_length=300,
         required=False,
         validators=[validate_plain_lines],
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("Where and when, for example “call of 12 November”. No other personal data."),
+        help_text=_("Where or how, for example “trade show in Cologne”. No other personal data."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -122,6 +131,12 @@ class StaffRecordForm(forms.Form):
         ]
         if self.data.get("decision") == "stop_marketing":
             field.required = False
+
+    def evidence(self) -> dict[str, str]:
+        """How and on which day the choice reached Inper, for the ledger's events."""
+        data = self.cleaned_data
+        day = data.get("received_on") or timezone.localdate()
+        return {"received_via": data["received_via"], "received_on": day.isoformat()}
 
     def phone_purposes(self) -> list[str]:
         """The purposes the decision stops that a phone number reaches (texts, calls)."""

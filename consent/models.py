@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date
 from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
@@ -449,6 +451,19 @@ class ConsentEvent(models.Model):
         if self.source == Source.UNSUBSCRIBE and (self.evidence or {}).get("via") == "sms_stop":
             return str(Source.SMS_STOP.label)
         return str(SOURCE_FOR_PERSON.get(self.source) or self.get_source_display())
+
+    @property
+    def received_on(self) -> date | None:
+        """The day the person told Inper, for a choice staff recorded later (None if not
+        recorded, or the day it was recorded)."""
+        given = (self.evidence or {}).get("received_on")
+        try:
+            day = date.fromisoformat(given) if isinstance(given, str) else None
+        except ValueError:
+            return None
+        if day is None or day >= timezone.localdate(self.occurred_at):
+            return None
+        return day
 
 
 class ConsentState(models.Model):

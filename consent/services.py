@@ -486,6 +486,7 @@ def consent_stop_all_marketing(
     actor: Any,
     request: HttpRequest | None = None,
     note: str = "",
+    evidence: Mapping[str, Any] | None = None,
 ) -> list[ConsentEvent]:
     """Withdraw every marketing channel that is on (or waiting for confirmation); return the
     events recorded (none if everything was already off)."""
@@ -500,6 +501,7 @@ def consent_stop_all_marketing(
             actor=actor,
             request=request,
             note=note,
+            evidence=evidence,
         )
 
 
@@ -523,6 +525,7 @@ def consent_choose(
     actor: Any,
     request: HttpRequest | None = None,
     note: str = "",
+    evidence: Mapping[str, Any] | None = None,
     email: str = "",
     language: str | None = None,
 ) -> Choice:
@@ -552,6 +555,7 @@ def consent_choose(
         actor=actor,
         request=request,
         note=note,
+        evidence=evidence,
         language=language,
     )
     return Choice(event=event)
@@ -831,6 +835,7 @@ def consent_stop_by_phone(
     actor: Any,
     request: HttpRequest | None = None,
     note: str = "",
+    evidence: Mapping[str, Any] | None = None,
 ) -> list[ConsentEvent]:
     """Stop text messages or calls to a number a person gave by phone or in person, with no
     e-mail address (a trade-show contact): the number goes on each channel's suppression list
@@ -846,6 +851,7 @@ def consent_stop_by_phone(
             actor=actor,
             request=request,
             note=note,
+            evidence=evidence,
         )
         audit_record(
             actor=actor,

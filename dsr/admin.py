@@ -8,7 +8,6 @@ Decisions belong to compliance officers, on the dashboard.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, time
 from typing import Any
 
 from django import forms
@@ -16,7 +15,6 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_stubs_ext import StrOrPromise
@@ -24,6 +22,7 @@ from django_stubs_ext import StrOrPromise
 from accounts.forms import EMAIL_MAX_LENGTH
 from accounts.validators import validate_mailable_email, validate_plain_lines, validate_plain_text
 from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
+from privacy_portal.forms import ReceivedOnField, start_of
 
 from .consent_bridge import purpose_choices
 from .dashboard.labels import (
@@ -49,13 +48,6 @@ STAFF_IDENTITY = [
 ]
 
 
-def _start_of(day: date | None) -> datetime | None:
-    """The start of ``day`` in the portal's time zone (None for today or no day: now)."""
-    if day is None or day == timezone.localdate():
-        return None
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
     """A request received by phone, e-mail, post or in person."""
 
@@ -79,10 +71,8 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
         required=False,
         choices=lambda: [("", _("As in their account (if any)")), *settings.LANGUAGES],
     )
-    received_on = forms.DateField(
+    received_on = ReceivedOnField(
         label=_("Received on"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
         help_text=_(
             "The day the request reached Inper, if not today (a letter, an e-mail read late): "
             "the deadline counts from it."
@@ -112,7 +102,6 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
         self.fields["email"].validators.append(validate_mailable_email)
         self.fields["full_name"].validators.append(validate_plain_text)
         self.fields["details"].validators.append(validate_plain_lines)
-        self.fields["received_on"].widget.attrs["max"] = timezone.localdate().isoformat()
 
     def intake(self) -> Intake:
         data = self.cleaned_data
@@ -127,14 +116,8 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
             purposes=tuple(data.get("purposes") or ()),
             identity_method=data.get("identity_method", ""),
             identity_note=data.get("identity_note", ""),
-            received_at=_start_of(data.get("received_on")),
+            received_at=start_of(data.get("received_on")),
         )
-
-    def clean_received_on(self) -> date | None:
-        day: date | None = self.cleaned_data.get("received_on")
-        if day is not None and day > timezone.localdate():
-            raise ValidationError(_("The day a request was received cannot be in the future."))
-        return day
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}

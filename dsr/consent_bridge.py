@@ -4,6 +4,7 @@ or withdraw from, and recording those changes in the consent ledger."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -271,13 +272,20 @@ _STAFF_CHANNELS = {"phone": "phone", "email": "email", "in_person": "in_person",
 
 
 def file_for_staff_switch_off(
-    *, email: str, purpose_key: str, request_type: str, received_via: str, actor: Any
+    *,
+    email: str,
+    purpose_key: str,
+    request_type: str,
+    received_via: str,
+    actor: Any,
+    received_at: datetime | None = None,
 ) -> DataSubjectRequest:
     """File, for a switch-off support recorded on a person's behalf, the request
     :func:`request_for_switch_off` named, as the person's own switching off in the portal
     does, unless one of that type for the purpose is open for the address. Support did not
     check who called: the request waits for the person to confirm it from the e-mail it sends
-    them, then tells the other systems (the choice itself counts at once)."""
+    them, then tells the other systems (the choice itself counts at once). ``received_at`` is
+    when the person told Inper, if not today (the request's deadline counts from it)."""
     from privacy_portal.pseudonymise import email_hash
 
     from .services import Intake, dsr_request_file
@@ -291,6 +299,7 @@ def file_for_staff_switch_off(
         email=email,
         channel=_STAFF_CHANNELS.get(received_via, "phone"),
         purposes=(purpose_key,),
+        received_at=received_at,
     )
     return dsr_request_file(intake=intake, actor=actor)
 

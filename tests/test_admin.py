@@ -563,3 +563,17 @@ def test_the_country_filter_offers_only_the_countries_customers_are_in(support_c
     page = support_client.get("/admin/accounts/user/").content.decode()
     assert "?country=DE" in page and "?country=FR" in page
     assert "?country=ZW" not in page  # Zimbabwe: nobody there
+
+
+def test_a_day_staff_gave_comes_back_as_the_date_picker_reads_it_in_any_language():
+    """A form sent back with an error keeps the day: the browser's date field takes only
+    2026-11-12, which German dates (12.11.2026) are not."""
+    from datetime import date
+
+    from django.utils import translation
+
+    from privacy_portal.forms import ReceivedOnField
+
+    with translation.override("de"):
+        html = ReceivedOnField().widget.render("received_on", date(2026, 11, 12))
+    assert 'type="date"' in html and 'value="2026-11-12"' in html

@@ -6,9 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from consent import services
 from consent.catalogue import catalogue
@@ -43,6 +46,53 @@ def test_support_records_a_phone_opt_out_with_a_note(support_client, support_use
     )
     assert event.note == "phone: call of 12 November"
     assert AuditEvent.objects.filter(action="consent.recorded", actor_id=support_user.pk).exists()
+
+
+def test_a_choice_told_days_before_it_was_recorded_keeps_its_own_day(
+    support_client, compliance_client, customer, client
+):
+    """A card from a trade show, typed in days later: the withdrawal counts from now, and the
+    ledger, its export and the person's history keep the day the person told Inper."""
+    record(customer, "marketing_sms", True)
+    form = {
+        "email": customer.email,
+        "purpose": "marketing_sms",
+        "decision": "withdraw",
+        "received_via": "in_person",
+        "note": "trade show in Cologne",
+    }
+    today = timezone.localdate()
+    page = support_client.get(RECORD).content.decode()
+    assert 'type="date" name="received_on"' in page and f'max="{today.isoformat()}"' in page
+    for wrong, said in (
+        (today + timedelta(days=1), "The day cannot be in the future."),
+        (today - timedelta(days=400), "The day must be within the last year."),
+        ("last week", "Enter a valid date."),
+    ):
+        refused = support_client.post(RECORD, {**form, "received_on": str(wrong)})
+        assert refused.status_code == 200 and said in refused.content.decode()
+        assert "trade show in Cologne</textarea>" in refused.content.decode()  # kept
+    assert ConsentState.objects.get(subject__user=customer, purpose__key="marketing_sms").granted
+
+    told = today - timedelta(days=4)
+    assert support_client.post(RECORD, {**form, "received_on": told.isoformat()}).status_code == 302
+    event = ConsentEvent.objects.latest("id")
+    assert (event.granted, event.note) == (False, "in_person: trade show in Cologne")
+    assert event.evidence == {"received_via": "in_person", "received_on": told.isoformat()}
+    assert event.received_on == told
+    export = compliance_client.get("/admin/consent/consentevent/export.csv?source__exact=staff")
+    [row] = csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode()))
+    assert (row["granted"], row["received_on"]) == ("withdrawn", told.isoformat())
+
+    client.force_login(customer)
+    history = client.get("/privacy/history/").content.decode()
+    said = date_format(told, "DATE_FORMAT")
+    assert f"Our staff, as you told them on {said}" in history
+
+    # Recorded the day it was told: the history says nothing more.
+    support_client.post(RECORD, {**form, "decision": "stop_marketing", "received_on": ""})
+    assert ConsentEvent.objects.latest("id").received_on is None
+    assert client.get("/privacy/history/").content.decode().count("as you told them on") == 1
 
 
 def test_support_records_a_trade_show_contact_and_stop_all(
@@ -438,3 +488,37 @@ def test_a_phone_opt_out_without_a_number_asks_for_the_number(support_client):
     assert (event.purpose.key, event.granted) == ("marketing_phone", False)
     # An e-mail opt-out needs no number.
     assert "No phone number was given" not in recorded("marketing_email")
+
+
+def test_an_objection_told_days_before_files_its_request_as_received_that_day(
+    support_client, customer
+):
+    """Support records an objection to transfers abroad, told on a card days ago: the request
+    that tells the group CRM counts its deadline from that day."""
+    from dsr.deadlines import due_at
+    from dsr.models import DataSubjectRequest
+    from tests.dsr.helpers import add_store
+
+    add_store(
+        "crm",
+        "tests.dsr.connectors.RestrictingConnector",
+        config={"purpose_keys": ["international_transfers"]},
+    )
+    told = timezone.localdate() - timedelta(days=6)
+    response = support_client.post(
+        RECORD,
+        {
+            "email": customer.email,
+            "purpose": "international_transfers",
+            "decision": "withdraw",
+            "received_via": "letter",
+            "received_on": told.isoformat(),
+        },
+        follow=True,
+    )
+    assert "tells Inper's other systems" in response.content.decode() or (
+        "once the person confirms it" in response.content.decode()
+    )
+    filed = DataSubjectRequest.objects.get(type="objection")
+    assert (filed.channel, timezone.localdate(filed.received_at)) == ("post", told)
+    assert filed.due_at == due_at(filed.regime, filed.received_at)
