@@ -532,13 +532,14 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
         when: what support tells a person who asks whether their opt-out was recorded. Only an
         exact address is looked up (the list holds keyed hashes)."""
         from .forms import SuppressionCheckForm
-        from .selectors import suppressed_since
+        from .selectors import marketing_choices_of, suppressed_since
 
         if not request.user.has_perm("consent.record_on_behalf"):
             raise PermissionDenied
         # Posted: an address or a number never goes into a URL (history, proxies, logs).
         form = SuppressionCheckForm(request.POST if request.method == "POST" else None)
         found: list[tuple[str, Any]] | None = None
+        chosen: list[Any] = []
         if form.is_valid():
             kind, address = form.cleaned_data["address"]
             since = suppressed_since(**{kind: address})
@@ -548,11 +549,14 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
                 Channel.PHONE: _("marketing calls"),
             }
             found = [(reached_by.get(channel, channel), at) for channel, at in since.items()]
+            chosen = marketing_choices_of(**{kind: address})
         context = {
             **self.admin_site.each_context(request),
             "title": _("Is this address on the do-not-contact list?"),
             "form": form,
             "found": found,
+            "chosen": chosen,
+            "by_phone": form.is_valid() and form.cleaned_data["address"][0] == "phone",
             "opts": self.model._meta,
         }
         status = 400 if form.is_bound and not form.is_valid() else 200
@@ -597,19 +601,21 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
             subject = services.subject_for_email(data["email"])
             try:
                 if data["decision"] == "stop_marketing":
-                    events = services.consent_stop_all_marketing(
+                    was_on = services.marketing_on(subject)
+                    services.consent_stop_all_marketing(
                         subject=subject,
                         source=Source.STAFF,
                         actor=staff,
                         request=request,
                         note=note,
                         evidence=evidence,
+                        every_channel=True,
                     )
                     message = ngettext(
                         "Recorded: all marketing stopped (%(count)s channel was on).",
                         "Recorded: all marketing stopped (%(count)s channels were on).",
-                        len(events),
-                    ) % {"count": len(events)}
+                        len(was_on),
+                    ) % {"count": len(was_on)}
                 else:
                     outcome = services.consent_choose(
                         subject=subject,

@@ -59,11 +59,12 @@ class CookieChoiceForm(forms.Form):
         }
 
 
+# Named as a request's channels are (support records both).
 RECEIVED_VIA = (
-    ("phone", _("Phone call")),
+    ("phone", _("Phone")),
     ("email", _("E-mail")),
-    ("in_person", _("In person (shop, trade show)")),
-    ("letter", _("Letter")),
+    ("in_person", _("In person or at a trade show")),
+    ("letter", _("Post")),
 )
 
 
@@ -124,7 +125,7 @@ class StaffRecordForm(forms.Form):
         kinds = dict(PurposeKind.choices)
         field = self.fields["purpose"]
         assert isinstance(field, forms.ChoiceField)  # noqa: S101 (declared above)
-        field.choices = [
+        field.choices = [("", _("Choose…"))] + [
             (purpose.key, f"{purpose.title()} ({kinds[purpose.kind]})")
             for purpose in catalogue().purposes
             if purpose.switchable and purpose.kind != PurposeKind.COOKIE

@@ -192,6 +192,32 @@ def suppressed_since(*, email: str = "", phone: str = "") -> dict[str, datetime]
     return {channel.value: suppressed[channel] for channel in Channel if channel in suppressed}
 
 
+def marketing_choices_of(
+    *, email: str = "", phone: str = ""
+) -> list[tuple[ConsentSubject, PurposeChoice]]:
+    """The marketing choices recorded for an address, for support's do-not-contact check: of
+    the account or contact with the e-mail address ``email``; for a phone number, the text
+    message and call choices of the accounts with that number. Choices never made are left
+    out (they are the defaults, not something the person said)."""
+    from .services import PHONE_CHANNELS
+
+    if email:
+        found = subject_find(email=email)
+        subjects = [found] if found is not None else []
+    else:
+        subjects = list(
+            ConsentSubject.objects.filter(user__phone=phone.strip(), visitor_id__isnull=True)
+            .select_related("user")
+            .order_by("pk")[:20]
+        )
+    return [
+        (subject, choice)
+        for subject in subjects
+        for choice in consent_current(subject, kinds=(PurposeKind.MARKETING,))
+        if choice.decided_at is not None and (email or choice.key in PHONE_CHANNELS)
+    ]
+
+
 def suppressed_channels(*, email: str = "", phone: str = "") -> list[str]:
     """Return the channels on whose suppression list ``email`` or ``phone`` is
     (:func:`suppressed_since`)."""

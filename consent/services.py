@@ -479,6 +479,11 @@ def _granted_now(subject: ConsentSubject, keys: Iterable[str]) -> set[str]:
     }
 
 
+def marketing_on(subject: ConsentSubject) -> set[str]:
+    """The marketing channels that are on for ``subject`` (or waiting for its confirmation)."""
+    return _granted_now(subject, [p.key for p in catalogue().of_kind(PurposeKind.MARKETING)])
+
+
 def consent_stop_all_marketing(
     *,
     subject: ConsentSubject,
@@ -487,16 +492,27 @@ def consent_stop_all_marketing(
     request: HttpRequest | None = None,
     note: str = "",
     evidence: Mapping[str, Any] | None = None,
+    every_channel: bool = False,
 ) -> list[ConsentEvent]:
     """Withdraw every marketing channel that is on (or waiting for confirmation); return the
-    events recorded (none if everything was already off)."""
-    keys = [purpose.key for purpose in catalogue().of_kind(PurposeKind.MARKETING)]
+    events recorded (none if everything was already off). With ``every_channel`` (the person
+    said it to staff), also those off only because the person never chose: what they said is
+    then on record for every channel, not just for those it changed."""
+    cat = catalogue()
+    keys = [purpose.key for purpose in cat.of_kind(PurposeKind.MARKETING)]
     with transaction.atomic():
         ConsentSubject.objects.select_for_update().get(pk=subject.pk)
-        on = _granted_now(subject, keys)
+        stopping = _granted_now(subject, keys)
+        if every_channel:
+            chosen = set(
+                ConsentState.objects.filter(
+                    subject=subject, purpose_id__in=[cat.by_key[key].id for key in keys]
+                ).values_list("purpose__key", flat=True)
+            )
+            stopping |= {key for key in keys if key not in chosen}
         return consent_record_many(
             subject=subject,
-            choices={key: False for key in keys if key in on},
+            choices={key: False for key in keys if key in stopping},
             source=source,
             actor=actor,
             request=request,

@@ -522,3 +522,69 @@ def test_an_objection_told_days_before_files_its_request_as_received_that_day(
     filed = DataSubjectRequest.objects.get(type="objection")
     assert (filed.channel, timezone.localdate(filed.received_at)) == ("post", told)
     assert filed.due_at == due_at(filed.regime, filed.received_at)
+
+
+def test_stop_all_said_to_support_is_on_record_for_every_channel_and_found_again(support_client):
+    """A new trade-show contact says "no marketing at all": a withdrawal is recorded for every
+    marketing channel, not only for the one on by default, and the do-not-contact check shows
+    them when the person asks later (no address on the list: the choices are the record)."""
+    email = "new.contact@tradeshow.example"
+    response = support_client.post(
+        RECORD,
+        {"email": email, "decision": "stop_marketing", "received_via": "in_person"},
+        follow=True,
+    )
+    assert "(1 channel was on)" in response.content.decode()  # post, on by default
+    marketing = {p.key for p in catalogue().of_kind(PurposeKind.MARKETING)}
+    events = ConsentEvent.objects.filter(subject__email_hash__isnull=False)
+    assert {e.purpose.key for e in events} == marketing
+    assert not any(e.granted for e in events) and {e.source for e in events} == {"staff"}
+
+    check = "/admin/consent/consentstate/do-not-contact/"
+    page = support_client.post(check, {"address": email.upper()}).content.decode()
+    assert "Not on the do-not-contact list." in page
+    result = page.split("Marketing choices recorded for it", 2)[2]
+    for key in marketing:
+        assert catalogue().by_key[key].title("en") in result
+    assert result.count("<strong>Off</strong>") == len(marketing)
+    assert "Record a choice on a person" not in result
+
+    # Said again: nothing new to record, nothing recorded twice.
+    before = events.count()
+    support_client.post(
+        RECORD, {"email": email, "decision": "stop_marketing", "received_via": "phone"}
+    )
+    assert events.count() == before
+
+    # Another address: nothing recorded, nothing found.
+    page = support_client.post(check, {"address": "someone.else@example.org"}).content.decode()
+    assert "nothing the person said about marketing is recorded" in page
+    assert "Record a choice on a person" in page
+
+
+def test_the_check_by_number_shows_the_text_and_call_choices_of_accounts_with_it(
+    support_client,
+):
+    account = UserFactory(phone="+4915112345679")
+    record(account, "marketing_sms", False)
+    record(account, "marketing_email", False)
+    page = support_client.post(
+        "/admin/consent/consentstate/do-not-contact/", {"address": "+49 151 1234 5679"}
+    ).content.decode()
+    result = page.split("Marketing choices recorded for it", 2)[2]
+    assert f"Account #{account.pk}" in result
+    assert catalogue().by_key["marketing_sms"].title("en") in result
+    assert catalogue().by_key["marketing_email"].title("en") not in result
+
+
+def test_the_record_form_makes_support_choose_the_purpose(support_client, customer):
+    """Nothing is chosen for support: a withdrawal sent without a purpose is refused, not
+    recorded for whichever purpose came first."""
+    page = support_client.get(RECORD).content.decode()
+    assert re.search(r'<option value="" selected>Choose…</option>', page)
+    assert "In person or at a trade show" in page and ">Post<" in page
+    refused = support_client.post(
+        RECORD, {"email": customer.email, "decision": "withdraw", "received_via": "phone"}
+    )
+    assert refused.status_code == 200 and "This field is required." in refused.content.decode()
+    assert not ConsentEvent.objects.exists()
