@@ -191,3 +191,41 @@ def test_oversize_and_malformed_signup_fields_get_clear_messages(client):
 
     response = _signup(client, password2="something-else-entirely")
     assert "same password" in response.content.decode().lower()
+
+
+def test_the_e_mails_for_a_taken_or_unknown_address_speak_plainly(client):
+    """Signing up with an address that has an account, and resetting the password of one
+    that has none: each e-mail says what happened and what to do, in the portal's words."""
+    UserFactory(email="taken@example.com")
+    _signup(client, email="taken@example.com")
+    client.post("/accounts/password/reset/", {"email": "nobody@example.com"})
+    taken, unknown = mail.outbox
+    assert taken.to == ["taken@example.com"] and unknown.to == ["nobody@example.com"]
+    assert taken.subject == "Inper: You already have an account"
+    assert "You already have an account with it, so no new account was made." in taken.body
+    assert re.search(r"http://[^\s]+/accounts/password/reset/", taken.body)
+    assert "No account has this address, so nothing was changed." in unknown.body
+    assert re.search(r"http://[^\s]+/accounts/signup/", unknown.body)
+    for message in (taken, unknown):
+        assert "signup for" not in message.body and "password forgotten" not in message.body
+        assert "  " not in message.body and "privacy@inper.com" in message.body
+
+
+def test_broken_account_links_say_so_in_plain_words(client, customer):
+    page = client.get("/accounts/password/reset/key/1-wrong/").content.decode()
+    assert "Invalid link" in page and "Ask for a new one" in page
+    assert "Bad token" not in page
+    page = client.get("/accounts/confirm-email/wrong/").content.decode()
+    assert "This confirmation link has expired or is not valid." in page
+    assert "issue a new" not in page
+
+
+def test_the_e_mails_for_a_taken_or_unknown_address_are_in_the_readers_language(client):
+    """The account's language for an address that has one; the page's for one that has none."""
+    UserFactory(email="taken@example.com", preferred_language="de")
+    _signup(client, email="taken@example.com")
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "de"
+    client.post("/accounts/password/reset/", {"email": "nobody@example.com"})
+    taken, unknown = mail.outbox
+    assert "Sie haben damit bereits ein Konto" in taken.body
+    assert "Kein Konto hat diese Adresse, daher wurde nichts geändert." in unknown.body
