@@ -19,6 +19,14 @@ def _t(en_title: str, en_description: str, de_title: str, de_description: str) -
     }
 
 
+#: The session cookie: a signed-in person's, and a visitor's for a confirmation after a form
+#: (SESSION_IDLE_TIMEOUT, 30 minutes unless configured otherwise).
+SESSION_COOKIE_PURPOSE = (
+    "Keeps you signed in, and shows a confirmation after you send a form.",
+    "Hält Sie angemeldet und zeigt nach dem Absenden eines Formulars eine Bestätigung an.",
+)
+SESSION_COOKIE_LIFETIME = "30 minutes after your last visit"
+
 PURPOSES: list[dict[str, Any]] = [
     # --- marketing channels ---------------------------------------------------------------
     {
@@ -228,7 +236,12 @@ PURPOSES: list[dict[str, Any]] = [
                     "Anmeldung, Sicherheit und Warenkorb.",
                 ),
                 "cookies": [
-                    ("sessionid", "Keeps you signed in.", "Hält Sie angemeldet.", "session"),
+                    (
+                        "sessionid",
+                        SESSION_COOKIE_PURPOSE[0],
+                        SESSION_COOKIE_PURPOSE[1],
+                        SESSION_COOKIE_LIFETIME,
+                    ),
                     (
                         "csrftoken",
                         "Protects forms against forgery.",
@@ -420,6 +433,7 @@ SERVICE_NAMES_DE = {
 }
 LIFETIME_DE = {
     "session": "Sitzung",
+    SESSION_COOKIE_LIFETIME: "30 Minuten nach Ihrem letzten Besuch",
     "1 year": "1 Jahr",
     "2 years": "2 Jahre",
     "12 months": "12 Monate",

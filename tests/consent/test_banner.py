@@ -392,3 +392,43 @@ def test_the_cookie_policy_lists_the_cookies_it_says_it_lists(client):
     assert all(purpose.title() in page for purpose in catalogue().cookie_categories)
     assert "Lifetime" in page
     assert 'href="http://www.google.com/policies/privacy/partners"' in page
+
+
+def test_the_session_cookie_a_visitor_gets_is_described_as_what_it_does(client):
+    """A visitor who saves cookie settings without script gets a session cookie (for the
+    "saved" message): the table says so, with the lifetime the cookie really has."""
+    response = client.post("/privacy/cookies/", {"action": "reject_all"}, follow=True)
+    assert client.cookies["sessionid"].value
+    assert client.cookies["sessionid"]["max-age"] == 30 * 60
+    page = client.get("/privacy/cookie-policy/").content.decode()
+    row = page.split("<code>sessionid</code>", 1)[1].split("</tr>", 1)[0]
+    assert "shows a confirmation after you send a form" in row
+    assert "30 minutes after your last visit" in row
+    assert response.status_code == 200
+
+
+def test_the_session_cookie_seeded_before_is_described_anew_unless_staff_changed_it():
+    from importlib import import_module
+
+    from django.apps import apps as django_apps
+
+    from consent.models import Cookie
+
+    migration = import_module("consent.migrations.0009_session_cookie_described")
+    cookie = Cookie.objects.get(name="sessionid")
+    cookie.texts = migration.SEEDED
+    cookie.save()
+    other = Cookie.objects.get(name="csrftoken")
+    before = other.texts
+    migration.describe(django_apps, None)
+    cookie.refresh_from_db()
+    assert cookie.texts == migration.DESCRIBED
+    assert cookie.texts["de"]["lifetime"] == "30 Minuten nach Ihrem letzten Besuch"
+    other.refresh_from_db()
+    assert other.texts == before
+
+    cookie.texts = {"en": {"purpose": "Edited by staff.", "lifetime": "session"}}
+    cookie.save()
+    migration.describe(django_apps, None)
+    cookie.refresh_from_db()
+    assert cookie.texts["en"]["purpose"] == "Edited by staff."
