@@ -691,6 +691,12 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
 def audit_csv(request: HttpRequest) -> HttpResponseBase:
     """Export the filtered events as CSV, streamed (the export is audited)."""
     form = AuditFilterForm(request.GET or None)
+    if request.GET and not form.is_valid():
+        # A filter the trail cannot apply exports nothing, not the whole trail: the page
+        # says which filter to correct.
+        refused = audit_trail(request)
+        refused.status_code = 400
+        return refused
     filters = form.filters() if request.GET else {}
     audit.audit_export_record(actor=request.user, filters=filters)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")

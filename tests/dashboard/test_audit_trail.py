@@ -151,3 +151,21 @@ def test_in_german_the_column_of_what_an_event_is_about_says_object_not_objectio
     # The customer's button that objects to a use of their data keeps its verb.
     with translation.override("de"):
         assert translation.gettext("Object") == "Widersprechen"
+
+
+def test_an_export_with_a_filter_it_cannot_apply_exports_nothing_and_says_which(
+    compliance_client,
+):
+    """Not the whole trail in place of the few events asked for: the page, answered 400, says
+    what to correct, and nothing was exported (so no export is recorded)."""
+    audit_record(actor=None, action="test.thing", target=("tests.thing", "1"))
+    for query, said in (
+        ({"actor_id": "abc"}, "Enter a whole number."),
+        ({"since": "2026-13-40"}, "Enter a valid date."),
+        ({"since": "2026-12-02", "until": "2026-12-01"}, "The end is before the start."),
+    ):
+        response = compliance_client.get("/dashboard/audit/export.csv", query)
+        assert response.status_code == 400 and not response.streaming
+        page = response.content.decode()
+        assert said in page and "test.thing" not in page
+    assert not AuditEvent.objects.filter(action="audit.exported").exists()
