@@ -15,6 +15,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_stubs_ext import StrOrPromise
@@ -288,7 +290,7 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
         """File the request through the workflow, as any other channel does."""
         created = dsr_request_file(intake=form.intake(), actor=request.user)
         obj.pk, obj.reference, obj.state = created.pk, created.reference, created.state
-        obj.duplicate_of = created.duplicate_of
+        obj.duplicate_of, obj.due_at = created.duplicate_of, created.due_at
 
     def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
         if obj.state == State.DUPLICATE and obj.duplicate_of is not None:
@@ -313,6 +315,16 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
                     "checked who asked, the request waits for the person to confirm it from the "
                     "e-mail we sent them; it joins their account's requests once they do."
                 ),
+            )
+        if obj.state != State.DUPLICATE and obj.due_at < timezone.now():
+            # Received long before it was recorded: the officers must know today.
+            messages.warning(
+                request,
+                _(
+                    "This request was due on %(due)s, so it is already overdue: tell a "
+                    "compliance officer today."
+                )
+                % {"due": date_format(timezone.localtime(obj.due_at), "DATE_FORMAT")},
             )
         return super().response_add(request, obj, post_url_continue)
 

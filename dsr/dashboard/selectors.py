@@ -465,6 +465,21 @@ class RequestPage:
     extend_refusal: str = ""
 
     @property
+    def identity_checked_by(self) -> str:
+        """Who on the staff checked the person's identity by hand: the last to confirm it on
+        the dashboard, or the one who recorded the request with the check ("" for none)."""
+        for entry in reversed(self.timeline):
+            event = entry.event
+            if event.action == "dsr.request.identity_verified" or (
+                event.reason == "identity_verified_by_staff"
+            ):
+                return entry.actor
+        request = self.request
+        if request.identity_method.startswith("staff_") and request.recorded_by is not None:
+            return staff_name(request.recorded_by)
+        return ""
+
+    @property
     def duplicates_checked(self) -> list[tuple[DataSubjectRequest, bool]]:
         """Each linked request, and whether it is known to come from the person: filed signed
         in, or recorded by staff with how they checked. One filed with the address alone was

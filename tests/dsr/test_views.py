@@ -17,6 +17,7 @@ from django.core import mail
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from consent.models import ConsentEvent
 from dsr import notifications
@@ -1317,3 +1318,60 @@ def test_the_request_pages_say_where_the_person_may_complain(customer_client, cu
     created = file_request(type="access", user=customer)
     page = customer_client.get(f"/requests/{created.reference}/").content.decode()
     assert "right to lodge a complaint with a data-protection supervisory authority" in page
+
+
+def test_a_request_recorded_after_its_deadline_warns_support_and_names_who_checked(
+    support_client, support_user, compliance_client
+):
+    """A letter found weeks late: support is told at once that it is overdue; the officer's
+    page says how the identity was checked, by whom, and what was checked."""
+    day = timezone.localdate() - timedelta(days=40)
+    response = support_client.post(
+        "/admin/dsr/datasubjectrequest/add/",
+        {
+            "type": "access",
+            "channel": "post",
+            "email": "late.letter@example.com",
+            "full_name": "Lea Late",
+            "received_on": day.isoformat(),
+            "identity_method": "staff_document",
+            "identity_note": "Signed letter with a copy of her ID card",
+        },
+        follow=True,
+    )
+    created = DataSubjectRequest.objects.get(email="late.letter@example.com")
+    page = response.content.decode()
+    assert "so it is already overdue: tell a compliance officer today." in page
+    assert date_format(timezone.localtime(created.due_at), "DATE_FORMAT") in page
+
+    page = compliance_client.get(f"/dashboard/requests/{created.reference}/").content.decode()
+    identity = page.split(">Identity</h3>", 1)[1].split("</dl>", 1)[0]
+    assert "How it was checked" in identity and created.get_identity_method_display() in identity
+    name = f"{support_user.first_name} {support_user.last_name}".strip() or support_user.email
+    assert re.search(rf"Checked by</dt><dd>{re.escape(name)}</dd>", identity)
+    assert "Signed letter with a copy of her ID card" in identity
+
+    # Recorded today: no warning.
+    response = support_client.post(
+        "/admin/dsr/datasubjectrequest/add/",
+        {"type": "access", "channel": "phone", "email": "on.time@example.com"},
+        follow=True,
+    )
+    assert "already overdue" not in response.content.decode()
+
+
+def test_the_officer_who_checks_an_identity_by_hand_is_named_as_its_checker(
+    compliance_client, compliance_user
+):
+    guest = file_request(type="access", email="guest.checked@example.com", user=None)
+    response = compliance_client.post(
+        f"/dashboard/requests/{guest.reference}/verify/",
+        {"verify-method": "staff_callback", "verify-note": "Called back the number on file"},
+        follow=True,
+    )
+    page = response.content.decode()
+    identity = page.split(">Identity</h3>", 1)[1].split("</dl>", 1)[0]
+    name = f"{compliance_user.first_name} {compliance_user.last_name}".strip()
+    assert re.search(
+        rf"Checked by</dt><dd>{re.escape(name or compliance_user.email)}</dd>", identity
+    )
