@@ -632,8 +632,8 @@ def request_advance(request_id: int, *, build_here: bool = False) -> None:
             return
         if request is None or request.state not in (State.RUNNING, State.WAITING):
             return
-        tasks = list(request.tasks.values_list("state", "receipt"))
-        states = [state for state, _ in tasks]
+        tasks = list(request.tasks.values_list("state", "receipt", "store_id", "action"))
+        states = [state for state, *_ in tasks]
         active = [
             s for s in states if s in (TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING)
         ]
@@ -645,6 +645,23 @@ def request_advance(request_id: int, *, build_here: bool = False) -> None:
             if request.state != State.WAITING:
                 _transition(request, State.WAITING, "waiting_on_manual_or_external_step")
             return
+        if not any(action == Action.NOTIFY for *_, action in tasks):
+            # Recipients are told once the person's data was dealt with, if any was found.
+            from .services import plan_recipients
+
+            told = plan_recipients(
+                request,
+                [
+                    (store, action, receipt)
+                    for state, receipt, store, action in tasks
+                    if state == TaskState.SUCCEEDED
+                ],
+            )
+            if told:
+                send_planned_on_commit(told)
+                if request.state == State.WAITING:
+                    _transition(request, State.RUNNING, "tasks_running")
+                return
         if request.state == State.WAITING:
             request = _transition(request, State.RUNNING, "all_steps_done")
         failed = TaskState.FAILED in states
@@ -666,8 +683,8 @@ def request_advance(request_id: int, *, build_here: bool = False) -> None:
 
         # "Nothing found" answers a request about the person's data; an objection or a
         # withdrawal changes how it is used, whatever the stores asked hold.
-        found = request.type in _CHOICE_TYPES or _found_anything(
-            receipt for state, receipt in tasks if state == TaskState.SUCCEEDED
+        found = request.type in _CHOICE_TYPES or found_anything(
+            receipt for state, receipt, *_ in tasks if state == TaskState.SUCCEEDED
         )
         _finish(
             request, outcome="no_data_found" if not found and not failed else "done", partial=failed
@@ -690,7 +707,7 @@ def _transition(request: DataSubjectRequest, to: str, reason: str) -> DataSubjec
     return transition_locked(request, to=to, actor=None, reason=reason)
 
 
-def _found_anything(receipts: Iterable[dict[str, Any] | None]) -> bool:
+def found_anything(receipts: Iterable[dict[str, Any] | None]) -> bool:
     """Return True if any store held something about the person, by the ``receipts`` of the
     request's succeeded tasks, not counting the records of their own requests and the copies
     made for them (which exist because they asked)."""

@@ -874,24 +874,6 @@ def _plan_tasks(request: DataSubjectRequest) -> list[StoreTask]:
                         max_attempts=settings.DSR_TASK_MAX_ATTEMPTS,
                     )
                 )
-        restricts_here = any(
-            task.store is store and task.action == Action.RESTRICT for task in planned
-        )
-        if (
-            request.type in NOTIFY_RECIPIENTS
-            and store.is_recipient
-            and connector_supports(store, Action.NOTIFY)
-            # A recipient that restricts the data itself learns of the restriction by doing it.
-            and not restricts_here
-        ):
-            planned.append(
-                StoreTask(
-                    request=request,
-                    store=store,
-                    action=Action.NOTIFY,
-                    max_attempts=settings.DSR_TASK_MAX_ATTEMPTS,
-                )
-            )
         if request.type in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT):
             purpose_keys = set(store.config.get("purpose_keys", []))
             if purpose_keys & set(request.purposes) and connector_supports(store, Action.RESTRICT):
@@ -920,6 +902,61 @@ def _plan_tasks(request: DataSubjectRequest) -> list[StoreTask]:
             **({"unreached": unreached} if unreached else {}),
         },
     )
+    return created
+
+
+def plan_recipients(
+    request: DataSubjectRequest, done: list[tuple[int, str, dict[str, Any] | None]]
+) -> list[StoreTask]:
+    """Once the other steps of an erasure, correction or restriction are done (``done``: each
+    succeeded task's store, action and receipt), plan a step telling each recipient Inper may
+    have shared the person's data with to do the same (GDPR Art. 19): only if a system held
+    data about them (a recipient whose configuration names ``shared_from`` stores, only if one
+    of those did), so that nobody is told of a person they never received. A recipient that
+    restricted the data itself learnt of the restriction by doing it. Return the tasks, to be
+    sent when the caller's transaction commits (audited with the plan)."""
+    from .engine import found_anything
+    from .identity import subject_of
+
+    if request.type not in NOTIFY_RECIPIENTS:
+        return []
+    recipients = [
+        store
+        for store in DataStore.objects.filter(enabled=True, is_recipient=True).order_by(
+            "position", "name"
+        )
+        if connector_supports(store, Action.NOTIFY)
+    ]
+    if not recipients:
+        return []
+    holding = {store for store, _, receipt in done if found_anything([receipt])}
+    if not holding:
+        return []
+    keys = dict(DataStore.objects.filter(pk__in=holding).values_list("pk", "key"))
+    held_in = {keys[pk] for pk in holding}
+    subject = subject_of(request)
+    restricted_itself = {store for store, action, _ in done if action == Action.RESTRICT}
+    planned = [
+        StoreTask(
+            request=request,
+            store=store,
+            action=Action.NOTIFY,
+            max_attempts=settings.DSR_TASK_MAX_ATTEMPTS,
+            enqueued_at=timezone.now(),
+        )
+        for store in recipients
+        if store.pk not in restricted_itself
+        and store_reaches(store, subject)
+        and (not store.config.get("shared_from") or held_in & set(store.config["shared_from"]))
+    ]
+    created = StoreTask.objects.bulk_create(planned)
+    if created:
+        audit_record(
+            actor=None,
+            action="dsr.request.recipients_planned",
+            target=request,
+            after={"tasks": [[t.store_id, t.action] for t in created]},
+        )
     return created
 
 

@@ -309,8 +309,10 @@ ActionResult = (
 
 #: Keys of a store's configuration that are the portal's, not the connector's: ``names`` (the
 #: store's name by language, as the person reads it) and ``entity_names`` (what its tables or
-#: entities are called, by language); see :mod:`dsr.texts`.
-PORTAL_CONFIG_KEYS = frozenset({"names", "entity_names"})
+#: entities are called, by language), see :mod:`dsr.texts`; and, for a recipient,
+#: ``shared_from`` (the keys of the stores whose data Inper shares with it: it is told of a
+#: request only if one of them held data about the person).
+PORTAL_CONFIG_KEYS = frozenset({"names", "entity_names", "shared_from"})
 
 
 def connector_config(config: Mapping[str, Any], *, check: bool = True) -> dict[str, Any]:
@@ -322,6 +324,13 @@ def connector_config(config: Mapping[str, Any], *, check: bool = True) -> dict[s
 
         store_names_parse(config)
         store_entity_names_parse(config)
+        shared_from = config.get("shared_from", [])
+        if not isinstance(shared_from, list) or not all(
+            isinstance(key, str) and 0 < len(key) <= 50 for key in shared_from
+        ):
+            raise ConfigurationError(
+                gettext_noop("shared_from must list the keys of stores, for example [\"shop\"].")
+            )
     return {key: value for key, value in config.items() if key not in PORTAL_CONFIG_KEYS}
 
 

@@ -411,6 +411,8 @@ def _stores() -> list[dict[str, Any]]:
                     "request's reference, its type and the person's e-mail address, ask them "
                     "to apply it to their delivery records, and attach their answer."
                 },
+                # It receives delivery addresses of the shop's orders, nothing else.
+                "shared_from": ["inper-shop"],
             },
             "is_recipient": True,
             "secrets": {},

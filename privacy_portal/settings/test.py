@@ -12,13 +12,15 @@ if env("TEST_EMAIL_FILE_PATH", default=""):
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = env("TEST_EMAIL_FILE_PATH")
 
-# Connectors that exist only for tests (failing on demand, waiting for staff, restricting).
+# Connectors that exist only for tests (failing on demand, waiting for staff, restricting,
+# told as a recipient).
 DSR_CONNECTORS = {
     **DSR_CONNECTORS,  # noqa: F405
     "test-flaky": "tests.dsr.connectors.FlakyConnector",
     "test-manual": "tests.dsr.connectors.StaffStepConnector",
     "test-slow": "tests.dsr.connectors.SlowConnector",
     "test-restricting": "tests.dsr.connectors.RestrictingConnector",
+    "test-recipient": "tests.dsr.connectors.RecipientConnector",
 }
 DSR_RETRY_BASE_SECONDS = 0.2
 DSR_TASK_LEASE_SECONDS = 5

@@ -3,6 +3,7 @@ that is slow, and one that restricts processing."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from django.core.cache import cache
@@ -13,6 +14,7 @@ from dsr.connectors.base import (
     ExportResult,
     ExportSink,
     LocateResult,
+    NotifyResult,
     Pending,
     PermanentStoreError,
     RestrictResult,
@@ -139,4 +141,24 @@ def restricted(store_key: str, email: str) -> bool | None:
     """Whether :class:`RestrictingConnector` ``store_key`` holds ``email`` restricted (None:
     it was never asked)."""
     value: bool | None = cache.get(f"restricted-{store_key}-{email}")
+    return value
+
+
+class RecipientConnector(Connector):
+    """A recipient Inper may have shared data with: it can only be told of a request. Counts
+    what it was told in the cache (:func:`told`)."""
+
+    kind: ClassVar[str] = "test-recipient"
+    supports: ClassVar[frozenset[str]] = frozenset({"notify"})
+
+    def notify(
+        self, subject: Subject, *, request_type: str, changes: Mapping[str, str] | None = None
+    ) -> NotifyResult:
+        cache.set(f"told-{self.store_key}-{subject.email}", request_type, 3600)
+        return NotifyResult(reference="told")
+
+
+def told(store_key: str, email: str) -> str | None:
+    """The request type :class:`RecipientConnector` ``store_key`` was told of for ``email``."""
+    value: str | None = cache.get(f"told-{store_key}-{email}")
     return value

@@ -17,6 +17,7 @@ from accounts.models import Address, User
 from dsr import engine, packages
 from dsr.erasure import erasure_record_valid
 from dsr.models import (
+    DataStore,
     DataSubjectRequest,
     ErasureRecord,
     ExportPackage,
@@ -897,3 +898,57 @@ def test_a_store_that_cannot_find_the_person_gets_no_step_and_the_person_no_word
         request=file_request(type="erasure", user=customer), actor=compliance_user
     )
     assert theirs.tasks.filter(store__key="analytics", action="erase").exists()
+
+
+def test_recipients_are_told_after_the_erasure_and_only_of_a_person_whose_data_was_found(
+    customer, support_user
+):
+    """GDPR Art. 19 asks Inper to tell those it shared the data with: a recipient hears of a
+    person only once the erasure is done, only if a system held data about them, and, where
+    its configuration says which systems its data came from, only if one of those did; a
+    stranger's address is news to nobody."""
+    from dsr.models import Action
+    from tests.dsr.connectors import told
+
+    add_store("shop", "tests.dsr.connectors.FlakyConnector")
+    add_store(
+        "carrier",
+        "tests.dsr.connectors.RecipientConnector",
+        is_recipient=True,
+        config={"shared_from": ["shop"]},
+    )
+    add_store(
+        "partner",
+        "tests.dsr.connectors.RecipientConnector",
+        is_recipient=True,
+        config={"shared_from": ["newsletter"]},
+    )
+    add_store("crm", "tests.dsr.connectors.RecipientConnector", is_recipient=True)
+
+    approved = dsr_request_approve(request=file_request(type="erasure", user=customer), actor=None)
+    # Planned at approval: the erasures, not yet the recipients.
+    assert not approved.tasks.filter(action=Action.NOTIFY).exists()
+    done = run_pending_tasks(approved)
+    assert done.state == State.COMPLETED, list(done.tasks.values_list("store__key", "error"))
+    assert told("carrier", customer.email) == told("crm", customer.email) == "erasure"
+    assert told("partner", customer.email) is None  # nothing came from the newsletter here
+    erased = done.tasks.filter(action=Action.ERASE).values_list("finished_at", flat=True)
+    notified = done.tasks.filter(action=Action.NOTIFY).values_list("finished_at", flat=True)
+    assert len(notified) == 2 and min(notified) >= max(erased)
+    planned = AuditEvent.objects.get(action="dsr.request.recipients_planned")
+    assert planned.scope == f"dsr.datasubjectrequest:{done.pk}"
+
+    # A person Inper holds nothing about: nobody is told, and the request says so.
+    DataStore.objects.filter(key="shop").update(enabled=False)
+    stranger = file_request(
+        type="erasure",
+        email="stranger@example.org",
+        channel="phone",
+        actor=support_user,
+        identity_method="staff_callback",
+        identity_note="Called back the number the person gave",
+    )
+    stranger = run_pending_tasks(dsr_request_approve(request=stranger, actor=None))
+    assert (stranger.state, stranger.outcome) == (State.COMPLETED, "no_data_found")
+    assert not stranger.tasks.filter(action=Action.NOTIFY).exists()
+    assert all(told(key, "stranger@example.org") is None for key in ("carrier", "crm", "partner"))

@@ -101,6 +101,8 @@ def test_the_dictionary_and_the_cover_letter_are_in_the_requests_language(demo_w
         ),
         ({"names": "Inper shop"}, "names must be an object"),
         ({"names": {"en": "Inper shop", "de": ""}}, "names.de must be a non-empty text"),
+        ({"shared_from": "shop"}, "shared_from must list the keys of stores"),
+        ({"shared_from": ["shop", 7]}, "shared_from must list the keys of stores"),
     ],
 )
 def test_configured_texts_are_checked_with_a_clear_message(change, message):

@@ -125,9 +125,17 @@ def test_a_demo_customers_access_and_erasure_reach_every_store(demo_world, worke
     _wait_for_the_staffs_steps(erasure)
     assert sorted(complete_manual_steps(erasure, officer)) == [
         "google-analytics",
-        "parcel-carrier",
         "payment-provider",
     ]
+    # Then the recipients are told: the carrier by a staff step (the shop held her orders).
+    wait_until(
+        lambda: erasure.tasks.filter(
+            store__key="parcel-carrier", waiting_for="manual", state=TaskState.WAITING
+        ).exists(),
+        timeout=60,
+        message="the carrier's step, once the erasure is done",
+    )
+    assert complete_manual_steps(erasure, officer) == ["parcel-carrier"]
     wait_until(lambda: _state(erasure) == State.COMPLETED, timeout=60, message="the erasure")
 
     receipts = {

@@ -648,15 +648,33 @@ def test_a_service_that_answers_a_lift_with_the_restriction_in_force_has_not_lif
     assert request.restriction_lifted_at is None
 
 
-def test_a_recipient_service_told_of_a_correction_receives_what_to_correct(customer):
-    """GDPR Art. 19: the correction itself goes to each recipient, not only that one was asked."""
+def test_a_recipient_service_told_of_a_correction_receives_what_to_correct(
+    customer, compliance_user
+):
+    """GDPR Art. 19: the correction itself goes to each recipient, not only that one was asked,
+    once Inper's own systems are corrected (the portal's by staff), not before."""
+    from dsr.models import Action
+    from dsr.services import dsr_task_complete_manual
+
     with ScriptedServer(done({"reference": "CRM-7"}), done({"reference": "CRM-8"})) as server:
         store = http_store(f"{server.url}/dsr", actions=["notify"])
         store.is_recipient = True
         store.save()
-        for kind, details in (("rectification", "My phone is +49 30 1234567."), ("erasure", "")):
-            request = file_request(type=kind, user=customer, details=details)
-            run_pending_tasks(dsr_request_approve(request=request, actor=None))
+        correction = file_request(
+            type="rectification", user=customer, details="My phone is +49 30 1234567."
+        )
+        correction = run_pending_tasks(dsr_request_approve(request=correction, actor=None))
+        assert correction.state == State.WAITING and server.received == []
+        assert not correction.tasks.filter(action=Action.NOTIFY).exists()
+        dsr_task_complete_manual(
+            task=correction.tasks.get(action=Action.RECTIFY),
+            actor=compliance_user,
+            note="Phone number corrected in the profile",
+        )
+        correction = run_pending_tasks(correction)
+        assert correction.state == State.COMPLETED
+        erasure = file_request(type="erasure", user=customer)
+        run_pending_tasks(dsr_request_approve(request=erasure, actor=None))
     corrected, erased = (message.json() for message in server.received)
     assert corrected["action"] == "notify"
     assert corrected["options"] == {
