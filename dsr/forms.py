@@ -25,8 +25,9 @@ from .stores import MISSING_COPY
 
 TYPE_HELP: dict[str, StrOrPromise] = {
     RequestType.ACCESS: _(
-        "We send you a copy of everything Inper holds about you, with where "
-        "it comes from, why we use it, who receives it and how long we keep it."
+        "We send you a copy of what Inper's systems hold about you, with where it comes from, "
+        "why we use it, who receives it and how long we keep it. Its cover letter names any "
+        "system the copy cannot include, and how to ask it."
     ),
     RequestType.PORTABILITY: _(
         "The data you gave us, in files other services can read (JSON "
@@ -59,8 +60,8 @@ TYPE_HELP: dict[str, StrOrPromise] = {
 #: explanations above address someone still choosing).
 ASKED: dict[str, StrOrPromise] = {
     RequestType.ACCESS: _(
-        "A copy of everything Inper holds about you, with where it comes from, why we use it, "
-        "who receives it and how long we keep it."
+        "A copy of what Inper's systems hold about you, with where it comes from, why we use "
+        "it, who receives it and how long we keep it."
     ),
     RequestType.PORTABILITY: _(
         "The data you gave us, in files other services can read (JSON and CSV)."

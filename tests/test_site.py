@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -25,6 +26,19 @@ def test_home_links_to_every_part(client):
     page = client.get("/").content.decode()
     for link in ("/accounts/login/", "/accounts/signup/", "/privacy/statement/"):
         assert f'href="{link}"' in page
+
+
+def test_a_visitor_without_an_account_is_shown_how_to_stop_marketing(client, customer):
+    """The choices card leads to a sign-in; a guest (a trade-show contact) is also offered the
+    request that stops marketing without one, with the objection already chosen."""
+    page = client.get("/").content.decode()
+    assert 'href="/requests/new/?type=objection"' in page
+    form = client.get("/requests/new/?type=objection").content.decode()
+    assert re.search(
+        r'<input[^>]*value="objection"[^>]*checked|<option value="objection" selected', form
+    )
+    client.force_login(customer)
+    assert "?type=objection" not in client.get("/").content.decode()
 
 
 def test_privacy_statement_is_shown_with_its_date(client):
