@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -189,6 +190,35 @@ def test_support_sees_profile_and_addresses_but_no_secrets(support_client):
     assert "alice.w@example.com" in page and "7 Secret Garden" in page
     assert "pbkdf2" not in page and "md5$" not in page and alice.password not in page
     assert "password" not in page.lower().split("<form")[-1] or "id_password" not in page
+
+
+def test_a_customers_page_leads_support_to_their_requests_and_to_recording_for_them(
+    support_client, compliance_client
+):
+    """Found by support, a customer's page is no dead end: their requests, and recording a
+    request or a choice with their address filled in."""
+    from tests.dsr.helpers import file_request
+
+    alice = UserFactory(email="alice.w@example.com")
+    other = UserFactory(email="other.person@example.com")
+    for person in (alice, other):
+        file_request(type="access", user=person)
+    page = support_client.get(f"/admin/accounts/user/{alice.pk}/change/").content.decode()
+    tools = page.split('class="object-tools"', 1)[1].split("</ul>", 1)[0]
+    links = {
+        html.unescape(text): html.unescape(href)
+        for href, text in re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', tools)
+    }
+    assert links["Their requests"] == "/admin/dsr/datasubjectrequest/?q=alice.w%40example.com"
+    assert links["Record a request"].endswith("/add/?email=alice.w%40example.com")
+    assert links["Record a marketing choice"].endswith("/record/?email=alice.w%40example.com")
+    listed = support_client.get(links["Their requests"], follow=True).content.decode()
+    assert "alice.w@example.com" in listed and "other.person@example.com" not in listed
+    form = support_client.get(links["Record a marketing choice"]).content.decode()
+    assert 'value="alice.w@example.com"' in form
+    # The officer, who records neither, is offered the requests only.
+    page = compliance_client.get(f"/admin/accounts/user/{alice.pk}/change/").content.decode()
+    assert "Their requests" in page and "Record a request" not in page
 
 
 @pytest.mark.parametrize(
