@@ -329,7 +329,7 @@ def connector_config(config: Mapping[str, Any], *, check: bool = True) -> dict[s
             isinstance(key, str) and 0 < len(key) <= 50 for key in shared_from
         ):
             raise ConfigurationError(
-                gettext_noop("shared_from must list the keys of stores, for example [\"shop\"].")
+                gettext_noop('shared_from must list the keys of stores, for example ["shop"].')
             )
     return {key: value for key, value in config.items() if key not in PORTAL_CONFIG_KEYS}
 
