@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import (
@@ -86,7 +86,12 @@ def preference_update(request: HttpRequest, key: str) -> HttpResponse:
     them stop too (see :func:`dsr.consent_bridge.request_for_switch_off`): an objection, which
     asks for the password first like any request that changes how data is processed, or a
     withdrawal, which takes effect at once."""
-    from dsr.consent_bridge import file_for_switch_off, lift_for_switch_on, request_for_switch_off
+    from dsr.consent_bridge import (
+        being_carried_out_for_switch_on,
+        file_for_switch_off,
+        lift_for_switch_on,
+        request_for_switch_off,
+    )
     from dsr.models import DataSubjectRequest
 
     form = ChoiceForm(request.POST)
@@ -122,11 +127,13 @@ def preference_update(request: HttpRequest, key: str) -> HttpResponse:
         if files == "objection":
             filed, _new = file_for_switch_off(user, key, files)
         lifted: list[DataSubjectRequest] = []
+        running: list[DataSubjectRequest] = []
         if granted and outcome.event is not None and outcome.event.granted:
-            # Switched on again: what their objection to it stopped elsewhere may resume.
-            lifted = lift_for_switch_on(
-                DataSubjectRequest.objects.filter(user=user), key, actor=user
-            )
+            # Switched on again: what their objection to it stopped elsewhere may resume (once
+            # an objection still being carried out is done).
+            theirs = DataSubjectRequest.objects.filter(user=user)
+            lifted = lift_for_switch_on(theirs, key, actor=user)
+            running = being_carried_out_for_switch_on(theirs, key)
     except services.ConsentError:
         return _bad_request(request, _("This choice does not exist or cannot be changed."))
     title = catalogue().by_key[key].title()
@@ -148,6 +155,24 @@ def preference_update(request: HttpRequest, key: str) -> HttpResponse:
             )
             % {"email": user.email, "title": title},
         )
+    elif running:
+        said = [_("“%(title)s” is now on.") % {"title": title}]
+        said.append(
+            ngettext(
+                "Request %(references)s is already being carried out: once it is done, "
+                "Inper's other systems are told that they may use your data this way again.",
+                "Requests %(references)s are already being carried out: once they are done, "
+                "Inper's other systems are told that they may use your data this way again.",
+                len(running),
+            )
+            % {"references": ", ".join(r.reference for r in running)}
+        )
+        if lifted:
+            said.append(
+                _("What request %(reference)s stopped may start again.")
+                % {"reference": ", ".join(r.reference for r in lifted)}
+            )
+        messages.success(request, " ".join(said))
     elif lifted:
         messages.success(
             request,

@@ -331,3 +331,23 @@ def lift_for_switch_on(
         for request in candidates
         if purpose_key in (request.purposes or ()) and not still_objected(request)
     ]
+
+
+def being_carried_out_for_switch_on(
+    requests: QuerySet[DataSubjectRequest], purpose_key: str
+) -> list[DataSubjectRequest]:
+    """The person switched ``purpose_key`` on again: among ``requests`` (theirs), the
+    objections to it or withdrawals of it still being carried out, none of whose uses is off
+    for them now. What they restrict is lifted as soon as they are done (``services._finish``):
+    the person is told so, not left to think they still run for nothing."""
+    from .engine import still_objected
+    from .models import State
+    from .services import PER_PURPOSE_TYPES
+
+    return [
+        request
+        for request in requests.filter(
+            type__in=PER_PURPOSE_TYPES, state__in=(State.APPROVED, State.RUNNING, State.WAITING)
+        ).order_by("pk")
+        if purpose_key in (request.purposes or ()) and not still_objected(request)
+    ]

@@ -720,6 +720,32 @@ def test_a_use_switched_on_again_before_its_objection_is_done_is_lifted_once_it_
     assert undo.waiting_for == "manual"  # staff undo their step
 
 
+def test_an_objection_taken_back_while_it_is_carried_out_says_what_happens_next(
+    customer, compliance_user
+):
+    from privacy_portal.permissions import COMPLIANCE_GROUP
+
+    add_store(
+        "analytics",
+        "dsr.connectors.manual.ManualConnector",
+        config={
+            "actions": ["restrict"],
+            "assigned_group": COMPLIANCE_GROUP,
+            "purpose_keys": ["international_transfers"],
+            "instructions": {"restrict": "Exclude the user id."},
+        },
+    )
+    objection = _objected(customer)
+    assert objection.state == State.WAITING
+    answer = login(Client(), customer).post(
+        "/privacy/choices/international_transfers/", {"granted": "on"}
+    )
+    said = " ".join(str(m) for m in get_messages(answer.wsgi_request))
+    assert f"Request {objection.reference} is already being carried out: once it is done" in said
+    objection.refresh_from_db()
+    assert objection.state == State.WAITING
+
+
 def test_an_objection_done_while_the_use_is_still_off_keeps_its_marks(customer):
     objection = _objected(customer)
     assert objection.state == State.COMPLETED and objection.restriction_lift_started_at is None
