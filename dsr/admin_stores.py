@@ -108,6 +108,7 @@ class _DataStoreFormBase(forms.ModelForm):  # type: ignore[type-arg]
             "owner",
             "description",
             "categories",
+            "data_subjects",
             "purposes",
             "legal_basis",
             "recipients",
@@ -297,6 +298,7 @@ class DataStoreAdmin(AuditedModelAdmin):
                 {
                     "fields": (
                         *described,
+                        "data_subjects",
                         "purposes",
                         "legal_basis",
                         "source",

@@ -344,6 +344,14 @@ class DataStore(models.Model):
             keys=", ".join(DataCategory.values),
         ),
     )
+    data_subjects = models.TextField(
+        _("whose data"),
+        blank=True,
+        help_text=_(
+            "The kinds of people whose data it holds, for example customers, newsletter "
+            "subscribers, trade-show contacts."
+        ),
+    )
     purposes = models.TextField(_("purposes"), blank=True)
     legal_basis = models.CharField(_("legal basis"), max_length=200, blank=True)
     recipients = models.TextField(_("recipients"), blank=True)

@@ -17,6 +17,13 @@ RETENTION_RULE = gettext_noop(
     "tied to you once your data is erased."
 )
 
+#: Whose data the portal holds (the record of processing, GDPR Art. 30(1)(c)).
+DATA_SUBJECTS = gettext_noop(
+    "Customers with an account; people who made a privacy request or choice without one "
+    "(trade-show contacts, newsletter subscribers, visitors who chose cookies); Inper's staff "
+    "who use the portal."
+)
+
 # Stored in English; the pages that show a store's texts translate them (gettext_noop marks
 # them for the catalogue). Texts that staff type for other stores are shown as typed.
 PORTAL_STORE: dict[str, Any] = {
@@ -27,6 +34,7 @@ PORTAL_STORE: dict[str, Any] = {
         "privacy requests, kept by this portal."
     ),
     "categories": ["account", "contact", "marketing", "cookies", "device"],
+    "data_subjects": DATA_SUBJECTS,
     "purposes": gettext_noop(
         "Running customer accounts; recording and honouring privacy choices; "
         "answering privacy requests."
@@ -56,6 +64,10 @@ def portal_store_ensure(apps: Any = None) -> None:
         from django.apps import apps as live_apps
 
         apps = live_apps
-    apps.get_model("dsr", "DataStore").objects.get_or_create(
-        key=PORTAL_STORE_KEY, defaults=PORTAL_STORE
+    model = apps.get_model("dsr", "DataStore")
+    # An early migration's model lacks the fields added since (a later one fills them in).
+    fields = {field.name for field in model._meta.get_fields()}
+    model.objects.get_or_create(
+        key=PORTAL_STORE_KEY,
+        defaults={name: value for name, value in PORTAL_STORE.items() if name in fields},
     )

@@ -724,6 +724,7 @@ def processing_record(request: HttpRequest) -> HttpResponse:
             "entries": processing.record_of_processing(),
             "purposes": processing.processing_purposes(),
             "controller": processing.controller(),
+            "security_measures": processing.SECURITY_MEASURES,
             "generated_at": timezone.now(),
         },
     )

@@ -209,6 +209,9 @@ def _stores() -> list[dict[str, Any]]:
                 "The online shop: customer accounts, orders, reviews, support "
                 "tickets and what was viewed on the site."
             ),
+            "data_subjects": gettext_noop(
+                "Customers and guests who ordered, reviewed or wrote to support"
+            ),
             "categories": [
                 "account",
                 "contact",
@@ -253,6 +256,7 @@ def _stores() -> list[dict[str, Any]]:
                 "Who receives the newsletter, and which mailings were opened."
             ),
             "categories": ["marketing", "device"],
+            "data_subjects": gettext_noop("Newsletter subscribers"),
             "purposes": gettext_noop("Sending the newsletter you subscribed to."),
             "legal_basis": gettext_noop("Consent (GDPR Art. 6(1)(a))"),
             "recipients": gettext_noop("None"),
@@ -288,6 +292,7 @@ def _stores() -> list[dict[str, Any]]:
             "owner": gettext_noop("Community team"),
             "description": gettext_noop("Photos and videos you uploaded, with their EXIF data."),
             "categories": ["uploads", "device"],
+            "data_subjects": gettext_noop("Customers who uploaded photos or videos"),
             "purposes": gettext_noop(
                 "Showing your photos and videos in the Inper Forum and gallery."
             ),
@@ -316,6 +321,7 @@ def _stores() -> list[dict[str, Any]]:
                 "Tokenised cards and payment records, kept by our payment provider."
             ),
             "categories": ["orders"],
+            "data_subjects": gettext_noop("Customers who paid by card"),
             "purposes": gettext_noop("Taking payments for orders."),
             "legal_basis": gettext_noop(
                 "Contract; legal obligation (anti-money-laundering records)"
@@ -353,6 +359,7 @@ def _stores() -> list[dict[str, Any]]:
                 "Statistics about visits to Inper's websites (if you accepted statistics cookies)."
             ),
             "categories": ["cookies", "device"],
+            "data_subjects": gettext_noop("Visitors who allowed analytics cookies"),
             "purposes": gettext_noop("Understanding how our websites are used."),
             "legal_basis": gettext_noop("Consent (statistics cookies)"),
             "recipients": gettext_noop("Google Ireland Ltd"),
@@ -394,6 +401,7 @@ def _stores() -> list[dict[str, Any]]:
                 "Delivery names, addresses and phone numbers we gave the carrier."
             ),
             "categories": ["contact", "orders"],
+            "data_subjects": gettext_noop("Customers whose orders were delivered"),
             "purposes": gettext_noop("Delivering your orders."),
             "legal_basis": gettext_noop("Contract"),
             "recipients": gettext_noop("The carrier's delivery partners"),
@@ -427,6 +435,7 @@ def _stores() -> list[dict[str, Any]]:
                 "subsidiaries to provide its products and services."
             ),
             "categories": ["account", "contact", "orders"],
+            "data_subjects": gettext_noop("Customers"),
             "purposes": gettext_noop("Serving you across Inper's companies."),
             "legal_basis": gettext_noop("Legitimate interest"),
             "recipients": gettext_noop("Inper's affiliates and subsidiaries"),

@@ -283,6 +283,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Inper Privacy <privacy@i
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PORTAL_SUPPORT_EMAIL = env("PORTAL_SUPPORT_EMAIL", default="support@inper.com")
 PORTAL_PRIVACY_EMAIL = env("PORTAL_PRIVACY_EMAIL", default="privacy@inper.com")
+# The record of processing (GDPR Art. 30(1)(a)) names the data protection officer and, for a
+# controller outside the EU, its representative in the EU.
+PORTAL_DPO_CONTACT = env("PORTAL_DPO_CONTACT", default=PORTAL_PRIVACY_EMAIL)
+PORTAL_EU_REPRESENTATIVE = env("PORTAL_EU_REPRESENTATIVE", default="")
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL: str = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")

@@ -26,9 +26,16 @@ def test_the_record_lists_every_store_with_its_purposes_bases_recipients_and_ret
         country="US",
         transfer_safeguard="Standard contractual clauses",
         retention_rule="Until unsubscribed, then 30 days",
+        data_subjects="Newsletter subscribers",
     )
     page = compliance_client.get("/dashboard/processing/").content.decode()
     for text in (
+        # GDPR Art. 30(1): the DPO, whose data, the security measures.
+        "Data protection officer",
+        "Newsletter subscribers",
+        "Customers with an account; people who made a privacy request or choice without one",
+        "Security measures",
+        "Staff sign in with two-factor authentication",
         "Inper Privacy Portal",
         "Newsletter platform",
         "Marketing choices",
@@ -43,7 +50,8 @@ def test_the_record_lists_every_store_with_its_purposes_bases_recipients_and_ret
     rows = list(csv.reader(io.StringIO(body.decode())))
     assert rows[0][:3] == ["Store", "Owner", "In use"]
     newsletter = next(row for row in rows if row[0] == "Newsletter platform")
-    assert newsletter[5] == "Consent" and newsletter[8].startswith("United States")
+    assert newsletter[6] == "Consent" and newsletter[9].startswith("United States")
+    assert newsletter[4] == "Newsletter subscribers"
 
 
 def test_a_cell_a_spreadsheet_would_run_as_a_formula_stays_text_in_the_csv(compliance_client):
@@ -60,7 +68,7 @@ def test_a_cell_a_spreadsheet_would_run_as_a_formula_stays_text_in_the_csv(compl
     rows = list(csv.reader(io.StringIO(body.decode())))
     crm = next(row for row in rows if "HYPERLINK" in row[0])
     assert crm[0] == "'" + formula
-    assert crm[4] == "'+cmd|' /C calc'!A0" and crm[5] == "'@SUM(1+1)" and crm[7] == "'-2+3"
+    assert crm[5] == "'+cmd|' /C calc'!A0" and crm[6] == "'@SUM(1+1)" and crm[8] == "'-2+3"
     for row in rows:
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
