@@ -607,12 +607,20 @@ def _fail(task: StoreTask, detail: dict[str, Any], *, attempt: int) -> None:
 
 
 def _audit_state(task: StoreTask, attempt: int) -> None:
+    """Audit the task's new state; a failure with its error, as stored (each reader reads it
+    in their language): the trail keeps why a step failed after a retry clears the row."""
+    failed = task.state in (TaskState.FAILED, TaskState.RETRYING) and task.error_detail
     audit_record(
         actor=None,
         action=f"dsr.task.{task.state}",
         target=task,
         scope=f"dsr.datasubjectrequest:{task.request_id}",
-        after={"store": task.store_id, "action": task.action, "attempt": attempt},
+        after={
+            "store": task.store_id,
+            "action": task.action,
+            "attempt": attempt,
+            **({"error": task.error_detail} if failed else {}),
+        },
     )
 
 

@@ -1147,6 +1147,10 @@ def dsr_task_retry(*, task: StoreTask, actor: Any) -> StoreTask:
             )
         elif request.state not in (State.RUNNING, State.WAITING) and not lifting:
             raise TransitionError(_("The request is no longer running."))
+        failed_with = {
+            "failed_with": locked.error_detail or locked.error[:300],
+            "after_attempts": locked.attempts,
+        }
         locked.state = TaskState.QUEUED
         locked.attempts = 0
         locked.error = ""
@@ -1154,7 +1158,13 @@ def dsr_task_retry(*, task: StoreTask, actor: Any) -> StoreTask:
         locked.error_permanent = False
         locked.finished_at = None
         locked.save()
-        audit_record(actor=actor, action="dsr.task.retried", target=locked, scope=request)
+        audit_record(
+            actor=actor,
+            action="dsr.task.retried",
+            target=locked,
+            scope=request,
+            after={"store": locked.store_id, "action": locked.action, **failed_with},
+        )
         if request.type in (RequestType.ACCESS, RequestType.PORTABILITY):
             ExportPackage.objects.filter(request=request).update(built_at=None)
         from .engine import enqueue_on_commit

@@ -12,6 +12,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
+from ..connectors.base import error_text
 from ..models import (
     Action,
     Channel,
@@ -115,11 +116,16 @@ DETAIL_LABELS: dict[str, StrOrPromise] = {
     "tasks": _("Steps planned"),
     "action": _("Step"),
     "attempt": _("Attempt"),
+    "error": _("Error"),
+    "failed_with": _("Had failed with"),
+    "after_attempts": _("Attempts before the retry"),
     "duplicate_of": _("Duplicate of"),
     "fields": _("Fields"),
     "due_at": _("Due by"),
     "unreached": _("not asked (they cannot find the person by what is known of them)"),
 }
+#: Details that are a step's error as stored (see ``dsr.connectors.base.error_detail``).
+_ERROR_DETAILS = frozenset({"error", "failed_with"})
 #: Details that are times (ISO 8601 in the audit trail), shown as dates.
 _DATE_DETAILS = frozenset({"due_at"})
 _DETAIL_VALUES: dict[str, Mapping[str, StrOrPromise]] = {
@@ -153,6 +159,8 @@ def detail_label(key: str, value: object) -> tuple[str, str]:
     """Return a detail of an audit event (a field and its value) in words where known."""
     values = _DETAIL_VALUES.get(key, {})
     shown = values.get(value, value) if isinstance(value, str) else value
+    if key in _ERROR_DETAILS and isinstance(value, Mapping):
+        shown = error_text(value)  # stored untranslated: in the reader's language
     if key in _DATE_DETAILS and isinstance(value, str):
         with suppress(ValueError):  # not a time after all: shown as it is
             shown = date_format(timezone.localtime(datetime.fromisoformat(value)), "DATE_FORMAT")

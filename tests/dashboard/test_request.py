@@ -448,6 +448,12 @@ def test_retry_a_failed_task_but_not_one_that_succeeded(compliance_client, custo
     assert "The task was queued again." in _messages(response)
     request = run_pending_tasks(DataSubjectRequest.objects.get(pk=request.pk))
     assert request.state == State.COMPLETED
+    # Done now, the step's row no longer says why it failed: the timeline still does.
+    failed.refresh_from_db()
+    assert failed.state == TaskState.SUCCEEDED and failed.error == ""
+    page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+    assert "Error: the test store refuses" in page
+    assert "Had failed with: the test store refuses, Attempts before the retry: 1" in page
 
 
 def test_a_manual_step_is_marked_done_with_a_note_and_evidence(
@@ -789,6 +795,8 @@ def test_a_failed_steps_error_is_shown_in_each_officers_language(
     assert "The service cannot be reached (ConnectError). Gave up after 2 attempts." in english
     assert "Der Dienst ist nicht erreichbar (ConnectError). Nach 2 Versuchen aufgegeben." in german
     assert "cannot be reached" not in german
+    # The timeline keeps the error in the reader's language too.
+    assert german.count("Der Dienst ist nicht erreichbar (ConnectError).") >= 2
 
 
 def test_the_timeline_names_each_steps_store_and_action_in_words(
