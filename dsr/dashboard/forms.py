@@ -254,6 +254,10 @@ class AuditFilterForm(forms.Form):
 
 class YearForm(forms.Form):
     year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2200)
+    # A regulator asks about the requests under its own law (a Californian one, the CCPA's).
+    law = forms.ChoiceField(
+        label=_("Law"), required=False, choices=[("", _("All laws")), *Regime.choices]
+    )
 
     @classmethod
     def year_from(cls, data: Any) -> int:
@@ -262,3 +266,10 @@ class YearForm(forms.Form):
             year: int = form.cleaned_data["year"]
             return year
         return timezone.localdate().year
+
+    @classmethod
+    def law_from(cls, data: Any) -> str:
+        """The law asked for ("" for all, or for one the form does not know)."""
+        field = cls.base_fields["law"]
+        law = str((data or {}).get("law", ""))
+        return law if law in dict(field.choices) else ""  # type: ignore[attr-defined]

@@ -508,15 +508,18 @@ class YearRow:
     mean_days: float | None
 
 
-def yearly(year: int) -> list[YearRow]:
+def yearly(year: int, law: str = "") -> list[YearRow]:
     """Return, per request type and in total, the figures regulators ask for about the
-    requests received in ``year``: received, complied with in whole or in part, denied (with
-    the reason), and the median and mean days to respond (to complete or deny)."""
+    requests received in ``year`` (under ``law``, a :class:`Regime`, or all): received,
+    complied with in whole or in part, denied (with the reason), and the median and mean days
+    to respond (to complete or deny)."""
     start = datetime(year, 1, 1, tzinfo=timezone.get_current_timezone())
     end = datetime(year + 1, 1, 1, tzinfo=timezone.get_current_timezone())
     received = DataSubjectRequest.objects.filter(
         received_at__gte=start, received_at__lt=end
     ).exclude(state=State.DUPLICATE)
+    if law:
+        received = received.filter(regime=law)
     reasons = RejectionReason.values
     counts: dict[str, dict[str, Any]] = {
         row["type"]: dict(row)

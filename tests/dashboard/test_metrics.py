@@ -185,6 +185,35 @@ def test_the_yearly_figures_for_regulators(compliance_client):
     assert not [column for column in rows_csv[0] if "We " in column or "your" in column]
 
 
+def test_the_yearly_figures_for_one_law_count_only_its_requests(compliance_client):
+    """A Californian regulator asks about the CCPA's requests only."""
+    this_year = (timezone.now() - timedelta(days=5)).year
+    californian = _make("access", State.COMPLETED, 5, took_days=3)
+    DataSubjectRequest.objects.filter(pk=californian.pk).update(regime="ccpa")
+    _make("access", State.COMPLETED, 5, took_days=9)  # under the GDPR
+    _make("erasure", State.REJECTED, 5, took_days=2, reason="identity")
+
+    ccpa = {row.type: row for row in metrics.yearly(this_year, "ccpa")}
+    assert (ccpa["access"].received, ccpa["access"].median_days) == (1, 3.0)
+    assert ccpa["erasure"].received == 0 and ccpa["all"].received == 1
+    assert metrics.yearly(this_year)[-1].received == 3
+
+    page = compliance_client.get(
+        "/dashboard/metrics/yearly/", {"year": this_year, "law": "ccpa"}
+    ).content.decode()
+    assert "Only requests under the CCPA." in page
+    assert '<option value="ccpa" selected>' in page
+    assert f"yearly.csv?year={this_year}&amp;law=ccpa" in page
+    response = compliance_client.get(
+        "/dashboard/metrics/yearly.csv", {"year": this_year, "law": "ccpa"}
+    )
+    assert f"inper-requests-{this_year}-ccpa.csv" in response["Content-Disposition"]
+    assert _csv(response)[-1][1] == "1"
+    # A law the portal does not know: every request, as with none.
+    page = compliance_client.get("/dashboard/metrics/yearly/", {"year": this_year, "law": "x<"})
+    assert page.status_code == 200 and "Only requests under" not in page.content.decode()
+
+
 def test_a_period_in_other_digits_shows_the_default_period(compliance_client):
     # "²" is a digit to str.isdigit() but not a number to int().
     response = compliance_client.get("/dashboard/metrics/", {"months": "²"})
