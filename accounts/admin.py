@@ -32,6 +32,13 @@ from .models import ADDRESS_FIELDS, PROFILE_FIELDS, Address, FormerEmail, User
 from .services import account_email_replaced
 
 
+def _has_account(email: str) -> bool:
+    """Whether any account (a staff one too) has ``email`` as its address or an added one."""
+    return User.objects.filter(
+        Q(email__iexact=email) | Q(emailaddress__email__iexact=email)
+    ).exists()
+
+
 def _looks_like_email(text: str) -> bool:
     try:
         validate_email(text)
@@ -140,16 +147,20 @@ class UserAdmin(AuditedModelAdmin):
         context: dict[str, Any] = getattr(response, "context_data", None) or {}
         term = request.GET.get(SEARCH_VAR, "").strip()
         changelist = context.get("cl")
-        if (
-            changelist is not None
-            and not changelist.result_count
-            and _looks_like_email(term)
+        if changelist is None or changelist.result_count:
+            return response
+        if _looks_like_email(term):
             # Whatever the list's filters, and also a staff account the list does not show.
-            and not User.objects.filter(
-                Q(email__iexact=term) | Q(emailaddress__email__iexact=term)
-            ).exists()
-        ):
-            context["no_account_for"] = term
+            unknown = [term] if not _has_account(term) else []
+        else:
+            # The number of an order the shop has, placed as a guest: its address.
+            from dsr.identity import emails_for_order_number
+
+            unknown = sorted(e for e in emails_for_order_number(term) if not _has_account(e))
+            if unknown:
+                context["order_number"] = term
+        if unknown:
+            context["no_account_for"] = unknown[0]
             context["can_record_request"] = request.user.has_perm("dsr.add_datasubjectrequest")
             context["can_record_choice"] = request.user.has_perm("consent.record_on_behalf")
         return response

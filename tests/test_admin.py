@@ -180,6 +180,20 @@ def test_support_finds_a_customer_by_the_number_of_an_order_in_the_shop(support_
     text = page.content.decode()
     assert ANNA.email in text and BEN.email not in text
 
+    # Ben ordered as a guest (no portal account): the search says whose order it is, and
+    # offers to record his request or choice by that address.
+    User.objects.filter(email=BEN.email).delete()
+    (bens, *_) = rows(url, shop.orders, shop.orders.c.email == BEN.email)
+    page = support_client.get("/admin/accounts/user/", {"q": bens["order_number"]}, follow=True)
+    text = html.unescape(page.content.decode())
+    assert (
+        f"The shop's order {bens['order_number']} was placed with the address {BEN.email}." in text
+    )
+    assert f"/admin/dsr/datasubjectrequest/add/?email={BEN.email.replace('@', '%40')}" in text
+    # A number no order has says nothing of the kind.
+    page = support_client.get("/admin/accounts/user/", {"q": "INP-999999"}, follow=True)
+    assert "was placed with the address" not in page.content.decode()
+
 
 def test_support_sees_profile_and_addresses_but_no_secrets(support_client):
     alice = UserFactory(email="alice.w@example.com")
