@@ -46,6 +46,32 @@ def wait_until(
         time.sleep(interval)
 
 
+def until_done_by_staff(
+    request: Any, do_steps: Callable[[], Any], *, timeout: float = 60, rounds: int = 3
+) -> None:
+    """Do staff's steps of ``request`` (``do_steps``) as the worker brings them until it is
+    completed: an erasure's steps for its recipients come once the systems' own are done."""
+    from dsr.models import DataSubjectRequest, State, TaskState
+
+    def staff_turn_or_done() -> bool:
+        found = DataSubjectRequest.objects.get(pk=request.pk)
+        if found.state == State.COMPLETED:
+            return True
+        waiting = found.tasks.filter(state=TaskState.WAITING)
+        return (
+            found.state == State.WAITING
+            and not waiting.filter(waiting_for="callback").exists()
+            and waiting.filter(waiting_for="manual").exists()
+        )
+
+    for _ in range(rounds):
+        wait_until(staff_turn_or_done, timeout=timeout, message="staff's steps or the end")
+        if DataSubjectRequest.objects.get(pk=request.pk).state == State.COMPLETED:
+            return
+        do_steps()
+    raise AssertionError(f"{request.reference} still not completed after {rounds} rounds")
+
+
 def database_url() -> str:
     """Return a URL of the test database the test process is connected to."""
     params = connection.settings_dict

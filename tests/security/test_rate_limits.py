@@ -33,7 +33,7 @@ def _parallel(func, count: int = PARALLEL) -> list:
         return list(pool.map(run, range(count)))
 
 
-WRONG_PASSWORD = "password you specified are not correct"
+WRONG_PASSWORD = "The e-mail address or the password is not correct."
 
 
 def _verdict(response, wrong: str) -> str:

@@ -25,7 +25,7 @@ from dsr.services import dsr_request_approve, dsr_task_retry
 from dsr.stores import manual_step_complete
 from tests.dsr.helpers import file_request, manifest, open_package
 from tests.stores.conftest import rows
-from tests.worker import wait_until
+from tests.worker import until_done_by_staff, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -449,9 +449,7 @@ def test_a_customer_who_changed_their_address_is_erased_under_the_old_one_too(de
 
     officer = User.objects.get(email="compliance@inper.example")
     erasure = dsr_request_approve(request=file_request(type="erasure", user=ben), actor=officer)
-    _wait_for_the_staffs_steps(erasure)
-    complete_manual_steps(erasure, officer)
-    wait_until(lambda: _state(erasure) == State.COMPLETED, timeout=60, message="the erasure")
+    until_done_by_staff(erasure, lambda: complete_manual_steps(erasure, officer))
 
     receipts = {task.store.key: task.receipt for task in erasure.tasks.select_related("store")}
     assert receipts["inper-shop"]["deleted"]["customers"] == 1
