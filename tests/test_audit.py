@@ -139,3 +139,51 @@ def test_an_event_beyond_the_chains_head_is_found(postgres):
         cursor.execute("UPDATE audit_auditchainhead SET seq = seq - 1, hash = %s", [events[0].hash])
     status = audit_chain_verify()
     assert not status.ok
+
+
+def test_a_trail_rewritten_with_every_hash_recomputed_no_longer_matches_its_anchor(
+    postgres, capsys, caplog
+):
+    """Whoever can write the database past its triggers can also recompute the chain: the
+    check then finds it whole. An anchor taken earlier (printed by the check, logged daily)
+    and kept elsewhere no longer matches."""
+    import logging
+    import re
+
+    from privacy_portal.audit.services import event_digest
+    from privacy_portal.audit.tasks import audit_chain_verify_task
+
+    events = _events(3)
+    call_command("verify_audit")
+    out = capsys.readouterr().out
+    anchor = re.search(r"Anchor \(keep it outside the database\): (\d+:[0-9a-f]{64})", out)[1]
+    assert anchor == f"{events[-1].seq}:{events[-1].hash}"
+    with caplog.at_level(logging.INFO, logger="privacy_portal.audit.tasks"):
+        audit_chain_verify_task()
+    assert [r.anchor for r in caplog.records if r.getMessage() == "audit chain anchor"] == [anchor]
+    call_command("verify_audit", anchor=[anchor])
+    assert "It matches the 1 anchor(s) given." in capsys.readouterr().out
+
+    # Rewritten from the second event on, every hash after it recomputed, the head too.
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        previous = events[0].hash
+        for event in AuditEvent.objects.filter(seq__gte=events[1].seq).order_by("seq"):
+            if event.pk == events[1].pk:
+                event.action = "test.forged"
+            event.prev_hash = previous
+            event.hash = event_digest(event)
+            cursor.execute(
+                "UPDATE audit_auditevent SET action = %s, prev_hash = %s, hash = %s WHERE id = %s",
+                [event.action, event.prev_hash, event.hash, event.pk],
+            )
+            previous = event.hash
+        cursor.execute("UPDATE audit_auditchainhead SET hash = %s WHERE id = 1", [previous])
+        cursor.execute("SET session_replication_role = DEFAULT")
+    assert audit_chain_verify().ok  # whole, as far as the chain alone can tell
+
+    with pytest.raises(CommandError, match="has another hash than the anchor"):
+        call_command("verify_audit", anchor=[anchor])
+    for wrong, said in (("12:abc", "not an anchor"), (f"999999:{'0' * 64}", "is missing")):
+        with pytest.raises(CommandError, match=said):
+            call_command("verify_audit", anchor=[wrong])

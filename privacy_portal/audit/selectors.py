@@ -16,6 +16,14 @@ class ChainStatus:
     broken_seq: int | None = None
     broken_id: int | None = None
     problem: str = ""
+    #: The hash of the last event checked: with ``head_seq``, an anchor to keep outside the
+    #: database (:func:`anchor_mismatch`).
+    head_hash: str = ""
+
+    @property
+    def anchor(self) -> str:
+        """``"<seq>:<hash>"`` of the last event checked ("" for an empty or broken chain)."""
+        return f"{self.head_seq}:{self.head_hash}" if self.ok and self.head_hash else ""
 
 
 def audit_chain_verify(*, chunk_size: int = 5000) -> ChainStatus:
@@ -58,4 +66,20 @@ def audit_chain_verify(*, chunk_size: int = 5000) -> ChainStatus:
         return ChainStatus(
             False, checked, start.seq, None, None, "an event lies beyond the chain's head"
         )
-    return ChainStatus(True, checked, start.seq)
+    return ChainStatus(True, checked, start.seq, head_hash=expected_prev if checked else "")
+
+
+def anchor_mismatch(anchor: str) -> str:
+    """Check an anchor kept outside the database (``"<seq>:<hash>"``, as :attr:`ChainStatus.
+    anchor` gave it on an earlier day) against the trail: return what is wrong ("" if the
+    event is there with that hash). A chain whose every hash was recomputed after a rewrite
+    still verifies; it no longer matches the anchors taken before."""
+    seq_text, _, expected = anchor.strip().partition(":")
+    if not seq_text.isdigit() or len(expected) != len(GENESIS_HASH):
+        return f"not an anchor (expected <seq>:<64 hex digits>): {anchor[:100]!r}"
+    found = AuditEvent.objects.filter(seq=int(seq_text)).values_list("hash", flat=True).first()
+    if found is None:
+        return f"event seq={seq_text} is missing"
+    if found != expected.lower():
+        return f"event seq={seq_text} has another hash than the anchor: the trail was rewritten"
+    return ""
