@@ -67,7 +67,8 @@ DECLARATIONS = [
     ModelDeclaration(
         model="accounts.Session",
         entity="sessions",
-        title=_("sessions"),
+        title=_("browsers you are signed in on"),
+        staff_title=_("browsers the person is signed in on"),
         identity="user_id",
         identity_kind="customer_id",
         fields=("expire_date",),

@@ -80,7 +80,7 @@ DECLARATIONS = [
     ModelDeclaration(
         model="consent.ConsentState",
         entity="consent_choices",
-        title=_("consent choices"),
+        title=_("privacy choices, as they stand"),
         identity="subject__user_id",
         identity_kind="customer_id",
         fields=("purpose__key", "granted", "source", "updated_at"),
@@ -98,7 +98,8 @@ DECLARATIONS = [
     ModelDeclaration(
         model="consent.ConsentEvent",
         entity="consent_history",
-        title=_("consent history"),
+        title=_("privacy choices you made (history)"),
+        staff_title=_("privacy choices the person made (history)"),
         identity="subject__user_id",
         identity_kind="customer_id",
         fields=EVENT_FIELDS,
@@ -112,8 +113,8 @@ DECLARATIONS = [
     ModelDeclaration(
         model="consent.ConsentEvent",
         entity="consent_history_by_email",
-        title=_("consent history of your e-mail address"),
-        staff_title=_("consent history of the person's e-mail address"),
+        title=_("privacy choices made with your e-mail address (history)"),
+        staff_title=_("privacy choices made with the person's e-mail address (history)"),
         identity="subject__email_hash",
         identity_kind="email_hash",
         fields=EVENT_FIELDS,

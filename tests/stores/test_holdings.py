@@ -155,11 +155,12 @@ def test_the_portals_own_counts_are_current_while_the_rest_is_as_last_checked(
 
     holdings.holdings_compute(customer.pk)
     before = customer_client.get("/account/data/stores/").json()["html"]
-    assert "privacy requests: " not in before and "consent history: " not in before
+    assert "privacy requests: " not in before
+    assert "privacy choices you made (history): " not in before
 
     record(customer, "marketing_sms", True, source="preference_centre")
     file_request(type="access", user=customer)
     after = customer_client.get("/account/data/stores/").json()["html"]
     assert "privacy requests: <strong>1</strong>" in after
-    assert "consent history: <strong>1</strong>" in after
+    assert "privacy choices you made (history): <strong>1</strong>" in after
     assert "orders: <strong>3</strong>" in after  # the shop, as checked before
