@@ -9,7 +9,7 @@ from typing import Any
 from allauth.account.admin import EmailAddressAdmin as AllauthEmailAddressAdmin
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
@@ -24,7 +24,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django_countries.filters import CountryFilter
 
-from privacy_portal.admin_site import AuditedModelAdmin
+from privacy_portal.admin_site import AuditedModelAdmin, changed_fields
 from privacy_portal.audit.services import audit_record
 
 from .forms import AddressForm, ProfileChecks
@@ -45,6 +45,35 @@ def _looks_like_email(text: str) -> bool:
     except ValidationError:
         return False
     return True
+
+
+class CorrectionsOnRequests(AuditedModelAdmin):
+    """A change to a customer's profile or addresses is also noted on the correction requests
+    of theirs being carried out, and staff are told which (the change is the correction)."""
+
+    def _customer_id(self, obj: Any) -> int:
+        raise NotImplementedError
+
+    def _noted(self, request: HttpRequest, obj: Any, fields: list[str]) -> None:
+        from dsr.services import corrections_made_by_staff
+
+        references = corrections_made_by_staff(
+            user_id=self._customer_id(obj), actor=request.user, fields=fields
+        )
+        if references:
+            messages.info(
+                request,
+                _("Noted on correction request %(references)s, as where it was corrected.")
+                % {"references": ", ".join(references)},
+            )
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        self._noted(request, obj, changed_fields(message))
+        return super().log_change(request, obj, message)
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        self._noted(request, obj, changed_fields(message) or [str(obj._meta.verbose_name)])
+        return super().log_addition(request, obj, message)
 
 
 class AddressInline(admin.StackedInline):  # type: ignore[type-arg]
@@ -72,7 +101,7 @@ class FormerEmailInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(User)
-class UserAdmin(AuditedModelAdmin):
+class UserAdmin(CorrectionsOnRequests):
     list_display = (
         "email",
         "first_name",
@@ -190,9 +219,12 @@ class UserAdmin(AuditedModelAdmin):
     def _audit_scope(self, obj: Any) -> str:
         return f"accounts.user:{obj.pk}"
 
+    def _customer_id(self, obj: Any) -> int:
+        return int(obj.pk)
+
 
 @admin.register(Address)
-class AddressAdmin(AuditedModelAdmin):
+class AddressAdmin(CorrectionsOnRequests):
     form = AddressForm
     list_display = ("__str__", "user", "city", "country", "is_default_shipping")
     list_filter = ("country",)
@@ -210,6 +242,9 @@ class AddressAdmin(AuditedModelAdmin):
 
     def _audit_scope(self, obj: Any) -> str:
         return f"accounts.user:{obj.user_id}"
+
+    def _customer_id(self, obj: Any) -> int:
+        return int(obj.user_id)
 
 
 # allauth's own admin for authenticators shows their secrets; staff may only see and remove

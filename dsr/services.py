@@ -1219,6 +1219,28 @@ def dsr_task_complete_manual(
     return locked
 
 
+def corrections_made_by_staff(*, user_id: int, actor: Any, fields: list[str]) -> list[str]:
+    """Staff changed a customer's profile or addresses in the admin while a correction the
+    customer asked for is being carried out: note it on each such request's timeline (which
+    fields, by whom; not the values), so that the request shows where its correction was made.
+    Return the requests' references."""
+    corrected = DataSubjectRequest.objects.filter(
+        user_id=user_id,
+        type=RequestType.RECTIFICATION,
+        state__in=(State.APPROVED, State.RUNNING, State.WAITING),
+    ).order_by("pk")
+    references = []
+    for request in corrected:
+        audit_record(
+            actor=actor,
+            action="dsr.request.corrected_in_admin",
+            target=request,
+            after={"fields": fields},
+        )
+        references.append(request.reference)
+    return references
+
+
 # --- finishing ----------------------------------------------------------------------------------
 
 

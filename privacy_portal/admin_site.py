@@ -132,7 +132,7 @@ def object_pk(object_id: str) -> int:
     return pk
 
 
-def _changed_fields(message: Any) -> list[str]:
+def changed_fields(message: Any) -> list[str]:
     """Return the field names in an admin change message (Django's JSON structure)."""
     fields: list[str] = []
     for entry in message if isinstance(message, list) else []:
@@ -246,7 +246,7 @@ class AuditedModelAdmin(PortalModelAdmin):
             action="admin.added",
             target=obj,
             scope=self._audit_scope(obj),
-            after={"fields": _changed_fields(message)},
+            after={"fields": changed_fields(message)},
         )
         return super().log_addition(request, obj, message)
 
@@ -256,7 +256,7 @@ class AuditedModelAdmin(PortalModelAdmin):
             action="admin.changed",
             target=obj,
             scope=self._audit_scope(obj),
-            after={"fields": _changed_fields(message)},
+            after={"fields": changed_fields(message)},
         )
         return super().log_change(request, obj, message)
 

@@ -278,6 +278,7 @@ _ACTIONS = {
     "dsr.request.extended": lambda: _("Deadline extended"),
     "dsr.request.assigned": lambda: _("Assignment changed"),
     "dsr.request.identity_verified": lambda: _("Identity checked by staff"),
+    "dsr.request.corrected_in_admin": lambda: _("Corrected in the admin"),
     "dsr.request.linked_to_account": lambda: _("Linked to the customer's account"),
     "dsr.request.verification_reminded": lambda: _("Reminder to confirm the e-mail sent"),
     "dsr.request.note_added": lambda: _("Internal note added"),

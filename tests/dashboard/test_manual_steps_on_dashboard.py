@@ -141,11 +141,19 @@ def test_a_correction_asks_staff_to_correct_the_portal_account_and_completes_whe
         country="GB",
         preferred_language="en",
     )
-    assert compliance_client.post(page, data).status_code == 302
+    saved = compliance_client.post(page, data, follow=True)
     customer.refresh_from_db()
     assert customer.phone == "+442079460018" and customer.is_active
     event = AuditEvent.objects.get(action="admin.changed")
     assert "Phone" in event.after["fields"] and "+44" not in str(event.after)
+    # The change is noted on the correction it carries out: the request shows where, by whom.
+    said = " ".join(str(m) for m in saved.context["messages"])
+    assert f"Noted on correction request {request.reference}, as where it was corrected." in said
+    noted = AuditEvent.objects.get(action="dsr.request.corrected_in_admin")
+    assert noted.scope == f"dsr.datasubjectrequest:{request.pk}"
+    assert noted.after == {"fields": event.after["fields"]}
+    timeline = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+    assert "Corrected in the admin" in timeline and "7946" not in timeline
 
     response = compliance_client.post(
         f"/dashboard/tasks/{step.pk}/done/",
