@@ -24,12 +24,43 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django_countries.filters import CountryFilter
 
-from privacy_portal.admin_site import AuditedModelAdmin, changed_fields
+from privacy_portal.admin_site import (
+    KEPT_SEARCH_VAR,
+    AuditedModelAdmin,
+    changed_fields,
+    search_keep,
+    search_kept,
+)
 from privacy_portal.audit.services import audit_record
 
 from .forms import AddressForm, ProfileChecks
 from .models import ADDRESS_FIELDS, PROFILE_FIELDS, Address, FormerEmail, User
 from .services import account_email_replaced
+
+
+def linked_person(request: HttpRequest) -> dict[str, str]:
+    """The person a link from support's customer pages names, for a form that records a
+    request or a choice for them: a customer by their account's number (``?customer=``), with
+    the name, country and language their request needs; or an address support searched for by
+    the key that names the search (``?s=``): addresses are never in a link. Nothing else of a
+    link is taken (a crafted one could otherwise fill a form ready to save)."""
+    customer = request.GET.get("customer", "")
+    if customer.isdigit() and len(customer) < 19:
+        user = (
+            User.objects.filter(pk=int(customer), is_staff=False, is_superuser=False)
+            .only("email", "first_name", "last_name", "country", "preferred_language")
+            .first()
+        )
+        if user is None:
+            return {}
+        return {
+            "email": user.email,
+            "full_name": user.full_name,
+            "country": str(user.country or ""),
+            "language": user.preferred_language or "",
+        }
+    kept = search_kept(request, request.GET.get(KEPT_SEARCH_VAR, ""))
+    return {"email": kept} if _looks_like_email(kept) else {}
 
 
 def _has_account(email: str) -> bool:
@@ -190,6 +221,8 @@ class UserAdmin(CorrectionsOnRequests):
                 context["order_number"] = term
         if unknown:
             context["no_account_for"] = unknown[0]
+            # The links to record for it name it by a kept search's key, not in the address.
+            context["no_account_key"] = search_keep(request, unknown[0])
             context["can_record_request"] = request.user.has_perm("dsr.add_datasubjectrequest")
             context["can_record_choice"] = request.user.has_perm("consent.record_on_behalf")
         return response
@@ -221,6 +254,20 @@ class UserAdmin(CorrectionsOnRequests):
 
     def _customer_id(self, obj: Any) -> int:
         return int(obj.pk)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        """The customer's page links to their requests by a kept search of their address."""
+        extra = dict(extra_context or {})
+        user = (
+            User.objects.filter(pk=int(object_id)).only("email").first()
+            if (object_id.isdigit() and len(object_id) < 19)
+            else None
+        )
+        if user is not None:
+            extra["their_requests_key"] = search_keep(request, user.email)
+        return super().change_view(request, object_id, form_url, extra)
 
 
 @admin.register(Address)

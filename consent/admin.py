@@ -25,7 +25,6 @@ from django.utils.text import format_lazy
 from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 
-from accounts.forms import EMAIL_MAX_LENGTH
 from accounts.models import User
 from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
 from privacy_portal.audit.services import audit_record
@@ -573,11 +572,13 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
         """Record a choice a person made by phone, e-mail or in person (source staff)."""
         if not request.user.has_perm("consent.record_on_behalf"):
             raise PermissionDenied
-        # From the customer search that found no account: the address support looked for.
-        asked = request.GET.get("email", "")
+        # From a customer's page, or the search that found no account: who it is for.
+        from accounts.admin import linked_person
+
+        asked = linked_person(request).get("email", "")
         form = StaffRecordForm(
             request.POST if request.method == "POST" else None,
-            initial={"email": asked} if len(asked) <= EMAIL_MAX_LENGTH else {},
+            initial={"email": asked} if asked else {},
         )
         if request.method == "POST" and form.is_valid():
             staff = request.user

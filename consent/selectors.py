@@ -77,6 +77,11 @@ class PurposeChoice:
         return str(SOURCE_FOR_PERSON.get(self.source) or Source(self.source).label)
 
     @property
+    def staff_source_label(self) -> str:
+        """How the choice was made, as staff read it ("Staff", not "Our staff")."""
+        return str(Source(self.source).label) if self.source else ""
+
+    @property
     def is_objection(self) -> bool:
         return self.purpose.is_objection
 

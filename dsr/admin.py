@@ -21,7 +21,6 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_stubs_ext import StrOrPromise
 
-from accounts.forms import EMAIL_MAX_LENGTH
 from accounts.validators import validate_mailable_email, validate_plain_lines, validate_plain_text
 from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
 from privacy_portal.forms import ReceivedOnField, start_of
@@ -240,11 +239,13 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
         return staff_name(staff) if staff else self.get_empty_value_display()
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
-        """Fill in the address only (support's customer search links here with it): never
-        the type, the day received or how identity was checked, which a crafted link could
-        otherwise put before support ready to save."""
-        email = request.GET.get("email", "")
-        return {"email": email} if 0 < len(email) <= EMAIL_MAX_LENGTH else {}
+        """Fill in who the request is for (support's customer pages link here): the address,
+        and for a customer their name, country and language; never the type, the day received
+        or how identity was checked, which a crafted link could otherwise put before support
+        ready to save."""
+        from accounts.admin import linked_person
+
+        return {name: value for name, value in linked_person(request).items() if value}
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any

@@ -653,8 +653,11 @@ def request_advance(request_id: int, *, build_here: bool = False) -> None:
             if request.state != State.WAITING:
                 _transition(request, State.WAITING, "waiting_on_manual_or_external_step")
             return
-        if not any(action == Action.NOTIFY for *_, action in tasks):
-            # Recipients are told once the person's data was dealt with, if any was found.
+        if TaskState.FAILED not in states and not any(
+            action == Action.NOTIFY for *_, action in tasks
+        ):
+            # Recipients are told once the person's data was dealt with everywhere, if any was
+            # found (a step that failed first: once an officer's retry of it succeeded).
             from .services import plan_recipients
 
             told = plan_recipients(
@@ -730,7 +733,7 @@ def found_anything(receipts: Iterable[dict[str, Any] | None]) -> bool:
                 return True
         if any(kept.get("entity") not in OWN_ENTITIES for kept in receipt.get("retained") or []):
             return True
-        if receipt.get("manual") or receipt.get("files"):
+        if receipt.get("files") or (receipt.get("manual") and not receipt.get("nothing_held")):
             return True
     return False
 

@@ -343,12 +343,19 @@ class ManualStepForm(forms.Form):
         super().__init__(*args, **kwargs)
         if action != Action.EXPORT:
             del self.fields["data_files"]
+        if action in (Action.NOTIFY, Action.LIFT):
             del self.fields["nothing_held"]
+        elif action != Action.EXPORT:
+            # An erasure, a restriction or a correction found nothing to act on: the request
+            # then says so ("no data found" where no system held anything), not "done".
+            self.fields["nothing_held"].help_text = _(
+                "You searched the system and found nothing about the person to act on."
+            )
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
         # A copy step done says what it found: the person's files, or that there were none.
-        if "nothing_held" in self.fields and "data_files" not in self.errors:
+        if "data_files" in self.fields and "data_files" not in self.errors:
             files, nothing = cleaned.get("data_files"), cleaned.get("nothing_held")
             if not files and not nothing:
                 self.add_error("data_files", MISSING_COPY)

@@ -141,6 +141,8 @@ def acknowledged(request: DataSubjectRequest, *, link_follows: bool = False) -> 
         link_follows=link_follows,
         stopped=_stopped(request),
         whole_opt_out=request_is_opt_out(request),
+        # Recorded by staff long after it arrived: its deadline may already have passed.
+        overdue=request.due_at <= timezone.now(),
         on_sent=partial(_mark_acknowledged, request.pk),
     )
 
@@ -342,6 +344,8 @@ def plain_receipts(request: DataSubjectRequest) -> list[dict[str, Any]]:
                 ],
                 "corrected": sum((receipt.get("counts") or {}).values()),
                 "manual": bool(receipt.get("manual")),
+                # Staff searched the system by hand and found nothing about the person.
+                "nothing_held": bool(receipt.get("manual") and receipt.get("nothing_held")),
                 "request_type": request.type,
             }
         )

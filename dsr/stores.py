@@ -80,7 +80,8 @@ def manual_step_complete(
 ) -> StoreTask:
     """Complete a manual step with a note and optional evidence; for an export, the files
     obtained from the system go into the person's package (encrypted like the rest), or
-    ``nothing_held`` says the system holds nothing about the person."""
+    ``nothing_held`` says the system holds nothing about the person (for any other step: staff
+    found nothing of the person's there to act on)."""
     if not may_complete(actor, task):
         raise PermissionDenied(_("This step is assigned to another group."))
     if not has_visible_text(note):
@@ -107,7 +108,7 @@ def manual_step_complete(
                     sink.file(upload.name or "file", upload, description=description)
                 sink.commit(ExportResult({}, files=len(data_files)))
             receipt["files"] = len(data_files)
-        elif task.action == Action.EXPORT:
+        elif task.action == Action.EXPORT or nothing_held:
             receipt["nothing_held"] = True
         return dsr_task_complete_manual(
             task=task, actor=actor, note=note, evidence=evidence, receipt=receipt

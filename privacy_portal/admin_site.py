@@ -76,7 +76,7 @@ _SEARCHES = "admin_searches"
 _SEARCHES_KEPT = 20
 
 
-def _search_keep(request: HttpRequest, term: str) -> str:
+def search_keep(request: HttpRequest, term: str) -> str:
     """Keep ``term`` in the session; return the key that names it."""
     kept: dict[str, str] = dict(request.session.get(_SEARCHES, {}))
     for key, value in kept.items():
@@ -86,6 +86,12 @@ def _search_keep(request: HttpRequest, term: str) -> str:
     kept[key] = term
     request.session[_SEARCHES] = dict(list(kept.items())[-_SEARCHES_KEPT:])
     return key
+
+
+def search_kept(request: HttpRequest, key: str) -> str:
+    """Return the term the session keeps under ``key`` ("" if none): a link between staff
+    pages names an address by such a key, never by the address itself."""
+    return str(request.session.get(_SEARCHES, {}).get(key, "")) if key else ""
 
 
 def _naming_search(params: QueryDict, key: str) -> str:
@@ -190,7 +196,7 @@ class PortalModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         term = request.GET.get(SEARCH_VAR, "")
         if term:
-            key = _search_keep(request, term)
+            key = search_keep(request, term)
             return HttpResponseRedirect(f"{request.path}?{_naming_search(request.GET, key)}")
         refused = self.kept_search_apply(request)
         if refused is not None:

@@ -118,12 +118,19 @@ def test_a_search_for_an_address_without_an_account_offers_to_record_by_that_add
     wanted = "trade.show+fair@example.com"
     page = support_client.get("/admin/accounts/user/", {"q": wanted}, follow=True).content.decode()
     assert "No portal account has the address trade.show+fair@example.com" in page
-    assert '/admin/dsr/datasubjectrequest/add/?email=trade.show%2Bfair%40example.com"' in page
-    assert '/admin/consent/consentstate/record/?email=trade.show%2Bfair%40example.com"' in page
-    # The forms it leads to start with that address.
+    # The forms it leads to start with that address, which the links name by a key only.
+    links = re.findall(
+        r'href="(/admin/(?:dsr/datasubjectrequest/add|consent/consentstate/record)/\?s=[\w-]+)"',
+        page,
+    )
+    assert len(links) == 2 and "trade.show" not in "".join(links)
+    for link in links:
+        form = support_client.get(html.unescape(link)).content.decode()
+        assert f'value="{wanted}"' in form, link
+    # An address in a link fills in nothing; nor a key this session does not keep.
     for path in ("/admin/dsr/datasubjectrequest/add/", "/admin/consent/consentstate/record/"):
-        form = support_client.get(path, {"email": wanted}).content.decode()
-        assert f'value="{wanted}"' in form, path
+        for crafted in ({"email": wanted}, {"s": "not-a-kept-key"}):
+            assert wanted not in support_client.get(path, crafted).content.decode(), path
     # Found, or not an address: nothing to offer; nor for an account the list's filters hide,
     # or a staff account support does not see.
     StaffFactory(email="colleague@inper.example")
@@ -138,7 +145,7 @@ def test_a_search_for_an_address_without_an_account_offers_to_record_by_that_add
         assert "No portal account has the address" not in page, term
 
 
-def test_a_link_to_record_a_request_fills_in_the_address_and_nothing_else(support_client):
+def test_a_crafted_link_to_record_a_request_fills_in_nothing(support_client):
     crafted = {
         "email": "a@example.com",
         "type": "erasure",
@@ -147,7 +154,7 @@ def test_a_link_to_record_a_request_fills_in_the_address_and_nothing_else(suppor
         "identity_note": "verified by phone",
     }
     page = support_client.get("/admin/dsr/datasubjectrequest/add/", crafted).content.decode()
-    assert 'value="a@example.com"' in page
+    assert 'value="a@example.com"' not in page  # only a kept search's key names an address
     assert "verified by phone" not in page and 'value="2026-01-01"' not in page
     assert not re.search(r'<option value="erasure"[^>]* selected', page)
     assert not re.search(r'<option value="staff_callback"[^>]* selected', page)
@@ -189,7 +196,7 @@ def test_support_finds_a_customer_by_the_number_of_an_order_in_the_shop(support_
     assert (
         f"The shop's order {bens['order_number']} was placed with the address {BEN.email}." in text
     )
-    assert f"/admin/dsr/datasubjectrequest/add/?email={BEN.email.replace('@', '%40')}" in text
+    assert re.search(r"/admin/dsr/datasubjectrequest/add/\?s=[\w-]+", text)
     # A number no order has says nothing of the kind.
     page = support_client.get("/admin/accounts/user/", {"q": "INP-999999"}, follow=True)
     assert "was placed with the address" not in page.content.decode()
@@ -223,13 +230,21 @@ def test_a_customers_page_leads_support_to_their_requests_and_to_recording_for_t
         html.unescape(text): html.unescape(href)
         for href, text in re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', tools)
     }
-    assert links["Their requests"] == "/admin/dsr/datasubjectrequest/?q=alice.w%40example.com"
-    assert links["Record a request"].endswith("/add/?email=alice.w%40example.com")
-    assert links["Record a marketing choice"].endswith("/record/?email=alice.w%40example.com")
+    # No address in any link: the customer by number, their requests by a kept search.
+    assert "alice.w" not in tools
+    assert re.fullmatch(r"/admin/dsr/datasubjectrequest/\?s=[\w-]+", links["Their requests"])
+    assert links["Record a request"].endswith(f"/add/?customer={alice.pk}")
+    assert links["Record a marketing choice"].endswith(f"/record/?customer={alice.pk}")
     listed = support_client.get(links["Their requests"], follow=True).content.decode()
     assert "alice.w@example.com" in listed and "other.person@example.com" not in listed
     form = support_client.get(links["Record a marketing choice"]).content.decode()
     assert 'value="alice.w@example.com"' in form
+    form = support_client.get(links["Record a request"]).content.decode()
+    assert 'value="alice.w@example.com"' in form and f'value="{alice.first_name}' in form
+    # A staff account's number fills in nothing.
+    colleague = StaffFactory(email="colleague@inper.example")
+    record = f"/admin/consent/consentstate/record/?customer={colleague.pk}"
+    assert 'value="colleague' not in support_client.get(record).content.decode()
     # The officer, who records neither, is offered the requests only.
     page = compliance_client.get(f"/admin/accounts/user/{alice.pk}/change/").content.decode()
     assert "Their requests" in page and "Record a request" not in page

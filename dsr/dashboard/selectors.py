@@ -275,6 +275,7 @@ class TimelineEntry:
 _ACTIONS = {
     "dsr.request.received": lambda: _("Request received"),
     "dsr.request.planned": lambda: _("Store tasks planned"),
+    "dsr.request.recipients_planned": lambda: _("Recipients' steps planned"),
     "dsr.request.extended": lambda: _("Deadline extended"),
     "dsr.request.assigned": lambda: _("Assignment changed"),
     "dsr.request.identity_verified": lambda: _("Identity checked by staff"),

@@ -952,3 +952,60 @@ def test_recipients_are_told_after_the_erasure_and_only_of_a_person_whose_data_w
     assert (stranger.state, stranger.outcome) == (State.COMPLETED, "no_data_found")
     assert not stranger.tasks.filter(action=Action.NOTIFY).exists()
     assert all(told(key, "stranger@example.org") is None for key in ("carrier", "crm", "partner"))
+
+
+def test_recipients_wait_for_a_failed_step_to_be_retried_and_for_staff_who_found_nothing(
+    customer, compliance_user, support_user
+):
+    """A store's erasure failed: nobody is told until an officer's retry of it succeeds. A
+    staff step done with "this system holds nothing" counts as nothing found: a person no
+    system held data about gets "no data found", and no recipient hears of them."""
+    from dsr.models import Action
+    from dsr.stores import manual_step_complete
+    from tests.dsr.connectors import told
+
+    add_store(
+        "newsletter",
+        "tests.dsr.connectors.FlakyConnector",
+        config={"fail_times": 1, "permanent": True},
+    )
+    add_store("crm", "tests.dsr.connectors.RecipientConnector", is_recipient=True)
+    erasure = dsr_request_approve(request=file_request(type="erasure", user=customer), actor=None)
+    erasure = run_pending_tasks(erasure)
+    assert erasure.state == State.PARTIALLY_COMPLETED
+    assert not erasure.tasks.filter(action=Action.NOTIFY).exists()
+    assert told("crm", customer.email) is None
+
+    dsr_task_retry(task=erasure.tasks.get(state=TaskState.FAILED), actor=compliance_user)
+    erasure = run_pending_tasks(erasure)
+    assert erasure.state == State.COMPLETED and told("crm", customer.email) == "erasure"
+
+    # Staff search a system by hand for a stranger and find nothing.
+    DataStore.objects.filter(key="newsletter").update(enabled=False)
+    add_store(
+        "payments",
+        "dsr.connectors.manual.ManualConnector",
+        config={
+            "actions": ["erase"],
+            "assigned_group": "Compliance",
+            "instructions": {"erase": "Delete the person in the payment provider."},
+        },
+    )
+    stranger = file_request(
+        type="erasure",
+        email="stranger@example.org",
+        channel="phone",
+        actor=support_user,
+        identity_method="staff_callback",
+        identity_note="Called back the number the person gave",
+    )
+    stranger = run_pending_tasks(dsr_request_approve(request=stranger, actor=None))
+    step = stranger.tasks.get(store__key="payments")
+    manual_step_complete(
+        task=step, actor=compliance_user, note="Searched: no such customer.", nothing_held=True
+    )
+    stranger = run_pending_tasks(stranger)
+    assert (stranger.state, stranger.outcome) == (State.COMPLETED, "no_data_found")
+    assert told("crm", "stranger@example.org") is None
+    step.refresh_from_db()
+    assert step.receipt["nothing_held"] is True

@@ -1321,25 +1321,30 @@ def test_the_request_pages_say_where_the_person_may_complain(customer_client, cu
 
 
 def test_a_request_recorded_after_its_deadline_warns_support_and_names_who_checked(
-    support_client, support_user, compliance_client
+    support_client, support_user, compliance_client, django_capture_on_commit_callbacks
 ):
-    """A letter found weeks late: support is told at once that it is overdue; the officer's
-    page says how the identity was checked, by whom, and what was checked."""
+    """A letter found weeks late: support is told at once that it is overdue, and the person
+    is not given a deadline that has passed; the officer's page says how the identity was
+    checked, by whom, and what was checked."""
     day = timezone.localdate() - timedelta(days=40)
-    response = support_client.post(
-        "/admin/dsr/datasubjectrequest/add/",
-        {
-            "type": "access",
-            "channel": "post",
-            "email": "late.letter@example.com",
-            "full_name": "Lea Late",
-            "received_on": day.isoformat(),
-            "identity_method": "staff_document",
-            "identity_note": "Signed letter with a copy of her ID card",
-        },
-        follow=True,
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = support_client.post(
+            "/admin/dsr/datasubjectrequest/add/",
+            {
+                "type": "access",
+                "channel": "post",
+                "email": "late.letter@example.com",
+                "full_name": "Lea Late",
+                "received_on": day.isoformat(),
+                "identity_method": "staff_document",
+                "identity_note": "Signed letter with a copy of her ID card",
+            },
+            follow=True,
+        )
     created = DataSubjectRequest.objects.get(email="late.letter@example.com")
+    (acknowledged,) = [m for m in mail.outbox if m.to == ["late.letter@example.com"]]
+    assert "we are late in answering it: we are sorry" in acknowledged.body
+    assert "We will answer by" not in acknowledged.body
     page = response.content.decode()
     assert "so it is already overdue: tell a compliance officer today." in page
     assert date_format(timezone.localtime(created.due_at), "DATE_FORMAT") in page
