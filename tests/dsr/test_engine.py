@@ -900,6 +900,20 @@ def test_a_store_that_cannot_find_the_person_gets_no_step_and_the_person_no_word
     assert theirs.tasks.filter(store__key="analytics", action="erase").exists()
 
 
+def _strangers_erasure_run(support_user: User) -> DataSubjectRequest:
+    """The erasure of someone no system knows, recorded by phone with a check, approved and
+    run in this process."""
+    stranger = file_request(
+        type="erasure",
+        email="stranger@example.org",
+        channel="phone",
+        actor=support_user,
+        identity_method="staff_callback",
+        identity_note="Called back the number the person gave",
+    )
+    return run_pending_tasks(dsr_request_approve(request=stranger, actor=None))
+
+
 def test_recipients_are_told_after_the_erasure_and_only_of_a_person_whose_data_was_found(
     customer, support_user
 ):
@@ -940,15 +954,7 @@ def test_recipients_are_told_after_the_erasure_and_only_of_a_person_whose_data_w
 
     # A person Inper holds nothing about: nobody is told, and the request says so.
     DataStore.objects.filter(key="shop").update(enabled=False)
-    stranger = file_request(
-        type="erasure",
-        email="stranger@example.org",
-        channel="phone",
-        actor=support_user,
-        identity_method="staff_callback",
-        identity_note="Called back the number the person gave",
-    )
-    stranger = run_pending_tasks(dsr_request_approve(request=stranger, actor=None))
+    stranger = _strangers_erasure_run(support_user)
     assert (stranger.state, stranger.outcome) == (State.COMPLETED, "no_data_found")
     assert not stranger.tasks.filter(action=Action.NOTIFY).exists()
     assert all(told(key, "stranger@example.org") is None for key in ("carrier", "crm", "partner"))
@@ -991,15 +997,7 @@ def test_recipients_wait_for_a_failed_step_to_be_retried_and_for_staff_who_found
             "instructions": {"erase": "Delete the person in the payment provider."},
         },
     )
-    stranger = file_request(
-        type="erasure",
-        email="stranger@example.org",
-        channel="phone",
-        actor=support_user,
-        identity_method="staff_callback",
-        identity_note="Called back the number the person gave",
-    )
-    stranger = run_pending_tasks(dsr_request_approve(request=stranger, actor=None))
+    stranger = _strangers_erasure_run(support_user)
     step = stranger.tasks.get(store__key="payments")
     manual_step_complete(
         task=step, actor=compliance_user, note="Searched: no such customer.", nothing_held=True
