@@ -33,6 +33,13 @@
       if (event.target && event.target.name === "type") update();
     });
     update();
+    // Sent back with an error about the uses, focus was on the first box (portal.js), which
+    // this type may have just left out: the first box the person can tick instead.
+    var focused = document.activeElement;
+    if (focused && focused.name === "purposes" && focused.disabled) {
+      var first = form.querySelector('[name="purposes"]:not(:disabled)');
+      if (first) first.focus();
+    }
   }
 
   var panel = document.querySelector("[data-progress-url]");

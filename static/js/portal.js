@@ -125,7 +125,31 @@
   // A form sent back with errors: its title says so, and focus goes to the first field to
   // correct, whose label and error are read out with it (WCAG 3.3.1); or, for an error of the
   // whole form (a wrong password), to that error.
-  var invalid = document.querySelector('main form [aria-invalid="true"]') ||
+  // A group's first box may not take input (disabled, or hidden: the cookie categories a
+  // request cannot name): its first box that does.
+  var usable = function (element) {
+    var takes = function (control) {
+      return !control.disabled && control.getClientRects().length > 0;
+    };
+    if (!element || !element.matches("input, select, textarea") || takes(element)) return element;
+    var group = element.closest("fieldset, .field") || element.parentElement;
+    var controls = group ? group.querySelectorAll("input, select, textarea") : [];
+    for (var index = 0; index < controls.length; index++) {
+      if (takes(controls[index])) return controls[index];
+    }
+    return element;
+  };
+  // The error summary's links lead there too.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest('.error-summary a[href^="#"]');
+    var target = link && document.getElementById(link.getAttribute("href").slice(1));
+    if (!target) return;
+    event.preventDefault();
+    target = usable(target);
+    target.scrollIntoView({ block: "center" });
+    target.focus();
+  });
+  var invalid = usable(document.querySelector('main form [aria-invalid="true"]')) ||
     document.querySelector("main form .errorlist.nonfield");
   if (invalid) {
     var correct = document.body.getAttribute("data-error-title");

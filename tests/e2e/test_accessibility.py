@@ -230,3 +230,11 @@ def test_a_form_sent_back_with_errors_takes_focus_to_what_to_correct(page):
     assert focused[0] == "type" and focused[1] == "true"
     assert "id_type_error" in focused[2].split()
     assert "Choose what you would like us to do." in page.locator("#id_type_error").inner_text()
+
+    # An objection without a use ticked: focus goes to the first box that can be ticked, not
+    # to a cookie category the request cannot name (disabled), from the summary's link too.
+    page.get_by_label("Objection", exact=False).first.check()
+    page.get_by_role("button", name="Send my request").click()
+    page.wait_for_load_state()
+    state = "(e => [e.name, e.disabled, e.getClientRects().length > 0])(document.activeElement)"
+    assert page.evaluate(state) == ["purposes", False, True]
