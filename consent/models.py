@@ -99,7 +99,8 @@ class Source(models.TextChoices):
 SOURCE_FOR_PERSON: dict[str, StrOrPromise] = {
     Source.API: _("Another Inper service, such as the shop"),
     Source.STAFF: _("Our staff, as you told them"),
-    Source.REQUEST: _("Your privacy request"),
+    # Filed signed in, or by anyone with the person's address (an opt-out needs no check).
+    Source.REQUEST: _("A privacy request made with your e-mail address"),
     Source.GPC: _("Your browser's Global Privacy Control setting"),
 }
 
