@@ -442,6 +442,7 @@ class ConsentEventAdmin(AddressSearch, ReadOnlyAdmin):
                     "user_agent_hash",
                     "actor_type",
                     "actor_id",
+                    "received_via",
                     "received_on",
                 ]
             )
@@ -465,6 +466,7 @@ class ConsentEventAdmin(AddressSearch, ReadOnlyAdmin):
                         event.user_agent_hash,
                         event.actor_type,
                         event.actor_id or "",
+                        (event.evidence or {}).get("received_via", ""),
                         (event.evidence or {}).get("received_on", ""),
                     ]
                 )

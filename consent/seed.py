@@ -25,7 +25,7 @@ SESSION_COOKIE_PURPOSE = (
     "Keeps you signed in, and shows a confirmation after you send a form.",
     "Hält Sie angemeldet und zeigt nach dem Absenden eines Formulars eine Bestätigung an.",
 )
-SESSION_COOKIE_LIFETIME = "30 minutes after your last visit"
+SESSION_COOKIE_LIFETIME = "30 minutes; signed in, from your last visit (12 hours at most)"
 
 PURPOSES: list[dict[str, Any]] = [
     # --- marketing channels ---------------------------------------------------------------
@@ -433,7 +433,9 @@ SERVICE_NAMES_DE = {
 }
 LIFETIME_DE = {
     "session": "Sitzung",
-    SESSION_COOKIE_LIFETIME: "30 Minuten nach Ihrem letzten Besuch",
+    SESSION_COOKIE_LIFETIME: (
+        "30 Minuten; angemeldet ab Ihrem letzten Besuch (höchstens 12 Stunden)"
+    ),
     "1 year": "1 Jahr",
     "2 years": "2 Jahre",
     "12 months": "12 Monate",

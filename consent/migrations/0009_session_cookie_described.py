@@ -13,13 +13,13 @@ SEEDED = {
 DESCRIBED = {
     "en": {
         "purpose": "Keeps you signed in, and shows a confirmation after you send a form.",
-        "lifetime": "30 minutes after your last visit",
+        "lifetime": "30 minutes; signed in, from your last visit (12 hours at most)",
     },
     "de": {
         "purpose": (
             "Hält Sie angemeldet und zeigt nach dem Absenden eines Formulars eine Bestätigung an."
         ),
-        "lifetime": "30 Minuten nach Ihrem letzten Besuch",
+        "lifetime": "30 Minuten; angemeldet ab Ihrem letzten Besuch (höchstens 12 Stunden)",
     },
 }
 

@@ -403,7 +403,7 @@ def test_the_session_cookie_a_visitor_gets_is_described_as_what_it_does(client):
     page = client.get("/privacy/cookie-policy/").content.decode()
     row = page.split("<code>sessionid</code>", 1)[1].split("</tr>", 1)[0]
     assert "shows a confirmation after you send a form" in row
-    assert "30 minutes after your last visit" in row
+    assert "30 minutes; signed in, from your last visit (12 hours at most)" in row
     assert response.status_code == 200
 
 
@@ -423,7 +423,10 @@ def test_the_session_cookie_seeded_before_is_described_anew_unless_staff_changed
     migration.describe(django_apps, None)
     cookie.refresh_from_db()
     assert cookie.texts == migration.DESCRIBED
-    assert cookie.texts["de"]["lifetime"] == "30 Minuten nach Ihrem letzten Besuch"
+    assert (
+        cookie.texts["de"]["lifetime"]
+        == "30 Minuten; angemeldet ab Ihrem letzten Besuch (höchstens 12 Stunden)"
+    )
     other.refresh_from_db()
     assert other.texts == before
 

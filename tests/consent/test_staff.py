@@ -82,7 +82,11 @@ def test_a_choice_told_days_before_it_was_recorded_keeps_its_own_day(
     assert event.received_on == told
     export = compliance_client.get("/admin/consent/consentevent/export.csv?source__exact=staff")
     [row] = csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode()))
-    assert (row["granted"], row["received_on"]) == ("withdrawn", told.isoformat())
+    assert (row["granted"], row["received_via"], row["received_on"]) == (
+        "withdrawn",
+        "in_person",
+        told.isoformat(),
+    )
 
     client.force_login(customer)
     history = client.get("/privacy/history/").content.decode()
