@@ -182,7 +182,10 @@ class GuestRequestForm(RequestForm):
     email = forms.EmailField(
         label=_("Your e-mail address"),
         max_length=254,
-        help_text=_("We send a link to this address: we act only once you confirm it is yours."),
+        help_text=_(
+            "We send a link to this address and act once you confirm it is yours (an objection "
+            "to marketing counts at once)."
+        ),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     full_name = forms.CharField(

@@ -109,7 +109,12 @@ def test_the_daily_check_runs_on_a_real_worker_and_records_its_outcome(celery_wo
         lambda: AuditEvent.objects.filter(action="audit.chain.verified").first(),
         message="the worker to verify the chain",
     )
-    assert event.after == {"ok": True, "checked": 3, "broken_seq": None}
+    assert event.after == {
+        "ok": True,
+        "checked": 3,
+        "broken_seq": None,
+        "anchor": f"{event.seq - 1}:{AuditEvent.objects.get(seq=event.seq - 1).hash}",
+    }
 
 
 def test_events_written_while_the_chain_is_verified_do_not_break_it(monkeypatch):
@@ -158,11 +163,17 @@ def test_a_trail_rewritten_with_every_hash_recomputed_no_longer_matches_its_anch
     out = capsys.readouterr().out
     anchor = re.search(r"Anchor \(keep it outside the database\): (\d+:[0-9a-f]{64})", out)[1]
     assert anchor == f"{events[-1].seq}:{events[-1].hash}"
+    # The daily check logs its anchor (the command's check, recorded since, is its last event).
+    recorded = AuditEvent.objects.get(action="audit.chain.verified")
     with caplog.at_level(logging.INFO, logger="privacy_portal.audit.tasks"):
         audit_chain_verify_task()
-    assert [r.anchor for r in caplog.records if r.getMessage() == "audit chain anchor"] == [anchor]
+    logged = [r.anchor for r in caplog.records if r.getMessage() == "audit chain anchor"]
+    assert logged[-1] == f"{recorded.seq}:{recorded.hash}"
     call_command("verify_audit", anchor=[anchor])
     assert "It matches the 1 anchor(s) given." in capsys.readouterr().out
+    # The command's check is recorded as the daily one is: the officers' page shows it.
+    checked = AuditEvent.objects.filter(action="audit.chain.verified").latest("seq")
+    assert checked.after["ok"] is True and checked.after["anchor"]
 
     # Rewritten from the second event on, every hash after it recomputed, the head too.
     with connection.cursor() as cursor:

@@ -140,6 +140,8 @@ class ChainState:
     broken_id: int | None
     problem: str
     head_seq: int
+    #: ``"<seq>:<hash>"`` of the last event that check verified, to keep outside the database.
+    anchor: str = ""
 
 
 def chain_state() -> ChainState:
@@ -163,6 +165,7 @@ def chain_state() -> ChainState:
         broken_id=after.get("broken_id"),
         problem=str(after.get("problem") or ""),
         head_seq=head,
+        anchor=str(after.get("anchor") or ""),
     )
 
 

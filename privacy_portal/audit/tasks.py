@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from .selectors import audit_chain_verify
+from .selectors import ChainStatus, audit_chain_verify
 from .services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -15,6 +15,12 @@ logger = logging.getLogger(__name__)
 @shared_task(acks_late=True, time_limit=3600, soft_time_limit=3300)
 def audit_chain_verify_task() -> None:
     """Verify the whole chain and record the outcome (as an audit event, and a log line)."""
+    audit_chain_check()
+
+
+def audit_chain_check() -> ChainStatus:
+    """Verify the whole chain and record the outcome, with its anchor, as an audit event and a
+    log line (the daily task, an officer's "verify now", ``manage.py verify_audit``)."""
     status = audit_chain_verify()
     if not status.ok:
         logger.error(
@@ -34,5 +40,7 @@ def audit_chain_verify_task() -> None:
             "broken_seq": status.broken_seq,
             # Where and how it broke, for the dashboard to name the first broken link.
             **({} if status.ok else {"broken_id": status.broken_id, "problem": status.problem}),
+            **({"anchor": status.anchor} if status.anchor else {}),
         },
     )
+    return status

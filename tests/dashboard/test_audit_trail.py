@@ -95,6 +95,8 @@ def test_the_page_shows_an_intact_chain(compliance_client):
     audit_chain_verify_task()
     page = compliance_client.get("/dashboard/audit/").content.decode()
     assert "Verified: intact." in page
+    last = AuditEvent.objects.exclude(action="audit.chain.verified").latest("seq")
+    assert f'<code class="dash-anchor">{last.seq}:{last.hash}</code>' in page
 
 
 def test_the_page_names_the_first_broken_link_after_tampering_in_sql(compliance_client, postgres):
