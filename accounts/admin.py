@@ -32,6 +32,7 @@ from privacy_portal.admin_site import (
     search_kept,
 )
 from privacy_portal.audit.services import audit_record
+from privacy_portal.dbutils import parsed_id
 
 from .forms import AddressForm, ProfileChecks
 from .models import ADDRESS_FIELDS, PROFILE_FIELDS, Address, FormerEmail, User
@@ -44,10 +45,10 @@ def linked_person(request: HttpRequest) -> dict[str, str]:
     the name, country and language their request needs; or an address support searched for by
     the key that names the search (``?s=``): addresses are never in a link. Nothing else of a
     link is taken (a crafted one could otherwise fill a form ready to save)."""
-    customer = request.GET.get("customer", "")
-    if customer.isdigit() and len(customer) < 19:
+    customer = parsed_id(request.GET.get("customer", ""))
+    if customer is not None:
         user = (
-            User.objects.filter(pk=int(customer), is_staff=False, is_superuser=False)
+            User.objects.filter(pk=customer, is_staff=False, is_superuser=False)
             .only("email", "first_name", "last_name", "country", "preferred_language")
             .first()
         )
@@ -82,14 +83,14 @@ class CorrectionsOnRequests(AuditedModelAdmin):
     """A change to a customer's profile or addresses is also noted on the correction requests
     of theirs being carried out, and staff are told which (the change is the correction)."""
 
-    def _customer_id(self, obj: Any) -> int:
-        raise NotImplementedError
+    #: The attribute of the object changed that holds the customer's account id.
+    customer_attribute = "user_id"
 
     def _noted(self, request: HttpRequest, obj: Any, fields: list[str]) -> None:
         from dsr.services import corrections_made_by_staff
 
         references = corrections_made_by_staff(
-            user_id=self._customer_id(obj), actor=request.user, fields=fields
+            user_id=getattr(obj, self.customer_attribute), actor=request.user, fields=fields
         )
         if references:
             messages.info(
@@ -133,6 +134,7 @@ class FormerEmailInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(User)
 class UserAdmin(CorrectionsOnRequests):
+    customer_attribute = "pk"
     list_display = (
         "email",
         "first_name",
@@ -252,22 +254,19 @@ class UserAdmin(CorrectionsOnRequests):
     def _audit_scope(self, obj: Any) -> str:
         return f"accounts.user:{obj.pk}"
 
-    def _customer_id(self, obj: Any) -> int:
-        return int(obj.pk)
-
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
-    ) -> HttpResponse:
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
         """The customer's page links to their requests by a kept search of their address."""
-        extra = dict(extra_context or {})
-        user = (
-            User.objects.filter(pk=int(object_id)).only("email").first()
-            if (object_id.isdigit() and len(object_id) < 19)
-            else None
-        )
-        if user is not None:
-            extra["their_requests_key"] = search_keep(request, user.email)
-        return super().change_view(request, object_id, form_url, extra)
+        if obj is not None:
+            context["their_requests_key"] = search_keep(request, obj.email)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(Address)
@@ -289,9 +288,6 @@ class AddressAdmin(CorrectionsOnRequests):
 
     def _audit_scope(self, obj: Any) -> str:
         return f"accounts.user:{obj.user_id}"
-
-    def _customer_id(self, obj: Any) -> int:
-        return int(obj.user_id)
 
 
 # allauth's own admin for authenticators shows their secrets; staff may only see and remove

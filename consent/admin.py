@@ -541,6 +541,7 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
         form = SuppressionCheckForm(request.POST if request.method == "POST" else None)
         found: list[tuple[str, Any]] | None = None
         chosen: list[Any] = []
+        by_phone = False
         if form.is_valid():
             kind, address = form.cleaned_data["address"]
             since = suppressed_since(**{kind: address})
@@ -551,13 +552,14 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
             }
             found = [(reached_by.get(channel, channel), at) for channel, at in since.items()]
             chosen = marketing_choices_of(**{kind: address})
+            by_phone = kind == "phone"
         context = {
             **self.admin_site.each_context(request),
             "title": _("Is this address on the do-not-contact list?"),
             "form": form,
             "found": found,
             "chosen": chosen,
-            "by_phone": form.is_valid() and form.cleaned_data["address"][0] == "phone",
+            "by_phone": by_phone,
             "opts": self.model._meta,
         }
         status = 400 if form.is_bound and not form.is_valid() else 200

@@ -211,9 +211,9 @@ def marketing_choices_of(
         subjects = [found] if found is not None else []
     else:
         subjects = list(
-            ConsentSubject.objects.filter(user__phone=phone.strip(), visitor_id__isnull=True)
-            .select_related("user")
-            .order_by("pk")[:20]
+            ConsentSubject.objects.filter(
+                user__phone=phone.strip(), visitor_id__isnull=True
+            ).order_by("pk")[:20]
         )
     return [
         (subject, choice)

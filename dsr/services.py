@@ -932,8 +932,9 @@ def plan_recipients(
     holding = {store for store, _, receipt in done if found_anything([receipt])}
     if not holding:
         return []
-    keys = dict(DataStore.objects.filter(pk__in=holding).values_list("pk", "key"))
-    held_in = {keys[pk] for pk in holding}
+    held_in: set[str] = set()
+    if any(store.config.get("shared_from") for store in recipients):
+        held_in = set(DataStore.objects.filter(pk__in=holding).values_list("key", flat=True))
     subject = subject_of(request)
     restricted_itself = {store for store, action, _ in done if action == Action.RESTRICT}
     planned = [

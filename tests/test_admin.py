@@ -636,3 +636,10 @@ def test_a_day_staff_gave_comes_back_as_the_date_picker_reads_it_in_any_language
     with translation.override("de"):
         html = ReceivedOnField().widget.render("received_on", date(2026, 11, 12))
     assert 'type="date"' in html and 'value="2026-11-12"' in html
+
+
+@pytest.mark.parametrize("number", ["²", "12345678901234567890", "-3", "x"])
+def test_a_customer_number_that_is_no_id_fills_in_nothing(support_client, number):
+    for path in ("/admin/dsr/datasubjectrequest/add/", "/admin/consent/consentstate/record/"):
+        response = support_client.get(path, {"customer": number})
+        assert response.status_code == 200, (path, number)
