@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from privacy_portal.audit.models import AuditEvent
 from privacy_portal.audit.services import scope_of
+from privacy_portal.pseudonymise import email_hash
 
 from .models import DataSubjectRequest, State
 
@@ -18,6 +19,33 @@ from .models import DataSubjectRequest, State
 def requests_of(user: Any) -> QuerySet[DataSubjectRequest]:
     """Return the person's requests, newest first."""
     return DataSubjectRequest.objects.filter(user=user).order_by("-received_at")
+
+
+def requests_by_email_of(user: Any) -> QuerySet[DataSubjectRequest]:
+    """Return the requests made without signing in with the account's verified address, or
+    with an address it had before that no other account has since proven to be its own: the
+    requests "What Inper holds about me" counts beside the person's own. Newest first."""
+    from allauth.account.models import EmailAddress
+
+    from accounts.selectors import account_former_emails
+
+    emails = list(account_former_emails(user.pk, searchable=True))
+    if EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists():
+        emails.append(user.email)
+    keys = {email_hash(email) for email in emails if email}
+    return (
+        DataSubjectRequest.objects.filter(subject_key__in=keys, user__isnull=True)
+        .only(
+            "reference",
+            "type",
+            "state",
+            "received_at",
+            "due_at",
+            "restriction_lifted_at",
+            "restriction_lift_started_at",
+        )
+        .order_by("-received_at")
+    )
 
 
 @dataclass(frozen=True)

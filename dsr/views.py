@@ -130,7 +130,15 @@ def request_list(request: HttpRequest) -> HttpResponse:
     """The signed-in person's requests (a page explaining the options for everyone else)."""
     if not request.user.is_authenticated:
         return render(request, "dsr/start.html", {"types": _type_cards()})
-    return render(request, "dsr/list.html", {"requests": selectors.requests_of(request.user)})
+    return render(
+        request,
+        "dsr/list.html",
+        {
+            "requests": selectors.requests_of(request.user),
+            "by_email": selectors.requests_by_email_of(request.user),
+            "days": settings.DSR_VERIFICATION_DAYS,
+        },
+    )
 
 
 def _intake_limited(request: HttpRequest, *, filing: bool) -> bool:

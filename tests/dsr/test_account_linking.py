@@ -56,7 +56,15 @@ def _linked_events(request: DataSubjectRequest) -> list[AuditEvent]:
 
 
 def _requests_page(client: Client) -> str:
-    return client.get("/requests/").content.decode()
+    """The person's own requests on their list (not those made with their address by someone
+    not signed in, listed below them)."""
+    return client.get("/requests/").content.decode().split('id="by-email-heading"')[0]
+
+
+def _made_with_the_address(client: Client) -> str:
+    """The list's part for requests made with the account's address without signing in."""
+    page = client.get("/requests/").content.decode()
+    return page.split('id="by-email-heading"')[1] if 'id="by-email-heading"' in page else ""
 
 
 def test_a_guests_request_for_an_account_address_is_the_customers_once_confirmed(
@@ -68,9 +76,12 @@ def test_a_guests_request_for_an_account_address_is_the_customers_once_confirmed
     created = _guest_files(client, capture, typed, full_name="Alice Customer")
     mine, theirs = login(Client(), customer), login(Client(), other_customer)
 
-    # Until the link is confirmed, anyone could have typed the address: not hers.
+    # Until the link is confirmed, anyone could have typed the address: not hers. Her list
+    # names it (what she holds in "My data" counts it), as made with her address.
     assert created.user_id is None
     assert created.reference not in _requests_page(mine)
+    assert created.reference in _made_with_the_address(mine)
+    assert created.reference not in _made_with_the_address(theirs)
     assert mine.get(f"/requests/{created.reference}/").status_code == 404
 
     response = _confirm(client, capture, typed)
@@ -79,6 +90,7 @@ def test_a_guests_request_for_an_account_address_is_the_customers_once_confirmed
     assert created.state == State.IN_REVIEW and created.user_id == customer.pk
     page = _requests_page(mine)
     assert created.reference in page and "Restriction" in page
+    assert created.reference not in _made_with_the_address(mine)
     detail = mine.get(f"/requests/{created.reference}/")
     assert detail.status_code == 200
     assert created.reference in detail.content.decode()
@@ -230,6 +242,38 @@ def test_no_link_without_an_established_identity_and_the_accounts_verified_addre
     assert created.user_id is None
     assert not _linked_events(created)
     assert created.reference not in _requests_page(login(Client(), account))
+    if case in ("never_confirmed", "opt_out"):
+        # Made with the account's own verified address: named below the account's requests.
+        assert created.reference in _made_with_the_address(login(Client(), account))
+    elif case in ("address_unverified", "other_address"):
+        # An address the account never proved, or not the one its requests are made with.
+        assert created.reference not in _made_with_the_address(login(Client(), account))
+
+
+def test_requests_made_with_an_earlier_address_are_named_until_another_account_proves_it(
+    client, django_capture_on_commit_callbacks
+):
+    from allauth.account.models import EmailAddress
+
+    from accounts.models import FormerEmail
+
+    capture = django_capture_on_commit_callbacks
+    account = UserFactory(email="now@example.com")
+    FormerEmail.objects.create(user=account, email="before@example.com")
+    earlier = _guest_files(client, capture, "before@example.com")
+    stranger = _guest_files(client, capture, "someone-else@example.com")
+    holder = login(Client(), account)
+
+    listed = _made_with_the_address(holder)
+    assert earlier.reference in listed and stranger.reference not in listed
+    assert "Restriction" in listed and "nobody confirms is closed after 7 days" in listed
+    assert holder.get(f"/requests/{earlier.reference}/").status_code == 404
+
+    # The address came to someone else, who proved it: its requests are theirs to see.
+    newcomer = UserFactory(email="before@example.com")
+    assert EmailAddress.objects.filter(user=newcomer, verified=True).exists()
+    assert earlier.reference not in _made_with_the_address(holder)
+    assert earlier.reference in _made_with_the_address(login(Client(), newcomer))
 
 
 def _normalised(text: str, email: str) -> str:
