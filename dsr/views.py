@@ -54,7 +54,12 @@ from privacy_portal.ratelimits import rate_window
 from privacy_portal.views import too_many_attempts
 
 from . import notifications, selectors, services
-from .consent_bridge import purpose_choices, withdraw_in_browser
+from .consent_bridge import (
+    marketing_purposes,
+    purpose_choices,
+    purposes_for,
+    withdraw_in_browser,
+)
 from .engine import tasks_done
 from .forms import (
     ASKED,
@@ -148,6 +153,17 @@ def _intake_limited(request: HttpRequest, *, filing: bool) -> bool:
     return _over_limit(request, "dsr-intake", settings.DSR_INTAKE_RATE, count=filing)
 
 
+def _initial_from_link(request: HttpRequest) -> dict[str, Any]:
+    """What a link to the form chooses: ``?type=`` a type, ``?purposes=`` the uses to tick
+    and ``?marketing=all`` every direct-marketing use; what the type cannot name is not
+    ticked."""
+    kind = request.GET.get("type", "")
+    wanted = set(request.GET.getlist("purposes")[:50])
+    if request.GET.get("marketing") == "all":
+        wanted |= marketing_purposes()
+    return {"type": kind, "purposes": sorted(wanted & purposes_for(kind))}
+
+
 @require_http_methods(["GET", "POST"])
 def request_new(request: HttpRequest) -> HttpResponse:
     """File a request: signed in (re-authenticated for anything sensitive) or as a guest.
@@ -171,7 +187,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
         )
     form_class = RequestForm if signed_in else GuestRequestForm
     draft = draft_take(request) if signed_in else None
-    initial = draft or {"type": request.GET.get("type", "")}
+    initial = draft or _initial_from_link(request)
     form = form_class(_data(request), initial=initial)
     limited = request.method == "POST" and _intake_limited(request, filing=False)
     if request.method == "POST" and not limited and form.is_valid():

@@ -30,10 +30,11 @@ def test_home_links_to_every_part(client):
 
 def test_a_visitor_without_an_account_is_shown_how_to_stop_marketing(client, customer):
     """The choices card leads to a sign-in; a guest (a trade-show contact) is also offered the
-    request that stops marketing without one, with the objection already chosen."""
+    request that stops marketing without one, with the objection already chosen (and every
+    marketing use ticked: tests/dsr/test_views.py)."""
     page = client.get("/").content.decode()
-    assert 'href="/requests/new/?type=objection"' in page
-    form = client.get("/requests/new/?type=objection").content.decode()
+    assert 'href="/requests/new/?type=objection&amp;marketing=all"' in page
+    form = client.get("/requests/new/?type=objection&marketing=all").content.decode()
     assert re.search(
         r'<input[^>]*value="objection"[^>]*checked|<option value="objection" selected', form
     )

@@ -58,6 +58,32 @@ def test_the_cookie_categories_one_may_withdraw_from_say_they_are_cookies(custom
     assert "<li>Cookies: Preferences</li>" in page
 
 
+def _ticked(page: str) -> set[str]:
+    """The uses of data ticked on a request form."""
+    boxes = re.findall(r'<input[^>]*name="purposes"[^>]*>', page)
+    return {re.search(r'value="([^"]+)"', box).group(1) for box in boxes if " checked" in box}
+
+
+def test_a_link_to_the_request_form_ticks_the_uses_it_names_that_its_type_can_name(client):
+    """The home page's "Stop marketing" link (tests/test_site.py) ticks every marketing use."""
+    from dsr.consent_bridge import marketing_purposes
+
+    form = client.get("/requests/new/?type=objection&marketing=all").content.decode()
+    assert _ticked(form) == marketing_purposes() and len(marketing_purposes()) >= 3
+    # A link names uses one by one; uses the type cannot name, or that do not exist, are not
+    # ticked, and none is ticked for a type that names no uses.
+    form = client.get(
+        "/requests/new/?type=withdraw_consent&purposes=analytics&purposes=nonsense"
+        "&purposes=statistics"
+    ).content.decode()
+    assert _ticked(form) == {"analytics"}
+    # Withdrawing consent from marketing ticks only the marketing done with consent.
+    form = client.get("/requests/new/?type=withdraw_consent&marketing=all").content.decode()
+    assert "marketing_post" in marketing_purposes() and "marketing_post" not in _ticked(form)
+    assert {"marketing_email", "marketing_sms"} <= _ticked(form)
+    assert not _ticked(client.get("/requests/new/?type=access&marketing=all").content.decode())
+
+
 def test_a_customer_is_told_before_asking_for_erasure_that_their_account_goes_too(
     customer_client,
 ):
