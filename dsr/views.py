@@ -60,7 +60,7 @@ from .consent_bridge import (
     purposes_for,
     withdraw_in_browser,
 )
-from .engine import tasks_done
+from .engine import still_objected, tasks_done
 from .forms import (
     ASKED,
     TYPE_HELP,
@@ -414,6 +414,12 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
         "dsr/detail.html",
         {
             "req": found,
+            # Their objection is done and a use it stopped is still off: how to undo it.
+            "may_switch_on": not token
+            and found.type in services.PER_PURPOSE_TYPES
+            and found.state in _ANSWERED
+            and not found.restriction_lift_started_at
+            and still_objected(found),
             "token": token,
             "follow_token": follow_token,
             "receipts": (
@@ -662,6 +668,12 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
         "dsr/download_guest.html",
         {
             "req": found,
+            # Their objection is done and a use it stopped is still off: how to undo it.
+            "may_switch_on": not token
+            and found.type in services.PER_PURPOSE_TYPES
+            and found.state in _ANSWERED
+            and not found.restriction_lift_started_at
+            and still_objected(found),
             "token": token,
             "form": form,
             "code_sent": bool(state),

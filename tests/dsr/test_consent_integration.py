@@ -390,3 +390,20 @@ def test_an_objection_still_telling_the_stores_says_it_already_took_effect(
     assert not consent_granted(subject_for_user(customer), "international_transfers")
     page = customer_client.get(f"/requests/{request.reference}/").content.decode()
     assert "Your choice took effect as soon as we received it." in page
+    assert "Changed your mind?" not in page
+
+
+def test_a_done_objection_tells_the_person_how_to_change_their_mind(customer, customer_client):
+    """Where to switch the use on again, and that the systems it stopped are told so: until
+    they switched it on."""
+    request = run_pending_tasks(
+        file_request(type="objection", user=customer, purposes=("marketing_sms",))
+    )
+    assert request.state == State.COMPLETED
+    page = customer_client.get(f"/requests/{request.reference}/").content.decode()
+    assert "Changed your mind?" in page and 'href="/privacy/"' in page
+    assert "any system this request stopped is then told" in page
+
+    _grant(subject_for_user(customer), "marketing_sms")
+    page = customer_client.get(f"/requests/{request.reference}/").content.decode()
+    assert "Changed your mind?" not in page
