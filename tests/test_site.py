@@ -404,3 +404,38 @@ def test_a_wrong_method_gets_a_page_that_says_so(client):
     api = client.post("/api/schema/")
     assert api.status_code == 405 and b"not allowed" in api.content
     assert b"does not work that way" not in api.content
+
+
+def test_the_demo_serves_its_own_error_pages_and_its_static_files_without_debug(tmp_path):
+    """``make run``'s settings: no debug page lists the portal's URLs to a visitor who
+    mistypes one; the static files come from the source folders, without collectstatic."""
+    script = (
+        "import django; django.setup()\n"
+        "from django.conf import settings\n"
+        "from django.test import Client\n"
+        "from django.test.utils import setup_test_environment\n"
+        "setup_test_environment()\n"
+        "client = Client()\n"
+        "missing = client.get('/no-such-page/')\n"
+        "print(settings.DEBUG, settings.PORTAL_DEMO, missing.status_code)\n"
+        "page = missing.content.decode()\n"
+        "print('URLconf' in page, 'Page not found' in page)\n"
+        "static = client.get('/static/css/portal.css')\n"
+        "print(static.status_code, b''.join(static.streaming_content)[:20] != b'')\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "privacy_portal.settings.dev",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.sqlite3'}",
+        "CELERY_BROKER_URL": "memory://",
+    }
+    env.pop("DEBUG", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.split("\n")[:3] == ["False True 404", "False True", "200 True"], done.stderr
