@@ -35,6 +35,7 @@ from privacy_portal.pseudonymise import email_hash, normalise_email
 from privacy_portal.spreadsheet import csv_cell
 
 from .. import deadlines, retention, services, stores
+from ..identity import subject_of
 from ..models import DataStore, DataSubjectRequest, Regime, RetentionJobRun, StoreTask
 from . import audit, metrics, preview, processing, selectors
 from .access import officer_required
@@ -160,6 +161,20 @@ def _due_before_extension(page: selectors.RequestPage) -> datetime | None:
     return None
 
 
+def _finds_by(store: DataStore, request: DataSubjectRequest) -> list[tuple[str, str]]:
+    """What staff find the person by in ``store``, for a step they do by hand: each identity
+    the store knows people by, with the request's values (kept until the request ends, also
+    once an erasure deleted the account)."""
+    subject = subject_of(request)
+    labels = dict(DataStore.Identity.choices)
+    found = []
+    for kind in store.identities or ():
+        values = subject.identity(kind)
+        if values:
+            found.append((str(labels.get(kind, kind)), ", ".join(values)))
+    return found
+
+
 def _render_request(
     request: HttpRequest, reference: str, *, status: int = 200, **forms: Any
 ) -> HttpResponse:
@@ -181,15 +196,16 @@ def _render_request(
         "lift_form": LiftRestrictionForm(prefix="lift"),
         "note_form": NoteForm(prefix="note"),
         "cancel_form": CancelForm(prefix="cancel"),
-        # One form per waiting step, each with ids of its own.
+        # One form per waiting step, each with ids of its own, and what finds the person there.
         "task_rows": [
             (
                 row,
                 done_forms.get(row.task.pk)
-                or ManualStepForm(prefix=f"done-{row.task.pk}", action=row.task.action)
-                if row.task.state == "waiting" and row.task.waiting_for == "manual"
-                else None,
+                or ManualStepForm(prefix=f"done-{row.task.pk}", action=row.task.action),
+                _finds_by(row.task.store, page.request),
             )
+            if row.task.state == "waiting" and row.task.waiting_for == "manual"
+            else (row, None, [])
             for row in page.tasks
         ],
         "preview": (

@@ -206,3 +206,27 @@ def test_a_step_done_with_evidence_keeps_its_checksum_in_the_receipt(
     name = f"{compliance_user.first_name} {compliance_user.last_name}"
     assert f"Done by staff: {name}: Deleted the card profile." in proof
     assert done.receipt["evidence_sha256"] in proof
+
+
+def test_a_manual_step_names_what_finds_the_person_there_also_once_the_account_is_erased(
+    compliance_client, customer, other_customer
+):
+    """As the demo's analytics step: "delete the user whose id is the portal account id". The
+    portal's own erasure deleted the account before staff come to the step."""
+    add_store(
+        "analytics-like",
+        "dsr.connectors.manual.ManualConnector",
+        identities=["customer_id", "email"],
+        config={"actions": ["erase"], "instructions": {"erase": "Delete the user by id."}},
+    )
+    account, email = customer.pk, customer.email
+    request = file_request(type="erasure", user=customer)
+    request = run_pending_tasks(dsr_request_approve(request=request, actor=None))
+    assert request.state == State.WAITING
+    assert not type(customer).objects.filter(pk=account).exists()
+
+    page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+    found = re.search(r"<strong>The person there:</strong>(.*?)</p>", page).group(1)
+    assert f'Customer account <span class="nowrap">{account}</span>' in found
+    assert f'E-mail address <span class="nowrap">{email}</span>' in found
+    assert other_customer.email not in found
