@@ -1208,11 +1208,20 @@ def dsr_task_complete_manual(
             locked.evidence = evidence
         locked.receipt = {**proof, **(receipt or {})}
         locked.save()
+        # In the audit chain: which step, and checksums of what staff gave as proof (the note
+        # may name the person: its checksum shows it was not changed afterwards).
+        kept = ("evidence_sha256", "nothing_held", "files")
         audit_record(
             actor=actor,
             action="dsr.task.completed_by_staff",
             target=locked,
             scope=f"dsr.datasubjectrequest:{locked.request_id}",
+            after={
+                "store": locked.store_id,
+                "action": locked.action,
+                "note_sha256": hashlib.sha256(locked.note.encode()).hexdigest(),
+                **{key: locked.receipt[key] for key in kept if key in locked.receipt},
+            },
         )
         from .engine import advance_on_commit
 

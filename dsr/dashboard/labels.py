@@ -123,6 +123,10 @@ DETAIL_LABELS: dict[str, StrOrPromise] = {
     "fields": _("Fields"),
     "due_at": _("Due by"),
     "unreached": _("not asked (they cannot find the person by what is known of them)"),
+    "note_sha256": _("Checksum of the staff's note (SHA-256)"),
+    "evidence_sha256": _("Checksum of the evidence file (SHA-256)"),
+    "nothing_held": _("The system holds nothing about the person"),
+    "files": _("Files from the system"),
 }
 #: Details that are a step's error as stored (see ``dsr.connectors.base.error_detail``).
 _ERROR_DETAILS = frozenset({"error", "failed_with"})
@@ -159,6 +163,8 @@ def detail_label(key: str, value: object) -> tuple[str, str]:
     """Return a detail of an audit event (a field and its value) in words where known."""
     values = _DETAIL_VALUES.get(key, {})
     shown = values.get(value, value) if isinstance(value, str) else value
+    if isinstance(value, bool):
+        shown = _("yes") if value else _("no")
     if key in _ERROR_DETAILS and isinstance(value, Mapping):
         shown = error_text(value)  # stored untranslated: in the reader's language
     if key in _DATE_DETAILS and isinstance(value, str):

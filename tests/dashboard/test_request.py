@@ -3,6 +3,7 @@ clear message (changing nothing) when the request's state does not allow it."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from datetime import timedelta
@@ -485,6 +486,17 @@ def test_a_manual_step_is_marked_done_with_a_note_and_evidence(
     assert "The step was marked done." in _messages(response)
     step.refresh_from_db()
     assert step.state == TaskState.SUCCEEDED and step.note.startswith("Deleted")
+    # The audit chain names the step and holds the checksums of the evidence and of the note.
+    event = AuditEvent.objects.get(action="dsr.task.completed_by_staff")
+    assert event.after == {
+        "store": step.store_id,
+        "action": "erase",
+        "note_sha256": hashlib.sha256(step.note.encode()).hexdigest(),
+        "evidence_sha256": hashlib.sha256(b"%PDF-1.4 deleted").hexdigest(),
+    }
+    assert event.after["evidence_sha256"] == step.receipt["evidence_sha256"]
+    page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+    assert "Checksum of the evidence file (SHA-256)" in page and "Carrier" in page
     download = compliance_client.get(f"/dashboard/tasks/{step.pk}/evidence/")
     assert b"".join(download.streaming_content) == b"%PDF-1.4 deleted"
     assert support_client.get(f"/dashboard/tasks/{step.pk}/evidence/").status_code == 403
