@@ -12,6 +12,7 @@ urlpatterns = [
     path("history/receipt.json", views.receipt, name="receipt"),
     path("confirm/<str:token>/", views.confirm, name="confirm"),
     path("cookies/", views.cookies, name="cookies"),
+    path("do-not-sell-or-share/", views.opt_out_sharing, name="opt_out_sharing"),
     path("cookie-policy/", views.cookie_policy, name="cookie_policy"),
     path("cookie-policy/v<int:version>/", views.cookie_policy, name="cookie_policy_version"),
     path("statement/", views.statement, name="statement"),

@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -391,6 +392,106 @@ def cookies(request: HttpRequest) -> HttpResponse:
             "lifetime_months": round(settings.CONSENT_CHOICE_LIFETIME_DAYS / 30.4),
         },
         status=400 if request.method == "POST" else 200,
+    )
+
+
+def _sharing_uses(request: HttpRequest) -> list[tuple[Any, bool | None]]:
+    """The uses that count as selling or sharing personal data (those Global Privacy Control
+    covers), each with whether it is on for this browser or person (None: only an account or
+    an e-mail address can say, and there is neither)."""
+    granted_cookies = cookie_choice_of(request) or set()
+    user: Any = request.user
+    current = (
+        {
+            choice.key: choice.granted
+            for choice in selectors.consent_current(services.subject_of_user(user))
+        }
+        if user.is_authenticated
+        else {}
+    )
+    uses: list[tuple[Any, bool | None]] = []
+    for purpose in catalogue().purposes:
+        if not purpose.honours_gpc or not purpose.switchable:
+            continue
+        if purpose.kind == PurposeKind.COOKIE:
+            uses.append((purpose, purpose.key in granted_cookies))
+        else:
+            uses.append((purpose, current.get(purpose.key, False) if current else None))
+    return uses
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def opt_out_sharing(request: HttpRequest) -> HttpResponse:
+    """ "Do Not Sell or Share My Personal Information" (CCPA): one button switches off, in this
+    browser and for the signed-in person, every use Global Privacy Control covers."""
+    from dsr.consent_bridge import file_for_switch_off, request_for_switch_off
+
+    uses = _sharing_uses(request)
+    if request.method == "POST":
+        if too_many_requests(request, "opt_out_sharing", settings.CONSENT_RATE_BANNER):
+            return _bad_request(request, _("Too many attempts. Please wait a minute."), 429)
+        user: Any = request.user
+        cookies_on = cookie_choice_of(request) or set()
+        sharing = {purpose.key for purpose, _on in uses}
+        response = redirect("consent:opt_out_sharing")
+        previous = banner_cookie_of(request)
+        visitor_id, granted_keys = services.consent_banner_save(
+            visitor_id=previous.visitor_id if previous else None,
+            choices={
+                purpose.key: purpose.key in cookies_on and purpose.key not in sharing
+                for purpose in catalogue().cookie_categories
+                if purpose.switchable
+            },
+            request=request,
+            language=get_language(),
+            account=user if user.is_authenticated else None,
+        )
+        banner_cookie_set(
+            response, banner_cookie_make(visitor_id, granted_keys), secure=request.is_secure()
+        )
+        filed = []
+        if user.is_authenticated:
+            for purpose, on in uses:
+                if purpose.kind == PurposeKind.COOKIE or not on:
+                    continue
+                recorded = False
+                if request_for_switch_off(purpose.key) == "withdraw_consent":
+                    # A new withdrawal records the choice and tells the systems that share it.
+                    request_filed, recorded = file_for_switch_off(
+                        user, purpose.key, "withdraw_consent"
+                    )
+                    filed.append(request_filed)
+                if not recorded:
+                    services.consent_record(
+                        subject=services.subject_for_user(user),
+                        purpose_key=purpose.key,
+                        granted=False,
+                        source=Source.PREFERENCE_CENTRE,
+                        actor=user,
+                        request=request,
+                    )
+        said = [_("Done: Inper will not sell or share your personal information.")]
+        references = [done.reference for done in filed]
+        if references:
+            said.append(
+                _("Request %(reference)s tells Inper's other systems that share it to stop.")
+                % {"reference": ", ".join(references)}
+            )
+        messages.success(request, " ".join(said))
+        return response
+    # Without an account: the uses tied to an e-mail address are withdrawn by a request.
+    by_address = [purpose.key for purpose, on in uses if on is None]
+    withdraw_url = (
+        reverse("dsr:new")
+        + "?"
+        + urlencode({"type": "withdraw_consent", "purposes": by_address}, doseq=True)
+        if by_address
+        else ""
+    )
+    return render(
+        request,
+        "consent/opt_out_sharing.html",
+        {"uses": uses, "gpc": services.gpc_signal(request), "withdraw_url": withdraw_url},
     )
 
 

@@ -435,3 +435,73 @@ def test_the_session_cookie_seeded_before_is_described_anew_unless_staff_changed
     migration.describe(django_apps, None)
     cookie.refresh_from_db()
     assert cookie.texts["en"]["purpose"] == "Edited by staff."
+
+
+OPT_OUT = "/privacy/do-not-sell-or-share/"
+
+
+def test_every_page_links_to_the_opt_out_of_selling_and_sharing(client):
+    page = client.get("/").content.decode()
+    assert f'<a href="{OPT_OUT}">Do Not Sell or Share My Personal Information</a>' in page
+
+
+def test_a_visitor_opts_out_of_sharing_in_their_browser_keeping_their_other_cookies(client):
+    client.post("/privacy/cookies/", {"action": "accept_all"})
+    page = client.get(OPT_OUT).content.decode()
+    assert 'Advertising and social media</strong>: <span class="badge badge-warn">on' in page
+    # Tied to an e-mail address, not to a browser: withdrawn by a request.
+    assert "type=withdraw_consent&amp;purposes=partner_sharing" in page
+    assert client.post(OPT_OUT).status_code == 302
+
+    cookie = banner_cookie_parse(client.cookies["inper_consent"].value)
+    assert set(cookie.granted) == {"necessary", "analytics", "preferences"}
+    event = ConsentEvent.objects.filter(purpose__key="marketing").latest("pk")
+    assert event.granted is False and event.subject.visitor_id == cookie.visitor_id
+    page = client.get(OPT_OUT).content.decode()
+    assert "Done: Inper will not sell or share your personal information." in page
+    assert 'Advertising and social media</strong>: <span class="badge badge-ok">off' in page
+
+
+def test_a_customer_opts_out_of_sharing_for_their_account_with_one_button(
+    customer_client, customer, django_capture_on_commit_callbacks
+):
+    from dsr.models import DataSubjectRequest
+    from tests.dsr.helpers import add_store
+
+    # A system registered as acting on the sharing (as the demo's group CRM acts on transfers).
+    add_store(
+        "partners",
+        "dsr.connectors.manual.ManualConnector",
+        identities=["email"],
+        config={"actions": ["restrict"], "purpose_keys": ["partner_sharing"]},
+    )
+    record(customer, "partner_sharing", True, source="preference_centre")
+    record(customer, "analytics", True, source="banner")
+    assert "tied to your e-mail address" not in customer_client.get(OPT_OUT).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = customer_client.post(OPT_OUT, follow=True)
+
+    from consent.services import subject_for_user
+
+    account = subject_for_user(customer)
+    states = {
+        s.purpose.key: s.granted
+        for s in ConsentState.objects.filter(subject=account, purpose__honours_gpc=True)
+    }
+    assert states == {"partner_sharing": False, "marketing": False}
+    assert ConsentState.objects.get(subject=account, purpose__key="analytics").granted
+    # The partners that received the details are told by a withdrawal, named to the customer.
+    withdrawal = DataSubjectRequest.objects.get(user=customer, type="withdraw_consent")
+    assert withdrawal.purposes == ["partner_sharing"]
+    assert withdrawal.reference in response.content.decode()
+
+    # Again: nothing new to withdraw, no second request.
+    customer_client.post(OPT_OUT)
+    assert DataSubjectRequest.objects.filter(user=customer).count() == 1
+
+
+def test_the_opt_out_takes_a_post_with_its_csrf_token_only(customer):
+    guarded = Client(enforce_csrf_checks=True)
+    assert guarded.post(OPT_OUT).status_code == 403
+    assert not ConsentEvent.objects.exists()

@@ -412,6 +412,16 @@ MATRIX: list[Row] = [
         effect=a_consent("analytics", False),
         affects=("customer_a",),
     ),
+    Row("cookie choice", "read", "consent:opt_out_sharing", "get", everyone(OK)),
+    Row(
+        "cookie choice",
+        "update",
+        "consent:opt_out_sharing",
+        "post",
+        everyone(DONE),
+        effect=a_consent("marketing", False),
+        affects=("customer_a",),
+    ),
     Row("cookie choice", "read", "consent:banner_config", "get", everyone(OK)),
     Row(
         "cookie choice",
