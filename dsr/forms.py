@@ -266,7 +266,12 @@ class StaffIntakeFields(forms.Form):
 
 
 class RejectForm(forms.Form):
-    reason = forms.ChoiceField(label=_("Reason"), choices=RejectionReason.choices)
+    # No reason chosen in advance: the officer picks the one that applies.
+    reason = forms.ChoiceField(
+        label=_("Reason"),
+        choices=[("", _("Choose…")), *RejectionReason.choices],
+        error_messages={"required": _("Choose why the request is rejected.")},
+    )
     note = forms.CharField(
         label=_("Explanation for the person"),
         required=False,

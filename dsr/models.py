@@ -153,9 +153,7 @@ class DataSubjectRequest(models.Model):
     state = models.CharField(
         _("state"), max_length=24, choices=State.choices, default=State.RECEIVED, db_index=True
     )
-    regime = models.CharField(
-        _("regime"), max_length=12, choices=Regime.choices, default=Regime.GDPR
-    )
+    regime = models.CharField(_("law"), max_length=12, choices=Regime.choices, default=Regime.GDPR)
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -185,9 +183,9 @@ class DataSubjectRequest(models.Model):
     paused_seconds = models.PositiveIntegerField(default=0)
 
     identity_method = models.CharField(
-        _("identity checked by"), max_length=24, choices=IdentityMethod.choices, blank=True
+        _("how identity was checked"), max_length=24, choices=IdentityMethod.choices, blank=True
     )
-    identity_note = models.CharField(_("how identity was checked"), max_length=500, blank=True)
+    identity_note = models.CharField(_("what was checked"), max_length=500, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
     verification_nonce = models.CharField(max_length=32, blank=True, editable=False)
     verification_sent_at = models.DateTimeField(null=True, blank=True)

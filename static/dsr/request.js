@@ -52,11 +52,31 @@
     var lastState = label ? label.getAttribute("data-state") : "";
     var stale = panel.getAttribute("data-redraw-on-change") === "true";
     var lifting = panel.getAttribute("data-lifting") === "true";
+    // Every 3 seconds; after a minute in which nothing moved, slower and slower (up to once a
+    // minute), as while a step waits days for staff; not at all while the tab is hidden.
+    var delay = 3000;
+    var quiet = 0;
+    var lastDone = bar ? bar.value : -1;
+    var timer = null;
+    var busy = false;
+    var later = function (ms) {
+      window.clearTimeout(timer);
+      timer = document.hidden ? null : window.setTimeout(poll, ms);
+    };
+    document.addEventListener("visibilitychange", function () {
+      if (document.hidden) { window.clearTimeout(timer); timer = null; }
+      else if (timer === null && !busy) { quiet = 0; delay = 3000; later(0); }
+    });
     var poll = function () {
+      timer = null;
+      busy = true;
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (data) {
+          busy = false;
           if (!data) return;
+          var moved = data.state !== lastState || data.done !== lastDone;
+          lastDone = data.done;
           if (bar) { bar.max = data.total || 1; bar.value = data.done; }
           if (text) text.textContent = data.done + " / " + data.total;
           // A lift ends with the request still completed: draw the page again when it does.
@@ -76,10 +96,12 @@
             if (live) live.textContent = data.state_label;
             lastState = data.state;
           }
-          if (!data.terminal) window.setTimeout(poll, 3000);
+          quiet = moved ? 0 : quiet + 1;
+          delay = quiet < 20 ? 3000 : Math.min(Math.round(delay * 1.5), 60000);
+          if (!data.terminal) later(delay);
         })
-        .catch(function () { window.setTimeout(poll, 10000); });
+        .catch(function () { busy = false; later(Math.max(delay, 10000)); });
     };
-    window.setTimeout(poll, 2000);
+    later(2000);
   }
 })();

@@ -128,7 +128,8 @@ def test_verify_by_hand_then_approve_then_the_receipt(
     text = receipt.content.decode()
     assert "Inper Privacy Portal" in text and "on time" in text
     # English times end in "a.m." or "p.m.": the sentence does not end with the time.
-    assert "Counts only, no personal data (generated " in text
+    assert "This receipt counts the person's records instead of showing them (generated " in text
+    assert "automatically" not in text and "Channel" in text
     assert not re.search(r"\.\.", " ".join(re.sub(r"<[^>]+>", " ", text).split()))
 
 
@@ -176,6 +177,11 @@ def test_reject_with_a_reason_tells_the_person_of_their_right_to_complain(
     page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
     # Final, and e-mailed at once: the browser asks first.
     assert 'data-confirm="Reject this request and e-mail the person the reason now?"' in page
+    # No reason is chosen in advance (it was "identity", also for a signed-in request).
+    assert re.search(r'<option value="" selected>Choose…</option>', page)
+    response = _post(compliance_client, erasure, "reject", {"reject-reason": ""})
+    assert response.status_code == 400
+    assert "Choose why the request is rejected." in response.content.decode()
     response = _post(compliance_client, erasure, "reject", {"reject-reason": "other"})
     # "Other" needs an explanation: said at the field, with the form open again.
     assert response.status_code == 400

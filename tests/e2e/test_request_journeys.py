@@ -134,6 +134,26 @@ def test_a_request_page_left_open_follows_the_approval_without_a_reload(page, co
     assert page.evaluate("document.activeElement.textContent.trim()") == "Requests"
 
 
+def test_a_request_page_left_open_asks_less_and_less_often_while_nothing_moves(page):
+    """Every 3 seconds for a minute, then slower: a step that waits days for staff does not
+    cost a request every 3 seconds for as long as the page stays open."""
+    alice = UserFactory(email="alice.patient@example.com")
+    request = file_request(type="restriction", user=alice, details="Please check my name")
+    sign_in(page, alice.email, PASSWORD)
+    asked = []
+    page.on(
+        "request", lambda sent: asked.append(sent.url) if sent.url.endswith("/progress/") else None
+    )
+    page.clock.install()
+    page.goto(f"/requests/{request.reference}/")
+    page.get_by_role("button", name="Cancel this request").wait_for()
+    for _second in range(0, 180, 3):  # three minutes of the page's time, nothing moving
+        page.clock.run_for(3000)
+        page.wait_for_timeout(60)  # the answer, in real time
+    # 20 in the first minute, then 4.5, 6.8, 10, 15, 23, 34, 51 seconds apart...
+    assert 20 <= len(asked) <= 30, len(asked)
+
+
 def test_an_erasure_page_left_open_shows_it_completed_after_the_account_is_gone(
     page, celery_worker, compliance_user
 ):
