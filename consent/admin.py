@@ -559,6 +559,10 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
             "form": form,
             "found": found,
             "chosen": chosen,
+            # What support says first: the channels on, if any.
+            "agreed": list(
+                dict.fromkeys(str(choice.title) for _subject, choice in chosen if choice.granted)
+            ),
             "by_phone": by_phone,
             "opts": self.model._meta,
         }

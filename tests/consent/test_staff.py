@@ -546,6 +546,9 @@ def test_stop_all_said_to_support_is_on_record_for_every_channel_and_found_again
 
     check = "/admin/consent/consentstate/do-not-contact/"
     page = support_client.post(check, {"address": email.upper()}).content.decode()
+    # What support tells the person first: no marketing reaches them.
+    summary = page.split("<h2>Result</h2>", 1)[1].split("Not on the do-not-contact list.")[0]
+    assert "No marketing: every marketing choice recorded for it is off." in summary
     assert "Not on the do-not-contact list." in page
     result = page.split("Marketing choices recorded for it", 2)[2]
     for key in marketing:
@@ -592,3 +595,16 @@ def test_the_record_form_makes_support_choose_the_purpose(support_client, custom
     )
     assert refused.status_code == 200 and "This field is required." in refused.content.decode()
     assert not ConsentEvent.objects.exists()
+
+
+def test_the_do_not_contact_check_says_first_which_marketing_the_person_agreed_to(
+    support_client, customer
+):
+    record(customer, "marketing_email", True, source="preference_centre")
+    record(customer, "marketing_sms", False, source="preference_centre")
+    check = "/admin/consent/consentstate/do-not-contact/"
+    page = support_client.post(check, {"address": customer.email}).content.decode()
+    summary = page.split("<h2>Result</h2>", 1)[1].split("Not on the do-not-contact list.")[0]
+    title = catalogue().by_key["marketing_email"].title("en")
+    assert f"They agreed to: {title}." in summary
+    assert "No marketing" not in summary
