@@ -49,7 +49,7 @@ def linked_person(request: HttpRequest) -> dict[str, str]:
     if customer is not None:
         user = (
             User.objects.filter(pk=customer, is_staff=False, is_superuser=False)
-            .only("email", "first_name", "last_name", "country", "preferred_language")
+            .only("email", "first_name", "last_name", "country", "preferred_language", "phone")
             .first()
         )
         if user is None:
@@ -59,6 +59,8 @@ def linked_person(request: HttpRequest) -> dict[str, str]:
             "full_name": user.full_name,
             "country": str(user.country or ""),
             "language": user.preferred_language or "",
+            # A marketing choice said for texts or calls reaches the account's number too.
+            "phone": user.phone or "",
         }
     kept = search_kept(request, request.GET.get(KEPT_SEARCH_VAR, ""))
     return {"email": kept} if _looks_like_email(kept) else {}

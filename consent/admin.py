@@ -583,10 +583,10 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
         # From a customer's page, or the search that found no account: who it is for.
         from accounts.admin import linked_person
 
-        asked = linked_person(request).get("email", "")
+        linked = linked_person(request)
         form = StaffRecordForm(
             request.POST if request.method == "POST" else None,
-            initial={"email": asked} if asked else {},
+            initial={name: linked[name] for name in ("email", "phone") if linked.get(name)},
         )
         if request.method == "POST" and form.is_valid():
             staff = request.user

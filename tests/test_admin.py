@@ -220,7 +220,7 @@ def test_a_customers_page_leads_support_to_their_requests_and_to_recording_for_t
     request or a choice with their address filled in."""
     from tests.dsr.helpers import file_request
 
-    alice = UserFactory(email="alice.w@example.com")
+    alice = UserFactory(email="alice.w@example.com", phone="+447700900123")
     other = UserFactory(email="other.person@example.com")
     for person in (alice, other):
         file_request(type="access", user=person)
@@ -238,7 +238,8 @@ def test_a_customers_page_leads_support_to_their_requests_and_to_recording_for_t
     listed = support_client.get(links["Their requests"], follow=True).content.decode()
     assert "alice.w@example.com" in listed and "other.person@example.com" not in listed
     form = support_client.get(links["Record a marketing choice"]).content.decode()
-    assert 'value="alice.w@example.com"' in form
+    # Her number too: "no texts or calls" said on the phone reaches the number itself.
+    assert 'value="alice.w@example.com"' in form and 'value="+447700900123"' in form
     form = support_client.get(links["Record a request"]).content.decode()
     assert 'value="alice.w@example.com"' in form and f'value="{alice.first_name}' in form
     # A staff account's number fills in nothing.
