@@ -257,13 +257,15 @@ class AuditedModelAdmin(PortalModelAdmin):
         return super().log_addition(request, obj, message)
 
     def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
-        audit_record(
-            actor=request.user,
-            action="admin.changed",
-            target=obj,
-            scope=self._audit_scope(obj),
-            after={"fields": changed_fields(message)},
-        )
+        fields = changed_fields(message)
+        if fields:  # a form saved as it was changes nothing to prove
+            audit_record(
+                actor=request.user,
+                action="admin.changed",
+                target=obj,
+                scope=self._audit_scope(obj),
+                after={"fields": fields},
+            )
         return super().log_change(request, obj, message)
 
     def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:

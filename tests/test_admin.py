@@ -341,6 +341,14 @@ def test_admin_changes_are_audited_with_field_names(superuser_client, superuser)
     assert event.after == {"fields": ["Last name"]} or "last" in str(event.after).lower()
     assert "New" not in str(event.after)
 
+    # Saved again as it is: nothing changed, nothing more in the audit trail.
+    alice.refresh_from_db()
+    response = superuser_client.post(
+        f"/admin/accounts/user/{alice.pk}/change/", _account_form(alice)
+    )
+    assert response.status_code == 302
+    assert AuditEvent.objects.filter(action="admin.changed", object_id=str(alice.pk)).count() == 1
+
 
 def test_staff_change_their_password_through_allauth_and_it_is_audited(support_user):
     from tests.factories import PASSWORD
