@@ -653,6 +653,13 @@ def request_advance(request_id: int, *, build_here: bool = False) -> None:
             if request.state != State.WAITING:
                 _transition(request, State.WAITING, "waiting_on_manual_or_external_step")
             return
+        if TaskState.FAILED in states and request.failed_steps_accepted_at is None:
+            # A step failed for good: the person is not answered in part while an officer may
+            # still retry it (they retry it, or answer without it: services.dsr_request_answer_
+            # without_failed).
+            if request.state != State.WAITING:
+                _transition(request, State.WAITING, "step_failed")
+            return
         if TaskState.FAILED not in states and not any(
             action == Action.NOTIFY for *_, action in tasks
         ):

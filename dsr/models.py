@@ -222,6 +222,9 @@ class DataSubjectRequest(models.Model):
         help_text=_("The Inper system that filed it, if any."),
     )
     held_reason = models.CharField(max_length=64, blank=True)
+    # A step failed for good: the request waits for an officer to retry it, or to answer the
+    # person without it (then: when they decided so).
+    failed_steps_accepted_at = models.DateTimeField(null=True, blank=True, editable=False)
     # A completed restriction lifted by an officer (GDPR Art. 18(3)): the person is told why,
     # by e-mail, when the lift starts; the stores lift it through store tasks; it is lifted
     # once every one of them has.

@@ -287,6 +287,8 @@ def task_failed(task: StoreTask) -> None:
         reference=task.request.reference,
         store=_store_name(task),
         action=Action(task.action).label,
+        # The person's answer waits for it (a lift's step: the lift, already told of).
+        holds_answer=task.action != Action.LIFT,
     )
 
 

@@ -1152,6 +1152,10 @@ def dsr_task_retry(*, task: StoreTask, actor: Any) -> StoreTask:
             "failed_with": locked.error_detail or locked.error[:300],
             "after_attempts": locked.attempts,
         }
+        if request.failed_steps_accepted_at is not None:
+            # Retried for a full answer: should it fail again, the request waits again.
+            request.failed_steps_accepted_at = None
+            request.save(update_fields=["failed_steps_accepted_at"])
         locked.state = TaskState.QUEUED
         locked.attempts = 0
         locked.error = ""
@@ -1171,6 +1175,51 @@ def dsr_task_retry(*, task: StoreTask, actor: Any) -> StoreTask:
         from .engine import enqueue_on_commit
 
         enqueue_on_commit([locked.pk])
+    return locked
+
+
+def dsr_request_answer_without_failed(
+    *, request: DataSubjectRequest, actor: Any
+) -> DataSubjectRequest:
+    """Answer the person now, without what the steps that failed for good would have done
+    (an officer's decision, audited): the request is completed in part, and a later retry of
+    such a step can still complete it."""
+    with transaction.atomic():
+        locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+        states = dict(
+            locked.tasks.exclude(action=Action.LIFT).values_list("pk", "state").order_by("pk")
+        )
+        failed = [pk for pk, state in states.items() if state == TaskState.FAILED]
+        busy = set(states.values()) & {
+            TaskState.QUEUED,
+            TaskState.RUNNING,
+            TaskState.RETRYING,
+            TaskState.WAITING,
+        }
+        if locked.state != State.WAITING or not failed or busy:
+            raise TransitionError(
+                _(
+                    "Only a request held by a failed step, with nothing else left to do, can "
+                    "be answered without it."
+                )
+            )
+        locked.failed_steps_accepted_at = timezone.now()
+        locked.save(update_fields=["failed_steps_accepted_at"])
+        audit_record(
+            actor=actor,
+            action="dsr.request.answered_without_failed",
+            target=locked,
+            after={
+                "stores": list(
+                    StoreTask.objects.filter(pk__in=failed)
+                    .order_by("pk")
+                    .values_list("store_id", flat=True)
+                )
+            },
+        )
+        from .engine import advance_on_commit
+
+        advance_on_commit(locked.pk)
     return locked
 
 

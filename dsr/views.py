@@ -76,6 +76,7 @@ from .models import (
     IdentityMethod,
     RequestType,
     State,
+    TaskState,
 )
 from .packages import package_chunks, package_is_available, package_record_download
 
@@ -415,6 +416,9 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
         {
             "req": found,
             # Their objection is done and a use it stopped is still off: how to undo it.
+            # Waiting for an officer to retry a step that failed, not for a step done by hand.
+            "held_by_failure": found.state == State.WAITING
+            and found.tasks.filter(state=TaskState.FAILED).exists(),
             "may_switch_on": not token
             and found.type in services.PER_PURPOSE_TYPES
             and found.state in _ANSWERED
@@ -669,6 +673,9 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
         {
             "req": found,
             # Their objection is done and a use it stopped is still off: how to undo it.
+            # Waiting for an officer to retry a step that failed, not for a step done by hand.
+            "held_by_failure": found.state == State.WAITING
+            and found.tasks.filter(state=TaskState.FAILED).exists(),
             "may_switch_on": not token
             and found.type in services.PER_PURPOSE_TYPES
             and found.state in _ANSWERED

@@ -29,7 +29,7 @@ from dsr.services import (
 )
 from privacy_portal import mail as portal_mail
 from privacy_portal.permissions import COMPLIANCE_GROUP
-from tests.dsr.helpers import add_store, file_request, run_pending_tasks
+from tests.dsr.helpers import add_store, answer_without_failed, file_request, run_pending_tasks
 from tests.factories import AddressFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -515,6 +515,11 @@ def test_a_partially_completed_request_and_the_failed_task_for_officers(
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         request = run_pending_tasks(request)
+    # The officers are told at once; the person once an officer answers without the step.
+    assert request.state == State.WAITING
+    assert not [m for m in mail.outbox if m.to == [customer.email]]
+    with django_capture_on_commit_callbacks(execute=True):
+        request = answer_without_failed(request)
     assert request.state == State.PARTIALLY_COMPLETED
     letter = only(customer.email)
     assert ("größtenteils erledigt" if language == "de" else "is mostly done") in letter.subject
@@ -529,6 +534,8 @@ def test_a_partially_completed_request_and_the_failed_task_for_officers(
         assert names[officer_language] in body  # the store as the officer's language names it
         # The link leads to the request, not to the queue.
         assert f"/dashboard/requests/{request.reference}/" in body
+        told = {"en": "answer them without it", "de": "ohne ihn beantworten"}
+        assert told[officer_language] in body
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -89,6 +89,7 @@ REASON_LABELS: dict[str, StrOrPromise] = {
     "tasks_planned": _("store tasks planned"),
     "tasks_running": _("store tasks running"),
     "waiting_on_manual_or_external_step": _("waiting on a manual step or a store's answer"),
+    "step_failed": _("a step failed: retry it, or answer the person without it"),
     "all_steps_done": _("every step done"),
     "task_retried": _("a store task was retried"),
     "done": _("done"),

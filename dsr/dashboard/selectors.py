@@ -22,6 +22,7 @@ from privacy_portal.permissions import COMPLIANCE_GROUP
 from ..engine import tasks_done
 from ..models import (
     OPEN_STATES,
+    Action,
     Channel,
     DataStore,
     DataSubjectRequest,
@@ -285,6 +286,7 @@ _ACTIONS = {
     "dsr.request.note_added": lambda: _("Internal note added"),
     "dsr.request.previewed": lambda: _("Erasure preview run"),
     "dsr.request.link_resent": lambda: _("Download link sent again"),
+    "dsr.request.answered_without_failed": lambda: _("Answered without the failed step"),
     "dsr.request.verification_resent": lambda: _("Confirmation link sent again"),
     "dsr.request.redacted": lambda: _("Request record redacted"),
     "dsr.task.succeeded": lambda: _("Store task done"),
@@ -581,6 +583,16 @@ def request_page(reference: str) -> RequestPage | None:
         "retry": state in (State.RUNNING, State.WAITING, State.PARTIALLY_COMPLETED)
         or (state == State.COMPLETED and request.restriction_lifting),  # a lift's steps
         "lift": restriction_may_be_lifted(request),
+        # Held by a step that failed for good, with nothing else left to do.
+        "answer_without_failed": state == State.WAITING
+        and request.failed_steps_accepted_at is None
+        and any(row.task.state == TaskState.FAILED for row in page.tasks)
+        and not any(
+            row.task.state
+            in (TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING, TaskState.WAITING)
+            for row in page.tasks
+            if row.task.action != Action.LIFT
+        ),
         "resend": page.package_available and state not in (State.REJECTED, State.CANCELLED),
         "resend_confirmation": state == State.AWAITING_IDENTITY
         and bool(request.verification_nonce),

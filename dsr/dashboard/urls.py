@@ -26,6 +26,11 @@ urlpatterns = [
         name="lift_restriction",
     ),
     path("requests/<str:reference>/resend-link/", views.resend_link, name="resend_link"),
+    path(
+        "requests/<str:reference>/answer-without-failed/",
+        views.answer_without_failed,
+        name="answer_without_failed",
+    ),
     path("requests/<str:reference>/preview/", views.preview_start, name="preview"),
     path("requests/<str:reference>/preview/panel/", views.preview_panel, name="preview_panel"),
     path("tasks/<int:pk>/retry/", views.task_retry, name="task_retry"),

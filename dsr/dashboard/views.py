@@ -493,6 +493,18 @@ def resend_link(request: HttpRequest, reference: str) -> HttpResponse:
 
 @require_POST
 @officer_required(*DECIDE)
+def answer_without_failed(request: HttpRequest, reference: str) -> HttpResponse:
+    return _act(
+        request,
+        reference,
+        lambda found: services.dsr_request_answer_without_failed(request=found, actor=request.user),
+        _("The person is being answered without the failed step."),
+        anchor="tasks",
+    )
+
+
+@require_POST
+@officer_required(*DECIDE)
 def preview_start(request: HttpRequest, reference: str) -> HttpResponse:
     return _act(
         request,

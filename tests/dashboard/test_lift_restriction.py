@@ -20,7 +20,7 @@ from dsr.services import dsr_request_approve
 from privacy_portal.audit.models import AuditEvent
 from tests.conftest import login
 from tests.dsr.connectors import restricted
-from tests.dsr.helpers import add_store, file_request, run_pending_tasks
+from tests.dsr.helpers import add_store, answer_without_failed, file_request, run_pending_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -302,8 +302,18 @@ def test_a_restriction_a_store_failed_is_lifted_where_it_was_applied(
     offered again, for restricting there now would undo the lift the person was told of."""
     add_store("crm", "tests.dsr.connectors.RestrictingConnector", config={"fail_restricts": 1})
     created = file_request(type="restriction", user=customer)
-    partial = run_pending_tasks(dsr_request_approve(request=created, actor=compliance_user))
+    held = run_pending_tasks(dsr_request_approve(request=created, actor=compliance_user))
+    # Held by the failed step; the officer answers the person without it, from the page.
+    page = compliance_client.get(f"/dashboard/requests/{held.reference}/").content.decode()
+    assert "A step failed: the person has not been answered yet." in page
+    answered = compliance_client.post(
+        f"/dashboard/requests/{held.reference}/answer-without-failed/", follow=True
+    )
+    assert "The person is being answered without the failed step." in answered.content.decode()
+    partial = run_pending_tasks(held)
     assert partial.state == State.PARTIALLY_COMPLETED
+    page = compliance_client.get(f"/dashboard/requests/{held.reference}/").content.decode()
+    assert "A step failed: the person has not been answered yet." not in page
     failed = partial.tasks.get(store__key="crm", action=Action.RESTRICT)
     assert failed.state == TaskState.FAILED
     mail.outbox.clear()
@@ -501,7 +511,9 @@ def test_the_persons_erasure_takes_the_identities_kept_for_a_partly_completed_re
 ):
     add_store("crm", "tests.dsr.connectors.RestrictingConnector", config={"fail_restricts": 1})
     created = file_request(type="restriction", user=customer)
-    partial = run_pending_tasks(dsr_request_approve(request=created, actor=compliance_user))
+    partial = answer_without_failed(
+        run_pending_tasks(dsr_request_approve(request=created, actor=compliance_user))
+    )
     assert partial.state == State.PARTIALLY_COMPLETED and partial.subject_snapshot
 
     erasure = file_request(type="erasure", user=customer)

@@ -115,7 +115,7 @@ def test_the_failed_filter_finds_requests_with_a_failed_store_task(compliance_cl
     )
 
     failed = run_pending_tasks(file_request(type="access", user=customer))
-    assert failed.state == State.PARTIALLY_COMPLETED
+    assert failed.state == State.WAITING  # held for the officer
 
     response = compliance_client.get("/dashboard/", {"failed": "on"})
     assert _refs(response) == {failed.reference}

@@ -12,6 +12,7 @@ import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import strip_tags
@@ -26,6 +27,7 @@ from dsr.services import (
     dsr_request_reject,
 )
 from privacy_portal.audit.models import AuditEvent
+from tests.conftest import login
 from tests.dsr.helpers import add_store, file_request, run_pending_tasks
 
 pytestmark = pytest.mark.django_db
@@ -440,7 +442,9 @@ def test_retry_a_failed_task_but_not_one_that_succeeded(compliance_client, custo
         "flaky", "tests.dsr.connectors.FlakyConnector", config={"fail_times": 1, "permanent": True}
     )
     request = run_pending_tasks(file_request(type="access", user=customer))
-    assert request.state == State.PARTIALLY_COMPLETED
+    assert request.state == State.WAITING
+    theirs = login(Client(), customer).get(f"/requests/{request.reference}/").content.decode()
+    assert "One of Inper's systems could not be reached." in theirs
     failed = request.tasks.get(state=TaskState.FAILED)
     succeeded = request.tasks.get(state=TaskState.SUCCEEDED)
     page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()

@@ -38,6 +38,7 @@ ENDPOINTS: dict[str, tuple[str, str, dict[str, Any], int]] = {
     "cancel": ("post", "erasure", {"cancel-how": "By phone, order number checked"}, 302),
     "note": ("post", "erasure", {"note-body": "A note"}, 302),
     "resend_link": ("post", "done", {}, 302),
+    "answer_without_failed": ("post", "erasure", {}, 302),
     "preview": ("post", "erasure", {}, 302),
     "preview_panel": ("get", "erasure", {}, 200),
     "task_retry": ("post", "task", {}, 302),

@@ -43,6 +43,7 @@ from privacy_portal.audit.selectors import audit_chain_verify
 from tests.dsr.helpers import (
     add_store,
     all_text,
+    answer_without_failed,
     file_request,
     manifest,
     open_package,
@@ -519,9 +520,11 @@ def test_rejection_tells_the_person_why_and_of_their_right_to_complain(
     assert "legal claims" in letter.body and "supervisory authority" in letter.body
 
 
-def test_a_store_that_keeps_failing_ends_partially_completed_and_can_be_retried(
+def test_a_store_that_keeps_failing_holds_the_answer_until_an_officer_decides(
     customer, compliance_user
 ):
+    """Not answered in part while the step may still be retried: the officer retries it, or
+    answers without it (partially completed), and a later retry still completes it."""
     add_store("flaky", "tests.dsr.connectors.FlakyConnector", config={"fail_times": 99})
     request = file_request(type="access", user=customer)
     flaky = request.tasks.get(store__key="flaky")
@@ -533,7 +536,14 @@ def test_a_store_that_keeps_failing_ends_partially_completed_and_can_be_retried(
     flaky.refresh_from_db()
     assert flaky.state == TaskState.FAILED and flaky.attempts == 2
     assert "down" in flaky.error
+    assert request.state == State.WAITING and request.completed_at is None
+    assert not ExportPackage.objects.filter(request=request, built_at__isnull=False).exists()
+    assert not [m for m in mail.outbox if m.to == [customer.email] and "done" in m.subject]
+
+    request = answer_without_failed(request)
     assert request.state == State.PARTIALLY_COMPLETED
+    event = AuditEvent.objects.get(action="dsr.request.answered_without_failed")
+    assert event.after == {"stores": [flaky.store_id]}
     assert request.tasks.get(store__key="portal").state == TaskState.SUCCEEDED
     assert open_package(request)  # what was found is delivered
 
@@ -556,7 +566,7 @@ def test_retrying_a_failed_store_keeps_what_the_other_stores_gave_in_the_package
     flaky = request.tasks.get(store__key="flaky")
     flaky.max_attempts = 1
     flaky.save()
-    request = run_pending_tasks(request)
+    request = answer_without_failed(run_pending_tasks(request))
     assert request.state == State.PARTIALLY_COMPLETED
     first = open_package(request).namelist()
     assert "stores/portal/account.json" in first
@@ -582,7 +592,7 @@ def test_the_parts_kept_for_a_retry_go_when_the_package_expires(
     add_store("flaky", "tests.dsr.connectors.FlakyConnector", config={"fail_times": 99})
     request = file_request(type="access", user=customer)
     request.tasks.filter(store__key="flaky").update(max_attempts=1)
-    request = run_pending_tasks(request)
+    request = answer_without_failed(run_pending_tasks(request))
     assert request.state == State.PARTIALLY_COMPLETED
     parts = packages._work_dir(request.pk)
     assert (parts / "portal" / "meta.json.enc").exists()
@@ -600,7 +610,7 @@ def test_a_store_of_an_expired_copy_cannot_be_retried(
     add_store("flaky", "tests.dsr.connectors.FlakyConnector", config={"fail_times": 99})
     request = file_request(type="access", user=customer)
     request.tasks.filter(store__key="flaky").update(max_attempts=1)
-    request = run_pending_tasks(request)
+    request = answer_without_failed(run_pending_tasks(request))
     with django_capture_on_commit_callbacks(execute=True):
         packages.package_purge_expired(now=timezone.now() + timedelta(days=30))
 
@@ -760,7 +770,7 @@ def test_a_task_that_kills_its_worker_every_time_fails_for_staff_after_its_attem
     assert f"Gave up after {task.max_attempts} attempts." in task.error
     assert any(m.to == [compliance_user.email] and request.reference in m.body for m in mail.outbox)
     request = run_pending_tasks(request)
-    assert request.state == State.PARTIALLY_COMPLETED
+    assert request.state == State.WAITING  # for the officer told of the failure
     # Staff can run it again once the cause is fixed.
     monkeypatch.undo()
     dsr_task_retry(task=task, actor=compliance_user)
@@ -978,7 +988,7 @@ def test_recipients_wait_for_a_failed_step_to_be_retried_and_for_staff_who_found
     add_store("crm", "tests.dsr.connectors.RecipientConnector", is_recipient=True)
     erasure = dsr_request_approve(request=file_request(type="erasure", user=customer), actor=None)
     erasure = run_pending_tasks(erasure)
-    assert erasure.state == State.PARTIALLY_COMPLETED
+    assert erasure.state == State.WAITING
     assert not erasure.tasks.filter(action=Action.NOTIFY).exists()
     assert told("crm", customer.email) is None
 

@@ -60,6 +60,8 @@ def _by_name(world: Any) -> dict[str, dict[str, Any]]:
         "dsr_api:request": {"reference": world.api_request.reference},
         "dashboard:receipt": {"reference": world.access_done.reference},
         "dashboard:resend_link": {"reference": world.guest_done.reference},
+        # One store failed there, and a step still waits for staff: refused, as it should be.
+        "dashboard:answer_without_failed": {"reference": world.portability.reference},
         "dashboard:lift_restriction": {"reference": world.restriction_done.reference},
         "dashboard:task_retry": {"pk": world.failed_task.pk},
         "dashboard:task_evidence": {"pk": world.failed_task.pk},

@@ -592,6 +592,7 @@ DASHBOARD_ROWS = {  # name: (object, action)
     "cancel": ("request", "cancel"),
     "note": ("staff note", "create"),
     "resend_link": ("download link", "send again"),
+    "answer_without_failed": ("request", "answer without a failed step"),
     "preview": ("request", "preview"),
     "preview_panel": ("request", "read preview"),
     "task_retry": ("store task", "retry"),
