@@ -860,6 +860,13 @@ def test_a_signed_in_customer_has_an_intake_limit_of_their_own(
 
 def test_a_customer_cancels_before_anything_runs(customer_client, customer):
     created = file_request(type="erasure", user=customer)
+    page = customer_client.get(f"/requests/{created.reference}/").content.decode()
+    # The browser's own question has OK and Cancel: it says which does what.
+    asked = html.unescape(re.search(r'data-confirm="([^"]+)"', page).group(1))
+    assert asked == (
+        f"Cancel request {created.reference}? It will not be carried out. "
+        "Choose OK to cancel it, or Cancel to keep it."
+    )
     response = customer_client.post(f"/requests/{created.reference}/cancel/")
     assert response.status_code == 302
     created.refresh_from_db()
