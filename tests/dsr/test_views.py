@@ -822,7 +822,7 @@ def test_the_intake_limit_says_how_long_to_wait(client, settings, redis_cache):
     )
     assert refused.status_code == 429 and refused["Retry-After"] == "3600"
     page = refused.content.decode()
-    assert "please send it again in 60 minutes at the latest" in page
+    assert "Please wait 60 minutes at most, then send it again." in page
     # What the person wrote comes back with it.
     assert 'value="q@example.com"' in page and "My name is Quinn." in page
     assert DataSubjectRequest.objects.count() == 1
