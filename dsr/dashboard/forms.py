@@ -97,6 +97,8 @@ class QueueFilterForm(forms.Form):
     )
     q = forms.CharField(label=_("Reference"), required=False, max_length=24)
     person = forms.RegexField(regex=r"^[0-9a-f]{64}$", required=False, widget=forms.HiddenInput)
+    # A name searched for, by the key the session keeps it under (no name in a URL).
+    named = forms.RegexField(regex=r"^[\w-]{1,16}$", required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, officers: list[tuple[int, str]] = (), **kwargs: Any) -> None:  # type: ignore[assignment]
         super().__init__(*args, **kwargs)
@@ -122,7 +124,9 @@ class SearchForm(forms.Form):
     term = forms.CharField(
         label=_("Find a request"),
         max_length=254,
-        help_text=_("A reference (DSR-2026-000042) or the person's exact e-mail address."),
+        help_text=_(
+            "A reference (DSR-2026-000042), the person's exact e-mail address, or their name."
+        ),
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
 

@@ -30,6 +30,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
+from privacy_portal.admin_site import search_keep, search_kept
 from privacy_portal.dbutils import parsed_id
 from privacy_portal.pseudonymise import email_hash, normalise_email
 from privacy_portal.spreadsheet import csv_cell
@@ -74,6 +75,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     """Every request, filtered, searched, sorted and paged; counts by state; what is urgent."""
     form = QueueFilterForm(request.GET or None, officers=selectors.officers())
     filters = form.filters() if request.GET else {}
+    if filters.get("named"):
+        filters["name_term"] = search_kept(request, filters["named"])
     paginator = Paginator(selectors.queue(filters, me=request.user), QUEUE_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     now = timezone.now()
@@ -95,6 +98,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             ],
             "status": filters.get("status") or "open",
             "person_search": bool(filters.get("person")),
+            "name_search": filters.get("name_term", ""),
             # Where "Assign to me" leads back to ("here" is the base's name of the page).
             "back_to": request.get_full_path(),
         },
@@ -109,8 +113,8 @@ _REFERENCE = re.compile(rf"DSR-\d{{4}}-\d{{{_REFERENCE_DIGITS}}}")
 @require_POST
 @officer_required(*VIEW)
 def search(request: HttpRequest) -> HttpResponse:
-    """Find requests by reference, or by e-mail address through its keyed hash (posted, and
-    redirected to a URL that holds no address)."""
+    """Find requests by reference, by e-mail address through its keyed hash, or by name
+    (posted, and redirected to a URL that holds no address and no name)."""
     form = SearchForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Type a reference or an e-mail address."))
@@ -131,12 +135,18 @@ def search(request: HttpRequest) -> HttpResponse:
         return redirect(
             f"{reverse('dashboard:queue')}?{urlencode({'status': 'all', 'q': reference})}"
         )
-    # Anything else (a name, a phone number) finds nothing, and goes in no URL.
+    if any(char.isalpha() for char in term) and not reference.startswith("DSR"):
+        # A name: kept in the session, named in the URL by a key (no name in a URL or a log).
+        key = search_keep(request, term[:100])
+        return redirect(
+            f"{reverse('dashboard:queue')}?{urlencode({'status': 'all', 'named': key})}"
+        )
+    # Anything else (a phone number) finds nothing, and goes in no URL.
     messages.warning(
         request,
         _(
             "No request has that reference. Search by a reference (DSR-2026-000042), its "
-            "number (42), or the person's exact e-mail address."
+            "number (42), the person's exact e-mail address, or their name."
         ),
     )
     return redirect("dashboard:queue")
