@@ -470,7 +470,14 @@ def opt_out_sharing(request: HttpRequest) -> HttpResponse:
                         actor=user,
                         request=request,
                     )
-        said = [_("Done: Inper will not sell or share your personal information.")]
+        said = [
+            _("Done: Inper will not sell or share your personal information.")
+            if user.is_authenticated
+            else _(
+                "Done in this browser. What Inper shares about people who agreed to it is tied "
+                "to their e-mail address: see below."
+            )
+        ]
         references = [done.reference for done in filed]
         if references:
             said.append(

@@ -54,7 +54,6 @@ from .connectors.registry import connector_for
 from .identity import subject_of
 from .models import (
     LIFTABLE_STATES,
-    TASK_DONE_STATES,
     Action,
     DataSubjectRequest,
     ExportPackage,
@@ -883,11 +882,12 @@ def _give_up(task_ids: list[int]) -> None:
 def tasks_done(request: DataSubjectRequest) -> tuple[int, int]:
     """Return (done, total) store tasks of a request, for progress bars: while its restriction
     is being lifted, the lift's steps; otherwise the request's own (a completed request stays
-    complete once lifted)."""
+    complete once lifted). A step that failed is not done."""
     tasks = request.tasks.all()
     if request.restriction_lifting:
         tasks = tasks.filter(action=Action.LIFT)
     else:
         tasks = tasks.exclude(action=Action.LIFT)
     states = list(tasks.values_list("state", flat=True))
-    return sum(1 for s in states if s in TASK_DONE_STATES), len(states)
+    done = (TaskState.SUCCEEDED, TaskState.SKIPPED)
+    return sum(1 for s in states if s in done), len(states)

@@ -71,6 +71,7 @@ from .forms import (
 )
 from .models import (
     TERMINAL_STATES,
+    Action,
     Channel,
     DataSubjectRequest,
     IdentityMethod,
@@ -419,6 +420,16 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
             # Waiting for an officer to retry a step that failed, not for a step done by hand.
             "held_by_failure": found.state == State.WAITING
             and found.tasks.filter(state=TaskState.FAILED).exists(),
+            # Answered without them: the systems the answer still lacks.
+            "not_reached": [
+                task.store.display_name()
+                for task in found.tasks.filter(state=TaskState.FAILED)
+                .exclude(action=Action.LIFT)
+                .select_related("store")
+                .order_by("store__position", "store__name")
+            ]
+            if found.state == State.PARTIALLY_COMPLETED
+            else [],
             "may_switch_on": not token
             and found.type in services.PER_PURPOSE_TYPES
             and found.state in _ANSWERED
@@ -676,6 +687,16 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
             # Waiting for an officer to retry a step that failed, not for a step done by hand.
             "held_by_failure": found.state == State.WAITING
             and found.tasks.filter(state=TaskState.FAILED).exists(),
+            # Answered without them: the systems the answer still lacks.
+            "not_reached": [
+                task.store.display_name()
+                for task in found.tasks.filter(state=TaskState.FAILED)
+                .exclude(action=Action.LIFT)
+                .select_related("store")
+                .order_by("store__position", "store__name")
+            ]
+            if found.state == State.PARTIALLY_COMPLETED
+            else [],
             "may_switch_on": not token
             and found.type in services.PER_PURPOSE_TYPES
             and found.state in _ANSWERED

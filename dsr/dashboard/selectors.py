@@ -479,6 +479,8 @@ class RequestPage:
     duplicates: list[DataSubjectRequest] = field(default_factory=list)
     #: Why the deadline of an open request cannot be extended ("" if it can, or need not).
     extend_refusal: str = ""
+    #: A step failed while others wait for staff: the answer without it must wait for them.
+    failed_behind_manual: bool = False
 
     @property
     def identity_checked_by(self) -> str:
@@ -611,6 +613,13 @@ def request_page(reference: str) -> RequestPage | None:
         "note": request.redacted_at is None,
         "terminal": request.settled,
     }
+    # A step failed, but steps waiting for staff keep the answer-without-it back.
+    page.failed_behind_manual = (
+        state == State.WAITING
+        and request.failed_steps_accepted_at is None
+        and not page.can["answer_without_failed"]
+        and any(row.task.state == TaskState.FAILED for row in page.tasks)
+    )
     # Why an open request the officer might want more time for cannot have it.
     if request.is_open and request.verified_at is not None and not page.can["extend"]:
         page.extend_refusal = (

@@ -98,7 +98,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             ],
             "status": filters.get("status") or "open",
             "person_search": bool(filters.get("person")),
-            "name_search": filters.get("name_term", ""),
+            "name_search": filters.get("name_term", "").split()[:5],
+            "name_search_lost": bool(filters.get("named")) and not filters.get("name_term"),
             # Where "Assign to me" leads back to ("here" is the base's name of the page).
             "back_to": request.get_full_path(),
         },
@@ -135,7 +136,7 @@ def search(request: HttpRequest) -> HttpResponse:
         return redirect(
             f"{reverse('dashboard:queue')}?{urlencode({'status': 'all', 'q': reference})}"
         )
-    if any(char.isalpha() for char in term) and not reference.startswith("DSR"):
+    if any(char.isalpha() for char in term) and not reference.startswith("DSR-"):
         # A name: kept in the session, named in the URL by a key (no name in a URL or a log).
         key = search_keep(request, term[:100])
         return redirect(

@@ -968,3 +968,41 @@ def test_the_timeline_names_a_guest_as_the_person_for_filing_and_confirming(
         ("Received → Awaiting identity", "System"),  # the portal sent the link
         ("Awaiting identity → In review", "The person"),  # they confirmed it
     ]
+
+
+def test_a_failed_step_behind_a_staff_step_and_the_answer_without_it(compliance_client, customer):
+    """The officer is told why they cannot answer without the failed step yet; answered
+    without it, the person's page names the system the answer lacks and counts it undone."""
+    from dsr.services import dsr_task_complete_manual
+
+    add_store(
+        "flaky",
+        "tests.dsr.connectors.FlakyConnector",
+        config={"fail_times": 1, "permanent": True, "names": {"en": "Loyalty club"}},
+    )
+    add_store("payments", "tests.dsr.connectors.StaffStepConnector")
+    request = run_pending_tasks(file_request(type="access", user=customer))
+    assert request.state == State.WAITING
+    page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+    assert "first finish the steps waiting for staff" in page
+    assert "/answer-without-failed/" not in page
+
+    step = request.tasks.get(store__key="payments")
+    dsr_task_complete_manual(
+        task=step, actor=None, note="Nothing there.", receipt={"nothing_held": True}
+    )
+    request = run_pending_tasks(request)
+    page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+    assert "first finish the steps waiting for staff" not in page
+    assert "/answer-without-failed/" in page
+
+    answered = compliance_client.post(
+        f"/dashboard/requests/{request.reference}/answer-without-failed/"
+    )
+    assert answered.status_code == 302
+    request = run_pending_tasks(request)
+    assert request.state == State.PARTIALLY_COMPLETED
+    theirs = login(Client(), customer).get(f"/requests/{request.reference}/").content.decode()
+    assert "Not done yet in: Loyalty club." in theirs
+    done, total = re.search(r"data-progress-text>(\d+) / (\d+)<", theirs).groups()
+    assert int(done) == int(total) - 1
