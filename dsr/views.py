@@ -416,7 +416,6 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
         "dsr/detail.html",
         {
             "req": found,
-            # Their objection is done and a use it stopped is still off: how to undo it.
             # Waiting for an officer to retry a step that failed, not for a step done by hand.
             "held_by_failure": found.state == State.WAITING
             and found.tasks.filter(state=TaskState.FAILED).exists(),
@@ -430,6 +429,7 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
             ]
             if found.state == State.PARTIALLY_COMPLETED
             else [],
+            # Their objection is done and a use it stopped is still off: how to undo it.
             "may_switch_on": not token
             and found.type in services.PER_PURPOSE_TYPES
             and found.state in _ANSWERED
@@ -683,25 +683,6 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
         "dsr/download_guest.html",
         {
             "req": found,
-            # Their objection is done and a use it stopped is still off: how to undo it.
-            # Waiting for an officer to retry a step that failed, not for a step done by hand.
-            "held_by_failure": found.state == State.WAITING
-            and found.tasks.filter(state=TaskState.FAILED).exists(),
-            # Answered without them: the systems the answer still lacks.
-            "not_reached": [
-                task.store.display_name()
-                for task in found.tasks.filter(state=TaskState.FAILED)
-                .exclude(action=Action.LIFT)
-                .select_related("store")
-                .order_by("store__position", "store__name")
-            ]
-            if found.state == State.PARTIALLY_COMPLETED
-            else [],
-            "may_switch_on": not token
-            and found.type in services.PER_PURPOSE_TYPES
-            and found.state in _ANSWERED
-            and not found.restriction_lift_started_at
-            and still_objected(found),
             "token": token,
             "form": form,
             "code_sent": bool(state),
