@@ -35,7 +35,7 @@ def normalise_phone(raw: str, *, region: str = "") -> str:
         raise ValidationError(
             _(
                 "That does not look like a valid phone number. Please check it and include the "
-                "country code, for example +44 20 7946 0958."
+                "country code, for example +49 30 1234567."
             ),
             code="phone_invalid",
         )

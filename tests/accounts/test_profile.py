@@ -75,6 +75,8 @@ def test_a_phone_number_kept_from_before_does_not_stop_other_changes(customer_cl
     assert customer.first_name == "Alicia" and customer.phone == "+447700900123"
     refused = customer_client.post(PROFILE, _profile(phone="+447700900124"))
     assert refused.status_code == 400 and "valid phone number" in refused.content.decode()
+    # The error gives the same example as the field's hint.
+    assert refused.content.decode().count("for example +49 30 1234567") == 2
 
 
 @pytest.mark.parametrize(
