@@ -35,7 +35,7 @@ from .dashboard.labels import (
 )
 from .dashboard.selectors import staff_name
 from .identity import account_holding
-from .models import Channel, DataSubjectRequest, ErasureRecord, IdentityMethod, State
+from .models import Channel, DataSubjectRequest, ErasureRecord, IdentityMethod, RequestType, State
 from .services import Intake, dsr_intake_validate, dsr_request_file, has_visible_text
 
 # --- requests ----------------------------------------------------------------------------------
@@ -99,6 +99,9 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # In staff words, as the dashboard names them (the model's speak as the person).
+        kind: Any = self.fields["type"]
+        kind.choices = [("", "---------"), *[(value, type_label(value)) for value in RequestType]]
         self.fields["email"].required = True
         self.fields["email"].validators.append(validate_mailable_email)
         self.fields["full_name"].validators.append(validate_plain_text)

@@ -205,11 +205,13 @@ HELD_REASONS = {
 
 
 def officers_review_needed(request: DataSubjectRequest) -> None:
+    from .dashboard.labels import TYPE_LABELS  # the officers' words (lazy: in their language)
+
     _to_staff(
         _officers(),
         "review_needed",
         reference=request.reference,
-        request_type=RequestType(request.type).label,
+        request_type=TYPE_LABELS[request.type],
         held=HELD_REASONS.get(request.held_reason, ""),
     )
 

@@ -242,6 +242,8 @@ def test_a_customers_page_leads_support_to_their_requests_and_to_recording_for_t
     assert 'value="alice.w@example.com"' in form and 'value="+447700900123"' in form
     form = support_client.get(links["Record a request"]).content.decode()
     assert 'value="alice.w@example.com"' in form and f'value="{alice.first_name}' in form
+    # Types in staff words, as the dashboard names them (not "a copy of my data").
+    assert '<option value="access">Access</option>' in form and "of my data" not in form
     # A staff account's number fills in nothing.
     colleague = StaffFactory(email="colleague@inper.example")
     record = f"/admin/consent/consentstate/record/?customer={colleague.pk}"
