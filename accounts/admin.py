@@ -88,7 +88,7 @@ class CorrectionsOnRequests(AuditedModelAdmin):
     #: The attribute of the object changed that holds the customer's account id.
     customer_attribute = "user_id"
 
-    def _noted(self, request: HttpRequest, obj: Any, fields: list[str]) -> None:
+    def _noted(self, request: HttpRequest, obj: Any, fields: list[str]) -> list[str]:
         from dsr.services import corrections_made_by_staff
 
         references = corrections_made_by_staff(
@@ -100,10 +100,34 @@ class CorrectionsOnRequests(AuditedModelAdmin):
                 _("Noted on correction request %(references)s, as where it was corrected.")
                 % {"references": ", ".join(references)},
             )
+        return references
 
     def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
-        self._noted(request, obj, changed_fields(message))
-        return super().log_change(request, obj, message)
+        fields = changed_fields(message)
+        if not fields:
+            return super().log_change(request, obj, message)
+        references = self._noted(request, obj, fields)
+        customer = User.objects.filter(
+            pk=getattr(obj, self.customer_attribute), is_staff=False, is_superuser=False
+        ).exists()
+        if not customer:  # a staff account, which superusers change: no customer's request
+            return super().log_change(request, obj, message)
+        if not references:
+            # Nothing the customer asked for is being carried out: say so, in the trail too.
+            messages.warning(
+                request,
+                _(
+                    "No correction request of this customer's is being carried out, so this "
+                    "change is recorded as made without one. If the customer asked for it, "
+                    "record their request too."
+                ),
+            )
+        reason = (
+            f"corrected_for:{','.join(references)}" if references else "without_correction_request"
+        )
+        self.audit_change(request, obj, fields, reason=reason)
+        # Django's own log entry (the audit event is written above, with its reason).
+        return super(AuditedModelAdmin, self).log_change(request, obj, message)
 
     def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
         self._noted(request, obj, changed_fields(message) or [str(obj._meta.verbose_name)])

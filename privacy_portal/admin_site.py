@@ -257,7 +257,13 @@ class AuditedModelAdmin(PortalModelAdmin):
         return super().log_addition(request, obj, message)
 
     def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
-        fields = changed_fields(message)
+        self.audit_change(request, obj, changed_fields(message))
+        return super().log_change(request, obj, message)
+
+    def audit_change(
+        self, request: HttpRequest, obj: Any, fields: list[str], *, reason: str = ""
+    ) -> None:
+        """Audit a change of ``fields`` (their names, never their values), with ``reason``."""
         if fields:  # a form saved as it was changes nothing to prove
             audit_record(
                 actor=request.user,
@@ -265,8 +271,8 @@ class AuditedModelAdmin(PortalModelAdmin):
                 target=obj,
                 scope=self._audit_scope(obj),
                 after={"fields": fields},
+                reason=reason,
             )
-        return super().log_change(request, obj, message)
 
     def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
         for obj in queryset:

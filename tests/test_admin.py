@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from django.contrib.messages import get_messages
 from django.test import Client
 
 from accounts.models import User
@@ -342,6 +343,12 @@ def test_admin_changes_are_audited_with_field_names(superuser_client, superuser)
     assert event.actor_id == superuser.pk
     assert event.after == {"fields": ["Last name"]} or "last" in str(event.after).lower()
     assert "New" not in str(event.after)
+    # No correction of hers is being carried out: staff are told, and the trail says so.
+    assert event.reason == "without_correction_request"
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any("recorded as made without one" in m for m in said)
+    page = superuser_client.get("/dashboard/audit/").content.decode()
+    assert "made without a correction request of the customer" in page
 
     # Saved again as it is: nothing changed, nothing more in the audit trail.
     alice.refresh_from_db()

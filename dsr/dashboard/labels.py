@@ -90,6 +90,7 @@ REASON_LABELS: dict[str, StrOrPromise] = {
     "tasks_running": _("store tasks running"),
     "waiting_on_manual_or_external_step": _("waiting on a manual step or a store's answer"),
     "step_failed": _("a step failed: retry it, or answer the person without it"),
+    "without_correction_request": _("made without a correction request of the customer's"),
     "all_steps_done": _("every step done"),
     "task_retried": _("a store task was retried"),
     "done": _("done"),
@@ -154,6 +155,10 @@ _DETAIL_VALUES: dict[str, Mapping[str, StrOrPromise]] = {
 
 def reason_label(code: str) -> str:
     """Return an audit event's reason in words (the code itself if unknown)."""
+    if code.startswith("corrected_for:"):
+        return _("for correction request %(references)s") % {
+            "references": code.split(":", 1)[1].replace(",", ", ")
+        }
     if code.startswith("rejected:"):
         reason = code.split(":", 1)[1]
         return f"{_('Rejected')}: {dict(RejectionReason.choices).get(reason, reason)}"

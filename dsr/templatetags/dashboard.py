@@ -30,6 +30,12 @@ def outcome_label(value: object) -> str:
 
 
 @register.filter
+def reason_label(value: object) -> str:
+    """Return an audit event's reason in words (its code where none is known)."""
+    return labels.reason_label(str(value))
+
+
+@register.filter
 def as_json(value: object) -> str:
     """Return an audit event's recorded values as the JSON they are kept as (and exported in),
     not as Python writes them."""

@@ -146,6 +146,7 @@ def test_a_correction_asks_staff_to_correct_the_portal_account_and_completes_whe
     assert customer.phone == "+442079460018" and customer.is_active
     event = AuditEvent.objects.get(action="admin.changed")
     assert "Phone" in event.after["fields"] and "+44" not in str(event.after)
+    assert event.reason == f"corrected_for:{request.reference}"
     # The change is noted on the correction it carries out: the request shows where, by whom.
     said = " ".join(str(m) for m in saved.context["messages"])
     assert f"Noted on correction request {request.reference}, as where it was corrected." in said
