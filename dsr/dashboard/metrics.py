@@ -38,6 +38,7 @@ from ..models import (
     OPEN_STATES,
     DataSubjectRequest,
     IdentityMethod,
+    Regime,
     RejectionReason,
     RequestType,
     State,
@@ -574,7 +575,40 @@ def yearly(year: int, law: str = "") -> list[YearRow]:
             if name != "type":
                 totals[name] = totals.get(name, 0) + value
     rows.append(row_for("all", _("All requests"), totals, overall.get("all")))
+    if law in ("", Regime.CCPA):
+        rows.append(_opt_outs_of_sharing(start, end, reasons))
     return rows
+
+
+#: The yearly figures' column for opt-outs of selling or sharing (CCPA regulations § 7102).
+OPT_OUT_SHARING = "opt_out_sharing"
+
+
+def _opt_outs_of_sharing(start: datetime, end: datetime, reasons: Sequence[str]) -> YearRow:
+    """Opt-outs of selling or sharing in the year: every withdrawal, recorded in the consent
+    ledger, of a use Global Privacy Control covers (the "Do Not Sell or Share" page, cookie
+    choices, the preference centre, the signal itself). Each takes effect when it is made: all
+    complied with, at once. Where a visitor lives is not known, so all are counted. One range
+    scan per use, by the ledger's (purpose, time) index."""
+    from consent.models import ConsentEvent
+
+    count = ConsentEvent.objects.filter(
+        purpose__honours_gpc=True, granted=False, occurred_at__gte=start, occurred_at__lt=end
+    ).count()
+    return YearRow(
+        type=OPT_OUT_SHARING,
+        label=_("Opt-outs of selling or sharing"),
+        received=count,
+        complied_whole=count,
+        complied_part=0,
+        denied=0,
+        denied_by_reason=dict.fromkeys(reasons, 0),
+        not_verified=0,
+        withdrawn=0,
+        still_open=0,
+        median_days=0.0 if count else None,
+        mean_days=0.0 if count else None,
+    )
 
 
 def yearly_columns() -> list[str]:

@@ -669,6 +669,9 @@ def yearly(request: HttpRequest) -> HttpResponse:
             "year": year,
             "rows": rows,
             "types": [row[0] for row in table],
+            # The column of all requests' totals (the opt-outs of selling follow it).
+            "total_column": next(i for i, row in enumerate(rows) if row.type == "all"),
+            "opt_outs": any(row.type == metrics.OPT_OUT_SHARING for row in rows),
             "figures": [
                 [column, *[row[index] for row in table]]
                 for index, column in enumerate(columns)

@@ -165,7 +165,8 @@ def test_the_yearly_figures_for_regulators(compliance_client):
     assert erasure.denied_by_reason["legal_claims"] == 1
     assert erasure.median_days == 4.0
     assert total.received == 8 and total.median_days == 4.0
-    assert metrics.yearly(this_year - 1)[-1].received == 0
+    last_year = {row.type: row for row in metrics.yearly(this_year - 1)}
+    assert last_year["all"].received == 0
 
     page = compliance_client.get("/dashboard/metrics/yearly/", {"year": this_year})
     assert page.status_code == 200 and "Complied with in whole" in page.content.decode()
@@ -174,12 +175,14 @@ def test_the_yearly_figures_for_regulators(compliance_client):
 
     text = page.content.decode()
     heads = re.findall(r'<th scope="col"[^>]*>([^<]*)</th>', text)
-    assert heads[0] == "Figure" and heads[-1] == "All requests" and "Access" in heads
+    assert heads[0] == "Figure" and "Access" in heads
+    assert heads[-2:] == ["All requests", "Opt-outs of selling or sharing"]
     received = re.search(r'<th scope="row">Received</th>(.*?)</tr>', text).group(1)
-    assert re.findall(r">(\d+)</td>", received)[-1] == "8"
+    assert re.findall(r">(\d+)</td>", received)[-2:] == ["8", "0"]
+    assert re.search(r'class="num dash-total">8</td>', received)
     rows_csv = _csv(compliance_client.get("/dashboard/metrics/yearly.csv", {"year": this_year}))
-    assert rows_csv[0][0] == "Type" and rows_csv[-1][0] == "All requests"
-    assert rows_csv[-1][1] == "8"
+    assert rows_csv[0][0] == "Type" and rows_csv[-2][0] == "All requests"
+    assert rows_csv[-2][1] == "8"
     # The columns name reasons as a report does, not in the sentences written to the person.
     assert "Denied: identity not confirmed" in rows_csv[0]
     assert not [column for column in rows_csv[0] if "We " in column or "your" in column]
@@ -196,7 +199,9 @@ def test_the_yearly_figures_for_one_law_count_only_its_requests(compliance_clien
     ccpa = {row.type: row for row in metrics.yearly(this_year, "ccpa")}
     assert (ccpa["access"].received, ccpa["access"].median_days) == (1, 3.0)
     assert ccpa["erasure"].received == 0 and ccpa["all"].received == 1
-    assert metrics.yearly(this_year)[-1].received == 3
+    every = {row.type: row for row in metrics.yearly(this_year)}
+    assert every["all"].received == 3
+    assert "opt_out_sharing" not in {row.type for row in metrics.yearly(this_year, "gdpr")}
 
     page = compliance_client.get(
         "/dashboard/metrics/yearly/", {"year": this_year, "law": "ccpa"}
@@ -208,7 +213,7 @@ def test_the_yearly_figures_for_one_law_count_only_its_requests(compliance_clien
         "/dashboard/metrics/yearly.csv", {"year": this_year, "law": "ccpa"}
     )
     assert f"inper-requests-{this_year}-ccpa.csv" in response["Content-Disposition"]
-    assert _csv(response)[-1][1] == "1"
+    assert _csv(response)[-2][:2] == ["All requests", "1"]
     # A law the portal does not know: every request, as with none.
     page = compliance_client.get("/dashboard/metrics/yearly/", {"year": this_year, "law": "x<"})
     assert page.status_code == 200 and "Only requests under" not in page.content.decode()
@@ -265,3 +270,22 @@ def test_a_figure_with_nothing_to_chart_says_so_instead_of_empty_axes(compliance
     # Waiting since just now: zero hours would draw empty axes; the sentence says why.
     assert 'id="chart-manual_waits"' not in page
     assert "No step has waited long enough to show in hours yet" in page
+
+
+def test_the_yearly_figures_count_opt_outs_of_selling_or_sharing(customer):
+    """Every withdrawal of a use Global Privacy Control covers, however it was made; a use it
+    does not cover, and a grant, are not opt-outs."""
+    from tests.consent.conftest import record
+
+    this_year = timezone.now().year
+    record(customer, "partner_sharing", True, source="preference_centre")
+    record(customer, "partner_sharing", False, source="preference_centre")
+    record(customer, "marketing", False, source="gpc")
+    record(customer, "analytics", False, source="banner")  # not covered by the signal
+
+    rows = {row.type: row for row in metrics.yearly(this_year, "ccpa")}
+    opt_outs = rows["opt_out_sharing"]
+    assert (opt_outs.received, opt_outs.complied_whole, opt_outs.denied) == (2, 2, 0)
+    assert opt_outs.median_days == 0.0 and rows["all"].received == 0
+    previous = {row.type: row for row in metrics.yearly(this_year - 1)}
+    assert previous["opt_out_sharing"].received == 0
