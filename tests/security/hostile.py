@@ -419,12 +419,14 @@ def forms_on(client: Client, page: str, only: str = "") -> list[Form]:
                 continue
             kind = kind.lower()
             if kind == "select":
-                option = re.search(
-                    rf'name="{re.escape(name)}"[^>]*>.*?<option[^>]*value="([^"]*)"[^>]*>',
-                    match.group(2),
-                    re.S,
+                # The first option that is a choice (not "Choose…"), as a person picks one.
+                options = re.search(
+                    rf'name="{re.escape(name)}"[^>]*>(.*?)</select>', match.group(2), re.S
                 )
-                fields[name] = html.unescape(option.group(1)) if option else ""
+                values = re.findall(
+                    r'<option[^>]*value="([^"]*)"', options.group(1) if options else ""
+                )
+                fields[name] = html.unescape(next((value for value in values if value), ""))
                 choices.add(name)
             elif kind == "button" or attrs.get("type") in ("checkbox", "radio"):
                 fields.setdefault(name, html.unescape(attrs.get("value", "on")))

@@ -40,7 +40,7 @@ def _verdict(response, wrong: str) -> str:
     """Say what became of a guess: "limited" (refused unchecked), "checked" (found wrong),
     "accepted", or something else."""
     body = response.content.decode()
-    if response.status_code == 429 or "Too many failed login attempts" in body:
+    if response.status_code == 429 or "Too many failed sign-in attempts" in body:
         return "limited"
     if wrong in body:
         return "checked"
