@@ -266,8 +266,19 @@ def receipt(request: HttpRequest, reference: str) -> HttpResponse:
             "record_valid": record is not None and erasure_record_valid(record),
             "generated_at": timezone.now(),
             "unreached": _not_asked(page),
+            # Not a clean run on paper when it was none: what failed, was retried, was left.
+            "setbacks": [
+                entry for entry in page.timeline if entry.event.action in _SETBACK_ACTIONS
+            ],
         },
     )
+
+
+#: The timeline's events a receipt lists apart: steps that failed, staff's retries, an answer
+#: given without a failed step.
+_SETBACK_ACTIONS = frozenset(
+    {"dsr.task.failed", "dsr.task.retried", "dsr.request.answered_without_failed"}
+)
 
 
 def _not_asked(page: selectors.RequestPage) -> list[tuple[str, str]]:
