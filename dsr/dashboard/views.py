@@ -177,7 +177,8 @@ def _finds_by(store: DataStore, request: DataSubjectRequest) -> list[tuple[str, 
     the store knows people by, with the request's values (kept until the request ends, also
     once an erasure deleted the account)."""
     subject = subject_of(request)
-    labels = dict(DataStore.Identity.choices)
+    # The account by the name stores' instructions give its number.
+    labels = {**dict(DataStore.Identity.choices), "customer_id": _("Portal account id")}
     found = []
     for kind in store.identities or ():
         values = subject.identity(kind)

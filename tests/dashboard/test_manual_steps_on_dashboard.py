@@ -228,6 +228,6 @@ def test_a_manual_step_names_what_finds_the_person_there_also_once_the_account_i
 
     page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
     found = re.search(r"<strong>The person there:</strong>(.*?)</p>", page).group(1)
-    assert f'Customer account <span class="nowrap">{account}</span>' in found
+    assert f'Portal account id <span class="nowrap">{account}</span>' in found
     assert f'E-mail address <span class="nowrap">{email}</span>' in found
     assert other_customer.email not in found
