@@ -57,3 +57,59 @@ class GlobalPrivacyControlMiddleware:
                 subjects.append(visitor)
         for subject in subjects:
             consent_honour_gpc(subject=subject, request=request)
+
+
+class AccountCookieChoiceMiddleware:
+    """A cookie category the signed-in person withdrew for their account after this browser
+    granted it (in another browser, on the "Do Not Sell or Share" page, through support) is off
+    in this browser too: the browser's copy of the choice, which banner.js reads, is brought in
+    step before the page is drawn. One read of the account's cookie choices, only for a browser
+    whose choice grants a category that can be switched off."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        withdrawn: set[str] = set()
+        cookie = None
+        if not request.path.startswith(_SKIP):
+            try:
+                cookie, withdrawn = self._withdrawn_since(request)
+            except Exception:  # a page must never fail because of it
+                logger.exception("reading the account's cookie choices failed")
+        if cookie is not None and withdrawn:
+            from dataclasses import replace
+
+            from django.conf import settings
+
+            cookie = replace(cookie, granted=cookie.granted - withdrawn)
+            request.COOKIES[settings.CONSENT_COOKIE_NAME] = cookie.value()
+        response = self.get_response(request)
+        if cookie is not None and withdrawn:
+            banner_cookie_set(response, cookie, secure=request.is_secure())
+        return response
+
+    @staticmethod
+    def _withdrawn_since(request: HttpRequest) -> tuple[Any, set[str]]:
+        from .models import PurposeKind
+        from .selectors import consent_current
+        from .services import subject_of_user
+
+        user: Any = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None, set()
+        cookie = banner_cookie_of(request)
+        switchable = {p.key for p in catalogue().cookie_categories if p.switchable}
+        if cookie is None or not cookie.granted & switchable:
+            return cookie, set()
+        subject = subject_of_user(user)
+        if subject._state.adding:  # never chose anything on the account
+            return cookie, set()
+        return cookie, {
+            choice.key
+            for choice in consent_current(subject, kinds=(PurposeKind.COOKIE,))
+            if choice.key in cookie.granted & switchable
+            and choice.status == "withdrawn"
+            and choice.decided_at is not None
+            and choice.decided_at > cookie.decided_at
+        }

@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "privacy_portal.middleware.UserLanguageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "consent.middleware.GlobalPrivacyControlMiddleware",
+    "consent.middleware.AccountCookieChoiceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "privacy_portal.middleware.SessionTimeoutMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",

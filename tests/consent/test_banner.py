@@ -4,6 +4,7 @@ Global Privacy Control."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import pytest
@@ -509,3 +510,23 @@ def test_the_opt_out_takes_a_post_with_its_csrf_token_only(customer):
     guarded = Client(enforce_csrf_checks=True)
     assert guarded.post(OPT_OUT).status_code == 403
     assert not ConsentEvent.objects.exists()
+
+
+def test_an_account_opt_out_reaches_the_other_browsers_signed_in_to_it(customer):
+    """Browser A accepted every cookie; in browser B the person opted out of selling and
+    sharing: A, signed in to the same account, has advertising off at its next page."""
+    browser_a, browser_b = login(Client(), customer), login(Client(), customer)
+    browser_a.post("/privacy/cookies/", {"action": "accept_all"})
+    before = banner_cookie_parse(browser_a.cookies["inper_consent"].value)
+    assert "marketing" in before.granted
+    browser_b.post(OPT_OUT)
+
+    page = browser_a.get("/privacy/cookies/").content.decode()
+    after = banner_cookie_parse(browser_a.cookies["inper_consent"].value)
+    assert after.granted == before.granted - {"marketing"}
+    assert after.visitor_id == before.visitor_id
+    assert re.search(r'name="marketing"[^>]*role="switch"(?![^>]*checked)', page)
+    # A choice made in A later than the account's wins in A (and is the account's now).
+    browser_a.post("/privacy/cookies/", {"action": "accept_all"})
+    browser_a.get("/")
+    assert "marketing" in banner_cookie_parse(browser_a.cookies["inper_consent"].value).granted
