@@ -99,8 +99,10 @@ class AccountCookieChoiceMiddleware:
         if user is None or not user.is_authenticated:
             return None, set()
         cookie = banner_cookie_of(request)
+        if cookie is None or not cookie.granted:
+            return cookie, set()
         switchable = {p.key for p in catalogue().cookie_categories if p.switchable}
-        if cookie is None or not cookie.granted & switchable:
+        if not cookie.granted & switchable:
             return cookie, set()
         subject = subject_of_user(user)
         if subject._state.adding:  # never chose anything on the account
