@@ -102,32 +102,26 @@ class CorrectionsOnRequests(AuditedModelAdmin):
             )
         return references
 
-    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
-        fields = changed_fields(message)
-        if not fields:
-            return super().log_change(request, obj, message)
+    def change_reason(self, request: HttpRequest, obj: Any, fields: list[str]) -> str:
+        """The customer's corrections this change carries out (noted on each), or that it was
+        made without one, which staff are told; nothing for a staff account."""
         references = self._noted(request, obj, fields)
         customer = User.objects.filter(
             pk=getattr(obj, self.customer_attribute), is_staff=False, is_superuser=False
         ).exists()
         if not customer:  # a staff account, which superusers change: no customer's request
-            return super().log_change(request, obj, message)
-        if not references:
-            # Nothing the customer asked for is being carried out: say so, in the trail too.
-            messages.warning(
-                request,
-                _(
-                    "No correction request of this customer's is being carried out, so this "
-                    "change is recorded as made without one. If the customer asked for it, "
-                    "record their request too."
-                ),
-            )
-        reason = (
-            f"corrected_for:{','.join(references)}" if references else "without_correction_request"
+            return ""
+        if references:
+            return f"corrected_for:{','.join(references)}"
+        messages.warning(
+            request,
+            _(
+                "No correction request of this customer's is being carried out, so this "
+                "change is recorded as made without one. If the customer asked for it, "
+                "record their request too."
+            ),
         )
-        self.audit_change(request, obj, fields, reason=reason)
-        # Django's own log entry (the audit event is written above, with its reason).
-        return super(AuditedModelAdmin, self).log_change(request, obj, message)
+        return "without_correction_request"
 
     def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
         self._noted(request, obj, changed_fields(message) or [str(obj._meta.verbose_name)])

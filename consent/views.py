@@ -395,11 +395,10 @@ def cookies(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _sharing_uses(request: HttpRequest) -> list[tuple[Any, bool | None]]:
+def _sharing_uses(request: HttpRequest, granted_cookies: set[str]) -> list[tuple[Any, bool | None]]:
     """The uses that count as selling or sharing personal data (those Global Privacy Control
-    covers), each with whether it is on for this browser or person (None: only an account or
-    an e-mail address can say, and there is neither)."""
-    granted_cookies = cookie_choice_of(request) or set()
+    covers), each with whether it is on for this browser (its ``granted_cookies``) or person
+    (None: only an account or an e-mail address can say, and there is neither)."""
     user: Any = request.user
     current = (
         {
@@ -426,12 +425,12 @@ def opt_out_sharing(request: HttpRequest) -> HttpResponse:
     browser and for the signed-in person, every use Global Privacy Control covers."""
     from dsr.consent_bridge import file_for_switch_off, request_for_switch_off
 
-    uses = _sharing_uses(request)
+    cookies_on = cookie_choice_of(request) or set()
+    uses = _sharing_uses(request, cookies_on)
     if request.method == "POST":
         if too_many_requests(request, "opt_out_sharing", settings.CONSENT_RATE_BANNER):
             return _bad_request(request, _("Too many attempts. Please wait a minute."), 429)
         user: Any = request.user
-        cookies_on = cookie_choice_of(request) or set()
         sharing = {purpose.key for purpose, _on in uses}
         response = redirect("consent:opt_out_sharing")
         previous = banner_cookie_of(request)

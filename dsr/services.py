@@ -32,6 +32,7 @@ from .connectors.base import Subject
 from .models import (
     LIFTABLE_STATES,
     OPEN_STATES,
+    TASK_DONE_STATES,
     Action,
     Channel,
     DataStore,
@@ -1190,12 +1191,7 @@ def dsr_request_answer_without_failed(
             locked.tasks.exclude(action=Action.LIFT).values_list("pk", "state").order_by("pk")
         )
         failed = [pk for pk, state in states.items() if state == TaskState.FAILED]
-        busy = set(states.values()) & {
-            TaskState.QUEUED,
-            TaskState.RUNNING,
-            TaskState.RETRYING,
-            TaskState.WAITING,
-        }
+        busy = any(state not in TASK_DONE_STATES for state in states.values())
         if locked.state != State.WAITING or not failed or busy:
             raise TransitionError(
                 _(

@@ -257,13 +257,7 @@ class AuditedModelAdmin(PortalModelAdmin):
         return super().log_addition(request, obj, message)
 
     def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
-        self.audit_change(request, obj, changed_fields(message))
-        return super().log_change(request, obj, message)
-
-    def audit_change(
-        self, request: HttpRequest, obj: Any, fields: list[str], *, reason: str = ""
-    ) -> None:
-        """Audit a change of ``fields`` (their names, never their values), with ``reason``."""
+        fields = changed_fields(message)
         if fields:  # a form saved as it was changes nothing to prove
             audit_record(
                 actor=request.user,
@@ -271,8 +265,14 @@ class AuditedModelAdmin(PortalModelAdmin):
                 target=obj,
                 scope=self._audit_scope(obj),
                 after={"fields": fields},
-                reason=reason,
+                reason=self.change_reason(request, obj, fields),
             )
+        return super().log_change(request, obj, message)
+
+    def change_reason(self, request: HttpRequest, obj: Any, fields: list[str]) -> str:
+        """Why ``fields`` of ``obj`` were changed, for its audit event ("" if the admin
+        does not say)."""
+        return ""
 
     def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
         for obj in queryset:

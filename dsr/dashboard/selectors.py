@@ -575,6 +575,11 @@ def request_page(reference: str) -> RequestPage | None:
             .order_by("received_at")
         ),
     )
+    held_by_failure = (
+        state == State.WAITING
+        and request.failed_steps_accepted_at is None
+        and any(row.task.state == TaskState.FAILED for row in page.tasks)
+    )
     page.can = {
         "verify": request.redacted_at is None
         and (
@@ -598,15 +603,8 @@ def request_page(reference: str) -> RequestPage | None:
         or (state == State.COMPLETED and request.restriction_lifting),  # a lift's steps
         "lift": restriction_may_be_lifted(request),
         # Held by a step that failed for good, with nothing else left to do.
-        "answer_without_failed": state == State.WAITING
-        and request.failed_steps_accepted_at is None
-        and any(row.task.state == TaskState.FAILED for row in page.tasks)
-        and not any(
-            row.task.state
-            in (TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING, TaskState.WAITING)
-            for row in page.tasks
-            if row.task.action != Action.LIFT
-        ),
+        "answer_without_failed": held_by_failure
+        and all(row.task.done for row in page.tasks if row.task.action != Action.LIFT),
         "resend": page.package_available and state not in (State.REJECTED, State.CANCELLED),
         "resend_confirmation": state == State.AWAITING_IDENTITY
         and bool(request.verification_nonce),
@@ -614,12 +612,7 @@ def request_page(reference: str) -> RequestPage | None:
         "terminal": request.settled,
     }
     # A step failed, but steps waiting for staff keep the answer-without-it back.
-    page.failed_behind_manual = (
-        state == State.WAITING
-        and request.failed_steps_accepted_at is None
-        and not page.can["answer_without_failed"]
-        and any(row.task.state == TaskState.FAILED for row in page.tasks)
-    )
+    page.failed_behind_manual = held_by_failure and not page.can["answer_without_failed"]
     # Why an open request the officer might want more time for cannot have it.
     if request.is_open and request.verified_at is not None and not page.can["extend"]:
         page.extend_refusal = (
