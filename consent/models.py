@@ -84,7 +84,8 @@ class Channel(models.TextChoices):
 
 class Source(models.TextChoices):
     PREFERENCE_CENTRE = "preference_centre", _("Preference centre")
-    BANNER = "banner", _("Cookie banner")
+    BANNER = "banner", _("Cookie banner or cookie settings")
+    OPT_OUT_SHARING = "opt_out_sharing", _("Do Not Sell or Share page")
     UNSUBSCRIBE = "unsubscribe", _("Unsubscribe link")
     SMS_STOP = "sms_stop", _("Reply STOP by text message")
     GPC = "gpc", _("Global Privacy Control signal")

@@ -71,6 +71,7 @@ SELF_SOURCES = frozenset(
     {
         Source.PREFERENCE_CENTRE,
         Source.BANNER,
+        Source.OPT_OUT_SHARING,
         Source.UNSUBSCRIBE,
         Source.SMS_STOP,
         Source.GPC,
@@ -957,6 +958,7 @@ def consent_banner_save(
     account: User | None = None,
     policy_version: int | None = None,
     gpc: bool = False,
+    source: Source = Source.BANNER,
 ) -> tuple[uuid.UUID, set[str]]:
     """Record a banner (or cookie settings page) choice under the browser's anonymous visitor
     id, and on the account too when the person is signed in. Categories that Global Privacy
@@ -995,7 +997,7 @@ def consent_banner_save(
             subject=subject,
             purposes=purposes,
             cat=cat,
-            source=Source.BANNER,
+            source=source,
             actor=None,
             request=request,
             language=language,
@@ -1008,7 +1010,7 @@ def consent_banner_save(
             consent_record_many(
                 subject=subject_for_user(account),
                 choices=final,
-                source=Source.BANNER,
+                source=source,
                 actor=account,
                 request=request,
                 # The same choice as the browser's, listed once in the person's history.

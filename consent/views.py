@@ -444,6 +444,7 @@ def opt_out_sharing(request: HttpRequest) -> HttpResponse:
             request=request,
             language=get_language(),
             account=user if user.is_authenticated else None,
+            source=Source.OPT_OUT_SHARING,
         )
         banner_cookie_set(
             response, banner_cookie_make(visitor_id, granted_keys), secure=request.is_secure()
@@ -465,7 +466,7 @@ def opt_out_sharing(request: HttpRequest) -> HttpResponse:
                         subject=services.subject_for_user(user),
                         purpose_key=purpose.key,
                         granted=False,
-                        source=Source.PREFERENCE_CENTRE,
+                        source=Source.OPT_OUT_SHARING,
                         actor=user,
                         request=request,
                     )

@@ -265,6 +265,10 @@ def test_a_guest_is_acknowledged_asked_to_confirm_and_reminded(
     assert f"{until}." not in reminder.body + str(reminder.alternatives[0][0])
 
 
+#: How an e-mail greets the account holder these tests file for.
+HELLO_ALICE = {"en": "Hello Alice,", "de": "Hallo Alice,"}
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_a_request_held_after_a_credential_change_and_the_officers(
     language, rendered, officers, bystander, django_capture_on_commit_callbacks
@@ -287,6 +291,7 @@ def test_a_request_held_after_a_credential_change_and_the_officers(
             rendered=rendered,
             bystander=bystander,
         )
+    assert message.body.startswith(HELLO_ALICE[language])
     for body in check_officers(officers, request, customer, rendered).values():
         assert "credentials_recently_changed" not in body  # said in words, not as a code
 
@@ -301,13 +306,14 @@ def test_a_duplicate_is_linked_and_the_person_told(
     with django_capture_on_commit_callbacks(execute=True):
         second = file_request(type="erasure", user=customer)
     assert second.state == State.DUPLICATE
-    check_person(
+    body = check_person(
         only(customer.email),
         language=language,
         reference=[second.reference, first.reference],
         rendered=rendered,
         bystander=bystander,
     )
+    assert body.startswith(HELLO_ALICE[language])
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -558,7 +564,7 @@ def test_a_rejection_gives_the_reason_and_the_right_to_complain(
     )
     assert note in body
     assert ("Aufsichtsbehörde" if language == "de" else "supervisory authority") in body
-    assert body.startswith("Hallo Alice," if language == "de" else "Hello Alice,")
+    assert body.startswith(HELLO_ALICE[language])
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -593,6 +599,7 @@ def test_a_guest_gets_a_download_code(
         bystander=bystander,
     )
     assert re.search(r"^\s+\d{8}$", body, re.M)
+    assert body.startswith(HELLO_ALICE[language])
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

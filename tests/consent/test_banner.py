@@ -458,6 +458,8 @@ def test_a_visitor_opts_out_of_sharing_in_their_browser_keeping_their_other_cook
     assert set(cookie.granted) == {"necessary", "analytics", "preferences"}
     event = ConsentEvent.objects.filter(purpose__key="marketing").latest("pk")
     assert event.granted is False and event.subject.visitor_id == cookie.visitor_id
+    # The proof names the page the choice was made on.
+    assert event.source == "opt_out_sharing"
     page = client.get(OPT_OUT).content.decode()
     # Only the browser's part: what is tied to an e-mail address needs an account or a request.
     assert "Done in this browser." in page and "will not sell or share" not in page
@@ -500,6 +502,11 @@ def test_a_customer_opts_out_of_sharing_for_their_account_with_one_button(
     assert "Done: Inper will not sell or share your personal information." in (
         response.content.decode()
     )
+    # The person's history says where they switched it off.
+    marketing = ConsentEvent.objects.filter(subject=account, purpose__key="marketing")
+    assert marketing.get().source == "opt_out_sharing"
+    history = customer_client.get("/privacy/history/").content.decode()
+    assert "Do Not Sell or Share page" in history
 
     # Again: nothing new to withdraw, no second request.
     customer_client.post(OPT_OUT)
