@@ -50,9 +50,9 @@ def age_on(birth: date, today: date) -> int:
 def validate_date_of_birth(value: date, *, today: date) -> None:
     """Refuse dates in the future, implausibly old dates, and people under the minimum age."""
     if value > today:
-        raise ValidationError(_("Your date of birth cannot be in the future."), code="dob_future")
+        raise ValidationError(_("A date of birth cannot be in the future."), code="dob_future")
     if value.year < 1900:
-        raise ValidationError(_("Please check the year of your date of birth."), code="dob_old")
+        raise ValidationError(_("Please check the year of the date of birth."), code="dob_old")
     if age_on(value, today) < settings.ACCOUNTS_MINIMUM_AGE:
         raise ValidationError(
             _("Inper's shop and this portal are for adults aged %(age)s or older.")

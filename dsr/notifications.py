@@ -50,7 +50,7 @@ def request_url(request: DataSubjectRequest) -> str:
     return _url(path)
 
 
-def _first_name(request: DataSubjectRequest) -> str:
+def first_name(request: DataSubjectRequest) -> str:
     """The name to greet the person by: the one typed with the request once someone proved the
     address is theirs, else their account's, else none.
 
@@ -69,7 +69,7 @@ def _person_context(request: DataSubjectRequest, **context: Any) -> dict[str, An
     return {
         "request": request,
         "request_url": request_url(request),
-        "first_name": _first_name(request),
+        "first_name": first_name(request),
         **context,
     }
 

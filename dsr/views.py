@@ -651,7 +651,12 @@ def request_download_guest(request: HttpRequest, reference: str) -> HttpResponse
         send_email(
             template="dsr/download_code",
             to=found.email,
-            context={"code": code, "request": found, "minutes": _CODE_TTL // 60},
+            context={
+                "code": code,
+                "request": found,
+                "minutes": _CODE_TTL // 60,
+                "first_name": notifications.first_name(found),
+            },
             language=found.language,
         )
         messages.info(request, _("We sent a code to your e-mail address."))
