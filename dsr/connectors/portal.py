@@ -37,7 +37,6 @@ from .base import (
     PermanentStoreError,
     PlannedErasure,
     RectifyResult,
-    RestrictResult,
     Retention,
     Subject,
     TemporaryStoreError,
@@ -72,7 +71,6 @@ class ModelDeclaration:
     # For ERASE_HOOK: dotted path of ``hook(queryset, identity) -> (deleted, anonymised)``;
     # ``identity`` is the lookup that selected the records (``{"subject__user_id": "42"}``).
     hook: str = ""
-    restrict_field: str = ""
     descriptions: Mapping[str, StrOrPromise] = field(default_factory=dict)
     # What the records are called where the person reads them ("addresses"), translated; and
     # on staff's pages, where the title speaks to the person ("copies of your data").
@@ -157,11 +155,17 @@ def _rows(queryset: QuerySet[Any], fields: Sequence[str]) -> Iterator[Sequence[A
 
 
 class PortalConnector(Connector):
-    """The portal's own models (accounts, consent records, requests)."""
+    """The portal's own models (accounts, consent records, requests).
+
+    It does not restrict: the portal keeps a person's records to let them sign in, to answer
+    their requests and to prove their choices, uses at the person's own wish or for legal
+    obligations and claims, which a restriction leaves open (GDPR Art. 18(2)). A restriction
+    takes no step here, and the person's page names the portal among the systems it does not
+    apply to."""
 
     kind: ClassVar[str] = "portal"
     supports: ClassVar[frozenset[str]] = frozenset(
-        {"locate", "export", "erase", "restrict", "rectify", "reidentify"}
+        {"locate", "export", "erase", "rectify", "reidentify"}
     )
     same_database: ClassVar[bool] = True
 
@@ -358,18 +362,6 @@ class PortalConnector(Connector):
             ):
                 found.append(Subject(email=email, customer_id=str(pk)))
         return found
-
-    def restrict(self, subject: Subject, *, lift: bool = False) -> RestrictResult:
-        counts: dict[str, int] = {}
-        with transaction.atomic():
-            for declaration in declarations():
-                if declaration.restrict_field:
-                    count = subject_records(declaration, subject).update(
-                        **{declaration.restrict_field: not lift}
-                    )
-                    if count:
-                        counts[declaration.entity] = count
-        return RestrictResult(counts, lifted=lift)
 
 
 def _counts(querysets: Mapping[str, QuerySet[Any]]) -> dict[str, int]:

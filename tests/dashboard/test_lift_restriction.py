@@ -94,7 +94,7 @@ def test_an_officer_lifts_a_restriction_and_the_person_is_told_first(
     html = next(body for body, kind in letter.alternatives if kind == "text/html")
     assert REASON in html and "lodge a complaint" in html
     lifts = StoreTask.objects.filter(request=restriction, action=Action.LIFT)
-    assert {task.store.key for task in lifts} == {"portal", "crm"}
+    assert {task.store.key for task in lifts} == {"crm"}
     assert all(task.state == TaskState.QUEUED for task in lifts) and len(sent) == 1
 
     done = run_pending_tasks(restriction)
@@ -298,8 +298,9 @@ def test_a_restriction_a_store_failed_is_lifted_where_it_was_applied(
     compliance_client, customer, compliance_user
 ):
     """Partly completed (the CRM refused to restrict): the officer need not retry the CRM
-    first. The portal, which restricted the data, lifts it; the CRM's failed step is not
+    first. The shop, which restricted the data, lifts it; the CRM's failed step is not
     offered again, for restricting there now would undo the lift the person was told of."""
+    add_store("shop", "tests.dsr.connectors.RestrictingConnector")
     add_store("crm", "tests.dsr.connectors.RestrictingConnector", config={"fail_restricts": 1})
     created = file_request(type="restriction", user=customer)
     held = run_pending_tasks(dsr_request_approve(request=created, actor=compliance_user))
@@ -322,7 +323,7 @@ def test_a_restriction_a_store_failed_is_lifted_where_it_was_applied(
 
     assert [m.to for m in mail.outbox] == [[customer.email]]
     lifts = StoreTask.objects.filter(request=partial, action=Action.LIFT)
-    assert [task.store.key for task in lifts] == ["portal"]
+    assert [task.store.key for task in lifts] == ["shop"]
     page = compliance_client.get(f"/dashboard/requests/{partial.reference}/").content.decode()
     assert f'action="/dashboard/tasks/{failed.pk}/retry/"' not in page
     refused = compliance_client.post(f"/dashboard/tasks/{failed.pk}/retry/")
@@ -411,9 +412,9 @@ def test_a_restriction_no_store_holds_any_more_is_lifted_once_the_person_is_told
     assert [m.to for m in mail.outbox] == [[customer.email]]
     # The officer is told where the data is still restricted, and the audit trail keeps it.
     started = AuditEvent.objects.get(action="dsr.restriction.lift_started")
-    assert len(started.after["stores_left"]) == 2 and started.after["stores"] == []
+    assert len(started.after["stores_left"]) == 1 and started.after["stores"] == []
     page = compliance_client.get(response["Location"]).content.decode()
-    assert "lift it by hand in Inper Privacy Portal, Crm." in page
+    assert "lift it by hand in Crm." in page
 
 
 def test_a_redacted_restriction_cannot_be_lifted_for_nobody_could_be_told(
@@ -801,7 +802,9 @@ def test_a_restriction_of_a_person_whose_data_was_erased_since_is_not_lifted(
 
 def test_the_person_reads_where_their_restriction_does_not_apply(customer, compliance_user):
     """A store that can neither restrict nor be told of a restriction (photos here) takes no
-    step: the person's page says the restriction does not apply there, and names no other."""
+    step: the person's page says the restriction does not apply there. The portal's own
+    records (sign-in, requests, proof of choices) are not restricted either, and it says so;
+    it names no store that restricted the data."""
     from tests.conftest import login
 
     add_store("photos", "tests.dsr.connectors.StaffStepConnector", name="Photo uploads")
@@ -809,5 +812,6 @@ def test_the_person_reads_where_their_restriction_does_not_apply(customer, compl
 
     page = login(Client(), customer).get(f"/requests/{done.reference}/").content.decode()
     section = page.split("Where the restriction does not apply", 1)[1].split("</section>", 1)[0]
-    assert "<li>Photo uploads</li>" in section
-    assert "Crm" not in section and "Inper Privacy Portal" not in section
+    assert "<li>Photo uploads</li>" in section and "<li>Inper Privacy Portal</li>" in section
+    assert "Crm" not in section
+    assert not done.tasks.filter(store__key="portal").exists()
