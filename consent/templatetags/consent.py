@@ -16,13 +16,16 @@ def consent_head(context: dict[str, Any]) -> dict[str, Any]:
     """Render the banner script and the portal's own tags, inert until consented to."""
     request = context.get("request")
     path = getattr(request, "path", "")
+    # The officers' dashboard is a place of work that shows customers' data: no tag runs
+    # there, and the banner does not ask (the footer's link still opens the cookie settings).
+    at_work = getattr(getattr(request, "resolver_match", None), "namespace", "") == "dashboard"
     return {
-        "tags": settings.CONSENT_PORTAL_TAGS,
+        "tags": [] if at_work else settings.CONSENT_PORTAL_TAGS,
         "csrf_token": context.get("csrf_token"),
         "LANGUAGE_CODE": context.get("LANGUAGE_CODE"),
         "cookie": settings.CONSENT_COOKIE_NAME,
         # The cookie settings page is itself the second layer: the banner does not pop up there.
-        "quiet": path.startswith("/privacy/cookies/"),
+        "quiet": at_work or path.startswith("/privacy/cookies/"),
     }
 
 

@@ -277,3 +277,14 @@ def test_a_page_of_the_queue_costs_the_same_queries_however_many_requests(
     with django_assert_max_num_queries(16):
         response = compliance_client.get("/dashboard/", {"sort": "-received"})
     assert len(response.context["rows"]) == 50
+
+
+def test_the_dashboard_runs_no_tag_and_the_banner_does_not_ask(compliance_client, settings):
+    """A place of work that shows customers' data: the site's tags are left out and the
+    banner stays closed there, as on the customers' pages it would ask."""
+    settings.CONSENT_PORTAL_TAGS = [{"category": "analytics", "src": "https://tags.example/a.js"}]
+    page = compliance_client.get("/dashboard/").content.decode()
+    assert 'data-show="never"' in page and "tags.example" not in page
+    home = compliance_client.get("/").content.decode()
+    assert 'data-show="never"' not in home
+    assert '<script type="text/plain" data-category="analytics"' in home
