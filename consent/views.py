@@ -98,6 +98,12 @@ def preference_update(request: HttpRequest, key: str) -> HttpResponse:
     form = ChoiceForm(request.POST)
     if not form.is_valid():
         return _bad_request(request, _("Please choose on or off."))
+    purpose = catalogue().by_key.get(key)
+    if purpose is not None and purpose.kind == PurposeKind.COOKIE:
+        # Cookies are chosen per browser, where they are set: in the cookie settings.
+        return _bad_request(
+            request, _("Cookies are chosen for each browser, in the cookie settings.")
+        )
     user = _user(request)
     granted = form.cleaned_data["granted"]
     files = "" if granted else request_for_switch_off(key)

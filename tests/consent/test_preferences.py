@@ -64,6 +64,9 @@ def test_unknown_purposes_and_bad_values_get_400_and_no_row(customer_client):
     assert _switch(customer_client, "no-such-purpose", "on").status_code == 400
     assert _switch(customer_client, "orders", "off").status_code == 400
     assert _switch(customer_client, "surveys", "maybe").status_code == 400
+    # A cookie category is chosen in a browser's cookie settings, not on the account alone.
+    cookie = _switch(customer_client, "analytics", "on")
+    assert cookie.status_code == 400 and "in the cookie settings" in cookie.content.decode()
     assert not ConsentEvent.objects.exists()
 
 
