@@ -235,6 +235,13 @@ def test_a_guest_is_acknowledged_asked_to_confirm_and_reminded(
             "We do nothing with your request until you use it."
         )
     assert follows in " ".join(acknowledgement.body.split())
+    # Both give the same advice to someone who did not ask: ignore them.
+    with translation.override(language):
+        ignore = gettext(
+            "If you did not make this request, ignore these e-mails: nothing will happen."
+        )
+    assert ignore in " ".join(acknowledgement.body.split())
+    assert "we will stop it" not in acknowledgement.body
 
     mail.outbox.clear()
     DataSubjectRequest.objects.filter(pk=request.pk).update(

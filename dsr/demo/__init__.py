@@ -356,14 +356,14 @@ def _stores() -> list[dict[str, Any]]:
             "name": "Google Analytics",
             "owner": gettext_noop("Web team"),
             "description": gettext_noop(
-                "Statistics about visits to Inper's websites (if you accepted statistics cookies)."
+                "Statistics about visits to Inper's websites (if you accepted analytics cookies)."
             ),
             "categories": ["cookies", "device"],
             "data_subjects": gettext_noop("Visitors who allowed analytics cookies"),
             "purposes": gettext_noop("Understanding how our websites are used."),
-            "legal_basis": gettext_noop("Consent (statistics cookies)"),
+            "legal_basis": gettext_noop("Consent (analytics cookies)"),
             "recipients": gettext_noop("Google Ireland Ltd"),
-            "source": gettext_noop("Your browser, when you accepted statistics cookies"),
+            "source": gettext_noop("Your browser, when you accepted analytics cookies"),
             "country": "US",
             "transfer_safeguard": gettext_noop(
                 "EU-US Data Privacy Framework; standard contractual clauses"
@@ -374,7 +374,7 @@ def _stores() -> list[dict[str, Any]]:
             "config": {
                 "actions": ["erase", "restrict"],
                 # An objection to statistics or to transfers outside the EEA (Google, in the
-                # United States), or consent to statistics cookies withdrawn, stops it here.
+                # United States), or consent to analytics cookies withdrawn, stops it here.
                 "purpose_keys": ["statistics", "analytics", "international_transfers"],
                 "assigned_group": COMPLIANCE_GROUP,
                 "instructions": {

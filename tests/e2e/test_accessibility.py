@@ -40,8 +40,8 @@ def screen(request, page):
 @pytest.fixture
 def world():
     """A customer with an address, consent choices and three requests (one completed, with a
-    package; a restriction, lifted), another person's restriction, and the portal's own store
-    registered."""
+    package; a restriction, lifted) and one made with her address without signing in, another
+    person's restriction, and the portal's own store registered."""
     if not DataStore.objects.filter(key="portal").exists():
         add_store("portal", "dsr.connectors.portal.PortalConnector", name="Inper Privacy Portal")
     customer = UserFactory(email="axe.customer@example.com", first_name="Ada")
@@ -52,6 +52,8 @@ def world():
     done = run_pending_tasks(file_request(type="access", user=customer))
     assert done.state == State.COMPLETED
     open_request = file_request(type="rectification", user=customer, details="My name is Ada.")
+    # Made with her address by someone not signed in: its own section of her request list.
+    file_request(type="access", email=customer.email, channel="portal_guest", actor=None)
     erased = dsr_request_approve(
         request=file_request(type="erasure", user=UserFactory(email="gone@example.com")),
         actor=None,
