@@ -9,7 +9,12 @@ from django.core.checks import Error, register
 
 from privacy_portal.ratelimits import rate_window
 
-RATE_SETTINGS = ("DSR_INTAKE_RATE", "DSR_VERIFY_RATE", "DSR_DOWNLOAD_CODE_RATE")
+RATE_SETTINGS = (
+    "DSR_INTAKE_RATE",
+    "DSR_INTAKE_RATE_PER_EMAIL",
+    "DSR_VERIFY_RATE",
+    "DSR_DOWNLOAD_CODE_RATE",
+)
 
 
 @register()

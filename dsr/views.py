@@ -49,7 +49,7 @@ from consent.cookie import banner_cookie_of, banner_cookie_set
 from privacy_portal.drafts import DRAFT_FIELD, draft_keep, draft_mark, draft_take, form_values
 from privacy_portal.language import language_of_the_email
 from privacy_portal.mail import send_email
-from privacy_portal.pseudonymise import ratelimit_account_or_client
+from privacy_portal.pseudonymise import email_hash, normalise_email, ratelimit_account_or_client
 from privacy_portal.ratelimits import rate_window
 from privacy_portal.views import too_many_attempts
 
@@ -155,6 +155,21 @@ def _intake_limited(request: HttpRequest, *, filing: bool) -> bool:
     return _over_limit(request, "dsr-intake", settings.DSR_INTAKE_RATE, count=filing)
 
 
+def _address_limited(request: HttpRequest, email: str) -> bool:
+    """Whether requests filed without signing in for ``email`` (from any client address)
+    reached ``DSR_INTAKE_RATE_PER_EMAIL``, counting this one: each sends e-mails to it."""
+    key = email_hash(normalise_email(email))
+    return bool(
+        is_ratelimited(
+            request,
+            group="dsr-intake-email",
+            key=lambda _group, _request: key,
+            rate=settings.DSR_INTAKE_RATE_PER_EMAIL,
+            increment=True,
+        )
+    )
+
+
 def _initial_from_link(request: HttpRequest) -> dict[str, Any]:
     """What a link to the form chooses: ``?type=`` a type, ``?purposes=`` the uses to tick
     and ``?marketing=all`` every direct-marketing use; what the type cannot name is not
@@ -192,6 +207,8 @@ def request_new(request: HttpRequest) -> HttpResponse:
     initial = draft or _initial_from_link(request)
     form = form_class(_data(request), initial=initial)
     limited = request.method == "POST" and _intake_limited(request, filing=False)
+    # Which limit paused it: this browser's, or (for a guest) the e-mail address's.
+    rate = settings.DSR_INTAKE_RATE
     if request.method == "POST" and not limited and form.is_valid():
         data = form.cleaned_data
         # Everything but an opt-out discloses, changes or erases something (an objection
@@ -226,6 +243,9 @@ def request_new(request: HttpRequest) -> HttpResponse:
         try:
             if _intake_limited(request, filing=True):  # another tab filed meanwhile
                 raise _IntakeLimited
+            if not signed_in and _address_limited(request, intake.email):
+                rate = settings.DSR_INTAKE_RATE_PER_EMAIL
+                raise _IntakeLimited
             filed = services.dsr_request_file(intake=intake, actor=user if signed_in else None)
         except _IntakeLimited:
             limited = True
@@ -238,7 +258,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
             if cookie is not None:
                 banner_cookie_set(response, cookie, secure=request.is_secure())
             return response
-    wait = rate_window(settings.DSR_INTAKE_RATE) if limited else 0
+    wait = rate_window(rate) if limited else 0
     response = render(
         request,
         "dsr/new.html",
@@ -248,6 +268,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
             "signed_in": signed_in,
             "draft_mark": draft_mark(user) if signed_in else "",
             "wait_minutes": max(1, -(-wait // 60)) if limited else 0,
+            "for_address": rate != settings.DSR_INTAKE_RATE,
         },
         status=429 if limited else 400 if request.method == "POST" else 200,
     )

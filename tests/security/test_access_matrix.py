@@ -974,6 +974,7 @@ def _body(response: Any) -> str:
 def relaxed(settings: Any) -> None:
     """Rate limits out of the way (each has its own test in test_rate_limits.py)."""
     settings.DSR_INTAKE_RATE = "100000/h"
+    settings.DSR_INTAKE_RATE_PER_EMAIL = "100000/h"
     settings.DSR_VERIFY_RATE = "100000/h"
     settings.DSR_DOWNLOAD_CODE_RATE = "100000/h"
     settings.CONSENT_RATE_BANNER = "100000/m"

@@ -112,6 +112,39 @@ def test_twenty_parallel_requests_respect_the_intake_limit(redis_cache, figure, 
     assert DataSubjectRequest.objects.count() == 5
 
 
+def test_twenty_parallel_requests_for_one_inbox_from_many_addresses_send_five(
+    redis_cache, figure, settings, mailoutbox
+):
+    """Someone who files request after request for another person's e-mail address, from
+    many client addresses, cannot flood that inbox: five an hour are filed, the rest refused
+    with the form kept and the reason given."""
+    settings.DSR_INTAKE_RATE_PER_EMAIL = "5/h"
+    codes = _parallel(
+        lambda i: (
+            Client(REMOTE_ADDR=f"203.0.113.{i + 1}")
+            .post("/requests/new/", {"type": "erasure", "email": "victim@example.com"})
+            .status_code
+        )
+    )
+    _tally(figure, "requests filed for one e-mail address", _named(codes, s302="filed"), "filed", 5)
+    assert codes.count(302) == 5 and codes.count(429) == PARALLEL - 5, codes
+    assert DataSubjectRequest.objects.filter(email="victim@example.com").count() == 5
+    # At most two e-mails for each filed request (receipt, confirmation link), none for the rest.
+    assert 5 <= len([m for m in mailoutbox if m.to == ["victim@example.com"]]) <= 10
+    refused = Client(REMOTE_ADDR="198.51.100.9").post(
+        "/requests/new/",
+        {"type": "erasure", "email": "Victim@Example.com", "full_name": "Vic Tim"},
+    )
+    page = refused.content.decode()
+    assert refused.status_code == 429 and "for this e-mail address" in page
+    assert 'value="Vic Tim"' in page
+    # Another address is not held back by it.
+    other = Client(REMOTE_ADDR="198.51.100.9").post(
+        "/requests/new/", {"type": "erasure", "email": "someone.else@example.com"}
+    )
+    assert other.status_code == 302
+
+
 def test_twenty_parallel_download_code_guesses_from_many_addresses_check_at_most_five(
     redis_cache, figure
 ):
