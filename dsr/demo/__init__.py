@@ -229,7 +229,8 @@ def _stores() -> list[dict[str, Any]]:
                 "legitimate interest (browsing statistics)"
             ),
             "recipients": gettext_noop(
-                "Parcel carrier (delivery address); payment provider (payments)"
+                "Parcel carrier (delivery address); payment provider (payments); Inper's "
+                "affiliates and subsidiaries (customer records, group CRM)"
             ),
             "source": gettext_noop("You, when you order, write to us or browse the shop"),
             "country": "DE",
@@ -457,6 +458,8 @@ def _stores() -> list[dict[str, Any]]:
                 "entity_names": {
                     "customer_record": {"en": "customer record", "de": "Kundendatensatz"}
                 },
+                # It receives the shop's customer records, nothing else.
+                "shared_from": ["inper-shop"],
             },
             "is_recipient": True,
             "secrets": {"signing_secret": services_secrets()[services.GROUP_CRM]},

@@ -205,6 +205,29 @@ def test_a_demo_customers_access_and_erasure_reach_every_store(demo_world, worke
     assert rows(shop_url, shop.customers, shop.customers.c.email == "ben.carter@example.com")
 
 
+def test_the_recipients_are_told_of_no_one_the_shop_never_held(demo_world, worker):
+    """A stranger's erasure, recorded by phone: the carrier and the group CRM receive only the
+    shop's customers, so neither is told of someone the shop never held, though the payment
+    provider's staff step was done and the portal keeps the request as proof."""
+    officer = User.objects.get(email="compliance@inper.example")
+    erasure = dsr_request_approve(
+        request=file_request(
+            type="erasure",
+            email="never.a.customer@example.com",
+            channel="phone",
+            actor=officer,
+            identity_method="staff_document",
+            identity_note="Passport seen",
+        ),
+        actor=officer,
+    )
+    _wait_for_the_staffs_steps(erasure)
+    assert "payment-provider" in complete_manual_steps(erasure, officer)
+    wait_until(lambda: _state(erasure) == State.COMPLETED, timeout=60, message="the erasure")
+    told = erasure.tasks.filter(action="notify").values_list("store__key", flat=True)
+    assert list(told) == []
+
+
 def test_one_store_down_holds_up_only_itself_and_can_be_retried(demo_world, worker, settings):
     settings.DSR_TASK_MAX_ATTEMPTS = 2
     DataStore.objects.filter(connector="dsr.connectors.manual.ManualConnector").update(
