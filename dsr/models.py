@@ -459,6 +459,10 @@ class StoreTask(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     max_attempts = models.PositiveSmallIntegerField(default=5)
+    # A retry by staff starts the count of attempts again; what came before stays counted here
+    # (for the task's history and the stores' failure figures).
+    staff_retries = models.PositiveSmallIntegerField(default=0)
+    attempts_before_retries = models.PositiveIntegerField(default=0)
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

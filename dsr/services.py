@@ -1158,6 +1158,8 @@ def dsr_task_retry(*, task: StoreTask, actor: Any) -> StoreTask:
             request.failed_steps_accepted_at = None
             request.save(update_fields=["failed_steps_accepted_at"])
         locked.state = TaskState.QUEUED
+        locked.staff_retries += 1
+        locked.attempts_before_retries += locked.attempts
         locked.attempts = 0
         locked.error = ""
         locked.error_detail = None

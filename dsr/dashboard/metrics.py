@@ -369,28 +369,47 @@ def backlog(months: Sequence[datetime], *, now: datetime | None = None) -> Metri
 
 
 def store_failures(months: Sequence[datetime]) -> Metric:
-    """Per store: the tasks of the period, how many needed a retry, how many failed for good."""
+    """Per store: the tasks of the period, how many needed a retry, how many failed for good
+    (also those that staff retried since, and how many of those)."""
     rows_by_store = list(
         StoreTask.objects.filter(created_at__gte=months[0])
         .values("store__name")
         .annotate(
             tasks=Count("pk"),
-            retried=Count("pk", filter=Q(attempts__gt=1)),
-            failed=Count("pk", filter=Q(state=TaskState.FAILED)),
+            retried=Count("pk", filter=Q(attempts__gt=1) | Q(attempts_before_retries__gt=1)),
+            failed=Count("pk", filter=Q(state=TaskState.FAILED) | Q(staff_retries__gt=0)),
+            by_staff=Count("pk", filter=Q(staff_retries__gt=0)),
         )
         .order_by("store__name")
     )
     rows = []
     for row in rows_by_store:
         rate = round(100 * row["failed"] / row["tasks"], 1) if row["tasks"] else 0.0
-        rows.append([row["store__name"], row["tasks"], row["retried"], row["failed"], rate])
+        rows.append(
+            [
+                row["store__name"],
+                row["tasks"],
+                row["retried"],
+                row["failed"],
+                row["by_staff"],
+                rate,
+            ]
+        )
     return Metric(
         key="store_failures",
         title=_("Failures per store"),
         description=_(
-            "Store tasks of the period, those that needed a retry, and those that failed for good."
+            "Store tasks of the period, those that needed a retry, and those that failed for "
+            "good, whether or not staff retried them since."
         ),
-        columns=[_("Store"), _("Tasks"), _("Needed a retry"), _("Failed"), _("Failure rate (%)")],
+        columns=[
+            _("Store"),
+            _("Tasks"),
+            _("Needed a retry"),
+            _("Failed"),
+            _("Of which retried by staff"),
+            _("Failure rate (%)"),
+        ],
         rows=rows,
         labels=[row[0] for row in rows],
         # Retries too: a store that fails often but recovers needs looking at before it fails

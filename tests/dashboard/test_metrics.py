@@ -12,7 +12,8 @@ from django.db import connection
 from django.utils import timezone
 
 from dsr.dashboard import metrics
-from dsr.models import DataSubjectRequest, State
+from dsr.models import DataSubjectRequest, State, TaskState
+from dsr.services import dsr_task_retry
 from tests.dsr.helpers import add_store, file_request, run_pending_tasks
 
 pytestmark = pytest.mark.django_db
@@ -107,15 +108,24 @@ def test_failure_rates_and_manual_waits_per_store(customer):
     add_store(
         "flaky", "tests.dsr.connectors.FlakyConnector", config={"fail_times": 1, "permanent": True}
     )
-    run_pending_tasks(file_request(type="access", user=customer))
+    held = run_pending_tasks(file_request(type="access", user=customer))
     failures = metrics.store_failures(metrics.months_back(1))
     rows = {row[0]: row for row in failures.rows}
-    assert rows["Flaky"][1:] == [1, 0, 1, 100.0]
+    assert rows["Flaky"][1:] == [1, 0, 1, 0, 100.0]
     assert rows["Inper Privacy Portal"][3] == 0
     # Charted as counts: the retries and the failures.
     charted = {dataset["label"]: dataset["data"] for dataset in failures.datasets}
     at = failures.labels.index("Flaky")
     assert (charted["Needed a retry"][at], charted["Failed"][at]) == (0, 1)
+
+    # Retried by staff, it succeeds: the failure stays counted, and so does the retry.
+    failed = held.tasks.get(store__key="flaky")
+    dsr_task_retry(task=failed, actor=None)
+    run_pending_tasks(held)
+    failed.refresh_from_db()
+    assert failed.state == TaskState.SUCCEEDED and failed.attempts_before_retries == 1
+    rows = {row[0]: row for row in metrics.store_failures(metrics.months_back(1)).rows}
+    assert rows["Flaky"][1:] == [1, 0, 1, 1, 100.0]
 
 
 def test_every_figure_downloads_as_csv_equal_to_its_table(compliance_client):

@@ -465,6 +465,8 @@ def test_retry_a_failed_task_but_not_one_that_succeeded(compliance_client, custo
     page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
     assert "Error: the test store refuses" in page
     assert "Had failed with: the test store refuses, Attempts before the retry: 1" in page
+    # Its row still counts the attempts before the retry.
+    assert '1 / 5<br><span class="muted">1 before a retry by staff</span>' in page
     # The receipt does not read as a clean run: the failure and the retry are on it.
     receipt = compliance_client.get(f"/dashboard/requests/{request.reference}/receipt/")
     setbacks = receipt.content.decode().split("Failures and retries", 1)[1].split("</ul>")[0]
