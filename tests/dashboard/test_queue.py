@@ -288,3 +288,9 @@ def test_the_dashboard_runs_no_tag_and_the_banner_does_not_ask(compliance_client
     home = compliance_client.get("/").content.decode()
     assert 'data-show="never"' not in home
     assert '<script type="text/plain" data-category="analytics"' in home
+
+
+def test_the_filters_show_no_label_for_what_they_keep_hidden(compliance_client):
+    page = compliance_client.get("/dashboard/").content.decode()
+    assert 'type="hidden" name="named"' in page and 'type="hidden" name="person"' in page
+    assert 'for="id_named"' not in page and 'for="id_person"' not in page
