@@ -284,9 +284,12 @@ class RejectForm(forms.Form):
         cleaned: dict[str, Any] = super().clean() or {}
         from .services import has_visible_text
 
-        # Said at the field, with the form open, rather than as a message after a redirect.
-        if cleaned.get("reason") == RejectionReason.OTHER and not has_visible_text(
-            cleaned.get("note", "")
+        # Said at the field, with the form open, rather than as a message after a redirect; a
+        # note refused already (too long) has its own message.
+        if (
+            cleaned.get("reason") == RejectionReason.OTHER
+            and "note" not in self.errors
+            and not has_visible_text(cleaned.get("note", ""))
         ):
             self.add_error("note", _("Explain the reason to the person."))
         return cleaned

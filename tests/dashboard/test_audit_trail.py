@@ -45,6 +45,10 @@ def test_staff_are_named_and_actions_read_in_words(compliance_client, compliance
     )
     assert "The end is before the start." in reversed_.content.decode()
     assert reversed_.context["events"] == []  # not the whole trail, as if it were the result
+    # Nor an empty one, and no export of a filter that cannot apply (it would save this page).
+    assert "None shown until the filter is corrected." in reversed_.content.decode()
+    assert "No events match." not in reversed_.content.decode()
+    assert "/dashboard/audit/export.csv" not in reversed_.content.decode()
     # Every action the trail holds reads in words.
     assert "Request state changed" in text
 

@@ -261,6 +261,19 @@ def test_a_rejection_for_another_reason_gives_the_explanation_and_the_requests_l
     assert "The reason: Your name is already spelt" in letter.body
 
 
+def test_a_rejections_explanation_too_long_is_said_to_be_too_long(compliance_client, customer):
+    request = file_request(type="rectification", user=customer, details="My name is wrong")
+    response = compliance_client.post(
+        f"/dashboard/requests/{request.reference}/reject/",
+        {"reject-reason": "other", "reject-note": "Because. " * 300},
+    )
+    page = response.content.decode()
+    assert response.status_code == 400 and "at most 2000 characters" in page
+    assert "Explain the reason to the person." not in page
+    request.refresh_from_db()
+    assert request.state != State.REJECTED
+
+
 def test_a_second_correction_linked_as_a_duplicate_is_read_on_the_first_ones_page(
     customer, customer_client, compliance_client, compliance_user
 ):
