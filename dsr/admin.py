@@ -25,7 +25,7 @@ from accounts.validators import validate_mailable_email, validate_plain_lines, v
 from privacy_portal.admin_site import AuditedModelAdmin, PortalModelAdmin
 from privacy_portal.forms import ReceivedOnField, start_of
 
-from .consent_bridge import purpose_choices
+from .consent_bridge import purpose_choices, wrong_purposes_message
 from .dashboard.labels import (
     STATE_LABELS,
     TYPE_LABELS,
@@ -128,6 +128,10 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
         if cleaned.get("type") in ("objection", "withdraw_consent") and not cleaned.get("purposes"):
             # In staff's words (the services' message speaks to the person).
             self.add_error("purposes", _("Tick the uses of data the person objected to."))
+        elif wrong := wrong_purposes_message(
+            cleaned.get("type", ""), cleaned.get("purposes") or (), for_staff=True
+        ):
+            self.add_error("purposes", wrong)
         if has_visible_text(cleaned.get("identity_note", "")) and not cleaned.get(
             "identity_method"
         ):

@@ -66,14 +66,33 @@ def purpose_types() -> dict[str, str]:
     }
 
 
-def wrong_purposes_message(request_type: str, purposes: Iterable[str]) -> str:
+def wrong_purposes_message(
+    request_type: str, purposes: Iterable[str], *, for_staff: bool = False
+) -> str:
     """Say which of ``purposes`` a request of ``request_type`` cannot name, and what to ask
-    for instead ("" if it can name them all)."""
+    for instead ("" if it can name them all); ``for_staff``: to staff recording it, in their
+    words, not to the person."""
     wrong = sorted(set(purposes) & known_purposes() - purposes_for(request_type))
     if not wrong:
         return ""
     titles = dict(purpose_choices())
     names = ", ".join(f"“{titles.get(key, key)}”" for key in wrong)
+    if for_staff:
+        from .dashboard.labels import type_label
+
+        if request_type == RequestType.WITHDRAW_CONSENT:
+            return ngettext(
+                "%(names)s does not rest on the person's consent but on Inper's legitimate "
+                "interests: record an “%(other)s” instead.",
+                "%(names)s do not rest on the person's consent but on Inper's legitimate "
+                "interests: record an “%(other)s” instead.",
+                len(wrong),
+            ) % {"names": names, "other": type_label(RequestType.OBJECTION)}
+        return ngettext(
+            "%(names)s rests on the person's consent: record a “%(other)s” instead.",
+            "%(names)s rest on the person's consent: record a “%(other)s” instead.",
+            len(wrong),
+        ) % {"names": names, "other": type_label(RequestType.WITHDRAW_CONSENT)}
     if request_type == RequestType.WITHDRAW_CONSENT:
         return ngettext(
             "%(names)s does not rest on your consent but on Inper's legitimate interests: "

@@ -10,6 +10,7 @@ retries, manual steps) are built on it.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.validators import normalise_line_breaks
 from privacy_portal.audit.services import audit_record
@@ -273,6 +275,31 @@ def _is_opt_out(intake: Intake) -> bool:
 _BLANK_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp"})
 
 
+#: What staff are asked when their note of an identity check says nothing ("x", "ok").
+_CHECK_IN_WORDS = gettext_lazy(
+    "Say in a few words how you checked the person's identity, for example: passport seen, "
+    "name and date of birth match."
+)
+
+
+def describes_a_check(note: str) -> bool:
+    """Whether ``note`` says in words what staff checked ("Passport seen"), not a mark."""
+    return len(re.findall(r"[^\W_]{2,}", note)) >= 2
+
+
+def about_themselves(actor: Any, email: str) -> bool:
+    """Whether ``actor``, a member of staff, would act on a request about their own address:
+    nobody records, checks or approves their own (ask a colleague)."""
+    own = getattr(actor, "email", "") if _is_person(actor) else ""
+    return bool(own) and normalise_email(own) == normalise_email(email)
+
+
+#: Said when staff would act on a request about themselves.
+_ASK_A_COLLEAGUE = gettext_lazy(
+    "Staff do not record, check or approve a request about themselves: ask a colleague."
+)
+
+
 def has_visible_text(value: str) -> bool:
     """Return whether ``value`` holds anything a reader would see."""
     return any(
@@ -304,8 +331,8 @@ def dsr_intake_validate(intake: Intake) -> None:
         raise ValidationError(_("Tell us what is wrong and what it should say."))
     if intake.identity_method and intake.identity_method not in IdentityMethod.values:
         raise ValidationError(_("Unknown identity check."))
-    if intake.identity_method and not has_visible_text(intake.identity_note):
-        raise ValidationError(_("Record how the person's identity was checked."))
+    if intake.identity_method and not describes_a_check(intake.identity_note):
+        raise ValidationError(_CHECK_IN_WORDS)
     if intake.received_at is not None:
         if intake.channel not in _STAFF_CHANNELS - {Channel.API}:
             raise ValidationError(_("Only staff record when a request was received."))
@@ -358,6 +385,8 @@ def dsr_request_file(*, intake: Intake, actor: Any) -> DataSubjectRequest:
     check (or skip it where the law allows: opt-outs; signed-in, re-authenticated people;
     staff who recorded how they checked)."""
     dsr_intake_validate(intake)
+    if intake.channel in _STAFF_CHANNELS and about_themselves(actor, intake.email):
+        raise ValidationError(_ASK_A_COLLEAGUE)
     email = normalise_email(intake.email)
     user = intake.user
     account = _account_of(user, email) if not (intake.country and intake.language) else user
@@ -753,8 +782,10 @@ def dsr_request_verify_manually(
     """Record that staff checked the person's identity by hand (with the method used)."""
     if method not in IdentityMethod.values or method == IdentityMethod.NOT_REQUIRED:
         raise ValidationError(_("Choose how the identity was checked."))
-    if not has_visible_text(note):
-        raise ValidationError(_("Describe the identity check."))
+    if not describes_a_check(note):
+        raise ValidationError(_CHECK_IN_WORDS)
+    if about_themselves(actor, request.email):
+        raise ValidationError(_ASK_A_COLLEAGUE)
     locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
     if locked.verified_at is not None and locked.held_reason != "identity_needs_review":
         raise TransitionError(_("The identity of this person is already confirmed."))
@@ -803,6 +834,8 @@ def dsr_request_approve(*, request: DataSubjectRequest, actor: Any) -> DataSubje
         locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
         if locked.verified_at is None or locked.held_reason == "identity_needs_review":
             raise TransitionError(_("Confirm the person's identity before approving."))
+        if about_themselves(actor, locked.email):
+            raise TransitionError(_ASK_A_COLLEAGUE)
         locked = transition_locked(
             locked,
             to=State.APPROVED,

@@ -399,31 +399,66 @@ def test_staff_cannot_skip_verification_without_saying_how_identity_was_checked(
     assert request.recorded_by == support_user
 
 
-def test_a_note_of_invisible_characters_does_not_record_an_identity_check(
-    support_user, compliance_user
+@pytest.mark.parametrize("note", ["\u200b\u2060\u00a0\u202f\u2028\ufeff ", "x", "ok.", "-- --"])
+def test_a_note_that_says_nothing_does_not_record_an_identity_check(
+    support_user, compliance_user, note
 ):
+    """Invisible characters, a mark or a single word: not a record of what was checked."""
     from django.core.exceptions import ValidationError
 
-    invisible = "\u200b\u2060\u00a0\u202f\u2028\ufeff "
-    with pytest.raises(ValidationError, match="Record how the person"):
+    with pytest.raises(ValidationError, match="Say in a few words how you checked"):
         file_request(
             type="access",
             email="caller@example.com",
             channel="phone",
             actor=support_user,
             identity_method=IdentityMethod.STAFF_CALLBACK,
-            identity_note=invisible,
+            identity_note=note,
         )
     request = file_request(type="access", email="caller@example.com", channel="phone")
-    with pytest.raises(ValidationError, match="Describe the identity check"):
+    with pytest.raises(ValidationError, match="Say in a few words how you checked"):
         dsr_request_verify_manually(
             request=request,
             actor=compliance_user,
             method=IdentityMethod.STAFF_DOCUMENT,
-            note=invisible,
+            note=note,
         )
     request.refresh_from_db()
     assert request.verified_at is None and request.state == State.AWAITING_IDENTITY
+
+
+def test_staff_do_not_record_check_or_approve_a_request_about_themselves(
+    support_user, compliance_user
+):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="ask a colleague"):
+        file_request(
+            type="access",
+            email=support_user.email.upper(),
+            channel="phone",
+            actor=support_user,
+            identity_method=IdentityMethod.STAFF_CALLBACK,
+            identity_note="Called back the number on file",
+        )
+    assert not DataSubjectRequest.objects.exists()
+    # Filed as anyone files one, it is checked and approved by a colleague, not by themselves.
+    own = file_request(type="access", email=compliance_user.email, channel="phone")
+    with pytest.raises(ValidationError, match="ask a colleague"):
+        dsr_request_verify_manually(
+            request=own,
+            actor=compliance_user,
+            method=IdentityMethod.STAFF_DOCUMENT,
+            note="Passport seen",
+        )
+    checked = dsr_request_verify_manually(
+        request=own, actor=support_user, method=IdentityMethod.STAFF_DOCUMENT, note="Passport seen"
+    )
+    assert checked.state == State.IN_REVIEW
+    with pytest.raises(TransitionError, match="ask a colleague"):
+        dsr_request_approve(request=checked, actor=compliance_user)
+    checked.refresh_from_db()
+    assert checked.state == State.IN_REVIEW and checked.approved_at is None
 
 
 def test_actions_the_state_does_not_allow_are_refused_and_change_nothing(customer, compliance_user):

@@ -909,6 +909,25 @@ def test_support_records_a_phone_request_with_how_identity_was_checked(
     )
 
 
+def test_support_is_told_in_staff_words_which_request_a_use_of_data_needs(support_client):
+    """A withdrawal of consent for a use that rests on Inper's interests: support is told to
+    record an objection, not the person's words ("your consent", "choose")."""
+    response = support_client.post(
+        "/admin/dsr/datasubjectrequest/add/",
+        {
+            "type": "withdraw_consent",
+            "channel": "phone",
+            "email": "caller@example.com",
+            "purposes": ["statistics"],
+        },
+    )
+    page = html.unescape(response.content.decode())
+    assert response.status_code == 200
+    assert "does not rest on the person's consent" in page and "record an “Objection”" in page
+    assert "your consent" not in page and "choose “" not in page
+    assert not DataSubjectRequest.objects.exists()
+
+
 def test_a_letter_read_days_later_is_recorded_as_received_that_day_and_due_from_it(
     support_client, compliance_client
 ):
@@ -1039,7 +1058,10 @@ def test_an_identity_note_of_invisible_characters_is_no_note(support_client, not
     assert response.status_code == 200
     page = response.content.decode()
     # Spaces only: no note; format characters: refused as such (they can disguise text).
-    assert "Record how the person" in page or "Please remove invisible" in page
+    assert (
+        "how you checked the person's identity" in html.unescape(page)
+        or "Please remove invisible" in page
+    )
     assert not DataSubjectRequest.objects.exists()
 
 
@@ -1131,7 +1153,10 @@ def test_support_cannot_skip_the_identity_check_or_change_requests(support_clien
     assert response.status_code == 200
     page = response.content.decode()
     # Spaces only: no note; format characters: refused as such (they can disguise text).
-    assert "Record how the person" in page or "Please remove invisible" in page
+    assert (
+        "how you checked the person's identity" in html.unescape(page)
+        or "Please remove invisible" in page
+    )
     assert not DataSubjectRequest.objects.exists()
     created = file_request(type="erasure", email="x@example.com", channel="phone")
     assert (
