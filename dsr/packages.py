@@ -20,6 +20,7 @@ import re
 import secrets
 import shutil
 import time
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -57,14 +58,16 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+# Letters and digits of every script (a ZIP names them in UTF-8), "_", "." and "-"; no
+# separators, controls, invisible or direction-changing characters.
+_SAFE = re.compile(r"[^\w.-]+")
 _CSV_FLUSH_ROWS = 500
 
 
 def _safe_name(name: str, fallback: str = "item") -> str:
     """``name`` in characters every file system and ZIP reader takes, at most 120 long; a
     long name is shortened before its extension (``.csv``), which says how to open it."""
-    cleaned = _SAFE.sub("_", name).strip("._")
+    cleaned = _SAFE.sub("_", unicodedata.normalize("NFC", name)).strip("._")
     if len(cleaned) > 120:
         stem, dot, extension = cleaned.rpartition(".")
         kept = f".{extension}" if dot and stem and len(extension) <= 10 else ""

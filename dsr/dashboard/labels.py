@@ -129,6 +129,8 @@ DETAIL_LABELS: dict[str, StrOrPromise] = {
     "evidence_sha256": _("Checksum of the evidence file (SHA-256)"),
     "nothing_held": _("The system holds nothing about the person"),
     "files": _("Files from the system"),
+    "members": _("Files in the copy"),
+    "bytes": _("Size in bytes"),
 }
 #: Details that are a step's error as stored (see ``dsr.connectors.base.error_detail``).
 _ERROR_DETAILS = frozenset({"error", "failed_with"})

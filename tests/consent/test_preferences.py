@@ -77,7 +77,11 @@ def test_email_marketing_counts_only_after_the_confirmation_link(
         _switch(customer_client, "marketing_email", "on")
 
     assert not ConsentEvent.objects.exists()
-    assert "Waiting for your confirmation" in customer_client.get("/privacy/").content.decode()
+    page = customer_client.get("/privacy/").content.decode()
+    assert "Waiting for your confirmation" in page and "this stays off" in page
+    # Its button keeps it off; nothing is on to switch off.
+    row = page.split("Waiting for your confirmation", 1)[1].split("</li>", 1)[0]
+    assert "Keep it off" in row and "Switch off" not in row
     (message,) = mail.outbox
     assert message.to == [customer.email]
     link = re.search(r"http://\S+/privacy/confirm/\S+/", message.body).group(0)

@@ -96,6 +96,14 @@ def test_the_timeline_says_what_happened_and_why_in_words_not_codes(
         assert code not in page
 
 
+def test_the_timeline_says_what_the_built_copy_holds_in_words(compliance_client, customer):
+    done = run_pending_tasks(file_request(type="access", user=customer))
+    page = compliance_client.get(f"/dashboard/requests/{done.reference}/").content.decode()
+    timeline = page.split('id="timeline"')[1].split("</section>")[0]
+    assert "Files in the copy: " in timeline and "Size in bytes: " in timeline
+    assert "members: " not in timeline and ", bytes: " not in timeline
+
+
 def test_verify_by_hand_then_approve_then_the_receipt(
     compliance_client, compliance_user, guest_access, django_capture_on_commit_callbacks
 ):
