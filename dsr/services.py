@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -677,6 +678,32 @@ class VerificationError(Exception):
     """A verification link that is forged, expired or already used."""
 
 
+#: Order numbers a guest may type at one confirmation link: after the last one that matches
+#: nothing, the request goes to an officer, who checks the identity by hand.
+ORDER_NUMBER_TRIES = 3
+
+
+class OrderNumberUnmatched(Exception):
+    """The order number typed at a confirmation link is none of the person's orders; the
+    link still works, for ``tries_left`` more."""
+
+    def __init__(self, tries_left: int) -> None:
+        super().__init__(tries_left)
+        self.tries_left = tries_left
+
+
+def _order_number_tries(request_id: int) -> int:
+    """Count one more unmatched order number at the request's link; return how many so far
+    (kept as long as the link works)."""
+    key = f"dsr:order-number-tries:{request_id}"
+    cache.add(key, 0, timeout=settings.DSR_VERIFICATION_DAYS * 24 * 3600)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between the two: this is the first
+        cache.set(key, 1, timeout=settings.DSR_VERIFICATION_DAYS * 24 * 3600)
+        return 1
+
+
 def dsr_request_for_verification(*, request_id: int, nonce: str) -> DataSubjectRequest:
     """Return the request a verification link points to, or raise VerificationError."""
     request = DataSubjectRequest.objects.filter(pk=request_id).first()
@@ -724,11 +751,13 @@ def _clock_resumed(request: DataSubjectRequest, now: datetime) -> dict[str, Any]
 
 
 def dsr_request_verify_email(
-    *, request_id: int, nonce: str, order_number: str = ""
+    *, request_id: int, nonce: str, order_number: str = "", retry_unmatched: bool = False
 ) -> DataSubjectRequest:
     """Confirm a guest's e-mail address from the single-use link; for access and erasure,
     also check the order number against the stores. Without a match the request goes to a
-    compliance officer, who checks the identity by hand."""
+    compliance officer, who checks the identity by hand; ``retry_unmatched``: an order number
+    that matched nothing raises :class:`OrderNumberUnmatched` instead, the link still working,
+    until ``ORDER_NUMBER_TRIES`` were typed (a typo must not cost the person days)."""
     with transaction.atomic():
         request = dsr_request_for_verification(request_id=request_id, nonce=nonce)
         request = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
@@ -744,7 +773,12 @@ def dsr_request_verify_email(
                 snapshot["order_numbers"] = [order_number.strip()[:64]]
                 request.set_snapshot(snapshot)
                 updates["subject_snapshot"] = request.subject_snapshot
-            if order_number and confirm_knowledge(request):
+            matched = bool(order_number) and confirm_knowledge(request)
+            if order_number and not matched and retry_unmatched:
+                tried = _order_number_tries(request.pk)
+                if tried < ORDER_NUMBER_TRIES:
+                    raise OrderNumberUnmatched(ORDER_NUMBER_TRIES - tried)
+            if matched:
                 updates.update(identity_method=IdentityMethod.EMAIL_AND_KNOWLEDGE, verified_at=now)
                 request = dsr_request_transition(
                     request=request,

@@ -35,7 +35,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import (
     require_GET,
@@ -344,15 +344,33 @@ def request_verify(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             verified = services.dsr_request_verify_email(
-                request_id=request_id, nonce=nonce, order_number=form.cleaned_data["order_number"]
+                request_id=request_id,
+                nonce=nonce,
+                order_number=form.cleaned_data["order_number"],
+                retry_unmatched=True,
             )
         except services.VerificationError as error:
             return render(request, "dsr/link_invalid.html", {"message": str(error)}, status=400)
-        # The request's page says what comes next (a held request: who contacts them).
-        messages.success(request, _("Thank you: your e-mail address is confirmed."))
-        return HttpResponseRedirect(
-            notifications.request_url(verified).removeprefix(settings.PORTAL_BASE_URL)
-        )
+        except services.OrderNumberUnmatched as unmatched:
+            form.add_error(
+                "order_number",
+                ngettext(
+                    "This is not the number of an order made with this e-mail address. Check it "
+                    "in your order confirmation and try again (once more at most), or leave the "
+                    "field empty and our privacy team will confirm who you are.",
+                    "This is not the number of an order made with this e-mail address. Check it "
+                    "in your order confirmation and try again (%(tries)s more times at most), or "
+                    "leave the field empty and our privacy team will confirm who you are.",
+                    unmatched.tries_left,
+                )
+                % {"tries": unmatched.tries_left},
+            )
+        else:
+            # The request's page says what comes next (a held request: who contacts them).
+            messages.success(request, _("Thank you: your e-mail address is confirmed."))
+            return HttpResponseRedirect(
+                notifications.request_url(verified).removeprefix(settings.PORTAL_BASE_URL)
+            )
     return render(
         request,
         "dsr/verify.html",

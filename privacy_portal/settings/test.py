@@ -13,7 +13,7 @@ if env("TEST_EMAIL_FILE_PATH", default=""):
     EMAIL_FILE_PATH = env("TEST_EMAIL_FILE_PATH")
 
 # Connectors that exist only for tests (failing on demand, waiting for staff, restricting,
-# told as a recipient).
+# told as a recipient, knowing order numbers).
 DSR_CONNECTORS = {
     **DSR_CONNECTORS,  # noqa: F405
     "test-flaky": "tests.dsr.connectors.FlakyConnector",
@@ -21,6 +21,7 @@ DSR_CONNECTORS = {
     "test-slow": "tests.dsr.connectors.SlowConnector",
     "test-restricting": "tests.dsr.connectors.RestrictingConnector",
     "test-recipient": "tests.dsr.connectors.RecipientConnector",
+    "test-orders": "tests.dsr.connectors.OrderBookConnector",
 }
 DSR_RETRY_BASE_SECONDS = 0.2
 DSR_TASK_LEASE_SECONDS = 5

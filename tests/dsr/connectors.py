@@ -53,6 +53,17 @@ class FlakyConnector(Connector):
         return EraseResult(deleted={"things": 1}, remaining={"things": 0})
 
 
+class OrderBookConnector(Connector):
+    """Knows which order number belongs to which address (``config["orders"]``): it confirms
+    a guest's identity by it, and holds nothing else."""
+
+    kind: ClassVar[str] = "test-orders"
+    supports: ClassVar[frozenset[str]] = frozenset()
+
+    def confirm_identity(self, subject: Subject) -> bool:
+        return (self.config.get("orders") or {}).get(subject.email) in subject.order_numbers
+
+
 class StaffStepConnector(Connector):
     """A store without an API: every action is a step for staff."""
 

@@ -24,7 +24,7 @@ from dsr import notifications
 from dsr.models import DataSubjectRequest, ExportPackage, State
 from privacy_portal.audit.models import AuditEvent
 from tests.conftest import login
-from tests.dsr.helpers import file_request, run_pending_tasks
+from tests.dsr.helpers import add_store, file_request, run_pending_tasks
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -1168,6 +1168,49 @@ def test_support_cannot_skip_the_identity_check_or_change_requests(support_clien
     assert response.status_code == 403
     created.refresh_from_db()
     assert created.state == State.AWAITING_IDENTITY
+
+
+def test_a_guest_who_mistypes_the_order_number_is_asked_again_and_then_confirmed(
+    client, django_capture_on_commit_callbacks
+):
+    """A typo must not send the request to an officer for days: an order number that matches
+    nothing is said to, the link still works, and the right one confirms the request."""
+    add_store(
+        "orders",
+        "tests.dsr.connectors.OrderBookConnector",
+        identities=["email", "order_number"],
+        config={"orders": {"typo@example.com": "INP-100007"}},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/requests/new/", {"type": "erasure", "email": "typo@example.com"})
+    link = _verify_link("typo@example.com")
+
+    wrong = client.post(link, {"order_number": "INP-100070"})
+    page = html.unescape(wrong.content.decode())
+    assert wrong.status_code == 400
+    assert "This is not the number of an order made with this e-mail address." in page
+    assert "(2 more times at most)" in page and 'value="INP-100070"' in page
+    request = DataSubjectRequest.objects.get(email="typo@example.com")
+    assert request.state == State.AWAITING_IDENTITY and not request.snapshot()["order_numbers"]
+
+    right = client.post(link, {"order_number": " INP-100007 "})
+    assert right.status_code == 302
+    request.refresh_from_db()
+    assert request.identity_method == "email_and_knowledge" and request.held_reason == ""
+    assert client.post(link, {"order_number": "INP-100007"}).status_code == 400  # used once
+
+
+def test_a_guest_whose_order_numbers_all_match_nothing_goes_to_an_officer(
+    client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/requests/new/", {"type": "access", "email": "guess@example.com"})
+    link = _verify_link("guess@example.com")
+    codes = [client.post(link, {"order_number": f"INP-{n}"}).status_code for n in range(3)]
+    assert codes == [400, 400, 302]
+    request = DataSubjectRequest.objects.get(email="guess@example.com")
+    assert request.state == State.IN_REVIEW and request.held_reason == "identity_needs_review"
+    assert request.snapshot()["order_numbers"] == ["INP-2"]
 
 
 def test_a_tampered_order_number_on_a_confirmation_page_that_asks_for_none_is_ignored(
