@@ -174,6 +174,18 @@ class UserAdmin(CorrectionsOnRequests):
     readonly_fields = ("date_joined", "adult_confirmed_at", "closed_at", "last_login")
     list_per_page = 50
 
+    def get_list_display(self, request: HttpRequest) -> Any:
+        """Staff accounts are a superuser's to see (``get_queryset``): for everyone else a
+        column and filters of staff status and groups would always say no and find nothing."""
+        shown = super().get_list_display(request)
+        return shown if request.user.is_superuser else [f for f in shown if f != "is_staff"]
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        shown = super().get_list_filter(request)
+        if request.user.is_superuser:
+            return shown
+        return [f for f in shown if f not in ("is_staff", "groups")]
+
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets: list[Any] = [
             (None, {"fields": ("email",)}),

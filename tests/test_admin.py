@@ -76,6 +76,18 @@ def test_the_customer_list_is_named_for_whom_it_holds(support_client):
     assert "Accounts &rsaquo; Accounts" not in crumbs
 
 
+def test_support_sees_no_column_or_filter_of_staff_accounts_it_cannot_see(
+    support_client, superuser_client
+):
+    """Staff accounts are a superuser's: a staff column and filters by staff status and group
+    would always say no and find nothing for support."""
+    page = support_client.get("/admin/accounts/user/").content.decode()
+    assert "column-is_staff" not in page and "is_staff__exact" not in page
+    assert "groups__id__exact" not in page
+    superuser_page = superuser_client.get("/admin/accounts/user/").content.decode()
+    assert "column-is_staff" in superuser_page and "groups__id__exact" in superuser_page
+
+
 def test_staff_lists_name_their_columns_and_filters_in_the_staff_members_language(
     support_client, compliance_client, customer
 ):
