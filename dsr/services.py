@@ -283,9 +283,21 @@ _CHECK_IN_WORDS = gettext_lazy(
 )
 
 
+# Letters and digits of the Latin, Greek, Cyrillic, Japanese, Chinese and Korean scripts,
+# named by range so that Python and the API schema's readers (ECMAScript's patterns, whose
+# ``\w`` is ASCII only) agree on them.
+_LETTER = (
+    "0-9A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0370-\u03ff\u0400-\u04ff"
+    "\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af"
+)
+#: Two words of two letters or digits or more ("Passport seen"): the least that says what was
+#: checked (the API's schema states it too: privacy_portal.api_schema).
+CHECK_IN_WORDS = f"[{_LETTER}]{{2,}}[^{_LETTER}]+(?:[{_LETTER}][^{_LETTER}]+)*[{_LETTER}]{{2,}}"
+
+
 def describes_a_check(note: str) -> bool:
     """Whether ``note`` says in words what staff checked ("Passport seen"), not a mark."""
-    return len(re.findall(r"[^\W_]{2,}", note)) >= 2
+    return re.search(CHECK_IN_WORDS, note) is not None
 
 
 def about_themselves(actor: Any, email: str) -> bool:
@@ -650,13 +662,26 @@ def _credentials_recently_changed(request: DataSubjectRequest) -> bool:
     return bool(changed and timezone.now() - changed < timedelta(hours=hours))
 
 
-def _after_verified(request: DataSubjectRequest, actor: Any) -> DataSubjectRequest:
-    """Approve at once where the settings allow it; otherwise ask a compliance officer."""
-    held = ""
+def _held_for(request: DataSubjectRequest) -> str:
+    """Why a verified request must wait for an officer whatever its type ("" if nothing)."""
     if request.type in KNOWLEDGE_TYPES and _credentials_recently_changed(request):
         # A taken-over account must not export or erase the owner's data unnoticed.
-        held = "credentials_recently_changed"
-    if request_is_opt_out(request) or (request.type in settings.DSR_AUTO_APPROVE and not held):
+        return "credentials_recently_changed"
+    return ""
+
+
+def _approved_as_verified(request: DataSubjectRequest) -> bool:
+    """Whether ``request``, its identity established, is approved without an officer: an
+    opt-out, or a type ``DSR_AUTO_APPROVE`` names, unless it must wait (``_held_for``)."""
+    return request_is_opt_out(request) or (
+        request.type in settings.DSR_AUTO_APPROVE and not _held_for(request)
+    )
+
+
+def _after_verified(request: DataSubjectRequest, actor: Any) -> DataSubjectRequest:
+    """Approve at once where the settings allow it; otherwise ask a compliance officer."""
+    held = _held_for(request)
+    if _approved_as_verified(request):
         return dsr_request_approve(request=request, actor=None)
     request = dsr_request_transition(
         request=request,
@@ -843,7 +868,12 @@ def dsr_request_verify_manually(
             target=locked,
             after={"identity_method": method},
         )
-        return _link_to_account(locked, actor=actor)
+        linked = _link_to_account(locked, actor=actor)
+        if _approved_as_verified(linked):
+            # Held only for the identity check, which the settings approve at once for its
+            # type once done: no second decision for the officer who just made it.
+            return dsr_request_approve(request=linked, actor=None)
+        return linked
     locked = dsr_request_transition(
         request=locked,
         to=State.VERIFIED,

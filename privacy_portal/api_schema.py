@@ -48,6 +48,7 @@ def _request_rules(
     identity check names its method and how it was done; the texts hold no characters that
     could disguise them."""
     from accounts.validators import DISGUISING
+    from dsr.services import CHECK_IN_WORDS
 
     properties = component["properties"]
     for name in ("full_name", "details", "identity_note"):
@@ -81,7 +82,7 @@ def _request_rules(
                 {"not": {"required": ["identity_method"]}},
                 {
                     "required": ["identity_method", "identity_note"],
-                    "properties": {"identity_note": NOT_BLANK},
+                    "properties": {"identity_note": {"type": "string", "pattern": CHECK_IN_WORDS}},
                 },
             ]
         },

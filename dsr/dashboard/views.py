@@ -369,7 +369,14 @@ def verify(request: HttpRequest, reference: str) -> HttpResponse:
             method=form.cleaned_data["method"],
             note=form.cleaned_data["note"],
         ),
-        _("The identity check was recorded."),
+        lambda checked: (
+            _(
+                "The identity check was recorded, and the request approved: for its type the "
+                "settings need no other decision."
+            )
+            if checked.approved_at is not None
+            else _("The identity check was recorded.")
+        ),
     )
 
 

@@ -92,7 +92,9 @@ def _target(argument: str, customer) -> Any:
         return file_request(type="erasure", user=customer)
     if argument == "done":
         guest = file_request(type="access", email="done@example.com", channel="portal_guest")
-        dsr_request_verify_manually(request=guest, actor=None, method="staff_document", note="Seen")
+        dsr_request_verify_manually(
+            request=guest, actor=None, method="staff_document", note="Passport seen"
+        )
         done = run_pending_tasks(
             dsr_request_approve(request=DataSubjectRequest.objects.get(pk=guest.pk), actor=None)
         )
