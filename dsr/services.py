@@ -1425,7 +1425,7 @@ def _finish(
         request,
         to=State.PARTIALLY_COMPLETED if partial else State.COMPLETED,
         actor=None,
-        reason=outcome,
+        reason="partly_done" if partial else outcome,
         updates=updates,
     )
     notifications.completed(request)

@@ -94,6 +94,7 @@ REASON_LABELS: dict[str, StrOrPromise] = {
     "all_steps_done": _("every step done"),
     "task_retried": _("a store task was retried"),
     "done": _("done"),
+    "partly_done": _("answered without what the failed steps would have done"),
     "no_data_found": _("no data found"),
     "copy_erased": _("copy destroyed by the person's erasure"),
     "cancelled": _("cancelled by the person"),

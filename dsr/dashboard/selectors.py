@@ -447,7 +447,11 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
         detail = ", ".join(
             "{}: {}".format(*detail_label(key, _named(key, value, stores, references)))
             for key, value in (event.after or {}).items()
-            if key != "state" and value not in (None, "", [], {})
+            if key != "state"
+            and value not in (None, "", [], {})
+            # The reason says how it ended ("done — Outcome: Done" said it twice; a part
+            # answer's outcome, "done", would say too much).
+            and not (key == "outcome" and event.reason in (value, "partly_done"))
         )
         entries.append(
             TimelineEntry(event, str(actor), text, detail, reason_label(event.reason or ""))

@@ -1032,6 +1032,11 @@ def test_a_failed_step_behind_a_staff_step_and_the_answer_without_it(compliance_
     assert answered.status_code == 302
     request = run_pending_tasks(request)
     assert request.state == State.PARTIALLY_COMPLETED
+    # The officers' timeline says how it ended, once.
+    page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+    timeline = " ".join(page.split('id="timeline"')[1].split("</section>")[0].split())
+    assert "answered without what the failed steps would have done" in timeline
+    assert "Outcome: Done" not in timeline
     theirs = login(Client(), customer).get(f"/requests/{request.reference}/").content.decode()
     assert "Not done yet in: Loyalty club." in theirs
     done, total = re.search(r"data-progress-text>(\d+) / (\d+)<", theirs).groups()
