@@ -275,11 +275,14 @@ def _record_locked(
     language = language or translation.get_language() or settings.LANGUAGE_CODE
     now = timezone.now()
     actor_type, actor_id = _actor(subject, actor, source)
+    # The browser's traces are the person's evidence; staff or a system recording a choice the
+    # person made elsewhere leave their own out (the actor says who recorded it).
+    browser = request if actor_type not in (ActorType.STAFF, ActorType.API) else None
     common = {
         "subject": subject,
         "occurred_at": now,
-        "ip_truncated": client_ip_truncated(request) if request is not None else "",
-        "user_agent_hash": user_agent_hash(request) if request is not None else "",
+        "ip_truncated": client_ip_truncated(browser) if browser is not None else "",
+        "user_agent_hash": user_agent_hash(browser) if browser is not None else "",
         "actor_type": actor_type,
         "actor_id": actor_id,
         "note": note[:500],

@@ -45,6 +45,8 @@ def test_support_records_a_phone_opt_out_with_a_note(support_client, support_use
         support_user.pk,
     )
     assert event.note == "phone: call of 12 November"
+    # Not the staff member's browser as if it were the person's.
+    assert event.ip_truncated == "" and event.user_agent_hash == ""
     assert AuditEvent.objects.filter(action="consent.recorded", actor_id=support_user.pk).exists()
 
 
