@@ -222,6 +222,7 @@ def test_a_confirmation_link_takes_one_order_number_of_twenty_parallel_ones(redi
         return response.status_code
 
     codes = _parallel(confirm)
+    # Refused: the link was used up, or (the first ones) the number matched no order.
     named = _named(codes, s302="taken", s400="link used up")
     _tally(figure, "order numbers at one confirmation link", named, "taken", 1)
     assert sorted(codes) == [302] + [400] * (PARALLEL - 1), codes
@@ -239,7 +240,7 @@ def test_confirmation_links_from_one_address_are_limited(redis_cache, figure, se
 
     def confirm(i: int) -> int:
         url = f"/requests/verify/{links[i][1]}/"
-        return Client().post(url, {"order_number": f"ORDER-{i}"}).status_code
+        return Client().post(url, {"order_number": ""}).status_code
 
     codes = _parallel(confirm)
     named = _named(codes, s302="looked at")
