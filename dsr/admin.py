@@ -125,11 +125,14 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
-        if cleaned.get("type") in ("objection", "withdraw_consent") and not cleaned.get("purposes"):
+        per_purpose = cleaned.get("type") in ("objection", "withdraw_consent")
+        if per_purpose and not cleaned.get("purposes"):
             # In staff's words (the services' message speaks to the person).
             self.add_error("purposes", _("Tick the uses of data the person objected to."))
-        elif wrong := wrong_purposes_message(
-            cleaned.get("type", ""), cleaned.get("purposes") or (), for_staff=True
+        elif per_purpose and (
+            wrong := wrong_purposes_message(
+                cleaned["type"], cleaned.get("purposes") or (), for_staff=True
+            )
         ):
             self.add_error("purposes", wrong)
         if has_visible_text(cleaned.get("identity_note", "")) and not cleaned.get(

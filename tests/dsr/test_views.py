@@ -926,6 +926,18 @@ def test_support_is_told_in_staff_words_which_request_a_use_of_data_needs(suppor
     assert "does not rest on the person's consent" in page and "record an “Objection”" in page
     assert "your consent" not in page and "choose “" not in page
     assert not DataSubjectRequest.objects.exists()
+    # Uses ticked for a request of another type are not its concern (and not kept).
+    access = support_client.post(
+        "/admin/dsr/datasubjectrequest/add/",
+        {
+            "type": "access",
+            "channel": "phone",
+            "email": "caller@example.com",
+            "purposes": ["statistics"],
+        },
+    )
+    assert access.status_code == 302
+    assert DataSubjectRequest.objects.get(email="caller@example.com").purposes == []
 
 
 def test_a_letter_read_days_later_is_recorded_as_received_that_day_and_due_from_it(
