@@ -78,7 +78,8 @@ def test_email_marketing_counts_only_after_the_confirmation_link(
 
     assert not ConsentEvent.objects.exists()
     page = customer_client.get("/privacy/").content.decode()
-    assert "Waiting for your confirmation" in page and "this stays off" in page
+    assert "Waiting for your confirmation" in page
+    assert "this starts once you click the link in it" in page
     # Its button keeps it off; nothing is on to switch off.
     row = page.split("Waiting for your confirmation", 1)[1].split("</li>", 1)[0]
     assert "Keep it off" in row and "Switch off" not in row
