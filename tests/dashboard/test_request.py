@@ -96,6 +96,23 @@ def test_the_timeline_says_what_happened_and_why_in_words_not_codes(
         assert code not in page
 
 
+def test_a_store_has_one_name_on_the_page_in_the_officers_language(
+    compliance_client, compliance_user, customer
+):
+    compliance_user.preferred_language = "de"
+    compliance_user.save(update_fields=["preferred_language"])
+    add_store(
+        "psp",
+        "tests.dsr.connectors.StaffStepConnector",
+        name="Payment provider",
+        config={"names": {"en": "Payment provider", "de": "Zahlungsdienstleister"}},
+    )
+    request = run_pending_tasks(file_request(type="access", user=customer))
+    page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+    assert '<th scope="row">Zahlungsdienstleister</th>' in page
+    assert "Payment provider" not in page
+
+
 def test_the_timeline_says_what_the_built_copy_holds_in_words(compliance_client, customer):
     done = run_pending_tasks(file_request(type="access", user=customer))
     page = compliance_client.get(f"/dashboard/requests/{done.reference}/").content.decode()
