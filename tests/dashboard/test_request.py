@@ -942,7 +942,7 @@ def test_records_made_anonymous_and_kept_are_counted_once(customer):
 
 
 def test_kept_records_going_on_different_days_are_kept_until_the_last_at_the_latest(
-    customer, compliance_client
+    customer, compliance_client, compliance_user
 ):
     """Three orders, each kept 10 years from its own date: the e-mail, the person's page and
     the officers' receipt give the day the last one goes, as the latest (the older ones go
@@ -984,6 +984,16 @@ def test_kept_records_going_on_different_days_are_kept_until_the_last_at_the_lat
     page = compliance_client.get(f"/dashboard/requests/{request.reference}/")
     shown = " ".join(page.content.decode().split())
     assert "orders: 3 retained under Tax law (until 4 October 2036 at the latest)" in shown
+
+    # A basis the portal words itself is read in the officer's language.
+    receipt["retained"][0]["basis"] = (
+        "Proof that Inper answered your requests (GDPR Art. 5(2) and 12); redacted after 24 months"
+    )
+    StoreTask.objects.filter(request=request).update(receipt=receipt)
+    compliance_user.preferred_language = "de"
+    compliance_user.save(update_fields=["preferred_language"])
+    page = compliance_client.get(f"/dashboard/requests/{request.reference}/receipt/")
+    assert "Nachweis, dass Inper Ihre Anträge beantwortet hat" in page.content.decode()
 
 
 def test_a_request_awaiting_confirmation_says_when_its_link_runs_out(
