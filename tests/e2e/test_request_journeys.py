@@ -115,7 +115,7 @@ def test_a_request_page_left_open_follows_the_approval_without_a_reload(page, co
     """The notice that the request is being reviewed, and the button to cancel it, go once
     an officer approves; the systems' progress appears."""
     alice = UserFactory(email="alice.waiting@example.com")
-    request = file_request(type="restriction", user=alice, details="While you check my name")
+    request = file_request(type="rectification", user=alice, details="My name is spelt wrong")
     assert request.state == State.IN_REVIEW
     sign_in(page, alice.email, PASSWORD)
     page.goto(f"/requests/{request.reference}/")
