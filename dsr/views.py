@@ -208,7 +208,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
     form = form_class(_data(request), initial=initial)
     limited = request.method == "POST" and _intake_limited(request, filing=False)
     # Which limit paused it: this browser's, or (for a guest) the e-mail address's.
-    rate = settings.DSR_INTAKE_RATE
+    rate, for_address = settings.DSR_INTAKE_RATE, False
     if request.method == "POST" and not limited and form.is_valid():
         data = form.cleaned_data
         # Everything but an opt-out discloses, changes or erases something (an objection
@@ -244,7 +244,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
             if _intake_limited(request, filing=True):  # another tab filed meanwhile
                 raise _IntakeLimited
             if not signed_in and _address_limited(request, intake.email):
-                rate = settings.DSR_INTAKE_RATE_PER_EMAIL
+                rate, for_address = settings.DSR_INTAKE_RATE_PER_EMAIL, True
                 raise _IntakeLimited
             filed = services.dsr_request_file(intake=intake, actor=user if signed_in else None)
         except _IntakeLimited:
@@ -268,7 +268,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
             "signed_in": signed_in,
             "draft_mark": draft_mark(user) if signed_in else "",
             "wait_minutes": max(1, -(-wait // 60)) if limited else 0,
-            "for_address": rate != settings.DSR_INTAKE_RATE,
+            "for_address": for_address,
         },
         status=429 if limited else 400 if request.method == "POST" else 200,
     )

@@ -828,6 +828,23 @@ def test_the_intake_limit_says_how_long_to_wait(client, settings, redis_cache):
     assert DataSubjectRequest.objects.count() == 1
 
 
+def test_the_limit_per_e_mail_address_says_so_whatever_the_rates(client, settings, redis_cache):
+    """Paused for the address, not for this browser, also when both limits are the same."""
+    settings.DSR_INTAKE_RATE = settings.DSR_INTAKE_RATE_PER_EMAIL = "2/h"
+    codes = [
+        Client(REMOTE_ADDR=f"203.0.113.{i}")
+        .post("/requests/new/", {"type": "access", "email": "one.inbox@example.com"})
+        .status_code
+        for i in range(1, 4)
+    ]
+    assert codes == [302, 302, 429]
+    refused = Client(REMOTE_ADDR="203.0.113.9").post(
+        "/requests/new/", {"type": "access", "email": "one.inbox@example.com"}
+    )
+    page = refused.content.decode()
+    assert "sent for this e-mail address" in page and "sent from here" not in page
+
+
 def test_forms_sent_back_for_a_typo_do_not_use_up_the_intake_limit(client, settings, redis_cache):
     settings.DSR_INTAKE_RATE = "2/h"
     typos = [
