@@ -7,6 +7,7 @@ import json
 import re
 import secrets
 import uuid
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -279,6 +280,16 @@ class DataSubjectRequest(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    @property
+    def received_day(self) -> date | None:
+        """The day it was received when staff recorded it later and gave only the day (the
+        start of that day stands for it: its time is unknown); None when the time is known."""
+        received = timezone.localtime(self.received_at)
+        recorded = timezone.localdate(self.created_at) if self.created_at else received.date()
+        if recorded != received.date() and received.time() == time.min:
+            return received.date()
+        return None
 
     @property
     def restriction_lifting(self) -> bool:

@@ -993,6 +993,16 @@ def test_a_letter_read_days_later_is_recorded_as_received_that_day_and_due_from_
     assert created.due_at == due_at(created.regime, created.received_at)
     page = compliance_client.get(f"/dashboard/requests/{created.reference}/").content.decode()
     assert "Request recorded; it was received on" in page
+    # Only its day is known: no invented time of day.
+    received = page.split("<dt>Received</dt>", 1)[1].split("</dd>", 1)[0]
+    assert "its time is unknown" in received and "00:00" not in received
+    assert "midnight" not in received and "12:00" not in received
+    receipt = compliance_client.get(f"/dashboard/requests/{created.reference}/receipt/")
+    assert "its time is unknown" in receipt.content.decode()
+    # Filed today, its time is shown.
+    today = file_request(type="access", email="today@example.com", channel="phone")
+    page = compliance_client.get(f"/dashboard/requests/{today.reference}/").content.decode()
+    assert "its time is unknown" not in page
 
 
 def test_support_is_told_when_a_phone_request_is_a_duplicate_and_its_check_is_kept(
