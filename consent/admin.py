@@ -592,7 +592,8 @@ class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
             staff = request.user
             assert isinstance(staff, User)  # noqa: S101 (staff admin, checked above)
             data = form.cleaned_data
-            note = f"{data['received_via']}: {data['note']}".strip(": ")
+            # How it was received is in the evidence (``received_via``): the note is as typed.
+            note = data["note"]
             evidence = form.evidence()
             phone_keys = form.phone_purposes()
             if data["phone"] and phone_keys:

@@ -44,7 +44,7 @@ def test_support_records_a_phone_opt_out_with_a_note(support_client, support_use
         "staff",
         support_user.pk,
     )
-    assert event.note == "phone: call of 12 November"
+    assert event.note == "call of 12 November" and event.evidence["received_via"] == "phone"
     # Not the staff member's browser as if it were the person's.
     assert event.ip_truncated == "" and event.user_agent_hash == ""
     assert AuditEvent.objects.filter(action="consent.recorded", actor_id=support_user.pk).exists()
@@ -79,7 +79,7 @@ def test_a_choice_told_days_before_it_was_recorded_keeps_its_own_day(
     told = today - timedelta(days=4)
     assert support_client.post(RECORD, {**form, "received_on": told.isoformat()}).status_code == 302
     event = ConsentEvent.objects.latest("id")
-    assert (event.granted, event.note) == (False, "in_person: trade show in Cologne")
+    assert (event.granted, event.note) == (False, "trade show in Cologne")
     assert event.evidence == {"received_via": "in_person", "received_on": told.isoformat()}
     assert event.received_on == told
     export = compliance_client.get("/admin/consent/consentevent/export.csv?source__exact=staff")
