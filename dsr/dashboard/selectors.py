@@ -64,6 +64,25 @@ def staff_name(user: Any) -> str:
     return name or user.email
 
 
+def request_references(events: Iterable[AuditEvent]) -> dict[str, str]:
+    """The reference of each request the ``events`` are about, by their scope
+    ("dsr.datasubjectrequest:89"), in one query."""
+    prefix = "dsr.datasubjectrequest:"
+    ids = {
+        int(event.scope.removeprefix(prefix))
+        for event in events
+        if (event.scope or "").startswith(prefix) and event.scope.removeprefix(prefix).isdigit()
+    }
+    if not ids:
+        return {}
+    return {
+        f"{prefix}{pk}": reference
+        for pk, reference in DataSubjectRequest.objects.filter(pk__in=ids).values_list(
+            "pk", "reference"
+        )
+    }
+
+
 def staff_names(events: Iterable[AuditEvent]) -> dict[int, str]:
     """The names of the staff who acted in ``events``, by account id (one query): staff are
     named in the timeline and the audit trail, other people by their number."""

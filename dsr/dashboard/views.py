@@ -728,11 +728,14 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
     events, older = audit.page(filters) if not form.errors else ([], None)
     # Staff by their names, as the request's timeline names them; others by kind and number.
     staff = selectors.staff_names(events)
+    # Requests by their references, as officers know them (the trail keeps their ids).
+    references = selectors.request_references(events)
     rows = [
         (
             event,
             staff.get(event.actor_id or 0, "") if event.actor_type == "person" else "",
             selectors.action_text(event.action),
+            references.get(event.scope or "", ""),
         )
         for event in events
     ]

@@ -39,6 +39,9 @@ def test_staff_are_named_and_actions_read_in_words(compliance_client, compliance
     name = f"{compliance_user.first_name} {compliance_user.last_name}"
     assert f"{name} (Person {compliance_user.pk})" in text
     assert "Request received dsr.request.received" in text
+    # The request by its reference, linked, and its id in the trail beside it.
+    link = f'<a href="/dashboard/requests/{erasure.reference}/">{erasure.reference}</a>'
+    assert link in page.content.decode()
 
     reversed_ = compliance_client.get(
         "/dashboard/audit/", {"since": "2026-12-05", "until": "2026-12-01"}
