@@ -83,6 +83,16 @@ def request_references(events: Iterable[AuditEvent]) -> dict[str, str]:
     }
 
 
+def errors_said(event: AuditEvent) -> list[str]:
+    """The errors an audit event keeps (as stored: a message and its values), in words in the
+    reader's language ("Had failed with: the service refused the request: HTTP 422.")."""
+    return [
+        "{}: {}".format(*detail_label(key, value))
+        for key, value in (event.after or {}).items()
+        if key in ("error", "failed_with") and value
+    ]
+
+
 def staff_names(events: Iterable[AuditEvent]) -> dict[int, str]:
     """The names of the staff who acted in ``events``, by account id (one query): staff are
     named in the timeline and the audit trail, other people by their number."""

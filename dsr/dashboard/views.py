@@ -736,6 +736,7 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
             staff.get(event.actor_id or 0, "") if event.actor_type == "person" else "",
             selectors.action_text(event.action),
             references.get(event.scope or "", ""),
+            selectors.errors_said(event),
         )
         for event in events
     ]

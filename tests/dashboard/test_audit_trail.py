@@ -178,3 +178,18 @@ def test_an_export_with_a_filter_it_cannot_apply_exports_nothing_and_says_which(
         page = response.content.decode()
         assert said in page and "test.thing" not in page
     assert not AuditEvent.objects.filter(action="audit.exported").exists()
+
+
+def test_a_steps_error_is_said_in_words_beside_what_the_trail_keeps(compliance_client, customer):
+    """The trail keeps an error as its message and values; the page also says it in words."""
+    from dsr.services import dsr_task_retry
+    from tests.dsr.helpers import add_store, file_request, run_pending_tasks
+
+    add_store(
+        "flaky", "tests.dsr.connectors.FlakyConnector", config={"fail_times": 1, "permanent": True}
+    )
+    held = run_pending_tasks(file_request(type="access", user=customer))
+    dsr_task_retry(task=held.tasks.get(store__key="flaky"), actor=None)
+    page = compliance_client.get("/dashboard/audit/", {"action": "dsr.task.retried"})
+    text = " ".join(page.content.decode().split())
+    assert "Had failed with: the test store refuses" in text
