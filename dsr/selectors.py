@@ -55,20 +55,20 @@ class HistoryEntry:
 
 
 _ACTION_TEXT = {
-    "dsr.request.received": lambda e: _("We received your request."),
-    "dsr.request.extended": lambda e: _("We extended the deadline and told you why."),
-    "dsr.package.built": lambda e: _("Your copy was put together."),
-    "dsr.package.downloaded": lambda e: _("Your copy was downloaded."),
-    "dsr.erasure.recorded": lambda e: _("We recorded the erasure."),
+    "dsr.request.received": lambda e: _("We received your request"),
+    "dsr.request.extended": lambda e: _("We extended the deadline and told you why"),
+    "dsr.package.built": lambda e: _("Your copy was put together"),
+    "dsr.package.downloaded": lambda e: _("Your copy was downloaded"),
+    "dsr.erasure.recorded": lambda e: _("We recorded the erasure"),
     "dsr.restriction.lift_started": lambda e: _(
-        "We told you that we are lifting the restriction, and why."
+        "We told you that we are lifting the restriction, and why"
     ),
-    "dsr.restriction.lifted": lambda e: _("The restriction was lifted."),
+    "dsr.restriction.lifted": lambda e: _("The restriction was lifted"),
     "dsr.objection.lift_started": lambda e: _(
-        "You switched the use on again: we are telling the systems this request had stopped."
+        "You switched the use on again: we are telling the systems this request had stopped"
     ),
     "dsr.objection.lifted": lambda e: _(
-        "Every system this request had stopped was told that it may use your data again."
+        "Every system this request had stopped was told that it may use your data again"
     ),
 }
 
@@ -88,7 +88,7 @@ def history(request: DataSubjectRequest) -> list[HistoryEntry]:
         if event.action == "dsr.request.state_changed":
             state = (event.after or {}).get("state", "")
             if event.reason == "cancelled_for_person":
-                entries.append(HistoryEntry(event.occurred_at, _("Cancelled by us, as you asked.")))
+                entries.append(HistoryEntry(event.occurred_at, _("Cancelled by us, as you asked")))
             elif state == State.VERIFIED and event.reason == "email_confirmed":
                 # What the person did: the same words whatever the request (an objection's
                 # confirmation is no more a check of who they are than an access request's).

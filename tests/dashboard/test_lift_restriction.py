@@ -125,8 +125,8 @@ def test_an_officer_lifts_a_restriction_and_the_person_is_told_first(
     mine = login(Client(), customer)
     detail = mine.get(f"/requests/{restriction.reference}/").content.decode()
     assert "We lifted this restriction on" in detail and REASON in detail
-    assert "We told you that we are lifting the restriction, and why." in detail
-    assert "The restriction was lifted." in detail
+    assert "We told you that we are lifting the restriction, and why" in detail
+    assert "The restriction was lifted" in detail
     assert "restriction lifted" in mine.get("/requests/").content.decode()
     # Its progress is the request's own again: complete, not the lift's steps on top.
     own = restriction.tasks.exclude(action=Action.LIFT).count()
