@@ -36,7 +36,13 @@ from .dashboard.labels import (
 from .dashboard.selectors import staff_name
 from .identity import account_holding
 from .models import Channel, DataSubjectRequest, ErasureRecord, IdentityMethod, RequestType, State
-from .services import Intake, dsr_intake_validate, dsr_request_file, has_visible_text
+from .services import (
+    PER_PURPOSE_TYPES,
+    Intake,
+    dsr_intake_validate,
+    dsr_request_file,
+    has_visible_text,
+)
 
 # --- requests ----------------------------------------------------------------------------------
 
@@ -125,7 +131,7 @@ class StaffRequestForm(forms.ModelForm[DataSubjectRequest]):
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
-        per_purpose = cleaned.get("type") in ("objection", "withdraw_consent")
+        per_purpose = cleaned.get("type") in PER_PURPOSE_TYPES
         if per_purpose and not cleaned.get("purposes"):
             # In staff's words (the services' message speaks to the person).
             self.add_error("purposes", _("Tick the uses of data the person objected to."))

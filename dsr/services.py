@@ -670,18 +670,17 @@ def _held_for(request: DataSubjectRequest) -> str:
     return ""
 
 
-def _approved_as_verified(request: DataSubjectRequest) -> bool:
+def _approved_as_verified(request: DataSubjectRequest, held: str) -> bool:
     """Whether ``request``, its identity established, is approved without an officer: an
-    opt-out, or a type ``DSR_AUTO_APPROVE`` names, unless it must wait (``_held_for``)."""
-    return request_is_opt_out(request) or (
-        request.type in settings.DSR_AUTO_APPROVE and not _held_for(request)
-    )
+    opt-out, or a type ``DSR_AUTO_APPROVE`` names, unless it must wait (``held``: what
+    :func:`_held_for` says)."""
+    return request_is_opt_out(request) or (request.type in settings.DSR_AUTO_APPROVE and not held)
 
 
 def _after_verified(request: DataSubjectRequest, actor: Any) -> DataSubjectRequest:
     """Approve at once where the settings allow it; otherwise ask a compliance officer."""
     held = _held_for(request)
-    if _approved_as_verified(request):
+    if _approved_as_verified(request, held):
         return dsr_request_approve(request=request, actor=None)
     request = dsr_request_transition(
         request=request,
@@ -869,7 +868,7 @@ def dsr_request_verify_manually(
             after={"identity_method": method},
         )
         linked = _link_to_account(locked, actor=actor)
-        if _approved_as_verified(linked):
+        if _approved_as_verified(linked, _held_for(linked)):
             # Held only for the identity check, which the settings approve at once for its
             # type once done: no second decision for the officer who just made it.
             return dsr_request_approve(request=linked, actor=None)

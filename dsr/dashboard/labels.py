@@ -134,7 +134,7 @@ DETAIL_LABELS: dict[str, StrOrPromise] = {
     "bytes": _("Size in bytes"),
 }
 #: Details that are a step's error as stored (see ``dsr.connectors.base.error_detail``).
-_ERROR_DETAILS = frozenset({"error", "failed_with"})
+ERROR_DETAILS = frozenset({"error", "failed_with"})
 #: Details that are times (ISO 8601 in the audit trail), shown as dates.
 _DATE_DETAILS = frozenset({"due_at"})
 _DETAIL_VALUES: dict[str, Mapping[str, StrOrPromise]] = {
@@ -174,7 +174,7 @@ def detail_label(key: str, value: object) -> tuple[str, str]:
     shown = values.get(value, value) if isinstance(value, str) else value
     if isinstance(value, bool):
         shown = _("yes") if value else _("no")
-    if key in _ERROR_DETAILS and isinstance(value, Mapping):
+    if key in ERROR_DETAILS and isinstance(value, Mapping):
         shown = error_text(value)  # stored untranslated: in the reader's language
     if key in _DATE_DETAILS and isinstance(value, str):
         with suppress(ValueError):  # not a time after all: shown as it is

@@ -37,7 +37,7 @@ from ..notifications import retention_entry
 from ..packages import package_is_available
 from ..services import CANCELLABLE, filed_signed_in, restriction_may_be_lifted
 from .forms import SORTS, STATUS_ALL, STATUS_OPEN
-from .labels import detail_label, reason_label, state_label
+from .labels import ERROR_DETAILS, detail_label, reason_label, state_label
 
 #: Requests due within this many days are highlighted.
 DUE_SOON_DAYS = 7
@@ -89,7 +89,7 @@ def errors_said(event: AuditEvent) -> list[str]:
     return [
         "{}: {}".format(*detail_label(key, value))
         for key, value in (event.after or {}).items()
-        if key in ("error", "failed_with") and value
+        if key in ERROR_DETAILS and value
     ]
 
 
