@@ -236,7 +236,7 @@ def file(kind: str, email: str = SUBJECT) -> DataSubjectRequest:
             email=email,
             channel="email",
             identity_method="staff_document",
-            identity_note="benchmark",
+            identity_note="benchmark subject, identity taken as checked",
         ),
         actor=None,
     )
