@@ -12,6 +12,8 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
+from consent.models import Source
+
 from ..connectors.base import error_text
 from ..models import (
     Action,
@@ -21,6 +23,7 @@ from ..models import (
     RejectionReason,
     RequestType,
     State,
+    TaskState,
 )
 
 TYPE_LABELS: dict[str, StrOrPromise] = {
@@ -132,6 +135,33 @@ DETAIL_LABELS: dict[str, StrOrPromise] = {
     "files": _("Files from the system"),
     "members": _("Files in the copy"),
     "bytes": _("Size in bytes"),
+    "state": _("State"),
+    "assignee_id": _("Assigned to"),
+    "stores_left": _("Stores where staff lift it by hand"),
+    "purpose_id": _("Purpose"),
+    "granted": _("Given"),
+    "source": _("Made through"),
+    "method": _("Method"),
+    "ok": _("Succeeded"),
+    "checked": _("Events checked"),
+    "broken_seq": _("First broken event"),
+    "records": _("Records"),
+    "erased": _("Erased"),
+    "invalid": _("Invalid"),
+    "deleted": _("Deleted"),
+    "anonymised": _("Anonymised"),
+    "job": _("Job"),
+    "count": _("Records"),
+    "status": _("Status"),
+    "channels": _("Channels"),
+    "accounts": _("Accounts"),
+    "document": _("Document"),
+    "version": _("Version"),
+    "material": _("Material change"),
+    "filters": _("Filters"),
+    "note": _("Note"),
+    "package": _("Copy"),
+    "adult_confirmed": _("Confirmed as an adult"),
 }
 #: Details that are a step's error as stored (see ``dsr.connectors.base.error_detail``).
 ERROR_DETAILS = frozenset({"error", "failed_with"})
@@ -145,6 +175,8 @@ _DETAIL_VALUES: dict[str, Mapping[str, StrOrPromise]] = {
     "action": dict(Action.choices),
     "outcome": OUTCOME_LABELS,
     "rejection_reason": REJECTION_LABELS,
+    "state": {**dict(TaskState.choices), **STATE_LABELS},
+    "source": dict(Source.choices),
     "held_reason": {
         "credentials_recently_changed": _(
             "the account's password or e-mail address changed recently"

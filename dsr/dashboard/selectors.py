@@ -83,26 +83,94 @@ def request_references(events: Iterable[AuditEvent]) -> dict[str, str]:
     }
 
 
-def errors_said(event: AuditEvent) -> list[str]:
-    """The errors an audit event keeps (as stored: a message and its values), in words in the
-    reader's language ("Had failed with: the service refused the request: HTTP 422.")."""
-    return [
-        "{}: {}".format(*detail_label(key, value))
-        for key, value in (event.after or {}).items()
-        if key in ERROR_DETAILS and value
-    ]
-
-
 def staff_names(events: Iterable[AuditEvent]) -> dict[int, str]:
     """The names of the staff who acted in ``events``, by account id (one query): staff are
     named in the timeline and the audit trail, other people by their number."""
-    ids = {e.actor_id for e in events if e.actor_type == "person" and e.actor_id}
+    return _staff_by_id({e.actor_id for e in events if e.actor_type == "person" and e.actor_id})
+
+
+def _staff_by_id(ids: Iterable[Any]) -> dict[int, str]:
+    ids = {pk for pk in ids if isinstance(pk, int)}
+    if not ids:
+        return {}
     return {
         user.pk: staff_name(user)
         for user in User.objects.filter(pk__in=ids, is_staff=True).only(
             "pk", "first_name", "last_name", "email"
         )
     }
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field of an audit event's change in words: what it was, where the event recorded
+    that, and what it became (None where the event does not say)."""
+
+    label: str
+    before: str | None
+    after: str | None
+
+
+def changes_said(events: Iterable[AuditEvent]) -> dict[int, list[Change]]:
+    """Each event's recorded change in words, in the reader's language, by the event's id:
+    stores, requests and staff by their names (three queries at most; the trail keeps ids)."""
+    events = list(events)
+    stores = _store_names(set().union(set(), *(_event_store_ids(e) for e in events)))
+    originals = {(e.after or {}).get("duplicate_of") for e in events}
+    references = _references({pk for pk in originals if isinstance(pk, int)})
+    staff = _staff_by_id(
+        (side or {}).get("assignee_id") for e in events for side in (e.before, e.after)
+    )
+    said = {}
+    for event in events:
+        before, after = event.before or {}, event.after or {}
+        said[event.pk] = [
+            Change(
+                detail_label(key, None)[0],
+                *(
+                    _value_said(key, side[key], stores, references, staff) if key in side else None
+                    for side in (before, after)
+                ),
+            )
+            for key in [*before, *(key for key in after if key not in before)]
+        ]
+    return said
+
+
+def _value_said(
+    key: str,
+    value: Any,
+    stores: Mapping[int, str],
+    references: Mapping[int, str],
+    staff: Mapping[int, str],
+) -> str:
+    if value is None:
+        return "—"
+    if key == "assignee_id":
+        return staff.get(value, str(value))
+    if isinstance(value, Mapping) and key not in ERROR_DETAILS:
+        return ", ".join(f"{name}: {_plain(item)}" for name, item in value.items())
+    return detail_label(key, _named(key, value, stores, references))[1]
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, Mapping | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return str(value)
+
+
+def _store_names(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {s.pk: s.display_name() for s in DataStore.objects.filter(pk__in=ids)}
+
+
+def _references(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(DataSubjectRequest.objects.filter(pk__in=ids).values_list("pk", "reference"))
 
 
 def queue(filters: Mapping[str, Any], *, me: Any) -> QuerySet[DataSubjectRequest]:
@@ -403,8 +471,16 @@ def _by_a_guest(request: DataSubjectRequest, event: AuditEvent) -> bool:
 def _event_store_ids(event: AuditEvent) -> set[int]:
     """The stores an event's details name: its step's, or those of the steps it planned."""
     after = event.after or {}
-    named = [after.get("store"), *(after.get("unreached") or []), *(after.get("stores") or [])] + [
-        planned[0] for planned in after.get("tasks") or [] if isinstance(planned, list) and planned
+    named = [
+        after.get("store"),
+        *(after.get("unreached") or []),
+        *(after.get("stores") or []),
+        *(after.get("stores_left") or []),
+        *(
+            planned[0]
+            for planned in after.get("tasks") or []
+            if isinstance(planned, list) and planned
+        ),
     ]
     return {store for store in named if isinstance(store, int)}
 
@@ -416,7 +492,7 @@ def _named(key: str, value: Any, stores: Mapping[int, str], references: Mapping[
         return stores.get(value, value)
     if key == "duplicate_of":
         return references.get(value, value)
-    if key in ("unreached", "stores") and isinstance(value, list):
+    if key in ("unreached", "stores", "stores_left") and isinstance(value, list):
         return ", ".join(str(stores.get(store, store)) for store in value)
     if key == "tasks" and isinstance(value, list):
         return "; ".join(
@@ -432,18 +508,9 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
     """Return every audit event of the request, oldest first, with who acted and the stores
     its steps were about by name (three queries; a fourth for a duplicate's original)."""
     events = list(AuditEvent.objects.filter(scope=scope_of(request)).order_by("seq"))
-    store_ids = set().union(*(_event_store_ids(e) for e in events))
-    stores = {s.pk: s.display_name() for s in DataStore.objects.filter(pk__in=store_ids)}
-    originals = {
-        original
-        for original in ((e.after or {}).get("duplicate_of") for e in events)
-        if isinstance(original, int)
-    }
-    references = (
-        dict(DataSubjectRequest.objects.filter(pk__in=originals).values_list("pk", "reference"))
-        if originals
-        else {}
-    )
+    stores = _store_names(set().union(set(), *(_event_store_ids(e) for e in events)))
+    originals = {(e.after or {}).get("duplicate_of") for e in events}
+    references = _references({pk for pk in originals if isinstance(pk, int)})
     staff = staff_names(events)
     entries = []
     for event in events:

@@ -730,13 +730,15 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
     staff = selectors.staff_names(events)
     # Requests by their references, as officers know them (the trail keeps their ids).
     references = selectors.request_references(events)
+    # What changed, in words (stores, requests and staff by name); the stored values beside.
+    changes = selectors.changes_said(events)
     rows = [
         (
             event,
             staff.get(event.actor_id or 0, "") if event.actor_type == "person" else "",
             selectors.action_text(event.action),
             references.get(event.scope or "", ""),
-            selectors.errors_said(event),
+            changes[event.pk],
         )
         for event in events
     ]

@@ -193,3 +193,31 @@ def test_a_steps_error_is_said_in_words_beside_what_the_trail_keeps(compliance_c
     page = compliance_client.get("/dashboard/audit/", {"action": "dsr.task.retried"})
     text = " ".join(page.content.decode().split())
     assert "Had failed with: the test store refuses" in text
+
+
+def test_each_change_reads_in_words_with_what_the_trail_stores_beside_it(
+    compliance_client, compliance_user, erasure
+):
+    """An auditor reads "State: In review → Approved" and the store and officer by name, not
+    ids in JSON; the stored values stay on the page, exactly as kept and exported."""
+    from dsr.services import dsr_request_assign
+    from tests.dsr.helpers import add_store
+
+    store = add_store("crm-words", "tests.dsr.connectors.FlakyConnector", name="Group CRM")
+    dsr_request_assign(request=erasure, assignee=compliance_user, actor=compliance_user)
+    audit_record(
+        actor=None,
+        action="dsr.task.requeued",
+        target=("dsr.storetask", "1"),
+        scope=f"dsr.datasubjectrequest:{erasure.pk}",
+        before={"state": "running"},
+        after={"state": "queued", "store": store.pk, "action": "erase", "attempt": 2},
+    )
+    page = compliance_client.get("/dashboard/audit/", {"reference": erasure.reference})
+    text = " ".join(re.sub(r"<[^>]+>", " ", page.content.decode()).split())
+    name = f"{compliance_user.first_name} {compliance_user.last_name}"
+    assert f"Assigned to: — → {name}" in text
+    assert "State: Running → Queued" in text
+    assert "Store: Group CRM" in text and "Step: Erase" in text and "Attempt: 2" in text
+    # What the trail keeps, beside the words.
+    assert f"&quot;store&quot;: {store.pk}" in page.content.decode()
