@@ -21,6 +21,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.text import format_lazy
 from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
@@ -366,24 +367,60 @@ def subject_number(obj: ConsentEvent | ConsentState) -> str:
     return str(obj.subject_id)
 
 
+def purpose_said(purpose: Purpose) -> str:
+    """A purpose as people read it ("Newsletter by e-mail"), in the staff member's language,
+    with its key."""
+    from .catalogue import catalogue
+
+    entry = catalogue().by_key.get(purpose.key)
+    title = entry.title(get_language()) if entry else purpose.key
+    return f"{title} ({purpose.key})"
+
+
+@admin.display(description=gettext_lazy("customer"), ordering="subject__user_id")
+def customer_link(obj: ConsentEvent | ConsentState) -> Any:
+    """The customer whose choice it is, linked to their account (a contact without one: a
+    dash)."""
+    user_id = obj.subject.user_id
+    if not user_id:
+        return "—"
+    return format_html(
+        '<a href="{}">{}</a>',
+        reverse("admin:accounts_user_change", args=[user_id]),
+        _("Customer %(id)s") % {"id": user_id},
+    )
+
+
+class PurposeFilter(admin.RelatedFieldListFilter):
+    """The purposes by what they are called, not by their keys."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[Any]:
+        return [(purpose.pk, purpose_said(purpose)) for purpose in Purpose.objects.all()]
+
+
 @admin.register(ConsentEvent)
 class ConsentEventAdmin(AddressSearch, ReadOnlyAdmin):
     list_display = (
         "id",
         "occurred_at",
         subject_number,
-        "purpose",
+        customer_link,
+        "choice",
         "granted",
         "source",
         "actor_type",
         "ip_truncated",
     )
-    list_filter = ("source", "granted", "purpose__kind", "purpose", "actor_type")
+    list_filter = ("source", "granted", "purpose__kind", ("purpose", PurposeFilter), "actor_type")
     search_fields = ("=subject__id", "=subject__user__email")
     date_hierarchy = "occurred_at"
-    list_select_related = ("purpose",)
+    list_select_related = ("purpose", "subject")
     show_full_result_count = False
     list_per_page = 100
+
+    @admin.display(description=gettext_lazy("choice about"), ordering="purpose__key")
+    def choice(self, obj: ConsentEvent) -> str:
+        return purpose_said(obj.purpose)
 
     def get_urls(self) -> list[Any]:
         urls = [
@@ -492,26 +529,23 @@ class ObjectionFilter(admin.SimpleListFilter):
 
 @admin.register(ConsentState)
 class ConsentStateAdmin(AddressSearch, ReadOnlyAdmin):
-    list_display = ("choice", subject_number, "customer", "granted", "source", "updated_at")
+    list_display = ("choice", subject_number, customer_link, "granted", "source", "updated_at")
     list_display_links = ("choice",)
-    list_filter = (ObjectionFilter, "granted", "source", "purpose__kind", "purpose")
+    list_filter = (
+        ObjectionFilter,
+        "granted",
+        "source",
+        "purpose__kind",
+        ("purpose", PurposeFilter),
+    )
     search_fields = ("=subject__id", "=subject__user__email")
     list_select_related = ("purpose", "subject")
     show_full_result_count = False
 
-    @admin.display(description=gettext_lazy("customer id"))
-    def customer(self, obj: ConsentState) -> Any:
-        return obj.subject.user_id or "—"
-
     @admin.display(description=gettext_lazy("choice about"), ordering="purpose__key")
     def choice(self, obj: ConsentState) -> str:
-        """The purpose as people read it ("Newsletter by e-mail"), with its key: a link of
-        words, not a bare number."""
-        from .catalogue import catalogue
-
-        entry = catalogue().by_key.get(obj.purpose.key)
-        title = entry.title(get_language()) if entry else obj.purpose.key
-        return f"{title} ({obj.purpose.key})"
+        """The purpose in words with its key: a link of words, not a bare number."""
+        return purpose_said(obj.purpose)
 
     def get_urls(self) -> list[Any]:
         urls = [

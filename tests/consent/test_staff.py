@@ -212,6 +212,17 @@ def test_compliance_reads_filters_and_exports_the_ledger(
         rf'<a href="[^"]+">{re.escape(title)} \(international_transfers\)</a>',
         objections.content.decode(),
     )
+    # The ledger too names each choice in words, the customer by a link to their account,
+    # and its filter lists the purposes by what they are called.
+    ledger = compliance_client.get("/admin/consent/consentevent/").content.decode()
+    assert f"{title} (international_transfers)" in ledger
+    assert f'<a href="/admin/accounts/user/{customer.pk}/change/">Customer {customer.pk}</a>' in (
+        ledger
+    )
+    surveys = catalogue().by_key["surveys"].title("en")
+    assert re.search(
+        rf'<a href="\?purpose__id__exact=\d+">{re.escape(surveys)} \(surveys\)</a>', ledger
+    )
 
     export = compliance_client.get("/admin/consent/consentevent/export.csv?source__exact=api")
     rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
