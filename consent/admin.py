@@ -732,7 +732,7 @@ def _tell_other_systems(data: dict[str, Any], staff: User) -> str:
 
 @admin.register(SuppressionEntry)
 class SuppressionEntryAdmin(ReadOnlyAdmin):
-    list_display = ("channel", "address_hash", "reason", "created_at")
+    list_display = ("channel", "address_hash", "reason", "created_at", "told_on")
     list_filter = ("channel", "reason")
 
 

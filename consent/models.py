@@ -556,6 +556,9 @@ class SuppressionEntry(models.Model):
     address_hash = models.CharField(_("address (keyed hash)"), max_length=64)
     reason = models.CharField(_("reason"), max_length=32)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # The day the person told Inper, where staff recorded it later (a trade show, a letter);
+    # empty where it was recorded as it happened.
+    told_on = models.DateField(_("told on"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("suppressed address")

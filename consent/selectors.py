@@ -180,9 +180,9 @@ def suppression_hash(channel: str, address: str) -> str:
     return keyed_hash(address.strip(), purpose=f"suppression-{channel}")
 
 
-def suppressed_since(*, email: str = "", phone: str = "") -> dict[str, datetime]:
+def suppressed_since(*, email: str = "", phone: str = "") -> dict[str, SuppressionEntry]:
     """Return, for each channel on whose suppression list ``email`` (e-mail) or ``phone``
-    (text messages, calls) is, since when, in the order of :class:`Channel`."""
+    (text messages, calls) is, its entry (since when), in the order of :class:`Channel`."""
     addresses = [(Channel.EMAIL, email), (Channel.SMS, phone), (Channel.PHONE, phone)]
     wanted = [
         Q(channel=channel, address_hash=suppression_hash(channel, address))
@@ -191,9 +191,9 @@ def suppressed_since(*, email: str = "", phone: str = "") -> dict[str, datetime]
     ]
     if not wanted:
         return {}
-    suppressed = dict(
-        SuppressionEntry.objects.filter(reduce(or_, wanted)).values_list("channel", "created_at")
-    )
+    suppressed = {
+        entry.channel: entry for entry in SuppressionEntry.objects.filter(reduce(or_, wanted))
+    }
     return {channel.value: suppressed[channel] for channel in Channel if channel in suppressed}
 
 

@@ -11,6 +11,7 @@ import functools
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -784,11 +785,27 @@ def consent_unsubscribe(*, token: str, request: HttpRequest | None = None) -> Co
         )
 
 
-def suppression_add(*, channel: str, address_hash: str, reason: str) -> None:
-    """Put an address (by keyed hash) on the suppression list of ``channel``."""
+def suppression_add(
+    *, channel: str, address_hash: str, reason: str, told_on: date | None = None
+) -> None:
+    """Put an address (by keyed hash) on the suppression list of ``channel``; ``told_on``, the
+    day the person told Inper, where that was before today (recorded by staff later)."""
     SuppressionEntry.objects.get_or_create(
-        channel=channel, address_hash=address_hash, defaults={"reason": reason}
+        channel=channel,
+        address_hash=address_hash,
+        defaults={
+            "reason": reason,
+            "told_on": told_on if told_on and told_on < timezone.localdate() else None,
+        },
     )
+
+
+def _told_on(evidence: Mapping[str, Any] | None) -> date | None:
+    """The day a choice reached Inper, as staff recorded it in its evidence."""
+    try:
+        return date.fromisoformat(str((evidence or {}).get("received_on") or ""))
+    except ValueError:
+        return None
 
 
 def suppression_lift_for(*, subject: ConsentSubject, channel: str) -> None:
@@ -828,7 +845,10 @@ def _stop_number(
     for key in keys:
         channel = PHONE_CHANNELS[key]
         suppression_add(
-            channel=channel, address_hash=suppression_hash(channel, phone), reason=reason
+            channel=channel,
+            address_hash=suppression_hash(channel, phone),
+            reason=reason,
+            told_on=_told_on(evidence),
         )
     events: list[ConsentEvent] = []
     accounts = list(User.objects.filter(phone=phone.strip()))

@@ -405,6 +405,23 @@ def test_support_stops_texts_to_a_number_given_without_an_e_mail_address(
     assert "for text messages" in page and "marketing calls" not in page
     page = support_client.post(check, {"address": "+49 30 901821"}).content.decode()
     assert "Not on the do-not-contact list." in page
+    # Told at a trade show last week and recorded today: since the day the person told us.
+    told = timezone.localdate() - timedelta(days=6)
+    support_client.post(
+        RECORD,
+        {
+            "phone": "+4930901822",
+            "decision": "stop_marketing",
+            "received_via": "in_person",
+            "received_on": told.isoformat(),
+        },
+    )
+    page = support_client.post(check, {"address": "+49 30 901822"}).content.decode()
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert (
+        f"On the do-not-contact list for text messages since {date_format(told, 'DATE_FORMAT')}, "
+        "the day the person told us (recorded"
+    ) in text
     assert support_client.post(check, {"address": "0151 1234"}).status_code == 400
     # The empty form; a number in the URL is not looked up (it would stay in logs).
     assert "Result" not in support_client.get(check, {"address": "+49 30 901820"}).content.decode()
