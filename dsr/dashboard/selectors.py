@@ -36,6 +36,7 @@ from ..models import (
 from ..notifications import retention_entry
 from ..packages import package_is_available
 from ..services import CANCELLABLE, filed_signed_in, restriction_may_be_lifted
+from ..texts import store_entity_name
 from .forms import SORTS, STATUS_ALL, STATUS_OPEN
 from .labels import ERROR_DETAILS, detail_label, reason_label, state_label
 
@@ -737,3 +738,50 @@ def progress(request: DataSubjectRequest) -> dict[str, Any]:
         "total": total,
         "terminal": request.settled,
     }
+
+
+@dataclass(frozen=True)
+class StoreRun:
+    """What a retention run did in one store, in the reader's language: the store and its
+    entities by name ("Addresses: 3 deleted"), as the report stores them by key."""
+
+    name: str
+    state: str
+    stated_rule: bool
+    error: Any
+    deleted: list[tuple[str, int]]
+    anonymised: list[tuple[str, int]]
+
+
+def retention_stores_said(runs: Iterable[Any]) -> list[list[StoreRun]]:
+    """Each retention run's stores, named now in the reader's language (one query): the
+    report keeps the store's key and its name of the day of the run, for a store since
+    removed."""
+    runs = list(runs)
+    reports = [(run.report or {}).get("stores") or {} for run in runs]
+    keys = {key for report in reports for key in report}
+    stores = {store.key: store for store in DataStore.objects.filter(key__in=keys)} if keys else {}
+    said = []
+    for report in reports:
+        lines = []
+        for key, entry in report.items():
+            store = stores.get(key)
+
+            def named(counts: Any, store: DataStore | None = store) -> list[tuple[str, int]]:
+                return [
+                    (store_entity_name(store, entity, for_staff=True) if store else entity, n)
+                    for entity, n in (counts or {}).items()
+                ]
+
+            lines.append(
+                StoreRun(
+                    name=store.display_name() if store else str(entry.get("name") or key),
+                    state=str(entry.get("state", "")),
+                    stated_rule=bool(entry.get("stated_rule")),
+                    error=entry.get("error"),
+                    deleted=named(entry.get("deleted")),
+                    anonymised=named(entry.get("anonymised")),
+                )
+            )
+        said.append(lines)
+    return said

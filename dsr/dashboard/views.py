@@ -833,8 +833,14 @@ def retention_page(request: HttpRequest) -> HttpResponse:
         {
             "jobs": jobs,
             "runs": [
-                (run, retention.JOBS[run.job].label if run.job in retention.JOBS else run.job)
-                for run in runs
+                (
+                    run,
+                    retention.JOBS[run.job].label if run.job in retention.JOBS else run.job,
+                    stores_said,
+                )
+                for run, stores_said in zip(
+                    runs, selectors.retention_stores_said(runs), strict=True
+                )
             ],
         },
     )

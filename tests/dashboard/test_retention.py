@@ -114,11 +114,15 @@ def test_unconfirmed_requests_are_closed(guest_access):
     assert guest_access.state == State.CLOSED_UNVERIFIED
 
 
-def test_each_stores_rule_is_applied_and_audited(settings):
+@pytest.fixture
+def retention_connector(settings):
     settings.DSR_CONNECTORS = {
         **settings.DSR_CONNECTORS,
         "test-retention": "tests.dashboard.test_retention.RetentionStore",
     }
+
+
+def test_each_stores_rule_is_applied_and_audited(retention_connector):
     store = add_store("shop", "tests.dashboard.test_retention.RetentionStore", name="Shop")
     RetentionStore.applied.clear()
 
@@ -134,11 +138,7 @@ def test_each_stores_rule_is_applied_and_audited(settings):
     assert applied.after == {"deleted": {"old_orders": 3}, "anonymised": {"reviews": 1}}
 
 
-def test_a_store_with_nothing_due_says_so_on_the_page(settings, compliance_client):
-    settings.DSR_CONNECTORS = {
-        **settings.DSR_CONNECTORS,
-        "test-retention": "tests.dashboard.test_retention.RetentionStore",
-    }
+def test_a_store_with_nothing_due_says_so_on_the_page(retention_connector, compliance_client):
     add_store(
         "shop",
         "tests.dashboard.test_retention.RetentionStore",
@@ -151,6 +151,33 @@ def test_a_store_with_nothing_due_says_so_on_the_page(settings, compliance_clien
 
     assert "<div>Shop: nothing due</div>" in page
     assert "<div>Inper Privacy Portal: no retention rule</div>" in page
+
+
+def test_the_runs_name_stores_and_records_in_the_readers_language(
+    retention_connector, compliance_client, compliance_user
+):
+    """The report keeps keys (and the name of the day); the page says them in words, in the
+    officer's language, as the store's configuration names them now."""
+    add_store(
+        "shop",
+        "tests.dashboard.test_retention.RetentionStore",
+        name="Shop",
+        config={
+            "names": {"en": "Shop", "de": "Onlineshop"},
+            "entity_names": {"old_orders": {"en": "old orders", "de": "alte Bestellungen"}},
+        },
+    )
+    retention_run(job="store_retention", dry_run=True)
+
+    page = compliance_client.get("/dashboard/retention/").content.decode()
+    assert "<div>Shop: old orders: 3 deleted; reviews: 1 anonymised</div>" in page
+
+    compliance_user.preferred_language = "de"
+    compliance_user.save(update_fields=["preferred_language"])
+    page = compliance_client.get(
+        "/dashboard/retention/", HTTP_ACCEPT_LANGUAGE="de"
+    ).content.decode()
+    assert "<div>Onlineshop: alte Bestellungen: 3 gelöscht; reviews: 1 anonymisiert</div>" in page
 
 
 def test_a_store_that_fails_marks_the_run_failed_and_the_others_still_run(settings):
