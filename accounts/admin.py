@@ -16,7 +16,7 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
@@ -152,6 +152,10 @@ class FormerEmailInline(admin.TabularInline):  # type: ignore[type-arg]
         return False
 
 
+#: Searched without accents on PostgreSQL.
+_NAME_FIELDS = frozenset({"first_name", "last_name"})
+
+
 @admin.register(User)
 class UserAdmin(CorrectionsOnRequests):
     customer_attribute = "pk"
@@ -260,6 +264,14 @@ class UserAdmin(CorrectionsOnRequests):
             context["can_record_request"] = request.user.has_perm("dsr.add_datasubjectrequest")
             context["can_record_choice"] = request.user.has_perm("consent.record_on_behalf")
         return response
+
+    def get_search_fields(self, request: HttpRequest) -> Any:
+        """On PostgreSQL, names are matched without their accents: "Muller" finds "Müller"
+        and "Jose" "José", as support types what they hear on the phone."""
+        fields = super().get_search_fields(request)
+        if connection.vendor != "postgresql":
+            return fields
+        return [f"{name}__unaccent" if name in _NAME_FIELDS else name for name in fields]
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[User], search_term: str

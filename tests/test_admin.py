@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
 from django.test import Client
 
 from accounts.models import User
@@ -67,6 +68,20 @@ def test_support_finds_customers_by_email_name_and_phone(support_client):
         page = page.content.decode()
         assert "alice.w@example.com" in page, term
         assert "zed@example.com" not in page, term
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="unaccent is PostgreSQL's")
+def test_support_finds_names_as_heard_without_their_accents(support_client):
+    """On the phone "Müller" and "José" sound as "Muller" and "Jose"; typed with or without
+    the accents, the search finds them, and only them."""
+    UserFactory(email="jm@example.com", first_name="José", last_name="Müller")
+    UserFactory(email="other@example.com", first_name="Joseph", last_name="Mahler")
+
+    for term in ("Muller", "müller", "Jose Muller", "JOSÉ MÜLLER"):
+        page = support_client.get("/admin/accounts/user/", {"q": term}, follow=True)
+        page = page.content.decode()
+        assert "jm@example.com" in page, term
+        assert "other@example.com" not in page, term
 
 
 def test_the_customer_list_is_named_for_whom_it_holds(support_client):

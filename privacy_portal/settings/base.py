@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # PostgreSQL's lookups (unaccent, for finding "Müller" by "Muller"); inert on SQLite.
+    "django.contrib.postgres",
     "django.forms",
     "allauth",
     "allauth.account",
