@@ -64,10 +64,13 @@ def test_support_finds_customers_by_email_name_and_phone(support_client):
     UserFactory(email="zed@example.com", first_name="Zed", last_name="Else")
 
     for term in ("alice.w@", "Wonder", "030 12345678", "+49 30 12345678"):
-        page = support_client.get("/admin/accounts/user/", {"q": term}, follow=True)
-        page = page.content.decode()
-        assert "alice.w@example.com" in page, term
-        assert "zed@example.com" not in page, term
+        assert _found(support_client, term) == {"alice.w@example.com"}, term
+
+
+def _found(client, term):
+    """The e-mail addresses of the customers a search of the customer list finds."""
+    page = client.get("/admin/accounts/user/", {"q": term}, follow=True).content.decode()
+    return set(re.findall(r"[\w.]+@example\.com", page))
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="unaccent is PostgreSQL's")
@@ -78,10 +81,7 @@ def test_support_finds_names_as_heard_without_their_accents(support_client):
     UserFactory(email="other@example.com", first_name="Joseph", last_name="Mahler")
 
     for term in ("Muller", "müller", "Jose Muller", "JOSÉ MÜLLER"):
-        page = support_client.get("/admin/accounts/user/", {"q": term}, follow=True)
-        page = page.content.decode()
-        assert "jm@example.com" in page, term
-        assert "other@example.com" not in page, term
+        assert _found(support_client, term) == {"jm@example.com"}, term
 
 
 def test_the_customer_list_is_named_for_whom_it_holds(support_client):
