@@ -4,6 +4,11 @@ from each app's ``tasks.py``."""
 import os
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
+
+# ``filesystem://`` (the embedded broker of ``make run``) writes each message whole before a
+# worker can read it (see broker_files).
+TRANSPORT_ALIASES["filesystem"] = "privacy_portal.broker_files:Transport"
 
 # As gunicorn's entry point (wsgi.py): a worker or beat started without the variable runs
 # the production settings, which refuse to start without their secrets, never the
