@@ -946,17 +946,21 @@ def test_a_store_that_cannot_find_the_person_gets_no_step_and_the_person_no_word
     assert theirs.tasks.filter(store__key="analytics", action="erase").exists()
 
 
-def _strangers_erasure_run(support_user: User) -> DataSubjectRequest:
-    """The erasure of someone no system knows, recorded by phone with a check, approved and
-    run in this process."""
-    stranger = file_request(
-        type="erasure",
+def _strangers(kind: str, support_user: User) -> DataSubjectRequest:
+    """A request of someone no system knows, recorded by phone with a check."""
+    return file_request(
+        type=kind,
         email="stranger@example.org",
         channel="phone",
         actor=support_user,
         identity_method="staff_callback",
         identity_note="Called back the number the person gave",
     )
+
+
+def _strangers_erasure_run(support_user: User) -> DataSubjectRequest:
+    """The erasure of someone no system knows, approved and run in this process."""
+    stranger = _strangers("erasure", support_user)
     return run_pending_tasks(dsr_request_approve(request=stranger, actor=None))
 
 
@@ -1053,3 +1057,21 @@ def test_recipients_wait_for_a_failed_step_to_be_retried_and_for_staff_who_found
     assert told("crm", "stranger@example.org") is None
     step.refresh_from_db()
     assert step.receipt["nothing_held"] is True
+
+
+def test_a_copy_for_someone_inper_holds_nothing_on_is_offered_as_what_it_holds(support_user):
+    """Nothing was found beyond the person's request itself, which their copy still holds:
+    the e-mail, its resending and the request's page say so and link to it, instead of "we
+    found nothing" beside a download officers see."""
+    from dsr.notifications import completed
+
+    stranger = _strangers("access", support_user)
+    mail.outbox.clear()
+    done = run_pending_tasks(stranger)  # its identity checked, approved at once
+    assert (done.state, done.outcome) == (State.COMPLETED, "no_data_found")
+    assert ExportPackage.objects.get(request=done).built_at is not None
+
+    completed(done)  # as staff's "send the download link again" sends it
+    for letter in [m for m in mail.outbox if m.to == ["stranger@example.org"]][-2:]:
+        assert "found nothing about you apart from your requests to us" in letter.body
+        assert f"/requests/{done.reference}/" in letter.body
