@@ -118,3 +118,15 @@ def test_signing_in_is_confirmed_in_the_persons_language():
         "/accounts/login/", {"login": anna.email, "password": PASSWORD}, follow=True
     )
     assert f"Successfully signed in as {anna.email}." in response.content.decode()
+
+
+def test_the_password_comes_before_its_forgot_link_in_the_tab_order(client):
+    """Typing the e-mail, Tab, the password, Enter signs in: the link to reset a forgotten
+    password follows the password field instead of standing between the two."""
+    page = client.get("/accounts/login/").content.decode()
+    password = page.index('name="password"')
+    forgot = page.index("Forgot your password?")
+    assert page.index('name="login"') < password < forgot
+    # Help that is not a link still comes before its field (read first).
+    signup = client.get("/accounts/signup/").content.decode()
+    assert signup.index('id="id_password1_helptext"') < signup.index('name="password1"')
