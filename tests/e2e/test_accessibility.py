@@ -192,6 +192,17 @@ def test_the_pages_that_start_a_download(page, screen, world, mailoutbox):
     assert found == {}
 
 
+def test_the_cover_letter_in_a_copy(page, screen, world):
+    """index.html in the ZIP, opened from disk in a browser: its wide tables scroll by
+    keyboard too (each a labelled region in the tab order)."""
+    from tests.dsr.helpers import open_package
+
+    letter = open_package(world["done"]).read("index.html").decode()
+    page.set_content(letter)
+    assert page.locator(".scroll[tabindex='0'][role='region']").count() == 2
+    assert violations(page, [None]) == {}
+
+
 def test_the_staff_admin_pages_support_uses(page, screen, world):
     from privacy_portal.permissions import SUPPORT_GROUP
     from tests.e2e.test_dashboard_journeys import staff_signs_in
