@@ -120,6 +120,8 @@ def check(
         resolve(urlsplit(link).path)
     if html:
         assert set(HREF.findall(str(html))) == {link.replace("&", "&amp;") for link in links}
+        # Read aloud in its own language.
+        assert f'<html lang="{language}">' in str(html)
     for ref in [reference] if isinstance(reference, str) else reference:
         assert ref in subject + body, (ref, subject, body)
         if html:

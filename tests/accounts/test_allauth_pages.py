@@ -130,3 +130,9 @@ def test_the_password_comes_before_its_forgot_link_in_the_tab_order(client):
     # Help that is not a link still comes before its field (read first).
     signup = client.get("/accounts/signup/").content.decode()
     assert signup.index('id="id_password1_helptext"') < signup.index('name="password1"')
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_the_check_your_inbox_page_says_where_to_write_in_every_language(client, language):
+    page = client.get("/accounts/confirm-email/", HTTP_ACCEPT_LANGUAGE=language)
+    assert "privacy@inper.com" in page.content.decode()
