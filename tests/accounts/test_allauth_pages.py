@@ -136,3 +136,25 @@ def test_the_password_comes_before_its_forgot_link_in_the_tab_order(client):
 def test_the_check_your_inbox_page_says_where_to_write_in_every_language(client, language):
     page = client.get("/accounts/confirm-email/", HTTP_ACCEPT_LANGUAGE=language)
     assert "privacy@inper.com" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "is your e-mail address."),
+        ("de", "Ihre E-Mail-Adresse ist."),
+    ],
+)
+def test_the_confirmation_page_names_the_address_once(client, language, said):
+    """Not "…is an email address for user <the same address>"."""
+    from allauth.account.models import EmailAddress, EmailConfirmationHMAC
+
+    user = UserFactory(email="once@example.com")
+    address, _created = EmailAddress.objects.update_or_create(
+        user=user, email=user.email, defaults={"verified": False}
+    )
+    key = EmailConfirmationHMAC(address).key
+    page = client.get(f"/accounts/confirm-email/{key}/", HTTP_ACCEPT_LANGUAGE=language)
+    text = " ".join(re.sub(r"<[^>]+>", " ", page.content.decode()).split())
+    assert f"once@example.com {said}" in text
+    assert text.count("once@example.com") == 1

@@ -80,9 +80,9 @@ def test_email_marketing_counts_only_after_the_confirmation_link(
     page = customer_client.get("/privacy/").content.decode()
     assert "Waiting for your confirmation" in page
     assert "this starts once you click the link in it" in page
-    # Its button keeps it off; nothing is on to switch off.
+    # Its button cancels the confirmation asked for; nothing is on to switch off.
     row = page.split("Waiting for your confirmation", 1)[1].split("</li>", 1)[0]
-    assert "Keep it off" in row and "Switch off" not in row
+    assert "Cancel, keep it off" in row and "Switch off" not in row
     (message,) = mail.outbox
     assert message.to == [customer.email]
     link = re.search(r"http://\S+/privacy/confirm/\S+/", message.body).group(0)

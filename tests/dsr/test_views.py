@@ -671,6 +671,8 @@ def test_after_the_password_the_request_page_starts_the_download(customer):
     page = client.get(response["Location"]).content.decode()
     assert f'<a class="button" href="{download}" data-download-now>' in page
     assert "Your download starts in a moment" in page
+    # Not also that the password will be asked for before it starts: it was just given.
+    assert "we ask for your password again" not in page
     assert client.get(download)["Content-Type"] == "application/zip"
     # Without a fresh password, the page does not start it.
     later = login(Client(), customer).get(response["Location"]).content.decode()

@@ -130,7 +130,9 @@ def test_a_request_page_left_open_follows_the_approval_without_a_reload(page, co
 
     cancel.wait_for(state="detached", timeout=15_000)
     assert not page.get_by_text("is reviewing your request").is_visible()
-    page.get_by_text("Systems done").wait_for()
+    page.get_by_text("Inper's systems dealt with").wait_for()
+    # What happens next, said while it runs.
+    assert page.get_by_text("We will e-mail you when it is done.").is_visible()
     # Drawn again for the new state: the change is announced, and focus is where it was.
     live = page.locator("[data-progress-live]")
     said = "el => el.textContent.includes('In progress')"
