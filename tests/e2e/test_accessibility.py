@@ -71,7 +71,11 @@ def world():
     restricted = run_pending_tasks(dsr_request_approve(request=restricted, actor=None))
     assert restricted.state == State.COMPLETED
     unsubscribe, _token = unsubscribe_url(subject=subject, purpose_key="marketing_email")
+    # An erasure waiting for an officer: its plan, store by store.
+    in_review = file_request(type="erasure", user=UserFactory(email="review@example.com"))
+    assert in_review.state == State.IN_REVIEW
     return {
+        "in_review": in_review,
         "customer": customer,
         "address": address,
         "done": done,
@@ -162,7 +166,9 @@ def test_pages_for_compliance_officers(page, screen, world):
         "/dashboard/audit/",
         "/dashboard/processing/",
         "/dashboard/retention/",
+        f"/dashboard/requests/{world['in_review'].reference}/",
         f"/dashboard/requests/{world['lifted'].reference}/",
+        # Last: the lift's form is opened on it below.
         f"/dashboard/requests/{world['restricted'].reference}/",
     ]
     found = violations(page, paths)

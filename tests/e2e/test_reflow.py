@@ -97,6 +97,16 @@ def test_an_officers_pages_do_not_scroll_sideways_on_a_phone(page):
         ".filter(box => box.scrollWidth > box.clientWidth).length"
     )
     assert scrolls == 0
+    # An erasure's plan reads whole, a block per kind of record, without scrolling.
+    page.goto(f"/dashboard/requests/{waiting.reference}/")
+    plans = page.locator(".dash-plan")
+    assert plans.count() >= 1
+    squeezed = page.evaluate(
+        "Array.from(document.querySelectorAll('.dash-plan'))"
+        ".filter(t => t.parentElement.scrollWidth > t.parentElement.clientWidth).length"
+    )
+    assert squeezed == 0
+    page.goto("/dashboard/")
     due = page.locator("td[data-label='Due']").first
     assert due.evaluate("cell => getComputedStyle(cell, '::before').content") == '"Due"'
     assert due.is_visible()
