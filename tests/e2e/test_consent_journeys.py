@@ -170,6 +170,23 @@ def test_keyboard_users_meet_the_skip_link_first_and_keep_their_place_after_choo
     assert page.evaluate("document.activeElement.textContent.trim()") == "Sign in"
 
 
+def test_the_settings_windows_focused_title_leaves_the_close_button_clear_on_a_phone(page):
+    """The title takes focus when the window opens: its focus ring must not enclose the close
+    button beside it."""
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto("/")
+    banner = page.get_by_role("dialog", name="Cookies on Inper's websites")
+    banner.get_by_role("button", name="Choose cookies").click()
+    dialog = page.get_by_role("dialog", name="Choose which cookies we may use")
+    dialog.wait_for()
+    title = page.locator(".inper-cb-modal .inper-cb__title")
+    assert page.evaluate("document.activeElement.classList.contains('inper-cb__title')")
+    box = title.bounding_box()
+    close = dialog.get_by_role("button", name=re.compile("Close")).bounding_box()
+    ring = 5  # the outline (3 px) and its offset (2 px)
+    assert box["x"] + box["width"] + ring <= close["x"]
+
+
 def test_preference_centre_toggles_and_history_shows_both_events(page):
     customer = UserFactory(email="prefs.person@example.com")
     record(customer, "marketing_post", True)  # so that the banner does not matter here
