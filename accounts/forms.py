@@ -71,7 +71,10 @@ class SignupForm(AllauthSignupForm):
     )
     marketing_email = forms.BooleanField(
         label=_("Send me news and offers from Inper by e-mail. I can unsubscribe at any time."),
-        help_text=_("Optional. We will ask you to confirm by e-mail first."),
+        help_text=_(
+            "Optional. We will ask you to confirm it in a second e-mail, besides the one that "
+            "confirms your address."
+        ),
         required=False,
     )
 

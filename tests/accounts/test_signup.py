@@ -50,6 +50,8 @@ def test_the_form_links_to_the_privacy_statement_by_its_button(client):
     note, actions = form.split('<div class="actions">', 1)
     assert 'our <a href="/privacy/statement/">privacy statement</a>.' in note
     assert "Sign up" in actions
+    # News by e-mail, ticked, sends an e-mail of its own besides the address's: said first.
+    assert "confirm it in a second e-mail" in note
     assert client.get("/privacy/statement/").status_code == 200  # open to visitors
     assert "privacy statement" not in client.get("/accounts/login/").content.decode()
 
