@@ -79,6 +79,12 @@ class AccountAdapter(DefaultAccountAdapter):
         cleaned: str = super().clean_email(email)
         return cleaned
 
+    def get_from_email(self) -> str:
+        """The portal's sender, named in the language the e-mail is written in."""
+        from privacy_portal.mail import from_address
+
+        return from_address()
+
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         """Send allauth's e-mails in the language of the account they are about, in the
         portal's name, with their links on ``PORTAL_BASE_URL`` like every other e-mail's."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from email.utils import formataddr, parseaddr
 from functools import partial
 from typing import Any, cast
 
@@ -15,6 +16,7 @@ from django.template import Context, TemplateDoesNotExist, engines
 from django.template.backends.django import DjangoTemplates
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,21 @@ def _render_text(name: str, context: Mapping[str, Any]) -> str:
     return backend.engine.get_template(name).render(Context(dict(context), autoescape=False))
 
 
+#: The sender's name as the default ``DEFAULT_FROM_EMAIL`` gives it, in the catalogue so that
+#: each language names the sender in its own words ("Inper Datenschutz").
+SENDER_NAME = gettext_noop("Inper Privacy")
+
+
+def from_address(language: str | None = None) -> str:
+    """``DEFAULT_FROM_EMAIL`` with its name in ``language`` (the active one by default), where
+    the catalogue has it; the address itself unchanged."""
+    name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    if not name or not address:
+        return str(settings.DEFAULT_FROM_EMAIL)
+    with translation.override(language or translation.get_language()):
+        return formataddr((gettext(name), address))
+
+
 def send_email(
     *,
     template: str,
@@ -51,7 +68,13 @@ def send_email(
 ) -> None:
     """Render and send one e-mail now."""
     subject, text, html = render_email(template, context, language=language)
-    message = EmailMultiAlternatives(subject, text, to=[to], headers=dict(headers or {}))
+    message = EmailMultiAlternatives(
+        subject,
+        text,
+        from_email=from_address(language or settings.LANGUAGE_CODE),
+        to=[to],
+        headers=dict(headers or {}),
+    )
     if html:
         message.attach_alternative(html, "text/html")
     message.send()

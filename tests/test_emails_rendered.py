@@ -106,6 +106,10 @@ def check(
 ) -> str:
     """Assert everything every e-mail must satisfy; return its plain text."""
     subject, body = message.subject, message.body
+    # Sent in the portal's name, in the language it is written in.
+    assert message.from_email.startswith(
+        "Inper Datenschutz <" if language == "de" else "Inper Privacy <"
+    )
     html = next((c for c, kind in getattr(message, "alternatives", []) if kind == "text/html"), "")
     for part in (subject, body, html):
         for syntax in ("{{", "}}", "{%", "%}", "%(", ")s"):
