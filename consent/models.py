@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -391,6 +392,17 @@ class ConsentSubject(models.Model):
         return "email"
 
 
+def told_before(evidence: Mapping[str, Any] | None, recorded: date) -> date | None:
+    """The day the person told Inper, as staff recorded it in a choice's ``evidence``
+    ("received_on"), if before the day it was ``recorded`` (else None)."""
+    given = (evidence or {}).get("received_on")
+    try:
+        day = date.fromisoformat(given) if isinstance(given, str) else None
+    except ValueError:
+        return None
+    return day if day is not None and day < recorded else None
+
+
 class ConsentEvent(models.Model):
     """One grant or withdrawal, as it happened. Append-only: the database refuses UPDATE and
     DELETE. Nothing here names a person: the subject is a row id, the address is truncated and
@@ -458,14 +470,7 @@ class ConsentEvent(models.Model):
     def received_on(self) -> date | None:
         """The day the person told Inper, for a choice staff recorded later (None if not
         recorded, or the day it was recorded)."""
-        given = (self.evidence or {}).get("received_on")
-        try:
-            day = date.fromisoformat(given) if isinstance(given, str) else None
-        except ValueError:
-            return None
-        if day is None or day >= timezone.localdate(self.occurred_at):
-            return None
-        return day
+        return told_before(self.evidence, timezone.localdate(self.occurred_at))
 
 
 class ConsentState(models.Model):

@@ -59,6 +59,7 @@ from .models import (
     UsedToken,
     WebhookDelivery,
     WebhookSubscription,
+    told_before,
 )
 from .selectors import (
     ALSO_RECORDED_ON,
@@ -789,23 +790,10 @@ def suppression_add(
     *, channel: str, address_hash: str, reason: str, told_on: date | None = None
 ) -> None:
     """Put an address (by keyed hash) on the suppression list of ``channel``; ``told_on``, the
-    day the person told Inper, where that was before today (recorded by staff later)."""
+    day the person told Inper, where staff record it later."""
     SuppressionEntry.objects.get_or_create(
-        channel=channel,
-        address_hash=address_hash,
-        defaults={
-            "reason": reason,
-            "told_on": told_on if told_on and told_on < timezone.localdate() else None,
-        },
+        channel=channel, address_hash=address_hash, defaults={"reason": reason, "told_on": told_on}
     )
-
-
-def _told_on(evidence: Mapping[str, Any] | None) -> date | None:
-    """The day a choice reached Inper, as staff recorded it in its evidence."""
-    try:
-        return date.fromisoformat(str((evidence or {}).get("received_on") or ""))
-    except ValueError:
-        return None
 
 
 def suppression_lift_for(*, subject: ConsentSubject, channel: str) -> None:
@@ -848,7 +836,7 @@ def _stop_number(
             channel=channel,
             address_hash=suppression_hash(channel, phone),
             reason=reason,
-            told_on=_told_on(evidence),
+            told_on=told_before(evidence, timezone.localdate()),
         )
     events: list[ConsentEvent] = []
     accounts = list(User.objects.filter(phone=phone.strip()))

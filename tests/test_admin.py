@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
-from django.db import connection
 from django.test import Client
 
 from accounts.models import User
@@ -73,8 +72,7 @@ def _found(client, term):
     return set(re.findall(r"[\w.]+@example\.com", page))
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="unaccent is PostgreSQL's")
-def test_support_finds_names_as_heard_without_their_accents(support_client):
+def test_support_finds_names_as_heard_without_their_accents(postgres, support_client):
     """On the phone "Müller" and "José" sound as "Muller" and "Jose"; typed with or without
     the accents, the search finds them, and only them."""
     UserFactory(email="jm@example.com", first_name="José", last_name="Müller")

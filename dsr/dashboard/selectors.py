@@ -116,9 +116,7 @@ def changes_said(events: Iterable[AuditEvent]) -> dict[int, list[Change]]:
     """Each event's recorded change in words, in the reader's language, by the event's id:
     stores, requests and staff by their names (three queries at most; the trail keeps ids)."""
     events = list(events)
-    stores = _store_names(set().union(set(), *(_event_store_ids(e) for e in events)))
-    originals = {(e.after or {}).get("duplicate_of") for e in events}
-    references = _references({pk for pk in originals if isinstance(pk, int)})
+    stores, references = _named_in(events)
     staff = _staff_by_id(
         (side or {}).get("assignee_id") for e in events for side in (e.before, e.after)
     )
@@ -160,6 +158,14 @@ def _plain(value: Any) -> str:
     if isinstance(value, Mapping | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return str(value)
+
+
+def _named_in(events: list[AuditEvent]) -> tuple[dict[int, str], dict[int, str]]:
+    """The stores and the other requests ``events`` name, by id: their names and references
+    (a query for each kind named)."""
+    stores = _store_names(set().union(*(_event_store_ids(e) for e in events)))
+    originals = {(e.after or {}).get("duplicate_of") for e in events}
+    return stores, _references({pk for pk in originals if isinstance(pk, int)})
 
 
 def _store_names(ids: set[int]) -> dict[int, str]:
@@ -509,9 +515,7 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
     """Return every audit event of the request, oldest first, with who acted and the stores
     its steps were about by name (three queries; a fourth for a duplicate's original)."""
     events = list(AuditEvent.objects.filter(scope=scope_of(request)).order_by("seq"))
-    stores = _store_names(set().union(set(), *(_event_store_ids(e) for e in events)))
-    originals = {(e.after or {}).get("duplicate_of") for e in events}
-    references = _references({pk for pk in originals if isinstance(pk, int)})
+    stores, references = _named_in(events)
     staff = staff_names(events)
     entries = []
     for event in events:
