@@ -76,6 +76,7 @@ _ACTION_TEXT = {
 def history(request: DataSubjectRequest) -> list[HistoryEntry]:
     """Return what happened to the request, in plain words, oldest first."""
     entries: list[HistoryEntry] = []
+    states_seen: set[str] = set()
     events = (
         AuditEvent.objects.filter(scope=scope_of(request))
         .order_by("seq")
@@ -93,8 +94,12 @@ def history(request: DataSubjectRequest) -> list[HistoryEntry]:
                 # What the person did: the same words whatever the request (an objection's
                 # confirmation is no more a check of who they are than an access request's).
                 entries.append(HistoryEntry(event.occurred_at, _("E-mail address confirmed")))
+            elif state == State.RUNNING and state in states_seen:
+                # Back to work after our team's step or a retry: not a second start.
+                entries.append(HistoryEntry(event.occurred_at, _("In progress again")))
             elif state in State.values:
                 entries.append(HistoryEntry(event.occurred_at, str(State(state).label)))
+            states_seen.add(state)
         elif event.action in _ACTION_TEXT:
             entries.append(HistoryEntry(event.occurred_at, str(_ACTION_TEXT[event.action](event))))
     return entries

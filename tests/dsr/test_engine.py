@@ -1075,3 +1075,31 @@ def test_a_copy_for_someone_inper_holds_nothing_on_is_offered_as_what_it_holds(s
     for letter in [m for m in mail.outbox if m.to == ["stranger@example.org"]][-2:]:
         assert "found nothing about you apart from your requests to us" in letter.body
         assert f"/requests/{done.reference}/" in letter.body
+
+
+def test_the_history_says_a_request_went_on_after_a_retry_rather_than_started_again(
+    customer, compliance_user
+):
+    from django.core.cache import cache
+
+    from dsr.selectors import history
+
+    add_store("flaky", "tests.dsr.connectors.FlakyConnector", config={"fail_times": 1})
+    request = file_request(type="access", user=customer)
+    flaky = request.tasks.get(store__key="flaky")
+    StoreTask.objects.filter(pk=flaky.pk).update(max_attempts=1)
+    request = run_pending_tasks(request)
+    assert request.state == State.WAITING
+    cache.set("flaky-calls-flaky", 100, 3600)  # the store is back
+    dsr_task_retry(task=flaky, actor=compliance_user)
+    request = run_pending_tasks(request)
+    assert request.state == State.COMPLETED
+
+    steps = [entry.text for entry in history(request)]
+    assert steps.count("In progress") == 1, steps
+    assert (
+        steps.index("In progress")
+        < steps.index("With our team")
+        < steps.index("In progress again")
+        < steps.index("Completed")
+    ), steps
