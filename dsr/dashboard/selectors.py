@@ -110,16 +110,33 @@ class Change:
     label: str
     before: str | None
     after: str | None
+    #: The field as the event stores it.
+    key: str = ""
+
+    def __str__(self) -> str:
+        after = "—" if self.after is None else self.after
+        return (
+            f"{self.label}: {after}"
+            if self.before is None
+            else (f"{self.label}: {self.before} → {after}")
+        )
 
 
-def changes_said(events: Iterable[AuditEvent]) -> dict[int, list[Change]]:
+def assignees_in(events: Iterable[AuditEvent]) -> set[Any]:
+    """The staff ``events`` assigned a request to or took it from, by account id."""
+    return {(side or {}).get("assignee_id") for e in events for side in (e.before, e.after)}
+
+
+def changes_said(
+    events: Iterable[AuditEvent], *, staff: Mapping[int, str] | None = None
+) -> dict[int, list[Change]]:
     """Each event's recorded change in words, in the reader's language, by the event's id:
-    stores, requests and staff by their names (three queries at most; the trail keeps ids)."""
+    stores, requests and staff by their names (three queries at most; the trail keeps ids).
+    ``staff``: the names of the staff the events assign, when the caller has read them."""
     events = list(events)
     stores, references = _named_in(events)
-    staff = _staff_by_id(
-        (side or {}).get("assignee_id") for e in events for side in (e.before, e.after)
-    )
+    if staff is None:
+        staff = _staff_by_id(assignees_in(events))
     said = {}
     for event in events:
         before, after = event.before or {}, event.after or {}
@@ -130,6 +147,7 @@ def changes_said(events: Iterable[AuditEvent]) -> dict[int, list[Change]]:
                     _value_said(key, side[key], stores, references, staff) if key in side else None
                     for side in (before, after)
                 ),
+                key,
             )
             for key in [*before, *(key for key in after if key not in before)]
         ]
@@ -515,8 +533,9 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
     """Return every audit event of the request, oldest first, with who acted and the stores
     its steps were about by name (three queries; a fourth for a duplicate's original)."""
     events = list(AuditEvent.objects.filter(scope=scope_of(request)).order_by("seq"))
-    stores, references = _named_in(events)
-    staff = staff_names(events)
+    actors = {e.actor_id for e in events if e.actor_type == "person" and e.actor_id}
+    staff = _staff_by_id(actors | assignees_in(events))
+    said = changes_said(events, staff=staff)
     entries = []
     for event in events:
         if event.actor_type == "system" and _by_a_guest(request, event):
@@ -545,14 +564,15 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
             text = _("Request recorded; it was received on %(day)s") % {
                 "day": date_format(timezone.localtime(request.received_at), "DATE_FORMAT")
             }
-        detail = ", ".join(
-            "{}: {}".format(*detail_label(key, _named(key, value, stores, references)))
-            for key, value in (event.after or {}).items()
-            if key != "state"
-            and value not in (None, "", [], {})
+        after = event.after or {}
+        detail = " · ".join(
+            str(change)
+            for change in said[event.pk]
+            if change.key not in ("state", "note")  # a state in the text; a note's number
+            and (change.key not in after or after[change.key] not in (None, "", [], {}))
             # The reason says how it ended ("done — Outcome: Done" said it twice; a part
             # answer's outcome, "done", would say too much).
-            and not (key == "outcome" and event.reason in (value, "partly_done"))
+            and not (change.key == "outcome" and event.reason in (after["outcome"], "partly_done"))
         )
         entries.append(
             TimelineEntry(event, str(actor), text, detail, reason_label(event.reason or ""))

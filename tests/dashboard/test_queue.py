@@ -205,6 +205,11 @@ def test_assign_to_me_from_the_queue_and_a_stale_view_is_refused(
     assert "is now yours" in again.content.decode()
     assert "changed who handles" not in again.content.decode()
     assert AuditEvent.objects.filter(action="dsr.request.assigned").count() == 1
+    # The request's timeline names who it went to, as the audit trail does, not their number.
+    page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
+    name = f"{compliance_user.first_name} {compliance_user.last_name}"
+    assert f"Assigned to: — → {name}" in page
+    assert f"Assigned to: {compliance_user.pk}<" not in page
 
     # A colleague who still sees the request as unassigned cannot take it over unknowingly.
     other = login(Client(), StaffFactory(group=COMPLIANCE_GROUP), mfa=True)

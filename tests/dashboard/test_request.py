@@ -382,9 +382,11 @@ def test_extend_once_emails_the_reason_and_twice_is_refused(
     erasure.refresh_from_db()
     assert erasure.due_at > before
     assert date_format(timezone.localtime(erasure.due_at), "DATETIME_FORMAT") == promised
-    # The timeline gives the new deadline as a date, in words, not the audit trail's key.
+    # The timeline gives the deadline it replaced and the new one as dates, in words, not the
+    # audit trail's key.
     page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
-    assert f"Due by: {date_format(timezone.localtime(erasure.due_at))}" in page
+    dates = (date_format(timezone.localtime(day)) for day in (before, erasure.due_at))
+    assert "Due by: {} → {}".format(*dates) in page
     assert "due_at" not in page
     # The deadline it replaced stays in sight.
     was = date_format(timezone.localtime(before), "DATETIME_FORMAT")
@@ -504,7 +506,7 @@ def test_retry_a_failed_task_but_not_one_that_succeeded(compliance_client, custo
     assert failed.state == TaskState.SUCCEEDED and failed.error == ""
     page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
     assert "Error: the test store refuses" in page
-    assert "Had failed with: the test store refuses, Attempts before the retry: 1" in page
+    assert "Had failed with: the test store refuses · Attempts before the retry: 1" in page
     # Its row still counts the attempts before the retry.
     assert '1 / 5<br><span class="muted">1 before a retry by staff</span>' in page
     # The receipt does not read as a clean run: the failure and the retry are on it.
@@ -577,6 +579,9 @@ def test_an_internal_note_is_kept_and_audited_without_its_text(
     assert event.scope == f"dsr.datasubjectrequest:{erasure.pk}"
     assert "+49" not in str(event.after) + event.reason
     assert _post(compliance_client, erasure, "notes", {"note-body": "  "}).status_code == 400
+    # The timeline says a note was added; the number the trail keeps means nothing to a reader.
+    assert "Internal note added" in response.content.decode()
+    assert f"Note: {note.pk}<" not in response.content.decode()
 
 
 def test_resend_the_download_link_only_while_there_is_a_copy(
@@ -882,7 +887,7 @@ def test_the_timeline_names_each_steps_store_and_action_in_words(
 
     details = [entry.detail for entry in response.context["page"].timeline]
     assert "Geplante Schritte: Inper-Datenschutzportal (Löschen)" in details
-    assert "Datenspeicher: Inper-Datenschutzportal, Schritt: Löschen, Versuch: 1" in details
+    assert "Datenspeicher: Inper-Datenschutzportal · Schritt: Löschen · Versuch: 1" in details
     # The preview names the stores it searched, not their ids.
     assert "Datenspeicher: Inper-Datenschutzportal" in details
     page = response.content.decode().split('id="timeline"')[1].split("</section>")[0]
@@ -978,12 +983,12 @@ def test_kept_records_going_on_different_days_are_kept_until_the_last_at_the_lat
     assert "letters: 2 records kept: Post law (until 1 May 2031 at the latest)" in text
     page = compliance_client.get(f"/dashboard/requests/{request.reference}/receipt/")
     shown = " ".join(page.content.decode().split())
-    assert "orders: 3 retained under Tax law (until 4 October 2036 at the latest)" in shown
-    assert "invoices: 2 retained under Tax law (until 4 October 2036)" in shown
+    assert "orders: 3 retained; basis: Tax law (until 4 October 2036 at the latest)" in shown
+    assert "invoices: 2 retained; basis: Tax law (until 4 October 2036)" in shown
     # The request's own page says the same.
     page = compliance_client.get(f"/dashboard/requests/{request.reference}/")
     shown = " ".join(page.content.decode().split())
-    assert "orders: 3 retained under Tax law (until 4 October 2036 at the latest)" in shown
+    assert "orders: 3 retained; basis: Tax law (until 4 October 2036 at the latest)" in shown
 
     # A basis the portal words itself is read in the officer's language.
     receipt["retained"][0]["basis"] = (

@@ -212,3 +212,45 @@ def test_the_cookie_banner_leaves_most_of_a_phones_first_screen_to_the_page(page
     assert box is not None and box["height"] < 844 / 2
     heading = page.locator("main h1").bounding_box()
     assert heading is not None and heading["y"] + heading["height"] < 844
+
+
+def test_an_officers_request_page_fits_a_desktop_screen(page):
+    """At 1280 px the stores' nine columns fit beside the side column (a step retried by staff
+    says so under its attempts), and a later unconfirmed request's warning wraps in its box."""
+    from django.core.cache import cache
+
+    from dsr.models import StoreTask
+    from dsr.services import dsr_task_retry
+    from privacy_portal.permissions import COMPLIANCE_GROUP
+    from tests.dsr.helpers import run_pending_tasks
+    from tests.e2e.test_dashboard_journeys import officer_signs_in
+
+    if not DataStore.objects.filter(key="portal").exists():
+        add_store("portal", "dsr.connectors.portal.PortalConnector", name="Inper Privacy Portal")
+    add_store(
+        "flaky",
+        "tests.dsr.connectors.FlakyConnector",
+        name="Newsletter platform",
+        config={"fail_times": 1},
+    )
+    customer = UserFactory(email="desktop.officer@example.com")
+    officer = StaffFactory(group=COMPLIANCE_GROUP)
+    request = file_request(type="access", user=customer)
+    StoreTask.objects.filter(request=request, store__key="flaky").update(max_attempts=1)
+    run_pending_tasks(request)
+    cache.set("flaky-calls-flaky", 100, 3600)  # the store is back
+    dsr_task_retry(task=request.tasks.get(store__key="flaky"), actor=officer)
+    run_pending_tasks(request)
+    erasure = file_request(type="erasure", user=customer)
+    file_request(type="erasure", email=customer.email, channel="portal_guest")
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    officer_signs_in(page, officer)
+    page.goto(f"/dashboard/requests/{request.reference}/")
+    assert page.get_by_text("before a retry by staff").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    box = page.locator("#tasks .table-scroll")
+    assert box.evaluate("box => box.scrollWidth <= box.clientWidth")
+    page.goto(f"/dashboard/requests/{erasure.reference}/")
+    assert page.get_by_text("not confirmed to come from the person").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
