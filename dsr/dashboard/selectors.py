@@ -142,12 +142,14 @@ def changes_said(
         before, after = event.before or {}, event.after or {}
         said[event.pk] = [
             Change(
-                detail_label(key, None)[0],
-                *(
-                    _value_said(key, side[key], stores, references, staff) if key in side else None
-                    for side in (before, after)
-                ),
-                key,
+                label=detail_label(key, None)[0],
+                before=_value_said(key, before[key], stores, references, staff)
+                if key in before
+                else None,
+                after=_value_said(key, after[key], stores, references, staff)
+                if key in after
+                else None,
+                key=key,
             )
             for key in [*before, *(key for key in after if key not in before)]
         ]
