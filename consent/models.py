@@ -102,7 +102,7 @@ SOURCE_FOR_PERSON: dict[str, StrOrPromise] = {
     Source.API: _("Another Inper service, such as the shop"),
     Source.STAFF: _("Our staff, as you told them"),
     # Filed signed in, or by anyone with the person's address (an opt-out needs no check).
-    Source.REQUEST: _("A privacy request made with your e-mail address"),
+    Source.REQUEST: _("A privacy request in your name"),
     Source.GPC: _("Your browser's Global Privacy Control setting"),
 }
 

@@ -37,7 +37,7 @@ from . import selectors, services, tokens
 from .catalogue import catalogue
 from .cookie import banner_cookie_make, banner_cookie_of, banner_cookie_set
 from .forms import ChoiceForm, CookieChoiceForm
-from .models import PolicyDocument, PolicyVersion, PurposeKind, Source, UsedToken
+from .models import Channel, PolicyDocument, PolicyVersion, PurposeKind, Source, UsedToken
 from .policies import POLICY_LANGUAGE, parse_policy
 from .ratelimits import too_many_requests
 from .receipts import consent_receipt
@@ -74,6 +74,8 @@ def preferences(request: HttpRequest) -> HttpResponse:
                 if c.purpose.kind == PurposeKind.MARKETING
             ),
             "gpc": services.gpc_signal(request),
+            # Text messages and calls go to the profile's number: none, none to switch on.
+            "no_phone": not _user(request).phone,
         },
     )
 
@@ -106,6 +108,18 @@ def preference_update(request: HttpRequest, key: str) -> HttpResponse:
         )
     user = _user(request)
     granted = form.cleaned_data["granted"]
+    phoned = purpose is not None and purpose.channel in (Channel.SMS, Channel.PHONE)
+    if purpose is not None and phoned and granted and not user.phone:
+        # A consent to texts or calls without a number would cover whatever number is added.
+        messages.error(
+            request,
+            _(
+                "“%(title)s” is still off: add your phone number to your profile first, as "
+                "text messages and calls go to it."
+            )
+            % {"title": purpose.title()},
+        )
+        return redirect(reverse("consent:preferences") + f"#purpose-{key}")
     files = "" if granted else request_for_switch_off(key)
     if files == "objection":
         try:

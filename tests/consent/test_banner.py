@@ -354,7 +354,7 @@ def test_cookies_withdrawn_by_a_request_made_signed_in_are_listed_once(customer)
 
     rows = _history_rows(client, "Analytics")
     assert len(rows) == 2
-    assert "Withdrawn" in rows[0] and "A privacy request made with your e-mail address" in rows[0]
+    assert "Withdrawn" in rows[0] and "A privacy request in your name" in rows[0]
     assert "Given" in rows[1] and "Cookie banner" in rows[1]
     # Withdrawn on the account and in this browser, as recorded.
     assert ConsentEvent.objects.filter(purpose__key="analytics", granted=False).count() == 2

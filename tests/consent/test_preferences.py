@@ -375,3 +375,23 @@ def test_withdrawing_consent_in_the_centre_tells_the_systems_that_use_it(
     # A use no other system carries out is only recorded.
     _switch(client, "personalisation", "off")
     assert DataSubjectRequest.objects.count() == 1
+
+
+@pytest.mark.parametrize("key", ["marketing_sms", "marketing_phone"])
+def test_texts_and_calls_cannot_be_switched_on_without_a_number_to_send_them_to(
+    customer_client, customer, key
+):
+    customer.phone = ""
+    customer.save(update_fields=["phone"])
+    page = customer_client.get("/privacy/").content.decode()
+    assert "add your phone number to your profile</a>" in page
+
+    response = customer_client.post(f"/privacy/choices/{key}/", {"granted": "on"}, follow=True)
+    assert "is still off: add your phone number to your profile first" in response.content.decode()
+    assert not ConsentEvent.objects.filter(purpose__key=key).exists()
+
+    customer.phone = "+4915112345678"
+    customer.save(update_fields=["phone"])
+    assert "add your phone number" not in customer_client.get("/privacy/").content.decode()
+    customer_client.post(f"/privacy/choices/{key}/", {"granted": "on"})
+    assert ConsentEvent.objects.get(purpose__key=key).granted

@@ -1522,3 +1522,29 @@ def test_the_officer_who_checks_an_identity_by_hand_is_named_as_its_checker(
     assert re.search(
         rf"Checked by</dt><dd>{re.escape(name or compliance_user.email)}</dd>", identity
     )
+
+
+def test_a_second_correction_that_says_something_else_is_read_with_the_first(
+    customer, mailoutbox, django_capture_on_commit_callbacks
+):
+    from privacy_portal.permissions import COMPLIANCE_GROUP
+    from tests.factories import StaffFactory
+
+    client = login(Client(), customer, reauthenticated=True)
+    client.post("/requests/new/", {"type": "rectification", "details": "My name is O'Brien."})
+    with django_capture_on_commit_callbacks(execute=True):
+        second = client.post(
+            "/requests/new/", {"type": "rectification", "details": "My phone is +49 30 7654321."}
+        )
+    original = DataSubjectRequest.objects.get(user=customer, duplicate_of__isnull=True)
+    linked = DataSubjectRequest.objects.get(duplicate_of=original)
+    said = "what you wrote in this one is read together with the earlier one"
+    assert said in client.get(second["Location"]).content.decode()
+    told = mailoutbox[-1]
+    assert told.to == [customer.email] and linked.reference in told.body
+    assert said in told.body and "from you while" in told.body
+    assert "from this e-mail address" not in told.body
+    # The officer working on the first reads what the second asks.
+    officer = login(Client(), StaffFactory(group=COMPLIANCE_GROUP), mfa=True)
+    page = officer.get(f"/dashboard/requests/{original.reference}/").content.decode()
+    assert linked.reference in page and "+49 30 7654321" in page
