@@ -34,7 +34,7 @@ from .dashboard.labels import (
     type_label,
 )
 from .dashboard.selectors import staff_name
-from .identity import account_holding
+from .identity import account_holding, account_name_differs
 from .models import Channel, DataSubjectRequest, ErasureRecord, IdentityMethod, RequestType, State
 from .services import (
     PER_PURPOSE_TYPES,
@@ -308,6 +308,7 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
         created = dsr_request_file(intake=form.intake(), actor=request.user)
         obj.pk, obj.reference, obj.state = created.pk, created.reference, created.state
         obj.duplicate_of, obj.due_at = created.duplicate_of, created.due_at
+        obj.user_id, obj.full_name = created.user_id, created.full_name
 
     def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
         if obj.state == State.DUPLICATE and obj.duplicate_of is not None:
@@ -332,6 +333,18 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
                     "checked who asked, the request waits for the person to confirm it from the "
                     "e-mail we sent them; it joins their account's requests once they do."
                 ),
+            )
+        holder = account_name_differs(obj) if obj.state != State.DUPLICATE else ""
+        if holder:
+            messages.warning(
+                request,
+                _(
+                    "The name given, %(given)s, is not the name of the customer account this "
+                    "address belongs to (%(holder)s): the request is about that account. If the "
+                    "person who asked does not hold it, tell a compliance officer before it is "
+                    "approved."
+                )
+                % {"given": obj.full_name, "holder": holder},
             )
         if obj.state != State.DUPLICATE and obj.due_at < timezone.now():
             # Received long before it was recorded: the officers must know today.

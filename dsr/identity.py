@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from typing import Any
 
 from .connectors.base import StoreError, Subject
@@ -46,6 +47,29 @@ def account_holding(email: str) -> Any | None:
     if user is None or normalise_email(user.email) != normalise_email(email):
         return None
     return user
+
+
+def _name_words(name: str) -> list[str]:
+    """The words of ``name`` as compared: without accents, case or punctuation."""
+    plain = unicodedata.normalize("NFKD", name)
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).casefold()
+    return re.findall(r"\w+", plain)
+
+
+def account_name_differs(request: DataSubjectRequest) -> str:
+    """Return the name of the account ``request`` is about if the name given with the request
+    is not theirs ("" if it is, or either is missing): the officer must see that the person
+    who asked may not be the account holder, whatever the e-mail address says. Accents, case,
+    word order and extra names (a middle name, a name at birth) do not make a difference; a
+    surname the account does not have does."""
+    user = request.user if request.user_id else None
+    if user is None or not request.full_name:
+        return ""
+    holder = user.full_name
+    given, theirs = set(_name_words(request.full_name)), _name_words(holder)
+    if not theirs or theirs[-1] in given:
+        return ""
+    return str(holder)
 
 
 def subject_of(request: DataSubjectRequest) -> Subject:

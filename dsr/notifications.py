@@ -56,9 +56,17 @@ def first_name(request: DataSubjectRequest) -> str:
 
     Anyone can file a request for any address, and an opt-out needs no proof: until the
     address is proven, the e-mail does not repeat the name typed with it (it could be a link
-    or a message to a stranger)."""
+    or a message to a stranger). Nor does it when staff recorded it for an account whose
+    holder has another name: the e-mail goes to the holder. (A guest's name is not compared:
+    what a guest reads never depends on whether the address has an account.)"""
+    from .identity import account_name_differs
+
     given = (request.full_name or "").split()
-    if request.identity_proven and given:
+    if (
+        request.identity_proven
+        and given
+        and not (request.recorded_by_id and account_name_differs(request))
+    ):
         return given[0]
     if request.user_id is None:
         return ""

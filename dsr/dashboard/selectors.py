@@ -20,6 +20,7 @@ from privacy_portal.audit.services import scope_of
 from privacy_portal.permissions import COMPLIANCE_GROUP
 
 from ..engine import tasks_done
+from ..identity import account_name_differs
 from ..models import (
     OPEN_STATES,
     Action,
@@ -608,6 +609,8 @@ class RequestPage:
     extend_refusal: str = ""
     #: A step failed while others wait for staff: the answer without it must wait for them.
     failed_behind_manual: bool = False
+    #: The account holder's name, where the name given with the request is not theirs.
+    account_name_differs: str = ""
 
     @property
     def identity_checked_by(self) -> str:
@@ -740,6 +743,8 @@ def request_page(reference: str) -> RequestPage | None:
     }
     # A step failed, but steps waiting for staff keep the answer-without-it back.
     page.failed_behind_manual = held_by_failure and not page.can["answer_without_failed"]
+    if request.redacted_at is None:
+        page.account_name_differs = account_name_differs(request)
     # Why an open request the officer might want more time for cannot have it.
     if request.is_open and request.verified_at is not None and not page.can["extend"]:
         page.extend_refusal = (

@@ -329,7 +329,7 @@ def test_a_second_correction_linked_as_a_duplicate_is_read_on_the_first_ones_pag
     assert "not confirmed to come from the person: ask them before acting on it" in entry
 
     waiting = customer_client.get(f"/requests/{second.reference}/").content.decode()
-    assert f"({first.reference}) was still open" in waiting and "answer them together" in waiting
+    assert f"({first.reference}) was still open" in waiting and "answer both together" in waiting
     # Answered, the first says so on the second's page too.
     DataSubjectRequest.objects.filter(pk=first.pk).update(state=State.COMPLETED)
     answered = customer_client.get(f"/requests/{second.reference}/").content.decode()

@@ -426,3 +426,61 @@ def test_the_account_holder_downloads_a_linked_copy_only_after_confirming_the_pa
         action="dsr.package.downloaded", scope=f"dsr.datasubjectrequest:{created.pk}"
     )
     assert download.actor_id == customer.pk
+
+
+def test_a_name_given_to_support_that_is_not_the_account_holders_is_shown_to_the_officer(
+    support_client,
+    compliance_client,
+    customer,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = support_client.post(
+            "/admin/dsr/datasubjectrequest/add/",
+            {
+                "type": "erasure",
+                "channel": "in_person",
+                "email": customer.email,
+                "full_name": "Zoë Núñez",
+                "identity_method": "staff_in_person",
+                "identity_note": "Met at the booth, ID card seen",
+            },
+            follow=True,
+        )
+    created = DataSubjectRequest.objects.get(email=customer.email)
+    assert created.user_id == customer.pk
+    holder = f"{customer.first_name} {customer.last_name}"
+    shown = [str(message) for message in response.context["messages"]]
+    assert any("The name given, Zoë Núñez, is not the name" in m and holder in m for m in shown)
+    page = compliance_client.get(f"/dashboard/requests/{created.reference}/").content.decode()
+    assert "Account holder" in page and holder in page
+    assert "not the name given" in page
+    # The e-mails go to the account's address: they greet its holder, not the name given.
+    created.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.extended(created)
+    told = [m for m in mailoutbox if m.to == [customer.email]]
+    assert len(told) >= 2 and f"Hello {customer.first_name}," in told[-1].body
+    assert not any("Zoë" in m.body for m in told)
+
+
+@pytest.mark.parametrize(
+    "given", ["{first} {last}", "{last}, {first} Maria", "{first_upper} {last_plain}"]
+)
+def test_the_account_holders_own_name_in_another_form_raises_no_warning(customer, given):
+    from dsr.identity import account_name_differs
+
+    customer.first_name, customer.last_name = "Chloé", "Martin-Dubois"
+    customer.save()
+    request = file_request(
+        type="access",
+        user=customer,
+        full_name=given.format(
+            first="Chloé",
+            last="Martin-Dubois",
+            first_upper="CHLOE",
+            last_plain="martin dubois",
+        ),
+    )
+    assert account_name_differs(request) == ""
