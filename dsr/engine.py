@@ -553,6 +553,19 @@ def _record_result(task: StoreTask, attempt: int, result: Any) -> None:
             notifications.manual_task_waiting(mine)
         # The worker that ran the last export builds the package: it is on the exports queue.
         _advance_here_on_commit(mine.request_id, build_here=mine.action == Action.EXPORT)
+        if mine.state == TaskState.SUCCEEDED and _account_deleted(task, mine.receipt):
+            # After the advance: a request it completed said so in its own e-mail.
+            transaction.on_commit(functools.partial(notifications.account_deleted, mine.request_id))
+
+
+def _account_deleted(task: StoreTask, receipt: Any) -> bool:
+    """Whether a step's receipt says it deleted the person's account in the portal."""
+    from .portal_store import PORTAL_STORE_KEY
+
+    if task.store.key != PORTAL_STORE_KEY or task.action != Action.ERASE:
+        return False
+    deleted = (receipt or {}).get("deleted") if isinstance(receipt, dict) else None
+    return isinstance(deleted, dict) and bool(deleted.get("account"))
 
 
 def _record_failure(

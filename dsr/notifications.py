@@ -261,21 +261,39 @@ def completed(request: DataSubjectRequest) -> None:
         else None,
         # The account is gone with an erasure: the person's other open requests are followed
         # by their links from now on.
-        still_open=[
-            (other.get_type_display(), other.reference, request_url(other))
-            for other in DataSubjectRequest.objects.filter(
-                subject_key=request.subject_key, state__in=[s.value for s in OPEN_STATES]
-            )
-            .exclude(pk=request.pk)
-            .order_by("received_at")
-        ]
-        if request.type == RequestType.ERASURE and request.subject_key
-        else [],
+        still_open=_still_open(request) if request.type == RequestType.ERASURE else [],
         # An objection or a withdrawal: the uses of data it ended, by name.
         ended=_titles(request, request.purposes)
         if request.type in (RequestType.OBJECTION, RequestType.WITHDRAW_CONSENT)
         else [],
     )
+
+
+def _still_open(request: DataSubjectRequest) -> list[tuple[StrOrPromise, str, str]]:
+    """The person's other open requests: their type, reference and link (signed, once their
+    account is gone)."""
+    if not request.subject_key:
+        return []
+    others = (
+        DataSubjectRequest.objects.filter(
+            subject_key=request.subject_key, state__in=[s.value for s in OPEN_STATES]
+        )
+        .exclude(pk=request.pk)
+        .order_by("received_at")
+    )
+    # The type's label stays lazy: the e-mail says it in the language it is written in.
+    return [(RequestType(o.type).label, o.reference, request_url(o)) for o in others]
+
+
+def account_deleted(request_id: int) -> None:
+    """Tell the person that their erasure deleted their account while the rest of it goes on
+    (its other systems, a step for staff): they can no longer sign in, and follow this and
+    their other open requests by the links given. A request already answered said so in its
+    completion e-mail."""
+    request = DataSubjectRequest.objects.filter(pk=request_id).first()
+    if request is None or request.state not in OPEN_STATES:
+        return
+    _to_person(request, "account_deleted", still_open=_still_open(request))
 
 
 def restriction_lift_notice(request: DataSubjectRequest) -> None:

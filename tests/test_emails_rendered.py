@@ -429,6 +429,37 @@ def test_an_erasure_completed_with_what_each_system_did(
     assert "privacy_requests" not in body  # entities named for people, not as tables
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_erasure_that_deleted_the_account_while_a_step_waits_gives_the_links(
+    language, rendered, officers, bystander, django_capture_on_commit_callbacks
+):
+    """The account is gone before the request is done (a step for staff waits): the person is
+    told, with links to follow this request and their other open ones without signing in."""
+    add_store("payments", "tests.dsr.connectors.StaffStepConnector")
+    customer = person(language)
+    other = file_request(type="rectification", user=customer, details="My old address")
+    request = file_request(type="erasure", user=customer)
+    request = dsr_request_approve(request=request, actor=officers["en"])
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        request = run_pending_tasks(request)
+    assert request.state == State.WAITING
+    assert not type(customer).objects.filter(pk=customer.pk).exists()
+    body = check_person(
+        only(customer.email),
+        language=language,
+        reference=[request.reference, other.reference],
+        rendered=rendered,
+        bystander=bystander,
+    )
+    # Each link opens its request's page without an account.
+    for reference in (request.reference, other.reference):
+        link = next(u for u in LINK.findall(body) if f"/requests/{reference}/" in u)
+        url = urlsplit(link)
+        page = Client().get(f"{url.path}?{url.query}")
+        assert page.status_code == 200 and reference in page.content.decode()
+
+
 def _both_parts(message: EmailMessage) -> list[str]:
     """The plain text and the HTML part's text, each on one line as a person reads it."""
     html = next(c for c, kind in getattr(message, "alternatives", []) if kind == "text/html")
