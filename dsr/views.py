@@ -40,7 +40,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import (
     require_GET,
     require_http_methods,
-    require_POST,
     require_safe,
 )
 from django_ratelimit.core import is_ratelimited
@@ -415,16 +414,25 @@ def _owned(request: HttpRequest, reference: str) -> tuple[DataSubjectRequest, st
     raise Http404
 
 
+def _link_expired(request: HttpRequest) -> HttpResponse:
+    message = _("This link has expired. The newest e-mail about your request has a new one.")
+    return render(request, "dsr/link_invalid.html", {"message": message}, status=410)
+
+
 @require_safe
 def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
     """Follow one request: state, deadline, progress and history."""
+    if reference != reference.strip().upper() and reference.strip().upper().startswith("DSR-"):
+        # Typed in lower case, or copied with a space: the reference as it is written.
+        path = reverse("dsr:detail", args=[reference.strip().upper()])
+        query = request.META.get("QUERY_STRING", "")
+        return redirect(f"{path}?{query}" if query else path)
     if not request.user.is_authenticated and not request.GET.get("t"):
         return redirect_to_login(request.get_full_path())
     try:
         found, token = _owned(request, reference)
     except _StatusLinkExpired:
-        message = _("This link has expired. The newest e-mail about your request has a new one.")
-        return render(request, "dsr/link_invalid.html", {"message": message}, status=410)
+        return _link_expired(request)
     if token:
         language_of_the_email(request, found.language)
     done, total = tasks_done(found)
@@ -534,9 +542,24 @@ def request_progress(request: HttpRequest, reference: str) -> JsonResponse:
     )
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def request_cancel(request: HttpRequest, reference: str) -> HttpResponse:
-    found, token = _owned(request, reference)
+    """Ask whether to cancel the request (a page of its own, with a button that says what it
+    does, where a browser's dialog offers "OK" and "Cancel"), then cancel it."""
+    if request.method != "POST" and not request.user.is_authenticated and not request.GET.get("t"):
+        return redirect_to_login(request.get_full_path())
+    try:
+        found, token = _owned(request, reference)
+    except _StatusLinkExpired:
+        return _link_expired(request)
+    if request.method != "POST":
+        back = reverse("dsr:detail", args=[found.reference])
+        back = f"{back}?t={token}" if token else back
+        if not services.person_may_cancel(found):
+            return redirect(back)
+        if token:
+            language_of_the_email(request, found.language)
+        return render(request, "dsr/cancel.html", {"req": found, "token": token, "back": back})
     actor = request.user if request.user.is_authenticated else None
     try:
         services.dsr_request_cancel(request=found, actor=actor, by_person=True)

@@ -547,6 +547,7 @@ def test_a_customer_cannot_open_another_customers_request(customer, other_custom
     for method, path in [
         ("get", f"/requests/{theirs.reference}/"),
         ("get", f"/requests/{theirs.reference}/progress/"),
+        ("get", f"/requests/{theirs.reference}/cancel/"),
         ("post", f"/requests/{theirs.reference}/cancel/"),
         ("get", f"/requests/{theirs.reference}/download/"),
         ("get", f"/requests/{theirs.reference}/download/code/"),
@@ -880,16 +881,22 @@ def test_a_signed_in_customer_has_an_intake_limit_of_their_own(
 def test_a_customer_cancels_before_anything_runs(customer_client, customer):
     created = file_request(type="erasure", user=customer)
     page = customer_client.get(f"/requests/{created.reference}/").content.decode()
-    # The browser's own question has OK and Cancel: it says which does what.
-    asked = html.unescape(re.search(r'data-confirm="([^"]+)"', page).group(1))
-    assert asked == (
-        f"Cancel request {created.reference}? It will not be carried out. "
-        "Choose OK to cancel it, or Cancel to keep it."
-    )
+    # A page of its own asks first, its buttons saying what each does (a browser's dialog
+    # offers "OK" and "Cancel", where "Cancel" would keep the request).
+    assert f'href="/requests/{created.reference}/cancel/"' in page
+    asked = customer_client.get(f"/requests/{created.reference}/cancel/").content.decode()
+    assert f"<h1>Cancel request {created.reference}?</h1>" in asked
+    assert ">Cancel the request</button>" in asked
+    assert f'href="/requests/{created.reference}/">Keep the request</a>' in asked
+    created.refresh_from_db()
+    assert created.state != State.CANCELLED  # asking changed nothing
     response = customer_client.post(f"/requests/{created.reference}/cancel/")
     assert response.status_code == 302
     created.refresh_from_db()
     assert created.state == State.CANCELLED
+    # Nothing left to cancel: the question leads back to the request.
+    again = customer_client.get(f"/requests/{created.reference}/cancel/")
+    assert again.status_code == 302 and again["Location"] == f"/requests/{created.reference}/"
 
 
 def test_cancelling_a_completed_request_says_so_plainly(customer_client, customer):
@@ -1548,3 +1555,15 @@ def test_a_second_correction_that_says_something_else_is_read_with_the_first(
     officer = login(Client(), StaffFactory(group=COMPLIANCE_GROUP), mfa=True)
     page = officer.get(f"/dashboard/requests/{original.reference}/").content.decode()
     assert linked.reference in page and "+49 30 7654321" in page
+
+
+def test_a_reference_typed_in_lower_case_leads_to_the_request(customer_client, customer):
+    created = file_request(type="rectification", user=customer, details="My name")
+    typed = created.reference.lower()
+    response = customer_client.get(f"/requests/{typed}/?from=mail", follow=True)
+    assert response.redirect_chain[-1][0] == f"/requests/{created.reference}/?from=mail"
+    assert created.reference in response.content.decode()
+    # Another customer's reference, typed so, is as unknown as written right.
+    other = file_request(type="rectification", user=UserFactory(), details="Mine")
+    response = customer_client.get(f"/requests/{other.reference.lower()}/", follow=True)
+    assert response.status_code == 404

@@ -145,6 +145,7 @@ def test_pages_for_customers(page, screen, world):
         "/requests/new/",
         f"/requests/{world['done'].reference}/",
         f"/requests/{world['open'].reference}/",
+        f"/requests/{world['open'].reference}/cancel/",
         f"/requests/{world['lifted'].reference}/",
         "/accounts/email/",
         "/accounts/password/change/",

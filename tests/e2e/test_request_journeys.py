@@ -119,7 +119,7 @@ def test_a_request_page_left_open_follows_the_approval_without_a_reload(page, co
     assert request.state == State.IN_REVIEW
     sign_in(page, alice.email, PASSWORD)
     page.goto(f"/requests/{request.reference}/")
-    cancel = page.get_by_role("button", name="Cancel this request")
+    cancel = page.get_by_role("link", name="Cancel this request")
     cancel.wait_for()
     assert page.get_by_text("is reviewing your request").is_visible()
     # Someone reading with the keyboard is on the main menu's link.
@@ -152,7 +152,7 @@ def test_a_request_page_left_open_asks_less_and_less_often_while_nothing_moves(p
     )
     page.clock.install()
     page.goto(f"/requests/{request.reference}/")
-    page.get_by_role("button", name="Cancel this request").wait_for()
+    page.get_by_role("link", name="Cancel this request").wait_for()
     for _second in range(0, 180, 3):  # three minutes of the page's time, nothing moving
         page.clock.run_for(3000)
         page.wait_for_timeout(60)  # the answer, in real time
