@@ -281,7 +281,8 @@ class UserAdmin(CorrectionsOnRequests):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         # Phones are stored as +<country><number>; match typed numbers by their digits, with
         # or without the country code or a national leading zero.
-        digits = re.sub(r"\D", "", search_term).lstrip("0")
+        # "+49 (0)30 …": the bracketed national zero is not dialled with the country code.
+        digits = re.sub(r"\D", "", search_term.replace("(0)", "")).lstrip("0")
         if len(digits) >= 6:
             results |= queryset.filter(phone__contains=digits)
         from dsr.identity import emails_for_order_number

@@ -22,6 +22,9 @@ def normalise_phone(raw: str, *, region: str = "") -> str:
     raw = raw.strip()
     if not raw:
         return ""
+    if raw.startswith("00"):
+        # The international call prefix of most of the world, typed for the "+".
+        raw = "+" + raw[2:]
     if len(raw) > 32:
         raise ValidationError(_("That phone number is too long."), code="phone_length")
     try:

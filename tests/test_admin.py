@@ -62,7 +62,14 @@ def test_support_finds_customers_by_email_name_and_phone(support_client):
     )
     UserFactory(email="zed@example.com", first_name="Zed", last_name="Else")
 
-    for term in ("alice.w@", "Wonder", "030 12345678", "+49 30 12345678"):
+    for term in (
+        "alice.w@",
+        "Wonder",
+        "030 12345678",
+        "+49 30 12345678",
+        "+49 (0)30 12345678",
+        "0049 30 1234 5678",
+    ):
         assert _found(support_client, term) == {"alice.w@example.com"}, term
 
 

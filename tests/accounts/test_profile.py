@@ -631,3 +631,27 @@ def test_a_form_sent_in_another_encoding_is_refused_and_utf_8_is_kept(customer_c
         assert saved.status_code == 302
         customer.refresh_from_db()
         assert customer.first_name == "Müller"
+
+
+@pytest.mark.parametrize(
+    ("typed", "region", "stored"),
+    [
+        ("0049 170 1234568", "", "+491701234568"),  # the international prefix for the "+"
+        ("0049-30-123 456 78", "", "+493012345678"),
+        ("+49 (0)30 12345678", "", "+493012345678"),  # the national zero in brackets
+        ("0170 1234569", "DE", "+491701234569"),
+    ],
+)
+def test_phone_numbers_as_people_write_them_are_understood(typed, region, stored):
+    from accounts.validators import normalise_phone
+
+    assert normalise_phone(typed, region=region) == stored
+
+
+def test_a_national_number_without_its_country_is_asked_for_again():
+    from django.core.exceptions import ValidationError
+
+    from accounts.validators import normalise_phone
+
+    with pytest.raises(ValidationError, match="with its country code"):
+        normalise_phone("0170 1234569")
