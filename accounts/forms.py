@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from .models import ADDRESS_FIELDS, PROFILE_FIELDS, Address, User
 from .validators import (
     normalise_phone,
+    normalise_postal_code,
     validate_date_of_birth,
     validate_mailable_email,
     validate_plain_text,
@@ -176,6 +177,12 @@ class AddressForm(forms.ModelForm[Address]):
                     validate_plain_text(value)
                 except forms.ValidationError as error:
                     self.add_error(name, error)
+        code, country = cleaned.get("postal_code"), str(cleaned.get("country") or "")
+        if code and "postal_code" not in self.errors:
+            try:
+                cleaned["postal_code"] = normalise_postal_code(code, country)
+            except forms.ValidationError as error:
+                self.add_error("postal_code", error)
         return cleaned
 
 

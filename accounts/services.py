@@ -64,6 +64,8 @@ def address_create(*, user: User, actor: User, data: Mapping[str, Any]) -> Addre
             % {"max": settings.ACCOUNTS_MAX_ADDRESSES}
         )
     address = Address(user=user, **{k: v for k, v in data.items() if k in ADDRESS_FIELDS})
+    if any(_same_place(address, kept) for kept in Address.objects.filter(user=user)):
+        raise ValidationError(_("This address is in your address book already."))
     if count == 0:
         address.is_default_shipping = True
     if address.is_default_shipping:
@@ -74,6 +76,17 @@ def address_create(*, user: User, actor: User, data: Mapping[str, Any]) -> Addre
     address.save()
     audit_record(actor=actor, action="account.address.created", target=address, scope=user)
     return address
+
+
+def _same_place(one: Address, other: Address) -> bool:
+    """Whether two addresses of a book are the same place for the same recipient (however the
+    words were spaced or capitalised)."""
+    fields = ("recipient", "line1", "line2", "postal_code", "city", "region", "country")
+
+    def said(address: Address) -> tuple[str, ...]:
+        return tuple(" ".join(str(getattr(address, f) or "").split()).casefold() for f in fields)
+
+    return said(one) == said(other)
 
 
 @transaction.atomic

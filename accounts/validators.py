@@ -45,6 +45,63 @@ def normalise_phone(raw: str, *, region: str = "") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+#: Postal codes of the countries most of Inper's customers live in: how each is written, with
+#: an example for the message. Other countries' codes are taken as typed.
+POSTAL_CODES: dict[str, tuple[str, str]] = {
+    "AT": (r"\d{4}", "1010"),
+    "AU": (r"\d{4}", "2000"),
+    "BE": (r"\d{4}", "1000"),
+    "CA": (r"[A-Z]\d[A-Z] \d[A-Z]\d", "K1A 0B1"),
+    "CH": (r"\d{4}", "8001"),
+    "CZ": (r"\d{3} \d{2}", "110 00"),
+    "DE": (r"\d{5}", "10115"),
+    "DK": (r"\d{4}", "1050"),
+    "ES": (r"\d{5}", "28001"),
+    "FI": (r"\d{5}", "00100"),
+    "FR": (r"\d{5}", "75001"),
+    "GB": (r"[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}", "SW1A 1AA"),
+    "IE": (r"[A-Z]\d[\dW] [A-Z\d]{4}", "D02 X285"),
+    "IT": (r"\d{5}", "00118"),
+    "LI": (r"\d{4}", "9490"),
+    "LU": (r"\d{4}", "1111"),
+    "NL": (r"\d{4} [A-Z]{2}", "1012 AB"),
+    "NO": (r"\d{4}", "0150"),
+    "PL": (r"\d{2}-\d{3}", "00-001"),
+    "PT": (r"\d{4}-\d{3}", "1000-001"),
+    "SE": (r"\d{3} \d{2}", "111 22"),
+    "US": (r"\d{5}(-\d{4})?", "94105"),
+}
+#: Where the space of a code goes when it is typed without one ("sw1a1aa"): before the last
+#: three characters, or after the first three.
+_SPACE_BEFORE_LAST_THREE = frozenset({"CA", "GB", "SE", "CZ"})
+
+
+def normalise_postal_code(raw: str, country: str) -> str:
+    """Return the postal code ``raw`` as ``country`` writes it (upper case, its space where it
+    belongs); raise ValidationError if it cannot be one of that country's."""
+    code = " ".join(raw.upper().split())
+    known = POSTAL_CODES.get(country)
+    if known is None or not code:
+        return code
+    pattern, example = known
+    if country == "LU":
+        code = code.removeprefix("L-")
+    if " " in pattern and " " not in code:
+        if country in _SPACE_BEFORE_LAST_THREE and len(code) > 3:
+            code = f"{code[:-3]} {code[-3:]}"
+        elif country in ("NL", "IE") and len(code) > 4:
+            code = f"{code[:4]} {code[4:]}" if country == "NL" else f"{code[:3]} {code[3:]}"
+    if not re.fullmatch(pattern, code):
+        from django_countries import countries
+
+        raise ValidationError(
+            _("Enter the postal code as it is written in %(country)s, for example %(example)s."),
+            code="postal_code",
+            params={"country": countries.name(country), "example": example},
+        )
+    return code
+
+
 def age_on(birth: date, today: date) -> int:
     """Return the age in whole years on ``today`` of someone born on ``birth``."""
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))

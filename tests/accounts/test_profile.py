@@ -199,7 +199,7 @@ def test_a_form_with_several_fields_to_correct_lists_them_first(customer_client)
 
     one = customer_client.post(
         "/account/addresses/new/",
-        {"recipient": "", "line1": "L", "postal_code": "1", "city": "B", "country": "DE"},
+        {"recipient": "", "line1": "L", "postal_code": "10115", "city": "B", "country": "DE"},
     )
     assert one.status_code == 400
     assert b"error-summary" not in one.content
@@ -210,7 +210,7 @@ def test_the_address_book_has_a_limit(customer_client, customer, settings):
     AddressFactory.create_batch(2, user=customer)
     response = customer_client.post(
         "/account/addresses/new/",
-        {"recipient": "A", "line1": "L", "postal_code": "1", "city": "B", "country": "DE"},
+        {"recipient": "A", "line1": "L", "postal_code": "10115", "city": "B", "country": "DE"},
     )
     assert response.status_code == 400
     assert "address book is full" in response.content.decode()
@@ -655,3 +655,50 @@ def test_a_national_number_without_its_country_is_asked_for_again():
 
     with pytest.raises(ValidationError, match="with its country code"):
         normalise_phone("0170 1234569")
+
+
+def _add_address(client, postal_code, country):
+    typed = {"recipient": "R", "line1": "1 Road", "city": "C", "country": country}
+    return client.post("/account/addresses/new/", {**typed, "postal_code": postal_code})
+
+
+@pytest.mark.parametrize(
+    ("country", "typed", "kept"),
+    [
+        ("DE", " 10115 ", "10115"),
+        ("GB", "sw1a1aa", "SW1A 1AA"),
+        ("NL", "1012ab", "1012 AB"),
+        ("US", "94105-1234", "94105-1234"),
+        ("BR", "01310-100", "01310-100"),  # a country without a rule: as typed
+    ],
+)
+def test_a_postal_code_is_kept_as_its_country_writes_it(
+    customer_client, customer, country, typed, kept
+):
+    response = _add_address(customer_client, typed, country)
+    assert response.status_code == 302, response.content.decode()[:500]
+    assert customer.addresses.get(line1="1 Road").postal_code == kept
+
+
+@pytest.mark.parametrize(("country", "typed"), [("DE", "ABCDE"), ("DE", "1234"), ("US", "1234")])
+def test_a_postal_code_that_cannot_be_the_countrys_is_refused_with_an_example(
+    customer_client, customer, country, typed
+):
+    before = customer.addresses.count()
+    response = _add_address(customer_client, typed, country)
+    assert response.status_code == 400
+    assert "Enter the postal code as it is written in" in response.content.decode()
+    assert customer.addresses.count() == before
+
+
+def test_the_same_address_twice_is_refused(customer_client, customer):
+    typed = {"recipient": "Ann Lee", "line1": "1 Road", "postal_code": "10115", "city": "Berlin"}
+    first = customer_client.post("/account/addresses/new/", {**typed, "country": "DE"})
+    assert first.status_code == 302
+    again = customer_client.post(
+        "/account/addresses/new/",
+        {**typed, "recipient": "ann  LEE", "label": "Home", "country": "DE"},
+    )
+    assert again.status_code == 400
+    assert "This address is in your address book already." in again.content.decode()
+    assert customer.addresses.filter(line1="1 Road").count() == 1
