@@ -158,3 +158,21 @@ def test_the_confirmation_page_names_the_address_once(client, language, said):
     text = " ".join(re.sub(r"<[^>]+>", " ", page.content.decode()).split())
     assert f"once@example.com {said}" in text
     assert text.count("once@example.com") == 1
+
+
+def test_a_confirmation_link_opened_again_after_use_is_not_called_invalid(client):
+    """A person who clicks the link in the e-mail a second time is told their address stays
+    confirmed, not that the link is invalid."""
+    from allauth.account.models import EmailAddress, EmailConfirmationHMAC
+
+    user = UserFactory(email="twice@example.com")
+    address, _created = EmailAddress.objects.update_or_create(
+        user=user, email=user.email, defaults={"verified": False}
+    )
+    key = EmailConfirmationHMAC(address).key
+    client.post(f"/accounts/confirm-email/{key}/")
+    address.refresh_from_db()
+    assert address.verified
+    page = client.get(f"/accounts/confirm-email/{key}/").content.decode()
+    assert "or was used already: an address confirmed once stays confirmed" in page
+    assert "is invalid" not in page
