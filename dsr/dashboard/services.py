@@ -22,6 +22,8 @@ from ..services import TransitionError, has_visible_text
 
 #: How long after a link was sent again it is not sent once more.
 RESEND_PAUSE = timedelta(minutes=5)
+#: Within this time, the same note by the same member of staff is the same form sent twice.
+NOTE_REPEAT_WINDOW = timedelta(seconds=30)
 
 
 @transaction.atomic
@@ -34,7 +36,20 @@ def dsr_request_note_add(*, request: DataSubjectRequest, actor: Any, body: str) 
     locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
     if locked.redacted_at is not None:
         raise TransitionError(_("This request was redacted; nothing can be added to it."))
-    note = RequestNote.objects.create(request=locked, author=actor, body=body[:4000])
+    body = body[:4000]
+    same = (
+        RequestNote.objects.filter(
+            request=locked,
+            author=actor,
+            created_at__gte=timezone.now() - NOTE_REPEAT_WINDOW,
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if same is not None and same.body == body:
+        # The same form sent twice (a double click, a reload): one note, kept once.
+        return same
+    note = RequestNote.objects.create(request=locked, author=actor, body=body)
     audit_record(
         actor=actor,
         action="dsr.request.note_added",

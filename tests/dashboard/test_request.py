@@ -579,6 +579,10 @@ def test_an_internal_note_is_kept_and_audited_without_its_text(
     assert event.scope == f"dsr.datasubjectrequest:{erasure.pk}"
     assert "+49" not in str(event.after) + event.reason
     assert _post(compliance_client, erasure, "notes", {"note-body": "  "}).status_code == 400
+    # The same note sent twice at once (a double click) is kept once.
+    _post(compliance_client, erasure, "notes", {"note-body": "Called Alice on +49 30 123."})
+    assert RequestNote.objects.filter(request=erasure).count() == 1
+    assert AuditEvent.objects.filter(action="dsr.request.note_added").count() == 1
     # The timeline says a note was added; the number the trail keeps means nothing to a reader.
     assert "Internal note added" in response.content.decode()
     assert f"Note: {note.pk}<" not in response.content.decode()
