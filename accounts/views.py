@@ -200,3 +200,36 @@ def closed(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     language_unless_chosen(request, language if isinstance(language, str) else None)
     return render(request, "accounts/closed.html")
+
+
+def email_addresses(request: HttpRequest) -> HttpResponse:
+    """allauth's e-mail address page, which says why nothing was sent when the confirmation
+    of an address is asked for again within its rate limit (allauth sends nothing then, as
+    the first e-mail's link still works, and says nothing either)."""
+    from allauth.account import views as allauth_views
+    from allauth.account.internal.flows.email_verification import (
+        consume_email_verification_rate_limit,
+    )
+    from allauth.account.models import EmailAddress
+
+    email = str(request.POST.get("email") or "") if request.method == "POST" else ""
+    held = (
+        "action_send" in request.POST
+        and request.user.is_authenticated
+        and EmailAddress.objects.filter(
+            user_id=request.user.pk, email__iexact=email, verified=False
+        ).exists()
+        and not consume_email_verification_rate_limit(request, email, dry_run=True)
+    )
+    response: HttpResponse = allauth_views.email(request)
+    if held:
+        messages.info(
+            request,
+            _(
+                "We sent the confirmation e-mail to %(email)s a few minutes ago, and its link "
+                "still works: look for it, also in your spam folder. You can ask for another "
+                "in a few minutes."
+            )
+            % {"email": email},
+        )
+    return response

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from accounts import views as account_views
 from consent.api.docs import ApiDocsView
 from dsr import store_views
 
@@ -21,7 +22,9 @@ urlpatterns = [
     # allauth saves the account (or the added address) and then sends its confirmation: with
     # the mail server down, neither is kept, as the outage page says, and trying again works.
     path("accounts/signup/", transaction.atomic(allauth_views.signup), name="account_signup"),
-    path("accounts/email/", transaction.atomic(allauth_views.email), name="account_email"),
+    path(
+        "accounts/email/", transaction.atomic(account_views.email_addresses), name="account_email"
+    ),
     path("accounts/", include("allauth.urls")),
     path("account/data/stores/", store_views.holdings_status, name="dsr_holdings"),
     path("account/data/stores/refresh/", store_views.holdings_refresh, name="dsr_holdings_refresh"),

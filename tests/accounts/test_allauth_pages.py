@@ -176,3 +176,26 @@ def test_a_confirmation_link_opened_again_after_use_is_not_called_invalid(client
     page = client.get(f"/accounts/confirm-email/{key}/").content.decode()
     assert "or was used already: an address confirmed once stays confirmed" in page
     assert "is invalid" not in page
+
+
+def test_asking_again_too_soon_for_a_confirmation_says_why_nothing_was_sent(customer, mailoutbox):
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=customer, email="new.address@example.com", verified=False)
+    client = login(Client(), customer)
+
+    def resend():
+        response = client.post(
+            "/accounts/email/",
+            {"email": "new.address@example.com", "action_send": ""},
+            follow=True,
+        )
+        return " ".join(str(m) for m in response.context["messages"])
+
+    first = resend()
+    assert "a few minutes ago" not in first
+    sent = [m for m in mailoutbox if m.to == ["new.address@example.com"]]
+    assert len(sent) == 1
+    again = resend()
+    assert "We sent the confirmation e-mail to new.address@example.com a few minutes ago" in again
+    assert len([m for m in mailoutbox if m.to == ["new.address@example.com"]]) == 1

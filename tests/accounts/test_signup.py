@@ -218,7 +218,7 @@ def test_broken_account_links_say_so_in_plain_words(client, customer):
     assert "Invalid link" in page and "Ask for a new one" in page
     assert "Bad token" not in page
     page = client.get("/accounts/confirm-email/wrong/").content.decode()
-    assert "This confirmation link has expired or is not valid." in page
+    assert "This confirmation link has expired, or was used already" in page
     assert "issue a new" not in page
 
 
