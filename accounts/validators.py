@@ -95,7 +95,10 @@ def normalise_postal_code(raw: str, country: str) -> str:
         from django_countries import countries
 
         raise ValidationError(
-            _("Enter the postal code as it is written in %(country)s, for example %(example)s."),
+            _(
+                "This postal code does not fit the country chosen (%(country)s). A postal "
+                "code there looks like this: %(example)s."
+            ),
             code="postal_code",
             params={"country": countries.name(country), "example": example},
         )

@@ -334,7 +334,10 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
                     "e-mail we sent them; it joins their account's requests once they do."
                 ),
             )
-        holder = account_name_differs(obj) if obj.state != State.DUPLICATE else ""
+        # Also for a duplicate, which is not linked to the account but is read with its request.
+        holder = account_name_differs(
+            obj, None if obj.user_id else account_holding(obj.email) if obj.email else None
+        )
         if holder:
             messages.warning(
                 request,

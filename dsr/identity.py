@@ -56,13 +56,14 @@ def _name_words(name: str) -> list[str]:
     return re.findall(r"\w+", plain)
 
 
-def account_name_differs(request: DataSubjectRequest) -> str:
+def account_name_differs(request: DataSubjectRequest, account: Any = None) -> str:
     """Return the name of the account ``request`` is about if the name given with the request
     is not theirs ("" if it is, or either is missing): the officer must see that the person
     who asked may not be the account holder, whatever the e-mail address says. Accents, case,
     word order and extra names (a middle name, a name at birth) do not make a difference; a
-    surname the account does not have does."""
-    user = request.user if request.user_id else None
+    surname the account does not have does. ``account``: the account to compare with, where the
+    request is not linked to it (a duplicate recorded by staff for its address)."""
+    user = account if account is not None else (request.user if request.user_id else None)
     if user is None or not request.full_name:
         return ""
     holder = user.full_name

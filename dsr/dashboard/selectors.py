@@ -539,6 +539,7 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
     actors = {e.actor_id for e in events if e.actor_type == "person" and e.actor_id}
     staff = _staff_by_id(actors | assignees_in(events))
     said = changes_said(events, staff=staff)
+    filed_by = next((e.actor_id for e in events if e.action == "dsr.request.received"), None)
     entries = []
     for event in events:
         if event.actor_type == "system" and _by_a_guest(request, event):
@@ -551,6 +552,9 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
             actor = _("The person")
         elif event.actor_id in staff:
             actor = staff[event.actor_id]
+        elif event.actor_id is not None and event.actor_id == filed_by:
+            # The person, signed in when they filed it, whose account their erasure deleted.
+            actor = _("The person")
         else:
             actor = _("Person %(id)s") % {"id": event.actor_id}
         if event.action == "dsr.request.state_changed":
@@ -572,7 +576,12 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
             str(change)
             for change in said[event.pk]
             if change.key not in ("state", "note")  # a state in the text; a note's number
-            and (change.key not in after or after[change.key] not in (None, "", [], {}))
+            # An empty new value says something only where it replaced one ("— " alone not).
+            and (
+                change.key not in after
+                or after[change.key] not in (None, "", [], {})
+                or change.before not in (None, "—")
+            )
             # The reason says how it ended ("done — Outcome: Done" said it twice; a part
             # answer's outcome, "done", would say too much).
             and not (change.key == "outcome" and event.reason in (after["outcome"], "partly_done"))
@@ -697,6 +706,7 @@ def request_page(reference: str) -> RequestPage | None:
                 "received_at",
                 "channel",
                 "details",
+                "full_name",
                 "purposes",
                 "redacted_at",
                 "identity_method",

@@ -687,7 +687,7 @@ def test_a_postal_code_that_cannot_be_the_countrys_is_refused_with_an_example(
     before = customer.addresses.count()
     response = _add_address(customer_client, typed, country)
     assert response.status_code == 400
-    assert "Enter the postal code as it is written in" in response.content.decode()
+    assert "This postal code does not fit the country chosen" in response.content.decode()
     assert customer.addresses.count() == before
 
 

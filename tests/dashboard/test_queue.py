@@ -222,6 +222,13 @@ def test_assign_to_me_from_the_queue_and_a_stale_view_is_refused(
     assert response.redirect_chain[-1][0] == f"/dashboard/requests/{erasure.reference}/"
     erasure.refresh_from_db()
     assert erasure.assignee == compliance_user
+    # Released, it says from whom.
+    compliance_client.post(
+        f"/dashboard/requests/{erasure.reference}/assign/",
+        {"to": "nobody", "seen": str(compliance_user.pk)},
+    )
+    page = compliance_client.get(f"/dashboard/requests/{erasure.reference}/").content.decode()
+    assert f"Assigned to: {name} → —" in page
 
 
 def test_assign_to_me_in_the_queue_leads_back_to_the_same_filtered_queue(

@@ -1077,3 +1077,18 @@ def test_a_failed_step_behind_a_staff_step_and_the_answer_without_it(compliance_
     assert "Not done yet in: Loyalty club." in theirs
     done, total = re.search(r"data-progress-text>(\d+) / (\d+)<", theirs).groups()
     assert int(done) == int(total) - 1
+
+
+def test_the_timeline_calls_the_person_the_person_after_their_erasure_deleted_the_account(
+    compliance_client, compliance_user, customer
+):
+    restriction = file_request(type="restriction", user=customer)
+    erasure = file_request(type="erasure", user=customer)
+    run_pending_tasks(dsr_request_approve(request=erasure, actor=compliance_user))
+    assert not User.objects.filter(pk=customer.pk).exists()
+
+    for request in (restriction, erasure):
+        page = compliance_client.get(f"/dashboard/requests/{request.reference}/").content.decode()
+        timeline = page.split('id="timeline"')[1].split("</section>")[0]
+        assert "The person" in timeline
+        assert f"Person {customer.pk}" not in timeline

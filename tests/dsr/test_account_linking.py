@@ -484,3 +484,27 @@ def test_the_account_holders_own_name_in_another_form_raises_no_warning(customer
         ),
     )
     assert account_name_differs(request) == ""
+
+
+def test_a_duplicate_support_records_under_another_name_is_flagged_too(
+    support_client, compliance_client, customer
+):
+    first = file_request(type="restriction", user=customer)
+    response = support_client.post(
+        "/admin/dsr/datasubjectrequest/add/",
+        {
+            "type": "restriction",
+            "channel": "phone",
+            "email": customer.email,
+            "full_name": "Jean Dupont",
+            "identity_method": "staff_callback",
+            "identity_note": "Called back the number on file",
+        },
+        follow=True,
+    )
+    duplicate = DataSubjectRequest.objects.get(duplicate_of=first)
+    shown = [str(message) for message in response.context["messages"]]
+    assert any("The name given, Jean Dupont, is not the name" in m for m in shown), shown
+    page = compliance_client.get(f"/dashboard/requests/{first.reference}/").content.decode()
+    linked = page.split("Linked to this request")[1].split("</section>")[0]
+    assert duplicate.reference in linked and "name given: Jean Dupont" in linked
