@@ -144,8 +144,11 @@ class StorePreview:
         entities = [*planned, *(entity for entity in self.counts if entity not in planned)]
         return [
             (
-                # Named as the store names it, or as the portal titles its own records.
-                store_entity_name(self.store, entity, for_staff=True),
+                # Named as the store names it, or as the portal titles its own records; a step
+                # for staff (planned under the store's key) by the store's name.
+                str(self.store.local_name)
+                if entity == self.store.key
+                else store_entity_name(self.store, entity, for_staff=True),
                 self.counts.get(entity, 0) if self.state == "done" else None,
                 planned.get(entity),
             )

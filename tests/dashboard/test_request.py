@@ -729,7 +729,11 @@ def test_the_erasure_plan_names_periods_and_manual_steps_in_the_officers_languag
 
     compliance_user.preferred_language = "de"
     compliance_user.save(update_fields=["preferred_language"])
-    add_store("carrier", "dsr.connectors.manual.ManualConnector", config={"instructions": {}})
+    add_store(
+        "carrier",
+        "dsr.connectors.manual.ManualConnector",
+        config={"instructions": {}, "names": {"en": "Parcel carrier", "de": "Paketdienst"}},
+    )
 
     response = compliance_client.get(f"/dashboard/requests/{erasure.reference}/")
 
@@ -737,6 +741,9 @@ def test_the_erasure_plan_names_periods_and_manual_steps_in_the_officers_languag
     assert " · 730 Tage</div>" in panel  # the portal keeps the records of requests
     assert "von Hand, als Schritt für Mitarbeitende" in panel
     assert "days" not in panel and ">manual<" not in panel
+    # The step for staff and the plan's caption name the store in the officer's language.
+    assert '<th scope="row">Paketdienst</th>' in panel and ">carrier<" not in panel
+    assert "Löschplan für Paketdienst" in panel
     with translation.override("de"):
         assert _period_words(relativedelta(years=10)) == "10 Jahre"
         assert _period_words(relativedelta(years=1, months=6)) == "1 Jahr, 6 Monate"
