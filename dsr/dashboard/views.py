@@ -236,6 +236,8 @@ def _render_request(
 @officer_required(*VIEW)
 def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
     """The person, their identity check, the timeline, the store tasks, and the decisions."""
+    if reference != reference.upper() and reference.upper().startswith("DSR-"):
+        return redirect("dashboard:request", reference.upper())  # typed in lower case
     return _render_request(request, reference)
 
 

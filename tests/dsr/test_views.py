@@ -1563,6 +1563,13 @@ def test_a_reference_typed_in_lower_case_leads_to_the_request(customer_client, c
     response = customer_client.get(f"/requests/{typed}/?from=mail", follow=True)
     assert response.redirect_chain[-1][0] == f"/requests/{created.reference}/?from=mail"
     assert created.reference in response.content.decode()
+    # So does an officer's.
+    from privacy_portal.permissions import COMPLIANCE_GROUP
+    from tests.factories import StaffFactory
+
+    officer = login(Client(), StaffFactory(group=COMPLIANCE_GROUP), mfa=True)
+    response = officer.get(f"/dashboard/requests/{typed}/", follow=True)
+    assert response.redirect_chain[-1][0] == f"/dashboard/requests/{created.reference}/"
     # Another customer's reference, typed so, is as unknown as written right.
     other = file_request(type="rectification", user=UserFactory(), details="Mine")
     response = customer_client.get(f"/requests/{other.reference.lower()}/", follow=True)
