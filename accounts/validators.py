@@ -71,9 +71,6 @@ POSTAL_CODES: dict[str, tuple[str, str]] = {
     "SE": (r"\d{3} \d{2}", "111 22"),
     "US": (r"\d{5}(-\d{4})?", "94105"),
 }
-#: Where the space of a code goes when it is typed without one ("sw1a1aa"): before the last
-#: three characters, or after the first three.
-_SPACE_BEFORE_LAST_THREE = frozenset({"CA", "GB", "SE", "CZ"})
 
 
 def normalise_postal_code(raw: str, country: str) -> str:
@@ -86,11 +83,12 @@ def normalise_postal_code(raw: str, country: str) -> str:
     pattern, example = known
     if country == "LU":
         code = code.removeprefix("L-")
-    if " " in pattern and " " not in code:
-        if country in _SPACE_BEFORE_LAST_THREE and len(code) > 3:
-            code = f"{code[:-3]} {code[-3:]}"
-        elif country in ("NL", "IE") and len(code) > 4:
-            code = f"{code[:4]} {code[4:]}" if country == "NL" else f"{code[:3]} {code[3:]}"
+    if " " in example and " " not in code:
+        # Typed without its space ("sw1a1aa"): it goes where the example has it, counted
+        # from the end (the first part's length varies: "W1A 1AA", "SW1A 1AA").
+        tail = len(example) - example.index(" ") - 1
+        if len(code) > tail:
+            code = f"{code[:-tail]} {code[-tail:]}"
     if not re.fullmatch(pattern, code):
         from django_countries import countries
 

@@ -76,8 +76,13 @@ def preferences(request: HttpRequest) -> HttpResponse:
             "gpc": services.gpc_signal(request),
             # Text messages and calls go to the profile's number: none, none to switch on.
             "no_phone": not _user(request).phone,
+            "number_channels": NUMBER_CHANNELS,
         },
     )
+
+
+#: Marketing sent to the profile's phone number.
+NUMBER_CHANNELS = (Channel.SMS.value, Channel.PHONE.value)
 
 
 @login_required
@@ -108,8 +113,7 @@ def preference_update(request: HttpRequest, key: str) -> HttpResponse:
         )
     user = _user(request)
     granted = form.cleaned_data["granted"]
-    phoned = purpose is not None and purpose.channel in (Channel.SMS, Channel.PHONE)
-    if purpose is not None and phoned and granted and not user.phone:
+    if granted and purpose is not None and purpose.channel in NUMBER_CHANNELS and not user.phone:
         # A consent to texts or calls without a number would cover whatever number is added.
         messages.error(
             request,

@@ -335,9 +335,8 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
                 ),
             )
         # Also for a duplicate, which is not linked to the account but is read with its request.
-        holder = account_name_differs(
-            obj, None if obj.user_id else account_holding(obj.email) if obj.email else None
-        )
+        unlinked = obj.user_id is None and obj.email
+        holder = account_name_differs(obj, account_holding(obj.email) if unlinked else None)
         if holder:
             messages.warning(
                 request,

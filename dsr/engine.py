@@ -564,7 +564,7 @@ def _account_deleted(task: StoreTask, receipt: Any) -> bool:
 
     if task.store.key != PORTAL_STORE_KEY or task.action != Action.ERASE:
         return False
-    deleted = (receipt or {}).get("deleted") if isinstance(receipt, dict) else None
+    deleted = receipt.get("deleted") if isinstance(receipt, dict) else None
     return isinstance(deleted, dict) and bool(deleted.get("account"))
 
 

@@ -86,9 +86,12 @@ def request_references(events: Iterable[AuditEvent]) -> dict[str, str]:
 
 
 def staff_names(events: Iterable[AuditEvent]) -> dict[int, str]:
-    """The names of the staff who acted in ``events``, by account id (one query): staff are
-    named in the timeline and the audit trail, other people by their number."""
-    return _staff_by_id({e.actor_id for e in events if e.actor_type == "person" and e.actor_id})
+    """The names of the staff who acted in ``events`` or were assigned a request by them, by
+    account id (one query): staff are named in the timeline and the audit trail, other people
+    by their number."""
+    events = list(events)
+    actors = {e.actor_id for e in events if e.actor_type == "person" and e.actor_id}
+    return _staff_by_id(actors | assignees_in(events))
 
 
 def _staff_by_id(ids: Iterable[Any]) -> dict[int, str]:
@@ -536,8 +539,7 @@ def timeline(request: DataSubjectRequest) -> list[TimelineEntry]:
     """Return every audit event of the request, oldest first, with who acted and the stores
     its steps were about by name (three queries; a fourth for a duplicate's original)."""
     events = list(AuditEvent.objects.filter(scope=scope_of(request)).order_by("seq"))
-    actors = {e.actor_id for e in events if e.actor_type == "person" and e.actor_id}
-    staff = _staff_by_id(actors | assignees_in(events))
+    staff = staff_names(events)
     said = changes_said(events, staff=staff)
     filed_by = next((e.actor_id for e in events if e.action == "dsr.request.received"), None)
     entries = []

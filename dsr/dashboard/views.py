@@ -733,7 +733,7 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
     # Requests by their references, as officers know them (the trail keeps their ids).
     references = selectors.request_references(events)
     # What changed, in words (stores, requests and staff by name); the stored values beside.
-    changes = selectors.changes_said(events)
+    changes = selectors.changes_said(events, staff=staff)
     rows = [
         (
             event,

@@ -668,6 +668,8 @@ def _add_address(client, postal_code, country):
         ("DE", " 10115 ", "10115"),
         ("GB", "sw1a1aa", "SW1A 1AA"),
         ("NL", "1012ab", "1012 AB"),
+        ("SE", "11122", "111 22"),
+        ("IE", "d02x285", "D02 X285"),
         ("US", "94105-1234", "94105-1234"),
         ("BR", "01310-100", "01310-100"),  # a country without a rule: as typed
     ],
