@@ -552,9 +552,9 @@ def request_cancel(request: HttpRequest, reference: str) -> HttpResponse:
         found, token = _owned(request, reference)
     except _StatusLinkExpired:
         return _link_expired(request)
+    back = reverse("dsr:detail", args=[found.reference])
+    back = f"{back}?t={token}" if token else back
     if request.method != "POST":
-        back = reverse("dsr:detail", args=[found.reference])
-        back = f"{back}?t={token}" if token else back
         if not services.person_may_cancel(found):
             return redirect(back)
         if token:
@@ -567,8 +567,7 @@ def request_cancel(request: HttpRequest, reference: str) -> HttpResponse:
         messages.error(request, str(error))
     else:
         messages.success(request, _("Your request was cancelled."))
-    url = reverse("dsr:detail", args=[found.reference])
-    return redirect(f"{url}?t={token}" if token else url)
+    return redirect(back)
 
 
 def _stream(found: DataSubjectRequest, actor: Any) -> StreamingHttpResponse:
