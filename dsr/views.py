@@ -419,14 +419,23 @@ def _link_expired(request: HttpRequest) -> HttpResponse:
     return render(request, "dsr/link_invalid.html", {"message": message}, status=410)
 
 
+def _reference_as_written(request: HttpRequest, reference: str, view: str) -> HttpResponse | None:
+    """A redirect to the page of ``view`` with the reference as it is written, if it was typed
+    in lower case or copied with a space (a page opened in the browser, not a form's POST)."""
+    written = reference.strip().upper()
+    if request.method == "POST" or reference == written or not written.startswith("DSR-"):
+        return None
+    path = reverse(view, args=[written])
+    query = request.META.get("QUERY_STRING", "")
+    return redirect(f"{path}?{query}" if query else path)
+
+
 @require_safe
 def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
     """Follow one request: state, deadline, progress and history."""
-    if reference != reference.strip().upper() and reference.strip().upper().startswith("DSR-"):
-        # Typed in lower case, or copied with a space: the reference as it is written.
-        path = reverse("dsr:detail", args=[reference.strip().upper()])
-        query = request.META.get("QUERY_STRING", "")
-        return redirect(f"{path}?{query}" if query else path)
+    as_written = _reference_as_written(request, reference, "dsr:detail")
+    if as_written is not None:
+        return as_written
     if not request.user.is_authenticated and not request.GET.get("t"):
         return redirect_to_login(request.get_full_path())
     try:
@@ -546,6 +555,9 @@ def request_progress(request: HttpRequest, reference: str) -> JsonResponse:
 def request_cancel(request: HttpRequest, reference: str) -> HttpResponse:
     """Ask whether to cancel the request (a page of its own, with a button that says what it
     does, where a browser's dialog offers "OK" and "Cancel"), then cancel it."""
+    as_written = _reference_as_written(request, reference, "dsr:cancel")
+    if as_written is not None:
+        return as_written
     if request.method != "POST" and not request.user.is_authenticated and not request.GET.get("t"):
         return redirect_to_login(request.get_full_path())
     try:

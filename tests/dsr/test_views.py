@@ -1570,6 +1570,10 @@ def test_a_reference_typed_in_lower_case_leads_to_the_request(customer_client, c
     officer = login(Client(), StaffFactory(group=COMPLIANCE_GROUP), mfa=True)
     response = officer.get(f"/dashboard/requests/{typed}/", follow=True)
     assert response.redirect_chain[-1][0] == f"/dashboard/requests/{created.reference}/"
+    # And the page that asks whether to cancel it.
+    response = customer_client.get(f"/requests/{typed}/cancel/", follow=True)
+    assert response.redirect_chain[-1][0] == f"/requests/{created.reference}/cancel/"
+    assert "Cancel the request" in response.content.decode()
     # Another customer's reference, typed so, is as unknown as written right.
     other = file_request(type="rectification", user=UserFactory(), details="Mine")
     response = customer_client.get(f"/requests/{other.reference.lower()}/", follow=True)
