@@ -11,6 +11,7 @@ from privacy_portal.ratelimits import rate_window
 
 RATE_SETTINGS = (
     "DSR_INTAKE_RATE",
+    "DSR_OPT_OUT_RATE",
     "DSR_INTAKE_RATE_PER_EMAIL",
     "DSR_VERIFY_RATE",
     "DSR_DOWNLOAD_CODE_RATE",

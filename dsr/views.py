@@ -147,11 +147,22 @@ def request_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _intake_limited(request: HttpRequest, *, filing: bool) -> bool:
-    """Whether this browser's person filed as many requests as ``DSR_INTAKE_RATE`` allows;
-    ``filing`` counts one more. Only requests that are filed count: a form sent back for a
-    typo does not."""
-    return _over_limit(request, "dsr-intake", settings.DSR_INTAKE_RATE, count=filing)
+def _intake_limit(request: HttpRequest, *, signed_in: bool) -> tuple[str, str]:
+    """The limit the request sent counts against, as its group and rate: ``DSR_INTAKE_RATE``,
+    or for an opt-out ``DSR_OPT_OUT_RATE``, a count of its own, so that the requests of others
+    behind the same client address never keep anyone's marketing going."""
+    purposes = request.POST.getlist("purposes")[:50]
+    if services.is_opt_out(request.POST.get("type", ""), purposes, signed_in=signed_in):
+        return "dsr-opt-out", settings.DSR_OPT_OUT_RATE
+    return "dsr-intake", settings.DSR_INTAKE_RATE
+
+
+def _intake_limited(request: HttpRequest, limit: tuple[str, str], *, filing: bool) -> bool:
+    """Whether this browser's person filed as many requests as ``limit`` allows; ``filing``
+    counts one more. Only requests that are filed count: a form sent back for a typo does
+    not."""
+    group, rate = limit
+    return _over_limit(request, group, rate, count=filing)
 
 
 def _address_limited(request: HttpRequest, email: str) -> bool:
@@ -205,9 +216,10 @@ def request_new(request: HttpRequest) -> HttpResponse:
     draft = draft_take(request) if signed_in else None
     initial = draft or _initial_from_link(request)
     form = form_class(_data(request), initial=initial)
-    limited = request.method == "POST" and _intake_limited(request, filing=False)
+    limit = _intake_limit(request, signed_in=signed_in)
+    limited = request.method == "POST" and _intake_limited(request, limit, filing=False)
     # Which limit paused it: this browser's, or (for a guest) the e-mail address's.
-    rate, for_address = settings.DSR_INTAKE_RATE, False
+    rate, for_address = limit[1], False
     if request.method == "POST" and not limited and form.is_valid():
         data = form.cleaned_data
         # Everything but an opt-out discloses, changes or erases something (an objection
@@ -240,7 +252,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
             purposes=tuple(data.get("purposes") or ()),
         )
         try:
-            if _intake_limited(request, filing=True):  # another tab filed meanwhile
+            if _intake_limited(request, limit, filing=True):  # another tab filed meanwhile
                 raise _IntakeLimited
             if not signed_in and _address_limited(request, intake.email):
                 rate, for_address = settings.DSR_INTAKE_RATE_PER_EMAIL, True

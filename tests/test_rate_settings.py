@@ -26,6 +26,7 @@ def test_anything_else_is_not_a_rate(rate):
     ("name", "code"),
     [
         ("DSR_INTAKE_RATE", "dsr.E001"),
+        ("DSR_OPT_OUT_RATE", "dsr.E001"),
         ("DSR_DOWNLOAD_CODE_RATE", "dsr.E001"),
         ("CONSENT_RATE_BANNER", "consent.E002"),
     ],

@@ -534,6 +534,9 @@ DSR_STATUS_LINK_DAYS = env.int("DSR_STATUS_LINK_DAYS", default=120)
 # Per account when signed in, per client address otherwise: filing a request, confirming a
 # guest's request (with its order number), and the guest download page (one-time codes).
 DSR_INTAKE_RATE = env("DSR_INTAKE_RATE", default="10/h")
+# Opt-outs (objections to direct marketing, withdrawals that take effect at once) are counted
+# apart: others' requests from a shared address must not keep anyone's marketing going.
+DSR_OPT_OUT_RATE = env("DSR_OPT_OUT_RATE", default="60/h")
 # Requests filed without signing in for one e-mail address, from anywhere: each sends e-mails
 # to that address, which must not become a way to flood someone's inbox.
 DSR_INTAKE_RATE_PER_EMAIL = env("DSR_INTAKE_RATE_PER_EMAIL", default="5/h")

@@ -816,6 +816,33 @@ def test_request_intake_is_rate_limited(client, settings, redis_cache):
     assert DataSubjectRequest.objects.count() == 3
 
 
+def test_opt_outs_are_counted_apart_from_the_other_requests(client, settings, redis_cache):
+    """Others' requests from a shared address never keep anyone's marketing going."""
+    settings.DSR_INTAKE_RATE, settings.DSR_OPT_OUT_RATE = "1/h", "2/h"
+    assert (
+        client.post("/requests/new/", {"type": "access", "email": "a@example.com"}).status_code
+        == 302
+    )
+    refused = client.post("/requests/new/", {"type": "access", "email": "b@example.com"})
+    assert refused.status_code == 429
+    opt_outs = [
+        client.post(
+            "/requests/new/",
+            {"type": "objection", "email": f"o{i}@example.com", "purposes": ["marketing_email"]},
+        ).status_code
+        for i in range(3)
+    ]
+    assert opt_outs == [302, 302, 429]
+    stopped = DataSubjectRequest.objects.filter(type="objection").values_list("email", flat=True)
+    assert sorted(stopped) == ["o0@example.com", "o1@example.com"]
+    # An objection beyond direct marketing waits for its link: it counts as any request does.
+    beyond = client.post(
+        "/requests/new/",
+        {"type": "objection", "email": "c@example.com", "purposes": ["statistics"]},
+    )
+    assert beyond.status_code == 429
+
+
 def test_the_intake_limit_says_how_long_to_wait(client, settings, redis_cache):
     settings.DSR_INTAKE_RATE = "1/h"
     client.post("/requests/new/", {"type": "access", "email": "p@example.com"})
