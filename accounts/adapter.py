@@ -11,6 +11,8 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import ratelimit
 from allauth.mfa.adapter import DefaultMFAAdapter
 from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.forms import BaseForm
 from django.http import HttpRequest
@@ -20,6 +22,7 @@ from django.utils.translation import gettext
 
 from privacy_portal import crypto
 from privacy_portal.audit.services import audit_record
+from privacy_portal.pseudonymise import keyed_hash, normalise_email, ratelimit_client
 
 from .models import User
 from .validators import validate_mailable_email
@@ -54,6 +57,26 @@ def on_portal(url: str) -> str:
     return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, parts.fragment))
 
 
+#: How long a client that signed in to an account keeps a count of failed sign-ins of its own
+#: there (see ``AccountAdapter._get_login_attempts_cache_key``).
+KNOWN_CLIENT_SECONDS = 90 * 24 * 60 * 60
+
+
+def _known_client_key(request: HttpRequest, login: str) -> str:
+    client = ratelimit_client("login-known", request)
+    return "login-known:" + keyed_hash(f"{normalise_email(login)} {client}", purpose="login-known")
+
+
+def login_client_remember(request: HttpRequest, user: User) -> None:
+    """Remember (by a keyed hash, for :data:`KNOWN_CLIENT_SECONDS`) that this client signed in
+    to ``user``'s account: someone else's wrong guesses do not lock it out of it."""
+    try:
+        key = _known_client_key(request, user.email)
+    except PermissionDenied:  # no client address (a sign-in made by code, not by a browser)
+        return
+    cache.set(key, 1, KNOWN_CLIENT_SECONDS)
+
+
 def user_display(user: User) -> str:
     """Return how allauth names an account to its owner: by its e-mail address (the account's
     ``str`` is an id, for logs and staff)."""
@@ -77,7 +100,19 @@ class AccountAdapter(DefaultAccountAdapter):
         reset), an address no e-mail could be sent to."""
         validate_mailable_email(email)
         cleaned: str = super().clean_email(email)
-        return cleaned
+        # "exämple.org" and "xn--exmple-cua.org" are one mailbox: one account, one subject.
+        return normalise_email(cleaned)
+
+    def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
+        """allauth counts failed sign-ins per account, so that guesses sent from many places
+        are limited too; but then five wrong passwords sent by anyone lock the owner out, even
+        with the right one. A client that signed in to the account before
+        (:func:`login_client_remember`) has a count of its own at that account instead."""
+        key: str = super()._get_login_attempts_cache_key(request, **credentials)
+        login = str(credentials.get("email", credentials.get("username", "")))
+        if cache.get(_known_client_key(request, login)):
+            return f"{key}:{ratelimit_client('login-failed', request)}"
+        return key
 
     def get_from_email(self) -> str:
         """The portal's sender, named in the language the e-mail is written in."""

@@ -33,6 +33,7 @@ from privacy_portal.admin_site import (
 )
 from privacy_portal.audit.services import audit_record
 from privacy_portal.dbutils import parsed_id
+from privacy_portal.pseudonymise import normalise_email
 
 from .forms import AddressForm, ProfileChecks
 from .models import ADDRESS_FIELDS, PROFILE_FIELDS, Address, FormerEmail, User
@@ -68,6 +69,7 @@ def linked_person(request: HttpRequest) -> dict[str, str]:
 
 def _has_account(email: str) -> bool:
     """Whether any account (a staff one too) has ``email`` as its address or an added one."""
+    email = normalise_email(email)
     return User.objects.filter(
         Q(email__iexact=email) | Q(emailaddress__email__iexact=email)
     ).exists()

@@ -15,6 +15,8 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
+from privacy_portal.pseudonymise import normalise_email
+
 if TYPE_CHECKING:
     from .sessions import SessionStore
 
@@ -26,7 +28,7 @@ class UserManager(BaseUserManager["User"]):
         """Create an account identified by ``email``."""
         if not email:
             raise ValueError("An e-mail address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user = self.model(email=normalise_email(self.normalize_email(email)), **extra)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -38,7 +40,7 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **extra)
 
     def get_by_natural_key(self, username: str | None) -> User:
-        return self.get(email__iexact=username)
+        return self.get(email__iexact=normalise_email(username or ""))
 
 
 #: The fields of a customer's profile, which they edit themselves (and staff, correcting it).

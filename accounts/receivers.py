@@ -14,12 +14,20 @@ from privacy_portal.audit.services import audit_record
 from privacy_portal.drafts import drafts_forget_others
 from privacy_portal.language import language_unless_chosen
 
+from .adapter import login_client_remember
 from .services import account_email_replaced, account_record_credentials_change
 
 
 @receiver(account_signals.user_logged_in)
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     audit_record(actor=user, action="account.logged_in", target=user)
+
+
+@receiver(user_logged_in)
+def _client_known(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    # Every sign-in (the portal's, the admin's, after the second factor where one is asked).
+    if request is not None and hasattr(request, "META"):
+        login_client_remember(request, user)
 
 
 @receiver(user_logged_in)

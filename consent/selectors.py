@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from privacy_portal.cache import MISSING, StampedEntry, stamps_renew
-from privacy_portal.pseudonymise import email_hash, keyed_hash
+from privacy_portal.pseudonymise import email_hash, keyed_hash, normalise_email
 
 from .catalogue import GENERATION_KEY, Catalogue, PurposeInfo, catalogue, catalogue_generation
 from .models import (
@@ -442,7 +442,7 @@ def subject_find(*, email: str = "", customer_id: int | None = None) -> ConsentS
         if user is None:
             return None
     elif email:
-        user = User.objects.filter(email__iexact=email.strip()).first()
+        user = User.objects.filter(email__iexact=normalise_email(email)).first()
     if user is not None:
         return ConsentSubject.objects.filter(user=user, visitor_id__isnull=True).first()
     if email:

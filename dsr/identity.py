@@ -7,6 +7,8 @@ import re
 import unicodedata
 from typing import Any
 
+from privacy_portal.pseudonymise import normalise_email
+
 from .connectors.base import StoreError, Subject
 from .connectors.registry import connector_for
 from .models import DataStore, DataSubjectRequest
@@ -23,7 +25,7 @@ def account_id_for(email: str) -> str | None:
     from allauth.account.models import EmailAddress
 
     user_id = (
-        EmailAddress.objects.filter(email__iexact=email, verified=True)
+        EmailAddress.objects.filter(email__iexact=normalise_email(email), verified=True)
         .values_list("user_id", flat=True)
         .first()
     )
@@ -34,11 +36,10 @@ def account_holding(email: str) -> Any | None:
     """Return the active account whose own address is ``email``, verified, or None.
 
     "Own" is the account's address (``User.email``, compared as the portal compares addresses:
-    trimmed and in lower case), not merely one of its addresses: a request filed for it then
-    has the subject the account's own requests have, so that the one open request per person
-    and type still holds."""
+    :func:`~privacy_portal.pseudonymise.normalise_email`), not merely one of its addresses: a
+    request filed for it then has the subject the account's own requests have, so that the
+    one open request per person and type still holds."""
     from accounts.models import User
-    from privacy_portal.pseudonymise import normalise_email
 
     account_id = account_id_for(email)
     if account_id is None:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -72,8 +73,16 @@ def keyed_hash(value: str, *, purpose: str) -> str:
 
 
 def normalise_email(email: str) -> str:
-    """Return the form of an e-mail address used for matching (trimmed, lower case)."""
-    return email.strip().lower()
+    """Return the form of an e-mail address used for matching and kept: trimmed, in lower
+    case, its domain in the letters people read (a label in punycode, ``xn--…``, decoded), so
+    that both spellings of one mailbox are one address."""
+    email = email.strip().lower()
+    local, at, domain = email.rpartition("@")
+    if at and "xn--" in domain:
+        # One mail cannot reach is left as it is: the address's validator says so.
+        with contextlib.suppress(UnicodeError):
+            domain = domain.encode("ascii").decode("idna").lower()
+    return f"{local}@{domain}" if at else email
 
 
 def email_hash(email: str) -> str:

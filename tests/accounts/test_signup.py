@@ -125,6 +125,22 @@ def test_signup_with_a_known_email_reveals_nothing_and_tells_the_owner(client):
     assert "already" in mail.outbox[0].body.lower()
 
 
+def test_a_domain_in_either_spelling_is_one_mailbox_and_one_account(client):
+    """ "exämple.org" and its punycode "xn--exmple-cua.org" are the same mailbox: one account,
+    and a choice made under one spelling is found under the other."""
+    from consent.services import subject_for_email
+    from privacy_portal.pseudonymise import email_hash
+
+    assert _signup(client, email="Sam.IDN@exämple.org").status_code == 302
+    assert _signup(client, email="sam.idn@XN--EXMPLE-CUA.ORG").status_code == 302
+    assert list(User.objects.values_list("email", flat=True)) == ["sam.idn@exämple.org"]
+    # Each e-mail went to the address as the account holds it.
+    assert [m.to for m in mail.outbox] == [["sam.idn@exämple.org"]] * len(mail.outbox)
+    assert email_hash("sam.idn@xn--exmple-cua.org") == email_hash("SAM.IDN@exämple.org")
+    user = User.objects.get()
+    assert subject_for_email("sam.idn@xn--exmple-cua.org").user_id == user.pk
+
+
 def test_signup_with_a_known_email_hashes_the_password_as_a_new_one_does(client):
     """allauth skips the hashing for a known address: the answer came ten times faster and
     told that the address has an account."""

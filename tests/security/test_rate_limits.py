@@ -79,6 +79,21 @@ def test_twenty_parallel_password_guesses_check_at_most_five(redis_cache, figure
     assert _login_attempt(victim.email, "correct-horse-battery-staple", "192.0.2.200") == "limited"
 
 
+def test_others_guesses_do_not_lock_the_owner_out_where_they_signed_in_before(redis_cache):
+    """Guesses from many places stop at five for the account, also the right password from a
+    new place; but the owner's browser, where they signed in before, counts on its own."""
+    owner = UserFactory(email="owner@example.com")
+    home = "198.51.100.50"
+    assert _login_attempt(owner.email, "correct-horse-battery-staple", home) == "accepted"
+    guesses = [_login_attempt(owner.email, f"guess-{i}", f"192.0.2.{i + 1}") for i in range(8)]
+    assert guesses == ["checked"] * 5 + ["limited"] * 3
+    assert _login_attempt(owner.email, "correct-horse-battery-staple", "192.0.2.99") == "limited"
+    assert _login_attempt(owner.email, "correct-horse-battery-staple", home) == "accepted"
+    # Guesses from there stop at five as well.
+    mine = [_login_attempt(owner.email, f"mine-{i}", home) for i in range(6)]
+    assert mine == ["checked"] * 5 + ["limited"]
+
+
 def test_guesses_from_one_address_at_many_accounts_are_limited_too(redis_cache, figure):
     accounts = [UserFactory(email=f"target{i}@example.com") for i in range(PARALLEL)]
     results = _parallel(lambda i: _login_attempt(accounts[i].email, "wrong-password"))
