@@ -3,11 +3,17 @@ not at the first request or task that needs it."""
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from cryptography.fernet import Fernet
+from django.conf import settings
 from django.core.checks import CheckMessage, run_checks
 from django.test import Client
 from django.urls import reverse
@@ -15,6 +21,7 @@ from django.urls import reverse
 from consent.marketing import unsubscribe_url
 from consent.services import subject_for_user
 from dsr.notifications import status_token, verification_token
+from privacy_portal import crypto
 from tests.conftest import login
 from tests.dsr.helpers import file_request
 
@@ -72,3 +79,48 @@ def test_what_the_old_secret_key_signed_works_only_while_it_is_a_fallback(settin
     assert (signed_in.get("/account/").status_code == 200) is kept  # else: to the sign-in page
     for what, link in links.items():
         assert (Client().get(link).status_code == 200) is kept, what
+
+
+def _demo_keys(var: Path, **extra: str) -> dict[str, str]:
+    """The keys the demo's settings give, with ``var`` as its folder."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("SECRET_KEY", "PORTAL_HASH_KEY", "PORTAL_ENCRYPTION_KEYS")
+    }
+    environment.update(
+        DJANGO_SETTINGS_MODULE="privacy_portal.settings.dev", PORTAL_VAR_DIR=str(var), **extra
+    )
+    script = (
+        "import json; from django.conf import settings as s; print(json.dumps("
+        "[s.SECRET_KEY, s.PORTAL_HASH_KEY, s.PORTAL_ENCRYPTION_KEYS[0]]))"
+    )
+    printed = subprocess.run(
+        [sys.executable, "-c", script],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=settings.BASE_DIR,
+    ).stdout
+    return dict(zip(("secret", "hash", "encryption"), json.loads(printed), strict=True))
+
+
+def test_each_demo_has_keys_of_its_own(tmp_path):
+    """Links signed by one checkout's demo are worth nothing to another's: its keys are made
+    at random the first time, kept for every later start, and usable (a Fernet key)."""
+    first, again = _demo_keys(tmp_path / "one"), _demo_keys(tmp_path / "one")
+    other = _demo_keys(tmp_path / "two")
+    assert first == again
+    assert all(first[name] != other[name] for name in first)
+    assert "dev-only" not in first["secret"] and "dev-only" not in first["hash"]
+    assert crypto.keys_problem([first["encryption"]]) is None
+    assert oct((tmp_path / "one" / "keys.json").stat().st_mode & 0o777) == "0o600"
+    # Set in the environment, a key is the environment's.
+    assert _demo_keys(tmp_path / "one", SECRET_KEY="x" * 50)["secret"] == "x" * 50
+
+
+def test_a_demo_made_before_keeps_the_keys_its_data_was_encrypted_with(tmp_path):
+    (tmp_path / "portal.sqlite3").touch()
+    kept = _demo_keys(tmp_path)
+    assert kept["secret"].startswith("dev-only") and kept["hash"].startswith("dev-only")
