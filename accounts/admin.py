@@ -16,7 +16,7 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
@@ -268,11 +268,9 @@ class UserAdmin(CorrectionsOnRequests):
         return response
 
     def get_search_fields(self, request: HttpRequest) -> Any:
-        """On PostgreSQL, names are matched without their accents: "Muller" finds "Müller"
-        and "Jose" "José", as support types what they hear on the phone."""
+        """Names are matched without their accents: "Muller" finds "Müller" and "Jose" "José",
+        as support types what they hear on the phone (on SQLite too: ``privacy_portal.sqlite``)."""
         fields = super().get_search_fields(request)
-        if connection.vendor != "postgresql":
-            return fields
         return [f"{name}__unaccent" if name in _NAME_FIELDS else name for name in fields]
 
     def get_search_results(

@@ -79,13 +79,13 @@ def _found(client, term):
     return set(re.findall(r"[\w.]+@example\.com", page))
 
 
-def test_support_finds_names_as_heard_without_their_accents(postgres, support_client):
+def test_support_finds_names_as_heard_without_their_accents(support_client):
     """On the phone "Müller" and "José" sound as "Muller" and "Jose"; typed with or without
     the accents, the search finds them, and only them."""
     UserFactory(email="jm@example.com", first_name="José", last_name="Müller")
     UserFactory(email="other@example.com", first_name="Joseph", last_name="Mahler")
 
-    for term in ("Muller", "müller", "Jose Muller", "JOSÉ MÜLLER"):
+    for term in ("Muller", "müller", "Jose Muller", "JOSÉ MÜLLER", "mÜLLEr"):
         assert _found(support_client, term) == {"jm@example.com"}, term
 
 

@@ -244,15 +244,16 @@ def queue(filters: Mapping[str, Any], *, me: Any) -> QuerySet[DataSubjectRequest
         queryset = queryset.filter(subject_key=filters["person"])
     if "name_term" in filters:
         # Each word in the name given with the request, or in the account's (not once the
-        # request's record was redacted, nor for a term the session no longer keeps).
+        # request's record was redacted, nor for a term the session no longer keeps), in any
+        # case and with or without its accents.
         words = str(filters["name_term"]).split()[:5]
         if not words:
             queryset = queryset.none()
         for word in words:
             queryset = queryset.filter(
-                Q(full_name__icontains=word)
-                | Q(user__first_name__icontains=word)
-                | Q(user__last_name__icontains=word)
+                Q(full_name__unaccent__icontains=word)
+                | Q(user__first_name__unaccent__icontains=word)
+                | Q(user__last_name__unaccent__icontains=word)
             )
     sort = SORTS.get(filters.get("sort") or "", None)
     if sort is None:

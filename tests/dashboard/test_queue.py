@@ -185,6 +185,17 @@ def test_searching_by_name_finds_the_persons_requests_with_no_name_in_the_url(
     assert _refs(compliance_client.get(nobody["Location"])) == set()
 
 
+def test_a_name_is_found_in_any_case_and_with_or_without_its_accents(compliance_client, db):
+    """As the officer heard it on the phone: "zoe unicode" finds "Zoë Ünïcødé"."""
+    named = file_request(
+        type="access", email="zoe@example.com", channel="portal_guest", full_name="Zoë Ünïcødé"
+    )
+    file_request(type="access", email="zed@example.com", channel="portal_guest", full_name="Zed")
+    for term in ("ünïcødé", "ÜNÏCØDÉ", "zoe unicode", "ZOË"):
+        response = compliance_client.post("/dashboard/search/", {"term": term})
+        assert _refs(compliance_client.get(response["Location"])) == {named.reference}, term
+
+
 def test_assign_to_me_from_the_queue_and_a_stale_view_is_refused(
     compliance_client, compliance_user, erasure
 ):

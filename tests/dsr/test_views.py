@@ -1178,6 +1178,16 @@ def test_support_sees_requests_in_staff_words_not_the_customers(support_client, 
     assert [r.reference for r in filtered.context["cl"].result_list] == [done.reference]
 
 
+def test_support_finds_a_request_of_someone_without_an_account_by_name(support_client):
+    noah = file_request(
+        type="erasure", email="nb@example.com", channel="phone", full_name="Noah Bröwn"
+    )
+    file_request(type="erasure", email="ob@example.com", channel="phone", full_name="Olivia Brandt")
+    for term in ("Noah Brown", "bröwn", "NOAH", "nb@example.com", noah.reference):
+        found = support_client.get("/admin/dsr/datasubjectrequest/", {"q": term}, follow=True)
+        assert [r.reference for r in found.context["cl"].result_list] == [noah.reference], term
+
+
 def test_a_closed_request_in_the_admin_names_its_outcome_and_who_recorded_it_in_german(
     support_client, support_user
 ):
