@@ -122,8 +122,11 @@ def validate_date_of_birth(value: date, *, today: date) -> None:
         )
 
 
-# Zero-width (non-)joiners are part of correct spelling in Persian, Indic scripts and emoji.
-_JOINERS = frozenset("\u200c\u200d")
+# Zero-width (non-)joiners are part of correct spelling in Persian, Indic scripts and emoji;
+# the left-to-right, right-to-left and Arabic letter marks, of writing in Arabic and Hebrew
+# (unlike overrides, embeddings and isolates, they reorder nothing but the spaces and
+# punctuation beside them).
+_JOINERS = frozenset("\u200c\u200d\u200e\u200f\u061c")
 
 
 #: Line and paragraph separators (U+2028, U+2029): line breaks that a text area does not show
@@ -160,10 +163,13 @@ def validate_plain_lines(value: str) -> None:
 #: regular expression's character class, read alike by Python and by JSON Schema (ECMA 262),
 #: so that the API's schema can say what its fields refuse.
 DISGUISING = (
-    "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b\\u200e\\u200f"
+    "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u00ad\\u180e\\u200b"
     "\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb"
 )
 _DISGUISING = re.compile(f"[{DISGUISING}]")
+#: :data:`DISGUISING`, and line breaks and tabs: what a text of one line (a name) refuses.
+DISGUISING_ONE_LINE = f"{DISGUISING}\\x09\\x0a\\x0d\\u2028\\u2029"
+_DISGUISING_ONE_LINE = re.compile(f"[{DISGUISING_ONE_LINE}]")
 
 
 def validate_undisguised(value: str) -> None:
@@ -173,6 +179,17 @@ def validate_undisguised(value: str) -> None:
         raise ValidationError(
             _("Please remove invisible or control characters from this field."),
             code="control_characters",
+        )
+
+
+def validate_undisguised_line(value: str) -> None:
+    """:func:`validate_undisguised` for text of one line (a name): line breaks are refused too,
+    as the portal's own forms refuse them."""
+    validate_undisguised(value)
+    if _DISGUISING_ONE_LINE.search(value):
+        raise ValidationError(
+            _("Please write this on one line."),
+            code="line_breaks",
         )
 
 

@@ -18,7 +18,11 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.validators import validate_mailable_email, validate_undisguised
+from accounts.validators import (
+    validate_mailable_email,
+    validate_undisguised,
+    validate_undisguised_line,
+)
 from consent.api.base import ApiView, StrictSerializer
 from consent.models import ApiScope
 
@@ -33,7 +37,7 @@ class RequestInSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=RequestType.values)
     email = serializers.EmailField(max_length=254, validators=[validate_mailable_email])
     full_name = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, validators=[validate_undisguised]
+        max_length=200, required=False, allow_blank=True, validators=[validate_undisguised_line]
     )
     country = serializers.ChoiceField(
         choices=[code for code, _name in countries],

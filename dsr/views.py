@@ -191,6 +191,17 @@ def _initial_from_link(request: HttpRequest) -> dict[str, Any]:
     return {"type": kind, "purposes": sorted(wanted & purposes_for(kind))}
 
 
+def _link_query(request: HttpRequest) -> str:
+    """The query of the link that opened the form, as far as it chooses something (what
+    :func:`_initial_from_link` reads): the language switch comes back to it."""
+    chosen = [
+        (name, value)
+        for name in ("type", "purposes", "marketing")
+        for value in request.GET.getlist(name)[:50]
+    ]
+    return urlencode(chosen)
+
+
 @require_http_methods(["GET", "POST"])
 def request_new(request: HttpRequest) -> HttpResponse:
     """File a request: signed in (re-authenticated for anything sensitive) or as a guest.
@@ -280,6 +291,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
             "draft_mark": draft_mark(user) if signed_in else "",
             "wait_minutes": max(1, -(-wait // 60)) if limited else 0,
             "for_address": for_address,
+            "link_query": _link_query(request),
         },
         status=429 if limited else 400 if request.method == "POST" else 200,
     )

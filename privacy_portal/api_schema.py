@@ -47,11 +47,12 @@ def _request_rules(
     objection the others and direct marketing); a rectification says what is wrong; an
     identity check names its method and how it was done; the texts hold no characters that
     could disguise them."""
-    from accounts.validators import DISGUISING
+    from accounts.validators import DISGUISING, DISGUISING_ONE_LINE
     from dsr.services import CHECK_IN_WORDS
 
     properties = component["properties"]
-    for name in ("full_name", "details", "identity_note"):
+    properties["full_name"]["pattern"] = f"^[^{DISGUISING_ONE_LINE}]*$"
+    for name in ("details", "identity_note"):
         properties[name]["pattern"] = f"^[^{DISGUISING}]*$"
     if objectable:
         properties["purposes"]["items"]["enum"] = objectable

@@ -79,6 +79,11 @@ def test_a_system_that_checked_identity_says_how(api_client_factory):
             "identity_method",
         ),
         ({"type": "access", "email": "a@example.com", "details": "x" * 5001}, "details"),
+        # A name is one line, as in the portal's own forms.
+        (
+            {"type": "access", "email": "a@example.com", "full_name": "A\r\nBcc: b@x.com"},
+            "full_name",
+        ),
     ],
 )
 def test_bad_input_gets_a_400_naming_the_field_and_files_nothing(api_client_factory, data, field):

@@ -1615,3 +1615,18 @@ def test_a_reference_typed_in_lower_case_leads_to_the_request(customer_client, c
     other = file_request(type="rectification", user=UserFactory(), details="Mine")
     response = customer_client.get(f"/requests/{other.reference.lower()}/", follow=True)
     assert response.status_code == 404
+
+
+def test_the_language_switch_comes_back_to_what_the_link_chose(client):
+    """ "Stop marketing" links to the form with every marketing use ticked: switching the
+    language keeps them ticked (and takes nothing else of the address along)."""
+    page = client.get("/requests/new/?type=objection&marketing=all&email=x@example.com")
+    back = re.search(r'name="next" value="([^"]*)"', page.content.decode()).group(1)
+    back = html.unescape(back)
+    assert back == "/requests/new/?type=objection&marketing=all"
+    switched = client.post("/language/", {"language": "de", "next": back}, follow=True)
+    assert switched.redirect_chain[-1][0] == back
+    ticked = set(
+        re.findall(r'name="purposes" value="(\w+)"[^>]*checked', switched.content.decode())
+    )
+    assert {"marketing_email", "marketing_sms", "marketing_post"} <= ticked

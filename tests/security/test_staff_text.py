@@ -95,3 +95,25 @@ def test_the_api(api_client_factory, field, hidden):
     )
     assert response.status_code == 400 and field in response.json()["errors"]
     assert not DataSubjectRequest.objects.exists()
+
+
+@pytest.mark.parametrize("mark", ["\u200f", "\u200e", "\u061c"])
+def test_marks_of_writing_right_to_left_are_part_of_a_text(support_client, mark):
+    """The right-to-left mark (and the left-to-right and Arabic letter marks) belong to
+    writing in Arabic and Hebrew: a name and details holding them are taken as written."""
+    written = f"{mark}مرحبا{mark} (Lindenstraße 5)"
+    response = support_client.post(
+        "/admin/dsr/datasubjectrequest/add/",
+        {
+            "type": "rectification",
+            "channel": "phone",
+            "email": "caller@example.com",
+            "full_name": f"سارة{mark} Haddad",
+            "details": written,
+            "identity_method": "staff_callback",
+            "identity_note": "Called back the number on the last order",
+        },
+    )
+    assert response.status_code == 302
+    filed = DataSubjectRequest.objects.get()
+    assert filed.details == written and filed.full_name == f"سارة{mark} Haddad"
