@@ -204,31 +204,36 @@ def closed(request: HttpRequest) -> HttpResponse:
 
 def email_addresses(request: HttpRequest) -> HttpResponse:
     """allauth's e-mail address page, which says why nothing was sent when the confirmation
-    of an address is asked for again within its rate limit (allauth sends nothing then, as
-    the first e-mail's link still works, and says nothing either)."""
+    of an address is asked for within its rate limit (allauth then sends nothing, and says
+    nothing either): asked for again, or an address changed to again a few minutes after it
+    was changed away from (whose earlier link may no longer work)."""
     from allauth.account import views as allauth_views
     from allauth.account.internal.flows.email_verification import (
         consume_email_verification_rate_limit,
     )
     from allauth.account.models import EmailAddress
 
-    email = str(request.POST.get("email") or "") if request.method == "POST" else ""
+    email = str(request.POST.get("email") or "").strip() if request.method == "POST" else ""
+    asked = "action_send" in request.POST or "action_add" in request.POST
     held = (
-        "action_send" in request.POST
+        asked
+        and bool(email)
         and request.user.is_authenticated
-        and EmailAddress.objects.filter(
-            user_id=request.user.pk, email__iexact=email, verified=False
-        ).exists()
         and not consume_email_verification_rate_limit(request, email, dry_run=True)
     )
+    if held and "action_send" in request.POST:
+        held = EmailAddress.objects.filter(
+            user_id=request.user.pk, email__iexact=email, verified=False
+        ).exists()
     response: HttpResponse = allauth_views.email(request)
-    if held:
+    if held and response.status_code == 302:
         messages.info(
             request,
             _(
-                "We sent the confirmation e-mail to %(email)s a few minutes ago, and its link "
-                "still works: look for it, also in your spam folder. You can ask for another "
-                "in a few minutes."
+                "We sent a confirmation e-mail to %(email)s a few minutes ago: look for it, also "
+                "in your spam folder. If its link no longer works (the address was changed in "
+                "between), ask for a new one with “Send the confirmation e-mail again” in a few "
+                "minutes."
             )
             % {"email": email},
         )
