@@ -27,10 +27,12 @@ from django.utils.translation import gettext_lazy
 
 from privacy_portal.admin_site import AuditedModelAdmin, object_pk
 from privacy_portal.categories import DataCategory
+from privacy_portal.permissions import group_label
 
 from . import stores
 from .connectors.base import ConfigurationError
 from .connectors.registry import connector_class
+from .dashboard.selectors import staff_name
 from .forms import ManualStepForm
 from .models import DataStore, ManualStep, StoreTask, TaskState
 from .services import TransitionError
@@ -492,16 +494,19 @@ class ManualStepAdmin(AuditedModelAdmin):
                     messages.success(
                         request,
                         _("The step of %(reference)s in %(store)s is done.")
-                        % {"reference": task.request.reference, "store": task.store.name},
+                        % {"reference": task.request.reference, "store": task.store.local_name},
                     )
                     return HttpResponseRedirect(reverse("admin:dsr_manualstep_changelist"))
         context = {
             **self.admin_site.each_context(request),
             "title": _("Manual step: %(action)s in %(store)s")
-            % {"action": task.get_action_display(), "store": task.store.name},
+            % {"action": task.get_action_display(), "store": task.store.local_name},
             "opts": self.opts,
             "task": task,
             "req": task.request,
+            # Staff are named, as on the officer's request page (not "Account #6").
+            "completed_by": staff_name(task.completed_by) if task.completed_by else "",
+            "assigned_to": group_label(task.assigned_group) if task.assigned_group else "",
             # The store may know the person by an address they had before.
             "former_emails": task.request.snapshot().get("former_emails") or (),
             "form": form,

@@ -77,7 +77,7 @@ ASKED: dict[str, StrOrPromise] = {
     RequestType.RESTRICTION: _("That we keep your data but stop using it."),
     RequestType.OBJECTION: _("That we stop the uses of your data listed below."),
     RequestType.WITHDRAW_CONSENT: _(
-        "That we stop the uses of your data you had consented to, listed below."
+        "That we stop the uses of your data listed below, as far as you had consented to them."
     ),
 }
 

@@ -7,9 +7,20 @@ from typing import Any
 from allauth.account.authentication import get_authentication_records
 from allauth.mfa.utils import is_mfa_enabled
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 SUPPORT_GROUP = "Support"
 COMPLIANCE_GROUP = "Compliance officer"
+#: The staff roles as staff read them (the groups' names are kept in English).
+GROUP_LABELS = {
+    SUPPORT_GROUP: gettext_lazy("Support"),
+    COMPLIANCE_GROUP: gettext_lazy("Compliance officers"),
+}
+
+
+def group_label(name: str) -> str:
+    """A group's name in the active language; another group's as it was named."""
+    return str(GROUP_LABELS.get(name, name))
 
 
 def session_passed_mfa(request: HttpRequest) -> bool:

@@ -77,6 +77,15 @@ def test_an_access_request_waits_for_staff_who_add_the_providers_data(customer, 
     done_at = task.finished_at.isoformat()
     assert task.receipt == {"manual": True, "files": 1, "completed_at": done_at}
     assert task.completed_by is not None and "PSP dashboard" in task.note
+    # Who did it is named, as on the officer's request page; the role in the reader's words.
+    done = compliance_client.get(f"/admin/dsr/manualstep/{task.pk}/change/").content.decode()
+    by = f"{task.completed_by.first_name} {task.completed_by.last_name}".strip()
+    assert by and f"</strong> {by} · " in done and "Account #" not in done
+    assert "assigned to Compliance officers" in done
+    compliance_client.cookies["django_language"] = "de"
+    german = compliance_client.get(f"/admin/dsr/manualstep/{task.pk}/change/").content.decode()
+    assert "zugewiesen an Compliance-Beauftragte" in german
+    del compliance_client.cookies["django_language"]
 
     request = run_pending_tasks(request)
     assert request.state == State.COMPLETED
