@@ -149,6 +149,41 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+#: A label of a host name (after IDNA): letters, digits, inner hyphens, and the underscores
+#: of names in a private network (a container's service).
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+
+
+def _check_address(url: str, host: str) -> None:
+    """Refuse an address no service can have: a malformed host name or port, or an address of
+    the machine's own network link (169.254.x.x, where clouds answer with the machine's
+    credentials), a multicast or an unspecified one. Names of one label (a service in a
+    private network, "crm") are fine."""
+    invalid = ConfigurationError(
+        gettext_noop("url is not a valid address (check the host name and the port).")
+    )
+    try:
+        port = urlsplit(url).port
+    except ValueError:  # not a number, or beyond 65535
+        raise invalid from None
+    if port == 0:
+        raise invalid
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            labels = host.rstrip(".").encode("idna").decode("ascii").split(".")
+        except UnicodeError:
+            raise invalid from None
+        if not all(_HOST_LABEL.fullmatch(label) for label in labels):
+            raise invalid from None
+        return
+    if address.is_link_local or address.is_multicast or address.is_unspecified:
+        raise ConfigurationError(
+            gettext_noop("url must not be a link-local, multicast or unspecified address.")
+        )
+
+
 def parse_config(config: Mapping[str, Any], secrets: Mapping[str, str]) -> ServiceConfig:
     """Return the service's configuration; raise ConfigurationError saying what is wrong."""
     allowed = {
@@ -171,6 +206,7 @@ def parse_config(config: Mapping[str, Any], secrets: Mapping[str, str]) -> Servi
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(gettext_noop("url must be the service's http(s) address."))
+    _check_address(str(url), parts.hostname)
     if (
         parts.username
         or parts.password

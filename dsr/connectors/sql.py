@@ -236,6 +236,8 @@ def _url(config: Mapping[str, Any], secrets: Mapping[str, str]) -> URL:
     if url.drivername == "sqlite":
         if not url.database or url.database == ":memory:" or not os.path.isabs(url.database):
             raise _fail(gettext_noop("url: an SQLite database must be an absolute file path."))
+        if secrets.get("password"):
+            raise _fail(gettext_noop("An SQLite database has no password: leave the secret empty."))
     elif not url.host or not url.database:
         raise _fail(gettext_noop("url must name a host and a database."))
     if secrets.get("password"):
@@ -858,11 +860,20 @@ def _store_error(error: BaseException, url: URL) -> StoreError:
         return TemporaryStoreError(
             gettext_noop("The database was busy or timed out (%(code)s)."), code=code
         )
+    # The error's class and code, as far as there is one (SQLite's errors have none).
+    said = f"{name} {code}".strip()
     if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError):
         return TemporaryStoreError(
-            gettext_noop("The database could not be used (%(error)s %(code)s)."),
-            error=name,
-            code=code,
+            gettext_noop("The database could not be used (%(error)s)."), error=said
+        )
+    if isinstance(error, sa.exc.ArgumentError):
+        # Nothing reached the database: its URL or secrets do not suit its kind.
+        return PermanentStoreError(
+            gettext_noop(
+                "The store's settings do not suit its database (%(error)s): check its URL and "
+                "its secrets."
+            ),
+            error=said,
         )
     if isinstance(error, sa.exc.IntegrityError):
         return PermanentStoreError(
@@ -873,9 +884,7 @@ def _store_error(error: BaseException, url: URL) -> StoreError:
             code=code,
         )
     return PermanentStoreError(
-        gettext_noop("The database refused the statement (%(error)s %(code)s)."),
-        error=name,
-        code=code,
+        gettext_noop("The database refused the statement (%(error)s)."), error=said
     )
 
 

@@ -465,6 +465,16 @@ def test_a_202_is_a_pending_callback_only_inside_a_task():
             "credentials",
         ),
         ({"url": "ftp://newsletter.inper.example/"}, {"signing_secret": SECRET}, "http(s) address"),
+        # Addresses no service can have: saved, they would fail only when a request runs.
+        ({"url": "http://[::1]:99999/x"}, {"signing_secret": SECRET}, "not a valid address"),
+        ({"url": "https://exa mple.com/"}, {"signing_secret": SECRET}, "not a valid address"),
+        ({"url": "https://a..example/"}, {"signing_secret": SECRET}, "not a valid address"),
+        (
+            {"url": "https://169.254.169.254/latest/meta-data/"},
+            {"signing_secret": SECRET},
+            "link-local",
+        ),
+        ({"url": "https://[fe80::1]/dsr"}, {"signing_secret": SECRET}, "link-local"),
         (
             {"url": "https://n.inper.example/", "timeout_seconds": 600},
             {"signing_secret": SECRET},
@@ -485,6 +495,22 @@ def test_a_202_is_a_pending_callback_only_inside_a_task():
 def test_validation_explains_what_is_wrong(config, secrets, message):
     with pytest.raises(ConfigurationError, match=message.replace("(", r"\(").replace(")", r"\)")):
         HTTPConnector.validate_config(config, secrets)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://crm:8443/dsr",  # a service of a private network, by its one-label name
+        "http://newsletter_service:8010/dsr",
+        "https://münchen.inper.example/dsr",
+        "https://10.0.0.7/dsr",
+        "http://[::1]:8010/dsr",
+    ],
+)
+def test_addresses_of_private_networks_are_fine(url):
+    HTTPConnector.validate_config(
+        {"url": url, "allow_insecure_http": True}, {"signing_secret": SECRET}
+    )
 
 
 def test_an_access_request_includes_the_newsletter_record(newsletter, transactional_db):

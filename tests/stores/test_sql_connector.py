@@ -443,6 +443,16 @@ def test_validation_explains_what_is_wrong(change, message):
     with pytest.raises(ConfigurationError) as raised:
         SQLConnector.validate_config(config, {})
     assert message in str(raised.value)
+
+
+def test_an_sqlite_database_takes_no_password():
+    """SQLite has no passwords: a secret given for one is a mistake said at once, not a
+    database error (which it would be, in SQLAlchemy's words) when the store is tested."""
+    config = {"url": "sqlite:////srv/shop.sqlite3", "tables": {"t": {"identities": {"email": "e"}}}}
+    with pytest.raises(ConfigurationError) as raised:
+        SQLConnector.validate_config(config, {"password": "hunter2"})
+    assert "An SQLite database has no password" in str(raised.value)
+    SQLConnector.validate_config(config, {})
     assert "hunter2" not in str(raised.value)
 
 
