@@ -132,15 +132,22 @@ class SearchForm(forms.Form):
 
 
 def written(
-    label: StrOrPromise, help_text: StrOrPromise, *, max_length: int = 2000, rows: int = 3
+    label: StrOrPromise,
+    help_text: StrOrPromise,
+    *,
+    missing: StrOrPromise,
+    max_length: int = 2000,
+    rows: int = 3,
 ) -> forms.CharField:
-    """A text an officer writes (a reason, a note): plain lines, in a text area."""
+    """A text an officer writes (a reason, a note): plain lines, in a text area; ``missing``
+    says what to write when it is left empty."""
     return forms.CharField(
         label=label,
         max_length=max_length,
         validators=[validate_plain_lines],
         widget=forms.Textarea(attrs={"rows": rows}),
         help_text=help_text,
+        error_messages={"required": missing},
     )
 
 
@@ -161,6 +168,7 @@ class VerifyForm(forms.Form):
     note = written(
         _("What exactly did you check?"),
         _("Kept with the request as proof. Describe the check, not the document's number."),
+        missing=_("Say in a few words what you checked, as proof of the check."),
         max_length=500,
     )
 
@@ -169,6 +177,7 @@ class ExtendForm(forms.Form):
     reason = written(
         _("Why do you need more time?"),
         _("The person receives this text by e-mail. The deadline can be extended once."),
+        missing=_("Write why you need more time: the person receives it by e-mail."),
     )
 
 
@@ -179,6 +188,7 @@ class LiftRestrictionForm(forms.Form):
             "The person receives this text by e-mail before any store lifts the restriction "
             "(GDPR Art. 18(3))."
         ),
+        missing=_("Write why the restriction is lifted: the person receives it by e-mail."),
     )
 
 
@@ -189,6 +199,7 @@ class CancelForm(forms.Form):
             "For example: by phone on 5 December, identity checked by the order number. Kept "
             "as an internal note; the person is told by e-mail that the request was cancelled."
         ),
+        missing=_("Say how the person asked to cancel it: it is kept as a note."),
         rows=2,
     )
 
@@ -197,6 +208,7 @@ class NoteForm(forms.Form):
     body = written(
         _("Internal note"),
         _("Seen only by compliance staff; never sent to the person."),
+        missing=_("Write the note first."),
         max_length=4000,
     )
 

@@ -118,7 +118,13 @@ def search(request: HttpRequest) -> HttpResponse:
     (posted, and redirected to a URL that holds no address and no name)."""
     form = SearchForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Type a reference or an e-mail address."))
+        typed = str(request.POST.get("term") or "").strip()
+        messages.error(
+            request,
+            _("That is too long for a reference, an e-mail address or a name.")
+            if typed
+            else _("Type a reference, an e-mail address or a name."),
+        )
         return redirect("dashboard:queue")
     term = form.cleaned_data["term"].strip()
     if "@" in term:

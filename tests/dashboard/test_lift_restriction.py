@@ -213,8 +213,8 @@ def test_the_lift_is_refused_by_get(compliance_client, restriction):
 @pytest.mark.parametrize(
     ("reason", "message"),
     [
-        ("", "This field is required."),
-        ("   ", "This field is required."),
+        ("", "Write why the restriction is lifted"),
+        ("   ", "Write why the restriction is lifted"),
         ("\u200b\u2060", "Please remove invisible or control characters"),
         ("Settled\x00", "Null characters are not allowed."),
         ("x" * 2001, "Ensure this value has at most 2000 characters"),

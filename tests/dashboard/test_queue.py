@@ -146,6 +146,15 @@ def test_searching_by_e_mail_keeps_the_address_out_of_every_url(
     assert "found by their e-mail address" in found.content.decode()
 
 
+def test_a_search_too_long_or_empty_says_what_to_type(compliance_client):
+    long = compliance_client.post("/dashboard/search/", {"term": "x" * 3000}, follow=True)
+    assert "That is too long for a reference, an e-mail address or a name." in (
+        long.content.decode()
+    )
+    empty = compliance_client.post("/dashboard/search/", {"term": " "}, follow=True)
+    assert "Type a reference, an e-mail address or a name." in empty.content.decode()
+
+
 def test_searching_a_reference_opens_the_request(compliance_client, erasure):
     response = compliance_client.post("/dashboard/search/", {"term": erasure.reference.lower()})
     assert response["Location"] == f"/dashboard/requests/{erasure.reference}/"

@@ -4,6 +4,7 @@ clear message (changing nothing) when the request's state does not allow it."""
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import threading
 from datetime import timedelta
@@ -186,7 +187,9 @@ def test_a_guest_held_without_an_order_number_is_described_as_such(
 def test_an_identity_check_needs_a_method_and_a_description(compliance_client, guest_access):
     response = _post(compliance_client, guest_access, "verify", {"verify-method": "staff_callback"})
     assert response.status_code == 400
-    assert "This field is required." in response.content.decode()
+    assert "Say in a few words what you checked, as proof of the check." in (
+        html.unescape(response.content.decode())
+    )
     guest_access.refresh_from_db()
     assert guest_access.state == State.AWAITING_IDENTITY
 
@@ -459,7 +462,8 @@ def test_cancelling_for_the_person_records_how_they_asked_and_tells_them(
 ):
     person = erasure.email
     response = _post(compliance_client, erasure, "cancel", {"cancel-how": " "}, follow=True)
-    assert response.status_code == 400 and "This field is required." in response.content.decode()
+    assert response.status_code == 400
+    assert "Say how the person asked to cancel it" in response.content.decode()
     erasure.refresh_from_db()
     assert erasure.state != State.CANCELLED and not mailoutbox
 
