@@ -313,6 +313,13 @@ class DataSubjectRequest(models.Model):
         )
 
     @property
+    def address_confirmed(self) -> bool:
+        """Whether the request is known to come from its address's holder: verified, or held
+        for an officer's identity check after the person followed the e-mailed link (an
+        order number did not match). Only such a person is told why the deadline moves."""
+        return self.verified_at is not None or self.held_reason == "identity_needs_review"
+
+    @property
     def followed_by_link(self) -> bool:
         """Whether the person follows this request by the signed link in its e-mails rather
         than by signing in: they filed it without signing in (as a guest, or through staff or

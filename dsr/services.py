@@ -1101,7 +1101,7 @@ def dsr_request_extend(
         raise TransitionError(_("Only open requests can be extended."))
     if locked.extended_at is not None:
         raise TransitionError(_("This request was already extended once."))
-    if locked.verified_at is None:
+    if not locked.address_confirmed:
         # The reason would be e-mailed to an address nobody confirmed asked for anything.
         raise TransitionError(_("Confirm who the person is before extending the deadline."))
     now = timezone.now()

@@ -735,7 +735,7 @@ def request_page(reference: str) -> RequestPage | None:
         "reject": state
         in (State.RECEIVED, State.AWAITING_IDENTITY, State.VERIFIED, State.IN_REVIEW),
         "extend": request.is_open
-        and request.verified_at is not None
+        and request.address_confirmed
         and request.extended_at is None
         and timezone.now() <= request.due_at,
         "cancel": state in CANCELLABLE,
@@ -759,7 +759,7 @@ def request_page(reference: str) -> RequestPage | None:
     if request.redacted_at is None:
         page.account_name_differs = account_name_differs(request)
     # Why an open request the officer might want more time for cannot have it.
-    if request.is_open and request.verified_at is not None and not page.can["extend"]:
+    if request.is_open and request.address_confirmed and not page.can["extend"]:
         page.extend_refusal = (
             _("The deadline was already extended once; it cannot be extended again.")
             if request.extended_at is not None

@@ -362,6 +362,27 @@ def test_a_request_nobody_confirmed_is_not_extended(
     assert guest_access.extended_at is None and len(mailoutbox) == sent
 
 
+def test_a_request_held_for_an_identity_check_may_be_extended_meanwhile(
+    compliance_client, guest_access, mailoutbox, django_capture_on_commit_callbacks
+):
+    """The person followed the e-mailed link (their order number did not match): the address
+    is theirs, so they may be told why the deadline moves while the officer checks who they
+    are."""
+    from dsr.services import dsr_request_verify_email
+
+    held = dsr_request_verify_email(
+        request_id=guest_access.pk, nonce=guest_access.verification_nonce, order_number="X-1"
+    )
+    assert held.state == State.IN_REVIEW and held.verified_at is None
+    page = compliance_client.get(f"/dashboard/requests/{held.reference}/").content
+    assert b"extend-reason" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(compliance_client, held, "extend", {"extend-reason": "We check who you are."})
+    held.refresh_from_db()
+    assert held.extended_at is not None
+    assert mailoutbox[-1].to == [held.email] and "We check who you are." in mailoutbox[-1].body
+
+
 def test_extend_once_emails_the_reason_and_twice_is_refused(
     compliance_client, erasure, mailoutbox, django_capture_on_commit_callbacks
 ):
