@@ -144,6 +144,12 @@ class RequestForm(forms.Form):
         ),
     )
 
+    understood = forms.BooleanField(
+        label=_("I understand that an erasure cannot be undone."),
+        required=False,
+        help_text=_("For an erasure: what is deleted cannot be restored."),
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         purposes: Any = self.fields["purposes"]
@@ -173,6 +179,11 @@ class RequestForm(forms.Form):
             and "details" not in self.errors
         ):
             self.add_error("details", _("Tell us what is wrong and what it should say."))
+        if kind == RequestType.ERASURE and not cleaned.get("understood"):
+            self.add_error(
+                "understood",
+                _("Tick the box to confirm that you understand an erasure cannot be undone."),
+            )
         return cleaned
 
 
@@ -201,7 +212,7 @@ class GuestRequestForm(RequestForm):
         help_text=_("The law of your country decides our deadline."),
     )
 
-    field_order = ["email", "full_name", "country", "type", "purposes", "details"]
+    field_order = ["email", "full_name", "country", "type", "purposes", "details", "understood"]
 
     def clean_email(self) -> str:
         value: str = self.cleaned_data.get("email", "")

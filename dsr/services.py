@@ -1643,6 +1643,20 @@ def dsr_request_open_for_closure(*, user: Any, actor: Any) -> DataSubjectRequest
     stop the account's marketing at once."""
     from .consent_bridge import stop_marketing_for_closure
 
+    asked = (
+        DataSubjectRequest.objects.filter(
+            user=user, type=RequestType.ERASURE, state__in=[s.value for s in OPEN_STATES]
+        )
+        .exclude(state=State.AWAITING_IDENTITY)
+        .order_by("pk")
+        .first()
+    )
+    if asked is not None:
+        # The erasure the person already asked for erases the account too: no second one,
+        # whose acknowledgement would call the closure a duplicate in the same breath as the
+        # e-mail that the account is closed (which names this one).
+        stop_marketing_for_closure(asked, actor=actor)
+        return asked
     request = dsr_request_file(
         intake=Intake(
             type=RequestType.ERASURE,

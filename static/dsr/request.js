@@ -14,11 +14,13 @@
     };
     var purposes = group("purposes");
     var details = group("details");
+    var understood = group("understood");
     var update = function () {
       var checked = form.querySelector('[name="type"]:checked');
       var type = checked ? checked.value : "";
       if (purposes) purposes.hidden = !(type === "objection" || type === "withdraw_consent");
       if (details) details.hidden = type === "" || type === "withdraw_consent";
+      if (understood) understood.hidden = type !== "erasure";
       // Only the uses this type of request can name: a consent is withdrawn from what is done
       // with consent, an objection is to the rest and to marketing. The others are left out
       // of what is sent (disabled), and come back as they were when the type changes again.

@@ -80,6 +80,25 @@ def test_closing_ends_every_session_disables_sign_in_and_sends_an_email(
     assert "we will stop it" not in acknowledged.body
 
 
+def test_closing_with_an_erasure_under_way_leads_to_it_without_a_second_one(
+    customer, django_capture_on_commit_callbacks
+):
+    """The erasure already asked for erases the account too: the closure's e-mail names it,
+    and no acknowledgement of a duplicate goes out in the same breath."""
+    from tests.dsr.helpers import file_request
+
+    asked = file_request(type="erasure", user=customer)
+    mail.outbox.clear()
+    browser = login(Client(), customer, reauthenticated=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert browser.post(CLOSE, {"understood": "on"}).status_code == 302
+    assert list(DataSubjectRequest.objects.filter(user=customer)) == [asked]
+    [closed] = mail.outbox
+    assert "account is closed" in closed.subject and asked.reference in closed.body
+    customer.refresh_from_db()
+    assert not customer.is_active
+
+
 def test_closing_without_ticking_the_box_changes_nothing(customer):
     client = login(Client(), customer, reauthenticated=True)
     response = client.post(CLOSE, {})

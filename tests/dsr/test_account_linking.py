@@ -174,7 +174,7 @@ def test_a_guest_held_for_an_unmatched_order_number_is_linked_once_an_officer_ch
     """The e-mail was confirmed but the order number matched nothing: the identity is not
     established until an officer checked it."""
     capture = django_capture_on_commit_callbacks
-    created = _guest_files(client, capture, customer.email, type="erasure")
+    created = _guest_files(client, capture, customer.email, type="erasure", understood="on")
     _confirm_unmatched(client, capture, customer.email, "NOT-HERS")
     created.refresh_from_db()
     assert created.held_reason == "identity_needs_review" and created.user_id is None

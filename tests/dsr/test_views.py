@@ -263,7 +263,9 @@ def test_guests_get_the_same_answer_whether_or_not_the_address_is_known(
     answers = []
     for email in ("known@example.com", "stranger@example.com"):
         with django_capture_on_commit_callbacks(execute=True):
-            response = client.post("/requests/new/", {"type": "erasure", "email": email})
+            response = client.post(
+                "/requests/new/", {"type": "erasure", "email": email, "understood": "on"}
+            )
         answers.append((response.status_code, response["Location"]))
     assert answers[0] == answers[1] == (302, "/requests/sent/")
     assert "Check your e-mail" in client.get("/requests/sent/").content.decode()
@@ -1267,7 +1269,10 @@ def test_a_guest_who_mistypes_the_order_number_is_asked_again_and_then_confirmed
         config={"orders": {"typo@example.com": "INP-100007"}},
     )
     with django_capture_on_commit_callbacks(execute=True):
-        client.post("/requests/new/", {"type": "erasure", "email": "typo@example.com"})
+        client.post(
+            "/requests/new/",
+            {"type": "erasure", "email": "typo@example.com", "understood": "on"},
+        )
     link = _verify_link("typo@example.com")
 
     wrong = client.post(link, {"order_number": "INP-100070"})
@@ -1388,7 +1393,7 @@ def test_an_open_erasure_page_follows_the_request_after_the_account_is_gone(
     from dsr.services import dsr_request_approve
 
     client = login(Client(), customer, reauthenticated=True)
-    client.post("/requests/new/", {"type": "erasure"})
+    client.post("/requests/new/", {"type": "erasure", "understood": "on"})
     erasure = DataSubjectRequest.objects.get(user=customer, type="erasure")
     page = client.get(f"/requests/{erasure.reference}/").content.decode()
     (progress,) = re.findall(r'data-progress-url="([^"]+)"', page)
@@ -1421,7 +1426,7 @@ def test_an_erasures_e_mails_lead_to_the_persons_requests_once_the_account_is_go
     client = login(Client(), customer, reauthenticated=True)
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/requests/new/", {"type": "rectification", "details": "My name is Ana."})
-        client.post("/requests/new/", {"type": "erasure"})
+        client.post("/requests/new/", {"type": "erasure", "understood": "on"})
     erasure = DataSubjectRequest.objects.get(user=customer, type="erasure")
     correction = DataSubjectRequest.objects.get(user=customer, type="rectification")
     assert correction.state == State.IN_REVIEW
@@ -1630,3 +1635,24 @@ def test_the_language_switch_comes_back_to_what_the_link_chose(client):
         re.findall(r'name="purposes" value="(\w+)"[^>]*checked', switched.content.decode())
     )
     assert {"marketing_email", "marketing_sms", "marketing_post"} <= ticked
+
+
+def test_an_erasure_is_sent_only_when_its_finality_is_understood(client):
+    """As closing the account asks: what an erasure deletes cannot be restored."""
+    page = client.get("/requests/new/?type=erasure").content.decode()
+    assert "I understand that an erasure cannot be undone." in page
+    refused = client.post("/requests/new/", {"type": "erasure", "email": "e@example.com"})
+    assert refused.status_code == 400
+    assert "Tick the box to confirm that you understand an erasure cannot be undone." in (
+        html.unescape(refused.content.decode())
+    )
+    assert not DataSubjectRequest.objects.exists()
+    sent = client.post(
+        "/requests/new/", {"type": "erasure", "email": "e@example.com", "understood": "on"}
+    )
+    assert sent.status_code == 302 and DataSubjectRequest.objects.get().type == "erasure"
+    # Other requests do not ask.
+    assert (
+        client.post("/requests/new/", {"type": "access", "email": "a@example.com"}).status_code
+        == 302
+    )

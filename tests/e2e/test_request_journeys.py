@@ -62,7 +62,13 @@ def test_a_guest_files_an_erasure_confirms_the_link_and_sees_it_complete(
 ):
     page.goto("/requests/new/")
     page.get_by_label("Your e-mail address").fill("guest.browser@example.com")
+    understood = page.get_by_label("I understand that an erasure cannot be undone.")
+    assert not understood.is_visible()  # asked only for an erasure
     page.get_by_label(re.compile("^Erasure")).check()
+    page.get_by_role("button", name="Send my request").click()
+    # Not without saying it is understood that it cannot be undone.
+    page.get_by_text("Tick the box to confirm that you understand").wait_for()
+    understood.check()
     page.get_by_role("button", name="Send my request").click()
     page.get_by_role("heading", name="Check your e-mail").wait_for()
 
@@ -168,6 +174,7 @@ def test_an_erasure_page_left_open_shows_it_completed_after_the_account_is_gone(
     alice = UserFactory(email="alice.leaving@example.com")
     sign_in(page, alice.email, PASSWORD)
     page.goto("/requests/new/?type=erasure")
+    page.get_by_label("I understand that an erasure cannot be undone.").check()
     page.get_by_role("button", name="Send my request").click()
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Confirm").click()

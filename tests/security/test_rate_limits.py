@@ -137,7 +137,10 @@ def test_twenty_parallel_requests_for_one_inbox_from_many_addresses_send_five(
     codes = _parallel(
         lambda i: (
             Client(REMOTE_ADDR=f"203.0.113.{i + 1}")
-            .post("/requests/new/", {"type": "erasure", "email": "victim@example.com"})
+            .post(
+                "/requests/new/",
+                {"type": "erasure", "email": "victim@example.com", "understood": "on"},
+            )
             .status_code
         )
     )
@@ -148,14 +151,20 @@ def test_twenty_parallel_requests_for_one_inbox_from_many_addresses_send_five(
     assert 5 <= len([m for m in mailoutbox if m.to == ["victim@example.com"]]) <= 10
     refused = Client(REMOTE_ADDR="198.51.100.9").post(
         "/requests/new/",
-        {"type": "erasure", "email": "Victim@Example.com", "full_name": "Vic Tim"},
+        {
+            "type": "erasure",
+            "email": "Victim@Example.com",
+            "full_name": "Vic Tim",
+            "understood": "on",
+        },
     )
     page = refused.content.decode()
     assert refused.status_code == 429 and "for this e-mail address" in page
     assert 'value="Vic Tim"' in page
     # Another address is not held back by it.
     other = Client(REMOTE_ADDR="198.51.100.9").post(
-        "/requests/new/", {"type": "erasure", "email": "someone.else@example.com"}
+        "/requests/new/",
+        {"type": "erasure", "email": "someone.else@example.com", "understood": "on"},
     )
     assert other.status_code == 302
 
