@@ -512,6 +512,10 @@ def _copy_member(
     return _Member(path, entry["sha256"], entry["size"], source, records)
 
 
+#: Up to how many files of a system the cover letter links one by one.
+_FILES_LINKED = 20
+
+
 def _add_member(
     archive: zipfile.ZipFile,
     path: str,
@@ -612,6 +616,10 @@ def package_build(request_id: int) -> None:
                         )
                     )
                 sources[task.store.key]["files"] = len(meta["files"])
+                # A few files are linked one by one on the cover letter; many, by their folder.
+                sources[task.store.key]["file_names"] = [
+                    item["name"] for item in meta["files"][:_FILES_LINKED]
+                ]
                 if meta["files"]:
                     dictionary[task.store.key]["files"] = {
                         f"files/{item['name']}": item["description"] for item in meta["files"]

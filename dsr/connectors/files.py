@@ -218,7 +218,22 @@ def image_facts(stream: IO[bytes]) -> FileFacts:
         if gps.get(ExifTags.GPS.GPSLongitudeRef) == "W":
             longitude = -longitude
         location = f"{latitude:.5f}, {longitude:.5f}"
-    return FileFacts(width, height, str(taken).strip("\x00 "), camera, location)
+    offset = details.get(ExifTags.Base.OffsetTimeOriginal) if taken else None
+    return FileFacts(width, height, _exif_time(str(taken), offset), camera, location)
+
+
+def _exif_time(taken: str, offset: object = None) -> str:
+    """EXIF's "2025:07:04 20:15:00" as ISO 8601 ("2025-07-04T20:15:00", with the camera's
+    UTC offset when it recorded one), like every other time in the copy; what does not read
+    as a time is kept as the camera wrote it."""
+    taken = taken.strip("\x00 ")
+    try:
+        # A camera's local time: naive, as written (its offset, if any, is added below).
+        when = datetime.strptime(taken, "%Y:%m:%d %H:%M:%S")  # noqa: DTZ007
+    except ValueError:
+        return taken
+    zone = str(offset or "").strip("\x00 ")
+    return when.isoformat() + (zone if re.fullmatch(r"[+-]\d\d:\d\d", zone) else "")
 
 
 _CONTAINERS = frozenset({b"moov", b"trak", b"mdia"})

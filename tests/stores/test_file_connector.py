@@ -71,7 +71,8 @@ def test_an_access_request_returns_the_photos_unchanged_with_their_exif_data(cus
     assert exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] == "2025:06:01 10:30:00"
     (listed,) = json.loads(archive.read("stores/uploads/files.json"))
     assert listed["name"] == PHOTO.name and listed["bytes"] == len(original)
-    assert listed["camera"] == "Canon EOS R6" and listed["taken_at"] == "2025:06:01 10:30:00"
+    # The time, as every other time in the copy, in ISO 8601 (the photo keeps the camera's).
+    assert listed["camera"] == "Canon EOS R6" and listed["taken_at"] == "2025-06-01T10:30:00"
     assert listed["location"] == "52.52000, 13.40500" and listed["width"] == 960
     assert json.loads(archive.read("data-dictionary.json"))["uploads"]["entities"]["files"][
         "columns"
@@ -190,3 +191,18 @@ def test_the_person_is_located_by_their_folder(upload_root):
     store = connector(upload_root)
     assert store.locate(Subject(email="Anna.Schmidt@example.com")).counts == {"files": 1}
     assert store.locate(Subject(email="nobody@example.com")).counts == {}
+
+
+@pytest.mark.parametrize(
+    ("written", "offset", "read"),
+    [
+        ("2025:07:04 20:15:00", None, "2025-07-04T20:15:00"),
+        ("2025:07:04 20:15:00\x00", "+02:00", "2025-07-04T20:15:00+02:00"),
+        ("2025:07:04 20:15:00", "nonsense", "2025-07-04T20:15:00"),
+        ("    :  :     :  :  ", None, ":  :     :  :"),  # a camera without a clock
+    ],
+)
+def test_a_cameras_time_is_read_as_iso_8601(written, offset, read):
+    from dsr.connectors.files import _exif_time
+
+    assert _exif_time(written, offset) == read

@@ -93,6 +93,9 @@ def test_an_access_request_waits_for_staff_who_add_the_providers_data(customer, 
     assert archive.read("stores/payment-provider/files/psp-profile.csv").startswith(
         b"customer,cards"
     )
+    # The cover letter links the file itself, not a folder a ZIP viewer cannot open.
+    letter = archive.read("index.html").decode()
+    assert 'href="stores/payment-provider/files/psp-profile.csv">psp-profile.csv</a>' in letter
 
 
 def test_files_staff_add_are_explained_in_the_data_dictionary_in_the_persons_language(
