@@ -189,9 +189,6 @@ class DataSubjectRequestAdmin(AuditedModelAdmin):
     list_filter = (StateFilter, TypeFilter, "channel", "regime")
     # The name given with the request, in any case and with or without its accents.
     search_fields = ("=reference", "=email", "full_name__unaccent")
-    search_help_text = _(
-        "A reference, the exact e-mail address, or the name given with the request."
-    )
     ordering = ("-received_at",)
     date_hierarchy = "received_at"
     list_per_page = 50

@@ -426,7 +426,7 @@ def _my_data(person: Client, user: User) -> None:
 
 def _file(person: Client, kind: str) -> DataSubjectRequest:
     """File a request as the person does: confirming her password first when asked."""
-    response = person.post("/requests/new/", {"type": kind})
+    response = person.post("/requests/new/", {"type": kind, "understood": "on"})
     if response["Location"].startswith("/accounts/reauthenticate/"):
         response = person.post(response["Location"], {"password": PASSWORD})
     reference = re.search(r"/requests/(DSR-[\d-]+)/", response["Location"])

@@ -23,7 +23,7 @@ NEW_PASSWORD = "a-brand-new-passphrase-42"
 
 def _file(client: Client, kind: str, *, commit: bool = True) -> DataSubjectRequest:
     with TestCase.captureOnCommitCallbacks(execute=commit):  # the e-mails go on commit
-        response = client.post("/requests/new/", {"type": kind})
+        response = client.post("/requests/new/", {"type": kind, "understood": "on"})
     assert response.status_code == 302, response.content.decode()[:500]
     return DataSubjectRequest.objects.filter(type=kind).latest("pk")
 
