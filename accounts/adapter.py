@@ -62,8 +62,8 @@ def on_portal(url: str) -> str:
 KNOWN_CLIENT_SECONDS = 90 * 24 * 60 * 60
 
 
-def _known_client_key(request: HttpRequest, login: str) -> str:
-    client = ratelimit_client("login-known", request)
+def _known_client_key(client: str, login: str) -> str:
+    """The cache key saying that ``client`` (:func:`ratelimit_client`'s) signed in to ``login``."""
     return "login-known:" + keyed_hash(f"{normalise_email(login)} {client}", purpose="login-known")
 
 
@@ -71,7 +71,7 @@ def login_client_remember(request: HttpRequest, user: User) -> None:
     """Remember (by a keyed hash, for :data:`KNOWN_CLIENT_SECONDS`) that this client signed in
     to ``user``'s account: someone else's wrong guesses do not lock it out of it."""
     try:
-        key = _known_client_key(request, user.email)
+        key = _known_client_key(ratelimit_client("login", request), user.email)
     except PermissionDenied:  # no client address (a sign-in made by code, not by a browser)
         return
     cache.set(key, 1, KNOWN_CLIENT_SECONDS)
@@ -110,9 +110,8 @@ class AccountAdapter(DefaultAccountAdapter):
         (:func:`login_client_remember`) has a count of its own at that account instead."""
         key: str = super()._get_login_attempts_cache_key(request, **credentials)
         login = str(credentials.get("email", credentials.get("username", "")))
-        if cache.get(_known_client_key(request, login)):
-            return f"{key}:{ratelimit_client('login-failed', request)}"
-        return key
+        client = ratelimit_client("login", request)
+        return f"{key}:{client}" if cache.get(_known_client_key(client, login)) else key
 
     def get_from_email(self) -> str:
         """The portal's sender, named in the language the e-mail is written in."""

@@ -28,7 +28,7 @@ class UserManager(BaseUserManager["User"]):
         """Create an account identified by ``email``."""
         if not email:
             raise ValueError("An e-mail address is required.")
-        user = self.model(email=normalise_email(self.normalize_email(email)), **extra)
+        user = self.model(email=normalise_email(email), **extra)
         user.set_password(password)
         user.save(using=self._db)
         return user
